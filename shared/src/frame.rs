@@ -1,0 +1,567 @@
+//! Every value that crosses the wire.
+//!
+//! Client to server: [`ClientFrame`], a request id plus one [`Request`].
+//! Server to client: [`ServerFrame`]: exactly one `Ok` or `Err` per request,
+//! carrying the request's id, and [`Event`]s pushed by the server, which carry
+//! none.
+//!
+//! Frames are MessagePack maps with named fields (`rmp_serde::to_vec_named`),
+//! so a field can be added with `#[serde(default)]` without breaking an older
+//! peer. Enum variants are tagged by their snake_case name.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A client-chosen request id, echoed in the reply. Clients start at 1: id 0
+/// is what the server uses when it cannot read the id of a malformed frame.
+pub type RequestId = u64;
+
+/// A message id: server-assigned, increasing in the order messages are
+/// stored, so ids are totally ordered within a room and paging is by id.
+pub type MessageId = u64;
+
+/// One frame from the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientFrame {
+    /// Echoed in the one reply this request gets.
+    pub id: RequestId,
+    /// What is asked.
+    pub req: Request,
+}
+
+/// How a client logs in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Credential {
+    /// The account password; the reply carries a fresh session token.
+    Password(String),
+    /// A session token from an earlier password login.
+    Token(String),
+}
+
+/// Which page of a room's history to fetch. Exactly one of `before` and
+/// `after` may be set; with neither, the newest messages are returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HistoryQuery {
+    /// Messages with ids strictly below this one, newest first cut.
+    #[serde(default)]
+    pub before: Option<MessageId>,
+    /// Messages with ids strictly above this one (reconnect catch-up).
+    #[serde(default)]
+    pub after: Option<MessageId>,
+    /// How many at most; the server caps it at `Limits::max_history_page`.
+    pub limit: u32,
+}
+
+/// Every request a client can make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    /// The first frame of every connection. Answered by [`Response::Welcome`]
+    /// or, on a version mismatch, an error naming both versions and a close.
+    Hello {
+        protocol: u32,
+        client: String,
+        client_version: String,
+    },
+    /// Log in with a password or a session token.
+    Login {
+        user: String,
+        credential: Credential,
+    },
+    /// Create an account and log in (only with `open_registration`).
+    Register { user: String, password: String },
+    /// Revoke this session's token and end the session.
+    Logout,
+    /// Heartbeat; the reply measures round-trip time.
+    Ping,
+    /// Post a message. `room` is `#name` or `@user`. `action` marks `/me`.
+    Send {
+        room: String,
+        body: String,
+        #[serde(default)]
+        action: bool,
+    },
+    /// A page of a room's history.
+    History { room: String, query: HistoryQuery },
+    /// Join a public room (or switch to one already joined).
+    Join { room: String },
+    /// Leave a room.
+    Leave { room: String },
+    /// Create a room and become its owner.
+    Create { room: String, private: bool },
+    /// Add a user to a room.
+    Invite { room: String, user: String },
+    /// Remove a user from a room; they may rejoin a public room.
+    Kick {
+        room: String,
+        user: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Remove a user and keep them out.
+    Ban {
+        room: String,
+        user: String,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// Lift a ban.
+    Unban { room: String, user: String },
+    /// Change a member's role (owners and admins only).
+    SetRole {
+        room: String,
+        user: String,
+        role: Role,
+    },
+    /// Set the room's topic.
+    Topic { room: String, topic: String },
+    /// The members of a room, with roles and presence.
+    Members { room: String },
+    /// The rooms you are in, with unread counts.
+    Rooms,
+    /// Public rooms anyone may join.
+    Directory,
+    /// Move your read marker forward to `id`.
+    MarkRead { room: String, id: MessageId },
+    /// You started (`true`) or stopped typing in a room.
+    Typing { room: String, active: bool },
+    /// Set your presence for this session.
+    Presence {
+        state: PresenceState,
+        #[serde(default)]
+        status: Option<String>,
+    },
+    /// Server statistics.
+    Stats,
+}
+
+impl Request {
+    /// A short stable name for logs and for the authority tests.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "hello",
+            Request::Login { .. } => "login",
+            Request::Register { .. } => "register",
+            Request::Logout => "logout",
+            Request::Ping => "ping",
+            Request::Send { .. } => "send",
+            Request::History { .. } => "history",
+            Request::Join { .. } => "join",
+            Request::Leave { .. } => "leave",
+            Request::Create { .. } => "create",
+            Request::Invite { .. } => "invite",
+            Request::Kick { .. } => "kick",
+            Request::Ban { .. } => "ban",
+            Request::Unban { .. } => "unban",
+            Request::SetRole { .. } => "set_role",
+            Request::Topic { .. } => "topic",
+            Request::Members { .. } => "members",
+            Request::Rooms => "rooms",
+            Request::Directory => "directory",
+            Request::MarkRead { .. } => "mark_read",
+            Request::Typing { .. } => "typing",
+            Request::Presence { .. } => "presence",
+            Request::Stats => "stats",
+        }
+    }
+}
+
+/// One frame from the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The successful reply to request `id`.
+    Ok { id: RequestId, res: Response },
+    /// The failed reply to request `id` (0 when the id was unreadable).
+    Err { id: RequestId, err: ErrorReply },
+    /// Something happened; not a reply to anything.
+    Event(Event),
+}
+
+/// What the server announces in its welcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest frame payload the server accepts, in bytes.
+    pub max_frame: u32,
+    /// Longest message body, in bytes of UTF-8.
+    pub max_message_len: u32,
+    /// Most messages one history request returns.
+    pub max_history_page: u32,
+    /// How often the client should ping; a client silent for three of these
+    /// intervals is dropped.
+    pub heartbeat_ms: u64,
+}
+
+/// A successful reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    /// Reply to `Hello`.
+    Welcome {
+        protocol: u32,
+        server_version: String,
+        limits: Limits,
+        /// Optional capabilities, e.g. `"registration"`.
+        features: Vec<String>,
+        #[serde(default)]
+        motd: Option<String>,
+    },
+    /// Reply to `Login` and `Register`.
+    Session(SessionInfo),
+    /// A request that returns nothing succeeded.
+    Done,
+    /// Reply to `Ping`.
+    Pong,
+    /// Reply to `Send`, only once the message is durably stored: the
+    /// "sent" acknowledgement.
+    Sent {
+        room: String,
+        id: MessageId,
+        ts: i64,
+    },
+    /// Reply to `History`: oldest first. `more` says whether older messages
+    /// exist beyond this page (for `after` queries: newer ones).
+    Messages {
+        room: String,
+        messages: Vec<Message>,
+        more: bool,
+    },
+    /// Reply to `Join` and `Create`.
+    Room(RoomState),
+    /// Reply to `Rooms`.
+    Rooms(Vec<RoomState>),
+    /// Reply to `Directory`.
+    Directory(Vec<RoomListing>),
+    /// Reply to `Members`.
+    Members { room: String, members: Vec<Member> },
+    /// Reply to `Stats`.
+    Stats(Stats),
+}
+
+/// The logged-in session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub user: String,
+    pub admin: bool,
+    /// A new session token after a password login; `None` after a token login.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Every room you are in, with unread and mention counts.
+    pub rooms: Vec<RoomState>,
+}
+
+/// The kind of a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomKind {
+    /// Listed; anyone may join.
+    Public,
+    /// Unlisted; invite only.
+    Private,
+    /// A conversation between two users, named `@other` for each of them.
+    Direct,
+}
+
+/// A member's role in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Member,
+    Moderator,
+    Owner,
+}
+
+/// A room as one of its members sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomState {
+    /// `#name`, or `@user` for a direct conversation.
+    pub name: String,
+    pub kind: RoomKind,
+    pub topic: String,
+    pub role: Role,
+    /// Messages after your read marker, not counting your own.
+    pub unread: u32,
+    /// Of those, the ones that mention `@you`.
+    pub mentions: u32,
+    /// Your read marker (0: nothing read).
+    pub last_read: MessageId,
+    /// The newest message's id (0: empty room).
+    pub last_id: MessageId,
+    pub members: u32,
+}
+
+/// A public room in the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomListing {
+    pub name: String,
+    pub topic: String,
+    pub members: u32,
+}
+
+/// A room member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub name: String,
+    pub role: Role,
+    pub presence: PresenceState,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// Presence. Clients set `Online`, `Away`, `Busy` or `Invisible`; others
+/// see an invisible user as `Offline`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceState {
+    Online,
+    Away,
+    Busy,
+    Invisible,
+    Offline,
+}
+
+/// Server statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub users_online: u32,
+    pub sessions: u32,
+    pub rooms: u32,
+    pub messages: u64,
+    pub uptime_secs: u64,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    /// Server time, milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// As the recipient names it: `#name` or `@user`.
+    pub room: String,
+    pub from: String,
+    pub body: String,
+    /// `/me` action.
+    #[serde(default)]
+    pub action: bool,
+}
+
+/// How someone came to leave a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveKind {
+    Left,
+    Kicked,
+    Banned,
+}
+
+/// Something the server pushes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// A new message in one of your rooms. Unless it is yours, it adds one to
+    /// the room's unread count (and its mention count if it mentions you).
+    Message(Message),
+    /// A room's counts changed other than by a new message (a read marker
+    /// moved in one of your sessions).
+    Unread {
+        room: String,
+        unread: u32,
+        mentions: u32,
+    },
+    /// Your read marker in a room moved (possibly from another session).
+    Read { room: String, id: MessageId },
+    /// Someone started or stopped typing. A start expires on its own after
+    /// a few seconds without news; the server sends the stop.
+    Typing {
+        room: String,
+        user: String,
+        active: bool,
+    },
+    /// A user you share a room with changed presence.
+    Presence {
+        user: String,
+        state: PresenceState,
+        #[serde(default)]
+        status: Option<String>,
+    },
+    /// Someone joined a room you are in.
+    Joined { room: String, user: String },
+    /// Someone left a room you are in.
+    Left {
+        room: String,
+        user: String,
+        kind: LeaveKind,
+        #[serde(default)]
+        by: Option<String>,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// A room's topic changed.
+    Topic {
+        room: String,
+        topic: String,
+        by: String,
+    },
+    /// A member's role changed.
+    Role {
+        room: String,
+        user: String,
+        role: Role,
+    },
+    /// You are now in a room (joined, invited, created, or a direct message).
+    RoomAdded(RoomState),
+    /// You are no longer in a room.
+    RoomRemoved {
+        room: String,
+        kind: LeaveKind,
+        #[serde(default)]
+        by: Option<String>,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// The server is about to close this connection. With
+    /// `reconnect_after_ms`, reconnecting later is expected to work.
+    Closing {
+        code: ErrorCode,
+        message: String,
+        #[serde(default)]
+        reconnect_after_ms: Option<u64>,
+    },
+}
+
+/// A failed reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub code: ErrorCode,
+    /// For humans; may change between versions.
+    pub message: String,
+    /// For `rate_limited` and `throttled`: when to try again.
+    #[serde(default)]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ErrorReply {
+    /// An error without a retry hint.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+}
+
+impl fmt::Display for ErrorReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)?;
+        if let Some(ms) = self.retry_after_ms {
+            write!(f, "; retry in {:.1} s", ms as f64 / 1000.0)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ErrorReply {}
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)*) => {
+        /// A stable, machine-readable error code. Encoded as its snake_case
+        /// string; a code this build does not know decodes as `Other`.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+            /// A code from a newer peer.
+            Other(String),
+        }
+
+        impl ErrorCode {
+            /// Every known code, for docs and tests.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as it is written on the wire.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(ErrorCode::$variant => $text,)*
+                    ErrorCode::Other(s) => s,
+                }
+            }
+
+            fn from_wire(s: &str) -> Self {
+                match s {
+                    $($text => ErrorCode::$variant,)*
+                    other => ErrorCode::Other(other.to_owned()),
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The frame could not be decoded.
+    BadFrame = "bad_frame",
+    /// The frame is larger than the limit.
+    FrameTooLarge = "frame_too_large",
+    /// Client and server speak different protocol versions.
+    VersionMismatch = "version_mismatch",
+    /// The first frame must be `Hello`.
+    HelloRequired = "hello_required",
+    /// Log in first.
+    NotLoggedIn = "not_logged_in",
+    /// Wrong user name, password or token.
+    AuthFailed = "auth_failed",
+    /// Too many failed logins; see `retry_after_ms`.
+    Throttled = "throttled",
+    /// Too many requests; see `retry_after_ms`.
+    RateLimited = "rate_limited",
+    /// Self-registration is off.
+    RegistrationClosed = "registration_closed",
+    /// The room does not exist, or you may not know that it does.
+    NoSuchRoom = "no_such_room",
+    /// No such user.
+    NoSuchUser = "no_such_user",
+    /// The room is public but you are not in it.
+    NotMember = "not_member",
+    /// Your role does not allow this.
+    Forbidden = "forbidden",
+    /// You are banned from this room.
+    Banned = "banned",
+    /// The name is taken.
+    AlreadyExists = "already_exists",
+    /// A malformed argument (name, empty message, ...).
+    Invalid = "invalid",
+    /// The message is longer than the limit.
+    TooLong = "too_long",
+    /// The server has too many connections (overall or from your address).
+    ServerFull = "server_full",
+    /// A deadline passed (handshake, login, heartbeat).
+    Timeout = "timeout",
+    /// You stopped reading and your queue overflowed.
+    SlowConsumer = "slow_consumer",
+    /// The server is going down.
+    ShuttingDown = "shutting_down",
+    /// Something went wrong on the server; the request may be retried.
+    Internal = "internal",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(ErrorCode::from_wire(&s))
+    }
+}

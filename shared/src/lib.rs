@@ -1,0 +1,29 @@
+//! natter's wire protocol, shared by the server (`natterd`) and the client
+//! (`natter`).
+//!
+//! # Layout
+//! - [`frame`]: the two frame enums, one per direction ([`ClientFrame`],
+//!   [`ServerFrame`]), and every request, reply and event they carry.
+//! - [`codec`]: length-prefixed MessagePack framing ([`FrameCodec`]), with the
+//!   frame size cap enforced on both encode and decode.
+//! - [`names`]: how room and user names are written and validated, so that
+//!   both sides agree on what `#Rust` or `@alice` mean.
+//!
+//! The protocol is documented for humans in `shared/PROTOCOL.md`; the
+//! golden-byte tests in `tests/golden.rs` pin the encoding of every frame.
+
+pub mod codec;
+pub mod frame;
+pub mod names;
+
+pub use codec::{CodecError, FrameCodec, decode_client, decode_server, encode};
+pub use frame::*;
+
+/// Protocol version spoken by this build. Bumped only on a change that an
+/// older peer cannot read; added fields and variants do not bump it.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Hard cap on one frame's payload (the MessagePack value, without the 4-byte
+/// length prefix). Both sides refuse larger frames; a server may announce a
+/// smaller cap in [`Limits::max_frame`].
+pub const MAX_FRAME_LEN: usize = 1024 * 1024;

@@ -1,0 +1,537 @@
+//! Golden bytes: the exact encoding of one sample of every frame type is
+//! pinned in `tests/golden.txt` (`name hex` per line). A change to the wire
+//! format fails here first. After an intended, compatible change, rewrite the
+//! file with `NATTER_UPDATE_GOLDEN=1 cargo test -p natter-shared --test golden`
+//! and review the diff.
+//!
+//! The `exhaustive_*` functions do not run; they make the compiler refuse a
+//! new variant until it has a sample here.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use natter_shared::*;
+
+fn room_state() -> RoomState {
+    RoomState {
+        name: "#general".into(),
+        kind: RoomKind::Public,
+        topic: "hi".into(),
+        role: Role::Member,
+        unread: 2,
+        mentions: 1,
+        last_read: 40,
+        last_id: 42,
+        members: 3,
+    }
+}
+
+fn message() -> Message {
+    Message {
+        id: 42,
+        ts: 1_700_000_000_000,
+        room: "#general".into(),
+        from: "alice".into(),
+        body: "hello @bob".into(),
+        action: false,
+    }
+}
+
+fn requests() -> Vec<(&'static str, Request)> {
+    let room = || "#general".to_string();
+    vec![
+        (
+            "hello",
+            Request::Hello {
+                protocol: 1,
+                client: "natter".into(),
+                client_version: "0.1.0".into(),
+            },
+        ),
+        (
+            "login_password",
+            Request::Login {
+                user: "alice".into(),
+                credential: Credential::Password("pw".into()),
+            },
+        ),
+        (
+            "login_token",
+            Request::Login {
+                user: "alice".into(),
+                credential: Credential::Token("ab12".into()),
+            },
+        ),
+        (
+            "register",
+            Request::Register {
+                user: "alice".into(),
+                password: "pw".into(),
+            },
+        ),
+        ("logout", Request::Logout),
+        ("ping", Request::Ping),
+        (
+            "send",
+            Request::Send {
+                room: room(),
+                body: "hi".into(),
+                action: false,
+            },
+        ),
+        (
+            "history",
+            Request::History {
+                room: room(),
+                query: HistoryQuery {
+                    before: Some(10),
+                    after: None,
+                    limit: 50,
+                },
+            },
+        ),
+        ("join", Request::Join { room: room() }),
+        ("leave", Request::Leave { room: room() }),
+        (
+            "create",
+            Request::Create {
+                room: "#ops".into(),
+                private: true,
+            },
+        ),
+        (
+            "invite",
+            Request::Invite {
+                room: room(),
+                user: "bob".into(),
+            },
+        ),
+        (
+            "kick",
+            Request::Kick {
+                room: room(),
+                user: "bob".into(),
+                reason: Some("spam".into()),
+            },
+        ),
+        (
+            "ban",
+            Request::Ban {
+                room: room(),
+                user: "bob".into(),
+                reason: None,
+            },
+        ),
+        (
+            "unban",
+            Request::Unban {
+                room: room(),
+                user: "bob".into(),
+            },
+        ),
+        (
+            "set_role",
+            Request::SetRole {
+                room: room(),
+                user: "bob".into(),
+                role: Role::Moderator,
+            },
+        ),
+        (
+            "topic",
+            Request::Topic {
+                room: room(),
+                topic: "t".into(),
+            },
+        ),
+        ("members", Request::Members { room: room() }),
+        ("rooms", Request::Rooms),
+        ("directory", Request::Directory),
+        (
+            "mark_read",
+            Request::MarkRead {
+                room: room(),
+                id: 42,
+            },
+        ),
+        (
+            "typing",
+            Request::Typing {
+                room: room(),
+                active: true,
+            },
+        ),
+        (
+            "presence",
+            Request::Presence {
+                state: PresenceState::Away,
+                status: Some("lunch".into()),
+            },
+        ),
+        ("stats", Request::Stats),
+    ]
+}
+
+fn responses() -> Vec<(&'static str, Response)> {
+    vec![
+        (
+            "welcome",
+            Response::Welcome {
+                protocol: 1,
+                server_version: "0.1.0".into(),
+                limits: Limits {
+                    max_frame: 65536,
+                    max_message_len: 4000,
+                    max_history_page: 200,
+                    heartbeat_ms: 30000,
+                },
+                features: vec!["registration".into()],
+                motd: None,
+            },
+        ),
+        (
+            "session",
+            Response::Session(SessionInfo {
+                user: "alice".into(),
+                admin: false,
+                token: Some("ab12".into()),
+                rooms: vec![room_state()],
+            }),
+        ),
+        ("done", Response::Done),
+        ("pong", Response::Pong),
+        (
+            "sent",
+            Response::Sent {
+                room: "#general".into(),
+                id: 42,
+                ts: 1_700_000_000_000,
+            },
+        ),
+        (
+            "messages",
+            Response::Messages {
+                room: "#general".into(),
+                messages: vec![message()],
+                more: true,
+            },
+        ),
+        ("room", Response::Room(room_state())),
+        ("rooms", Response::Rooms(vec![room_state()])),
+        (
+            "directory",
+            Response::Directory(vec![RoomListing {
+                name: "#general".into(),
+                topic: String::new(),
+                members: 3,
+            }]),
+        ),
+        (
+            "members",
+            Response::Members {
+                room: "#general".into(),
+                members: vec![Member {
+                    name: "alice".into(),
+                    role: Role::Owner,
+                    presence: PresenceState::Online,
+                    status: None,
+                }],
+            },
+        ),
+        (
+            "stats",
+            Response::Stats(Stats {
+                users_online: 1,
+                sessions: 2,
+                rooms: 3,
+                messages: 4,
+                uptime_secs: 5,
+            }),
+        ),
+    ]
+}
+
+fn events() -> Vec<(&'static str, Event)> {
+    let room = || "#general".to_string();
+    vec![
+        ("message", Event::Message(message())),
+        (
+            "unread",
+            Event::Unread {
+                room: room(),
+                unread: 3,
+                mentions: 1,
+            },
+        ),
+        (
+            "read",
+            Event::Read {
+                room: room(),
+                id: 42,
+            },
+        ),
+        (
+            "typing",
+            Event::Typing {
+                room: room(),
+                user: "bob".into(),
+                active: true,
+            },
+        ),
+        (
+            "presence",
+            Event::Presence {
+                user: "bob".into(),
+                state: PresenceState::Busy,
+                status: None,
+            },
+        ),
+        (
+            "joined",
+            Event::Joined {
+                room: room(),
+                user: "bob".into(),
+            },
+        ),
+        (
+            "left",
+            Event::Left {
+                room: room(),
+                user: "bob".into(),
+                kind: LeaveKind::Kicked,
+                by: Some("alice".into()),
+                reason: None,
+            },
+        ),
+        (
+            "topic",
+            Event::Topic {
+                room: room(),
+                topic: "t".into(),
+                by: "alice".into(),
+            },
+        ),
+        (
+            "role",
+            Event::Role {
+                room: room(),
+                user: "bob".into(),
+                role: Role::Moderator,
+            },
+        ),
+        ("room_added", Event::RoomAdded(room_state())),
+        (
+            "room_removed",
+            Event::RoomRemoved {
+                room: room(),
+                kind: LeaveKind::Banned,
+                by: Some("alice".into()),
+                reason: Some("spam".into()),
+            },
+        ),
+        (
+            "closing",
+            Event::Closing {
+                code: ErrorCode::ShuttingDown,
+                message: "bye".into(),
+                reconnect_after_ms: Some(5000),
+            },
+        ),
+    ]
+}
+
+#[allow(dead_code)]
+fn exhaustive_request(r: &Request) {
+    match r {
+        Request::Hello { .. }
+        | Request::Login { .. }
+        | Request::Register { .. }
+        | Request::Logout
+        | Request::Ping
+        | Request::Send { .. }
+        | Request::History { .. }
+        | Request::Join { .. }
+        | Request::Leave { .. }
+        | Request::Create { .. }
+        | Request::Invite { .. }
+        | Request::Kick { .. }
+        | Request::Ban { .. }
+        | Request::Unban { .. }
+        | Request::SetRole { .. }
+        | Request::Topic { .. }
+        | Request::Members { .. }
+        | Request::Rooms
+        | Request::Directory
+        | Request::MarkRead { .. }
+        | Request::Typing { .. }
+        | Request::Presence { .. }
+        | Request::Stats => {}
+    }
+}
+
+#[allow(dead_code)]
+fn exhaustive_response(r: &Response) {
+    match r {
+        Response::Welcome { .. }
+        | Response::Session(_)
+        | Response::Done
+        | Response::Pong
+        | Response::Sent { .. }
+        | Response::Messages { .. }
+        | Response::Room(_)
+        | Response::Rooms(_)
+        | Response::Directory(_)
+        | Response::Members { .. }
+        | Response::Stats(_) => {}
+    }
+}
+
+#[allow(dead_code)]
+fn exhaustive_event(e: &Event) {
+    match e {
+        Event::Message(_)
+        | Event::Unread { .. }
+        | Event::Read { .. }
+        | Event::Typing { .. }
+        | Event::Presence { .. }
+        | Event::Joined { .. }
+        | Event::Left { .. }
+        | Event::Topic { .. }
+        | Event::Role { .. }
+        | Event::RoomAdded(_)
+        | Event::RoomRemoved { .. }
+        | Event::Closing { .. } => {}
+    }
+}
+
+/// Every sample frame, named, encoded.
+fn samples() -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for (name, req) in requests() {
+        let frame = ClientFrame { id: 7, req };
+        let bytes = encode(&frame).unwrap().to_vec();
+        assert_eq!(decode_client(&bytes[4..]).unwrap(), frame, "{name}");
+        out.insert(format!("client.{name}"), bytes);
+    }
+    let mut server = Vec::new();
+    for (name, res) in responses() {
+        server.push((format!("ok.{name}"), ServerFrame::Ok { id: 7, res }));
+    }
+    for (name, ev) in events() {
+        server.push((format!("event.{name}"), ServerFrame::Event(ev)));
+    }
+    server.push((
+        "err.rate_limited".into(),
+        ServerFrame::Err {
+            id: 7,
+            err: ErrorReply {
+                code: ErrorCode::RateLimited,
+                message: "slow down".into(),
+                retry_after_ms: Some(250),
+            },
+        },
+    ));
+    for (name, frame) in server {
+        let bytes = encode(&frame).unwrap().to_vec();
+        assert_eq!(decode_server(&bytes[4..]).unwrap(), frame, "{name}");
+        out.insert(name, bytes);
+    }
+    out
+}
+
+#[test]
+fn golden_bytes() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden.txt");
+    let actual = samples();
+    let mut text = String::new();
+    for (name, bytes) in &actual {
+        let hex: String = bytes.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+        let _ = writeln!(text, "{name} {hex}");
+    }
+    if std::env::var_os("NATTER_UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, &text).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path).expect("tests/golden.txt exists");
+    let expected: BTreeMap<&str, &str> =
+        expected.lines().filter_map(|l| l.split_once(' ')).collect();
+    let actual_lines: BTreeMap<&str, &str> =
+        text.lines().filter_map(|l| l.split_once(' ')).collect();
+    for (name, hex) in &actual_lines {
+        assert_eq!(
+            expected.get(name),
+            Some(hex),
+            "encoding of {name} changed (or is new)"
+        );
+    }
+    assert_eq!(
+        expected.len(),
+        actual_lines.len(),
+        "golden.txt has rows for frames that no longer exist"
+    );
+}
+
+#[test]
+fn golden_message_is_readable_msgpack_map() {
+    // The first bytes of a Message event: a 1-entry map keyed "event".
+    let bytes = encode(&ServerFrame::Event(Event::Message(message()))).unwrap();
+    assert_eq!(&bytes[4..11], &[0x81, 0xa5, b'e', b'v', b'e', b'n', b't']);
+}
+
+#[test]
+fn unknown_error_code_survives() {
+    // A code from a newer server decodes as Other and re-encodes unchanged.
+    let mut frame = encode(&ServerFrame::Err {
+        id: 1,
+        err: ErrorReply::new(ErrorCode::Internal, "x"),
+    })
+    .unwrap()
+    .to_vec();
+    let pos = frame
+        .windows(8)
+        .position(|w| w == b"internal")
+        .expect("code present");
+    frame[pos..pos + 8].copy_from_slice(b"futurexx");
+    match decode_server(&frame[4..]).unwrap() {
+        ServerFrame::Err { err, .. } => {
+            assert_eq!(err.code, ErrorCode::Other("futurexx".into()));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn added_field_is_ignored_by_older_reader() {
+    // A newer peer adds a field to Ping's frame; this build still reads it.
+    #[derive(serde::Serialize)]
+    struct Newer {
+        id: u64,
+        req: &'static str,
+        extra: u32,
+    }
+    let bytes = rmp_serde::to_vec_named(&Newer {
+        id: 3,
+        req: "ping",
+        extra: 1,
+    })
+    .unwrap();
+    assert_eq!(
+        decode_client(&bytes).unwrap(),
+        ClientFrame {
+            id: 3,
+            req: Request::Ping
+        }
+    );
+}
+
+#[test]
+fn every_error_code_round_trips() {
+    for code in ErrorCode::ALL {
+        let bytes = rmp_serde::to_vec_named(code).unwrap();
+        let back: ErrorCode = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(&back, code);
+    }
+}
