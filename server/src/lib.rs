@@ -1,1 +1,292 @@
+//! natterd, natter's chat server, as a library: `main.rs` only parses the
+//! command line; tests and `natter --local` call [`run`] in-process.
+//!
+//! # Layout
+//! A request flows socket -> codec -> session -> hub -> store -> replies and
+//! broadcasts:
+//! - [`config`]: the TOML configuration and its defaults.
+//! - `lib.rs` (here): start-up (loading rooms from the store), the accept
+//!   loop with connection limits, and graceful shutdown.
+//! - [`session`]: one connection: handshake, login, deadlines, heartbeats,
+//!   rate limiting, and dispatch of each request.
+//! - [`hub`]: all in-memory state (rooms, members, history rings, sessions,
+//!   presence, typing) and the room-scoped rules; fan-out.
+//! - [`outbox`]: each connection's bounded outbound queue and batched writer.
+//! - [`store`]: SQLite with a group-committing writer thread.
+//! - [`auth`]: password hashing, session tokens, login throttling, token
+//!   buckets.
+//! - [`admin`]: the operator commands (`natterd user ...`, `natterd room ...`),
+//!   working directly on the data dir.
 
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod hub;
+pub mod outbox;
+pub mod session;
+pub mod store;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use natter_shared::ErrorCode;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+use hub::{Hub, RoomSnapshot};
+pub use store::StoreError;
+use store::Store;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("network error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How long clients are told to wait before reconnecting after a shutdown.
+pub const RECONNECT_AFTER_SHUTDOWN_MS: u64 = 3000;
+
+/// State shared by every connection.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub store: Store,
+    /// The hub's lock is only ever held for synchronous work: see `hub.rs`.
+    hub: Mutex<Hub>,
+    /// Failed logins, per account and per IP.
+    pub throttle: Mutex<auth::Throttle>,
+    /// Open connections per IP address.
+    conns: Mutex<HashMap<IpAddr, usize>>,
+    next_session: AtomicU64,
+    /// Cancelled when the server starts shutting down.
+    pub shutdown: CancellationToken,
+}
+
+impl Shared {
+    /// Locks the hub. A panic inside a hub method is a bug, but must not take
+    /// every other connection down with a poisoned lock.
+    pub fn hub(&self) -> MutexGuard<'_, Hub> {
+        self.hub
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A fresh session id.
+    pub fn new_session_id(&self) -> u64 {
+        self.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Runs the server on `listener` until `shutdown` resolves; then stops
+/// accepting, tells every client it is going down (with a reconnect hint),
+/// flushes the store and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let shared = start(config)?;
+    let tracker = TaskTracker::new();
+    let ticker = tokio::spawn(typing_ticker(Arc::clone(&shared)));
+    tracing::info!(addr = %listener.local_addr()?, "natterd listening");
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off
+                        // instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                match admit(&shared, peer.ip()) {
+                    Ok(guard) => {
+                        let shared = Arc::clone(&shared);
+                        tracker.spawn(async move {
+                            session::serve(stream, peer, shared).await;
+                            drop(guard);
+                        });
+                    }
+                    Err(message) => {
+                        tracing::warn!(%peer, message, "connection refused");
+                        tracker.spawn(session::refuse(stream, ErrorCode::ServerFull, message));
+                    }
+                }
+            }
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down");
+    // Commit what is queued so its senders get their acknowledgement...
+    let _ = shared.store.write(|_| Ok(())).await;
+    // ...then say goodbye to everyone.
+    shared.shutdown.cancel();
+    shared.hub().close_all(
+        &ErrorCode::ShuttingDown,
+        "the server is shutting down",
+        Some(RECONNECT_AFTER_SHUTDOWN_MS),
+    );
+    tracker.close();
+    if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close in time");
+    }
+    ticker.abort();
+    let store = shared.store.clone();
+    let _ = tokio::task::spawn_blocking(move || store.close()).await;
+    tracing::info!("natterd stopped");
+    Ok(())
+}
+
+/// Opens the store and loads every room into a new hub.
+fn start(config: Config) -> Result<Arc<Shared>, ServerError> {
+    let data_dir = config.resolved_data_dir()?;
+    let config = Arc::new(config);
+    // The store's writer thread delivers committed messages through the hub,
+    // which it reaches through this slot once the hub exists.
+    let slot: Arc<Mutex<Option<std::sync::Weak<Shared>>>> = Arc::new(Mutex::new(None));
+    let deliver_slot = Arc::clone(&slot);
+    let store = Store::open(
+        &data_dir,
+        config.history.sync,
+        config.history.retention,
+        Box::new(move |batch| {
+            let shared = deliver_slot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .as_ref()
+                .and_then(std::sync::Weak::upgrade);
+            if let Some(shared) = shared {
+                shared.hub().deliver(batch);
+            }
+        }),
+    )?;
+    let cap = hub::ring_cap(&config);
+    let (rooms, count) = store.read_now(|conn| {
+        let rooms = store::all_rooms(conn)?
+            .into_iter()
+            .map(|row| load_room(conn, row, cap))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((rooms, store::message_count(conn)?))
+    })?;
+    let mut hub = Hub::new(Arc::clone(&config), count);
+    for room in rooms {
+        hub.install_room(room);
+    }
+    let shared = Arc::new(Shared {
+        config,
+        store,
+        hub: Mutex::new(hub),
+        throttle: Mutex::new(auth::Throttle::default()),
+        conns: Mutex::new(HashMap::new()),
+        next_session: AtomicU64::new(1),
+        shutdown: CancellationToken::new(),
+    });
+    *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::downgrade(&shared));
+    Ok(shared)
+}
+
+/// Loads one room with its members, bans, newest messages and each
+/// member's unread counts.
+pub fn load_room(
+    conn: &rusqlite::Connection,
+    row: store::RoomRow,
+    cap: usize,
+) -> Result<RoomSnapshot, StoreError> {
+    let members = store::room_members(conn, row.id)?;
+    let bans = store::room_bans(conn, row.id)?;
+    let mut recent = store::messages_before(conn, row.id, None, cap + 1)?;
+    let floor = if recent.len() > cap {
+        recent.remove(0).id
+    } else {
+        0
+    };
+    let mut far_counts = HashMap::new();
+    for m in &members {
+        if m.last_read < floor {
+            far_counts.insert(
+                m.user_id,
+                store::unread_counts(conn, row.id, &m.user_name, m.last_read)?,
+            );
+        }
+    }
+    Ok(RoomSnapshot {
+        row,
+        members,
+        bans,
+        recent,
+        floor,
+        far_counts,
+    })
+}
+
+/// Releases a connection slot when the connection ends.
+struct ConnGuard {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        let mut conns = self
+            .shared
+            .conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = conns.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                conns.remove(&self.ip);
+            }
+        }
+    }
+}
+
+fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<ConnGuard, &'static str> {
+    let limits = &shared.config.limits;
+    let mut conns = shared
+        .conns
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let total: usize = conns.values().sum();
+    if total >= limits.max_connections {
+        return Err("the server has too many connections; try again later");
+    }
+    let n = conns.entry(ip).or_insert(0);
+    if *n >= limits.max_connections_per_ip {
+        return Err("too many connections from your address");
+    }
+    *n += 1;
+    Ok(ConnGuard {
+        shared: Arc::clone(shared),
+        ip,
+    })
+}
+
+/// Expires typing indicators that saw no news.
+async fn typing_ticker(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        shared.hub().expire_typing(std::time::Instant::now());
+    }
+}

@@ -1,1 +1,238 @@
-fn main() {}
+//! `natterd`: parses the command line, sets up logging, and runs the server
+//! or an operator command. Everything else lives in the `natter_server`
+//! library.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use natter_server::{Config, admin};
+
+#[derive(Parser)]
+#[command(name = "natterd", version, about = "natter's chat server")]
+struct Cli {
+    /// Config file (TOML; see config.example.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:7878].
+    #[arg(long, global = true, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Data directory [default: the platform data dir].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Run,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage rooms.
+    #[command(subcommand)]
+    Room(RoomCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (password from stdin's first line, or a prompt).
+    Add {
+        name: String,
+        /// Make the account a server admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Change a password; the account's sessions must log in again.
+    Passwd { name: String },
+    /// Delete an account.
+    Del { name: String },
+    /// List accounts.
+    List,
+}
+
+#[derive(Subcommand)]
+enum RoomCommand {
+    /// Create a room.
+    Add {
+        name: String,
+        /// Unlisted and invite-only.
+        #[arg(long)]
+        private: bool,
+        /// Its owner.
+        #[arg(long, value_name = "USER")]
+        owner: Option<String>,
+    },
+    /// List rooms.
+    List,
+    /// Add a user to a room.
+    Invite { name: String, user: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("natterd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> Result<()> {
+    let mut config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(listen) = cli.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = cli.data_dir {
+        config.data_dir = Some(dir);
+    }
+    let data_dir = config.resolved_data_dir()?;
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => serve(config),
+        Command::User(cmd) => match cmd {
+            UserCommand::Add { name, admin: is_admin } => {
+                let password = read_password(&format!("Password for {name}: "), true)?;
+                admin::add_user(&data_dir, &name, &password, is_admin)?;
+                println!("created user {name}{}", if is_admin { " (admin)" } else { "" });
+                Ok(())
+            }
+            UserCommand::Passwd { name } => {
+                let password = read_password(&format!("New password for {name}: "), true)?;
+                admin::set_password(&data_dir, &name, &password)?;
+                println!("password changed for {name}; their sessions must log in again");
+                Ok(())
+            }
+            UserCommand::Del { name } => {
+                admin::delete_user(&data_dir, &name)?;
+                println!("deleted user {name}");
+                Ok(())
+            }
+            UserCommand::List => {
+                for (name, is_admin) in admin::list_users(&data_dir)? {
+                    println!("{name}{}", if is_admin { " (admin)" } else { "" });
+                }
+                Ok(())
+            }
+        },
+        Command::Room(cmd) => match cmd {
+            RoomCommand::Add {
+                name,
+                private,
+                owner,
+            } => {
+                admin::add_room(&data_dir, &name, private, owner.as_deref())?;
+                println!("created room {name}");
+                Ok(())
+            }
+            RoomCommand::List => {
+                for r in admin::list_rooms(&data_dir)? {
+                    let kind = if r.kind == natter_shared::RoomKind::Private {
+                        "private"
+                    } else {
+                        "public"
+                    };
+                    println!("{}\t{kind}\t{} members\t{}", r.name, r.members, r.topic);
+                }
+                Ok(())
+            }
+            RoomCommand::Invite { name, user } => {
+                admin::invite(&data_dir, &name, &user)?;
+                println!("added {user} to {name}");
+                Ok(())
+            }
+        },
+    }
+}
+
+/// The first line of stdin when it is not a terminal (scripts), else a
+/// no-echo prompt, asked twice when `confirm`.
+fn read_password(prompt: &str, confirm: bool) -> Result<String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line).context("cannot read the password from stdin")?;
+        let password = line.trim_end_matches(['\n', '\r']).to_owned();
+        if password.is_empty() {
+            bail!("no password on stdin");
+        }
+        return Ok(password);
+    }
+    let password = rpassword::prompt_password(prompt)?;
+    if confirm && rpassword::prompt_password("Again: ")? != password {
+        bail!("the passwords differ");
+    }
+    Ok(password)
+}
+
+fn serve(config: Config) -> Result<()> {
+    let _guard = init_logging(&config)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        natter_server::run(listener, config, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Logs to stderr, and to daily-rolling files when `log.dir` is set. The
+/// returned guard flushes the file writer when dropped: keep it to the end.
+fn init_logging(config: &Config) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .context("invalid log level")?;
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    match &config.log.dir {
+        Some(dir) => {
+            let appender = tracing_appender::rolling::RollingFileAppender::builder()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("natterd.log")
+                .build(dir)
+                .with_context(|| format!("cannot write logs in {}", dir.display()))?;
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(false)
+                .finish(appender);
+            let file = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer);
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(stderr)
+                .with(file)
+                .init();
+            Ok(Some(guard))
+        }
+        None => {
+            tracing_subscriber::registry().with(filter).with(stderr).init();
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! natterd's configuration: a TOML file (every key documented in
+//! `config.example.toml` at the repository root), overridden by command-line
+//! flags. Every key has a default, so an empty file (or none) is valid.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address for plain TCP connections.
+    pub listen: String,
+    /// Where the SQLite store lives; `None` uses the platform data dir
+    /// (`~/.local/share/natterd` on Linux).
+    pub data_dir: Option<PathBuf>,
+    /// Let anyone create an account from a client.
+    pub open_registration: bool,
+    /// Shown to clients in the welcome.
+    pub motd: Option<String>,
+    pub log: LogConfig,
+    pub limits: LimitsConfig,
+    pub history: HistoryConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7878".into(),
+            data_dir: None,
+            open_registration: false,
+            motd: None,
+            log: LogConfig::default(),
+            limits: LimitsConfig::default(),
+            history: HistoryConfig::default(),
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter (`info`, `natter_server=debug`); `RUST_LOG` wins.
+    pub level: String,
+    /// When set, logs also go to daily-rolling files `natterd.log.DATE` here.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            dir: None,
+        }
+    }
+}
+
+/// Connection and abuse limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Open connections at once, overall.
+    pub max_connections: usize,
+    /// Open connections at once from one IP address.
+    pub max_connections_per_ip: usize,
+    /// Time for a new connection to send `Hello`.
+    pub handshake_timeout_ms: u64,
+    /// Time after the welcome to log in.
+    pub login_timeout_ms: u64,
+    /// Clients ping this often; one silent for three intervals is dropped.
+    pub heartbeat_ms: u64,
+    /// Largest frame accepted, in bytes (at most 1 MiB).
+    pub max_frame: usize,
+    /// Longest message body, in bytes.
+    pub max_message_len: usize,
+    /// Bytes queued for one connection before it counts as a slow consumer
+    /// and is disconnected.
+    pub outbound_queue_bytes: usize,
+    /// Requests per second a connection may sustain (token bucket refill).
+    pub requests_per_sec: f64,
+    /// Requests a connection may burst (token bucket size).
+    pub request_burst: f64,
+    /// Failed logins allowed per account within `login_window_ms`.
+    pub login_failures_per_account: u32,
+    /// Failed logins allowed per IP address within `login_window_ms`.
+    pub login_failures_per_ip: u32,
+    /// The window for the two limits above.
+    pub login_window_ms: u64,
+    /// At most one typing "start" per user and room is relayed this often.
+    pub typing_throttle_ms: u64,
+    /// A typing "start" with no news for this long expires (a stop is sent).
+    pub typing_expiry_ms: u64,
+    /// Consecutive malformed frames after which a peer is dropped.
+    pub max_bad_frames: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_connections_per_ip: 100,
+            handshake_timeout_ms: 10_000,
+            login_timeout_ms: 60_000,
+            heartbeat_ms: 30_000,
+            max_frame: 64 * 1024,
+            max_message_len: 4000,
+            outbound_queue_bytes: 1024 * 1024,
+            requests_per_sec: 20.0,
+            request_burst: 100.0,
+            login_failures_per_account: 5,
+            login_failures_per_ip: 20,
+            login_window_ms: 60_000,
+            typing_throttle_ms: 3000,
+            typing_expiry_ms: 6000,
+            max_bad_frames: 5,
+        }
+    }
+}
+
+/// Message history.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// Newest messages per room kept in memory, so joins and catch-up never
+    /// touch disk.
+    pub in_memory: usize,
+    /// Messages kept per room in the store; older ones are deleted. 0 keeps
+    /// all.
+    pub retention: u64,
+    /// Most messages one history request returns.
+    pub max_page: u32,
+    /// `"normal"`: an acknowledged message survives a crash of natterd;
+    /// `"full"`: it also survives a power loss (an fsync per group commit).
+    pub sync: SyncMode,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            in_memory: 1000,
+            retention: 0,
+            max_page: 200,
+            sync: SyncMode::Normal,
+        }
+    }
+}
+
+/// SQLite's `synchronous` setting for the message store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    Normal,
+    Full,
+}
+
+/// Why a configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("no data directory: set data_dir in the config or pass --data-dir")]
+    NoDataDir,
+}
+
+impl Config {
+    /// Reads a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses config text; the error is TOML's message, with the line.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let l = &self.limits;
+        if l.max_frame > natter_shared::MAX_FRAME_LEN || l.max_frame < 1024 {
+            return Err(format!(
+                "limits.max_frame must be between 1024 and {}",
+                natter_shared::MAX_FRAME_LEN
+            ));
+        }
+        if l.max_message_len == 0 || l.max_message_len + 512 > l.max_frame {
+            return Err("limits.max_message_len must be positive and fit in max_frame with 512 bytes to spare".into());
+        }
+        if l.requests_per_sec <= 0.0 || l.request_burst < 1.0 {
+            return Err("limits.requests_per_sec must be > 0 and request_burst >= 1".into());
+        }
+        if l.heartbeat_ms < 100 {
+            return Err("limits.heartbeat_ms must be at least 100".into());
+        }
+        if self.history.in_memory == 0 || self.history.max_page == 0 {
+            return Err("history.in_memory and history.max_page must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The data directory: the configured one or the platform default.
+    pub fn resolved_data_dir(&self) -> Result<PathBuf, ConfigError> {
+        if let Some(dir) = &self.data_dir {
+            return Ok(dir.clone());
+        }
+        directories::ProjectDirs::from("", "", "natterd")
+            .map(|d| d.data_dir().to_owned())
+            .ok_or(ConfigError::NoDataDir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.listen, "127.0.0.1:7878");
+        assert_eq!(c.history.in_memory, 1000);
+        assert!(!c.open_registration);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_the_line() {
+        let err = Config::parse("listen = \"x\"\nbogus = 1\n").unwrap_err();
+        assert!(err.contains("bogus"), "{err}");
+        let err = Config::parse("[limits]\nmax_frame = 10\n").unwrap_err();
+        assert!(err.contains("max_frame"), "{err}");
+    }
+
+    #[test]
+    fn sections_parse() {
+        let c = Config::parse(
+            "open_registration = true\n[limits]\nmax_message_len = 100\n[history]\nsync = \"full\"\nretention = 5\n",
+        )
+        .unwrap();
+        assert!(c.open_registration);
+        assert_eq!(c.limits.max_message_len, 100);
+        assert_eq!(c.history.sync, SyncMode::Full);
+        assert_eq!(c.history.retention, 5);
+    }
+}

@@ -1,0 +1,265 @@
+//! Each connection's outbound queue and the task that drains it.
+//!
+//! Frames are pre-encoded [`Bytes`], so a broadcast encodes a message once and
+//! every recipient's queue holds a cheap clone. The queue is bounded in bytes:
+//! a push that would overflow it drops the queue and marks the connection a
+//! slow consumer instead of waiting, so one stalled reader never slows the
+//! sender or anyone else. The writer takes everything queued at once and
+//! writes it with as few `write` calls as possible.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use natter_shared::{ErrorCode, Event, ServerFrame};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How long a final frame (a goodbye) may take to write.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Most bytes gathered into one write.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// A connection's outbound queue.
+#[derive(Debug)]
+pub struct Outbox {
+    inner: Mutex<Inner>,
+    data: Notify,
+    /// Cancelled when the connection must end (overflow, kick, goodbye), so
+    /// the session's read loop and a blocked write both notice at once.
+    closed: CancellationToken,
+    limit: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    frames: VecDeque<Bytes>,
+    bytes: usize,
+    end: Option<End>,
+}
+
+#[derive(Debug)]
+enum End {
+    /// Write what is queued, then this frame, then close.
+    Goodbye(Bytes),
+    /// The peer is not reading: drop the queue, try to say why, close.
+    Overflow,
+}
+
+impl Outbox {
+    /// A queue holding at most `limit` bytes.
+    #[must_use]
+    pub fn new(limit: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            data: Notify::new(),
+            closed: CancellationToken::new(),
+            limit,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the queue inconsistent
+        // (every update is a single push or take), so poisoning is ignored.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues a frame. Returns false when the connection is closing or the
+    /// frame overflowed the queue (which closes it).
+    pub fn push(&self, frame: Bytes) -> bool {
+        let mut inner = self.lock();
+        if inner.end.is_some() {
+            return false;
+        }
+        if inner.bytes + frame.len() > self.limit {
+            inner.frames.clear();
+            inner.bytes = 0;
+            inner.end = Some(End::Overflow);
+            drop(inner);
+            self.closed.cancel();
+            self.data.notify_one();
+            return false;
+        }
+        let was_empty = inner.frames.is_empty();
+        inner.bytes += frame.len();
+        inner.frames.push_back(frame);
+        drop(inner);
+        // The writer drains everything it finds, so only the first frame of
+        // a burst needs to wake it.
+        if was_empty {
+            self.data.notify_one();
+        }
+        true
+    }
+
+    /// Encodes and queues a frame.
+    pub fn send(&self, frame: &ServerFrame) -> bool {
+        match natter_shared::encode(frame) {
+            Ok(bytes) => self.push(bytes),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot encode frame");
+                false
+            }
+        }
+    }
+
+    /// Ends the connection after what is queued, with a `Closing` event.
+    pub fn close(&self, code: ErrorCode, message: &str, reconnect_after_ms: Option<u64>) {
+        let frame = ServerFrame::Event(Event::Closing {
+            code,
+            message: message.to_owned(),
+            reconnect_after_ms,
+        });
+        let bytes = natter_shared::encode(&frame).unwrap_or_default();
+        let mut inner = self.lock();
+        if inner.end.is_none() {
+            inner.end = Some(End::Goodbye(bytes));
+        }
+        drop(inner);
+        self.closed.cancel();
+        self.data.notify_one();
+    }
+
+    /// Whether the connection is ending.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    fn is_overflowed(&self) -> bool {
+        matches!(self.lock().end, Some(End::Overflow))
+    }
+
+    /// Resolves when the connection starts ending.
+    pub async fn closed(&self) {
+        self.closed.cancelled().await;
+    }
+
+    /// Waits for frames or an end, and takes them.
+    async fn take(&self) -> (Vec<Bytes>, Option<End>) {
+        loop {
+            {
+                let mut inner = self.lock();
+                if !inner.frames.is_empty() || inner.end.is_some() {
+                    inner.bytes = 0;
+                    let frames = inner.frames.drain(..).collect();
+                    return (frames, inner.end.take());
+                }
+            }
+            self.data.notified().await;
+        }
+    }
+}
+
+/// Drains `outbox` into the socket until the connection ends.
+pub async fn write_loop(outbox: std::sync::Arc<Outbox>, mut sock: OwnedWriteHalf) {
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let (frames, end) = outbox.take().await;
+        let overflow = matches!(end, Some(End::Overflow));
+        if !overflow {
+            for chunk in chunks(&frames) {
+                buf.clear();
+                for f in chunk {
+                    buf.extend_from_slice(f);
+                }
+                let write = sock.write_all(&buf);
+                let ok = if end.is_some() {
+                    // Closing: the goodbye path must not hang on a dead peer.
+                    matches!(tokio::time::timeout(GOODBYE_TIMEOUT, write).await, Ok(Ok(())))
+                } else {
+                    tokio::pin!(write);
+                    tokio::select! {
+                        r = &mut write => r.is_ok(),
+                        () = outbox.closed.cancelled() => {
+                            // Overflow while blocked: the peer is not reading,
+                            // stop now. A goodbye: finish this write first.
+                            !outbox.is_overflowed()
+                                && matches!(
+                                    tokio::time::timeout(GOODBYE_TIMEOUT, write).await,
+                                    Ok(Ok(()))
+                                )
+                        }
+                    }
+                };
+                if !ok {
+                    return finish(sock, &outbox, None).await;
+                }
+            }
+            if buf.capacity() > WRITE_CHUNK * 2 {
+                buf = Vec::new();
+            }
+        }
+        match end {
+            None => {}
+            Some(End::Goodbye(bye)) => return finish(sock, &outbox, Some(bye)).await,
+            Some(End::Overflow) => {
+                let bye = natter_shared::encode(&ServerFrame::Event(Event::Closing {
+                    code: ErrorCode::SlowConsumer,
+                    message: "you stopped reading and your queue overflowed".into(),
+                    reconnect_after_ms: Some(1000),
+                }))
+                .ok();
+                return finish(sock, &outbox, bye).await;
+            }
+        }
+    }
+}
+
+/// Groups frames so one write carries up to [`WRITE_CHUNK`] bytes.
+fn chunks(frames: &[Bytes]) -> Vec<&[Bytes]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (i, f) in frames.iter().enumerate() {
+        if size > 0 && size + f.len() > WRITE_CHUNK {
+            out.push(&frames[start..i]);
+            start = i;
+            size = 0;
+        }
+        size += f.len();
+    }
+    if start < frames.len() {
+        out.push(&frames[start..]);
+    }
+    out
+}
+
+async fn finish(mut sock: OwnedWriteHalf, outbox: &Outbox, bye: Option<Bytes>) {
+    outbox.closed.cancel();
+    if let Some(bye) = bye {
+        let _ = tokio::time::timeout(GOODBYE_TIMEOUT, sock.write_all(&bye)).await;
+    }
+    let _ = tokio::time::timeout(GOODBYE_TIMEOUT, sock.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overflow_closes_and_refuses() {
+        let o = Outbox::new(10);
+        assert!(o.push(Bytes::from_static(b"12345")));
+        assert!(!o.push(Bytes::from_static(b"1234567")));
+        assert!(o.is_closed());
+        assert!(!o.push(Bytes::from_static(b"1")));
+    }
+
+    #[test]
+    fn chunking_respects_the_cap() {
+        let big = Bytes::from(vec![0u8; WRITE_CHUNK - 10]);
+        let small = Bytes::from_static(b"0123456789abcdef");
+        let frames = vec![small.clone(), big.clone(), small.clone(), small];
+        let c = chunks(&frames);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].len(), 2);
+        assert_eq!(c[1].len(), 2);
+    }
+}

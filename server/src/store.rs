@@ -1,0 +1,799 @@
+//! Durable storage in SQLite (WAL), in `natter.db` in the data dir.
+//!
+//! All writes go through one dedicated thread that group-commits: it takes
+//! every operation waiting in its queue, runs them in one transaction, commits
+//! once, and only then reports back. A message's id comes from that insert,
+//! so ids are assigned in commit order and a crash can never hand out an id
+//! twice. Reads that must not wait behind writes (logins, old history) use a
+//! second connection.
+//!
+//! The SQL helpers at the bottom are shared by the server and the admin CLI
+//! (`natterd user ...`, `natterd room ...`), which works on the same file.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::thread::JoinHandle;
+
+use natter_shared::{Message, MessageId, Role, RoomKind};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use crate::config::SyncMode;
+
+/// The database file inside the data dir.
+pub const DB_FILE: &str = "natter.db";
+
+/// The public room every account is a member of.
+pub const GENERAL: &str = "general";
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the store has shut down")]
+    Closed,
+}
+
+/// A message on its way to the store.
+#[derive(Debug)]
+pub struct NewMessage {
+    pub room_id: i64,
+    pub author: Arc<str>,
+    pub body: String,
+    pub action: bool,
+    pub ts: i64,
+    /// Who to acknowledge: (session id, request id).
+    pub origin: Option<(u64, u64)>,
+}
+
+/// A message the store has committed.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub id: MessageId,
+    pub room_id: i64,
+    pub author: Arc<str>,
+    pub body: Arc<str>,
+    pub action: bool,
+    pub ts: i64,
+}
+
+impl StoredMessage {
+    /// The wire form, with the room named as its recipient sees it.
+    #[must_use]
+    pub fn to_wire(&self, room: String) -> Message {
+        Message {
+            id: self.id,
+            ts: self.ts,
+            room,
+            from: self.author.to_string(),
+            body: self.body.to_string(),
+            action: self.action,
+        }
+    }
+}
+
+/// A committed batch, in commit order, with each message's origin.
+pub type Committed = Vec<(StoredMessage, Option<(u64, u64)>)>;
+
+/// Called on the writer thread with each committed batch.
+pub type OnCommit = Box<dyn Fn(Committed) + Send + Sync>;
+
+type Completion = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+enum Op {
+    Message(NewMessage),
+    Job(Job),
+    /// Commit what came before, then stop.
+    Shutdown,
+}
+
+/// The handle the server holds. Cloning shares the same writer thread.
+#[derive(Clone)]
+pub struct Store {
+    tx: std_mpsc::Sender<Op>,
+    reader: Arc<Mutex<Connection>>,
+    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+/// Opens (creating if needed) the database in `data_dir` and applies the
+/// schema.
+pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    let conn = Connection::open(data_dir.join(DB_FILE))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.execute_batch(SCHEMA)?;
+    ensure_general(&conn)?;
+    Ok(conn)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    pw_hash TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    topic TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS members (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    last_read INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_user ON members(user_id);
+CREATE TABLE IF NOT EXISTS bans (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    room_id INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    action INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_room ON messages(room_id, id);
+";
+
+impl Store {
+    /// Opens the store and starts its writer thread. Each committed batch of
+    /// messages is handed to `on_commit` on that thread, in commit order,
+    /// before any later write's result is reported: so once a
+    /// [`Store::write`] returns, every message queued before it has been
+    /// delivered.
+    pub fn open(
+        data_dir: &Path,
+        sync: SyncMode,
+        retention: u64,
+        on_commit: OnCommit,
+    ) -> Result<Self, StoreError> {
+        let writer_conn = open_db(data_dir)?;
+        writer_conn.pragma_update(
+            None,
+            "synchronous",
+            match sync {
+                SyncMode::Normal => "NORMAL",
+                SyncMode::Full => "FULL",
+            },
+        )?;
+        let reader = Connection::open(data_dir.join(DB_FILE))?;
+        reader.busy_timeout(std::time::Duration::from_secs(10))?;
+        let (tx, rx) = std_mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("natterd-store".into())
+            .spawn(move || writer_loop(&writer_conn, &rx, retention, &*on_commit))
+            .map_err(|e| StoreError::Invalid(format!("cannot start store thread: {e}")))?;
+        Ok(Self {
+            tx,
+            reader: Arc::new(Mutex::new(reader)),
+            writer: Arc::new(Mutex::new(Some(handle))),
+        })
+    }
+
+    /// Queues a message; it is reported on the committed channel once stored.
+    pub fn submit(&self, msg: NewMessage) -> Result<(), StoreError> {
+        self.tx.send(Op::Message(msg)).map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs `f` on the writer thread inside the next group transaction and
+    /// returns its result once that transaction has committed.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (done, wait) = oneshot::channel();
+        self.write_detached(move |conn| {
+            let result = f(conn);
+            let _ = done.send(result);
+        })?;
+        wait.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues a write whose outcome nobody waits for (membership changes,
+    /// read markers): it still commits in order with everything else.
+    pub fn write_detached<F>(&self, f: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&Connection) + Send + 'static,
+    {
+        // The closure runs inside the transaction; the no-op completion runs
+        // after the commit.
+        let job: Job = Box::new(move |conn| {
+            f(conn);
+            Box::new(|| {})
+        });
+        self.tx.send(Op::Job(job)).map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs a read on the reader connection, off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs a read on the reader connection on this thread (start-up only).
+    pub fn read_now<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&conn)
+    }
+
+    /// Commits everything queued so far, stops the writer thread and waits
+    /// for it. Writes queued afterwards (by any clone) fail with `Closed`.
+    pub fn close(&self) {
+        let _ = self.tx.send(Op::Shutdown);
+        let handle = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Most operations in one transaction.
+const BATCH_MAX: usize = 4096;
+
+fn writer_loop(
+    conn: &Connection,
+    rx: &std_mpsc::Receiver<Op>,
+    retention: u64,
+    on_commit: &(dyn Fn(Committed) + Send + Sync),
+) {
+    let mut batch = Vec::with_capacity(256);
+    let mut stop = false;
+    while !stop {
+        let Ok(first) = rx.recv() else { break };
+        let mut next = Some(first);
+        while let Some(op) = next {
+            if matches!(op, Op::Shutdown) {
+                stop = true;
+                break;
+            }
+            batch.push(op);
+            next = if batch.len() < BATCH_MAX {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        match run_batch(conn, &mut batch, retention) {
+            Ok((stored, completions)) => {
+                if !stored.is_empty() {
+                    on_commit(stored);
+                }
+                for c in completions {
+                    c();
+                }
+            }
+            Err(e) => {
+                // The whole batch rolled back: nothing was acknowledged, so
+                // nothing is lost that a client believes stored.
+                tracing::error!(error = %e, "store batch failed and was rolled back");
+            }
+        }
+        batch.clear();
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!(error = %e, "final checkpoint failed");
+    }
+}
+
+type BatchOutcome = (Committed, Vec<Completion>);
+
+fn run_batch(
+    conn: &Connection,
+    batch: &mut Vec<Op>,
+    retention: u64,
+) -> Result<BatchOutcome, rusqlite::Error> {
+    let tx = conn.unchecked_transaction()?;
+    let mut stored = Vec::new();
+    let mut completions = Vec::new();
+    let mut touched = HashSet::new();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO messages (room_id, author, ts, body, action) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for op in batch.drain(..) {
+            match op {
+                Op::Message(m) => {
+                    insert.execute(params![m.room_id, &*m.author, m.ts, m.body, m.action])?;
+                    let id = u64::try_from(tx.last_insert_rowid()).unwrap_or_default();
+                    touched.insert(m.room_id);
+                    stored.push((
+                        StoredMessage {
+                            id,
+                            room_id: m.room_id,
+                            author: m.author,
+                            body: m.body.into(),
+                            action: m.action,
+                            ts: m.ts,
+                        },
+                        m.origin,
+                    ));
+                }
+                Op::Job(job) => completions.push(job(&tx)),
+                Op::Shutdown => {}
+            }
+        }
+    }
+    if retention > 0 {
+        let mut trim = tx.prepare_cached(
+            "DELETE FROM messages WHERE room_id = ?1 AND id <= \
+             (SELECT id FROM messages WHERE room_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+        )?;
+        for room in touched {
+            trim.execute(params![room, i64::try_from(retention).unwrap_or(i64::MAX)])?;
+        }
+    }
+    tx.commit()?;
+    Ok((stored, completions))
+}
+
+// ---- SQL helpers shared by the server and the admin CLI -------------------
+
+/// Milliseconds since the Unix epoch.
+#[must_use]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A user row.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: i64,
+    pub name: String,
+    pub pw_hash: String,
+    pub admin: bool,
+}
+
+/// A room row.
+#[derive(Debug, Clone)]
+pub struct RoomRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: RoomKind,
+    pub topic: String,
+}
+
+pub(crate) fn kind_str(kind: RoomKind) -> &'static str {
+    match kind {
+        RoomKind::Public => "public",
+        RoomKind::Private => "private",
+        RoomKind::Direct => "direct",
+    }
+}
+
+fn parse_kind(s: &str) -> RoomKind {
+    match s {
+        "private" => RoomKind::Private,
+        "direct" => RoomKind::Direct,
+        _ => RoomKind::Public,
+    }
+}
+
+pub(crate) fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Member => "member",
+        Role::Moderator => "moderator",
+        Role::Owner => "owner",
+    }
+}
+
+fn parse_role(s: &str) -> Role {
+    match s {
+        "owner" => Role::Owner,
+        "moderator" => Role::Moderator,
+        _ => Role::Member,
+    }
+}
+
+fn ensure_general(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO rooms (name, kind, topic, created_at) VALUES (?1, 'public', '', ?2)",
+        params![GENERAL, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// Looks a user up by (normalised) name.
+pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<UserRow>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, name, pw_hash, admin FROM users WHERE name = ?1",
+            [name],
+            |r| {
+                Ok(UserRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    pw_hash: r.get(2)?,
+                    admin: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Every user, by name.
+pub fn all_users(conn: &Connection) -> Result<Vec<UserRow>, StoreError> {
+    let mut stmt = conn.prepare("SELECT id, name, pw_hash, admin FROM users ORDER BY name")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(UserRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            pw_hash: r.get(2)?,
+            admin: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Creates a user (a member of `#general`) and returns its id.
+pub fn insert_user(
+    conn: &Connection,
+    name: &str,
+    pw_hash: &str,
+    admin: bool,
+) -> Result<i64, StoreError> {
+    if user_by_name(conn, name)?.is_some() {
+        return Err(StoreError::Invalid(format!("user {name} already exists")));
+    }
+    conn.execute(
+        "INSERT INTO users (name, pw_hash, admin, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![name, pw_hash, admin, now_ms()],
+    )?;
+    let id = conn.last_insert_rowid();
+    let general: i64 = conn.query_row("SELECT id FROM rooms WHERE name = ?1", [GENERAL], |r| {
+        r.get(0)
+    })?;
+    upsert_member(conn, general, id, Role::Member)?;
+    Ok(id)
+}
+
+/// Replaces a user's password hash and revokes all their tokens.
+pub fn set_password(conn: &Connection, user_id: i64, pw_hash: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE users SET pw_hash = ?1 WHERE id = ?2",
+        params![pw_hash, user_id],
+    )?;
+    conn.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])?;
+    Ok(())
+}
+
+/// Deletes a user, their tokens and memberships (their messages stay).
+pub fn delete_user(conn: &Connection, user_id: i64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+    Ok(())
+}
+
+/// Stores a token hash for a user.
+pub fn insert_token(conn: &Connection, user_id: i64, hash: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO tokens (hash, user_id, created_at) VALUES (?1, ?2, ?3)",
+        params![hash, user_id, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// The user a token hash belongs to.
+pub fn token_user(conn: &Connection, hash: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .query_row("SELECT user_id FROM tokens WHERE hash = ?1", [hash], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+/// Revokes a token.
+pub fn delete_token(conn: &Connection, hash: &str) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM tokens WHERE hash = ?1", [hash])?;
+    Ok(())
+}
+
+/// Creates a room and returns its id.
+pub fn insert_room(conn: &Connection, name: &str, kind: RoomKind) -> Result<i64, StoreError> {
+    let exists: Option<i64> = conn
+        .query_row("SELECT id FROM rooms WHERE name = ?1", [name], |r| r.get(0))
+        .optional()?;
+    if exists.is_some() {
+        return Err(StoreError::Invalid(format!("room {name} already exists")));
+    }
+    conn.execute(
+        "INSERT INTO rooms (name, kind, topic, created_at) VALUES (?1, ?2, '', ?3)",
+        params![name, kind_str(kind), now_ms()],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Every room.
+pub fn all_rooms(conn: &Connection) -> Result<Vec<RoomRow>, StoreError> {
+    let mut stmt = conn.prepare("SELECT id, name, kind, topic FROM rooms ORDER BY name")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(RoomRow {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            kind: parse_kind(&r.get::<_, String>(2)?),
+            topic: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One room by id.
+pub fn room_by_id(conn: &Connection, id: i64) -> Result<Option<RoomRow>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, name, kind, topic FROM rooms WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(RoomRow {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    kind: parse_kind(&r.get::<_, String>(2)?),
+                    topic: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// One room by name (as stored: without `#`).
+pub fn room_by_name(conn: &Connection, name: &str) -> Result<Option<RoomRow>, StoreError> {
+    let id: Option<i64> = conn
+        .query_row("SELECT id FROM rooms WHERE name = ?1", [name], |r| r.get(0))
+        .optional()?;
+    match id {
+        Some(id) => room_by_id(conn, id),
+        None => Ok(None),
+    }
+}
+
+/// Adds or updates a membership (keeps the read marker).
+pub fn upsert_member(
+    conn: &Connection,
+    room_id: i64,
+    user_id: i64,
+    role: Role,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO members (room_id, user_id, role) VALUES (?1, ?2, ?3)
+         ON CONFLICT (room_id, user_id) DO UPDATE SET role = excluded.role",
+        params![room_id, user_id, role_str(role)],
+    )?;
+    Ok(())
+}
+
+/// Removes a membership.
+pub fn delete_member(conn: &Connection, room_id: i64, user_id: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM members WHERE room_id = ?1 AND user_id = ?2",
+        params![room_id, user_id],
+    )?;
+    Ok(())
+}
+
+/// Moves a read marker (forward only).
+pub fn set_last_read(
+    conn: &Connection,
+    room_id: i64,
+    user_id: i64,
+    id: MessageId,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE members SET last_read = MAX(last_read, ?3) WHERE room_id = ?1 AND user_id = ?2",
+        params![room_id, user_id, id as i64],
+    )?;
+    Ok(())
+}
+
+/// Sets a room's topic.
+pub fn set_topic(conn: &Connection, room_id: i64, topic: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE rooms SET topic = ?2 WHERE id = ?1",
+        params![room_id, topic],
+    )?;
+    Ok(())
+}
+
+/// Bans or unbans a user.
+pub fn set_ban(conn: &Connection, room_id: i64, user_id: i64, banned: bool) -> Result<(), StoreError> {
+    if banned {
+        conn.execute(
+            "INSERT OR IGNORE INTO bans (room_id, user_id) VALUES (?1, ?2)",
+            params![room_id, user_id],
+        )?;
+    } else {
+        conn.execute(
+            "DELETE FROM bans WHERE room_id = ?1 AND user_id = ?2",
+            params![room_id, user_id],
+        )?;
+    }
+    Ok(())
+}
+
+/// A membership as loaded from the store.
+#[derive(Debug, Clone)]
+pub struct MemberRow {
+    pub room_id: i64,
+    pub user_id: i64,
+    pub user_name: String,
+    pub admin: bool,
+    pub role: Role,
+    pub last_read: MessageId,
+}
+
+/// The members of a room.
+pub fn room_members(conn: &Connection, room_id: i64) -> Result<Vec<MemberRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.room_id, m.user_id, u.name, u.admin, m.role, m.last_read
+         FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1",
+    )?;
+    let rows = stmt.query_map([room_id], member_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The memberships of a user.
+pub fn user_memberships(conn: &Connection, user_id: i64) -> Result<Vec<MemberRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.room_id, m.user_id, u.name, u.admin, m.role, m.last_read
+         FROM members m JOIN users u ON u.id = m.user_id WHERE m.user_id = ?1",
+    )?;
+    let rows = stmt.query_map([user_id], member_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
+    Ok(MemberRow {
+        room_id: r.get(0)?,
+        user_id: r.get(1)?,
+        user_name: r.get(2)?,
+        admin: r.get(3)?,
+        role: parse_role(&r.get::<_, String>(4)?),
+        last_read: r.get::<_, i64>(5)?.max(0) as u64,
+    })
+}
+
+/// The users banned from a room.
+pub fn room_bans(conn: &Connection, room_id: i64) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM bans WHERE room_id = ?1")?;
+    let rows = stmt.query_map([room_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        id: r.get::<_, i64>(0)? as u64,
+        room_id: r.get(1)?,
+        author: r.get::<_, String>(2)?.into(),
+        ts: r.get(3)?,
+        body: r.get::<_, String>(4)?.into(),
+        action: r.get(5)?,
+    })
+}
+
+/// Up to `limit` messages of a room below `before` (or the newest when
+/// `None`), returned oldest first.
+pub fn messages_before(
+    conn: &Connection,
+    room_id: i64,
+    before: Option<MessageId>,
+    limit: usize,
+) -> Result<Vec<StoredMessage>, StoreError> {
+    let before = before.map_or(i64::MAX, |b| b as i64);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, room_id, author, ts, body, action FROM messages
+         WHERE room_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+    )?;
+    let mut rows: Vec<StoredMessage> = stmt
+        .query_map(params![room_id, before, limit as i64], stored_row)?
+        .collect::<Result<_, _>>()?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// Up to `limit` messages of a room above `after`, oldest first.
+pub fn messages_after(
+    conn: &Connection,
+    room_id: i64,
+    after: MessageId,
+    limit: usize,
+) -> Result<Vec<StoredMessage>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, room_id, author, ts, body, action FROM messages
+         WHERE room_id = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3",
+    )?;
+    let rows = stmt
+        .query_map(params![room_id, after as i64, limit as i64], stored_row)?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+/// Unread and mention counts for `user` after `after` in a room.
+pub fn unread_counts(
+    conn: &Connection,
+    room_id: i64,
+    user: &str,
+    after: MessageId,
+) -> Result<(u32, u32), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT body FROM messages WHERE room_id = ?1 AND id > ?2 AND author != ?3",
+    )?;
+    let mut unread = 0u32;
+    let mut mentions = 0u32;
+    let mut rows = stmt.query(params![room_id, after as i64, user])?;
+    while let Some(row) = rows.next()? {
+        unread += 1;
+        let body: String = row.get(0)?;
+        if natter_shared::names::mentions_user(&body, user) {
+            mentions += 1;
+        }
+    }
+    Ok((unread, mentions))
+}
+
+/// Messages stored in all rooms.
+pub fn message_count(conn: &Connection) -> Result<u64, StoreError> {
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+/// The newest message id of a room (0 when empty).
+pub fn last_message_id(conn: &Connection, room_id: i64) -> Result<MessageId, StoreError> {
+    let id: Option<i64> = conn.query_row(
+        "SELECT MAX(id) FROM messages WHERE room_id = ?1",
+        [room_id],
+        |r| r.get(0),
+    )?;
+    Ok(id.unwrap_or(0).max(0) as u64)
+}
