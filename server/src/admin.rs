@@ -17,7 +17,12 @@ fn invalid(msg: impl Into<String>) -> StoreError {
 }
 
 /// Creates an account; it is a member of `#general`.
-pub fn add_user(data_dir: &Path, name: &str, password: &str, admin: bool) -> Result<(), StoreError> {
+pub fn add_user(
+    data_dir: &Path,
+    name: &str,
+    password: &str,
+    admin: bool,
+) -> Result<(), StoreError> {
     let name = normalize_user(name).map_err(|e| invalid(e.to_string()))?;
     auth::check_password_rules(password).map_err(invalid)?;
     let hash = auth::hash_password(password).map_err(invalid)?;
@@ -31,7 +36,8 @@ pub fn set_password(data_dir: &Path, name: &str, password: &str) -> Result<(), S
     let name = normalize_user(name).map_err(|e| invalid(e.to_string()))?;
     auth::check_password_rules(password).map_err(invalid)?;
     let conn = open_db(data_dir)?;
-    let user = store::user_by_name(&conn, &name)?.ok_or_else(|| invalid(format!("no such user: {name}")))?;
+    let user = store::user_by_name(&conn, &name)?
+        .ok_or_else(|| invalid(format!("no such user: {name}")))?;
     let hash = auth::hash_password(password).map_err(invalid)?;
     store::set_password(&conn, user.id, &hash)
 }
@@ -40,7 +46,8 @@ pub fn set_password(data_dir: &Path, name: &str, password: &str) -> Result<(), S
 pub fn delete_user(data_dir: &Path, name: &str) -> Result<(), StoreError> {
     let name = normalize_user(name).map_err(|e| invalid(e.to_string()))?;
     let conn = open_db(data_dir)?;
-    let user = store::user_by_name(&conn, &name)?.ok_or_else(|| invalid(format!("no such user: {name}")))?;
+    let user = store::user_by_name(&conn, &name)?
+        .ok_or_else(|| invalid(format!("no such user: {name}")))?;
     store::delete_user(&conn, user.id)
 }
 
@@ -62,17 +69,29 @@ fn room_name(name: &str) -> Result<String, StoreError> {
 }
 
 /// Creates a room, optionally with an owner.
-pub fn add_room(data_dir: &Path, name: &str, private: bool, owner: Option<&str>) -> Result<(), StoreError> {
+pub fn add_room(
+    data_dir: &Path,
+    name: &str,
+    private: bool,
+    owner: Option<&str>,
+) -> Result<(), StoreError> {
     let name = room_name(name)?;
     let conn = open_db(data_dir)?;
     let owner = match owner {
         Some(o) => {
             let o = normalize_user(o).map_err(|e| invalid(e.to_string()))?;
-            Some(store::user_by_name(&conn, &o)?.ok_or_else(|| invalid(format!("no such user: {o}")))?)
+            Some(
+                store::user_by_name(&conn, &o)?
+                    .ok_or_else(|| invalid(format!("no such user: {o}")))?,
+            )
         }
         None => None,
     };
-    let kind = if private { RoomKind::Private } else { RoomKind::Public };
+    let kind = if private {
+        RoomKind::Private
+    } else {
+        RoomKind::Public
+    };
     let id = store::insert_room(&conn, &name, kind)?;
     if let Some(owner) = owner {
         store::upsert_member(&conn, id, owner.id, Role::Owner)?;
@@ -112,10 +131,15 @@ pub fn invite(data_dir: &Path, room: &str, user: &str) -> Result<(), StoreError>
     let name = room_name(room)?;
     let user = normalize_user(user).map_err(|e| invalid(e.to_string()))?;
     let conn = open_db(data_dir)?;
-    let room = store::room_by_name(&conn, &name)?.ok_or_else(|| invalid(format!("no such room: #{name}")))?;
-    let user = store::user_by_name(&conn, &user)?.ok_or_else(|| invalid(format!("no such user: {user}")))?;
+    let room = store::room_by_name(&conn, &name)?
+        .ok_or_else(|| invalid(format!("no such room: #{name}")))?;
+    let user = store::user_by_name(&conn, &user)?
+        .ok_or_else(|| invalid(format!("no such user: {user}")))?;
     store::set_ban(&conn, room.id, user.id, false)?;
-    if store::room_members(&conn, room.id)?.iter().any(|m| m.user_id == user.id) {
+    if store::room_members(&conn, room.id)?
+        .iter()
+        .any(|m| m.user_id == user.id)
+    {
         return Ok(());
     }
     store::upsert_member(&conn, room.id, user.id, Role::Member)

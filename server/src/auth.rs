@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn throttle_limits_and_clears() {
         let mut t = Throttle::default();
-        let w = Duration::from_secs(60);
+        let w = Duration::from_mins(1);
         for _ in 0..3 {
             assert!(t.check("alice", 3, w).is_ok());
             t.fail("alice");

@@ -106,7 +106,7 @@ impl Default for LimitsConfig {
             heartbeat_ms: 30_000,
             max_frame: 64 * 1024,
             max_message_len: 4000,
-            outbound_queue_bytes: 1024 * 1024,
+            outbound_queue_bytes: 2 * 1024 * 1024,
             requests_per_sec: 20.0,
             request_burst: 100.0,
             login_failures_per_account: 5,
@@ -155,6 +155,10 @@ pub enum SyncMode {
     Full,
 }
 
+/// Bytes a message adds to a history page besides its body (id, time,
+/// room, author and keys), rounded up.
+const HISTORY_OVERHEAD: usize = 256;
+
 /// Why a configuration file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -167,6 +171,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("no data directory: set data_dir in the config or pass --data-dir")]
     NoDataDir,
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
 }
 
 impl Config {
@@ -189,7 +195,8 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Checks values that parse but cannot work together.
+    pub fn validate(&self) -> Result<(), String> {
         let l = &self.limits;
         if l.max_frame > natter_shared::MAX_FRAME_LEN || l.max_frame < 1024 {
             return Err(format!(
@@ -208,6 +215,21 @@ impl Config {
         }
         if self.history.in_memory == 0 || self.history.max_page == 0 {
             return Err("history.in_memory and history.max_page must be positive".into());
+        }
+        // A full history page must fit in one frame and in one outbound
+        // queue, or the reply could never be sent.
+        let page = self.history.max_page as usize * (l.max_message_len + HISTORY_OVERHEAD);
+        if page > natter_shared::MAX_FRAME_LEN {
+            return Err(format!(
+                "history.max_page x (limits.max_message_len + {HISTORY_OVERHEAD}) is {page} bytes, over the {} byte frame cap; lower one of them",
+                natter_shared::MAX_FRAME_LEN
+            ));
+        }
+        if l.outbound_queue_bytes < page.max(l.max_frame) * 2 {
+            return Err(format!(
+                "limits.outbound_queue_bytes must be at least {} (two full history pages or frames)",
+                page.max(l.max_frame) * 2
+            ));
         }
         Ok(())
     }
@@ -241,6 +263,10 @@ mod tests {
         assert!(err.contains("bogus"), "{err}");
         let err = Config::parse("[limits]\nmax_frame = 10\n").unwrap_err();
         assert!(err.contains("max_frame"), "{err}");
+        let err = Config::parse("[limits]\nmax_message_len = 8000\n").unwrap_err();
+        assert!(err.contains("max_page"), "{err}");
+        let err = Config::parse("[limits]\noutbound_queue_bytes = 1000\n").unwrap_err();
+        assert!(err.contains("outbound_queue_bytes"), "{err}");
     }
 
     #[test]

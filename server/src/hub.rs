@@ -19,9 +19,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use natter_shared::names::{self, Target};
 use natter_shared::{
-    ErrorCode, ErrorReply, Event, HistoryQuery, LeaveKind, Member, MessageId,
-    PresenceState, Response, Role, RoomKind, RoomListing, RoomState, ServerFrame, SessionInfo,
-    Stats,
+    ErrorCode, ErrorReply, Event, HistoryQuery, LeaveKind, Member, MessageId, PresenceState,
+    Response, Role, RoomKind, RoomListing, RoomState, ServerFrame, SessionInfo, Stats,
 };
 
 use crate::config::Config;
@@ -219,7 +218,6 @@ impl Hub {
         }
     }
 
-
     // ---- users and rooms in memory ---------------------------------------
 
     /// Makes a user known (or refreshes its admin flag).
@@ -332,7 +330,12 @@ impl Hub {
     /// Whether the member's marker in a loaded room is within the ring, so
     /// its counts can be computed in memory.
     #[must_use]
-    pub fn counts_in_memory(&self, room_id: i64, last_read: MessageId, user: &str) -> Option<(u32, u32)> {
+    pub fn counts_in_memory(
+        &self,
+        room_id: i64,
+        last_read: MessageId,
+        user: &str,
+    ) -> Option<(u32, u32)> {
         let room = self.rooms.get(&room_id)?;
         (last_read >= room.floor).then(|| ring_counts(room, last_read, user))
     }
@@ -363,7 +366,7 @@ impl Hub {
         if let Some(u) = self.users.get_mut(&user.id) {
             u.sessions.push(session);
         }
-        self.announce_presence_if_changed(user.id, before);
+        self.announce_presence_if_changed(user.id, &before);
         SessionInfo {
             user: user.name.clone(),
             admin: user.admin,
@@ -397,7 +400,7 @@ impl Hub {
                 self.stop_typing(room, user);
             }
         }
-        self.announce_presence_if_changed(user, before);
+        self.announce_presence_if_changed(user, &before);
     }
 
     /// The user id of a session.
@@ -410,17 +413,6 @@ impl Hub {
     pub fn close_all(&mut self, code: &ErrorCode, message: &str, reconnect_after_ms: Option<u64>) {
         for s in self.sessions.values() {
             s.outbox.close(code.clone(), message, reconnect_after_ms);
-        }
-    }
-
-    /// Closes every session of a user (deleted account, revoked tokens).
-    pub fn close_user(&mut self, user: i64, code: &ErrorCode, message: &str) {
-        if let Some(u) = self.users.get(&user) {
-            for sid in &u.sessions {
-                if let Some(s) = self.sessions.get(sid) {
-                    s.outbox.close(code.clone(), message, None);
-                }
-            }
         }
     }
 
@@ -523,11 +515,10 @@ impl Hub {
                 Ok(Some(id))
             }
             Target::Direct(name) => {
-                let other = self
-                    .user_ids
-                    .get(name.as_str())
-                    .copied()
-                    .ok_or_else(|| err(ErrorCode::NoSuchUser, format!("no such user: {name}")))?;
+                let other =
+                    self.user_ids.get(name.as_str()).copied().ok_or_else(|| {
+                        err(ErrorCode::NoSuchUser, format!("no such user: {name}"))
+                    })?;
                 if other == viewer {
                     return Err(err(ErrorCode::Invalid, "you cannot message yourself"));
                 }
@@ -558,11 +549,10 @@ impl Hub {
     pub fn direct_peer(&self, viewer: i64, target: &str) -> Result<Option<i64>, ErrorReply> {
         match Target::parse(target) {
             Ok(Target::Direct(name)) => {
-                let other = self
-                    .user_ids
-                    .get(name.as_str())
-                    .copied()
-                    .ok_or_else(|| err(ErrorCode::NoSuchUser, format!("no such user: {name}")))?;
+                let other =
+                    self.user_ids.get(name.as_str()).copied().ok_or_else(|| {
+                        err(ErrorCode::NoSuchUser, format!("no such user: {name}"))
+                    })?;
                 if other == viewer {
                     return Err(err(ErrorCode::Invalid, "you cannot message yourself"));
                 }
@@ -641,7 +631,13 @@ impl Hub {
     }
 
     /// Installs a newly created room with its owner.
-    pub fn add_created_room(&mut self, room_id: i64, name: String, kind: RoomKind, owner: i64) -> RoomState {
+    pub fn add_created_room(
+        &mut self,
+        room_id: i64,
+        name: String,
+        kind: RoomKind,
+        owner: i64,
+    ) -> RoomState {
         let room = Room {
             id: room_id,
             name: name.clone(),
@@ -686,7 +682,10 @@ impl Hub {
             Err(e) => return Err(err(ErrorCode::Invalid, e.to_string())),
         };
         if self.room_ids.contains_key(&name) {
-            return Err(err(ErrorCode::AlreadyExists, format!("#{name} already exists")));
+            return Err(err(
+                ErrorCode::AlreadyExists,
+                format!("#{name} already exists"),
+            ));
         }
         Ok(name)
     }
@@ -702,7 +701,9 @@ impl Hub {
         body: String,
         action: bool,
     ) -> Result<SendPlan, ErrorReply> {
-        let user = self.session_user(session).ok_or_else(|| err(ErrorCode::NotLoggedIn, "log in first"))?;
+        let user = self
+            .session_user(session)
+            .ok_or_else(|| err(ErrorCode::NotLoggedIn, "log in first"))?;
         if body.trim().is_empty() {
             return Err(err(ErrorCode::Invalid, "empty messages are not sent"));
         }
@@ -713,12 +714,11 @@ impl Hub {
                 format!("message is {} bytes; the limit is {max}", body.len()),
             ));
         }
-        let room_id = match self.find(user, target)? {
-            Some(id) => id,
-            None => {
-                let peer = self.direct_peer(user, target)?.ok_or_else(|| no_such_room(target))?;
-                return Ok(SendPlan::NeedDirect(peer));
-            }
+        let Some(room_id) = self.find(user, target)? else {
+            let peer = self
+                .direct_peer(user, target)?
+                .ok_or_else(|| no_such_room(target))?;
+            return Ok(SendPlan::NeedDirect(peer));
         };
         let room = self.member_room(user, target)?;
         debug_assert_eq!(room.id, room_id);
@@ -778,28 +778,48 @@ impl Hub {
                     },
                 );
             }
-            match room.direct {
-                Some((a, b)) => {
-                    for viewer in [a, b] {
-                        let wire = msg.to_wire(self.display(room, viewer));
-                        if let Some(f) = event(Event::Message(wire)) {
-                            self.send_user(viewer, &f);
-                        }
+            if let Some((a, b)) = room.direct {
+                for viewer in [a, b] {
+                    let wire = msg.to_wire(self.display(room, viewer));
+                    if let Some(f) = event(Event::Message(wire)) {
+                        self.send_user(viewer, &f);
                     }
                 }
-                None => {
-                    let wire = msg.to_wire(format!("#{}", room.name));
-                    if let Some(f) = event(Event::Message(wire)) {
-                        self.send_room(room, &f, None);
-                    }
+            } else {
+                let wire = msg.to_wire(format!("#{}", room.name));
+                if let Some(f) = event(Event::Message(wire)) {
+                    self.send_room(room, &f, None);
                 }
             }
         }
     }
 
+    /// Tells senders whose messages the store could not commit.
+    pub fn fail_sends(&self, origins: &[(u64, u64)]) {
+        for (session, request) in origins {
+            self.send_session(
+                *session,
+                &ServerFrame::Err {
+                    id: *request,
+                    err: err(
+                        ErrorCode::Internal,
+                        "the message could not be stored; send it again",
+                    ),
+                },
+            );
+        }
+    }
+
     /// Answers a history request from memory when the ring covers it.
-    pub fn plan_history(&self, session: u64, target: &str, q: HistoryQuery) -> Result<HistoryPlan, ErrorReply> {
-        let user = self.session_user(session).ok_or_else(|| err(ErrorCode::NotLoggedIn, "log in first"))?;
+    pub fn plan_history(
+        &self,
+        session: u64,
+        target: &str,
+        q: HistoryQuery,
+    ) -> Result<HistoryPlan, ErrorReply> {
+        let user = self
+            .session_user(session)
+            .ok_or_else(|| err(ErrorCode::NotLoggedIn, "log in first"))?;
         if q.before.is_some() && q.after.is_some() {
             return Err(err(ErrorCode::Invalid, "give before or after, not both"));
         }
@@ -824,7 +844,8 @@ impl Hub {
         let wire = |m: &StoredMessage| m.to_wire(name.clone());
         if let Some(after) = q.after {
             if after >= room.floor {
-                let newer: Vec<&StoredMessage> = room.ring.iter().filter(|m| m.id > after).collect();
+                let newer: Vec<&StoredMessage> =
+                    room.ring.iter().filter(|m| m.id > after).collect();
                 let more = newer.len() > limit;
                 let messages = newer.into_iter().take(limit).map(wire).collect();
                 return Ok(HistoryPlan::Ready(Response::Messages {
@@ -893,9 +914,15 @@ impl Hub {
     }
 
     /// Joins a room (a no-op returning its state when already in it).
-    pub fn join(&mut self, session: u64, target: &str) -> Result<(Response, Option<StoreChange>), ErrorReply> {
+    pub fn join(
+        &mut self,
+        session: u64,
+        target: &str,
+    ) -> Result<(Response, Option<StoreChange>), ErrorReply> {
         let user = self.logged_in(session)?;
-        let id = self.find(user, target)?.ok_or_else(|| no_such_room(target))?;
+        let id = self
+            .find(user, target)?
+            .ok_or_else(|| no_such_room(target))?;
         let room = &self.rooms[&id];
         if room.members.contains_key(&user) {
             return Ok((Response::Room(self.room_state(room, user)), None));
@@ -914,7 +941,11 @@ impl Hub {
         let state = self.room_state(&self.rooms[&id], user);
         Ok((
             Response::Room(state),
-            Some(StoreChange::Member { room: id, user, role: Role::Member }),
+            Some(StoreChange::Member {
+                room: id,
+                user,
+                role: Role::Member,
+            }),
         ))
     }
 
@@ -947,7 +978,8 @@ impl Hub {
         if let Some(f) = event(joined) {
             self.send_room(room, &f, Some(user));
         }
-        // Members learn each other's presence when they come to share a room.
+        // The members learn the newcomer's presence; the newcomer learns
+        // theirs from the member list (`Members`), in one reply.
         let (state, status) = self.visible_presence(user);
         if state != PresenceState::Offline
             && let Some(f) = event(Event::Presence {
@@ -961,7 +993,14 @@ impl Hub {
     }
 
     /// Removes a member and announces it.
-    fn remove_member(&mut self, room_id: i64, user: i64, kind: LeaveKind, by: Option<i64>, reason: Option<String>) {
+    fn remove_member(
+        &mut self,
+        room_id: i64,
+        user: i64,
+        kind: LeaveKind,
+        by: Option<i64>,
+        reason: Option<String>,
+    ) {
         self.stop_typing(room_id, user);
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
@@ -993,24 +1032,39 @@ impl Hub {
     }
 
     /// Leaves a room.
-    pub fn leave(&mut self, session: u64, target: &str) -> Result<(Response, Option<StoreChange>), ErrorReply> {
+    pub fn leave(
+        &mut self,
+        session: u64,
+        target: &str,
+    ) -> Result<(Response, Option<StoreChange>), ErrorReply> {
         let user = self.logged_in(session)?;
         let room = self.member_room(user, target)?;
         if room.kind == RoomKind::Direct {
-            return Err(err(ErrorCode::Invalid, "a direct conversation cannot be left"));
+            return Err(err(
+                ErrorCode::Invalid,
+                "a direct conversation cannot be left",
+            ));
         }
         let id = room.id;
         self.remove_member(id, user, LeaveKind::Left, None, None);
-        Ok((Response::Done, Some(StoreChange::Unmember { room: id, user })))
+        Ok((
+            Response::Done,
+            Some(StoreChange::Unmember { room: id, user }),
+        ))
     }
 
     /// The acting user's authority in a room: their role, or `None` if they
     /// are an admin without membership. Fails if they may not moderate.
     fn moderator(&self, user: i64, target: &str) -> Result<(i64, Option<Role>), ErrorReply> {
-        let id = self.find(user, target)?.ok_or_else(|| no_such_room(target))?;
+        let id = self
+            .find(user, target)?
+            .ok_or_else(|| no_such_room(target))?;
         let room = &self.rooms[&id];
         if room.kind == RoomKind::Direct {
-            return Err(err(ErrorCode::Invalid, "direct conversations have no moderation"));
+            return Err(err(
+                ErrorCode::Invalid,
+                "direct conversations have no moderation",
+            ));
         }
         if self.is_admin(user) {
             return Ok((id, room.members.get(&user).map(|m| m.role)));
@@ -1038,12 +1092,21 @@ impl Hub {
     }
 
     /// Adds a user to a room.
-    pub fn invite(&mut self, session: u64, target: &str, invitee: i64) -> Result<(Response, Option<StoreChange>), ErrorReply> {
+    pub fn invite(
+        &mut self,
+        session: u64,
+        target: &str,
+        invitee: i64,
+    ) -> Result<(Response, Option<StoreChange>), ErrorReply> {
         let user = self.logged_in(session)?;
-        let id = self.find(user, target)?.ok_or_else(|| no_such_room(target))?;
+        let id = self
+            .find(user, target)?
+            .ok_or_else(|| no_such_room(target))?;
         let room = &self.rooms[&id];
         match room.kind {
-            RoomKind::Direct => return Err(err(ErrorCode::Invalid, "direct conversations are for two")),
+            RoomKind::Direct => {
+                return Err(err(ErrorCode::Invalid, "direct conversations are for two"));
+            }
             RoomKind::Private => {
                 self.moderator(user, target)?;
             }
@@ -1067,7 +1130,11 @@ impl Hub {
         self.add_member(id, invitee, Role::Member);
         Ok((
             Response::Done,
-            Some(StoreChange::Member { room: id, user: invitee, role: Role::Member }),
+            Some(StoreChange::Member {
+                room: id,
+                user: invitee,
+                role: Role::Member,
+            }),
         ))
     }
 
@@ -1084,7 +1151,10 @@ impl Hub {
         let (id, _) = self.moderator(user, target)?;
         let name = self.user_name(victim);
         if victim == user {
-            return Err(err(ErrorCode::Invalid, "you cannot do that to yourself; use leave"));
+            return Err(err(
+                ErrorCode::Invalid,
+                "you cannot do that to yourself; use leave",
+            ));
         }
         if !self.outranks(id, user, victim) {
             return Err(err(
@@ -1094,49 +1164,87 @@ impl Hub {
         }
         let member = self.rooms[&id].members.contains_key(&victim);
         if !member && !ban {
-            return Err(err(ErrorCode::Invalid, format!("{name} is not in {target}")));
+            return Err(err(
+                ErrorCode::Invalid,
+                format!("{name} is not in {target}"),
+            ));
         }
         let reason = reason.map(|r| r.chars().take(300).collect::<String>());
-        if ban {
-            if let Some(room) = self.rooms.get_mut(&id) {
-                room.bans.insert(victim);
-            }
+        if ban && let Some(room) = self.rooms.get_mut(&id) {
+            room.bans.insert(victim);
         }
         if member {
-            let kind = if ban { LeaveKind::Banned } else { LeaveKind::Kicked };
+            let kind = if ban {
+                LeaveKind::Banned
+            } else {
+                LeaveKind::Kicked
+            };
             self.remove_member(id, victim, kind, Some(user), reason);
         }
         Ok((
             Response::Done,
-            Some(StoreChange::Remove { room: id, user: victim, ban }),
+            Some(StoreChange::Remove {
+                room: id,
+                user: victim,
+                ban,
+            }),
         ))
     }
 
     /// Lifts a ban.
-    pub fn unban(&mut self, session: u64, target: &str, victim: i64) -> Result<(Response, Option<StoreChange>), ErrorReply> {
+    pub fn unban(
+        &mut self,
+        session: u64,
+        target: &str,
+        victim: i64,
+    ) -> Result<(Response, Option<StoreChange>), ErrorReply> {
         let user = self.logged_in(session)?;
         let (id, _) = self.moderator(user, target)?;
-        let removed = self.rooms.get_mut(&id).is_some_and(|r| r.bans.remove(&victim));
+        let removed = self
+            .rooms
+            .get_mut(&id)
+            .is_some_and(|r| r.bans.remove(&victim));
         if !removed {
             return Err(err(
                 ErrorCode::Invalid,
                 format!("{} is not banned from {target}", self.user_name(victim)),
             ));
         }
-        Ok((Response::Done, Some(StoreChange::Unban { room: id, user: victim })))
+        Ok((
+            Response::Done,
+            Some(StoreChange::Unban {
+                room: id,
+                user: victim,
+            }),
+        ))
     }
 
     /// Changes a member's role (owners and admins).
-    pub fn set_role(&mut self, session: u64, target: &str, member: i64, role: Role) -> Result<(Response, Option<StoreChange>), ErrorReply> {
+    pub fn set_role(
+        &mut self,
+        session: u64,
+        target: &str,
+        member: i64,
+        role: Role,
+    ) -> Result<(Response, Option<StoreChange>), ErrorReply> {
         let user = self.logged_in(session)?;
         let (id, actor_role) = self.moderator(user, target)?;
         if !self.is_admin(user) && actor_role != Some(Role::Owner) {
-            return Err(err(ErrorCode::Forbidden, format!("only owners of {target} can change roles")));
+            return Err(err(
+                ErrorCode::Forbidden,
+                format!("only owners of {target} can change roles"),
+            ));
         }
         let name = self.user_name(member);
-        let room = self.rooms.get_mut(&id).ok_or_else(|| no_such_room(target))?;
+        let room = self
+            .rooms
+            .get_mut(&id)
+            .ok_or_else(|| no_such_room(target))?;
         let Some(m) = room.members.get_mut(&member) else {
-            return Err(err(ErrorCode::Invalid, format!("{name} is not in {target}")));
+            return Err(err(
+                ErrorCode::Invalid,
+                format!("{name} is not in {target}"),
+            ));
         };
         m.role = role;
         let room = &self.rooms[&id];
@@ -1147,11 +1255,23 @@ impl Hub {
         }) {
             self.send_room(room, &f, None);
         }
-        Ok((Response::Done, Some(StoreChange::Member { room: id, user: member, role })))
+        Ok((
+            Response::Done,
+            Some(StoreChange::Member {
+                room: id,
+                user: member,
+                role,
+            }),
+        ))
     }
 
     /// Sets the topic.
-    pub fn topic(&mut self, session: u64, target: &str, topic: &str) -> Result<(Response, Option<StoreChange>), ErrorReply> {
+    pub fn topic(
+        &mut self,
+        session: u64,
+        target: &str,
+        topic: &str,
+    ) -> Result<(Response, Option<StoreChange>), ErrorReply> {
         let user = self.logged_in(session)?;
         let (id, _) = self.moderator(user, target)?;
         if topic.len() > 500 {
@@ -1180,7 +1300,11 @@ impl Hub {
             .members
             .iter()
             .map(|(uid, m)| {
-                let (presence, status) = self.visible_presence(*uid);
+                let (presence, status) = if *uid == user {
+                    self.own_presence(user)
+                } else {
+                    self.visible_presence(*uid)
+                };
                 Member {
                     name: self.user_name(*uid).to_string(),
                     role: m.role,
@@ -1204,14 +1328,23 @@ impl Hub {
     /// Moves a read marker forward. Returns the new marker when it moved and
     /// its counts could not be computed in memory (the caller recounts from
     /// the store and calls [`Hub::set_counts`]).
-    pub fn mark_read(&mut self, session: u64, target: &str, id: MessageId) -> Result<(Response, Option<StoreChange>, bool), ErrorReply> {
+    pub fn mark_read(
+        &mut self,
+        session: u64,
+        target: &str,
+        id: MessageId,
+    ) -> Result<(Response, Option<StoreChange>, bool), ErrorReply> {
         let user = self.logged_in(session)?;
         let room = self.member_room(user, target)?;
         let room_id = room.id;
         let id = id.min(room.last_id);
         let name = self.user_name(user);
         let in_memory = (id >= room.floor).then(|| ring_counts(room, id, &name));
-        let Some(m) = self.rooms.get_mut(&room_id).and_then(|r| r.members.get_mut(&user)) else {
+        let Some(m) = self
+            .rooms
+            .get_mut(&room_id)
+            .and_then(|r| r.members.get_mut(&user))
+        else {
             return Err(no_such_room(target));
         };
         if id <= m.last_read {
@@ -1231,14 +1364,21 @@ impl Hub {
         }
         Ok((
             Response::Done,
-            Some(StoreChange::Read { room: room_id, user, id }),
+            Some(StoreChange::Read {
+                room: room_id,
+                user,
+                id,
+            }),
             in_memory.is_none(),
         ))
     }
 
     /// Sets counts computed from the store and tells the user's sessions.
     pub fn set_counts(&mut self, room_id: i64, user: i64, marker: MessageId, counts: (u32, u32)) {
-        if let Some(m) = self.rooms.get_mut(&room_id).and_then(|r| r.members.get_mut(&user))
+        if let Some(m) = self
+            .rooms
+            .get_mut(&room_id)
+            .and_then(|r| r.members.get_mut(&user))
             && m.last_read == marker
         {
             m.unread = counts.0;
@@ -1362,10 +1502,18 @@ impl Hub {
     }
 
     /// Sets a session's presence.
-    pub fn set_presence(&mut self, session: u64, state: PresenceState, status: Option<String>) -> Reply {
+    pub fn set_presence(
+        &mut self,
+        session: u64,
+        state: PresenceState,
+        status: Option<String>,
+    ) -> Reply {
         let user = self.logged_in(session)?;
         if state == PresenceState::Offline {
-            return Err(err(ErrorCode::Invalid, "offline is not a state you can set; use invisible"));
+            return Err(err(
+                ErrorCode::Invalid,
+                "offline is not a state you can set; use invisible",
+            ));
         }
         let before = self.visible_presence(user);
         self.presence_stamp += 1;
@@ -1377,7 +1525,7 @@ impl Hub {
                 .filter(|t| !t.trim().is_empty());
             s.stamp = stamp;
         }
-        self.announce_presence_if_changed(user, before);
+        self.announce_presence_if_changed(user, &before);
         // The user's own sessions always learn their own state, including
         // invisible, which others never see.
         let own = self.own_presence(user);
@@ -1393,7 +1541,10 @@ impl Hub {
 
     fn own_presence(&self, user: i64) -> (PresenceState, Option<String>) {
         let visible = self.visible_presence(user);
-        let has_sessions = self.users.get(&user).is_some_and(|u| !u.sessions.is_empty());
+        let has_sessions = self
+            .users
+            .get(&user)
+            .is_some_and(|u| !u.sessions.is_empty());
         if visible.0 == PresenceState::Offline && has_sessions {
             (PresenceState::Invisible, None)
         } else {
@@ -1401,9 +1552,9 @@ impl Hub {
         }
     }
 
-    fn announce_presence_if_changed(&self, user: i64, before: (PresenceState, Option<String>)) {
+    fn announce_presence_if_changed(&self, user: i64, before: &(PresenceState, Option<String>)) {
         let now = self.visible_presence(user);
-        if now == before {
+        if now == *before {
             return;
         }
         let Some(f) = event(Event::Presence {
@@ -1440,7 +1591,11 @@ impl Hub {
         Ok(Response::Stats(Stats {
             users_online,
             sessions: self.sessions.len() as u32,
-            rooms: self.rooms.values().filter(|r| r.kind != RoomKind::Direct).count() as u32,
+            rooms: self
+                .rooms
+                .values()
+                .filter(|r| r.kind != RoomKind::Direct)
+                .count() as u32,
             messages: self.messages_stored,
             uptime_secs: self.started.elapsed().as_secs(),
         }))

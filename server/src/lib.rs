@@ -40,8 +40,8 @@ use tokio_util::task::TaskTracker;
 
 pub use config::Config;
 use hub::{Hub, RoomSnapshot};
-pub use store::StoreError;
 use store::Store;
+pub use store::StoreError;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -68,7 +68,11 @@ pub struct Shared {
     /// Open connections per IP address.
     conns: Mutex<HashMap<IpAddr, usize>>,
     next_session: AtomicU64,
-    /// Cancelled when the server starts shutting down.
+    /// Cancelled when the server starts shutting down: sessions stop
+    /// reading requests but stay registered, so pending acknowledgements
+    /// still reach them.
+    pub draining: CancellationToken,
+    /// Cancelled once everything pending was delivered: sessions end.
     pub shutdown: CancellationToken,
 }
 
@@ -133,9 +137,10 @@ pub async fn run(
     }
     drop(listener);
     tracing::info!("shutting down");
-    // Commit what is queued so its senders get their acknowledgement...
+    // Stop reading requests, commit what is queued so its senders get their
+    // acknowledgement, then say goodbye to everyone after it.
+    shared.draining.cancel();
     let _ = shared.store.write(|_| Ok(())).await;
-    // ...then say goodbye to everyone.
     shared.shutdown.cancel();
     shared.hub().close_all(
         &ErrorCode::ShuttingDown,
@@ -158,6 +163,7 @@ pub async fn run(
 
 /// Opens the store and loads every room into a new hub.
 fn start(config: Config) -> Result<Arc<Shared>, ServerError> {
+    config.validate().map_err(config::ConfigError::Invalid)?;
     let data_dir = config.resolved_data_dir()?;
     let config = Arc::new(config);
     // The store's writer thread delivers committed messages through the hub,
@@ -175,7 +181,10 @@ fn start(config: Config) -> Result<Arc<Shared>, ServerError> {
                 .as_ref()
                 .and_then(std::sync::Weak::upgrade);
             if let Some(shared) = shared {
-                shared.hub().deliver(batch);
+                match batch {
+                    store::Outcome::Committed(batch) => shared.hub().deliver(batch),
+                    store::Outcome::Failed(origins) => shared.hub().fail_sends(&origins),
+                }
             }
         }),
     )?;
@@ -198,9 +207,12 @@ fn start(config: Config) -> Result<Arc<Shared>, ServerError> {
         throttle: Mutex::new(auth::Throttle::default()),
         conns: Mutex::new(HashMap::new()),
         next_session: AtomicU64::new(1),
+        draining: CancellationToken::new(),
         shutdown: CancellationToken::new(),
     });
-    *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::downgrade(&shared));
+    *slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::downgrade(&shared));
     Ok(shared)
 }
 

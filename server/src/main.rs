@@ -99,16 +99,22 @@ fn real_main(cli: Cli) -> Result<()> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => serve(config),
         Command::User(cmd) => match cmd {
-            UserCommand::Add { name, admin: is_admin } => {
+            UserCommand::Add {
+                name,
+                admin: is_admin,
+            } => {
                 let password = read_password(&format!("Password for {name}: "), true)?;
                 admin::add_user(&data_dir, &name, &password, is_admin)?;
-                println!("created user {name}{}", if is_admin { " (admin)" } else { "" });
+                println!(
+                    "created user {name}{}",
+                    if is_admin { " (admin)" } else { "" }
+                );
                 Ok(())
             }
             UserCommand::Passwd { name } => {
                 let password = read_password(&format!("New password for {name}: "), true)?;
                 admin::set_password(&data_dir, &name, &password)?;
-                println!("password changed for {name}; their sessions must log in again");
+                println!("password changed for {name}; their saved session tokens are revoked");
                 Ok(())
             }
             UserCommand::Del { name } => {
@@ -159,7 +165,10 @@ fn read_password(prompt: &str, confirm: bool) -> Result<String> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         let mut line = String::new();
-        stdin.lock().read_line(&mut line).context("cannot read the password from stdin")?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from stdin")?;
         let password = line.trim_end_matches(['\n', '\r']).to_owned();
         if password.is_empty() {
             bail!("no password on stdin");
@@ -210,29 +219,29 @@ fn init_logging(config: &Config) -> Result<Option<tracing_appender::non_blocking
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
         .context("invalid log level")?;
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    match &config.log.dir {
-        Some(dir) => {
-            let appender = tracing_appender::rolling::RollingFileAppender::builder()
-                .rotation(tracing_appender::rolling::Rotation::DAILY)
-                .filename_prefix("natterd.log")
-                .build(dir)
-                .with_context(|| format!("cannot write logs in {}", dir.display()))?;
-            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(false)
-                .finish(appender);
-            let file = tracing_subscriber::fmt::layer()
-                .with_ansi(false)
-                .with_writer(writer);
-            tracing_subscriber::registry()
-                .with(filter)
-                .with(stderr)
-                .with(file)
-                .init();
-            Ok(Some(guard))
-        }
-        None => {
-            tracing_subscriber::registry().with(filter).with(stderr).init();
-            Ok(None)
-        }
+    if let Some(dir) = &config.log.dir {
+        let appender = tracing_appender::rolling::RollingFileAppender::builder()
+            .rotation(tracing_appender::rolling::Rotation::DAILY)
+            .filename_prefix("natterd.log")
+            .build(dir)
+            .with_context(|| format!("cannot write logs in {}", dir.display()))?;
+        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .finish(appender);
+        let file = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(writer);
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(stderr)
+            .with(file)
+            .init();
+        Ok(Some(guard))
+    } else {
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(stderr)
+            .init();
+        Ok(None)
     }
 }

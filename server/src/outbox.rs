@@ -126,6 +126,18 @@ impl Outbox {
         self.data.notify_one();
     }
 
+    /// Ends the connection after what is queued, without a goodbye (the
+    /// peer went away).
+    pub fn finish(&self) {
+        let mut inner = self.lock();
+        if inner.end.is_none() {
+            inner.end = Some(End::Goodbye(Bytes::new()));
+        }
+        drop(inner);
+        self.closed.cancel();
+        self.data.notify_one();
+    }
+
     /// Whether the connection is ending.
     #[must_use]
     pub fn is_closed(&self) -> bool {
@@ -172,7 +184,10 @@ pub async fn write_loop(outbox: std::sync::Arc<Outbox>, mut sock: OwnedWriteHalf
                 let write = sock.write_all(&buf);
                 let ok = if end.is_some() {
                     // Closing: the goodbye path must not hang on a dead peer.
-                    matches!(tokio::time::timeout(GOODBYE_TIMEOUT, write).await, Ok(Ok(())))
+                    matches!(
+                        tokio::time::timeout(GOODBYE_TIMEOUT, write).await,
+                        Ok(Ok(()))
+                    )
                 } else {
                     tokio::pin!(write);
                     tokio::select! {
@@ -233,7 +248,7 @@ fn chunks(frames: &[Bytes]) -> Vec<&[Bytes]> {
 
 async fn finish(mut sock: OwnedWriteHalf, outbox: &Outbox, bye: Option<Bytes>) {
     outbox.closed.cancel();
-    if let Some(bye) = bye {
+    if let Some(bye) = bye.filter(|b| !b.is_empty()) {
         let _ = tokio::time::timeout(GOODBYE_TIMEOUT, sock.write_all(&bye)).await;
     }
     let _ = tokio::time::timeout(GOODBYE_TIMEOUT, sock.shutdown()).await;
@@ -254,12 +269,13 @@ mod tests {
 
     #[test]
     fn chunking_respects_the_cap() {
-        let big = Bytes::from(vec![0u8; WRITE_CHUNK - 10]);
+        let big = Bytes::from(vec![0u8; WRITE_CHUNK - 40]);
         let small = Bytes::from_static(b"0123456789abcdef");
-        let frames = vec![small.clone(), big.clone(), small.clone(), small];
+        let frames = vec![small.clone(), big, small.clone(), small.clone(), small];
         let c = chunks(&frames);
-        assert_eq!(c.len(), 2);
-        assert_eq!(c[0].len(), 2);
-        assert_eq!(c[1].len(), 2);
+        assert_eq!(c.iter().map(|c| c.len()).collect::<Vec<_>>(), [3, 2]);
+        for chunk in c {
+            assert!(chunk.iter().map(Bytes::len).sum::<usize>() <= WRITE_CHUNK);
+        }
     }
 }

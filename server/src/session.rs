@@ -32,7 +32,11 @@ use crate::{Shared, load_room};
 
 /// Features announced in the welcome.
 fn features(shared: &Shared) -> Vec<String> {
-    let mut f = vec!["direct".to_owned(), "presence".to_owned(), "typing".to_owned()];
+    let mut f = vec![
+        "direct".to_owned(),
+        "presence".to_owned(),
+        "typing".to_owned(),
+    ];
     if shared.config.open_registration {
         f.push("registration".to_owned());
     }
@@ -93,7 +97,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         conn.shared.hub().remove_session(session);
     }
     // Wake the writer if the peer simply went away; it flushes and ends.
-    conn.outbox.close(ErrorCode::Timeout, "connection ended", None);
+    conn.outbox
+        .close(ErrorCode::Timeout, "connection ended", None);
     let _ = tokio::time::timeout(Duration::from_secs(3), writer).await;
     tracing::debug!(%peer, "connection closed");
 }
@@ -105,6 +110,7 @@ impl Conn {
         let mut login_deadline = opened + Duration::from_millis(limits.login_timeout_ms);
         let mut last_frame = opened;
         let heartbeat = Duration::from_millis(limits.heartbeat_ms * 3);
+        let mut draining = false;
         loop {
             let (deadline, why) = match self.state {
                 State::Hello => (
@@ -116,6 +122,10 @@ impl Conn {
             };
             tokio::select! {
                 () = self.outbox.closed() => return,
+                // Shutting down: stop reading, but stay registered until the
+                // server has delivered pending acknowledgements and said
+                // goodbye (which closes the outbox).
+                () = self.shared.draining.cancelled(), if !draining => draining = true,
                 () = self.shared.shutdown.cancelled() => {
                     self.outbox.close(
                         ErrorCode::ShuttingDown,
@@ -124,12 +134,12 @@ impl Conn {
                     );
                     return;
                 }
-                () = tokio::time::sleep_until(deadline) => {
+                () = tokio::time::sleep_until(deadline), if !draining => {
                     tracing::debug!(peer = %self.peer, why, "deadline passed");
                     self.outbox.close(ErrorCode::Timeout, why, None);
                     return;
                 }
-                next = frames.next() => match next {
+                next = frames.next(), if !draining => match next {
                     None => return,
                     Some(Err(CodecError::TooLarge { len, max })) => {
                         self.reply_err(0, ErrorReply::new(
@@ -218,13 +228,17 @@ impl Conn {
             State::Login => {
                 match req {
                     Request::Login { user, credential } => self.login(id, &user, credential).await,
-                    Request::Register { user, password } => self.register(id, &user, password).await,
+                    Request::Register { user, password } => {
+                        self.register(id, &user, password).await;
+                    }
                     Request::Ping => self.reply(id, Response::Pong),
                     Request::Hello { .. } => self.reply_err(
                         id,
                         ErrorReply::new(ErrorCode::Invalid, "hello was already said"),
                     ),
-                    _ => self.reply_err(id, ErrorReply::new(ErrorCode::NotLoggedIn, "log in first")),
+                    _ => {
+                        self.reply_err(id, ErrorReply::new(ErrorCode::NotLoggedIn, "log in first"));
+                    }
                 }
                 true
             }
@@ -233,20 +247,30 @@ impl Conn {
     }
 
     fn hello(&mut self, id: u64, req: Request) -> bool {
-        let Request::Hello { protocol, client, client_version } = req else {
+        let Request::Hello {
+            protocol,
+            client,
+            client_version,
+        } = req
+        else {
             self.reply_err(
                 id,
                 ErrorReply::new(ErrorCode::HelloRequired, "the first request must be hello"),
             );
-            self.outbox.close(ErrorCode::HelloRequired, "no hello", None);
+            self.outbox
+                .close(ErrorCode::HelloRequired, "no hello", None);
             return false;
         };
         if protocol != PROTOCOL_VERSION {
             let message = format!(
                 "protocol version mismatch: the server speaks {PROTOCOL_VERSION}, the client {protocol}"
             );
-            self.reply_err(id, ErrorReply::new(ErrorCode::VersionMismatch, message.clone()));
-            self.outbox.close(ErrorCode::VersionMismatch, &message, None);
+            self.reply_err(
+                id,
+                ErrorReply::new(ErrorCode::VersionMismatch, message.clone()),
+            );
+            self.outbox
+                .close(ErrorCode::VersionMismatch, &message, None);
             return false;
         }
         tracing::debug!(peer = %self.peer, client, client_version, "hello");
@@ -315,20 +339,27 @@ impl Conn {
                 let hash = row
                     .as_ref()
                     .map_or_else(|| auth::dummy_hash().to_owned(), |r| r.pw_hash.clone());
-                let verified = tokio::task::spawn_blocking(move || auth::verify_password(&hash, &password))
-                    .await
-                    .unwrap_or(false);
+                let verified =
+                    tokio::task::spawn_blocking(move || auth::verify_password(&hash, &password))
+                        .await
+                        .unwrap_or(false);
                 (verified && row.is_some(), None)
             }
             Credential::Token(token) => {
                 let hash = auth::hash_token(&token);
-                let owner = self
+                let owner = match self
                     .shared
                     .store
                     .read(move |c| store::token_user(c, &hash))
                     .await
-                    .unwrap_or(None);
-                (row.as_ref().is_some_and(|r| Some(r.id) == owner), Some(token))
+                {
+                    Ok(owner) => owner,
+                    Err(e) => return self.reply_err(id, internal(&e)),
+                };
+                (
+                    row.as_ref().is_some_and(|r| Some(r.id) == owner),
+                    Some(token),
+                )
             }
         };
         let Some(row) = row.filter(|_| ok) else {
@@ -376,14 +407,20 @@ impl Conn {
         }
         let name = match normalize_user(user) {
             Ok(n) => n,
-            Err(e) => return self.reply_err(id, ErrorReply::new(ErrorCode::Invalid, e.to_string())),
+            Err(e) => {
+                return self.reply_err(id, ErrorReply::new(ErrorCode::Invalid, e.to_string()));
+            }
         };
         if let Err(e) = auth::check_password_rules(&password) {
             return self.reply_err(id, ErrorReply::new(ErrorCode::Invalid, e));
         }
-        let hash = match tokio::task::spawn_blocking(move || auth::hash_password(&password)).await {
-            Ok(Ok(h)) => h,
-            _ => return self.reply_err(id, ErrorReply::new(ErrorCode::Internal, "cannot hash password")),
+        let Ok(Ok(hash)) =
+            tokio::task::spawn_blocking(move || auth::hash_password(&password)).await
+        else {
+            return self.reply_err(
+                id,
+                ErrorReply::new(ErrorCode::Internal, "cannot hash password"),
+            );
         };
         let n = name.clone();
         let created = self
@@ -399,7 +436,10 @@ impl Conn {
             Ok(None) | Err(StoreError::Invalid(_)) => {
                 return self.reply_err(
                     id,
-                    ErrorReply::new(ErrorCode::AlreadyExists, format!("the name {name} is taken")),
+                    ErrorReply::new(
+                        ErrorCode::AlreadyExists,
+                        format!("the name {name} is taken"),
+                    ),
                 );
             }
             Err(e) => return self.reply_err(id, internal(&e)),
@@ -413,7 +453,13 @@ impl Conn {
 
     /// Brings the user's rooms into memory (the admin CLI may have added
     /// some while the server ran) and registers the session.
-    async fn finish_login(&mut self, id: u64, row: UserRow, token: Option<String>, token_hash: String) {
+    async fn finish_login(
+        &mut self,
+        id: u64,
+        row: UserRow,
+        token: Option<String>,
+        token_hash: String,
+    ) {
         let user_id = row.id;
         let memberships = match self
             .shared
@@ -442,7 +488,8 @@ impl Conn {
                     let mut members = Vec::new();
                     for (loaded, m) in missing {
                         if loaded {
-                            let counts = store::unread_counts(c, m.room_id, &m.user_name, m.last_read)?;
+                            let counts =
+                                store::unread_counts(c, m.room_id, &m.user_name, m.last_read)?;
                             members.push((m, counts));
                         } else if let Some(room) = store::room_by_id(c, m.room_id)? {
                             rooms.push(load_room(c, room, cap)?);
@@ -473,13 +520,17 @@ impl Conn {
             .add_session(session, &row, Arc::clone(&self.outbox), token);
         tracing::info!(peer = %self.peer, user = row.name, session, "logged in");
         self.reply(id, Response::Session(info));
-        self.state = State::Ready { session, token_hash };
+        self.state = State::Ready {
+            session,
+            token_hash,
+        };
     }
 
     /// Finds a user by name, loading it from the store if the hub has not
     /// seen it yet.
     async fn resolve_user(&self, name: &str) -> Result<i64, ErrorReply> {
-        let name = normalize_user(name).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e.to_string()))?;
+        let name =
+            normalize_user(name).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e.to_string()))?;
         if let Some(id) = self.shared.hub().user_id(&name) {
             return Ok(id);
         }
@@ -490,7 +541,9 @@ impl Conn {
             .read(move |c| store::user_by_name(c, &lookup))
             .await
             .map_err(|e| internal(&e))?
-            .ok_or_else(|| ErrorReply::new(ErrorCode::NoSuchUser, format!("no such user: {name}")))?;
+            .ok_or_else(|| {
+                ErrorReply::new(ErrorCode::NoSuchUser, format!("no such user: {name}"))
+            })?;
         self.shared.hub().ensure_user(row.id, &row.name, row.admin);
         Ok(row.id)
     }
@@ -549,26 +602,53 @@ impl Conn {
     }
 
     async fn dispatch(&mut self, session: u64, id: u64, req: Request) -> bool {
+        if let Request::Send { room, .. } | Request::History { room, .. } | Request::Join { room } =
+            &req
+            && let Some(name) = room.trim().strip_prefix('@')
+        {
+            // The peer may be an account the hub has not loaded yet (added
+            // by the admin CLI while the server runs); errors are reported
+            // by the request itself.
+            let _ = self.resolve_user(name).await;
+        }
         match req {
-            Request::Hello { .. } => self.reply_err(id, ErrorReply::new(ErrorCode::Invalid, "hello was already said")),
+            Request::Hello { .. } => self.reply_err(
+                id,
+                ErrorReply::new(ErrorCode::Invalid, "hello was already said"),
+            ),
             Request::Login { .. } | Request::Register { .. } => {
                 self.reply_err(id, ErrorReply::new(ErrorCode::Invalid, "already logged in"));
             }
             Request::Logout => {
-                let State::Ready { token_hash, .. } = &self.state else { return false };
+                let State::Ready { token_hash, .. } = &self.state else {
+                    return false;
+                };
                 let hash = token_hash.clone();
-                let _ = self.shared.store.write(move |c| store::delete_token(c, &hash)).await;
+                let _ = self
+                    .shared
+                    .store
+                    .write(move |c| store::delete_token(c, &hash))
+                    .await;
                 self.reply(id, Response::Done);
-                self.outbox.close(ErrorCode::NotLoggedIn, "logged out", None);
+                self.outbox
+                    .close(ErrorCode::NotLoggedIn, "logged out", None);
                 return false;
             }
             Request::Ping => self.reply(id, Response::Pong),
-            Request::Send { room, body, action } => self.send(session, id, &room, body, action).await,
+            Request::Send { room, body, action } => {
+                self.send(session, id, &room, body, action).await;
+            }
             Request::History { room, query } => {
                 let plan = self.shared.hub().plan_history(session, &room, query);
                 match plan {
                     Ok(HistoryPlan::Ready(res)) => self.reply(id, res),
-                    Ok(HistoryPlan::Disk { room_id, room, before, after, limit }) => {
+                    Ok(HistoryPlan::Disk {
+                        room_id,
+                        room,
+                        before,
+                        after,
+                        limit,
+                    }) => {
                         let result = self
                             .shared
                             .store
@@ -580,8 +660,16 @@ impl Conn {
                         match result {
                             Ok(rows) => {
                                 let (rows, more) = page(rows, limit, after.is_some());
-                                let messages = rows.into_iter().map(|m| m.to_wire(room.clone())).collect();
-                                self.reply(id, Response::Messages { room, messages, more });
+                                let messages =
+                                    rows.into_iter().map(|m| m.to_wire(room.clone())).collect();
+                                self.reply(
+                                    id,
+                                    Response::Messages {
+                                        room,
+                                        messages,
+                                        more,
+                                    },
+                                );
                             }
                             Err(e) => self.reply_err(id, internal(&e)),
                         }
@@ -619,8 +707,12 @@ impl Conn {
                 }
                 Err(e) => self.reply_err(id, e),
             },
-            Request::Kick { room, user, reason } => self.remove(session, id, &room, &user, false, reason).await,
-            Request::Ban { room, user, reason } => self.remove(session, id, &room, &user, true, reason).await,
+            Request::Kick { room, user, reason } => {
+                self.remove(session, id, &room, &user, false, reason).await;
+            }
+            Request::Ban { room, user, reason } => {
+                self.remove(session, id, &room, &user, true, reason).await;
+            }
             Request::Unban { room, user } => match self.resolve_user(&user).await {
                 Ok(u) => {
                     let r = self.shared.hub().unban(session, &room, u);
@@ -655,7 +747,9 @@ impl Conn {
                 let r = self.shared.hub().mark_read(session, &room, marker);
                 match r {
                     Ok((res, change, recount)) => {
-                        if recount && let Some(StoreChange::Read { room, user, id: at }) = change.clone() {
+                        if recount
+                            && let Some(StoreChange::Read { room, user, id: at }) = change.clone()
+                        {
                             self.recount(room, user, at);
                         }
                         self.persist(change);
@@ -719,7 +813,10 @@ impl Conn {
                     created = true;
                 }
                 Ok(SendPlan::NeedDirect(_)) => {
-                    return self.reply_err(id, ErrorReply::new(ErrorCode::Internal, "cannot open the conversation"));
+                    return self.reply_err(
+                        id,
+                        ErrorReply::new(ErrorCode::Internal, "cannot open the conversation"),
+                    );
                 }
                 Err(e) => return self.reply_err(id, e),
             }
@@ -754,7 +851,10 @@ impl Conn {
             .await;
         match created {
             Ok(room_id) => {
-                let state = self.shared.hub().add_created_room(room_id, name, kind, user);
+                let state = self
+                    .shared
+                    .hub()
+                    .add_created_room(room_id, name, kind, user);
                 self.reply(id, Response::Room(state));
             }
             Err(StoreError::Invalid(_)) => self.reply_err(
@@ -765,7 +865,15 @@ impl Conn {
         }
     }
 
-    async fn remove(&self, session: u64, id: u64, room: &str, user: &str, ban: bool, reason: Option<String>) {
+    async fn remove(
+        &self,
+        session: u64,
+        id: u64,
+        room: &str,
+        user: &str,
+        ban: bool,
+        reason: Option<String>,
+    ) {
         match self.resolve_user(user).await {
             Ok(u) => {
                 let r = self.shared.hub().remove(session, room, u, ban, reason);
@@ -778,7 +886,11 @@ impl Conn {
 
 /// Trims a page read from the store to `limit` and says whether more lie
 /// beyond it: newer ones for an `after` query, older ones otherwise.
-fn page(mut rows: Vec<store::StoredMessage>, limit: usize, after: bool) -> (Vec<store::StoredMessage>, bool) {
+fn page(
+    mut rows: Vec<store::StoredMessage>,
+    limit: usize,
+    after: bool,
+) -> (Vec<store::StoredMessage>, bool) {
     let more = rows.len() > limit;
     if more {
         if after {

@@ -84,8 +84,17 @@ impl StoredMessage {
 /// A committed batch, in commit order, with each message's origin.
 pub type Committed = Vec<(StoredMessage, Option<(u64, u64)>)>;
 
-/// Called on the writer thread with each committed batch.
-pub type OnCommit = Box<dyn Fn(Committed) + Send + Sync>;
+/// What the writer thread reports about messages.
+#[derive(Debug)]
+pub enum Outcome {
+    /// These messages are durably stored, in this order.
+    Committed(Committed),
+    /// These (session, request) origins' messages were not stored.
+    Failed(Vec<(u64, u64)>),
+}
+
+/// Called on the writer thread with each batch's outcome.
+pub type OnCommit = Box<dyn Fn(Outcome) + Send + Sync>;
 
 type Completion = Box<dyn FnOnce() + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
@@ -202,7 +211,9 @@ impl Store {
 
     /// Queues a message; it is reported on the committed channel once stored.
     pub fn submit(&self, msg: NewMessage) -> Result<(), StoreError> {
-        self.tx.send(Op::Message(msg)).map_err(|_| StoreError::Closed)
+        self.tx
+            .send(Op::Message(msg))
+            .map_err(|_| StoreError::Closed)
     }
 
     /// Runs `f` on the writer thread inside the next group transaction and
@@ -213,11 +224,17 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (done, wait) = oneshot::channel();
-        self.write_detached(move |conn| {
+        // The result is only handed over after the commit; if the batch
+        // rolls back, `done` is dropped and the caller sees an error.
+        let job: Job = Box::new(move |conn| {
             let result = f(conn);
-            let _ = done.send(result);
-        })?;
-        wait.await.map_err(|_| StoreError::Closed)?
+            Box::new(move || {
+                let _ = done.send(result);
+            })
+        });
+        self.tx.send(Op::Job(job)).map_err(|_| StoreError::Closed)?;
+        wait.await
+            .map_err(|_| StoreError::Invalid("the write was rolled back".into()))?
     }
 
     /// Queues a write whose outcome nobody waits for (membership changes,
@@ -243,7 +260,9 @@ impl Store {
     {
         let reader = Arc::clone(&self.reader);
         tokio::task::spawn_blocking(move || {
-            let conn = reader.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let conn = reader
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             f(&conn)
         })
         .await
@@ -284,7 +303,7 @@ fn writer_loop(
     conn: &Connection,
     rx: &std_mpsc::Receiver<Op>,
     retention: u64,
-    on_commit: &(dyn Fn(Committed) + Send + Sync),
+    on_commit: &(dyn Fn(Outcome) + Send + Sync),
 ) {
     let mut batch = Vec::with_capacity(256);
     let mut stop = false;
@@ -306,10 +325,17 @@ fn writer_loop(
         if batch.is_empty() {
             continue;
         }
+        let origins: Vec<(u64, u64)> = batch
+            .iter()
+            .filter_map(|op| match op {
+                Op::Message(m) => m.origin,
+                _ => None,
+            })
+            .collect();
         match run_batch(conn, &mut batch, retention) {
             Ok((stored, completions)) => {
                 if !stored.is_empty() {
-                    on_commit(stored);
+                    on_commit(Outcome::Committed(stored));
                 }
                 for c in completions {
                     c();
@@ -317,8 +343,10 @@ fn writer_loop(
             }
             Err(e) => {
                 // The whole batch rolled back: nothing was acknowledged, so
-                // nothing is lost that a client believes stored.
+                // nothing is lost that a client believes stored; each sender
+                // is told, and waiting writers see their channel close.
                 tracing::error!(error = %e, "store batch failed and was rolled back");
+                on_commit(Outcome::Failed(origins));
             }
         }
         batch.clear();
@@ -380,6 +408,15 @@ fn run_batch(
 }
 
 // ---- SQL helpers shared by the server and the admin CLI -------------------
+
+/// SQLite integers are signed; ids and counts never reach 2^63.
+fn to_sql(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn from_sql(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
 
 /// Milliseconds since the Unix epoch.
 #[must_use]
@@ -497,7 +534,13 @@ pub fn insert_user(
     let general: i64 = conn.query_row("SELECT id FROM rooms WHERE name = ?1", [GENERAL], |r| {
         r.get(0)
     })?;
-    upsert_member(conn, general, id, Role::Member)?;
+    // A newcomer starts with #general read up to now, as with any join:
+    // years of history are not "unread" to someone who just arrived.
+    conn.execute(
+        "INSERT INTO members (room_id, user_id, role, last_read)
+         VALUES (?1, ?2, 'member', (SELECT COALESCE(MAX(id), 0) FROM messages WHERE room_id = ?1))",
+        params![general, id],
+    )?;
     Ok(id)
 }
 
@@ -632,7 +675,7 @@ pub fn set_last_read(
 ) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE members SET last_read = MAX(last_read, ?3) WHERE room_id = ?1 AND user_id = ?2",
-        params![room_id, user_id, id as i64],
+        params![room_id, user_id, to_sql(id)],
     )?;
     Ok(())
 }
@@ -647,7 +690,12 @@ pub fn set_topic(conn: &Connection, room_id: i64, topic: &str) -> Result<(), Sto
 }
 
 /// Bans or unbans a user.
-pub fn set_ban(conn: &Connection, room_id: i64, user_id: i64, banned: bool) -> Result<(), StoreError> {
+pub fn set_ban(
+    conn: &Connection,
+    room_id: i64,
+    user_id: i64,
+    banned: bool,
+) -> Result<(), StoreError> {
     if banned {
         conn.execute(
             "INSERT OR IGNORE INTO bans (room_id, user_id) VALUES (?1, ?2)",
@@ -700,7 +748,7 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
         user_name: r.get(2)?,
         admin: r.get(3)?,
         role: parse_role(&r.get::<_, String>(4)?),
-        last_read: r.get::<_, i64>(5)?.max(0) as u64,
+        last_read: from_sql(r.get(5)?),
     })
 }
 
@@ -713,7 +761,7 @@ pub fn room_bans(conn: &Connection, room_id: i64) -> Result<Vec<i64>, StoreError
 
 fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
-        id: r.get::<_, i64>(0)? as u64,
+        id: from_sql(r.get(0)?),
         room_id: r.get(1)?,
         author: r.get::<_, String>(2)?.into(),
         ts: r.get(3)?,
@@ -730,13 +778,13 @@ pub fn messages_before(
     before: Option<MessageId>,
     limit: usize,
 ) -> Result<Vec<StoredMessage>, StoreError> {
-    let before = before.map_or(i64::MAX, |b| b as i64);
+    let before = before.map_or(i64::MAX, to_sql);
     let mut stmt = conn.prepare_cached(
         "SELECT id, room_id, author, ts, body, action FROM messages
          WHERE room_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
     )?;
     let mut rows: Vec<StoredMessage> = stmt
-        .query_map(params![room_id, before, limit as i64], stored_row)?
+        .query_map(params![room_id, before, to_sql(limit as u64)], stored_row)?
         .collect::<Result<_, _>>()?;
     rows.reverse();
     Ok(rows)
@@ -754,7 +802,10 @@ pub fn messages_after(
          WHERE room_id = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3",
     )?;
     let rows = stmt
-        .query_map(params![room_id, after as i64, limit as i64], stored_row)?
+        .query_map(
+            params![room_id, to_sql(after), to_sql(limit as u64)],
+            stored_row,
+        )?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
@@ -771,7 +822,7 @@ pub fn unread_counts(
     )?;
     let mut unread = 0u32;
     let mut mentions = 0u32;
-    let mut rows = stmt.query(params![room_id, after as i64, user])?;
+    let mut rows = stmt.query(params![room_id, to_sql(after), user])?;
     while let Some(row) = rows.next()? {
         unread += 1;
         let body: String = row.get(0)?;
@@ -785,7 +836,7 @@ pub fn unread_counts(
 /// Messages stored in all rooms.
 pub fn message_count(conn: &Connection) -> Result<u64, StoreError> {
     let n: i64 = conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
-    Ok(n.max(0) as u64)
+    Ok(from_sql(n))
 }
 
 /// The newest message id of a room (0 when empty).
@@ -795,5 +846,5 @@ pub fn last_message_id(conn: &Connection, room_id: i64) -> Result<MessageId, Sto
         [room_id],
         |r| r.get(0),
     )?;
-    Ok(id.unwrap_or(0).max(0) as u64)
+    Ok(from_sql(id.unwrap_or(0)))
 }

@@ -1,0 +1,261 @@
+//! A real natterd in-process on 127.0.0.1:0 with a temp data dir, and a
+//! minimal protocol client speaking to it over real TCP.
+
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use natter_server::{Config, admin};
+use natter_shared::{
+    ClientFrame, Credential, ErrorCode, ErrorReply, Event, FrameCodec, PROTOCOL_VERSION, Request,
+    Response, ServerFrame, SessionInfo, decode_server,
+};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::codec::Framed;
+
+/// How long a test waits for something that should happen.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub const PASSWORD: &str = "correct horse";
+
+/// A running server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+    tmp: Option<tempfile::TempDir>,
+}
+
+/// Test defaults: generous request rate so tests are not rate limited unless
+/// they mean to be.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut c = Config {
+        data_dir: Some(data_dir.to_owned()),
+        ..Config::default()
+    };
+    c.limits.requests_per_sec = 100_000.0;
+    c.limits.request_burst = 100_000.0;
+    c
+}
+
+impl TestServer {
+    /// A server with users `users` (password [`PASSWORD`]); the first is an
+    /// admin when `first_admin`.
+    pub async fn start(users: &[&str], tweak: impl FnOnce(&mut Config)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        for u in users {
+            admin::add_user(&dir, u, PASSWORD, false).unwrap();
+        }
+        let mut s = Self::start_in(&dir, tweak).await;
+        s.tmp = Some(tmp);
+        s
+    }
+
+    /// A server on an existing data dir.
+    pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config(dir);
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            natter_server::run(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server ran");
+        });
+        Self {
+            addr,
+            data_dir: dir.to_owned(),
+            stop: Some(stop),
+            handle: Some(handle),
+            tmp: None,
+        }
+    }
+
+    /// Shuts down gracefully and waits; the data dir stays.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(WAIT, h)
+                .await
+                .expect("server stopped in time")
+                .unwrap();
+        }
+    }
+
+    pub async fn login(&self, user: &str) -> Client {
+        Client::login(self.addr, user, PASSWORD).await.0
+    }
+}
+
+/// A protocol client that buffers events while waiting for replies.
+pub struct Client {
+    pub framed: Framed<TcpStream, FrameCodec>,
+    next_id: u64,
+    pub events: VecDeque<Event>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        Self::from_stream(stream)
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Self {
+        Self {
+            framed: Framed::new(stream, FrameCodec::default()),
+            next_id: 1,
+            events: VecDeque::new(),
+        }
+    }
+
+    pub async fn hello(&mut self) -> Response {
+        self.request(Request::Hello {
+            protocol: PROTOCOL_VERSION,
+            client: "test".into(),
+            client_version: "0".into(),
+        })
+        .await
+        .expect("welcome")
+    }
+
+    pub async fn login(addr: SocketAddr, user: &str, password: &str) -> (Self, SessionInfo) {
+        let mut c = Self::connect(addr).await;
+        c.hello().await;
+        match c
+            .request(Request::Login {
+                user: user.into(),
+                credential: Credential::Password(password.into()),
+            })
+            .await
+        {
+            Ok(Response::Session(info)) => (c, info),
+            other => panic!("login of {user} failed: {other:?}"),
+        }
+    }
+
+    /// Sends a frame without waiting; returns its id.
+    pub async fn send_req(&mut self, req: Request) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.framed
+            .send(&ClientFrame { id, req })
+            .await
+            .expect("send frame");
+        id
+    }
+
+    /// Reads the next frame (None at EOF).
+    pub async fn next_frame(&mut self) -> Option<ServerFrame> {
+        let payload = tokio::time::timeout(WAIT, self.framed.next())
+            .await
+            .expect("a frame in time")?;
+        let payload = payload.ok()?;
+        Some(decode_server(&payload).expect("server frames decode"))
+    }
+
+    /// The reply to request `id`, buffering events that come first.
+    pub async fn reply(&mut self, id: u64) -> Result<Response, ErrorReply> {
+        loop {
+            match self.next_frame().await.expect("connection open for reply") {
+                ServerFrame::Ok { id: rid, res } if rid == id => return Ok(res),
+                ServerFrame::Err { id: rid, err } if rid == id => return Err(err),
+                ServerFrame::Event(e) => self.events.push_back(e),
+                other => panic!("unexpected frame while waiting for {id}: {other:?}"),
+            }
+        }
+    }
+
+    pub async fn request(&mut self, req: Request) -> Result<Response, ErrorReply> {
+        let id = self.send_req(req).await;
+        self.reply(id).await
+    }
+
+    /// The next event.
+    pub async fn event(&mut self) -> Event {
+        if let Some(e) = self.events.pop_front() {
+            return e;
+        }
+        match self.next_frame().await.expect("connection open for event") {
+            ServerFrame::Event(e) => e,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// The first event matching `pred`, skipping others.
+    pub async fn event_where(&mut self, pred: impl Fn(&Event) -> bool) -> Event {
+        loop {
+            let e = self.event().await;
+            if pred(&e) {
+                return e;
+            }
+        }
+    }
+
+    /// Every event arriving within `wait`.
+    pub async fn drain(&mut self, wait: Duration) -> Vec<Event> {
+        let mut out: Vec<Event> = self.events.drain(..).collect();
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.framed.next()).await {
+                Ok(Some(Ok(payload))) => match decode_server(&payload) {
+                    Ok(ServerFrame::Event(e)) => out.push(e),
+                    other => panic!("unexpected frame {other:?}"),
+                },
+                Ok(_) | Err(_) => return out,
+            }
+        }
+    }
+
+    /// Reads until the connection closes; returns the Closing event if any.
+    pub async fn closing(&mut self) -> Option<(ErrorCode, Option<u64>)> {
+        let mut closing = None;
+        loop {
+            let next = tokio::time::timeout(WAIT, self.framed.next())
+                .await
+                .expect("connection closes in time");
+            match next {
+                Some(Ok(payload)) => {
+                    if let Ok(ServerFrame::Event(Event::Closing {
+                        code,
+                        reconnect_after_ms,
+                        ..
+                    })) = decode_server(&payload)
+                    {
+                        closing = Some((code, reconnect_after_ms));
+                    }
+                }
+                Some(Err(_)) | None => return closing,
+            }
+        }
+    }
+
+    pub async fn send_text(&mut self, room: &str, body: &str) -> Result<Response, ErrorReply> {
+        self.request(Request::Send {
+            room: room.into(),
+            body: body.into(),
+            action: false,
+        })
+        .await
+    }
+}
+
+/// The error code of a failed request.
+pub fn code(r: Result<Response, ErrorReply>) -> ErrorCode {
+    match r {
+        Err(e) => e.code,
+        Ok(res) => panic!("expected an error, got {res:?}"),
+    }
+}

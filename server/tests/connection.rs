@@ -1,0 +1,537 @@
+//! Handshake, login, limits and hostile input, over real TCP against an
+//! in-process natterd.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::BufMut;
+use common::*;
+use natter_shared::{
+    ClientFrame, Credential, ErrorCode, PROTOCOL_VERSION, Request, Response, ServerFrame,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_announces_limits_and_refuses_other_versions() {
+    let server = TestServer::start(&[], |c| c.motd = Some("be nice".into())).await;
+    let mut c = Client::connect(server.addr).await;
+    match c.hello().await {
+        Response::Welcome {
+            protocol,
+            limits,
+            motd,
+            ..
+        } => {
+            assert_eq!(protocol, PROTOCOL_VERSION);
+            assert_eq!(limits.max_message_len, 4000);
+            assert_eq!(limits.max_history_page, 200);
+            assert_eq!(motd.as_deref(), Some("be nice"));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let mut old = Client::connect(server.addr).await;
+    let err = old
+        .request(Request::Hello {
+            protocol: 99,
+            client: "future".into(),
+            client_version: "9".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::VersionMismatch);
+    assert!(err.message.contains("99") && err.message.contains(&PROTOCOL_VERSION.to_string()));
+    assert_eq!(
+        old.closing().await.map(|c| c.0),
+        Some(ErrorCode::VersionMismatch)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_request_must_be_hello_and_login_comes_before_anything_else() {
+    let server = TestServer::start(&["alice"], |_| {}).await;
+    let mut c = Client::connect(server.addr).await;
+    assert_eq!(
+        code(c.request(Request::Stats).await),
+        ErrorCode::HelloRequired
+    );
+    assert!(c.closing().await.is_some());
+
+    let mut c = Client::connect(server.addr).await;
+    c.hello().await;
+    for req in [
+        Request::Stats,
+        Request::Rooms,
+        Request::Send {
+            room: "#general".into(),
+            body: "hi".into(),
+            action: false,
+        },
+        Request::History {
+            room: "#general".into(),
+            query: natter_shared::HistoryQuery::default(),
+        },
+        Request::Join {
+            room: "#general".into(),
+        },
+        Request::Logout,
+    ] {
+        assert_eq!(code(c.request(req).await), ErrorCode::NotLoggedIn);
+    }
+    // Ping is fine before login, and the connection is still usable.
+    assert_eq!(c.request(Request::Ping).await.unwrap(), Response::Pong);
+    let r = c
+        .request(Request::Login {
+            user: "alice".into(),
+            credential: Credential::Password(PASSWORD.into()),
+        })
+        .await;
+    assert!(matches!(r, Ok(Response::Session(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_with_password_then_token_and_logout_revokes() {
+    let server = TestServer::start(&["alice"], |_| {}).await;
+    let (mut c, info) = Client::login(server.addr, "Alice", PASSWORD).await;
+    assert_eq!(info.user, "alice");
+    assert!(info.rooms.iter().any(|r| r.name == "#general"));
+    let token = info.token.expect("a token after a password login");
+    assert!(token.len() >= 32);
+
+    // The token logs in (and the reply carries no new token).
+    let mut t = Client::connect(server.addr).await;
+    t.hello().await;
+    let r = t
+        .request(Request::Login {
+            user: "alice".into(),
+            credential: Credential::Token(token.clone()),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(r, Response::Session(ref s) if s.token.is_none()));
+
+    // Logout revokes it: the session ends and the token no longer works.
+    assert_eq!(t.request(Request::Logout).await.unwrap(), Response::Done);
+    assert!(t.closing().await.is_some());
+    let mut again = Client::connect(server.addr).await;
+    again.hello().await;
+    let r = again
+        .request(Request::Login {
+            user: "alice".into(),
+            credential: Credential::Token(token),
+        })
+        .await;
+    assert_eq!(code(r), ErrorCode::AuthFailed);
+    // The other session is unaffected.
+    assert_eq!(c.request(Request::Ping).await.unwrap(), Response::Pong);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_fail_then_throttle_per_account() {
+    let server = TestServer::start(&["alice", "bob"], |c| {
+        c.limits.login_failures_per_account = 3;
+        c.limits.login_failures_per_ip = 100;
+    })
+    .await;
+    let mut c = Client::connect(server.addr).await;
+    c.hello().await;
+    let attempt = |user: &str, pw: &str| Request::Login {
+        user: user.into(),
+        credential: Credential::Password(pw.into()),
+    };
+    for _ in 0..3 {
+        let e = c.request(attempt("alice", "wrong")).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::AuthFailed);
+    }
+    // An unknown user fails exactly like a wrong password.
+    let e = c.request(attempt("nobody", "wrong")).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::AuthFailed);
+    // Alice is now throttled, even with the right password, with a wait.
+    let e = c.request(attempt("alice", PASSWORD)).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Throttled);
+    assert!(e.retry_after_ms.unwrap() > 1000);
+    // Bob is not.
+    assert!(matches!(
+        c.request(attempt("bob", PASSWORD)).await,
+        Ok(Response::Session(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_throttle_per_ip_across_accounts() {
+    let server = TestServer::start(&["alice"], |c| {
+        c.limits.login_failures_per_ip = 4;
+    })
+    .await;
+    let mut c = Client::connect(server.addr).await;
+    c.hello().await;
+    for i in 0..4 {
+        let r = c
+            .request(Request::Login {
+                user: format!("user{i}"),
+                credential: Credential::Password("x".into()),
+            })
+            .await;
+        assert_eq!(code(r), ErrorCode::AuthFailed);
+    }
+    let r = c
+        .request(Request::Login {
+            user: "alice".into(),
+            credential: Credential::Password(PASSWORD.into()),
+        })
+        .await;
+    assert_eq!(code(r), ErrorCode::Throttled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_is_off_by_default_and_works_when_on() {
+    let closed = TestServer::start(&[], |_| {}).await;
+    let mut c = Client::connect(closed.addr).await;
+    c.hello().await;
+    let r = c
+        .request(Request::Register {
+            user: "carol".into(),
+            password: "long enough pw".into(),
+        })
+        .await;
+    assert_eq!(code(r), ErrorCode::RegistrationClosed);
+
+    let open = TestServer::start(&["alice"], |c| c.open_registration = true).await;
+    let mut c = Client::connect(open.addr).await;
+    match c.hello().await {
+        Response::Welcome { features, .. } => assert!(features.contains(&"registration".into())),
+        other => panic!("{other:?}"),
+    }
+    let short = c
+        .request(Request::Register {
+            user: "carol".into(),
+            password: "short".into(),
+        })
+        .await;
+    assert_eq!(code(short), ErrorCode::Invalid);
+    let taken = c
+        .request(Request::Register {
+            user: "alice".into(),
+            password: "long enough pw".into(),
+        })
+        .await;
+    assert_eq!(code(taken), ErrorCode::AlreadyExists);
+    match c
+        .request(Request::Register {
+            user: "carol".into(),
+            password: "long enough pw".into(),
+        })
+        .await
+    {
+        Ok(Response::Session(s)) => {
+            assert_eq!(s.user, "carol");
+            assert!(s.token.is_some());
+            assert!(s.rooms.iter().any(|r| r.name == "#general"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The new account can log in with its password afterwards.
+    Client::login(open.addr, "carol", "long enough pw").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_flood_is_rate_limited_with_a_retry_hint() {
+    let server = TestServer::start(&["alice"], |c| {
+        c.limits.requests_per_sec = 5.0;
+        c.limits.request_burst = 10.0;
+    })
+    .await;
+    let mut c = server.login("alice").await;
+    let mut limited = None;
+    for _ in 0..30 {
+        if let Err(e) = c.request(Request::Stats).await {
+            limited = Some(e);
+            break;
+        }
+    }
+    let e = limited.expect("the flood was limited");
+    assert_eq!(e.code, ErrorCode::RateLimited);
+    let wait = e.retry_after_ms.expect("a retry hint");
+    assert!(wait > 0 && wait <= 200, "{wait}");
+    // Pings are never limited, and after the wait requests work again.
+    assert_eq!(c.request(Request::Ping).await.unwrap(), Response::Pong);
+    tokio::time::sleep(Duration::from_millis(wait + 50)).await;
+    assert!(c.request(Request::Stats).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_truncated_and_garbage_frames_harm_no_one_else() {
+    let server = TestServer::start(&["alice", "bob"], |c| c.limits.max_bad_frames = 3).await;
+    let mut bob = server.login("bob").await;
+
+    // A length prefix promising more than the limit: error, goodbye, close.
+    let mut big = Client::connect(server.addr).await;
+    big.framed
+        .get_mut()
+        .write_all(&[0xff, 0xff, 0xff, 0xff])
+        .await
+        .unwrap();
+    match big.next_frame().await {
+        Some(ServerFrame::Err { id: 0, err }) => {
+            assert_eq!(err.code, ErrorCode::FrameTooLarge);
+            assert!(err.message.contains("limit"), "{}", err.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(big.closing().await.is_some());
+
+    // Garbage as the very first frame: error and dropped.
+    let mut garbage = Client::connect(server.addr).await;
+    garbage
+        .framed
+        .get_mut()
+        .write_all(&[0, 0, 0, 3, 0xc1, 0xc1, 0xc1])
+        .await
+        .unwrap();
+    match garbage.next_frame().await {
+        Some(ServerFrame::Err { err, .. }) => assert_eq!(err.code, ErrorCode::BadFrame),
+        other => panic!("{other:?}"),
+    }
+    assert!(garbage.closing().await.is_some());
+
+    // A logged-in client sending a malformed payload (truncated MessagePack
+    // inside a valid length) gets an error naming its request id and keeps
+    // its connection.
+    let mut alice = server.login("alice").await;
+    let whole = natter_shared::encode(&ClientFrame {
+        id: 77,
+        req: Request::Send {
+            room: "#general".into(),
+            body: "hello".into(),
+            action: false,
+        },
+    })
+    .unwrap();
+    let payload = &whole[4..whole.len() - 3];
+    let mut frame = Vec::new();
+    frame.put_u32(payload.len() as u32);
+    frame.extend_from_slice(payload);
+    alice.framed.get_mut().write_all(&frame).await.unwrap();
+    match alice.next_frame().await {
+        Some(ServerFrame::Err { id, err }) => {
+            assert_eq!(err.code, ErrorCode::BadFrame);
+            assert!(id == 77 || id == 0);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(alice.send_text("#general", "still here").await.is_ok());
+
+    // A frame split byte by byte, and several frames in one write.
+    let mut bytes = Vec::new();
+    for id in 100..103 {
+        bytes.extend_from_slice(
+            &natter_shared::encode(&ClientFrame {
+                id,
+                req: Request::Ping,
+            })
+            .unwrap(),
+        );
+    }
+    for b in &bytes[..bytes.len() / 2] {
+        alice.framed.get_mut().write_all(&[*b]).await.unwrap();
+        alice.framed.get_mut().flush().await.unwrap();
+    }
+    alice
+        .framed
+        .get_mut()
+        .write_all(&bytes[bytes.len() / 2..])
+        .await
+        .unwrap();
+    for id in 100..103 {
+        assert_eq!(alice.reply(id).await.unwrap(), Response::Pong);
+    }
+
+    // Repeated malformed frames drop the sender.
+    for _ in 0..3 {
+        alice
+            .framed
+            .get_mut()
+            .write_all(&[0, 0, 0, 1, 0xc1])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        alice.closing().await.map(|c| c.0),
+        Some(ErrorCode::BadFrame)
+    );
+
+    // A peer that sends half a frame and vanishes.
+    let mut half = TcpStream::connect(server.addr).await.unwrap();
+    half.write_all(&[0, 0, 0, 50, 1, 2, 3]).await.unwrap();
+    drop(half);
+
+    // Through all of it bob is unaffected.
+    assert!(bob.request(Request::Stats).await.is_ok());
+    assert!(bob.send_text("#general", "fine").await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_peers_hit_their_deadlines() {
+    let server = TestServer::start(&["alice"], |c| {
+        c.limits.handshake_timeout_ms = 300;
+        c.limits.login_timeout_ms = 300;
+        c.limits.heartbeat_ms = 200;
+    })
+    .await;
+    // Never says hello.
+    let mut mute = Client::connect(server.addr).await;
+    assert_eq!(mute.closing().await.map(|c| c.0), Some(ErrorCode::Timeout));
+    // Says hello, never logs in.
+    let mut shy = Client::connect(server.addr).await;
+    shy.hello().await;
+    assert_eq!(shy.closing().await.map(|c| c.0), Some(ErrorCode::Timeout));
+    // Logs in, then stops pinging: dropped after three heartbeats.
+    let mut idle = server.login("alice").await;
+    let started = std::time::Instant::now();
+    assert_eq!(idle.closing().await.map(|c| c.0), Some(ErrorCode::Timeout));
+    assert!(started.elapsed() >= Duration::from_millis(500));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinging_keeps_a_session_alive() {
+    let server = TestServer::start(&["alice"], |c| c.limits.heartbeat_ms = 150).await;
+    let mut c = server.login("alice").await;
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert_eq!(c.request(Request::Ping).await.unwrap(), Response::Pong);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limits_per_ip_and_overall() {
+    let server = TestServer::start(&[], |c| {
+        c.limits.max_connections_per_ip = 2;
+    })
+    .await;
+    let mut a = Client::connect(server.addr).await;
+    let mut b = Client::connect(server.addr).await;
+    a.hello().await;
+    b.hello().await;
+    let mut third = Client::connect(server.addr).await;
+    assert_eq!(
+        third.closing().await.map(|c| c.0),
+        Some(ErrorCode::ServerFull)
+    );
+    // Closing one frees its slot.
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = Client::connect(server.addr).await;
+    again.hello().await;
+
+    let small = TestServer::start(&[], |c| c.limits.max_connections = 1).await;
+    let mut one = Client::connect(small.addr).await;
+    one.hello().await;
+    let mut two = Client::connect(small.addr).await;
+    assert_eq!(
+        two.closing().await.map(|c| c.0),
+        Some(ErrorCode::ServerFull)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_tells_clients_with_a_reconnect_hint() {
+    let mut server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let mut alice = server.login("alice").await;
+    let mut bob = server.login("bob").await;
+    // Sends racing the shutdown: whatever is acknowledged must be stored.
+    for i in 0..30 {
+        alice
+            .send_req(Request::Send {
+                room: "#general".into(),
+                body: format!("last words {i}"),
+                action: false,
+            })
+            .await;
+    }
+    server.stop().await;
+    let mut acked = Vec::new();
+    let mut goodbye = None;
+    while let Some(frame) = alice.next_frame().await {
+        match frame {
+            ServerFrame::Ok {
+                res: Response::Sent { id, .. },
+                ..
+            } => acked.push(id),
+            ServerFrame::Event(natter_shared::Event::Closing {
+                code,
+                reconnect_after_ms,
+                ..
+            }) => goodbye = Some((code, reconnect_after_ms)),
+            _ => {}
+        }
+    }
+    let (code, reconnect) = goodbye.expect("alice got a goodbye");
+    assert_eq!(code, ErrorCode::ShuttingDown);
+    assert!(reconnect.is_some());
+    let (code, reconnect) = bob.closing().await.expect("bob got a goodbye");
+    assert_eq!(code, ErrorCode::ShuttingDown);
+    assert!(reconnect.is_some());
+    let db = rusqlite::Connection::open(server.data_dir.join("natter.db")).unwrap();
+    for id in &acked {
+        let n: i64 = db
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE id = ?1",
+                [i64::try_from(*id).unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "acknowledged message {id} is stored once");
+    }
+    assert!(!acked.is_empty(), "some sends were acknowledged");
+    // Nothing listens any more.
+    assert!(TcpStream::connect(server.addr).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_request_from_a_newer_client_gets_an_error_with_its_id() {
+    #[derive(serde::Serialize)]
+    struct Future {
+        id: u64,
+        req: &'static str,
+    }
+    let server = TestServer::start(&["alice"], |_| {}).await;
+    let mut c = server.login("alice").await;
+    let payload = rmp_serde::to_vec_named(&Future {
+        id: 4242,
+        req: "teleport",
+    })
+    .unwrap();
+    let mut frame = Vec::new();
+    frame.put_u32(payload.len() as u32);
+    frame.extend_from_slice(&payload);
+    c.framed.get_mut().write_all(&frame).await.unwrap();
+    let e = c.reply(4242).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::BadFrame);
+    assert_eq!(c.request(Request::Ping).await.unwrap(), Response::Pong);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_of_raw_bytes_is_refused_cleanly() {
+    // An HTTP client by mistake: its first bytes read as a huge length.
+    let server = TestServer::start(&[], |_| {}).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut codec = natter_shared::FrameCodec::default();
+    let mut bytes = bytes::BytesMut::from(&buf[..]);
+    let first = tokio_util::codec::Decoder::decode(&mut codec, &mut bytes)
+        .unwrap()
+        .unwrap();
+    match natter_shared::decode_server(&first).unwrap() {
+        ServerFrame::Err { err, .. } => assert_eq!(err.code, ErrorCode::FrameTooLarge),
+        other => panic!("{other:?}"),
+    }
+}
