@@ -270,6 +270,12 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_valid_and_matches_the_defaults() {
+        let example = Config::parse(include_str!("../../config.example.toml")).unwrap();
+        assert_eq!(format!("{example:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
     fn sections_parse() {
         let c = Config::parse(
             "open_registration = true\n[limits]\nmax_message_len = 100\n[history]\nsync = \"full\"\nretention = 5\n",
