@@ -162,10 +162,10 @@ const HISTORY_OVERHEAD: usize = 256;
 /// Why a configuration file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error("cannot read config file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("invalid config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -178,9 +178,9 @@ pub enum ConfigError {
 impl Config {
     /// Reads a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         Self::parse(&text).map_err(|message| ConfigError::Parse {
             path: path.to_owned(),

@@ -1235,6 +1235,12 @@ impl Hub {
                 format!("only owners of {target} can change roles"),
             ));
         }
+        if member == user && !self.is_admin(user) {
+            return Err(err(
+                ErrorCode::Invalid,
+                "you cannot change your own role; make someone else owner first",
+            ));
+        }
         let name = self.user_name(member);
         let room = self
             .rooms

@@ -32,10 +32,10 @@ pub const GENERAL: &str = "general";
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("cannot create data directory {path}: {source}")]
+    #[error("cannot create data directory {path}: {error}")]
     DataDir {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{0}")]
     Invalid(String),
@@ -117,9 +117,9 @@ pub struct Store {
 /// Opens (creating if needed) the database in `data_dir` and applies the
 /// schema.
 pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+    std::fs::create_dir_all(data_dir).map_err(|error| StoreError::DataDir {
         path: data_dir.to_owned(),
-        source,
+        error,
     })?;
     let conn = Connection::open(data_dir.join(DB_FILE))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;

@@ -432,6 +432,19 @@ async fn roles_govern_moderation() {
         ),
         ErrorCode::Forbidden
     );
+    // Nobody demotes themselves into an ownerless room.
+    assert_eq!(
+        code(
+            alice
+                .request(Request::SetRole {
+                    room: "#mod".into(),
+                    user: "alice".into(),
+                    role: Role::Member
+                })
+                .await
+        ),
+        ErrorCode::Invalid
+    );
     // A moderator may set the topic and kick a member, not the owner.
     bob.request(Request::Topic {
         room: "#mod".into(),

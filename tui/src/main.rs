@@ -1,1 +1,272 @@
-fn main() {}
+//! `natter`: parse the command line, call the library, turn the outcome into
+//! one line on stderr and an exit code.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use natter::ClientError;
+use natter::config::{Env, FileConfig, Flags, Settings};
+use natter::error::exit;
+use natter::script::{self, Context, LogoutReport, TailEnd, TailOptions};
+
+const AFTER_HELP: &str = "\
+Without --send or a command, natter will start the full-screen client; that
+is not built yet, so it exits with 2.
+
+Environment:
+  NATTER_SERVER    server address (below --server, above the config file)
+  NATTER_USER      account name (below --user, above the config file)
+  NATTER_PASSWORD  password; tried before the keyring token
+  NATTER_KEYRING   secret-service | keyutils | none: force a keyring
+                   (default: Secret Service, else the kernel keyring)
+  RUST_LOG         diagnostics on stderr, e.g. RUST_LOG=natter=debug
+
+Passwords are tried in this order: NATTER_PASSWORD, the token stored by
+`natter login`, password_command from the config, a prompt on a terminal.
+
+Config file: ~/.config/natter/config.toml (keys: server, user,
+password_command), or --config FILE.
+
+`natter tail` ends with 0 on Ctrl-C (SIGINT/SIGTERM), when stdout is closed,
+or when the server announces it is closing (a note goes to stderr); with 3
+when the connection is lost without notice.
+
+Exit codes:
+  0  success (--send: the server stored the message)
+  1  local failure (stdin/stdout, no keyring for `login`)
+  2  usage: bad arguments or config, empty message, invalid name
+  3  connection: unreachable, timed out, or lost
+  4  authentication failed, or no password available
+  5  refused by the server (its message and code are printed)";
+
+/// A terminal chat client for natterd, and a scripting tool.
+#[derive(Debug, Parser)]
+#[command(name = "natter", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// Server address, host:port [default: 127.0.0.1:7878]
+    #[arg(long, global = true, value_name = "ADDR")]
+    server: Option<String>,
+    /// Account name [default: config `user`, else $USER]
+    #[arg(long, global = true, value_name = "NAME")]
+    user: Option<String>,
+    /// Config file [default: ~/.config/natter/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Send one message to ROOM (#room, room or @user) and exit once the
+    /// server has stored it. The words after ROOM are the message; without
+    /// any, stdin is (minus one trailing newline). Text starting with '-'
+    /// goes after `--`.
+    #[arg(long, num_args = 1.., value_names = ["ROOM", "TEXT"])]
+    send: Option<Vec<String>>,
+    /// Message text after `--` (with --send)
+    #[arg(last = true, requires = "send", hide = true)]
+    rest: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the last messages of ROOM, then new ones as they arrive
+    Tail {
+        /// #room, room or @user
+        room: String,
+        /// How many messages of history to print first
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        last: u32,
+        /// One JSON object per line: id, ts (ms since the epoch), room,
+        /// from, body
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the password with the server and store a session token in the
+    /// keyring, so later runs need no password
+    Login,
+    /// Revoke the stored session token and remove it from the keyring
+    Logout,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // A ClientError's message already names its cause.
+            if let Some(e) = e.downcast_ref::<ClientError>() {
+                eprintln!("natter: {e}");
+                e.exit_code()
+            } else {
+                eprintln!("natter: {e:#}");
+                exit::LOCAL
+            }
+        }
+    };
+    // Exit without waiting for stray threads (a keyring call past its
+    // deadline): every result has been reported.
+    std::process::exit(code);
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    if cli.send.is_none() && cli.command.is_none() {
+        eprintln!(
+            "natter: the full-screen chat interface is not built yet; use --send ROOM or a subcommand (tail, login, logout), see --help"
+        );
+        return Ok(exit::USAGE);
+    }
+    let env = Env::from_process();
+    let file = FileConfig::load(cli.config.as_deref())?;
+    let flags = Flags {
+        server: cli.server.clone(),
+        user: cli.user.clone(),
+    };
+    let settings = Settings::resolve(&flags, &env, &file)?;
+    let ctx = Context::new(settings, &env)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+
+    if let Some(args) = cli.send {
+        let Some((room, words)) = args.split_first() else {
+            return Err(ClientError::Usage("--send needs a ROOM".into()).into());
+        };
+        let mut words = words.to_vec();
+        words.extend(cli.rest);
+        if words.is_empty() && std::io::stdin().is_terminal() {
+            eprintln!("natter: reading the message from stdin; end it with Ctrl-D");
+        }
+        let body = script::message_body(&words, std::io::stdin().lock())?;
+        runtime.block_on(script::send(&ctx, room, &body))?;
+        return Ok(exit::OK);
+    }
+    match cli.command {
+        Some(Command::Tail { room, last, json }) => {
+            let opts = TailOptions { room, last, json };
+            let end = runtime.block_on(async {
+                let stop = interrupted()?;
+                let mut out = std::io::stdout().lock();
+                anyhow::Ok(script::tail(&ctx, &opts, &mut out, stop).await?)
+            })?;
+            match end {
+                TailEnd::Interrupted | TailEnd::OutputClosed => {}
+                TailEnd::ServerClosed(why) => {
+                    eprintln!("natter: the server closed the connection: {why}");
+                }
+            }
+            Ok(exit::OK)
+        }
+        Some(Command::Login) => {
+            let r = runtime.block_on(script::login(&ctx))?;
+            eprintln!(
+                "natter: logged in as {} on {}; session token stored in the {} keyring",
+                r.user, r.server, r.keyring
+            );
+            Ok(exit::OK)
+        }
+        Some(Command::Logout) => {
+            let r = runtime.block_on(script::logout(&ctx))?;
+            let account = ctx.settings.keyring_account();
+            match r {
+                LogoutReport::Revoked => eprintln!("natter: logged out {account}"),
+                LogoutReport::AlreadyInvalid => {
+                    eprintln!(
+                        "natter: the stored token for {account} was no longer valid; removed it"
+                    );
+                }
+                LogoutReport::NoToken => eprintln!("natter: no stored session for {account}"),
+            }
+            Ok(exit::OK)
+        }
+        None => Ok(exit::USAGE),
+    }
+}
+
+/// Installs SIGINT and SIGTERM handlers now, before any output (a signal
+/// arriving between the first line and the first poll of a lazily
+/// registered handler would otherwise kill the process), and returns a
+/// future resolving on either.
+#[cfg(unix)]
+fn interrupted() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn interrupted() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn send_takes_every_word_and_global_flags_go_anywhere() {
+        let cli =
+            Cli::try_parse_from(["natter", "--send", "#general", "tail", "of", "text"]).unwrap();
+        assert_eq!(cli.send.unwrap(), ["#general", "tail", "of", "text"]);
+        assert!(cli.command.is_none());
+
+        let cli = Cli::try_parse_from(["natter", "--send", "x", "--", "-5", "degrees"]).unwrap();
+        assert_eq!(cli.send.unwrap(), ["x"]);
+        assert_eq!(cli.rest, ["-5", "degrees"]);
+
+        let cli =
+            Cli::try_parse_from(["natter", "tail", "dev", "--server", "h:1", "--user", "bob"])
+                .unwrap();
+        assert_eq!(cli.server.as_deref(), Some("h:1"));
+        assert_eq!(cli.user.as_deref(), Some("bob"));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Tail {
+                last: 10,
+                json: false,
+                ..
+            })
+        ));
+
+        let cli = Cli::try_parse_from([
+            "natter", "--server", "h:1", "tail", "dev", "--last", "3", "--json",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Tail {
+                last: 3,
+                json: true,
+                ..
+            })
+        ));
+        assert!(Cli::try_parse_from(["natter", "--", "text"]).is_err());
+        assert!(Cli::try_parse_from(["natter", "--send"]).is_err());
+    }
+}

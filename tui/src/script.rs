@@ -1,0 +1,430 @@
+//! The non-interactive modes: `--send`, `tail`, `login` and `logout`.
+//!
+//! Each is one function over a [`Context`] (resolved settings plus the
+//! credential environment), returning a value or a [`ClientError`] whose
+//! [`ClientError::exit_code`] the binary exits with.
+
+use std::future::Future;
+use std::io::{self, Read, Write};
+
+use natter_shared::names::Target;
+use natter_shared::{Credential, ErrorCode, HistoryQuery, Message, MessageId};
+
+use crate::config::{Env, Settings};
+use crate::conn::{ConnectOptions, Connection, Disconnect, Events, Incoming};
+use crate::credentials::{self, LoggedIn, Sources};
+use crate::error::ClientError;
+use crate::format;
+use crate::keyring::{Keyring, KeyringChoice};
+
+/// Everything a mode needs besides its own arguments.
+#[derive(Clone)]
+pub struct Context {
+    pub settings: Settings,
+    /// `NATTER_PASSWORD`.
+    pub env_password: Option<String>,
+    pub keyring: KeyringChoice,
+    /// Whether a password may be prompted for.
+    pub interactive: bool,
+    pub connect: ConnectOptions,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("settings", &self.settings)
+            .field(
+                "env_password",
+                &self.env_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("keyring", &self.keyring)
+            .field("interactive", &self.interactive)
+            .field("connect", &self.connect)
+            .finish()
+    }
+}
+
+impl Context {
+    /// Builds a context from resolved settings and the environment.
+    ///
+    /// # Errors
+    /// [`ClientError::Usage`] for a bad `NATTER_KEYRING`.
+    pub fn new(settings: Settings, env: &Env) -> Result<Self, ClientError> {
+        Ok(Self {
+            settings,
+            env_password: env.password.clone(),
+            keyring: KeyringChoice::parse(env.keyring.as_deref())?,
+            interactive: env.stdin_is_terminal,
+            connect: ConnectOptions::default(),
+        })
+    }
+
+    fn account(&self) -> String {
+        self.settings.keyring_account()
+    }
+}
+
+/// Connects and logs in with the first credential that works (see
+/// [`crate::credentials`]). The TUI uses this for its first connection and
+/// hands the resulting token to a [`crate::supervisor::Supervisor`].
+///
+/// # Errors
+/// Connection, authentication or credential errors.
+pub async fn connect_and_log_in(
+    ctx: &Context,
+) -> Result<(Connection, Events, LoggedIn), ClientError> {
+    let keyring = Keyring::open(ctx.keyring).await;
+    let sources = Sources {
+        env_password: ctx.env_password.clone(),
+        keyring,
+        password_command: ctx.settings.password_command.clone(),
+        interactive: ctx.interactive,
+    };
+    let (conn, events) = Connection::connect(&ctx.settings.server, &ctx.connect).await?;
+    let user = ctx.settings.user.clone();
+    let logged_in = credentials::log_in(&sources, &ctx.account(), &user, |credential| {
+        let (conn, user) = (conn.clone(), user.clone());
+        async move { conn.login(&user, credential).await }
+    })
+    .await?;
+    tracing::debug!(source = ?logged_in.source, "logged in as {user}");
+    Ok((conn, events, logged_in))
+}
+
+/// Parses a room argument (`#room`, `room` or `@user`) into its wire form.
+///
+/// # Errors
+/// [`ClientError::Usage`] for an invalid name.
+pub fn parse_room(arg: &str) -> Result<String, ClientError> {
+    Target::parse(arg)
+        .map(|t| t.display())
+        .map_err(|e| ClientError::Usage(e.to_string()))
+}
+
+/// The body of `--send`: the words of `text` joined by spaces or, with no
+/// words, all of `stdin` minus one trailing newline.
+///
+/// # Errors
+/// [`ClientError::Usage`] for an empty message, [`ClientError::Io`] when
+/// stdin cannot be read or is not UTF-8.
+pub fn message_body(text: &[String], stdin: impl Read) -> Result<String, ClientError> {
+    let body = if text.is_empty() {
+        let mut raw = String::new();
+        let mut stdin = stdin;
+        stdin
+            .read_to_string(&mut raw)
+            .map_err(|source| ClientError::Io {
+                context: "cannot read the message from stdin",
+                source,
+            })?;
+        match raw.strip_suffix("\r\n").or_else(|| raw.strip_suffix('\n')) {
+            Some(trimmed) => trimmed.to_owned(),
+            None => raw,
+        }
+    } else {
+        text.join(" ")
+    };
+    if body.trim().is_empty() {
+        return Err(ClientError::Usage("empty message: nothing to send".into()));
+    }
+    Ok(body)
+}
+
+/// Runs `op`; when the server answers `not_member` (a public room we are
+/// not in), joins `room` and runs it once more.
+async fn joining<T, F, Fut>(conn: &Connection, room: &str, mut op: F) -> Result<T, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
+    match op().await {
+        Err(e) if e.server_code() == Some(&ErrorCode::NotMember) => {
+            tracing::debug!("joining {room}");
+            conn.join(room).await?;
+            op().await
+        }
+        other => other,
+    }
+}
+
+/// `natter --send ROOM`: posts `body` to `room` (joining a public room if
+/// needed) and returns once the server acknowledges it as stored.
+///
+/// # Errors
+/// [`ClientError::Usage`] for a bad room or empty body; connection,
+/// authentication and server errors otherwise.
+pub async fn send(ctx: &Context, room: &str, body: &str) -> Result<(MessageId, i64), ClientError> {
+    let room = parse_room(room)?;
+    if body.trim().is_empty() {
+        return Err(ClientError::Usage("empty message: nothing to send".into()));
+    }
+    let (conn, events, _) = connect_and_log_in(ctx).await?;
+    // Nobody reads events here; dropping the receiver lets the reader skip
+    // them instead of queueing.
+    drop(events);
+    let sent = joining(&conn, &room, || conn.send_message(&room, body, false)).await?;
+    conn.close();
+    Ok(sent)
+}
+
+/// `tail`'s options.
+#[derive(Debug, Clone)]
+pub struct TailOptions {
+    pub room: String,
+    /// Messages of history to print first.
+    pub last: u32,
+    pub json: bool,
+}
+
+/// How `tail` ended without an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TailEnd {
+    /// The `stop` future fired (SIGINT, SIGTERM).
+    Interrupted,
+    /// The server announced it was closing the connection (say, shutting
+    /// down); the message is for a one-line note.
+    ServerClosed(String),
+    /// stdout was closed (`natter tail ... | head`).
+    OutputClosed,
+}
+
+/// `natter tail ROOM`: prints the last messages, then new ones as they
+/// arrive, one line each, flushing after every line.
+///
+/// # Errors
+/// [`ClientError::Disconnected`] when the connection is lost without notice;
+/// connection, authentication and server errors on the way in.
+pub async fn tail(
+    ctx: &Context,
+    opts: &TailOptions,
+    out: &mut impl Write,
+    stop: impl Future<Output = ()>,
+) -> Result<TailEnd, ClientError> {
+    let room = parse_room(&opts.room)?;
+    let (conn, mut events, _) = connect_and_log_in(ctx).await?;
+    let history = joining(&conn, &room, || last_messages(&conn, &room, opts.last)).await?;
+    let mut newest: MessageId = 0;
+    for msg in &history {
+        if let Err(end) = print(out, msg, opts.json) {
+            return end;
+        }
+        newest = newest.max(msg.id);
+    }
+    tokio::pin!(stop);
+    loop {
+        let incoming = tokio::select! {
+            () = &mut stop => return Ok(TailEnd::Interrupted),
+            i = events.recv() => i,
+        };
+        match incoming {
+            Some(Incoming::Event(natter_shared::Event::Message(msg))) => {
+                // Messages stored while the history request was in flight
+                // arrive both ways: print each once.
+                if msg.room == room && msg.id > newest {
+                    newest = msg.id;
+                    if let Err(end) = print(out, &msg, opts.json) {
+                        return end;
+                    }
+                }
+            }
+            Some(Incoming::Event(_)) => {}
+            Some(Incoming::Closed(Disconnect::Notice { code, message, .. })) => {
+                return Ok(TailEnd::ServerClosed(format!("{message} ({code})")));
+            }
+            Some(Incoming::Closed(Disconnect::Local)) => return Ok(TailEnd::Interrupted),
+            Some(Incoming::Closed(Disconnect::Lost(why))) => {
+                return Err(ClientError::Disconnected(why));
+            }
+            None => return Err(ClientError::Disconnected("connection closed".into())),
+        }
+    }
+}
+
+/// The newest `n` messages of `room`, oldest first, paging back when the
+/// server's page limit is smaller than `n`.
+async fn last_messages(conn: &Connection, room: &str, n: u32) -> Result<Vec<Message>, ClientError> {
+    let mut all: Vec<Message> = Vec::new();
+    let mut before = None;
+    while (all.len() as u64) < u64::from(n) {
+        let want = n - all.len() as u32;
+        let query = HistoryQuery {
+            before,
+            after: None,
+            limit: want,
+        };
+        let (mut page, more) = conn.history(room, query).await?;
+        if page.len() > want as usize {
+            page.drain(..page.len() - want as usize);
+        }
+        let Some(first) = page.first() else { break };
+        before = Some(first.id);
+        page.append(&mut all);
+        all = page;
+        if !more {
+            break;
+        }
+    }
+    Ok(all)
+}
+
+/// Writes one message line and flushes. `Err(Ok(OutputClosed))` for a
+/// broken pipe, `Err(Err(..))` for other write errors.
+fn print(
+    out: &mut impl Write,
+    msg: &Message,
+    json: bool,
+) -> Result<(), Result<TailEnd, ClientError>> {
+    let line = if json {
+        format::json_line(msg)
+    } else {
+        format::plain_line(msg, &chrono::Local)
+    };
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Ok(TailEnd::OutputClosed)),
+        Err(source) => Err(Err(ClientError::Io {
+            context: "cannot write to stdout",
+            source,
+        })),
+    }
+}
+
+/// What `natter login` did.
+#[derive(Debug, Clone)]
+pub struct LoginReport {
+    pub user: String,
+    pub server: String,
+    /// The keyring the token went to.
+    pub keyring: &'static str,
+}
+
+/// `natter login`: checks the password (`NATTER_PASSWORD`, else a prompt)
+/// with the server and stores the new session token in the keyring.
+///
+/// # Errors
+/// [`ClientError::Keyring`] when no keyring is usable (checked first, so no
+/// token is minted for nothing), [`ClientError::LoginNeedsPassword`]
+/// without a password source, authentication and connection errors.
+pub async fn login(ctx: &Context) -> Result<LoginReport, ClientError> {
+    let keyring = Keyring::open(ctx.keyring).await;
+    if !keyring.is_available() {
+        return Err(ClientError::Keyring(
+            "no keyring available to store the session token (no Secret Service provider, no usable kernel keyring, or NATTER_KEYRING=none)".into(),
+        ));
+    }
+    let account = ctx.account();
+    let password = match &ctx.env_password {
+        Some(p) => p.clone(),
+        None if ctx.interactive => {
+            credentials::prompt_password(&format!("Password for {account}: ")).await?
+        }
+        None => return Err(ClientError::LoginNeedsPassword),
+    };
+    let (conn, events) = Connection::connect(&ctx.settings.server, &ctx.connect).await?;
+    drop(events);
+    let session = conn
+        .login(&ctx.settings.user, Credential::Password(password))
+        .await?;
+    let Some(token) = session.token else {
+        return Err(ClientError::Protocol(
+            "the server accepted the password but issued no session token".into(),
+        ));
+    };
+    if let Err(e) = keyring.set_token(&account, &token).await {
+        // Do not leave a valid token nobody knows about.
+        if let Err(e) = conn.logout().await {
+            tracing::debug!("could not revoke the unstored token: {e}");
+        }
+        return Err(e);
+    }
+    conn.close();
+    Ok(LoginReport {
+        user: session.user,
+        server: ctx.settings.server.clone(),
+        keyring: keyring.name(),
+    })
+}
+
+/// What `natter logout` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutReport {
+    /// The token was revoked on the server and removed from the keyring.
+    Revoked,
+    /// The server no longer accepted the token; it was removed.
+    AlreadyInvalid,
+    /// There was no stored token.
+    NoToken,
+}
+
+/// `natter logout`: revokes the stored token on the server (a `Logout`
+/// request) and removes it from the keyring. When the server cannot be
+/// reached the token is kept, so that a later `natter logout` can still
+/// revoke it.
+///
+/// # Errors
+/// Connection errors (the token is kept), keyring errors.
+pub async fn logout(ctx: &Context) -> Result<LogoutReport, ClientError> {
+    let keyring = Keyring::open(ctx.keyring).await;
+    let account = ctx.account();
+    let Some(token) = keyring.token(&account).await else {
+        return Ok(LogoutReport::NoToken);
+    };
+    let (conn, events) = Connection::connect(&ctx.settings.server, &ctx.connect).await?;
+    drop(events);
+    let report = match conn
+        .login(&ctx.settings.user, Credential::Token(token))
+        .await
+    {
+        Ok(_) => {
+            conn.logout().await?;
+            LogoutReport::Revoked
+        }
+        Err(e) if e.is_auth_failure() => LogoutReport::AlreadyInvalid,
+        Err(e) => return Err(e),
+    };
+    conn.close();
+    keyring.delete_token(&account).await?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_from_words_or_stdin() {
+        let words = ["hello".to_owned(), "big".to_owned(), "world".to_owned()];
+        assert_eq!(
+            message_body(&words, io::empty()).unwrap(),
+            "hello big world"
+        );
+        let stdin = "line one\nline two\n\n".as_bytes();
+        assert_eq!(message_body(&[], stdin).unwrap(), "line one\nline two\n");
+        assert_eq!(message_body(&[], "x\r\n".as_bytes()).unwrap(), "x");
+        assert_eq!(message_body(&[], "x".as_bytes()).unwrap(), "x");
+    }
+
+    #[test]
+    fn empty_messages_are_usage_errors() {
+        for input in ["", "\n", "  \n"] {
+            let err = message_body(&[], input.as_bytes()).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{input:?}");
+        }
+        assert_eq!(
+            message_body(&[" ".into()], io::empty())
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+        let err = message_body(&[], &[0xff, 0xfe][..]).unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+    }
+
+    #[test]
+    fn room_arguments() {
+        assert_eq!(parse_room("General").unwrap(), "#general");
+        assert_eq!(parse_room("#dev").unwrap(), "#dev");
+        assert_eq!(parse_room("@Bob").unwrap(), "@bob");
+        assert_eq!(parse_room("#no way").unwrap_err().exit_code(), 2);
+    }
+}

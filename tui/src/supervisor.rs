@@ -1,0 +1,405 @@
+//! A connection that comes back: dial, hello, log in, forward events, and
+//! when the link drops wait (exponential backoff with jitter) and do it all
+//! again, logging in with the session token.
+//!
+//! The TUI runs one [`Supervisor`] and reads [`Update`]s in its event loop:
+//! status changes for the status line, and the server's events. On each
+//! [`Status::Online`] it gets a fresh [`Connection`] to make requests with
+//! (and should fetch what it missed with `History { after }`).
+
+use std::time::Duration;
+
+use natter_shared::{Credential, Event, SessionInfo};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Backoff;
+use crate::conn::{ConnectOptions, Connection, Disconnect, Incoming};
+use crate::error::{ClientError, exit};
+
+/// What a supervisor needs to (re)connect.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    /// `host:port`.
+    pub addr: String,
+    pub user: String,
+    /// How to log in. A password is used once: the token of the resulting
+    /// session replaces it, so reconnects do not mint a token each.
+    pub credential: Credential,
+    pub connect: ConnectOptions,
+    pub backoff: Backoff,
+}
+
+/// The connection's state, as a status line shows it.
+#[derive(Debug, Clone)]
+pub enum Status {
+    /// Dialling; `attempt` counts from 1 since the last success.
+    Connecting { attempt: u32 },
+    /// Logged in. Use `conn` for requests until the next status change.
+    Online {
+        conn: Connection,
+        session: SessionInfo,
+    },
+    /// Waiting `retry_in` before the next attempt.
+    Offline { reason: String, retry_in: Duration },
+    /// Given up: the credential was rejected (retrying cannot help), or the
+    /// handle was dropped.
+    Stopped(String),
+}
+
+/// What a supervisor reports.
+#[derive(Debug, Clone)]
+pub enum Update {
+    Status(Status),
+    Event(Event),
+}
+
+/// Owns the reconnect loop; dropping it stops the loop (and closes the
+/// connection).
+#[derive(Debug)]
+pub struct Supervisor {
+    stop: CancellationToken,
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Supervisor {
+    /// Starts connecting at once. Updates arrive on the returned channel;
+    /// the loop also ends when that receiver is dropped.
+    #[must_use]
+    pub fn spawn(config: SupervisorConfig) -> (Supervisor, mpsc::Receiver<Update>) {
+        let (tx, rx) = mpsc::channel(256);
+        let stop = CancellationToken::new();
+        let child = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = child.cancelled() => {}
+                () = run(config, &tx) => {}
+            }
+        });
+        (Supervisor { stop }, rx)
+    }
+}
+
+/// Why one connected session ended, and how soon to come back.
+struct Ended {
+    reason: String,
+    /// The server asked for at least this long.
+    not_before: Option<Duration>,
+}
+
+async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>) {
+    let mut backoff = config.backoff.clone();
+    let mut attempt = 1;
+    loop {
+        if tx
+            .send(Update::Status(Status::Connecting { attempt }))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let ended = match session(&mut config, tx).await {
+            Outcome::ReceiverGone => return,
+            Outcome::Ended(ended) => {
+                // The link worked: the next outage starts a fresh schedule.
+                backoff.reset();
+                attempt = 1;
+                ended
+            }
+            Outcome::Failed(e) if e.is_auth_failure() || e.exit_code() == exit::REFUSED => {
+                let _ = tx
+                    .send(Update::Status(Status::Stopped(e.to_string())))
+                    .await;
+                return;
+            }
+            Outcome::Failed(e) => {
+                attempt += 1;
+                Ended {
+                    reason: e.to_string(),
+                    not_before: None,
+                }
+            }
+        };
+        let retry_in = backoff
+            .next_delay()
+            .max(ended.not_before.unwrap_or_default());
+        let status = Status::Offline {
+            reason: ended.reason,
+            retry_in,
+        };
+        if tx.send(Update::Status(status)).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(retry_in).await;
+    }
+}
+
+enum Outcome {
+    /// Nobody listens any more: stop.
+    ReceiverGone,
+    /// Was online, then the connection ended.
+    Ended(Ended),
+    /// Could not get online.
+    Failed(ClientError),
+}
+
+/// One connection's life.
+async fn session(config: &mut SupervisorConfig, tx: &mpsc::Sender<Update>) -> Outcome {
+    let (conn, mut events) = match Connection::connect(&config.addr, &config.connect).await {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let session = match conn.login(&config.user, config.credential.clone()).await {
+        Ok(s) => s,
+        Err(e) => return Outcome::Failed(e),
+    };
+    if let Some(token) = &session.token {
+        config.credential = Credential::Token(token.clone());
+    }
+    let online = Status::Online {
+        conn: conn.clone(),
+        session,
+    };
+    if tx.send(Update::Status(online)).await.is_err() {
+        return Outcome::ReceiverGone;
+    }
+    while let Some(incoming) = events.recv().await {
+        match incoming {
+            Incoming::Event(ev) => {
+                if tx.send(Update::Event(ev)).await.is_err() {
+                    return Outcome::ReceiverGone;
+                }
+            }
+            Incoming::Closed(why) => return Outcome::Ended(ended(&why)),
+        }
+    }
+    Outcome::Ended(Ended {
+        reason: "connection closed".into(),
+        not_before: None,
+    })
+}
+
+fn ended(why: &Disconnect) -> Ended {
+    let not_before = match why {
+        Disconnect::Notice {
+            reconnect_after, ..
+        } => *reconnect_after,
+        Disconnect::Lost(_) | Disconnect::Local => None,
+    };
+    Ended {
+        reason: why.to_string(),
+        not_before,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::{SinkExt, StreamExt};
+    use natter_shared::{
+        ClientFrame, ErrorCode, FrameCodec, Limits, Request, Response, ServerFrame, decode_client,
+    };
+    use tokio::net::TcpListener;
+    use tokio_util::codec::Framed;
+
+    use super::*;
+
+    fn config(addr: String) -> SupervisorConfig {
+        SupervisorConfig {
+            addr,
+            user: "alice".into(),
+            credential: Credential::Password("pw".into()),
+            connect: ConnectOptions::default(),
+            backoff: Backoff::new(Duration::from_millis(20), Duration::from_millis(80)),
+        }
+    }
+
+    /// An address nobody listens on.
+    async fn dead_addr() -> String {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap().to_string()
+    }
+
+    async fn next_status(rx: &mut mpsc::Receiver<Update>) -> Status {
+        loop {
+            let u = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("an update in time")
+                .expect("supervisor alive");
+            if let Update::Status(s) = u {
+                return s;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_with_doubling_jittered_delays_up_to_the_cap() {
+        let (_sup, mut rx) = Supervisor::spawn(config(dead_addr().await));
+        let mut delays = Vec::new();
+        while delays.len() < 6 {
+            match next_status(&mut rx).await {
+                Status::Connecting { attempt } => assert_eq!(attempt as usize, delays.len() + 1),
+                Status::Offline {
+                    retry_in, reason, ..
+                } => {
+                    assert!(reason.contains("cannot connect"), "{reason}");
+                    delays.push(retry_in);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        for (d, nominal_ms) in delays.iter().zip([20u64, 40, 80, 80, 80, 80]) {
+            let nominal = Duration::from_millis(nominal_ms);
+            assert!(*d >= nominal / 2 && *d <= nominal, "{delays:?}");
+        }
+    }
+
+    /// A minimal natterd stand-in: welcomes, accepts any login (issuing a
+    /// token for a password), records the credentials, then closes each
+    /// connection with a notice after `close_after`.
+    async fn flaky_server(
+        listener: TcpListener,
+        close_after: Duration,
+        seen: mpsc::UnboundedSender<Credential>,
+    ) {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut framed = Framed::new(sock, FrameCodec::default());
+                while let Some(Ok(payload)) = framed.next().await {
+                    let ClientFrame { id, req } = decode_client(&payload).unwrap();
+                    let res = match req {
+                        Request::Hello { .. } => Response::Welcome {
+                            protocol: 1,
+                            server_version: "fake".into(),
+                            limits: Limits {
+                                max_frame: 65536,
+                                max_message_len: 4000,
+                                max_history_page: 100,
+                                heartbeat_ms: 10_000,
+                            },
+                            features: Vec::new(),
+                            motd: None,
+                        },
+                        Request::Login { user, credential } => {
+                            let token = matches!(credential, Credential::Password(_))
+                                .then(|| "tok".to_owned());
+                            seen.send(credential).unwrap();
+                            framed
+                                .send(&ServerFrame::Ok {
+                                    id,
+                                    res: Response::Session(SessionInfo {
+                                        user,
+                                        admin: false,
+                                        token,
+                                        rooms: Vec::new(),
+                                    }),
+                                })
+                                .await
+                                .unwrap();
+                            tokio::time::sleep(close_after).await;
+                            let _ = framed
+                                .send(&ServerFrame::Event(Event::Closing {
+                                    code: ErrorCode::ShuttingDown,
+                                    message: "restarting".into(),
+                                    reconnect_after_ms: Some(30),
+                                }))
+                                .await;
+                            return;
+                        }
+                        _ => Response::Pong,
+                    };
+                    framed.send(&ServerFrame::Ok { id, res }).await.unwrap();
+                }
+            });
+        }
+    }
+
+    #[tokio::test]
+    async fn reconnects_with_the_token_and_resets_the_backoff() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (seen_tx, mut seen) = mpsc::unbounded_channel();
+        tokio::spawn(flaky_server(listener, Duration::from_millis(50), seen_tx));
+        let (_sup, mut rx) = Supervisor::spawn(config(addr));
+        for round in 0..3 {
+            assert!(matches!(
+                next_status(&mut rx).await,
+                Status::Connecting { attempt: 1 }
+            ));
+            match next_status(&mut rx).await {
+                Status::Online { session, conn } => {
+                    assert_eq!(session.user, "alice");
+                    assert!(!conn.is_closed());
+                }
+                other => panic!("round {round}: {other:?}"),
+            }
+            match next_status(&mut rx).await {
+                Status::Offline { reason, retry_in } => {
+                    assert!(reason.contains("restarting"), "{reason}");
+                    // Every session got online, so the backoff stays at its
+                    // first step (10-20 ms) and the server's 30 ms hint wins.
+                    assert_eq!(retry_in, Duration::from_millis(30));
+                }
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(seen.recv().await, Some(Credential::Password("pw".into())));
+        assert_eq!(seen.recv().await, Some(Credential::Token("tok".into())));
+        assert_eq!(seen.recv().await, Some(Credential::Token("tok".into())));
+    }
+
+    #[tokio::test]
+    async fn a_rejected_credential_stops_the_supervisor() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let mut framed = Framed::new(sock, FrameCodec::default());
+            while let Some(Ok(payload)) = framed.next().await {
+                let ClientFrame { id, req } = decode_client(&payload).unwrap();
+                let frame = match req {
+                    Request::Hello { .. } => ServerFrame::Ok {
+                        id,
+                        res: Response::Welcome {
+                            protocol: 1,
+                            server_version: "fake".into(),
+                            limits: Limits {
+                                max_frame: 65536,
+                                max_message_len: 4000,
+                                max_history_page: 100,
+                                heartbeat_ms: 10_000,
+                            },
+                            features: Vec::new(),
+                            motd: None,
+                        },
+                    },
+                    _ => ServerFrame::Err {
+                        id,
+                        err: natter_shared::ErrorReply::new(ErrorCode::AuthFailed, "bad token"),
+                    },
+                };
+                framed.send(&frame).await.unwrap();
+            }
+        });
+        let (_sup, mut rx) = Supervisor::spawn(config(addr));
+        assert!(matches!(
+            next_status(&mut rx).await,
+            Status::Connecting { .. }
+        ));
+        match next_status(&mut rx).await {
+            Status::Stopped(why) => assert!(why.contains("authentication failed"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(rx.recv().await.is_none(), "the loop has ended");
+    }
+}

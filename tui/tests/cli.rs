@@ -1,0 +1,725 @@
+//! Black-box tests of the built `natter` binary against a real natterd run
+//! in-process on 127.0.0.1:0 with a temp data dir.
+//!
+//! Every child gets a clean environment: `NATTER_KEYRING=none` (except the
+//! kernel keyring test), `XDG_CONFIG_HOME` and `HOME` in a temp dir, and the
+//! password only through `NATTER_PASSWORD`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use natter::Connection;
+use natter::conn::ConnectOptions;
+use natter_shared::{Credential, HistoryQuery, Message};
+use tokio::runtime::Runtime;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const PASSWORD: &str = "correct horse battery";
+/// How long anything that should happen may take.
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A natterd with users alice and bob (both in `#general`), a public room
+/// `#ops` nobody is in, and a private room `#secret` owned by bob.
+struct Server {
+    /// `None` once [`Server::crash`] dropped it.
+    rt: Option<Runtime>,
+    addr: String,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+    /// Temp dir for the data dir and the clients' config/home.
+    tmp: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// A server with a config changed by `tweak`.
+    fn start_with(tweak: impl FnOnce(&mut natter_server::Config)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        for user in ["alice", "bob"] {
+            natter_server::admin::add_user(&data, user, PASSWORD, false).unwrap();
+        }
+        natter_server::admin::add_room(&data, "#ops", false, None).unwrap();
+        natter_server::admin::add_room(&data, "#secret", true, Some("bob")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("config")).unwrap();
+
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut config = natter_server::Config {
+            data_dir: Some(data),
+            ..natter_server::Config::default()
+        };
+        tweak(&mut config);
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = rt.spawn(async move {
+            natter_server::run(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("natterd ran");
+        });
+        Self {
+            rt: Some(rt),
+            addr,
+            stop: Some(stop),
+            handle: Some(handle),
+            tmp,
+        }
+    }
+
+    fn rt(&self) -> &Runtime {
+        self.rt.as_ref().expect("server running")
+    }
+
+    /// Kills the server's tasks: sockets close with no goodbye, as when
+    /// natterd crashes.
+    fn crash(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    /// Graceful shutdown: clients get a `Closing` notice.
+    fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            self.rt()
+                .block_on(async { tokio::time::timeout(WAIT, h).await })
+                .expect("natterd stopped in time")
+                .unwrap();
+        }
+    }
+
+    /// A `natter` command with a clean environment pointed at this server.
+    fn natter(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_natter"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.tmp.path())
+            .env("XDG_CONFIG_HOME", self.tmp.path().join("config"))
+            .env("NATTER_SERVER", &self.addr)
+            .env("NATTER_KEYRING", "none")
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// `natter` as `user` with the right password.
+    fn natter_as(&self, user: &str, args: &[&str]) -> Command {
+        let mut cmd = self.natter(args);
+        cmd.env("NATTER_USER", user)
+            .env("NATTER_PASSWORD", PASSWORD);
+        cmd
+    }
+
+    /// A room's history as bob or alice sees it, read with the library's
+    /// connection (an independent check of what the binary did).
+    fn history(&self, user: &str, room: &str) -> Vec<Message> {
+        self.rt().block_on(async {
+            let (conn, _events) = Connection::connect(&self.addr, &ConnectOptions::default())
+                .await
+                .unwrap();
+            conn.login(user, Credential::Password(PASSWORD.into()))
+                .await
+                .unwrap();
+            let query = HistoryQuery {
+                before: None,
+                after: None,
+                limit: 100,
+            };
+            conn.history(room, query).await.unwrap().0
+        })
+    }
+
+    fn bodies(&self, user: &str, room: &str) -> Vec<String> {
+        self.history(user, room)
+            .into_iter()
+            .map(|m| m.body)
+            .collect()
+    }
+
+    /// Posts a message with the library, as another client would.
+    fn post(&self, user: &str, room: &str, body: &str) {
+        self.post_with(user, room, &[body], false);
+    }
+
+    /// Posts `bodies` on one connection, joining the room first when `join`.
+    fn post_with(&self, user: &str, room: &str, bodies: &[&str], join: bool) {
+        self.rt().block_on(async {
+            let (conn, _events) = Connection::connect(&self.addr, &ConnectOptions::default())
+                .await
+                .unwrap();
+            conn.login(user, Credential::Password(PASSWORD.into()))
+                .await
+                .unwrap();
+            if join {
+                conn.join(room).await.unwrap();
+            }
+            for body in bodies {
+                conn.send_message(room, body, false).await.unwrap();
+            }
+        });
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Runs a command to completion (with `stdin` fed to it), killing it after
+/// [`WAIT`].
+fn run(mut cmd: Command, stdin: Option<&str>) -> Output {
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("natter starts");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    wait_output(child)
+}
+
+fn wait_output(child: Child) -> Output {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    if let Ok(out) = rx.recv_timeout(WAIT) {
+        out.unwrap()
+    } else {
+        signal(pid, "KILL");
+        panic!("natter did not finish within {WAIT:?}");
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(out)
+    );
+}
+
+/// Lines of a running child's stdout, read on a thread.
+struct Lines {
+    rx: mpsc::Receiver<String>,
+}
+
+impl Lines {
+    fn of(child: &mut Child) -> Self {
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { rx }
+    }
+
+    fn next(&self) -> String {
+        self.rx
+            .recv_timeout(WAIT)
+            .expect("a line from natter tail in time")
+    }
+}
+
+#[test]
+fn send_words_is_acknowledged_and_stored() {
+    let server = Server::start();
+    let out = run(
+        server.natter_as("alice", &["--send", "#general", "hello", "big", "world"]),
+        None,
+    );
+    assert_exit(&out, 0);
+    assert!(out.stdout.is_empty());
+    let history = server.history("bob", "#general");
+    let last = history.last().expect("a message");
+    assert_eq!(
+        (last.from.as_str(), last.body.as_str()),
+        ("alice", "hello big world")
+    );
+}
+
+#[test]
+fn send_from_stdin_keeps_inner_newlines_and_trims_one() {
+    let server = Server::start();
+    // Global flags after the mode work too.
+    let mut cmd = server.natter(&["--send", "general", "--user", "alice"]);
+    cmd.env("NATTER_PASSWORD", PASSWORD);
+    let out = run(cmd, Some("line one\nline two\n"));
+    assert_exit(&out, 0);
+    assert_eq!(server.bodies("bob", "#general"), ["line one\nline two"]);
+}
+
+#[test]
+fn send_joins_a_public_room_first() {
+    let server = Server::start();
+    let out = run(
+        server.natter_as("alice", &["--send", "ops", "joining"]),
+        None,
+    );
+    assert_exit(&out, 0);
+    // alice is a member now; her message is in the room.
+    let history = server.history("alice", "#ops");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].body, "joining");
+}
+
+#[test]
+fn send_to_a_user_starts_a_direct_conversation() {
+    let server = Server::start();
+    let out = run(server.natter_as("alice", &["--send", "@Bob", "psst"]), None);
+    assert_exit(&out, 0);
+    let history = server.history("bob", "@alice");
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (history[0].from.as_str(), history[0].body.as_str()),
+        ("alice", "psst")
+    );
+}
+
+#[test]
+fn empty_message_is_a_usage_error() {
+    let server = Server::start();
+    let out = run(
+        server.natter_as("alice", &["--send", "general"]),
+        Some("\n"),
+    );
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("empty message"), "{}", stderr(&out));
+    assert!(server.history("bob", "#general").is_empty());
+}
+
+#[test]
+fn wrong_password_exits_4() {
+    let server = Server::start();
+    let mut cmd = server.natter(&["--user", "alice", "--send", "general", "hi"]);
+    cmd.env("NATTER_PASSWORD", "not the password");
+    let out = run(cmd, None);
+    assert_exit(&out, 4);
+    let err = stderr(&out);
+    assert!(err.contains("auth_failed"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn no_password_source_exits_4() {
+    let server = Server::start();
+    let mut cmd = server.natter(&["--user", "alice", "--send", "general", "hi"]);
+    cmd.stdin(Stdio::null());
+    let out = run(cmd, None);
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("no password"), "{}", stderr(&out));
+}
+
+#[test]
+fn password_command_from_the_config_file() {
+    let server = Server::start();
+    let config = server.tmp.path().join("client.toml");
+    std::fs::write(
+        &config,
+        format!("user = \"alice\"\npassword_command = \"echo '{PASSWORD}'\"\n"),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let out = run(
+        server.natter(&["--config", cfg, "--send", "general", "via", "command"]),
+        None,
+    );
+    assert_exit(&out, 0);
+    assert_eq!(server.bodies("bob", "#general"), ["via command"]);
+
+    std::fs::write(&config, "user = \"alice\"\npasword_command = \"x\"\n").unwrap();
+    let out = run(
+        server.natter(&["--config", cfg, "--send", "general", "x"]),
+        None,
+    );
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("pasword_command"), "{}", stderr(&out));
+}
+
+#[test]
+fn unreachable_server_exits_3() {
+    let server = Server::start();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = dead.local_addr().unwrap().to_string();
+    drop(dead);
+    let out = run(
+        server.natter_as("alice", &["--server", &addr, "--send", "general", "hi"]),
+        None,
+    );
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+}
+
+#[test]
+fn private_or_missing_room_exits_5_with_the_servers_code() {
+    let server = Server::start();
+    for room in ["#secret", "#nowhere"] {
+        let out = run(server.natter_as("alice", &["--send", room, "hi"]), None);
+        assert_exit(&out, 5);
+        let err = stderr(&out);
+        assert!(err.contains("no_such_room"), "{room}: {err}");
+    }
+    // bob owns #secret and can post there.
+    let out = run(
+        server.natter_as("bob", &["--send", "#secret", "mine"]),
+        None,
+    );
+    assert_exit(&out, 0);
+}
+
+#[test]
+fn no_mode_says_the_tui_is_not_built_yet() {
+    let server = Server::start();
+    let out = run(server.natter_as("alice", &[]), None);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("not built yet"), "{}", stderr(&out));
+}
+
+#[test]
+fn tail_json_prints_history_then_live_messages_and_ends_on_shutdown() {
+    let mut server = Server::start();
+    for body in ["one", "two", "three"] {
+        server.post("bob", "#general", body);
+    }
+    let mut child = server
+        .natter_as("alice", &["tail", "general", "--last", "2", "--json"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    let parse = |line: String| -> serde_json::Value {
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    let first = parse(lines.next());
+    let second = parse(lines.next());
+    assert_eq!(first["body"], "two");
+    assert_eq!(second["body"], "three");
+    let mut keys: Vec<_> = first.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(keys, ["body", "from", "id", "room", "ts"]);
+    assert_eq!(first["room"], "#general");
+    assert_eq!(first["from"], "bob");
+    assert!(
+        first["ts"].as_i64().unwrap() > 1_600_000_000_000,
+        "ms since epoch"
+    );
+
+    // A live message from another client streams in (tail subscribed before
+    // reading history, so there is no window to lose it in).
+    server.post("bob", "#general", "live");
+    let live = parse(lines.next());
+    assert_eq!(live["body"], "live");
+    assert!(live["id"].as_u64() > second["id"].as_u64());
+    // Messages in other rooms are not printed.
+    server.post("bob", "#secret", "elsewhere");
+    server.post("bob", "#general", "after");
+    assert_eq!(parse(lines.next())["body"], "after");
+
+    server.shut_down();
+    let out = wait_output(child);
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert!(err.contains("shutting_down"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn tail_plain_format_and_sigint() {
+    let server = Server::start();
+    server.post("bob", "#general", "hi there");
+    let mut child = server
+        .natter_as("alice", &["tail", "#general", "--last", "5"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    let line = lines.next();
+    let (time, rest) = line.split_at(5);
+    assert!(
+        time.chars()
+            .enumerate()
+            .all(|(i, c)| if i == 2 { c == ':' } else { c.is_ascii_digit() }),
+        "{line}"
+    );
+    assert_eq!(rest, " <bob> hi there");
+
+    signal(child.id(), "INT");
+    let out = wait_output(child);
+    assert_exit(&out, 0);
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn tail_joins_a_public_room_to_read_it() {
+    let server = Server::start();
+    server.post_with("bob", "#ops", &["ops talk"], true);
+    let mut child = server
+        .natter_as("alice", &["tail", "ops", "--last", "3", "--json"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    let line: serde_json::Value = serde_json::from_str(&lines.next()).unwrap();
+    assert_eq!(
+        (line["room"].as_str(), line["body"].as_str()),
+        (Some("#ops"), Some("ops talk"))
+    );
+    signal(child.id(), "INT");
+    assert_exit(&wait_output(child), 0);
+}
+
+#[test]
+fn tail_last_pages_back_past_the_servers_page_limit() {
+    let mut server = Server::start_with(|c| c.history.max_page = 2);
+    server.post_with(
+        "bob",
+        "#general",
+        &["m1", "m2", "m3", "m4", "m5", "m6"],
+        false,
+    );
+    let mut child = server
+        .natter_as("alice", &["tail", "general", "--last", "5", "--json"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    let bodies: Vec<String> = (0..5)
+        .map(|_| {
+            let v: serde_json::Value = serde_json::from_str(&lines.next()).unwrap();
+            v["body"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(bodies, ["m2", "m3", "m4", "m5", "m6"]);
+    server.shut_down();
+    let out = wait_output(child);
+    assert_exit(&out, 0);
+    // The process has exited, so its stdout is at EOF: no sixth line.
+    assert_eq!(lines.rx.recv_timeout(Duration::from_millis(500)).ok(), None);
+}
+
+#[test]
+fn tail_exits_3_when_the_connection_is_lost_without_notice() {
+    let mut server = Server::start();
+    server.post("bob", "#general", "are you there");
+    let mut child = server
+        .natter_as("alice", &["tail", "general", "--last", "1"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    assert!(lines.next().ends_with("<bob> are you there"));
+    server.crash();
+    let out = wait_output(child);
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("connection"), "{}", stderr(&out));
+}
+
+#[test]
+fn tail_stops_quietly_when_stdout_closes() {
+    let server = Server::start();
+    server.post("bob", "#general", "first");
+    let mut child = server
+        .natter_as("alice", &["tail", "general", "--last", "1"])
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Wait until tail is connected (its first line arrives), then close.
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    drop(reader);
+    server.post("bob", "#general", "second");
+    let out = wait_output(child);
+    assert_exit(&out, 0);
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether a test needing `tools` should run; without them it is skipped
+/// with a reason, unless `NATTER_REQUIRE_E2E=1` makes that a failure.
+fn tools_present(test: &str, tools: &[(&str, &str)]) -> bool {
+    let missing: Vec<_> = tools
+        .iter()
+        .filter(|(tool, _)| !have(tool))
+        .map(|(tool, package)| format!("{tool} (Debian package {package})"))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let reason = format!("{test}: missing {}", missing.join(", "));
+    assert!(
+        std::env::var_os("NATTER_REQUIRE_E2E").is_none_or(|v| v != "1"),
+        "{reason}, required with NATTER_REQUIRE_E2E=1"
+    );
+    eprintln!("skipping {reason}");
+    false
+}
+
+/// In a private session of a real keyring (`wrapper` runs the script in
+/// it, after `setup`): `natter login` stores a token; a run with no password uses it;
+/// `natter logout` revokes and removes it, after which a run with no
+/// password source fails with exit 4. Returns natter's stderr.
+fn keyring_round_trip(
+    server: &Server,
+    wrapper: &[&str],
+    setup: &str,
+    keyring: Option<&str>,
+) -> String {
+    let script = format!(
+        r#"{setup}
+        NATTER_PASSWORD="$PW" "$NATTER" login; echo "login=$?"
+        "$NATTER" --send general from the keyring; echo "send=$?"
+        "$NATTER" logout; echo "logout=$?"
+        "$NATTER" --send general after logout; echo "after=$?"
+        "#
+    );
+    let mut cmd = Command::new(wrapper[0]);
+    cmd.args(&wrapper[1..])
+        .args(["sh", "-c", &script])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", server.tmp.path())
+        .env("XDG_CONFIG_HOME", server.tmp.path().join("config"))
+        .env("XDG_DATA_HOME", server.tmp.path().join("share"))
+        .env("NATTER", env!("CARGO_BIN_EXE_natter"))
+        .env("PW", PASSWORD)
+        .env("NATTER_SERVER", &server.addr)
+        .env("NATTER_USER", "alice")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(k) = keyring {
+        cmd.env("NATTER_KEYRING", k);
+    }
+    let out = run(cmd, None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let codes: Vec<_> = stdout.lines().filter(|l| l.contains('=')).collect();
+    assert_eq!(
+        codes,
+        ["login=0", "send=0", "logout=0", "after=4"],
+        "stderr: {}",
+        stderr(&out)
+    );
+    // Only the run that had the token (and no password) got through.
+    assert_eq!(server.bodies("bob", "#general"), ["from the keyring"]);
+    let err = stderr(&out);
+    assert!(err.contains("no password"), "{err}");
+    err
+}
+
+/// The kernel keyring, forced with `NATTER_KEYRING=keyutils`, inside a fresh
+/// `keyctl session` so the user's own keyrings are not touched.
+#[test]
+fn kernel_keyring_login_token_send_logout() {
+    if !tools_present("the kernel keyring test", &[("keyctl", "keyutils")]) {
+        return;
+    }
+    let server = Server::start();
+    // `keyctl session - CMD` runs CMD with a new session keyring.
+    let err = keyring_round_trip(&server, &["keyctl", "session", "-"], "", Some("keyutils"));
+    assert!(err.contains("stored in the keyutils keyring"), "{err}");
+}
+
+/// The Secret Service, chosen by the default probing order (no
+/// `NATTER_KEYRING`): a private D-Bus session with an unlocked
+/// gnome-keyring whose files live in the temp dir.
+#[test]
+fn secret_service_is_preferred_and_round_trips() {
+    if !tools_present(
+        "the Secret Service test",
+        &[
+            ("dbus-run-session", "dbus"),
+            ("gnome-keyring-daemon", "gnome-keyring"),
+        ],
+    ) {
+        return;
+    }
+    let server = Server::start();
+    let err = keyring_round_trip(
+        &server,
+        &["dbus-run-session", "--"],
+        "printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null",
+        None,
+    );
+    assert!(
+        err.contains("stored in the secret-service keyring"),
+        "{err}"
+    );
+}
+
+/// The keyring token is not usable after logout even if someone kept a copy:
+/// `logout` revoked it on the server, not just locally.
+#[test]
+fn logout_revokes_the_token_on_the_server() {
+    let server = Server::start();
+    let token = server.rt().block_on(async {
+        let (conn, _events) = Connection::connect(&server.addr, &ConnectOptions::default())
+            .await
+            .unwrap();
+        let s = conn
+            .login("alice", Credential::Password(PASSWORD.into()))
+            .await
+            .unwrap();
+        let token = s.token.expect("a password login yields a token");
+        conn.logout().await.unwrap();
+        token
+    });
+    let err = server.rt().block_on(async {
+        let (conn, _events) = Connection::connect(&server.addr, &ConnectOptions::default())
+            .await
+            .unwrap();
+        conn.login("alice", Credential::Token(token))
+            .await
+            .unwrap_err()
+    });
+    assert!(err.is_auth_failure(), "{err}");
+}
