@@ -46,7 +46,12 @@ fn features(shared: &Shared) -> Vec<String> {
 enum State {
     Hello,
     Login,
-    Ready { session: u64, token_hash: String },
+    /// `token_hash`: the token this session logged in with or was issued,
+    /// which logout revokes (none after a `PasswordOnly` login).
+    Ready {
+        session: u64,
+        token_hash: Option<String>,
+    },
 }
 
 struct Conn {
@@ -334,8 +339,9 @@ impl Conn {
             Ok(row) => row,
             Err(e) => return self.reply_err(id, internal(&e)),
         };
+        let remember = matches!(credential, Credential::Password(_));
         let (ok, token) = match credential {
-            Credential::Password(password) => {
+            Credential::Password(password) | Credential::PasswordOnly(password) => {
                 let hash = row
                     .as_ref()
                     .map_or_else(|| auth::dummy_hash().to_owned(), |r| r.pw_hash.clone());
@@ -376,11 +382,12 @@ impl Conn {
         };
         self.throttle().clear(&account_key);
         let (new_token, token_hash) = match token {
-            Some(t) => (None, auth::hash_token(&t)),
-            None => match self.issue_token(row.id).await {
-                Ok((t, h)) => (Some(t), h),
+            Some(t) => (None, Some(auth::hash_token(&t))),
+            None if remember => match self.issue_token(row.id).await {
+                Ok((t, h)) => (Some(t), Some(h)),
                 Err(e) => return self.reply_err(id, internal(&e)),
             },
+            None => (None, None),
         };
         self.finish_login(id, row, new_token, token_hash).await;
     }
@@ -446,7 +453,7 @@ impl Conn {
         };
         tracing::info!(peer = %self.peer, user = name, "registered");
         match self.issue_token(row.id).await {
-            Ok((token, hash)) => self.finish_login(id, row, Some(token), hash).await,
+            Ok((token, hash)) => self.finish_login(id, row, Some(token), Some(hash)).await,
             Err(e) => self.reply_err(id, internal(&e)),
         }
     }
@@ -458,7 +465,7 @@ impl Conn {
         id: u64,
         row: UserRow,
         token: Option<String>,
-        token_hash: String,
+        token_hash: Option<String>,
     ) {
         let user_id = row.id;
         let memberships = match self
@@ -623,12 +630,17 @@ impl Conn {
                 let State::Ready { token_hash, .. } = &self.state else {
                     return false;
                 };
-                let hash = token_hash.clone();
-                let _ = self
-                    .shared
-                    .store
-                    .write(move |c| store::delete_token(c, &hash))
-                    .await;
+                if let Some(hash) = token_hash.clone() {
+                    let revoked = self
+                        .shared
+                        .store
+                        .write(move |c| store::delete_token(c, &hash))
+                        .await;
+                    if let Err(e) = revoked {
+                        self.reply_err(id, internal(&e));
+                        return true;
+                    }
+                }
                 self.reply(id, Response::Done);
                 self.outbox
                     .close(ErrorCode::NotLoggedIn, "logged out", None);

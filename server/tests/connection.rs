@@ -129,6 +129,30 @@ async fn login_with_password_then_token_and_logout_revokes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_only_logins_mint_no_token() {
+    let server = TestServer::start(&["alice"], |_| {}).await;
+    let mut c = Client::connect(server.addr).await;
+    c.hello().await;
+    match c
+        .request(Request::Login {
+            user: "alice".into(),
+            credential: Credential::PasswordOnly(PASSWORD.into()),
+        })
+        .await
+    {
+        Ok(Response::Session(s)) => assert!(s.token.is_none()),
+        other => panic!("{other:?}"),
+    }
+    let db = rusqlite::Connection::open(server.data_dir.join("natter.db")).unwrap();
+    let tokens: i64 = db
+        .query_row("SELECT COUNT(*) FROM tokens", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tokens, 0);
+    assert_eq!(c.request(Request::Logout).await.unwrap(), Response::Done);
+    assert!(c.closing().await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passwords_fail_then_throttle_per_account() {
     let server = TestServer::start(&["alice", "bob"], |c| {
         c.limits.login_failures_per_account = 3;

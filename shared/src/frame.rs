@@ -38,6 +38,10 @@ pub enum Credential {
     Password(String),
     /// A session token from an earlier password login.
     Token(String),
+    /// The account password, for this connection only: no session token is
+    /// issued. For scripts that hold the password anyway (an environment
+    /// variable, a password manager), so their runs do not pile up tokens.
+    PasswordOnly(String),
 }
 
 /// Which page of a room's history to fetch. Exactly one of `before` and
@@ -246,7 +250,8 @@ pub enum Response {
 pub struct SessionInfo {
     pub user: String,
     pub admin: bool,
-    /// A new session token after a password login; `None` after a token login.
+    /// A new session token after a `Password` login; `None` after a token or
+    /// `PasswordOnly` login.
     #[serde(default)]
     pub token: Option<String>,
     /// Every room you are in, with unread and mention counts.

@@ -69,6 +69,13 @@ fn requests() -> Vec<(&'static str, Request)> {
                 password: "pw".into(),
             },
         ),
+        (
+            "login_password_only",
+            Request::Login {
+                user: "alice".into(),
+                credential: Credential::PasswordOnly("pw".into()),
+            },
+        ),
         ("logout", Request::Logout),
         ("ping", Request::Ping),
         (

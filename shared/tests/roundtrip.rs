@@ -37,12 +37,12 @@ fn request() -> impl Strategy<Value = Request> {
                 client_version,
             }
         }),
-        (text(), text(), any::<bool>()).prop_map(|(user, s, pw)| Request::Login {
+        (text(), text(), 0..3u8).prop_map(|(user, s, kind)| Request::Login {
             user,
-            credential: if pw {
-                Credential::Password(s)
-            } else {
-                Credential::Token(s)
+            credential: match kind {
+                0 => Credential::Password(s),
+                1 => Credential::PasswordOnly(s),
+                _ => Credential::Token(s),
             }
         }),
         (text(), text()).prop_map(|(user, password)| Request::Register { user, password }),

@@ -9,9 +9,11 @@
 //! 4. a prompt without echo, only when stdin is a terminal.
 //!
 //! A password the server rejects ends the search: trying a different secret
-//! than the one the user gave would be surprising. A password login returns
-//! a fresh session token, which is stored in the keyring so later runs need
-//! no password. A password is never taken from the command line, where other
+//! than the one the user gave would be surprising. A typed password asks the
+//! server for a session token, stored in the keyring so later runs need no
+//! password; a password the client can find again by itself (environment,
+//! `password_command`) logs in for the run only (`PasswordOnly`), so scripts
+//! do not pile up tokens on the server. `natter login` always stores one. A password is never taken from the command line, where other
 //! users could read it in the process list.
 
 use std::future::Future;
@@ -123,7 +125,14 @@ where
     F: FnMut(Credential) -> Fut,
     Fut: Future<Output = Result<SessionInfo, ClientError>>,
 {
-    let session = attempt(Credential::Password(password.to_owned())).await?;
+    // A password the client can find again by itself (the environment, a
+    // password manager) logs in for this run only; a typed one asks for a
+    // session token so it need not be typed again.
+    let credential = match source {
+        Source::Prompt => Credential::Password(password.to_owned()),
+        _ => Credential::PasswordOnly(password.to_owned()),
+    };
+    let session = attempt(credential).await?;
     if let Some(token) = &session.token {
         remember_token(&sources.keyring, account, token).await;
     }
@@ -230,6 +239,7 @@ mod tests {
                 tried.lock().unwrap().push(c.clone());
                 std::future::ready(match c {
                     Credential::Password(p) if p == "password" => Ok(session(Some("new-token"))),
+                    Credential::PasswordOnly(p) if p == "password" => Ok(session(None)),
                     Credential::Token(t) if t == "token" => Ok(session(None)),
                     _ => Err(ClientError::Server(ErrorReply::new(
                         ErrorCode::AuthFailed,
@@ -259,14 +269,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn environment_password_comes_first_and_its_token_is_stored() {
+    async fn environment_password_comes_first_and_mints_no_token() {
         let s = sources(Some("password"), Some("echo other"));
         s.keyring.set_token(ACCOUNT, "token").await.unwrap();
         let fake = FakeServer::default();
         let got = log_in(&s, ACCOUNT, "alice", fake.attempt()).await.unwrap();
         assert_eq!(got.source, Source::Environment);
-        assert_eq!(fake.tried(), [Credential::Password("password".into())]);
-        assert_eq!(s.keyring.token(ACCOUNT).await.as_deref(), Some("new-token"));
+        assert_eq!(fake.tried(), [Credential::PasswordOnly("password".into())]);
+        assert!(got.session.token.is_none());
+        assert_eq!(s.keyring.token(ACCOUNT).await.as_deref(), Some("token"));
     }
 
     #[tokio::test]
@@ -302,10 +313,10 @@ mod tests {
             fake.tried(),
             [
                 Credential::Token("revoked".into()),
-                Credential::Password("password".into())
+                Credential::PasswordOnly("password".into())
             ]
         );
-        assert_eq!(s.keyring.token(ACCOUNT).await.as_deref(), Some("new-token"));
+        assert_eq!(s.keyring.token(ACCOUNT).await, None);
     }
 
     #[tokio::test]
