@@ -90,7 +90,7 @@ pub fn default_path() -> Option<PathBuf> {
 /// | `NATTER_USER`     | account name (below `--user`, above the config)      |
 /// | `NATTER_PASSWORD` | the password; first among credential sources        |
 /// | `NATTER_KEYRING`  | `secret-service`, `keyutils` or `none`: force a keyring |
-/// | `USER`            | the default account name                             |
+/// | `USER`, `LOGNAME` | the default account name                             |
 #[derive(Clone, Default)]
 pub struct Env {
     pub server: Option<String>,
@@ -126,7 +126,7 @@ impl Env {
             user: var("NATTER_USER"),
             password: var("NATTER_PASSWORD"),
             keyring: var("NATTER_KEYRING"),
-            login_name: var("USER"),
+            login_name: var("USER").or_else(|| var("LOGNAME")),
             stdin_is_terminal: std::io::stdin().is_terminal(),
         }
     }
