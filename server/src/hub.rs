@@ -515,16 +515,23 @@ impl Hub {
                 Ok(Some(id))
             }
             Target::Direct(name) => {
-                let other =
-                    self.user_ids.get(name.as_str()).copied().ok_or_else(|| {
-                        err(ErrorCode::NoSuchUser, format!("no such user: {name}"))
-                    })?;
-                if other == viewer {
-                    return Err(err(ErrorCode::Invalid, "you cannot message yourself"));
-                }
+                let other = self.peer(viewer, &name)?;
                 Ok(self.directs.get(&direct_key(viewer, other)).copied())
             }
         }
+    }
+
+    /// The other user of a direct conversation `viewer` names `@name`.
+    fn peer(&self, viewer: i64, name: &str) -> Result<i64, ErrorReply> {
+        let other = self
+            .user_ids
+            .get(name)
+            .copied()
+            .ok_or_else(|| err(ErrorCode::NoSuchUser, format!("no such user: {name}")))?;
+        if other == viewer {
+            return Err(err(ErrorCode::Invalid, "you cannot message yourself"));
+        }
+        Ok(other)
     }
 
     /// The room, which `viewer` must be a member of.
@@ -548,16 +555,7 @@ impl Hub {
     /// The other user of a `@user` target (for creating a conversation).
     pub fn direct_peer(&self, viewer: i64, target: &str) -> Result<Option<i64>, ErrorReply> {
         match Target::parse(target) {
-            Ok(Target::Direct(name)) => {
-                let other =
-                    self.user_ids.get(name.as_str()).copied().ok_or_else(|| {
-                        err(ErrorCode::NoSuchUser, format!("no such user: {name}"))
-                    })?;
-                if other == viewer {
-                    return Err(err(ErrorCode::Invalid, "you cannot message yourself"));
-                }
-                Ok(Some(other))
-            }
+            Ok(Target::Direct(name)) => self.peer(viewer, &name).map(Some),
             _ => Ok(None),
         }
     }

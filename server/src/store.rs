@@ -484,20 +484,31 @@ fn ensure_general(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        pw_hash: r.get(2)?,
+        admin: r.get(3)?,
+    })
+}
+
+fn room_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRow> {
+    Ok(RoomRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: parse_kind(&r.get::<_, String>(2)?),
+        topic: r.get(3)?,
+    })
+}
+
 /// Looks a user up by (normalised) name.
 pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<UserRow>, StoreError> {
     Ok(conn
         .query_row(
             "SELECT id, name, pw_hash, admin FROM users WHERE name = ?1",
             [name],
-            |r| {
-                Ok(UserRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    pw_hash: r.get(2)?,
-                    admin: r.get(3)?,
-                })
-            },
+            user_row,
         )
         .optional()?)
 }
@@ -505,14 +516,7 @@ pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<UserRow>, St
 /// Every user, by name.
 pub fn all_users(conn: &Connection) -> Result<Vec<UserRow>, StoreError> {
     let mut stmt = conn.prepare("SELECT id, name, pw_hash, admin FROM users ORDER BY name")?;
-    let rows = stmt.query_map([], |r| {
-        Ok(UserRow {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            pw_hash: r.get(2)?,
-            admin: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map([], user_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -602,14 +606,7 @@ pub fn insert_room(conn: &Connection, name: &str, kind: RoomKind) -> Result<i64,
 /// Every room.
 pub fn all_rooms(conn: &Connection) -> Result<Vec<RoomRow>, StoreError> {
     let mut stmt = conn.prepare("SELECT id, name, kind, topic FROM rooms ORDER BY name")?;
-    let rows = stmt.query_map([], |r| {
-        Ok(RoomRow {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            kind: parse_kind(&r.get::<_, String>(2)?),
-            topic: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map([], room_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -619,14 +616,7 @@ pub fn room_by_id(conn: &Connection, id: i64) -> Result<Option<RoomRow>, StoreEr
         .query_row(
             "SELECT id, name, kind, topic FROM rooms WHERE id = ?1",
             [id],
-            |r| {
-                Ok(RoomRow {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    kind: parse_kind(&r.get::<_, String>(2)?),
-                    topic: r.get(3)?,
-                })
-            },
+            room_row,
         )
         .optional()?)
 }
@@ -723,21 +713,21 @@ pub struct MemberRow {
 
 /// The members of a room.
 pub fn room_members(conn: &Connection, room_id: i64) -> Result<Vec<MemberRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT m.room_id, m.user_id, u.name, u.admin, m.role, m.last_read
-         FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1",
-    )?;
-    let rows = stmt.query_map([room_id], member_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    members_where(conn, "m.room_id", room_id)
 }
 
 /// The memberships of a user.
 pub fn user_memberships(conn: &Connection, user_id: i64) -> Result<Vec<MemberRow>, StoreError> {
-    let mut stmt = conn.prepare_cached(
+    members_where(conn, "m.user_id", user_id)
+}
+
+/// Memberships whose `column` (one of the two above, never input) is `id`.
+fn members_where(conn: &Connection, column: &str, id: i64) -> Result<Vec<MemberRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT m.room_id, m.user_id, u.name, u.admin, m.role, m.last_read
-         FROM members m JOIN users u ON u.id = m.user_id WHERE m.user_id = ?1",
-    )?;
-    let rows = stmt.query_map([user_id], member_row)?;
+         FROM members m JOIN users u ON u.id = m.user_id WHERE {column} = ?1"
+    ))?;
+    let rows = stmt.query_map([id], member_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
