@@ -92,14 +92,39 @@ impl Throttle {
             return Ok(());
         };
         list.retain(|t| now.duration_since(*t) < window);
-        if list.len() >= limit as usize {
-            let oldest = list[0];
+        if let Some(oldest) = list.first().copied()
+            && list.len() >= limit as usize
+        {
             return Err(window.saturating_sub(now.duration_since(oldest)));
         }
         if list.is_empty() {
             self.failures.remove(key);
         }
         Ok(())
+    }
+
+    /// Starts an attempt: refused when any key is over its limit, otherwise
+    /// counted as a failure for every key up front, so that many attempts
+    /// racing in parallel cannot all slip under the limit. A success then
+    /// calls [`Throttle::forgive`].
+    pub fn begin(&mut self, keys: &[(&str, u32)], window: Duration) -> Result<(), Duration> {
+        for (key, limit) in keys {
+            self.check(key, *limit, window)?;
+        }
+        for (key, _) in keys {
+            self.fail(key);
+        }
+        Ok(())
+    }
+
+    /// Takes back the failure [`Throttle::begin`] counted for `key`.
+    pub fn forgive(&mut self, key: &str) {
+        if let Some(list) = self.failures.get_mut(key) {
+            list.pop();
+            if list.is_empty() {
+                self.failures.remove(key);
+            }
+        }
     }
 
     /// Records a failed attempt.
@@ -192,6 +217,22 @@ mod tests {
         assert!(t.check("bob", 3, w).is_ok());
         t.clear("alice");
         assert!(t.check("alice", 3, w).is_ok());
+    }
+
+    #[test]
+    fn begin_counts_up_front_and_forgive_takes_it_back() {
+        let mut t = Throttle::default();
+        let w = Duration::from_mins(1);
+        // Three attempts in flight at once: the third is already refused.
+        assert!(t.begin(&[("ip", 2), ("user:a", 5)], w).is_ok());
+        assert!(t.begin(&[("ip", 2), ("user:a", 5)], w).is_ok());
+        assert!(t.begin(&[("ip", 2), ("user:a", 5)], w).is_err());
+        t.forgive("ip");
+        assert!(t.begin(&[("ip", 2)], w).is_ok());
+        // A limit of zero refuses without panicking.
+        assert!(t.check("fresh", 0, w).is_ok());
+        t.fail("fresh");
+        assert!(t.check("fresh", 0, w).is_err());
     }
 
     #[test]

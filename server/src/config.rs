@@ -210,6 +210,14 @@ impl Config {
         if l.requests_per_sec <= 0.0 || l.request_burst < 1.0 {
             return Err("limits.requests_per_sec must be > 0 and request_burst >= 1".into());
         }
+        if l.max_connections == 0
+            || l.max_connections_per_ip == 0
+            || l.login_failures_per_account == 0
+            || l.login_failures_per_ip == 0
+            || l.max_bad_frames == 0
+        {
+            return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip and max_bad_frames must be at least 1".into());
+        }
         if l.heartbeat_ms < 100 {
             return Err("limits.heartbeat_ms must be at least 100".into());
         }

@@ -164,14 +164,13 @@ fn direct_key(a: i64, b: i64) -> (i64, i64) {
     if a < b { (a, b) } else { (b, a) }
 }
 
-/// The stored name of a direct conversation.
+/// The stored name of a direct conversation: by user ids, so a deleted and
+/// re-created account never inherits a conversation, and starting with `@`,
+/// which no `#room` name can.
 #[must_use]
-pub fn direct_name(a: &str, b: &str) -> String {
-    if a < b {
-        format!("{a}+{b}")
-    } else {
-        format!("{b}+{a}")
-    }
+pub fn direct_name(a: i64, b: i64) -> String {
+    let (a, b) = direct_key(a, b);
+    format!("@{a}+{b}")
 }
 
 fn encode(frame: &ServerFrame) -> Option<Bytes> {
@@ -257,8 +256,12 @@ impl Hub {
         self.room_ids.get(name).copied()
     }
 
-    /// Adds a room loaded from the store.
+    /// Adds a room loaded from the store. A direct conversation that lost
+    /// one of its two users (a deleted account) is left out.
     pub fn install_room(&mut self, snap: RoomSnapshot) {
+        if snap.row.kind == RoomKind::Direct && snap.members.len() != 2 {
+            return;
+        }
         let RoomSnapshot {
             row,
             members,
@@ -316,6 +319,9 @@ impl Hub {
         let Some(room) = self.rooms.get_mut(&m.room_id) else {
             return;
         };
+        if room.bans.contains(&m.user_id) {
+            return;
+        }
         room.members.entry(m.user_id).or_insert(Membership {
             role: m.role,
             last_read: m.last_read,
@@ -325,19 +331,6 @@ impl Hub {
         if let Some(u) = self.users.get_mut(&m.user_id) {
             u.rooms.insert(m.room_id);
         }
-    }
-
-    /// Whether the member's marker in a loaded room is within the ring, so
-    /// its counts can be computed in memory.
-    #[must_use]
-    pub fn counts_in_memory(
-        &self,
-        room_id: i64,
-        last_read: MessageId,
-        user: &str,
-    ) -> Option<(u32, u32)> {
-        let room = self.rooms.get(&room_id)?;
-        (last_read >= room.floor).then(|| ring_counts(room, last_read, user))
     }
 
     // ---- sessions ---------------------------------------------------------
@@ -581,12 +574,6 @@ impl Hub {
     #[must_use]
     pub fn user_name_of(&self, user: i64) -> String {
         self.user_name(user).to_string()
-    }
-
-    /// The stored names of two users, for a new direct conversation.
-    #[must_use]
-    pub fn user_names(&self, a: i64, b: i64) -> (Arc<str>, Arc<str>) {
-        (self.user_name(a), self.user_name(b))
     }
 
     /// Installs a newly created direct conversation and tells both users.
@@ -935,22 +922,22 @@ impl Hub {
         if room.kind != RoomKind::Public && !self.is_admin(user) {
             return Err(no_such_room(target));
         }
-        self.add_member(id, user, Role::Member);
+        let change = self.add_member(id, user, Role::Member);
         let state = self.room_state(&self.rooms[&id], user);
-        Ok((
-            Response::Room(state),
-            Some(StoreChange::Member {
-                room: id,
-                user,
-                role: Role::Member,
-            }),
-        ))
+        Ok((Response::Room(state), Some(change)))
     }
 
     /// Adds a member, counting existing messages as read, and announces it.
-    fn add_member(&mut self, room_id: i64, user: i64, role: Role) {
+    /// Returns the change to persist (the membership with its marker).
+    fn add_member(&mut self, room_id: i64, user: i64, role: Role) -> StoreChange {
+        let change = StoreChange::Join {
+            room: room_id,
+            user,
+            role,
+            last_read: self.rooms.get(&room_id).map_or(0, |r| r.last_id),
+        };
         let Some(room) = self.rooms.get_mut(&room_id) else {
-            return;
+            return change;
         };
         let last_id = room.last_id;
         room.members.insert(
@@ -988,6 +975,7 @@ impl Hub {
         {
             self.send_room(room, &f, Some(user));
         }
+        change
     }
 
     /// Removes a member and announces it.
@@ -1083,6 +1071,9 @@ impl Hub {
         if self.is_admin(actor) {
             return true;
         }
+        if self.is_admin(target) {
+            return false;
+        }
         let r = &self.rooms[&room];
         let a = r.members.get(&actor).map_or(Role::Member, |m| m.role);
         let t = r.members.get(&target).map_or(Role::Member, |m| m.role);
@@ -1125,15 +1116,8 @@ impl Hub {
         if room.members.contains_key(&invitee) {
             return Ok((Response::Done, None));
         }
-        self.add_member(id, invitee, Role::Member);
-        Ok((
-            Response::Done,
-            Some(StoreChange::Member {
-                room: id,
-                user: invitee,
-                role: Role::Member,
-            }),
-        ))
+        let change = self.add_member(id, invitee, Role::Member);
+        Ok((Response::Done, Some(change)))
     }
 
     /// Kicks or bans a user.
@@ -1377,18 +1361,37 @@ impl Hub {
         ))
     }
 
-    /// Sets counts computed from the store and tells the user's sessions.
-    pub fn set_counts(&mut self, room_id: i64, user: i64, marker: MessageId, counts: (u32, u32)) {
-        if let Some(m) = self
+    /// A member's name and read marker, for a recount.
+    #[must_use]
+    pub fn marker_of(&self, room: i64, user: i64) -> Option<(String, MessageId)> {
+        let m = self.rooms.get(&room)?.members.get(&user)?;
+        Some((self.user_name(user).to_string(), m.last_read))
+    }
+
+    /// Sets counts computed from the store for `marker` and tells the
+    /// user's sessions. False when the marker has moved since (the counts
+    /// are stale and were not applied).
+    pub fn set_counts(
+        &mut self,
+        room_id: i64,
+        user: i64,
+        marker: MessageId,
+        counts: (u32, u32),
+    ) -> bool {
+        let Some(m) = self
             .rooms
             .get_mut(&room_id)
             .and_then(|r| r.members.get_mut(&user))
-            && m.last_read == marker
-        {
-            m.unread = counts.0;
-            m.mentions = counts.1;
-            self.announce_counts(room_id, user);
+        else {
+            return true;
+        };
+        if m.last_read != marker {
+            return false;
         }
+        m.unread = counts.0;
+        m.mentions = counts.1;
+        self.announce_counts(room_id, user);
+        true
     }
 
     fn announce_counts(&self, room_id: i64, user: i64) {
@@ -1625,12 +1628,41 @@ fn ring_counts(room: &Room, last_read: MessageId, user: &str) -> (u32, u32) {
 /// the store's writer thread; nobody waits for it.
 #[derive(Debug, Clone)]
 pub enum StoreChange {
-    Member { room: i64, user: i64, role: Role },
-    Unmember { room: i64, user: i64 },
-    Remove { room: i64, user: i64, ban: bool },
-    Unban { room: i64, user: i64 },
-    Topic { room: i64, topic: String },
-    Read { room: i64, user: i64, id: MessageId },
+    /// A new membership, read up to `last_read`.
+    Join {
+        room: i64,
+        user: i64,
+        role: Role,
+        last_read: MessageId,
+    },
+    /// A role change.
+    Member {
+        room: i64,
+        user: i64,
+        role: Role,
+    },
+    Unmember {
+        room: i64,
+        user: i64,
+    },
+    Remove {
+        room: i64,
+        user: i64,
+        ban: bool,
+    },
+    Unban {
+        room: i64,
+        user: i64,
+    },
+    Topic {
+        room: i64,
+        topic: String,
+    },
+    Read {
+        room: i64,
+        user: i64,
+        id: MessageId,
+    },
 }
 
 impl StoreChange {
@@ -1638,6 +1670,15 @@ impl StoreChange {
     pub fn apply(&self, conn: &rusqlite::Connection) -> Result<(), crate::store::StoreError> {
         use crate::store as s;
         match self {
+            StoreChange::Join {
+                room,
+                user,
+                role,
+                last_read,
+            } => {
+                s::upsert_member(conn, *room, *user, *role)?;
+                s::set_last_read(conn, *room, *user, *last_read)
+            }
             StoreChange::Member { room, user, role } => s::upsert_member(conn, *room, *user, *role),
             StoreChange::Unmember { room, user } => s::delete_member(conn, *room, *user),
             StoreChange::Remove { room, user, ban } => {

@@ -67,6 +67,11 @@ pub struct Shared {
     pub throttle: Mutex<auth::Throttle>,
     /// Open connections per IP address.
     conns: Mutex<HashMap<IpAddr, usize>>,
+    /// Password hashing is slow and memory-hungry (argon2, ~19 MiB each):
+    /// at most one per core runs at a time, whatever the login load.
+    pub hashing: tokio::sync::Semaphore,
+    /// Unread recounts in flight, per (room, user): see `session.rs`.
+    pub recounts: Mutex<std::collections::HashSet<(i64, i64)>>,
     next_session: AtomicU64,
     /// Cancelled when the server starts shutting down: sessions stop
     /// reading requests but stay registered, so pending acknowledgements
@@ -206,6 +211,10 @@ fn start(config: Config) -> Result<Arc<Shared>, ServerError> {
         hub: Mutex::new(hub),
         throttle: Mutex::new(auth::Throttle::default()),
         conns: Mutex::new(HashMap::new()),
+        hashing: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        ),
+        recounts: Mutex::new(std::collections::HashSet::new()),
         next_session: AtomicU64::new(1),
         draining: CancellationToken::new(),
         shutdown: CancellationToken::new(),

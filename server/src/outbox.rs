@@ -40,6 +40,8 @@ struct Inner {
     frames: VecDeque<Bytes>,
     bytes: usize,
     end: Option<End>,
+    /// The writer has taken the end: nothing is written any more.
+    finished: bool,
 }
 
 #[derive(Debug)]
@@ -74,7 +76,7 @@ impl Outbox {
     /// frame overflowed the queue (which closes it).
     pub fn push(&self, frame: Bytes) -> bool {
         let mut inner = self.lock();
-        if inner.end.is_some() {
+        if inner.end.is_some() || inner.finished {
             return false;
         }
         if inner.bytes + frame.len() > self.limit {
@@ -161,7 +163,9 @@ impl Outbox {
                 if !inner.frames.is_empty() || inner.end.is_some() {
                     inner.bytes = 0;
                     let frames = inner.frames.drain(..).collect();
-                    return (frames, inner.end.take());
+                    let end = inner.end.take();
+                    inner.finished |= end.is_some();
+                    return (frames, end);
                 }
             }
             self.data.notified().await;
@@ -257,6 +261,18 @@ async fn finish(mut sock: OwnedWriteHalf, outbox: &Outbox, bye: Option<Bytes>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_is_queued_once_the_writer_has_finished() {
+        let o = Outbox::new(100);
+        o.finish();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (_, end) = rt.block_on(o.take());
+        assert!(end.is_some());
+        assert!(!o.push(Bytes::from_static(b"late")));
+    }
 
     #[test]
     fn overflow_closes_and_refuses() {

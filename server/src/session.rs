@@ -174,8 +174,24 @@ impl Conn {
         }
     }
 
+    /// Queues a reply. One that cannot be encoded (larger than a frame may
+    /// be) still answers its request, with an error.
     fn reply(&self, id: u64, res: Response) {
-        self.outbox.send(&ServerFrame::Ok { id, res });
+        match natter_shared::encode(&ServerFrame::Ok { id, res }) {
+            Ok(bytes) => {
+                self.outbox.push(bytes);
+            }
+            Err(e) => {
+                tracing::warn!(peer = %self.peer, error = %e, "reply too large");
+                self.reply_err(
+                    id,
+                    ErrorReply::new(
+                        ErrorCode::Internal,
+                        format!("the reply is too large to send: {e}"),
+                    ),
+                );
+            }
+        }
     }
 
     fn reply_err(&self, id: u64, err: ErrorReply) {
@@ -312,11 +328,13 @@ impl Conn {
         let ip_key = format!("ip:{}", self.peer.ip());
         let name = normalize_user(user).unwrap_or_default();
         let account_key = format!("user:{name}");
-        let throttled = {
-            let mut t = self.throttle();
-            t.check(&ip_key, limits.login_failures_per_ip, window)
-                .and(t.check(&account_key, limits.login_failures_per_account, window))
-        };
+        let throttled = self.throttle().begin(
+            &[
+                (&ip_key, limits.login_failures_per_ip),
+                (&account_key, limits.login_failures_per_account),
+            ],
+            window,
+        );
         if let Err(wait) = throttled {
             let secs = wait.as_secs().max(1);
             self.reply_err(
@@ -345,6 +363,7 @@ impl Conn {
                 let hash = row
                     .as_ref()
                     .map_or_else(|| auth::dummy_hash().to_owned(), |r| r.pw_hash.clone());
+                let _permit = self.shared.hashing.acquire().await;
                 let verified =
                     tokio::task::spawn_blocking(move || auth::verify_password(&hash, &password))
                         .await
@@ -369,18 +388,18 @@ impl Conn {
             }
         };
         let Some(row) = row.filter(|_| ok) else {
-            {
-                let mut t = self.throttle();
-                t.fail(&ip_key);
-                t.fail(&account_key);
-            }
+            // Already counted by `begin`.
             tracing::info!(peer = %self.peer, user = name, "failed login");
             return self.reply_err(
                 id,
                 ErrorReply::new(ErrorCode::AuthFailed, "wrong user name, password or token"),
             );
         };
-        self.throttle().clear(&account_key);
+        {
+            let mut t = self.throttle();
+            t.forgive(&ip_key);
+            t.clear(&account_key);
+        }
         let (new_token, token_hash) = match token {
             Some(t) => (None, Some(auth::hash_token(&t))),
             None if remember => match self.issue_token(row.id).await {
@@ -421,9 +440,10 @@ impl Conn {
         if let Err(e) = auth::check_password_rules(&password) {
             return self.reply_err(id, ErrorReply::new(ErrorCode::Invalid, e));
         }
-        let Ok(Ok(hash)) =
-            tokio::task::spawn_blocking(move || auth::hash_password(&password)).await
-        else {
+        let permit = self.shared.hashing.acquire().await;
+        let hashed = tokio::task::spawn_blocking(move || auth::hash_password(&password)).await;
+        drop(permit);
+        let Ok(Ok(hash)) = hashed else {
             return self.reply_err(
                 id,
                 ErrorReply::new(ErrorCode::Internal, "cannot hash password"),
@@ -468,10 +488,12 @@ impl Conn {
         token_hash: Option<String>,
     ) {
         let user_id = row.id;
+        // Read through the writer so that changes queued before this login
+        // (a kick, a ban) are already applied.
         let memberships = match self
             .shared
             .store
-            .read(move |c| store::user_memberships(c, user_id))
+            .write(move |c| store::user_memberships(c, user_id))
             .await
         {
             Ok(m) => m,
@@ -558,14 +580,12 @@ impl Conn {
     /// Creates the direct conversation between the session's user and
     /// `peer` if it does not exist yet.
     async fn ensure_direct(&self, session: u64, peer: i64) -> Result<(), ErrorReply> {
-        let (me, names) = {
-            let hub = self.shared.hub();
-            let me = hub
-                .session_user(session)
-                .ok_or_else(|| ErrorReply::new(ErrorCode::NotLoggedIn, "log in first"))?;
-            (me, hub.user_names(me, peer))
-        };
-        let name = crate::hub::direct_name(&names.0, &names.1);
+        let me = self
+            .shared
+            .hub()
+            .session_user(session)
+            .ok_or_else(|| ErrorReply::new(ErrorCode::NotLoggedIn, "log in first"))?;
+        let name = crate::hub::direct_name(me, peer);
         let stored_name = name.clone();
         let room_id = self
             .shared
@@ -759,10 +779,8 @@ impl Conn {
                 let r = self.shared.hub().mark_read(session, &room, marker);
                 match r {
                     Ok((res, change, recount)) => {
-                        if recount
-                            && let Some(StoreChange::Read { room, user, id: at }) = change.clone()
-                        {
-                            self.recount(room, user, at);
+                        if recount && let Some(StoreChange::Read { room, user, .. }) = &change {
+                            self.recount(*room, *user);
                         }
                         self.persist(change);
                         self.reply(id, res);
@@ -788,16 +806,47 @@ impl Conn {
 
     /// Recounts unread messages from the store for a marker older than the
     /// in-memory ring, then updates the hub.
-    fn recount(&self, room: i64, user: i64, marker: u64) {
+    /// At most one recount runs per (room, user); it repeats until its
+    /// count matches the marker it read, so a burst of `MarkRead`s costs
+    /// one scan at a time, not one each.
+    fn recount(&self, room: i64, user: i64) {
+        let fresh = self
+            .shared
+            .recounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((room, user));
+        if !fresh {
+            return;
+        }
         let shared = Arc::clone(&self.shared);
         tokio::spawn(async move {
-            let name = shared.hub().user_name_of(user);
-            let counts = shared
-                .store
-                .read(move |c| store::unread_counts(c, room, &name, marker))
-                .await;
-            if let Ok(counts) = counts {
-                shared.hub().set_counts(room, user, marker, counts);
+            loop {
+                let target = shared.hub().marker_of(room, user);
+                let counted = match target {
+                    Some((name, marker)) => shared
+                        .store
+                        .read(move |c| store::unread_counts(c, room, &name, marker))
+                        .await
+                        .ok()
+                        .map(|counts| (marker, counts)),
+                    None => None,
+                };
+                // Free the slot under the hub lock, so a MarkRead that moves
+                // the marker after this sees it free and starts a recount.
+                let mut hub = shared.hub();
+                let done = match counted {
+                    Some((marker, counts)) => hub.set_counts(room, user, marker, counts),
+                    None => true,
+                };
+                if done {
+                    shared
+                        .recounts
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&(room, user));
+                    return;
+                }
             }
         });
     }

@@ -24,6 +24,9 @@ use crate::config::SyncMode;
 /// The database file inside the data dir.
 pub const DB_FILE: &str = "natter.db";
 
+/// Session tokens kept per user; older ones are revoked.
+pub const MAX_TOKENS_PER_USER: i64 = 20;
+
 /// The public room every account is a member of.
 pub const GENERAL: &str = "general";
 
@@ -570,6 +573,13 @@ pub fn insert_token(conn: &Connection, user_id: i64, hash: &str) -> Result<(), S
         "INSERT INTO tokens (hash, user_id, created_at) VALUES (?1, ?2, ?3)",
         params![hash, user_id, now_ms()],
     )?;
+    // Each password login (a new device, a new `natter login`) adds one;
+    // only the newest are kept, so forgotten ones do not stay valid forever.
+    conn.execute(
+        "DELETE FROM tokens WHERE user_id = ?1 AND rowid NOT IN
+         (SELECT rowid FROM tokens WHERE user_id = ?1 ORDER BY rowid DESC LIMIT ?2)",
+        params![user_id, MAX_TOKENS_PER_USER],
+    )?;
     Ok(())
 }
 
@@ -827,14 +837,4 @@ pub fn unread_counts(
 pub fn message_count(conn: &Connection) -> Result<u64, StoreError> {
     let n: i64 = conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
     Ok(from_sql(n))
-}
-
-/// The newest message id of a room (0 when empty).
-pub fn last_message_id(conn: &Connection, room_id: i64) -> Result<MessageId, StoreError> {
-    let id: Option<i64> = conn.query_row(
-        "SELECT MAX(id) FROM messages WHERE room_id = ?1",
-        [room_id],
-        |r| r.get(0),
-    )?;
-    Ok(from_sql(id.unwrap_or(0)))
 }

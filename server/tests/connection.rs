@@ -129,6 +129,29 @@ async fn login_with_password_then_token_and_logout_revokes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_newest_session_tokens_stay_valid() {
+    let server = TestServer::start(&["alice"], |_| {}).await;
+    let token = |info: natter_shared::SessionInfo| info.token.expect("a token");
+    let first = token(Client::login(server.addr, "alice", PASSWORD).await.1);
+    let max = usize::try_from(natter_server::store::MAX_TOKENS_PER_USER).unwrap();
+    let mut last = String::new();
+    for _ in 0..max {
+        last = token(Client::login(server.addr, "alice", PASSWORD).await.1);
+    }
+    let with = |t: String| Request::Login {
+        user: "alice".into(),
+        credential: Credential::Token(t),
+    };
+    let mut c = Client::connect(server.addr).await;
+    c.hello().await;
+    assert_eq!(code(c.request(with(first)).await), ErrorCode::AuthFailed);
+    assert!(matches!(
+        c.request(with(last)).await,
+        Ok(Response::Session(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_only_logins_mint_no_token() {
     let server = TestServer::start(&["alice"], |_| {}).await;
     let mut c = Client::connect(server.addr).await;

@@ -523,8 +523,16 @@ async fn roles_govern_moderation() {
         })
         .await
         .unwrap();
-    // A server admin can moderate without being a member.
+    // A server admin can moderate without being a member, and no room
+    // moderator can act against an admin.
     let mut admin = server.login("admin").await;
+    admin
+        .request(Request::Join {
+            room: "#mod".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(code(bob.request(kick("admin")).await), ErrorCode::Forbidden);
     admin.request(kick("bob")).await.unwrap();
     let e = bob
         .event_where(|e| matches!(e, Event::RoomRemoved { .. }))
@@ -736,6 +744,24 @@ async fn unread_and_mention_counts_at_login_and_read_markers_sync() {
     );
     let mut b2 = server.login("bob").await;
 
+    // A marker older than the in-memory ring (3 messages) is recounted
+    // from the store.
+    b1.request(Request::MarkRead {
+        room: "#general".into(),
+        id: ids[0],
+    })
+    .await
+    .unwrap();
+    let e = b2.event_where(|e| matches!(e, Event::Unread { .. })).await;
+    assert_eq!(
+        e,
+        Event::Unread {
+            room: "#general".into(),
+            unread: 4,
+            mentions: 2
+        }
+    );
+    b1.drain(Duration::from_millis(100)).await;
     // Marking read in one session moves the marker in both, with new counts.
     b1.request(Request::MarkRead {
         room: "#general".into(),
@@ -792,6 +818,38 @@ async fn unread_and_mention_counts_at_login_and_read_markers_sync() {
         (general.last_read, general.unread, general.mentions),
         (ids[4], 0, 0)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_starts_with_nothing_unread_also_after_a_restart() {
+    let mut server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let mut alice = server.login("alice").await;
+    alice
+        .request(Request::Create {
+            room: "#old".into(),
+            private: false,
+        })
+        .await
+        .unwrap();
+    for i in 0..5 {
+        sent_id(&mut alice, "#old", &format!("before bob {i} @bob")).await;
+    }
+    let mut bob = server.login("bob").await;
+    match bob
+        .request(Request::Join {
+            room: "#old".into(),
+        })
+        .await
+        .unwrap()
+    {
+        Response::Room(r) => assert_eq!((r.unread, r.mentions), (0, 0)),
+        other => panic!("{other:?}"),
+    }
+    server.stop().await;
+    let server = TestServer::start_in(&server.data_dir.clone(), |_| {}).await;
+    let (_, info) = Client::login(server.addr, "bob", PASSWORD).await;
+    let old = info.rooms.iter().find(|r| r.name == "#old").unwrap();
+    assert_eq!((old.unread, old.mentions), (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
