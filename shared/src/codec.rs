@@ -224,6 +224,31 @@ mod tests {
     }
 
     #[test]
+    fn secrets_never_show_in_debug_output() {
+        let login = format!(
+            "{:?}",
+            Request::Login {
+                user: "alice".into(),
+                credential: crate::Credential::Password("hunter2".into()),
+            }
+        );
+        assert!(
+            login.contains("alice") && !login.contains("hunter2"),
+            "{login}"
+        );
+        let session = format!(
+            "{:?}",
+            crate::SessionInfo {
+                user: "alice".into(),
+                admin: false,
+                token: Some("s3cret-token".into()),
+                rooms: Vec::new(),
+            }
+        );
+        assert!(!session.contains("s3cret"), "{session}");
+    }
+
+    #[test]
     fn many_frames_in_one_buffer() {
         let mut buf = BytesMut::new();
         for id in 1..=5 {

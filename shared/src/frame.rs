@@ -30,8 +30,8 @@ pub struct ClientFrame {
     pub req: Request,
 }
 
-/// How a client logs in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How a client logs in. `Debug` shows the kind, never the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Credential {
     /// The account password; the reply carries a fresh session token.
@@ -42,6 +42,16 @@ pub enum Credential {
     /// issued. For scripts that hold the password anyway (an environment
     /// variable, a password manager), so their runs do not pile up tokens.
     PasswordOnly(String),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Credential::Password(_) => "Password(<redacted>)",
+            Credential::Token(_) => "Token(<redacted>)",
+            Credential::PasswordOnly(_) => "PasswordOnly(<redacted>)",
+        })
+    }
 }
 
 /// Which page of a room's history to fetch. Exactly one of `before` and
@@ -245,8 +255,8 @@ pub enum Response {
     Stats(Stats),
 }
 
-/// The logged-in session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The logged-in session. `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub user: String,
     pub admin: bool,
@@ -256,6 +266,17 @@ pub struct SessionInfo {
     pub token: Option<String>,
     /// Every room you are in, with unread and mention counts.
     pub rooms: Vec<RoomState>,
+}
+
+impl fmt::Debug for SessionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionInfo")
+            .field("user", &self.user)
+            .field("admin", &self.admin)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("rooms", &self.rooms)
+            .finish()
+    }
 }
 
 /// The kind of a room.

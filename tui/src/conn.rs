@@ -484,10 +484,20 @@ async fn raw_request(
         pending.waiters.insert(id, tx);
     }
     let _guard = WaiterGuard { shared, id };
-    if shared.out.send(frame).await.is_err() {
-        return Err(ClientError::Disconnected(shared.closed_reason()));
+    // The deadline covers queueing too: a stalled socket with a full queue
+    // must time out, not hang the caller (or the heartbeat) forever.
+    let deadline = tokio::time::Instant::now() + timeout;
+    match tokio::time::timeout_at(deadline, shared.out.send(frame)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => return Err(ClientError::Disconnected(shared.closed_reason())),
+        Err(_) => {
+            return Err(ClientError::Timeout {
+                request: kind,
+                after: timeout,
+            });
+        }
     }
-    match tokio::time::timeout(timeout, rx).await {
+    match tokio::time::timeout_at(deadline, rx).await {
         Err(_) => Err(ClientError::Timeout {
             request: kind,
             after: timeout,

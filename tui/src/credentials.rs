@@ -129,7 +129,9 @@ where
     // password manager) logs in for this run only; a typed one asks for a
     // session token so it need not be typed again.
     let credential = match source {
-        Source::Prompt => Credential::Password(password.to_owned()),
+        Source::Prompt if sources.keyring.is_available() => {
+            Credential::Password(password.to_owned())
+        }
         _ => Credential::PasswordOnly(password.to_owned()),
     };
     let session = attempt(credential).await?;
@@ -138,6 +140,9 @@ where
     }
     Ok(LoggedIn { session, source })
 }
+
+/// How long `password_command` may take.
+const PASSWORD_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_mins(1);
 
 /// Stores a new session token if a keyring is available; a failure only
 /// costs a password next time, so it is logged, not returned.
@@ -159,14 +164,24 @@ pub async fn remember_token(keyring: &Keyring, account: &str, token: &str) {
 /// [`ClientError::PasswordCommand`] when it cannot run, exits non-zero or
 /// prints nothing.
 pub async fn run_password_command(cmd: &str) -> Result<String, ClientError> {
-    let out = tokio::process::Command::new("sh")
+    // A password manager waiting for a PIN nobody will type (under cron)
+    // must not hang natter: give it a minute, then kill it.
+    let run = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .stdin(Stdio::inherit())
         .stderr(Stdio::inherit())
         .stdout(Stdio::piped())
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(PASSWORD_COMMAND_TIMEOUT, run)
         .await
+        .map_err(|_| {
+            ClientError::PasswordCommand(format!(
+                "`{cmd}` gave no password within {} s",
+                PASSWORD_COMMAND_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(|e| ClientError::PasswordCommand(format!("cannot run sh: {e}")))?;
     if !out.status.success() {
         return Err(ClientError::PasswordCommand(format!(

@@ -30,8 +30,9 @@ Config file: ~/.config/natter/config.toml (keys: server, user,
 password_command), or --config FILE.
 
 `natter tail` ends with 0 on Ctrl-C (SIGINT/SIGTERM), when stdout is closed,
-or when the server announces it is closing (a note goes to stderr); with 3
-when the connection is lost without notice.
+or when the server announces it is shutting down (a note goes to stderr);
+with 3 when the connection is lost, or the server drops it (as a slow reader,
+or silent): messages may have been missed.
 
 Exit codes:
   0  success (--send: the server stored the message)

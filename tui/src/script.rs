@@ -73,7 +73,14 @@ impl Context {
 pub async fn connect_and_log_in(
     ctx: &Context,
 ) -> Result<(Connection, Events, LoggedIn), ClientError> {
-    let keyring = Keyring::open(ctx.keyring).await;
+    // With NATTER_PASSWORD the keyring is neither read nor written (the
+    // password comes first and logs in for this run only): do not probe it,
+    // which can cost seconds or an unlock prompt.
+    let keyring = if ctx.env_password.is_some() {
+        Keyring::none()
+    } else {
+        Keyring::open(ctx.keyring).await
+    };
     let sources = Sources {
         env_password: ctx.env_password.clone(),
         keyring,
@@ -228,8 +235,17 @@ pub async fn tail(
                 }
             }
             Some(Incoming::Event(_)) => {}
-            Some(Incoming::Closed(Disconnect::Notice { code, message, .. })) => {
+            // The server going down ends a tail cleanly; being dropped as a
+            // slow reader or for silence means messages were missed.
+            Some(Incoming::Closed(Disconnect::Notice { code, message, .. }))
+                if code == natter_shared::ErrorCode::ShuttingDown =>
+            {
                 return Ok(TailEnd::ServerClosed(format!("{message} ({code})")));
+            }
+            Some(Incoming::Closed(Disconnect::Notice { code, message, .. })) => {
+                return Err(ClientError::Server(natter_shared::ErrorReply::new(
+                    code, message,
+                )));
             }
             Some(Incoming::Closed(Disconnect::Local)) => return Ok(TailEnd::Interrupted),
             Some(Incoming::Closed(Disconnect::Lost(why))) => {

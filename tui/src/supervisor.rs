@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::conn::{ConnectOptions, Connection, Disconnect, Incoming};
-use crate::error::{ClientError, exit};
+use crate::error::ClientError;
 
 /// What a supervisor needs to (re)connect.
 #[derive(Debug, Clone)]
@@ -28,6 +28,10 @@ pub struct SupervisorConfig {
     pub credential: Credential,
     pub connect: ConnectOptions,
     pub backoff: Backoff,
+    /// How long a link must hold for the backoff to start over (10 s is a
+    /// good value): a server that accepts and drops at once keeps backing
+    /// off instead of being hammered.
+    pub stable_link: Duration,
 }
 
 /// The connection's state, as a status line shows it.
@@ -85,6 +89,17 @@ impl Supervisor {
     }
 }
 
+/// Failures that retrying cannot mend: the credential was refused, or the
+/// two sides speak different protocols. Everything else (a full server, an
+/// internal error, a throttle) is retried.
+fn is_final(e: &ClientError) -> bool {
+    e.is_auth_failure()
+        || matches!(
+            e.server_code(),
+            Some(natter_shared::ErrorCode::VersionMismatch)
+        )
+}
+
 /// Why one connected session ended, and how soon to come back.
 struct Ended {
     reason: String,
@@ -103,15 +118,22 @@ async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>) {
         {
             return;
         }
+        let started = tokio::time::Instant::now();
         let ended = match session(&mut config, tx).await {
             Outcome::ReceiverGone => return,
             Outcome::Ended(ended) => {
-                // The link worked: the next outage starts a fresh schedule.
-                backoff.reset();
-                attempt = 1;
+                // A link that held starts the next outage on a fresh
+                // schedule; one dropped at once (a server that accepts and
+                // then fails) keeps backing off.
+                if started.elapsed() >= config.stable_link {
+                    backoff.reset();
+                    attempt = 1;
+                } else {
+                    attempt += 1;
+                }
                 ended
             }
-            Outcome::Failed(e) if e.is_auth_failure() || e.exit_code() == exit::REFUSED => {
+            Outcome::Failed(e) if is_final(&e) => {
                 let _ = tx
                     .send(Update::Status(Status::Stopped(e.to_string())))
                     .await;
@@ -119,9 +141,14 @@ async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>) {
             }
             Outcome::Failed(e) => {
                 attempt += 1;
+                // A throttled or rate-limited login says when to come back.
+                let not_before = match &e {
+                    ClientError::Server(reply) => reply.retry_after_ms.map(Duration::from_millis),
+                    _ => None,
+                };
                 Ended {
                     reason: e.to_string(),
-                    not_before: None,
+                    not_before,
                 }
             }
         };
@@ -217,6 +244,7 @@ mod tests {
             credential: Credential::Password("pw".into()),
             connect: ConnectOptions::default(),
             backoff: Backoff::new(Duration::from_millis(20), Duration::from_millis(80)),
+            stable_link: Duration::ZERO,
         }
     }
 
@@ -356,6 +384,24 @@ mod tests {
         assert_eq!(seen.recv().await, Some(Credential::Password("pw".into())));
         assert_eq!(seen.recv().await, Some(Credential::Token("tok".into())));
         assert_eq!(seen.recv().await, Some(Credential::Token("tok".into())));
+    }
+
+    #[tokio::test]
+    async fn a_link_that_drops_at_once_keeps_backing_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (seen_tx, _seen) = mpsc::unbounded_channel();
+        tokio::spawn(flaky_server(listener, Duration::from_millis(5), seen_tx));
+        let mut config = config(addr);
+        config.stable_link = Duration::from_mins(1);
+        let (_sup, mut rx) = Supervisor::spawn(config);
+        let mut attempts = Vec::new();
+        while attempts.len() < 3 {
+            if let Status::Connecting { attempt } = next_status(&mut rx).await {
+                attempts.push(attempt);
+            }
+        }
+        assert_eq!(attempts, [1, 2, 3]);
     }
 
     #[tokio::test]
