@@ -686,9 +686,7 @@ impl Hub {
         body: String,
         action: bool,
     ) -> Result<SendPlan, ErrorReply> {
-        let user = self
-            .session_user(session)
-            .ok_or_else(|| err(ErrorCode::NotLoggedIn, "log in first"))?;
+        let user = self.logged_in(session)?;
         if body.trim().is_empty() {
             return Err(err(ErrorCode::Invalid, "empty messages are not sent"));
         }
@@ -802,9 +800,7 @@ impl Hub {
         target: &str,
         q: HistoryQuery,
     ) -> Result<HistoryPlan, ErrorReply> {
-        let user = self
-            .session_user(session)
-            .ok_or_else(|| err(ErrorCode::NotLoggedIn, "log in first"))?;
+        let user = self.logged_in(session)?;
         if q.before.is_some() && q.after.is_some() {
             return Err(err(ErrorCode::Invalid, "give before or after, not both"));
         }
@@ -813,18 +809,18 @@ impl Hub {
             0 => max,
             n => n.min(max),
         };
-        let room = match self.find(user, target)? {
-            Some(id) => &self.rooms[&id],
+        if self.find(user, target)?.is_none() {
             // A direct conversation not started yet has no history.
-            None => {
-                return Ok(HistoryPlan::Ready(Response::Messages {
-                    room: target.trim().to_ascii_lowercase(),
-                    messages: Vec::new(),
-                    more: false,
-                }));
-            }
-        };
-        let room = self.member_room(user, &self.display(room, user))?;
+            let room = Target::parse(target)
+                .map(|t| t.display())
+                .unwrap_or_default();
+            return Ok(HistoryPlan::Ready(Response::Messages {
+                room,
+                messages: Vec::new(),
+                more: false,
+            }));
+        }
+        let room = self.member_room(user, target)?;
         let name = self.display(room, user);
         let wire = |m: &StoredMessage| m.to_wire(name.clone());
         if let Some(after) = q.after {
