@@ -661,6 +661,23 @@ async fn heartbeat(shared: Arc<Shared>, every: Duration) {
     }
 }
 
+/// The welcome a fake server in the tests sends (its motd is "hi").
+#[cfg(test)]
+pub(crate) fn test_welcome(heartbeat_ms: u64) -> Response {
+    Response::Welcome {
+        protocol: 1,
+        server_version: "fake".into(),
+        limits: natter_shared::Limits {
+            max_frame: 65536,
+            max_message_len: 4000,
+            max_history_page: 100,
+            heartbeat_ms,
+        },
+        features: Vec::new(),
+        motd: Some("hi".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::future::Future;
@@ -689,18 +706,7 @@ mod tests {
             let mut peer = Framed::new(sock, FrameCodec::default());
             let hello = next_req(&mut peer).await.unwrap();
             assert!(matches!(hello.req, Request::Hello { protocol: 1, .. }));
-            let welcome = Response::Welcome {
-                protocol: 1,
-                server_version: "fake".into(),
-                limits: Limits {
-                    max_frame: 65536,
-                    max_message_len: 4000,
-                    max_history_page: 100,
-                    heartbeat_ms,
-                },
-                features: Vec::new(),
-                motd: Some("hi".into()),
-            };
+            let welcome = test_welcome(heartbeat_ms);
             reply(&mut peer, hello.id, welcome).await;
             script(peer).await;
         });

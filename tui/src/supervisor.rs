@@ -230,7 +230,7 @@ mod tests {
 
     use futures_util::{SinkExt, StreamExt};
     use natter_shared::{
-        ClientFrame, ErrorCode, FrameCodec, Limits, Request, Response, ServerFrame, decode_client,
+        ClientFrame, ErrorCode, FrameCodec, Request, Response, ServerFrame, decode_client,
     };
     use tokio::net::TcpListener;
     use tokio_util::codec::Framed;
@@ -306,18 +306,7 @@ mod tests {
                 while let Some(Ok(payload)) = framed.next().await {
                     let ClientFrame { id, req } = decode_client(&payload).unwrap();
                     let res = match req {
-                        Request::Hello { .. } => Response::Welcome {
-                            protocol: 1,
-                            server_version: "fake".into(),
-                            limits: Limits {
-                                max_frame: 65536,
-                                max_message_len: 4000,
-                                max_history_page: 100,
-                                heartbeat_ms: 10_000,
-                            },
-                            features: Vec::new(),
-                            motd: None,
-                        },
+                        Request::Hello { .. } => crate::conn::test_welcome(10_000),
                         Request::Login { user, credential } => {
                             let token = matches!(credential, Credential::Password(_))
                                 .then(|| "tok".to_owned());
@@ -416,18 +405,7 @@ mod tests {
                 let frame = match req {
                     Request::Hello { .. } => ServerFrame::Ok {
                         id,
-                        res: Response::Welcome {
-                            protocol: 1,
-                            server_version: "fake".into(),
-                            limits: Limits {
-                                max_frame: 65536,
-                                max_message_len: 4000,
-                                max_history_page: 100,
-                                heartbeat_ms: 10_000,
-                            },
-                            features: Vec::new(),
-                            motd: None,
-                        },
+                        res: crate::conn::test_welcome(10_000),
                     },
                     _ => ServerFrame::Err {
                         id,
