@@ -35,6 +35,52 @@ pub struct FileConfig {
     pub user: Option<String>,
     /// A shell command printing the password on its first line of output.
     pub password_command: Option<String>,
+    /// Notification levels: a default and per-room overrides.
+    #[serde(default)]
+    pub notify: crate::notify::NotifyLevels,
+    /// Mouse support in the full-screen client (wheel scrolls, a click
+    /// selects a room). Off by default: it takes over the terminal's own
+    /// text selection.
+    #[serde(default)]
+    pub mouse: bool,
+    /// Colours of the full-screen client, by name (`cyan`, `lightred`),
+    /// index (`208`) or `#rrggbb`.
+    #[serde(default)]
+    pub colors: Colors,
+}
+
+/// Colour overrides; unset keys keep the default theme.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Colors {
+    pub accent: Option<String>,
+    pub unread: Option<String>,
+    pub mention: Option<String>,
+    pub error: Option<String>,
+    pub dim: Option<String>,
+}
+
+impl Colors {
+    /// The theme with these overrides applied.
+    ///
+    /// # Errors
+    /// A colour name that does not parse, named with its key.
+    pub fn apply(&self, mut theme: crate::ui::Theme) -> Result<crate::ui::Theme, String> {
+        use std::str::FromStr;
+        let pick = |key: &str, value: &Option<String>, slot: &mut ratatui::style::Color| {
+            if let Some(v) = value {
+                *slot = ratatui::style::Color::from_str(v)
+                    .map_err(|_| format!("colors.{key}: unknown colour {v:?}"))?;
+            }
+            Ok::<(), String>(())
+        };
+        pick("accent", &self.accent, &mut theme.accent)?;
+        pick("unread", &self.unread, &mut theme.unread)?;
+        pick("mention", &self.mention, &mut theme.mention)?;
+        pick("error", &self.error, &mut theme.error)?;
+        pick("dim", &self.dim, &mut theme.dim)?;
+        Ok(theme)
+    }
 }
 
 impl FileConfig {
@@ -232,11 +278,34 @@ mod tests {
     }
 
     #[test]
+    fn tui_keys_parse_and_bad_colours_are_named() {
+        let c = FileConfig::parse(
+            "mouse = true\n[notify]\ndefault = \"all\"\nrooms = { \"#random\" = \"none\" }\n[colors]\naccent = \"lightmagenta\"\n",
+        )
+        .unwrap();
+        assert!(c.mouse);
+        assert_eq!(
+            c.notify.level_for("#random"),
+            crate::notify::NotifyLevel::None
+        );
+        assert_eq!(c.notify.level_for("#x"), crate::notify::NotifyLevel::All);
+        let theme = c.colors.apply(crate::ui::Theme::default()).unwrap();
+        assert_eq!(theme.accent, ratatui::style::Color::LightMagenta);
+        let bad = FileConfig::parse("[colors]\nerror = \"blurple\"\n").unwrap();
+        let err = bad.colors.apply(crate::ui::Theme::default()).unwrap_err();
+        assert!(
+            err.contains("colors.error") && err.contains("blurple"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn flag_beats_env_beats_file_beats_default() {
         let file = FileConfig {
             server: Some("file:1".into()),
             user: Some("fileuser".into()),
             password_command: Some("echo x".into()),
+            ..FileConfig::default()
         };
         let env = Env {
             server: Some("env:1".into()),

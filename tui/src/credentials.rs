@@ -141,6 +141,39 @@ where
     Ok(LoggedIn { session, source })
 }
 
+/// The full-screen client's credential, from the same sources in the same
+/// order as the scripting modes, and where it came from (for `/help`).
+/// `None` when no source had one: the client then shows its login screen.
+///
+/// # Errors
+/// A failing `password_command`.
+pub async fn tui_credential(
+    ctx: &crate::script::Context,
+    keyring: &Keyring,
+) -> Result<(Option<Credential>, String), ClientError> {
+    let account = ctx.settings.keyring_account();
+    if let Some(pw) = &ctx.env_password {
+        return Ok((
+            Some(Credential::PasswordOnly(pw.clone())),
+            "NATTER_PASSWORD".to_owned(),
+        ));
+    }
+    if let Some(token) = keyring.token(&account).await {
+        return Ok((
+            Some(Credential::Token(token)),
+            format!("session token in the {} keyring", keyring.name()),
+        ));
+    }
+    if let Some(cmd) = &ctx.settings.password_command {
+        let pw = run_password_command(cmd).await?;
+        return Ok((
+            Some(Credential::PasswordOnly(pw)),
+            format!("password_command ({cmd})"),
+        ));
+    }
+    Ok((None, "the login screen".to_owned()))
+}
+
 /// How long `password_command` may take.
 const PASSWORD_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_mins(1);
 

@@ -19,6 +19,7 @@
 //! - [`format`]: message lines as `tail` prints them (plain and JSON).
 //! - [`error`]: [`ClientError`] and the exit code of each failure.
 
+pub mod app;
 pub mod backoff;
 pub mod config;
 pub mod conn;
@@ -26,8 +27,12 @@ pub mod credentials;
 pub mod error;
 pub mod format;
 pub mod keyring;
+pub mod local;
+pub mod notify;
 pub mod script;
 pub mod supervisor;
+pub mod tui;
+pub mod ui;
 
 pub use backoff::Backoff;
 pub use conn::{ConnectOptions, Connection, Disconnect, Events, Incoming, Welcome};

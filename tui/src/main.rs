@@ -10,6 +10,7 @@ use natter::ClientError;
 use natter::config::{Env, FileConfig, Flags, Settings};
 use natter::error::exit;
 use natter::script::{self, Context, LogoutReport, TailEnd, TailOptions};
+use natter_shared::Credential;
 
 const AFTER_HELP: &str = "\
 Without --send or a command, natter will start the full-screen client; that
@@ -64,6 +65,10 @@ struct Cli {
     /// Message text after `--` (with --send)
     #[arg(last = true, requires = "send", hide = true)]
     rest: Vec<String>,
+    /// Run a server in this process (127.0.0.1:7878 or the next free
+    /// port, data in the user data dir) and open the client logged in to it
+    #[arg(long)]
+    local: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -91,7 +96,6 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    init_tracing();
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -122,11 +126,16 @@ fn init_tracing() {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     if cli.send.is_none() && cli.command.is_none() {
-        eprintln!(
-            "natter: the full-screen chat interface is not built yet; use --send ROOM or a subcommand (tail, login, logout), see --help"
-        );
-        return Ok(exit::USAGE);
+        return run_tui(&cli);
     }
+    if cli.local {
+        return Err(ClientError::Usage(
+            "--local starts the full-screen client; it does not combine with --send or a command"
+                .into(),
+        )
+        .into());
+    }
+    init_tracing();
     let env = Env::from_process();
     let file = FileConfig::load(cli.config.as_deref())?;
     let flags = Flags {
@@ -193,6 +202,115 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         None => Ok(exit::USAGE),
     }
+}
+
+/// Logs to a daily-rolling file in the state dir: nothing may reach the
+/// terminal while the full-screen client runs. The guard flushes the file
+/// writer when dropped, so it is kept until the end.
+fn init_file_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    use tracing_subscriber::prelude::*;
+    let dirs = directories::ProjectDirs::from("", "", "natter")?;
+    let dir = dirs.state_dir().map_or_else(
+        || dirs.data_local_dir().join("logs"),
+        std::path::Path::to_path_buf,
+    );
+    let appender = tracing_appender::rolling::RollingFileAppender::builder()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("natter.log")
+        .build(&dir)
+        .ok()?;
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(writer),
+        )
+        .init();
+    Some(guard)
+}
+
+/// The full-screen client (optionally with `--local`'s in-process server).
+fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
+    let _guard = init_file_logging();
+    let env = Env::from_process();
+    let file = FileConfig::load(cli.config.as_deref())?;
+    let mut theme = file
+        .colors
+        .apply(natter::ui::Theme::default())
+        .map_err(ClientError::Usage)?;
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        theme = natter::ui::Theme::plain();
+    }
+    let flags = Flags {
+        server: cli.server.clone(),
+        user: cli.user.clone(),
+    };
+    let mut flags_env = env.clone();
+    if cli.local
+        && flags.user.is_none()
+        && env.user.is_none()
+        && env.login_name.is_none()
+        && file.user.is_none()
+    {
+        // --local needs some name for its one account.
+        flags_env.login_name = Some("me".into());
+    }
+    let settings = Settings::resolve(&flags, &flags_env, &file)?;
+    let ctx = Context::new(settings, &env)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let offset = chrono::Local::now().offset().local_minus_utc();
+    let settings = natter::app::Settings {
+        notify: file.notify.rooms.clone(),
+        notify_default: file.notify.default,
+        mouse: file.mouse,
+        utc_offset: offset,
+    };
+    runtime.block_on(async {
+        let mut local = None;
+        let keyring = natter::keyring::Keyring::open(ctx.keyring).await;
+        let mut server = ctx.settings.server.clone();
+        let user = ctx.settings.user.clone();
+        let (credential, source) = if cli.local {
+            let dir = natter::local::default_data_dir()
+                .ok_or_else(|| ClientError::Usage("no user data directory for --local".into()))?;
+            let s = natter::local::LocalServer::start(&dir, &user).await?;
+            server = s.addr.to_string();
+            let c = Credential::PasswordOnly(s.password.clone());
+            local = Some(s);
+            (
+                Some(c),
+                format!("local account (server data in {})", dir.display()),
+            )
+        } else {
+            natter::credentials::tui_credential(&ctx, &keyring).await?
+        };
+        let options = natter::tui::Options {
+            server,
+            user,
+            credential,
+            source,
+            keyring,
+            settings,
+            theme,
+            connect: ctx.connect.clone(),
+        };
+        let result = natter::tui::run(options).await;
+        if let Some(s) = local {
+            s.stop().await;
+        }
+        result?;
+        anyhow::Ok(exit::OK)
+    })
 }
 
 /// Installs SIGINT and SIGTERM handlers now, before any output (a signal

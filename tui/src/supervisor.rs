@@ -63,6 +63,7 @@ pub enum Update {
 #[derive(Debug)]
 pub struct Supervisor {
     stop: CancellationToken,
+    retry: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Drop for Supervisor {
@@ -79,13 +80,20 @@ impl Supervisor {
         let (tx, rx) = mpsc::channel(256);
         let stop = CancellationToken::new();
         let child = stop.clone();
+        let retry = std::sync::Arc::new(tokio::sync::Notify::new());
+        let wake = std::sync::Arc::clone(&retry);
         tokio::spawn(async move {
             tokio::select! {
                 () = child.cancelled() => {}
-                () = run(config, &tx) => {}
+                () = run(config, &tx, &wake) => {}
             }
         });
-        (Supervisor { stop }, rx)
+        (Supervisor { stop, retry }, rx)
+    }
+
+    /// Ends the wait before the next attempt now (the user pressed a key).
+    pub fn retry_now(&self) {
+        self.retry.notify_one();
     }
 }
 
@@ -107,7 +115,7 @@ struct Ended {
     not_before: Option<Duration>,
 }
 
-async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>) {
+async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>, retry: &tokio::sync::Notify) {
     let mut backoff = config.backoff.clone();
     let mut attempt = 1;
     loop {
@@ -162,7 +170,10 @@ async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>) {
         if tx.send(Update::Status(status)).await.is_err() {
             return;
         }
-        tokio::time::sleep(retry_in).await;
+        tokio::select! {
+            () = tokio::time::sleep(retry_in) => {}
+            () = retry.notified() => {}
+        }
     }
 }
 

@@ -1,0 +1,229 @@
+//! Slash commands: parsed from the input line into a [`Command`], or a
+//! one-line error for the messages pane.
+
+use natter_shared::PresenceState;
+use natter_shared::names::{Target, normalize_user};
+
+/// A command typed in the input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Join(String),
+    Leave(Option<String>),
+    Create {
+        room: String,
+        private: bool,
+    },
+    Invite {
+        user: String,
+        room: Option<String>,
+    },
+    Kick {
+        user: String,
+        reason: Option<String>,
+    },
+    Ban {
+        user: String,
+        reason: Option<String>,
+    },
+    Unban(String),
+    Topic(String),
+    Msg {
+        user: String,
+        text: Option<String>,
+    },
+    Me(String),
+    Presence {
+        state: PresenceState,
+        status: Option<String>,
+    },
+    Users,
+    Rooms,
+    Stats,
+    Help,
+    Quit,
+}
+
+/// Every command: name, arguments, what it does (for `/help` and
+/// completion).
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    ("/join", "#room", "join a room (or switch to it)"),
+    ("/leave", "[#room]", "leave this or another room"),
+    ("/create", "[--private] #room", "create a room"),
+    ("/invite", "user [#room]", "add someone to a room"),
+    ("/kick", "user [reason]", "remove someone (moderators)"),
+    ("/ban", "user [reason]", "remove and keep out (moderators)"),
+    ("/unban", "user", "lift a ban"),
+    ("/topic", "text", "set the topic (moderators)"),
+    ("/msg", "@user [text]", "open a direct conversation"),
+    ("/me", "text", "an action: * you text"),
+    ("/away", "[text]", "set yourself away"),
+    ("/busy", "[text]", "set yourself busy"),
+    ("/back", "", "set yourself online"),
+    ("/invisible", "", "appear offline to others"),
+    ("/users", "", "list this room's members"),
+    ("/rooms", "", "browse public rooms"),
+    ("/stats", "", "server statistics"),
+    ("/help", "", "keys and commands (also F1)"),
+    ("/quit", "", "leave natter"),
+];
+
+fn rest(words: &[&str]) -> Option<String> {
+    let text = words.join(" ");
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+fn room_arg(arg: &str) -> Result<String, String> {
+    Target::parse(arg)
+        .map(|t| t.display())
+        .map_err(|e| e.to_string())
+}
+
+fn user_arg(arg: &str) -> Result<String, String> {
+    normalize_user(arg).map_err(|e| e.to_string())
+}
+
+/// Parses a line starting with `/`. `//text` is not a command (it sends
+/// `/text`): the caller checks that first.
+pub fn parse(line: &str) -> Result<Command, String> {
+    let line = line.trim();
+    let mut words = line.split_whitespace();
+    let name = words.next().unwrap_or("/");
+    let args: Vec<&str> = words.collect();
+    let usage = |u: &str| Err(format!("usage: {name} {u}"));
+    match name {
+        "/join" | "/j" => match args.as_slice() {
+            [room] => Ok(Command::Join(room_arg(room)?)),
+            _ => usage("#room"),
+        },
+        "/leave" | "/part" => match args.as_slice() {
+            [] => Ok(Command::Leave(None)),
+            [room] => Ok(Command::Leave(Some(room_arg(room)?))),
+            _ => usage("[#room]"),
+        },
+        "/create" => match args.as_slice() {
+            ["--private", room] | [room, "--private"] => Ok(Command::Create {
+                room: room_arg(room)?,
+                private: true,
+            }),
+            [room] => Ok(Command::Create {
+                room: room_arg(room)?,
+                private: false,
+            }),
+            _ => usage("[--private] #room"),
+        },
+        "/invite" => match args.as_slice() {
+            [user] => Ok(Command::Invite {
+                user: user_arg(user)?,
+                room: None,
+            }),
+            [user, room] => Ok(Command::Invite {
+                user: user_arg(user)?,
+                room: Some(room_arg(room)?),
+            }),
+            _ => usage("user [#room]"),
+        },
+        "/kick" | "/ban" => match args.split_first() {
+            Some((user, reason)) => {
+                let user = user_arg(user)?;
+                let reason = rest(reason);
+                Ok(if name == "/kick" {
+                    Command::Kick { user, reason }
+                } else {
+                    Command::Ban { user, reason }
+                })
+            }
+            None => usage("user [reason]"),
+        },
+        "/unban" => match args.as_slice() {
+            [user] => Ok(Command::Unban(user_arg(user)?)),
+            _ => usage("user"),
+        },
+        "/topic" => rest(&args).map(Command::Topic).map_or(usage("text"), Ok),
+        "/msg" | "/query" => match args.split_first() {
+            Some((user, text)) => Ok(Command::Msg {
+                user: user_arg(user)?,
+                text: rest(text),
+            }),
+            None => usage("@user [text]"),
+        },
+        "/me" => rest(&args).map(Command::Me).map_or(usage("text"), Ok),
+        "/away" => Ok(Command::Presence {
+            state: PresenceState::Away,
+            status: rest(&args),
+        }),
+        "/busy" | "/dnd" => Ok(Command::Presence {
+            state: PresenceState::Busy,
+            status: rest(&args),
+        }),
+        "/back" => Ok(Command::Presence {
+            state: PresenceState::Online,
+            status: rest(&args),
+        }),
+        "/invisible" => Ok(Command::Presence {
+            state: PresenceState::Invisible,
+            status: None,
+        }),
+        "/users" | "/names" => Ok(Command::Users),
+        "/rooms" | "/list" => Ok(Command::Rooms),
+        "/stats" => Ok(Command::Stats),
+        "/help" | "/?" => Ok(Command::Help),
+        "/quit" | "/exit" => Ok(Command::Quit),
+        other => Err(format!("unknown command {other}; /help lists them")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_with_their_arguments() {
+        assert_eq!(parse("/join rust"), Ok(Command::Join("#rust".into())));
+        assert_eq!(
+            parse("/create --private #Ops"),
+            Ok(Command::Create {
+                room: "#ops".into(),
+                private: true
+            })
+        );
+        assert_eq!(
+            parse("/kick @Bob spamming links"),
+            Ok(Command::Kick {
+                user: "bob".into(),
+                reason: Some("spamming links".into())
+            })
+        );
+        assert_eq!(
+            parse("/msg @carol hi there"),
+            Ok(Command::Msg {
+                user: "carol".into(),
+                text: Some("hi there".into())
+            })
+        );
+        assert_eq!(
+            parse("/away lunch"),
+            Ok(Command::Presence {
+                state: PresenceState::Away,
+                status: Some("lunch".into())
+            })
+        );
+        assert_eq!(parse("/leave"), Ok(Command::Leave(None)));
+    }
+
+    #[test]
+    fn bad_commands_say_what_is_wrong_in_one_line() {
+        assert_eq!(parse("/join"), Err("usage: /join #room".into()));
+        assert!(
+            parse("/frob")
+                .unwrap_err()
+                .contains("unknown command /frob")
+        );
+        assert!(parse("/join #bad name").unwrap_err().starts_with("usage"));
+        assert!(parse("/join #b@d").unwrap_err().contains("invalid"));
+        assert!(parse("/me").unwrap_err().starts_with("usage"));
+        for e in [parse("/kick"), parse("/topic"), parse("/unban a b")] {
+            assert!(!e.unwrap_err().contains('\n'));
+        }
+    }
+}

@@ -1,0 +1,657 @@
+//! State changes without a terminal: keys, events and replies in, state
+//! and effects out.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use natter_shared::{
+    Event, Member, Message, PresenceState, Request, Response, Role, RoomKind, RoomState,
+    SessionInfo,
+};
+
+use super::*;
+
+pub fn room_state(name: &str, unread: u32, mentions: u32) -> RoomState {
+    RoomState {
+        name: name.into(),
+        kind: if name.starts_with('@') {
+            RoomKind::Direct
+        } else {
+            RoomKind::Public
+        },
+        topic: String::new(),
+        role: Role::Member,
+        unread,
+        mentions,
+        last_read: 0,
+        last_id: 10,
+        members: 2,
+    }
+}
+
+pub fn online_app() -> App {
+    let mut app = App::new("chat:7878", "alice", Settings::default());
+    app.on_online(&SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: None,
+        rooms: vec![room_state("#general", 0, 0), room_state("#rust", 2, 1)],
+    });
+    app
+}
+
+pub fn msg(id: u64, room: &str, from: &str, body: &str) -> Message {
+    Message {
+        id,
+        ts: 1_700_000_000_000 + i64::try_from(id).unwrap() * 60_000,
+        room: room.into(),
+        from: from.into(),
+        body: body.into(),
+        action: false,
+    }
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn type_text(app: &mut App, text: &str, now: Instant) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for c in text.chars() {
+        effects.extend(app.on_key(key(KeyCode::Char(c)), now, 0));
+    }
+    effects
+}
+
+fn requests(effects: &[Effect]) -> Vec<&Request> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Request { req, .. } => Some(req),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn login_lists_rooms_opens_general_and_fetches_its_history() {
+    let mut app = App::new("chat:7878", "alice", Settings::default());
+    let effects = app.on_online(&SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: None,
+        rooms: vec![
+            room_state("#rust", 2, 1),
+            room_state("#general", 0, 0),
+            room_state("@bob", 1, 0),
+        ],
+    });
+    let names: Vec<_> = app.rooms.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["#general", "#rust", "@bob"],
+        "rooms first, then conversations"
+    );
+    assert_eq!(app.room().unwrap().name, "#general");
+    assert_eq!(app.total_unread(), 3);
+    assert_eq!(app.title(), "natter (3)");
+    assert!(matches!(
+        requests(&effects)[..],
+        [Request::History { room, .. }, Request::Members { .. }] if room == "#general"
+    ));
+}
+
+#[test]
+fn messages_elsewhere_count_as_unread_and_viewing_clears_them() {
+    let mut app = online_app();
+    let now = Instant::now();
+    app.on_event(Event::Message(msg(11, "#rust", "bob", "hi @alice")), now);
+    let rust = &app.rooms[1];
+    assert_eq!((rust.unread, rust.mentions), (3, 2));
+    // Switching there (at the bottom) moves the read marker on the server.
+    let effects = app.on_key(ctrl('n'), now, 0);
+    assert_eq!(app.room().unwrap().name, "#rust");
+    assert!(
+        requests(&effects)
+            .iter()
+            .any(|r| matches!(r, Request::MarkRead { room, id: 11 } if room == "#rust"))
+    );
+    assert_eq!((app.rooms[1].unread, app.rooms[1].mentions), (0, 0));
+    // Messages arriving in the room on screen are read at once.
+    let effects = app.on_event(Event::Message(msg(12, "#rust", "bob", "more")), now);
+    assert_eq!(app.rooms[1].unread, 0);
+    assert!(
+        requests(&effects)
+            .iter()
+            .any(|r| matches!(r, Request::MarkRead { id: 12, .. }))
+    );
+}
+
+#[test]
+fn mentions_and_direct_messages_notify_unless_seen() {
+    let mut app = online_app();
+    let now = Instant::now();
+    let notes = |e: &[Effect]| {
+        e.iter()
+            .filter(|e| matches!(e, Effect::Notify { .. }))
+            .count()
+    };
+    assert_eq!(
+        notes(&app.on_event(Event::Message(msg(11, "#rust", "bob", "plain")), now)),
+        0
+    );
+    assert_eq!(
+        notes(&app.on_event(Event::Message(msg(12, "#rust", "bob", "hey @alice")), now)),
+        1
+    );
+    // On screen and focused: no notification; unfocused: yes.
+    assert_eq!(
+        notes(&app.on_event(
+            Event::Message(msg(13, "#general", "bob", "@alice here")),
+            now
+        )),
+        0
+    );
+    app.on_focus(false);
+    let effects = app.on_event(
+        Event::Message(msg(14, "#general", "bob", "@alice still?")),
+        now,
+    );
+    assert!(
+        matches!(&effects[0], Effect::Notify { title, body } if title == "bob in #general" && body == "@alice still?")
+    );
+    // Your own messages never notify.
+    assert_eq!(
+        notes(&app.on_event(Event::Message(msg(15, "#general", "alice", "@alice")), now)),
+        0
+    );
+}
+
+#[test]
+fn sending_shows_pending_then_sent_and_the_echo_is_not_doubled() {
+    let mut app = online_app();
+    let now = Instant::now();
+    type_text(&mut app, "hello", now);
+    let effects = app.on_key(key(KeyCode::Enter), now, 1000);
+    let local = match effects.iter().find(|e| matches!(e, Effect::Send { .. })) {
+        Some(Effect::Send {
+            local, room, body, ..
+        }) => {
+            assert_eq!((room.as_str(), body.as_str()), ("#general", "hello"));
+            *local
+        }
+        other => panic!("{other:?}"),
+    };
+    let last = || app_last(&app);
+    assert!(matches!(
+        last(),
+        EntryKind::Msg {
+            delivery: Delivery::Pending,
+            ..
+        }
+    ));
+    // The event may overtake the reply: it attaches to the pending entry.
+    app.on_event(Event::Message(msg(20, "#general", "alice", "hello")), now);
+    app.on_sent(local, Ok((20, 5)));
+    let room = app.room().unwrap();
+    assert_eq!(room.entries.len(), 1);
+    assert!(matches!(
+        &room.entries[0].kind,
+        EntryKind::Msg {
+            delivery: Delivery::Sent,
+            ..
+        }
+    ));
+    assert_eq!(app.input.value(), "");
+}
+
+fn app_last(app: &App) -> EntryKind {
+    app.room().unwrap().entries.back().unwrap().kind.clone()
+}
+
+#[test]
+fn a_refused_message_shows_why() {
+    let mut app = online_app();
+    let now = Instant::now();
+    type_text(&mut app, "x", now);
+    let effects = app.on_key(key(KeyCode::Enter), now, 0);
+    let Some(Effect::Send { local, .. }) =
+        effects.iter().find(|e| matches!(e, Effect::Send { .. }))
+    else {
+        panic!("no send");
+    };
+    app.on_sent(*local, Err("message is too long".into()));
+    assert!(
+        matches!(app_last(&app), EntryKind::Msg { delivery: Delivery::Failed(why), .. } if why.contains("too long"))
+    );
+}
+
+#[test]
+fn offline_messages_queue_and_go_out_in_order_on_reconnect() {
+    let mut app = online_app();
+    let now = Instant::now();
+    app.on_conn(ConnState::Waiting {
+        until: now + Duration::from_secs(4),
+        attempt: 2,
+        reason: "connection lost".into(),
+    });
+    for text in ["one", "two"] {
+        type_text(&mut app, text, now);
+        let effects = app.on_key(key(KeyCode::Enter), now, 0);
+        assert!(
+            !effects.iter().any(|e| matches!(e, Effect::Send { .. })),
+            "nothing sent offline"
+        );
+    }
+    let effects = app.on_online(&SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: None,
+        rooms: vec![room_state("#general", 0, 0), room_state("#rust", 0, 0)],
+    });
+    let bodies: Vec<_> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { body, .. } => Some(body.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bodies, ["one", "two"]);
+}
+
+#[test]
+fn reconnecting_catches_up_after_the_last_id_seen() {
+    let mut app = online_app();
+    app.on_reply(
+        Then::History {
+            room: "#general".into(),
+            older: true,
+        },
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages: vec![
+                msg(5, "#general", "bob", "a"),
+                msg(7, "#general", "bob", "b"),
+            ],
+            more: false,
+        }),
+        0,
+    );
+    let mut state = room_state("#general", 3, 0);
+    state.last_id = 12;
+    let effects = app.on_online(&SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: None,
+        rooms: vec![state, room_state("#rust", 0, 0)],
+    });
+    assert!(requests(&effects).iter().any(|r| matches!(
+        r,
+        Request::History { room, query } if room == "#general" && query.after == Some(7)
+    )));
+    // The catch-up page merges without duplicates.
+    app.on_reply(
+        Then::CatchUp {
+            room: "#general".into(),
+        },
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages: vec![
+                msg(7, "#general", "bob", "b"),
+                msg(9, "#general", "carol", "c"),
+            ],
+            more: false,
+        }),
+        0,
+    );
+    let ids: Vec<_> = app
+        .room()
+        .unwrap()
+        .entries
+        .iter()
+        .filter_map(|e| e.id)
+        .collect();
+    assert_eq!(ids, [5, 7, 9]);
+}
+
+#[test]
+fn typing_starts_at_most_every_three_seconds_and_stops_on_send() {
+    let mut app = online_app();
+    let t0 = Instant::now();
+    let starts = |e: &[Effect]| {
+        requests(e)
+            .iter()
+            .filter(|r| matches!(r, Request::Typing { active: true, .. }))
+            .count()
+    };
+    assert_eq!(starts(&type_text(&mut app, "hel", t0)), 1);
+    assert_eq!(
+        starts(&type_text(&mut app, "lo", t0 + Duration::from_secs(2))),
+        0
+    );
+    assert_eq!(
+        starts(&type_text(&mut app, "!", t0 + Duration::from_secs(4))),
+        1
+    );
+    let effects = app.on_key(key(KeyCode::Enter), t0 + Duration::from_secs(5), 0);
+    assert!(
+        requests(&effects)
+            .iter()
+            .any(|r| matches!(r, Request::Typing { active: false, .. }))
+    );
+    // Commands are not typing.
+    assert_eq!(
+        starts(&type_text(&mut app, "/help", t0 + Duration::from_secs(9))),
+        0
+    );
+}
+
+#[test]
+fn others_typing_reads_naturally_and_expires() {
+    let mut app = online_app();
+    let t0 = Instant::now();
+    let typing = |user: &str| Event::Typing {
+        room: "#general".into(),
+        user: user.into(),
+        active: true,
+    };
+    app.on_event(typing("bob"), t0);
+    assert_eq!(app.typing_line().as_deref(), Some("bob is typing..."));
+    app.on_event(typing("alice"), t0);
+    assert_eq!(
+        app.typing_line().as_deref(),
+        Some("bob is typing..."),
+        "not yourself"
+    );
+    app.on_event(typing("carol"), t0);
+    assert_eq!(
+        app.typing_line().as_deref(),
+        Some("bob and carol are typing...")
+    );
+    app.on_event(typing("dave"), t0);
+    assert_eq!(
+        app.typing_line().as_deref(),
+        Some("several people are typing...")
+    );
+    let next = app.on_tick(t0 + Duration::from_secs(1));
+    assert_eq!(next, Some(t0 + TYPING_SHOWN));
+    assert_eq!(app.on_tick(t0 + TYPING_SHOWN), None);
+    assert_eq!(app.typing_line(), None);
+}
+
+fn fill(app: &mut App, n: u64) {
+    let messages = (1..=n)
+        .map(|i| msg(i, "#general", "bob", &format!("message {i}")))
+        .collect();
+    app.on_reply(
+        Then::History {
+            room: "#general".into(),
+            older: true,
+        },
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages,
+            more: true,
+        }),
+        0,
+    );
+}
+
+#[test]
+fn scrolled_up_new_messages_wait_below_and_end_returns() {
+    let mut app = online_app();
+    let now = Instant::now();
+    fill(&mut app, 100);
+    app.on_key(key(KeyCode::PageUp), now, 0);
+    assert!(app.room().unwrap().scroll.is_some());
+    let before = app.room().unwrap().scroll;
+    app.on_event(Event::Message(msg(101, "#general", "bob", "new one")), now);
+    app.on_event(
+        Event::Message(msg(102, "#general", "bob", "and another")),
+        now,
+    );
+    let room = app.room().unwrap();
+    assert_eq!(room.new_below, 2);
+    assert_eq!(
+        room.scroll.unwrap().anchor,
+        before.unwrap().anchor + 2,
+        "the view stays put"
+    );
+    assert_eq!(room.unread, 2, "not read while scrolled up");
+    let effects = app.on_key(key(KeyCode::End), now, 0);
+    assert!(app.room().unwrap().scroll.is_none());
+    assert_eq!(app.room().unwrap().new_below, 0);
+    assert!(
+        requests(&effects)
+            .iter()
+            .any(|r| matches!(r, Request::MarkRead { id: 102, .. }))
+    );
+}
+
+#[test]
+fn scrolling_past_the_top_fetches_the_previous_page() {
+    let mut app = online_app();
+    let now = Instant::now();
+    fill(&mut app, 30);
+    let mut fetched = None;
+    for _ in 0..10 {
+        let effects = app.on_key(key(KeyCode::PageUp), now, 0);
+        if let Some(Request::History { query, .. }) = requests(&effects).first() {
+            fetched = Some(query.before);
+            break;
+        }
+    }
+    assert_eq!(
+        fetched,
+        Some(Some(1)),
+        "asks for messages before the oldest loaded"
+    );
+    assert!(app.room().unwrap().loading_older);
+}
+
+#[test]
+fn a_huge_room_scrolls_by_anchors() {
+    let mut app = online_app();
+    let now = Instant::now();
+    fill(&mut app, 100_000);
+    for _ in 0..50 {
+        app.on_key(key(KeyCode::PageUp), now, 0);
+    }
+    let s = app.room().unwrap().scroll.unwrap();
+    assert!(s.anchor > 1000, "{s:?}");
+    for _ in 0..50 {
+        app.on_key(key(KeyCode::PageDown), now, 0);
+    }
+    assert!(app.room().unwrap().scroll.is_none(), "back at the bottom");
+}
+
+#[test]
+fn commands_errors_and_switching() {
+    let mut app = online_app();
+    let now = Instant::now();
+    type_text(&mut app, "/bogus", now);
+    app.on_key(key(KeyCode::Enter), now, 0);
+    assert!(matches!(app_last(&app), EntryKind::Error(e) if e.contains("unknown command /bogus")));
+    type_text(&mut app, "/join", now);
+    app.on_key(key(KeyCode::Enter), now, 0);
+    assert!(matches!(app_last(&app), EntryKind::Error(e) if e == "usage: /join #room"));
+    // Joining a room you are in switches to it without asking the server.
+    type_text(&mut app, "/join rust", now);
+    let effects = app.on_key(key(KeyCode::Enter), now, 0);
+    assert_eq!(app.room().unwrap().name, "#rust");
+    assert!(
+        !requests(&effects)
+            .iter()
+            .any(|r| matches!(r, Request::Join { .. }))
+    );
+    type_text(&mut app, "/join #new", now);
+    let effects = app.on_key(key(KeyCode::Enter), now, 0);
+    assert!(matches!(requests(&effects)[..], [Request::Join { room }] if room == "#new"));
+    // Alt+1 goes to the first room.
+    app.on_key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT), now, 0);
+    assert_eq!(app.room().unwrap().name, "#general");
+}
+
+#[test]
+fn paste_inserts_multiple_lines_as_one_message() {
+    let mut app = online_app();
+    let now = Instant::now();
+    let effects = app.on_paste("line one\r\nline two", now);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Send { .. })));
+    assert_eq!(app.input.value(), "line one\nline two");
+    let effects = app.on_key(key(KeyCode::Enter), now, 0);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Send { body, .. } if body == "line one\nline two"))
+    );
+    // Alt+Enter adds a line too.
+    type_text(&mut app, "a", now);
+    app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT), now, 0);
+    type_text(&mut app, "b", now);
+    assert_eq!(app.input.value(), "a\nb");
+}
+
+#[test]
+fn up_and_down_recall_what_was_sent() {
+    let mut app = online_app();
+    let now = Instant::now();
+    for t in ["first", "second"] {
+        type_text(&mut app, t, now);
+        app.on_key(key(KeyCode::Enter), now, 0);
+    }
+    app.on_key(key(KeyCode::Up), now, 0);
+    assert_eq!(app.input.value(), "second");
+    app.on_key(key(KeyCode::Up), now, 0);
+    assert_eq!(app.input.value(), "first");
+    app.on_key(key(KeyCode::Down), now, 0);
+    assert_eq!(app.input.value(), "second");
+    app.on_key(key(KeyCode::Down), now, 0);
+    assert_eq!(app.input.value(), "");
+}
+
+#[test]
+fn tab_completes_nicks_rooms_and_commands() {
+    let mut app = online_app();
+    let now = Instant::now();
+    app.on_reply(
+        Then::Members {
+            room: "#general".into(),
+        },
+        Ok(Response::Members {
+            room: "#general".into(),
+            members: ["alice", "bob", "bert"]
+                .iter()
+                .map(|n| Member {
+                    name: (*n).into(),
+                    role: Role::Member,
+                    presence: PresenceState::Online,
+                    status: None,
+                })
+                .collect(),
+        }),
+        0,
+    );
+    // Recently active first: bert spoke last.
+    app.on_event(Event::Message(msg(3, "#general", "bert", "hi")), now);
+    type_text(&mut app, "b", now);
+    app.on_key(key(KeyCode::Tab), now, 0);
+    assert_eq!(app.input.value(), "bert: ");
+    app.on_key(key(KeyCode::Tab), now, 0);
+    assert_eq!(app.input.value(), "bob: ");
+    app.on_key(key(KeyCode::Esc), now, 0);
+    type_text(&mut app, "see #ru", now);
+    app.on_key(key(KeyCode::Tab), now, 0);
+    assert_eq!(app.input.value(), "see #rust ");
+    app.on_key(key(KeyCode::Esc), now, 0);
+    type_text(&mut app, "/to", now);
+    app.on_key(key(KeyCode::Tab), now, 0);
+    assert_eq!(app.input.value(), "/topic ");
+}
+
+#[test]
+fn panes_follow_the_width_and_keys_toggle_them() {
+    let mut app = online_app();
+    let now = Instant::now();
+    app.on_resize(120, 40);
+    assert!(app.rooms_pane() && app.users_pane());
+    app.on_resize(90, 30);
+    assert!(app.rooms_pane() && !app.users_pane());
+    app.on_resize(50, 20);
+    assert!(!app.rooms_pane() && !app.users_pane());
+    app.on_key(key(KeyCode::F(2)), now, 0);
+    assert!(app.rooms_pane());
+    app.on_key(key(KeyCode::F(3)), now, 0);
+    assert!(app.users_pane());
+}
+
+#[test]
+fn the_switcher_filters_rooms_and_people() {
+    let mut app = online_app();
+    let now = Instant::now();
+    app.rooms[0].members.push(Member {
+        name: "bob".into(),
+        role: Role::Member,
+        presence: PresenceState::Online,
+        status: None,
+    });
+    assert_eq!(app.switcher_items("ru"), ["#rust"]);
+    assert_eq!(app.switcher_items("bo"), ["@bob"]);
+    app.on_key(ctrl('k'), now, 0);
+    for c in "rst".chars() {
+        app.on_key(key(KeyCode::Char(c)), now, 0);
+    }
+    app.on_key(key(KeyCode::Enter), now, 0);
+    assert_eq!(app.room().unwrap().name, "#rust");
+    assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn the_login_screen_collects_credentials() {
+    let mut app = App::new("chat:7878", "alice", Settings::default());
+    let now = Instant::now();
+    app.ask_login(None);
+    let Overlay::Login(form) = &app.overlay else {
+        panic!()
+    };
+    assert_eq!(form.field, 2, "straight to the password");
+    let effects = app.on_key(key(KeyCode::Enter), now, 0);
+    assert!(effects.is_empty());
+    assert!(matches!(&app.overlay, Overlay::Login(f) if f.error.is_some()));
+    type_text(&mut app, "secret", now);
+    let effects = app.on_key(key(KeyCode::Enter), now, 0);
+    assert_eq!(
+        effects,
+        [Effect::Login {
+            server: "chat:7878".into(),
+            user: "alice".into(),
+            password: "secret".into()
+        }]
+    );
+    assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn kicked_from_a_room_says_so_and_moves_on() {
+    let mut app = online_app();
+    let now = Instant::now();
+    app.on_key(ctrl('n'), now, 0);
+    app.on_event(
+        Event::RoomRemoved {
+            room: "#rust".into(),
+            kind: LeaveKind::Kicked,
+            by: Some("bob".into()),
+            reason: Some("spam".into()),
+        },
+        now,
+    );
+    assert_eq!(app.rooms.len(), 1);
+    assert_eq!(app.room().unwrap().name, "#general");
+    assert!(
+        matches!(app_last(&app), EntryKind::Error(e) if e == "#rust: you were kicked by bob (spam)")
+    );
+}

@@ -1,0 +1,494 @@
+//! Layout arithmetic shared by scrolling (in the state) and drawing (in
+//! `crate::ui`), so both agree on what a row is.
+//!
+//! Text is wrapped by display width (CJK and emoji count two columns). Only
+//! the entries in view are laid out: the scroll position is an anchor entry
+//! counted from the newest, so scrolling a room with 100,000 messages costs
+//! the same as one with ten.
+
+use chrono::{DateTime, FixedOffset, Utc};
+use ratatui::layout::Rect;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::{App, Delivery, Entry, EntryKind, Room, Scroll};
+
+/// Width of the rooms pane.
+pub const ROOMS_WIDTH: u16 = 22;
+/// Width of the users pane.
+pub const USERS_WIDTH: u16 = 20;
+/// Most rows the input line grows to.
+pub const INPUT_MAX_ROWS: u16 = 5;
+
+/// Milliseconds since the Unix epoch, now.
+#[must_use]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A duration in seconds as `3d 4h`, `2h 5m` or `42s`.
+#[must_use]
+pub fn duration(secs: u64) -> String {
+    let (d, h, m) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m {}s", secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+fn local(ts: i64, offset: i32) -> DateTime<FixedOffset> {
+    let utc = DateTime::<Utc>::from_timestamp_millis(ts).unwrap_or_default();
+    let tz = FixedOffset::east_opt(offset).unwrap_or_else(|| Utc.fix());
+    utc.with_timezone(&tz)
+}
+
+use chrono::Offset as _;
+
+/// `HH:MM` in local time.
+#[must_use]
+pub fn clock(ts: i64, offset: i32) -> String {
+    local(ts, offset).format("%H:%M").to_string()
+}
+
+fn day(ts: i64, offset: i32) -> chrono::NaiveDate {
+    local(ts, offset).date_naive()
+}
+
+/// The rows of the input line (it grows with newlines, up to a cap).
+#[must_use]
+pub fn input_rows(app: &App) -> u16 {
+    let lines = app.input.value().split('\n').count();
+    u16::try_from(lines)
+        .unwrap_or(u16::MAX)
+        .clamp(1, INPUT_MAX_ROWS)
+}
+
+/// The panes' rectangles for the app's terminal size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub rooms: Rect,
+    /// The messages pane including its title row.
+    pub messages: Rect,
+    pub users: Rect,
+    pub typing: Rect,
+    pub status: Rect,
+    pub input: Rect,
+}
+
+/// Where everything goes.
+#[must_use]
+pub fn areas(app: &App) -> Areas {
+    let (w, h) = app.size;
+    let input_h = input_rows(app).min(h.saturating_sub(3)).max(1);
+    let main_h = h.saturating_sub(input_h + 2);
+    let rooms_w = if app.rooms_pane() {
+        ROOMS_WIDTH.min(w / 3)
+    } else {
+        0
+    };
+    let users_w = if app.users_pane() {
+        USERS_WIDTH.min(w / 4)
+    } else {
+        0
+    };
+    let msg_w = w.saturating_sub(rooms_w + users_w);
+    Areas {
+        rooms: Rect::new(0, 0, rooms_w, main_h),
+        messages: Rect::new(rooms_w, 0, msg_w, main_h),
+        users: Rect::new(rooms_w + msg_w, 0, users_w, main_h),
+        typing: Rect::new(0, main_h, w, 1.min(h)),
+        status: Rect::new(0, main_h + 1, w, 1.min(h.saturating_sub(main_h + 1))),
+        input: Rect::new(0, main_h + 2, w, input_h.min(h.saturating_sub(main_h + 2))),
+    }
+}
+
+/// The messages pane below its title row, inside its left margin.
+#[must_use]
+pub fn messages_area(app: &App) -> Rect {
+    let m = areas(app).messages;
+    let margin = u16::from(m.x > 0);
+    Rect::new(
+        m.x + margin,
+        m.y + 1,
+        m.width.saturating_sub(margin),
+        m.height.saturating_sub(1),
+    )
+}
+
+/// The rooms pane.
+#[must_use]
+pub fn rooms_area(app: &App) -> Rect {
+    areas(app).rooms
+}
+
+/// One laid-out row of the messages pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Row {
+    /// `── Mon 23 Nov 2026 ──`
+    Day(String),
+    /// The read marker: messages below are new.
+    New,
+    /// The first row of a message: time, nick (or `* nick` for actions),
+    /// text; `own` marks your messages and their delivery.
+    Head {
+        time: String,
+        nick: String,
+        action: bool,
+        text: String,
+        delivery: Option<Delivery>,
+    },
+    /// A continuation of a message, indented by `indent` columns.
+    More { indent: usize, text: String },
+    /// Why your message was not sent, under it.
+    Failed { indent: usize, text: String },
+    /// A notice or error line (first or continued).
+    Note {
+        time: String,
+        text: String,
+        error: bool,
+    },
+}
+
+/// Lays out a room's entries at a given width.
+pub struct Layout<'a> {
+    pub width: usize,
+    pub utc_offset: i32,
+    pub me: &'a str,
+}
+
+/// Splits `text` into pieces of at most `first` then `rest` columns,
+/// breaking at spaces where possible and inside words that do not fit.
+#[must_use]
+pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for (n, para) in text.split('\n').enumerate() {
+        let mut line = String::new();
+        let mut used = 0;
+        let limit = |out: &Vec<String>| {
+            if out.is_empty() && n == 0 {
+                first
+            } else {
+                rest
+            }
+            .max(1)
+        };
+        for word in para.split_inclusive(' ') {
+            let w = word.width();
+            if used + w.saturating_sub(usize::from(word.ends_with(' '))) <= limit(&out) {
+                line.push_str(word);
+                used += w;
+                continue;
+            }
+            if !line.is_empty() {
+                out.push(line.trim_end().to_owned());
+                line = String::new();
+                used = 0;
+            }
+            if word.trim_end().width() <= limit(&out) {
+                line.push_str(word);
+                used = w;
+                continue;
+            }
+            // A word longer than a line: break it by characters.
+            for c in word.chars() {
+                let cw = c.width().unwrap_or(0);
+                if used + cw > limit(&out) && !line.is_empty() {
+                    out.push(std::mem::take(&mut line));
+                    used = 0;
+                }
+                line.push(c);
+                used += cw;
+            }
+        }
+        out.push(line.trim_end().to_owned());
+    }
+    out
+}
+
+impl Layout<'_> {
+    /// Whether entry `i` starts a new day (the first loaded one does).
+    fn new_day(&self, room: &Room, i: usize) -> bool {
+        i == 0
+            || day(room.entries[i - 1].ts, self.utc_offset)
+                != day(room.entries[i].ts, self.utc_offset)
+    }
+
+    /// The index of the first entry after the room's "new" marker, if any.
+    /// Scans back from the newest only as far as the marker.
+    #[must_use]
+    pub fn marker_index(&self, room: &Room) -> Option<usize> {
+        let marker = room.marker?;
+        let mut found = None;
+        for (i, e) in room.entries.iter().enumerate().rev() {
+            match e.id {
+                Some(id) if id <= marker => break,
+                Some(_) if !is_own(e, self.me) => found = Some(i),
+                _ => {}
+            }
+        }
+        found
+    }
+
+    /// The rows of entry `i`.
+    #[must_use]
+    pub fn rows(&self, room: &Room, i: usize, marker: Option<usize>) -> Vec<Row> {
+        let e = &room.entries[i];
+        let mut rows = Vec::new();
+        if self.new_day(room, i) {
+            rows.push(Row::Day(
+                local(e.ts, self.utc_offset)
+                    .format("%a %d %b %Y")
+                    .to_string(),
+            ));
+        }
+        if marker == Some(i) {
+            rows.push(Row::New);
+        }
+        let time = clock(e.ts, self.utc_offset);
+        match &e.kind {
+            EntryKind::Msg {
+                from,
+                body,
+                action,
+                delivery,
+            } => {
+                let nick = if *action {
+                    format!("* {from}")
+                } else {
+                    from.clone()
+                };
+                let indent = 6 + nick.width() + 1;
+                let indent = if indent * 2 > self.width { 2 } else { indent };
+                let first = self.width.saturating_sub(6 + nick.width() + 1);
+                let mut parts = wrap(body, first, self.width.saturating_sub(indent)).into_iter();
+                let delivery = (from == self.me).then(|| delivery.clone());
+                let failed = match &delivery {
+                    Some(Delivery::Failed(why)) => {
+                        Some(format!("✗ not sent: {why}. Up recalls it to send again."))
+                    }
+                    _ => None,
+                };
+                rows.push(Row::Head {
+                    time,
+                    nick,
+                    action: *action,
+                    text: parts.next().unwrap_or_default(),
+                    delivery,
+                });
+                rows.extend(parts.map(|text| Row::More { indent, text }));
+                if let Some(failed) = failed {
+                    let w = self.width.saturating_sub(indent);
+                    rows.extend(
+                        wrap(&failed, w, w)
+                            .into_iter()
+                            .map(|text| Row::Failed { indent, text }),
+                    );
+                }
+            }
+            EntryKind::Notice(text) | EntryKind::Error(text) => {
+                let error = matches!(e.kind, EntryKind::Error(_));
+                for (n, part) in wrap(
+                    text,
+                    self.width.saturating_sub(9),
+                    self.width.saturating_sub(9),
+                )
+                .into_iter()
+                .enumerate()
+                {
+                    rows.push(Row::Note {
+                        time: if n == 0 { time.clone() } else { String::new() },
+                        text: part,
+                        error,
+                    });
+                }
+            }
+        }
+        rows
+    }
+
+    fn count(&self, room: &Room, i: usize, marker: Option<usize>) -> usize {
+        self.rows(room, i, marker).len()
+    }
+
+    /// The rows in view, top to bottom, at most `height`.
+    #[must_use]
+    pub fn visible(&self, room: &Room, height: usize) -> Vec<Row> {
+        let n = room.entries.len();
+        if n == 0 || height == 0 {
+            return Vec::new();
+        }
+        let marker = self.marker_index(room);
+        let s = room.scroll.unwrap_or(Scroll { anchor: 0, skip: 0 });
+        let mut i = n - 1 - s.anchor.min(n - 1);
+        let mut rows = self.rows(room, i, marker);
+        rows.truncate(rows.len().saturating_sub(s.skip));
+        let mut out: std::collections::VecDeque<Row> = rows.into();
+        while out.len() < height && i > 0 {
+            i -= 1;
+            for r in self.rows(room, i, marker).into_iter().rev() {
+                out.push_front(r);
+            }
+        }
+        while out.len() > height {
+            out.pop_front();
+        }
+        out.into()
+    }
+
+    /// The scroll position `rows` up or down from the room's, clamped so
+    /// the oldest entry never leaves the top; `None` is the bottom. The
+    /// flag says the top of what is loaded is in view.
+    #[must_use]
+    pub fn scroll(
+        &self,
+        room: &Room,
+        rows: usize,
+        up: bool,
+        height: usize,
+    ) -> (Option<Scroll>, bool) {
+        let n = room.entries.len();
+        if n == 0 {
+            return (None, true);
+        }
+        let marker = self.marker_index(room);
+        let mut s = room.scroll.unwrap_or(Scroll { anchor: 0, skip: 0 });
+        s.anchor = s.anchor.min(n - 1);
+        let mut left = rows;
+        if up {
+            loop {
+                let total = self.count(room, n - 1 - s.anchor, marker);
+                s.skip = s.skip.min(total.saturating_sub(1));
+                if left < total - s.skip {
+                    s.skip += left;
+                    break;
+                }
+                left -= total - s.skip;
+                if s.anchor + 1 >= n {
+                    s.skip = total.saturating_sub(1);
+                    break;
+                }
+                s.anchor += 1;
+                s.skip = 0;
+            }
+        } else {
+            loop {
+                if left <= s.skip {
+                    s.skip -= left;
+                    break;
+                }
+                left -= s.skip + 1;
+                if s.anchor == 0 {
+                    return (None, self.fits(room, height, marker));
+                }
+                s.anchor -= 1;
+                s.skip = self.count(room, n - 1 - s.anchor, marker) - 1;
+            }
+            if s.anchor == 0 && s.skip == 0 {
+                return (None, self.fits(room, height, marker));
+            }
+        }
+        // Never scroll past the top: the view's top row is at most the
+        // oldest entry's first row.
+        let mut above = self.count(room, n - 1 - s.anchor, marker) - s.skip;
+        let mut i = n - 1 - s.anchor;
+        while above < height && i > 0 {
+            i -= 1;
+            above += self.count(room, i, marker);
+        }
+        if above >= height {
+            return (Some(s), above == height && i == 0);
+        }
+        (self.top_position(room, height, marker), true)
+    }
+
+    fn fits(&self, room: &Room, height: usize, marker: Option<usize>) -> bool {
+        let mut total = 0;
+        for i in (0..room.entries.len()).rev() {
+            total += self.count(room, i, marker);
+            if total > height {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The position showing the oldest entry at the top of the view.
+    fn top_position(&self, room: &Room, height: usize, marker: Option<usize>) -> Option<Scroll> {
+        let n = room.entries.len();
+        let mut acc = 0;
+        for i in 0..n {
+            let c = self.count(room, i, marker);
+            acc += c;
+            if acc >= height {
+                let s = Scroll {
+                    anchor: n - 1 - i,
+                    skip: acc - height,
+                };
+                return (s.anchor > 0 || s.skip > 0).then_some(s);
+            }
+        }
+        None
+    }
+}
+
+fn is_own(e: &Entry, me: &str) -> bool {
+    matches!(&e.kind, EntryKind::Msg { from, .. } if from == me)
+}
+
+/// How well `filter` matches `item` as a case-insensitive subsequence:
+/// lower is better, `None` is no match.
+#[must_use]
+pub fn fuzzy_score(filter: &str, item: &str) -> Option<usize> {
+    let item_l = item.to_lowercase();
+    let mut pos = 0;
+    let mut score = 0;
+    let mut first = None;
+    let chars: Vec<char> = item_l.chars().collect();
+    for f in filter.to_lowercase().chars() {
+        let found = chars[pos..].iter().position(|c| *c == f)?;
+        first.get_or_insert(pos + found);
+        score += found;
+        pos += found + 1;
+    }
+    Some(score * 4 + first.unwrap_or(0) + item.len() / 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_counts_display_width() {
+        assert_eq!(wrap("hello world", 5, 5), ["hello", "world"]);
+        assert_eq!(wrap("ab cd ef", 5, 5), ["ab cd", "ef"]);
+        assert_eq!(wrap("abcdefgh", 3, 3), ["abc", "def", "gh"]);
+        // Wide characters take two columns.
+        assert_eq!(wrap("日本語テキスト", 6, 6), ["日本語", "テキス", "ト"]);
+        assert_eq!(wrap("👍👍👍", 4, 4), ["👍👍", "👍"]);
+        assert_eq!(wrap("a\nb", 10, 10), ["a", "b"]);
+        assert_eq!(wrap("", 10, 10), [""]);
+    }
+
+    #[test]
+    fn fuzzy_prefers_tight_early_matches() {
+        let a = fuzzy_score("gen", "#general").unwrap();
+        let b = fuzzy_score("gen", "#green-energy").unwrap();
+        assert!(a < b);
+        assert!(fuzzy_score("xyz", "#general").is_none());
+        assert!(fuzzy_score("", "#x").is_some());
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(42), "42s");
+        assert_eq!(duration(125), "2m 5s");
+        assert_eq!(duration(7300), "2h 1m");
+        assert_eq!(duration(90_000), "1d 1h");
+    }
+}

@@ -1,0 +1,201 @@
+//! `natter --local`: natterd in this process, for trying natter and for a
+//! machine's own chat.
+//!
+//! The server listens on 127.0.0.1:7878, or the next free port, with its
+//! data in the user data dir (`~/.local/share/natter/local`). The first run
+//! creates an account for the local user with a random password, kept in
+//! `local-password` (mode 0600) beside the data, so later runs log in by
+//! themselves. Others on the machine join with their own accounts, which
+//! the owner adds with `natterd --data-dir DIR user add NAME`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use natter_server::Config;
+use rand::RngCore;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::error::ClientError;
+
+/// First port tried.
+pub const FIRST_PORT: u16 = 7878;
+/// Ports tried after it.
+pub const PORTS_TRIED: u16 = 100;
+
+/// A running in-process server.
+pub struct LocalServer {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The local account's password.
+    pub password: String,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LocalServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalServer")
+            .field("addr", &self.addr)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where `--local` keeps its server's data.
+#[must_use]
+pub fn default_data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "natter").map(|d| d.data_dir().join("local"))
+}
+
+fn io_err(context: &'static str, e: impl std::fmt::Display) -> ClientError {
+    ClientError::Io {
+        context,
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+/// The local account's password: read, or created with the account.
+fn ensure_account(dir: &Path, user: &str) -> Result<String, ClientError> {
+    let file = dir.join("local-password");
+    if let Ok(pw) = std::fs::read_to_string(&file) {
+        let pw = pw.trim().to_owned();
+        if !pw.is_empty() {
+            return Ok(pw);
+        }
+    }
+    let mut bytes = [0u8; 18];
+    rand::rng().fill_bytes(&mut bytes);
+    let password: String = bytes.iter().fold(String::new(), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    });
+    std::fs::create_dir_all(dir).map_err(|e| io_err("cannot create the local data dir", e))?;
+    natter_server::admin::add_user(dir, user, &password, true)
+        .or_else(|e| {
+            // An account of that name without our password file: reset it.
+            if e.to_string().contains("already exists") {
+                natter_server::admin::set_password(dir, user, &password)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| io_err("cannot create the local account", e))?;
+    write_private(&file, &password).map_err(|e| io_err("cannot save the local password", e))?;
+    Ok(password)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+/// Binds 127.0.0.1 on the first free port from [`FIRST_PORT`].
+async fn bind() -> Result<TcpListener, ClientError> {
+    let mut last = None;
+    for port in FIRST_PORT..FIRST_PORT + PORTS_TRIED {
+        match TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(io_err(
+        "no free port for the local server",
+        last.map_or_else(|| "none tried".to_owned(), |e| e.to_string()),
+    ))
+}
+
+impl LocalServer {
+    /// Starts the server for `user`, with its data in `dir`.
+    pub async fn start(dir: &Path, user: &str) -> Result<Self, ClientError> {
+        let password = ensure_account(dir, user)?;
+        let listener = bind().await?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| io_err("local server address", e))?;
+        let config = Config {
+            data_dir: Some(dir.to_owned()),
+            listen: addr.to_string(),
+            ..Config::default()
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = natter_server::run(listener, config, shutdown).await {
+                tracing::error!(error = %e, "local server failed");
+            }
+        });
+        tracing::info!(%addr, dir = %dir.display(), "local server started");
+        Ok(Self {
+            addr,
+            data_dir: dir.to_owned(),
+            password,
+            stop: Some(stop),
+            handle: Some(handle),
+        })
+    }
+
+    /// Stops the server and waits for it to flush.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), h).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn first_run_creates_the_account_and_later_runs_reuse_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = LocalServer::start(tmp.path(), "me").await.unwrap();
+        let pw = server.password.clone();
+        assert!(pw.len() >= 32);
+        let (conn, _events) = crate::conn::Connection::connect(
+            &server.addr.to_string(),
+            &crate::conn::ConnectOptions::default(),
+        )
+        .await
+        .unwrap();
+        let session = conn
+            .login("me", natter_shared::Credential::PasswordOnly(pw.clone()))
+            .await
+            .unwrap();
+        assert!(session.admin);
+        server.stop().await;
+        let again = LocalServer::start(tmp.path(), "me").await.unwrap();
+        assert_eq!(again.password, pw);
+        again.stop().await;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(tmp.path().join("local-password"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "the password file is private");
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! The full-screen client's event loop: one `tokio::select!` over terminal
+//! events, the connection supervisor's updates, replies to requests and the
+//! next deadline (typing expiry, the reconnect countdown). It draws only
+//! when something changed and sleeps otherwise: no polling.
+//!
+//! The [`App`] decides; this loop performs its [`Effect`]s: requests run on
+//! their own tasks, sends go through one task so they stay in order, and
+//! notifications leave the UI task at once.
+
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use natter_shared::{Credential, ErrorCode, ErrorReply, Request, Response};
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+
+use crate::app::text::now_ms;
+use crate::app::{App, ConnState, Effect, Settings, Then};
+use crate::conn::Connection;
+use crate::error::ClientError;
+use crate::keyring::Keyring;
+use crate::notify::{Notifier, RouteEnv};
+use crate::supervisor::{Status, Supervisor, SupervisorConfig, Update};
+use crate::ui::{self, Theme};
+
+/// Everything the client needs to start.
+#[derive(Debug)]
+pub struct Options {
+    pub server: String,
+    pub user: String,
+    /// How to log in; `None` shows the login screen.
+    pub credential: Option<Credential>,
+    /// Where the credential came from, for `/help`.
+    pub source: String,
+    pub keyring: Keyring,
+    pub settings: Settings,
+    pub theme: Theme,
+    pub connect: crate::conn::ConnectOptions,
+}
+
+/// What comes back from work the loop started.
+enum Done {
+    Reply(Then, Result<Response, ErrorReply>),
+    Sent(u64, Result<(u64, i64), String>),
+    /// The link dropped before a send was answered: queue it again.
+    Unsent(u64, String, String, bool),
+    /// A token from a login-screen login was stored (or not).
+    Stored(String),
+}
+
+struct Job {
+    local: u64,
+    room: String,
+    body: String,
+    action: bool,
+}
+
+fn as_reply(e: ClientError) -> ErrorReply {
+    match e {
+        ClientError::Server(reply) => reply,
+        other => ErrorReply::new(ErrorCode::Internal, other.to_string()),
+    }
+}
+
+/// Sends messages one at a time, in order, on one connection.
+fn spawn_sender(conn: Connection, done: mpsc::UnboundedSender<Done>) -> mpsc::UnboundedSender<Job> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+    tokio::spawn(async move {
+        while let Some(job) = rx.recv().await {
+            let req = Request::Send {
+                room: job.room.clone(),
+                body: job.body.clone(),
+                action: job.action,
+            };
+            let result = match conn.request(req).await {
+                Ok(Response::Sent { id, ts, .. }) => Done::Sent(job.local, Ok((id, ts))),
+                Ok(other) => Done::Sent(job.local, Err(format!("unexpected reply {other:?}"))),
+                Err(ClientError::Server(e)) => Done::Sent(job.local, Err(e.message)),
+                Err(_) => Done::Unsent(job.local, job.room, job.body, job.action),
+            };
+            if done.send(result).is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
+/// Runs the client until the user quits. Restores the terminal on the way
+/// out, including after a panic (ratatui's hook).
+pub async fn run(options: Options) -> Result<(), ClientError> {
+    let mut terminal = ratatui::init();
+    let mouse = options.settings.mouse;
+    let mut out = std::io::stdout();
+    let _ = crossterm::execute!(
+        out,
+        crossterm::event::EnableBracketedPaste,
+        crossterm::event::EnableFocusChange
+    );
+    if mouse {
+        let _ = crossterm::execute!(out, crossterm::event::EnableMouseCapture);
+    }
+    let result = event_loop(&mut terminal, options).await;
+    let _ = crossterm::execute!(
+        out,
+        crossterm::event::DisableBracketedPaste,
+        crossterm::event::DisableFocusChange,
+        crossterm::event::DisableMouseCapture,
+        crossterm::terminal::SetTitle("")
+    );
+    ratatui::restore();
+    result
+}
+
+fn supervise(options: &Options, credential: Credential) -> (Supervisor, mpsc::Receiver<Update>) {
+    Supervisor::spawn(SupervisorConfig {
+        addr: options.server.clone(),
+        user: options.user.clone(),
+        credential,
+        connect: options.connect.clone(),
+        backoff: crate::backoff::Backoff::default(),
+        stable_link: Duration::from_secs(10),
+    })
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    mut options: Options,
+) -> Result<(), ClientError> {
+    let mut app = App::new(&options.server, &options.user, options.settings.clone());
+    app.credential_source.clone_from(&options.source);
+    if let Ok(size) = terminal.size() {
+        app.on_resize(size.width, size.height);
+    }
+    let theme = options.theme;
+    let notifier = Notifier::from_env(&RouteEnv::from_process());
+    let mut events = EventStream::new();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let mut supervisor: Option<Supervisor> = None;
+    let mut updates: Option<mpsc::Receiver<Update>> = None;
+    match options.credential.take() {
+        Some(c) => {
+            let (s, u) = supervise(&options, c);
+            supervisor = Some(s);
+            updates = Some(u);
+        }
+        None => app.ask_login(None),
+    }
+    let mut conn: Option<Connection> = None;
+    let mut sender: Option<mpsc::UnboundedSender<Job>> = None;
+    let mut rtt: Option<tokio::sync::watch::Receiver<Option<Duration>>> = None;
+    let mut login_with_password = false;
+    let mut title = String::new();
+    let mut dirty = true;
+    loop {
+        if dirty {
+            let now = Instant::now();
+            terminal
+                .draw(|f| ui::draw(f, &app, &theme, now))
+                .map_err(|e| ClientError::Io {
+                    context: "cannot draw",
+                    source: e,
+                })?;
+            let t = app.title();
+            if t != title {
+                let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::SetTitle(&t));
+                title = t;
+            }
+            dirty = false;
+        }
+        // The next moment something changes by itself.
+        let now = Instant::now();
+        let mut deadline = app.on_tick(now);
+        if let ConnState::Waiting { until, .. } = app.conn {
+            // Count down the status line once a second.
+            let left = until.saturating_duration_since(now);
+            let frac = Duration::from_nanos((left.as_nanos() % 1_000_000_000) as u64);
+            let tick = now
+                + if frac.is_zero() {
+                    Duration::from_secs(1)
+                } else {
+                    frac
+                };
+            deadline = Some(deadline.map_or(tick, |d| d.min(tick)));
+        }
+        let mut effects = Vec::new();
+        tokio::select! {
+            ev = events.next() => {
+                let Some(Ok(ev)) = ev else { break };
+                let (now, ms) = (Instant::now(), now_ms());
+                effects = match ev {
+                    TermEvent::Key(k) if k.kind != KeyEventKind::Release => app.on_key(k, now, ms),
+                    TermEvent::Paste(text) => app.on_paste(&text, now),
+                    TermEvent::FocusGained => app.on_focus(true),
+                    TermEvent::FocusLost => app.on_focus(false),
+                    TermEvent::Resize(w, h) => {
+                        app.on_resize(w, h);
+                        Vec::new()
+                    }
+                    TermEvent::Mouse(m) => app.on_mouse(m),
+                    TermEvent::Key(_) => Vec::new(),
+                };
+                dirty = true;
+            }
+            update = async { updates.as_mut()?.recv().await }, if updates.is_some() => {
+                dirty = true;
+                match update {
+                    Some(Update::Status(Status::Online { conn: c, session })) => {
+                        if login_with_password && let Some(token) = &session.token {
+                            login_with_password = false;
+                            let keyring = options.keyring.clone();
+                            let account = format!("{}@{}", session.user, options.server);
+                            let token = token.clone();
+                            let done = done_tx.clone();
+                            tokio::spawn(async move {
+                                let what = match keyring.set_token(&account, &token).await {
+                                    Ok(()) => format!("session token in {}", keyring.name()),
+                                    Err(e) => format!("typed password (no keyring: {e})"),
+                                };
+                                let _ = done.send(Done::Stored(what));
+                            });
+                        }
+                        rtt = Some(c.rtt());
+                        sender = Some(spawn_sender(c.clone(), done_tx.clone()));
+                        conn = Some(c);
+                        effects = app.on_online(&session);
+                    }
+                    Some(Update::Status(Status::Connecting { attempt })) => {
+                        app.on_conn(ConnState::Connecting { attempt });
+                    }
+                    Some(Update::Status(Status::Offline { reason, retry_in })) => {
+                        conn = None;
+                        sender = None;
+                        rtt = None;
+                        app.on_conn(ConnState::Waiting {
+                            until: Instant::now() + retry_in,
+                            attempt: match app.conn { ConnState::Connecting { attempt } => attempt, _ => 1 },
+                            reason,
+                        });
+                    }
+                    Some(Update::Status(Status::Stopped(why))) => {
+                        conn = None;
+                        sender = None;
+                        supervisor = None;
+                        updates = None;
+                        if why.contains("auth") || why.contains("password") || why.contains("token") {
+                            // The credential was refused: forget a stored
+                            // token and ask.
+                            let account = format!("{}@{}", options.user, options.server);
+                            let _ = options.keyring.delete_token(&account).await;
+                            app.ask_login(Some(why.clone()));
+                        }
+                        app.on_conn(ConnState::Stopped(why));
+                    }
+                    Some(Update::Event(e)) => effects = app.on_event(e, Instant::now()),
+                    None => {
+                        updates = None;
+                    }
+                }
+            }
+            done = done_rx.recv() => {
+                dirty = true;
+                match done {
+                    Some(Done::Reply(then, result)) => effects = app.on_reply(then, result, now_ms()),
+                    Some(Done::Sent(local, result)) => app.on_sent(local, result),
+                    Some(Done::Unsent(local, room, body, action)) => app.requeue(local, room, body, action),
+                    Some(Done::Stored(what)) => app.credential_source = what,
+                    None => {}
+                }
+            }
+            changed = async { rtt.as_mut()?.changed().await.ok() }, if rtt.is_some() => {
+                match changed {
+                    Some(()) => {
+                        let value = rtt.as_ref().and_then(|r| *r.borrow());
+                        if let Some(d) = value {
+                            app.on_rtt(d);
+                            dirty = true;
+                        }
+                    }
+                    None => rtt = None,
+                }
+            }
+            () = sleep_until(deadline), if deadline.is_some() => {
+                app.on_tick(Instant::now());
+                dirty = true;
+            }
+        }
+        for effect in effects {
+            match effect {
+                Effect::Quit => return Ok(()),
+                Effect::Request { req, then } => {
+                    if let Some(c) = &conn {
+                        let c = c.clone();
+                        let done = done_tx.clone();
+                        tokio::spawn(async move {
+                            let result = c.request(req).await.map_err(as_reply);
+                            let _ = done.send(Done::Reply(then, result));
+                        });
+                    } else {
+                        let offline = ErrorReply::new(
+                            ErrorCode::Internal,
+                            "offline; try again once connected",
+                        );
+                        let _ = done_tx.send(Done::Reply(then, Err(offline)));
+                    }
+                }
+                Effect::Send {
+                    local,
+                    room,
+                    body,
+                    action,
+                } => match &sender {
+                    Some(s) => {
+                        let job = Job {
+                            local,
+                            room,
+                            body,
+                            action,
+                        };
+                        if let Err(e) = s.send(job) {
+                            let j = e.0;
+                            app.requeue(j.local, j.room, j.body, j.action);
+                        }
+                    }
+                    None => app.requeue(local, room, body, action),
+                },
+                Effect::Notify { title, body } => {
+                    if let Some(bytes) = notifier.notify(&title, &body) {
+                        let mut out = std::io::stdout();
+                        let _ = out.write_all(&bytes);
+                        let _ = out.flush();
+                    }
+                }
+                Effect::RetryNow => {
+                    if let Some(s) = &supervisor {
+                        s.retry_now();
+                    }
+                }
+                Effect::Login {
+                    server,
+                    user,
+                    password,
+                } => {
+                    options.server = server;
+                    options.user = user;
+                    "typed password".clone_into(&mut app.credential_source);
+                    login_with_password = options.keyring.is_available();
+                    let credential = if login_with_password {
+                        Credential::Password(password)
+                    } else {
+                        Credential::PasswordOnly(password)
+                    };
+                    let (s, u) = supervise(&options, credential);
+                    supervisor = Some(s);
+                    updates = Some(u);
+                    app.on_conn(ConnState::Connecting { attempt: 1 });
+                }
+            }
+        }
+        if app.quit {
+            break;
+        }
+    }
+    drop(supervisor);
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,275 @@
+//! Whole screens drawn on ratatui's `TestBackend`, pinned as insta
+//! snapshots at 120x40 and 60x20. After an intended change to the look, run
+//! `INSTA_UPDATE=always cargo test -p natter --test screens` and review the
+//! `.snap` diffs. Times are UTC and fixed, so the snapshots are stable.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use natter::app::{App, ConnState, Settings, Then};
+use natter::ui::{self, Theme};
+use natter_shared::{
+    Event, Member, Message, PresenceState, Response, Role, RoomKind, RoomState, SessionInfo,
+};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const T0: i64 = 1_763_800_000_000; // Sat 22 Nov 2025 08:26:40 UTC
+
+fn room(name: &str, unread: u32, mentions: u32, topic: &str) -> RoomState {
+    RoomState {
+        name: name.into(),
+        kind: if name.starts_with('@') {
+            RoomKind::Direct
+        } else {
+            RoomKind::Public
+        },
+        topic: topic.into(),
+        role: Role::Member,
+        unread,
+        mentions,
+        last_read: 0,
+        last_id: 50,
+        members: 4,
+    }
+}
+
+fn msg(id: u64, from: &str, body: &str) -> Message {
+    Message {
+        id,
+        ts: T0 + i64::try_from(id).unwrap() * 47_000,
+        room: "#general".into(),
+        from: from.into(),
+        body: body.into(),
+        action: false,
+    }
+}
+
+fn member(name: &str, presence: PresenceState, role: Role, status: Option<&str>) -> Member {
+    Member {
+        name: name.into(),
+        role,
+        presence,
+        status: status.map(Into::into),
+    }
+}
+
+/// A connected client in #general with history, members and unread rooms.
+fn connected(width: u16, height: u16) -> App {
+    let mut app = App::new("chat.example.org:7878", "alice", Settings::default());
+    app.on_resize(width, height);
+    app.on_online(&SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: None,
+        rooms: vec![
+            room("#general", 0, 0, "all things natter"),
+            room("#rust", 12, 2, "borrowck support group"),
+            room("#deploys", 3, 0, ""),
+            room("@bob", 1, 0, ""),
+        ],
+    });
+    app.on_rtt(Duration::from_millis(3));
+    let mut history = vec![
+        msg(1, "bob", "morning all"),
+        msg(
+            2,
+            "carol",
+            "has anyone tried the new release? the reconnect logic is much better now, it counts down in the status line and catches up without gaps",
+        ),
+        msg(3, "alice", "yes, works well here"),
+        msg(4, "dave", "日本語のメッセージも幅が正しく折り返されます 👍"),
+    ];
+    history.push(Message {
+        action: true,
+        ..msg(5, "bob", "waves")
+    });
+    history.push(msg(6, "carol", "@alice can you review #142?"));
+    app.on_reply(
+        Then::History {
+            room: "#general".into(),
+            older: true,
+        },
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages: history,
+            more: false,
+        }),
+        T0,
+    );
+    app.on_reply(
+        Then::Members {
+            room: "#general".into(),
+        },
+        Ok(Response::Members {
+            room: "#general".into(),
+            members: vec![
+                member("alice", PresenceState::Online, Role::Member, None),
+                member("bob", PresenceState::Online, Role::Owner, None),
+                member("carol", PresenceState::Away, Role::Moderator, Some("lunch")),
+                member(
+                    "dave",
+                    PresenceState::Busy,
+                    Role::Member,
+                    Some("in a meeting"),
+                ),
+                member("erin", PresenceState::Offline, Role::Member, None),
+            ],
+        }),
+        T0,
+    );
+    app
+}
+
+fn screen(app: &App, now: Instant) -> String {
+    let (w, h) = app.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal
+        .draw(|f| ui::draw(f, app, &Theme::default(), now))
+        .unwrap();
+    format!("{}", terminal.backend())
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+#[test]
+fn connected_with_unread_and_mention_counts() {
+    let now = Instant::now();
+    insta::assert_snapshot!("connected_120x40", screen(&connected(120, 40), now));
+    insta::assert_snapshot!("connected_60x20", screen(&connected(60, 20), now));
+}
+
+#[test]
+fn typing_line() {
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = connected(w, h);
+        for user in ["bob", "carol"] {
+            app.on_event(
+                Event::Typing {
+                    room: "#general".into(),
+                    user: user.into(),
+                    active: true,
+                },
+                now,
+            );
+        }
+        for c in "I'll look at it".chars() {
+            app.on_key(key(KeyCode::Char(c)), now, T0);
+        }
+        insta::assert_snapshot!(format!("typing_{w}x{h}"), screen(&app, now));
+    }
+}
+
+#[test]
+fn reconnecting_status() {
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = connected(w, h);
+        app.on_conn(ConnState::Waiting {
+            until: now + Duration::from_millis(7400),
+            attempt: 3,
+            reason: "connection refused".into(),
+        });
+        insta::assert_snapshot!(format!("reconnecting_{w}x{h}"), screen(&app, now));
+    }
+}
+
+#[test]
+fn help_overlay() {
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = connected(w, h);
+        app.credential_source = "session token in the keyutils keyring".into();
+        app.on_key(key(KeyCode::F(1)), now, T0);
+        insta::assert_snapshot!(format!("help_{w}x{h}"), screen(&app, now));
+    }
+}
+
+#[test]
+fn login_screen() {
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = App::new("chat.example.org:7878", "alice", Settings::default());
+        app.on_resize(w, h);
+        app.ask_login(Some(
+            "wrong user name, password or token (auth_failed)".into(),
+        ));
+        for c in "hunter2".chars() {
+            app.on_key(key(KeyCode::Char(c)), now, T0);
+        }
+        let s = screen(&app, now);
+        assert!(!s.contains("hunter2"), "the password is never shown");
+        insta::assert_snapshot!(format!("login_{w}x{h}"), s);
+    }
+}
+
+#[test]
+fn scrolled_up_with_new_below() {
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = connected(w, h);
+        let more: Vec<_> = (7..=60)
+            .map(|i| msg(i, "bob", &format!("line {i} of a long discussion")))
+            .collect();
+        app.on_reply(
+            Then::CatchUp {
+                room: "#general".into(),
+            },
+            Ok(Response::Messages {
+                room: "#general".into(),
+                messages: more,
+                more: false,
+            }),
+            T0,
+        );
+        app.on_key(key(KeyCode::PageUp), now, T0);
+        for i in 61..=63 {
+            app.on_event(
+                Event::Message(msg(i, "carol", "arrived while you read")),
+                now,
+            );
+        }
+        insta::assert_snapshot!(format!("scrolled_{w}x{h}"), screen(&app, now));
+    }
+}
+
+#[test]
+fn pending_and_failed_messages() {
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = connected(w, h);
+        let mut locals = Vec::new();
+        for text in ["this one is on its way", "this one was refused"] {
+            for c in text.chars() {
+                app.on_key(key(KeyCode::Char(c)), now, T0);
+            }
+            for e in app.on_key(key(KeyCode::Enter), now, T0 + 400_000) {
+                if let natter::app::Effect::Send { local, .. } = e {
+                    locals.push(local);
+                }
+            }
+        }
+        app.on_sent(
+            locals[1],
+            Err("message is 5000 bytes; the limit is 4000".into()),
+        );
+        insta::assert_snapshot!(format!("pending_failed_{w}x{h}"), screen(&app, now));
+    }
+}
+
+#[test]
+fn no_color_draws_without_colours() {
+    let app = connected(120, 40);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    terminal
+        .draw(|f| ui::draw(f, &app, &Theme::plain(), Instant::now()))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    for cell in &buffer.content {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset, "{cell:?}");
+        assert_eq!(cell.bg, ratatui::style::Color::Reset, "{cell:?}");
+    }
+}

@@ -1,0 +1,226 @@
+//! The real `natter` binary in a real terminal (tmux on a private `-L`
+//! socket) against a real natterd (the server library, in this process, on
+//! loopback): log in, send, see another client's message and an unread
+//! count, lose the server and see "reconnecting", write while offline, get
+//! the server back and see the queued message delivered.
+//!
+//! Needs `tmux`: without it the test says why it skips, unless
+//! `NATTER_REQUIRE_E2E=1`, where a missing tmux fails it.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use natter::conn::{ConnectOptions, Connection};
+use natter_server::{Config, admin};
+use natter_shared::{Credential, HistoryQuery};
+use tokio::sync::oneshot;
+
+const PASSWORD: &str = "correct horse";
+
+fn have_tmux() -> bool {
+    let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("NATTER_REQUIRE_E2E").as_deref() != Ok("1"),
+            "tmux (Debian package tmux) is missing, required with NATTER_REQUIRE_E2E=1"
+        );
+        eprintln!("skipping the tmux end-to-end test: tmux (Debian package tmux) is missing");
+    }
+    ok
+}
+
+/// A tmux server of our own, killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    fn capture(&self) -> String {
+        let out = self.cmd().args(["capture-pane", "-p"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, literal: &str) {
+        assert!(self.cmd().args(["send-keys", "-l", literal]).status().unwrap().success());
+    }
+
+    fn key(&self, key: &str) {
+        assert!(self.cmd().args(["send-keys", key]).status().unwrap().success());
+    }
+
+    /// Waits until the screen shows `text`.
+    async fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.capture();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "the screen never showed {text:?}:\n{screen}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+struct Server {
+    stop: oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+async fn serve(dir: &Path, addr: std::net::SocketAddr) -> Server {
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let config = Config {
+        data_dir: Some(dir.to_owned()),
+        ..Config::default()
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        natter_server::run(listener, config, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    Server { stop, handle }
+}
+
+impl Server {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.handle.await.unwrap();
+    }
+}
+
+async fn bodies(addr: &str, room: &str) -> Vec<String> {
+    let (conn, _events) = Connection::connect(addr, &ConnectOptions::default()).await.unwrap();
+    conn.login("bob", Credential::PasswordOnly(PASSWORD.into())).await.unwrap();
+    let (messages, _) = conn
+        .history(
+            room,
+            HistoryQuery {
+                before: None,
+                after: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap();
+    messages.into_iter().map(|m| m.body).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_in_a_real_terminal_through_an_outage() {
+    if !have_tmux() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    for user in ["alice", "bob"] {
+        admin::add_user(&data, user, PASSWORD, false).unwrap();
+    }
+    admin::add_room(&data, "#side", false, Some("bob")).unwrap();
+    admin::invite(&data, "#side", "alice").unwrap();
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let server = serve(&data, addr).await;
+
+    let tmux = Tmux {
+        socket: format!("natter-e2e-{}", std::process::id()),
+    };
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let command = format!(
+        "env -i PATH=/usr/bin:/bin HOME={home} XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state LANG=C.UTF-8 TERM=xterm-256color NATTER_USER=alice NATTER_PASSWORD='{PASSWORD}' NATTER_SERVER={addr} NATTER_KEYRING=none {natter}",
+        home = home.display(),
+        natter = env!("CARGO_BIN_EXE_natter"),
+    );
+    assert!(tmux
+        .cmd()
+        .args(["new-session", "-d", "-x", "120", "-y", "40", &command])
+        .status()
+        .unwrap()
+        .success());
+
+    // Logged in, in #general.
+    tmux.wait_for("connected as alice@").await;
+    tmux.wait_for("#general").await;
+
+    // Send from the terminal; the server stores it.
+    tmux.keys("hello from a real terminal");
+    tmux.key("Enter");
+    let screen = tmux.wait_for("alice hello from a real terminal").await;
+    assert!(!screen.contains("⋯"), "acknowledged, so not pending:\n{screen}");
+    let stored = bodies(&addr.to_string(), "#general").await;
+    assert!(stored.contains(&"hello from a real terminal".to_owned()), "{stored:?}");
+
+    // A second client writes here and in another room: the message shows,
+    // and the other room gets an unread count.
+    let (bob, _events) = Connection::connect(&addr.to_string(), &ConnectOptions::default())
+        .await
+        .unwrap();
+    bob.login("bob", Credential::PasswordOnly(PASSWORD.into())).await.unwrap();
+    bob.send_message("#general", "hi alice, bob here", false).await.unwrap();
+    bob.send_message("#side", "psst @alice", false).await.unwrap();
+    tmux.wait_for("bob hi alice, bob here").await;
+    let screen = tmux.wait_for("1 @1").await;
+    assert!(screen.lines().any(|l| l.contains("#side") && l.contains("1 @1")), "{screen}");
+    drop(bob);
+
+    // The server goes away: the status line counts down to a reconnect.
+    server.stop().await;
+    tmux.wait_for("reconnecting in").await;
+
+    // Written while offline: queued, shown as pending.
+    tmux.keys("written while the server was down");
+    tmux.key("Enter");
+    let screen = tmux.wait_for("written while the server was down").await;
+    assert!(screen.contains("⋯"), "pending while offline:\n{screen}");
+
+    // The server comes back (same port, same data); Ctrl+R retries now.
+    let server = serve(&data, addr).await;
+    tmux.key("C-r");
+    tmux.wait_for("connected as alice@").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let stored = bodies(&addr.to_string(), "#general").await;
+        if stored.contains(&"written while the server was down".to_owned()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the queued message never arrived: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let screen = tmux.capture();
+        if !screen.contains("⋯") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still pending after delivery:\n{screen}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // /quit leaves cleanly.
+    tmux.keys("/quit");
+    tmux.key("Enter");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.cmd().args(["has-session"]).status().is_ok_and(|s| s.success()) {
+        assert!(Instant::now() < deadline, "natter did not quit:\n{}", tmux.capture());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop().await;
+}
