@@ -13,8 +13,9 @@ use natter::script::{self, Context, LogoutReport, TailEnd, TailOptions};
 use natter_shared::Credential;
 
 const AFTER_HELP: &str = "\
-Without --send or a command, natter will start the full-screen client; that
-is not built yet, so it exits with 2.
+Without --send or a command, natter opens the full-screen client (F1 there
+lists its keys and commands); with --local it first starts a server in this
+process and logs you in to it.
 
 Environment:
   NATTER_SERVER    server address (below --server, above the config file)
@@ -237,6 +238,12 @@ fn init_file_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
 
 /// The full-screen client (optionally with `--local`'s in-process server).
 fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(ClientError::Usage(
+            "the full-screen client needs a terminal; for scripts use --send ROOM or tail ROOM (see --help)".into(),
+        )
+        .into());
+    }
     let _guard = init_file_logging();
     let env = Env::from_process();
     let file = FileConfig::load(cli.config.as_deref())?;

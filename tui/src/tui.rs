@@ -91,7 +91,11 @@ fn spawn_sender(conn: Connection, done: mpsc::UnboundedSender<Done>) -> mpsc::Un
 /// Runs the client until the user quits. Restores the terminal on the way
 /// out, including after a panic (ratatui's hook).
 pub async fn run(options: Options) -> Result<(), ClientError> {
-    let mut terminal = ratatui::init();
+    // Installs a panic hook that restores the terminal before the message.
+    let mut terminal = ratatui::try_init().map_err(|e| ClientError::Io {
+        context: "cannot set up the terminal",
+        source: e,
+    })?;
     let mouse = options.settings.mouse;
     let mut out = std::io::stdout();
     let _ = crossterm::execute!(

@@ -415,11 +415,16 @@ fn private_or_missing_room_exits_5_with_the_servers_code() {
 }
 
 #[test]
-fn no_mode_says_the_tui_is_not_built_yet() {
+fn the_full_screen_client_without_a_terminal_points_to_the_scripting_modes() {
     let server = Server::start();
     let out = run(server.natter_as("alice", &[]), None);
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains("not built yet"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("needs a terminal") && err.contains("--send"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
 
 #[test]

@@ -19,7 +19,10 @@ use tokio::sync::oneshot;
 const PASSWORD: &str = "correct horse";
 
 fn have_tmux() -> bool {
-    let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         assert!(
             std::env::var("NATTER_REQUIRE_E2E").as_deref() != Ok("1"),
@@ -48,11 +51,23 @@ impl Tmux {
     }
 
     fn keys(&self, literal: &str) {
-        assert!(self.cmd().args(["send-keys", "-l", literal]).status().unwrap().success());
+        assert!(
+            self.cmd()
+                .args(["send-keys", "-l", literal])
+                .status()
+                .unwrap()
+                .success()
+        );
     }
 
     fn key(&self, key: &str) {
-        assert!(self.cmd().args(["send-keys", key]).status().unwrap().success());
+        assert!(
+            self.cmd()
+                .args(["send-keys", key])
+                .status()
+                .unwrap()
+                .success()
+        );
     }
 
     /// Waits until the screen shows `text`.
@@ -63,7 +78,10 @@ impl Tmux {
             if screen.contains(text) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "the screen never showed {text:?}:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {text:?}:\n{screen}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -105,8 +123,12 @@ impl Server {
 }
 
 async fn bodies(addr: &str, room: &str) -> Vec<String> {
-    let (conn, _events) = Connection::connect(addr, &ConnectOptions::default()).await.unwrap();
-    conn.login("bob", Credential::PasswordOnly(PASSWORD.into())).await.unwrap();
+    let (conn, _events) = Connection::connect(addr, &ConnectOptions::default())
+        .await
+        .unwrap();
+    conn.login("bob", Credential::PasswordOnly(PASSWORD.into()))
+        .await
+        .unwrap();
     let (messages, _) = conn
         .history(
             room,
@@ -149,12 +171,13 @@ async fn chat_in_a_real_terminal_through_an_outage() {
         home = home.display(),
         natter = env!("CARGO_BIN_EXE_natter"),
     );
-    assert!(tmux
-        .cmd()
-        .args(["new-session", "-d", "-x", "120", "-y", "40", &command])
-        .status()
-        .unwrap()
-        .success());
+    assert!(
+        tmux.cmd()
+            .args(["new-session", "-d", "-x", "120", "-y", "40", &command])
+            .status()
+            .unwrap()
+            .success()
+    );
 
     // Logged in, in #general.
     tmux.wait_for("connected as alice@").await;
@@ -164,21 +187,38 @@ async fn chat_in_a_real_terminal_through_an_outage() {
     tmux.keys("hello from a real terminal");
     tmux.key("Enter");
     let screen = tmux.wait_for("alice hello from a real terminal").await;
-    assert!(!screen.contains("⋯"), "acknowledged, so not pending:\n{screen}");
+    assert!(
+        !screen.contains("⋯"),
+        "acknowledged, so not pending:\n{screen}"
+    );
     let stored = bodies(&addr.to_string(), "#general").await;
-    assert!(stored.contains(&"hello from a real terminal".to_owned()), "{stored:?}");
+    assert!(
+        stored.contains(&"hello from a real terminal".to_owned()),
+        "{stored:?}"
+    );
 
     // A second client writes here and in another room: the message shows,
     // and the other room gets an unread count.
     let (bob, _events) = Connection::connect(&addr.to_string(), &ConnectOptions::default())
         .await
         .unwrap();
-    bob.login("bob", Credential::PasswordOnly(PASSWORD.into())).await.unwrap();
-    bob.send_message("#general", "hi alice, bob here", false).await.unwrap();
-    bob.send_message("#side", "psst @alice", false).await.unwrap();
+    bob.login("bob", Credential::PasswordOnly(PASSWORD.into()))
+        .await
+        .unwrap();
+    bob.send_message("#general", "hi alice, bob here", false)
+        .await
+        .unwrap();
+    bob.send_message("#side", "psst @alice", false)
+        .await
+        .unwrap();
     tmux.wait_for("bob hi alice, bob here").await;
     let screen = tmux.wait_for("1 @1").await;
-    assert!(screen.lines().any(|l| l.contains("#side") && l.contains("1 @1")), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("#side") && l.contains("1 @1")),
+        "{screen}"
+    );
     drop(bob);
 
     // The server goes away: the status line counts down to a reconnect.
@@ -201,7 +241,10 @@ async fn chat_in_a_real_terminal_through_an_outage() {
         if stored.contains(&"written while the server was down".to_owned()) {
             break;
         }
-        assert!(Instant::now() < deadline, "the queued message never arrived: {stored:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the queued message never arrived: {stored:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -210,7 +253,10 @@ async fn chat_in_a_real_terminal_through_an_outage() {
         if !screen.contains("⋯") {
             break;
         }
-        assert!(Instant::now() < deadline, "still pending after delivery:\n{screen}");
+        assert!(
+            Instant::now() < deadline,
+            "still pending after delivery:\n{screen}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -218,8 +264,17 @@ async fn chat_in_a_real_terminal_through_an_outage() {
     tmux.keys("/quit");
     tmux.key("Enter");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while tmux.cmd().args(["has-session"]).status().is_ok_and(|s| s.success()) {
-        assert!(Instant::now() < deadline, "natter did not quit:\n{}", tmux.capture());
+    while tmux
+        .cmd()
+        .args(["has-session"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "natter did not quit:\n{}",
+            tmux.capture()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     server.stop().await;
