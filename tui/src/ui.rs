@@ -583,10 +583,15 @@ pub const KEYS: &[(&str, &str)] = &[
 ];
 
 fn draw_help(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
-    let mut lines = vec![Line::styled(
-        "Keys",
-        Style::default().add_modifier(Modifier::BOLD),
-    )];
+    let mut lines = vec![
+        Line::styled(
+            format!("Credentials: {}", app.credential_source),
+            theme.dim(),
+        ),
+        Line::styled("Esc closes", theme.dim()),
+        Line::from(""),
+        Line::styled("Keys", Style::default().add_modifier(Modifier::BOLD)),
+    ];
     for (k, v) in KEYS {
         lines.push(Line::from(vec![
             Span::styled(format!("  {k:<16}"), theme.fg(theme.accent)),
@@ -605,12 +610,6 @@ fn draw_help(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
             Span::styled(*v, theme.dim()),
         ]));
     }
-    lines.push(Line::from(""));
-    lines.push(Line::styled(
-        format!("Credentials: {}", app.credential_source),
-        theme.dim(),
-    ));
-    lines.push(Line::styled("Esc closes", theme.dim()));
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
     let area = centered(frame, 72, height);
     frame.render_widget(Clear, area);

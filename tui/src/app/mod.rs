@@ -544,7 +544,9 @@ impl App {
         room.marker = (room.unread > 0).then_some(room.last_read);
         room.new_below = 0;
         let mut effects = Vec::new();
-        if !room.loaded && !room.loading_older {
+        let online = matches!(self.conn, ConnState::Online { .. });
+        // Offline, the first page waits: `on_online` opens the room again.
+        if online && !room.loaded && !room.loading_older {
             room.loading_older = true;
             effects.push(Effect::Request {
                 req: Request::History {
@@ -561,7 +563,7 @@ impl App {
                 },
             });
         }
-        if !room.members_loaded && matches!(self.conn, ConnState::Online { .. }) {
+        if online && !room.members_loaded {
             effects.push(members(&room.name));
         }
         effects
