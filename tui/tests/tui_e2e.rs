@@ -154,6 +154,7 @@ async fn chat_in_a_real_terminal_through_an_outage() {
         admin::add_user(&data, user, PASSWORD, false).unwrap();
     }
     admin::add_room(&data, "#side", false, Some("bob")).unwrap();
+    admin::add_room(&data, "#lobby", false, None).unwrap();
     admin::invite(&data, "#side", "alice").unwrap();
     let addr = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -182,6 +183,17 @@ async fn chat_in_a_real_terminal_through_an_outage() {
     // Logged in, in #general.
     tmux.wait_for("connected as alice@").await;
     tmux.wait_for("#general").await;
+
+    // Join a public room, then go back to #general with Ctrl+P.
+    tmux.keys("/join #lobby");
+    tmux.key("Enter");
+    let screen = tmux.wait_for("│ #lobby").await;
+    assert!(
+        screen.lines().any(|l| l.starts_with(" #lobby")),
+        "listed:\n{screen}"
+    );
+    tmux.key("C-p");
+    tmux.wait_for("│ #general").await;
 
     // Send from the terminal; the server stores it.
     tmux.keys("hello from a real terminal");
