@@ -188,12 +188,7 @@ fn event(ev: Event) -> Option<Bytes> {
 }
 
 fn rank(p: PresenceState) -> u8 {
-    match p {
-        PresenceState::Online => 3,
-        PresenceState::Busy => 2,
-        PresenceState::Away => 1,
-        PresenceState::Invisible | PresenceState::Offline => 0,
-    }
+    p.availability()
 }
 
 impl Hub {

@@ -349,6 +349,20 @@ pub enum PresenceState {
     Offline,
 }
 
+impl PresenceState {
+    /// How reachable the state is: online 3, busy 2, away 1, invisible and
+    /// offline 0. Aggregating sessions and sorting member lists both use it.
+    #[must_use]
+    pub fn availability(self) -> u8 {
+        match self {
+            PresenceState::Online => 3,
+            PresenceState::Busy => 2,
+            PresenceState::Away => 1,
+            PresenceState::Invisible | PresenceState::Offline => 0,
+        }
+    }
+}
+
 /// Server statistics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {

@@ -1700,20 +1700,12 @@ fn typing_request(room: &str, active: bool) -> Effect {
     }
 }
 
-fn presence_rank(p: PresenceState) -> u8 {
-    match p {
-        PresenceState::Online => 0,
-        PresenceState::Busy => 1,
-        PresenceState::Away => 2,
-        PresenceState::Invisible | PresenceState::Offline => 3,
-    }
-}
-
 /// Most available first, then by name.
 fn sort_members(members: &mut [Member]) {
     members.sort_by(|a, b| {
-        presence_rank(a.presence)
-            .cmp(&presence_rank(b.presence))
+        b.presence
+            .availability()
+            .cmp(&a.presence.availability())
             .then(a.name.cmp(&b.name))
     });
 }
