@@ -290,7 +290,9 @@ impl Connection {
             (welcome.limits.max_frame as usize).min(MAX_FRAME_LEN),
             Ordering::Relaxed,
         );
-        let interval = Duration::from_millis(welcome.limits.heartbeat_ms.max(100));
+        // Bounded both ways: a server's absurd value must neither spin nor
+        // overflow the deadline arithmetic.
+        let interval = Duration::from_millis(welcome.limits.heartbeat_ms.clamp(100, 3_600_000));
         tasks
             .0
             .push(tokio::spawn(heartbeat(Arc::clone(&shared), interval)));

@@ -56,9 +56,10 @@ fn io_err(context: &'static str, e: impl std::fmt::Display) -> ClientError {
     }
 }
 
-/// The local account's password: read, or created with the account.
+/// The local account's password: read, or created with the account. One
+/// file per user, so `--local --user NAME` works for each.
 fn ensure_account(dir: &Path, user: &str) -> Result<String, ClientError> {
-    let file = dir.join("local-password");
+    let file = dir.join(format!("local-password-{user}"));
     if let Ok(pw) = std::fs::read_to_string(&file) {
         let pw = pw.trim().to_owned();
         if !pw.is_empty() {
@@ -120,10 +121,33 @@ async fn bind() -> Result<TcpListener, ClientError> {
     ))
 }
 
+/// Where a running `--local` server writes its address.
+const ADDR_FILE: &str = "local-addr";
+
 impl LocalServer {
-    /// Starts the server for `user`, with its data in `dir`.
+    /// Starts the server for `user`, with its data in `dir`; if another
+    /// `natter --local` already serves that data, joins it instead (two
+    /// servers on one store would not see each other's messages).
     pub async fn start(dir: &Path, user: &str) -> Result<Self, ClientError> {
         let password = ensure_account(dir, user)?;
+        if let Ok(text) = std::fs::read_to_string(dir.join(ADDR_FILE))
+            && let Ok(addr) = text.trim().parse::<SocketAddr>()
+            && tokio::time::timeout(
+                std::time::Duration::from_secs(1),
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
+            tracing::info!(%addr, "joining the local server already running");
+            return Ok(Self {
+                addr,
+                data_dir: dir.to_owned(),
+                password,
+                stop: None,
+                handle: None,
+            });
+        }
         let listener = bind().await?;
         let addr = listener
             .local_addr()
@@ -143,6 +167,9 @@ impl LocalServer {
             }
         });
         tracing::info!(%addr, dir = %dir.display(), "local server started");
+        if let Err(e) = std::fs::write(dir.join(ADDR_FILE), addr.to_string()) {
+            tracing::warn!(error = %e, "cannot record the local server's address");
+        }
         Ok(Self {
             addr,
             data_dir: dir.to_owned(),
@@ -152,8 +179,11 @@ impl LocalServer {
         })
     }
 
-    /// Stops the server and waits for it to flush.
+    /// Stops the server (if this process runs it) and waits for it to flush.
     pub async fn stop(mut self) {
+        if self.stop.is_some() {
+            let _ = std::fs::remove_file(self.data_dir.join(ADDR_FILE));
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -187,11 +217,16 @@ mod tests {
         server.stop().await;
         let again = LocalServer::start(tmp.path(), "me").await.unwrap();
         assert_eq!(again.password, pw);
+        // A second --local on the same data joins the first.
+        let joined = LocalServer::start(tmp.path(), "other").await.unwrap();
+        assert_eq!(joined.addr, again.addr);
+        assert!(joined.handle.is_none());
+        joined.stop().await;
         again.stop().await;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(tmp.path().join("local-password"))
+            let mode = std::fs::metadata(tmp.path().join("local-password-me"))
                 .unwrap()
                 .permissions()
                 .mode();

@@ -93,7 +93,9 @@ impl Supervisor {
 
     /// Ends the wait before the next attempt now (the user pressed a key).
     pub fn retry_now(&self) {
-        self.retry.notify_one();
+        // Only wakes a wait in progress: a press while connecting must not
+        // skip the wait after the next failure.
+        self.retry.notify_waiters();
     }
 }
 
@@ -160,9 +162,13 @@ async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>, retry: &to
                 }
             }
         };
-        let retry_in = backoff
-            .next_delay()
-            .max(ended.not_before.unwrap_or_default());
+        // What the server asks for is honoured, up to an hour.
+        let retry_in = backoff.next_delay().max(
+            ended
+                .not_before
+                .unwrap_or_default()
+                .min(Duration::from_hours(1)),
+        );
         let status = Status::Offline {
             reason: ended.reason,
             retry_in,

@@ -78,7 +78,18 @@ fn spawn_sender(conn: Connection, done: mpsc::UnboundedSender<Done>) -> mpsc::Un
                 Ok(Response::Sent { id, ts, .. }) => Done::Sent(job.local, Ok((id, ts))),
                 Ok(other) => Done::Sent(job.local, Err(format!("unexpected reply {other:?}"))),
                 Err(ClientError::Server(e)) => Done::Sent(job.local, Err(e.message)),
-                Err(_) => Done::Unsent(job.local, job.room, job.body, job.action),
+                // The link dropped before the request went out: queue it for the
+                // next connection. Anything else is final for this message.
+                Err(ClientError::Disconnected(_)) => {
+                    Done::Unsent(job.local, job.room, job.body, job.action)
+                }
+                Err(ClientError::Timeout { .. }) => Done::Sent(
+                    job.local,
+                    Err(
+                        "no answer in time; it may have been stored, check before resending".into(),
+                    ),
+                ),
+                Err(e) => Done::Sent(job.local, Err(e.to_string())),
             };
             if done.send(result).is_err() {
                 return;
@@ -96,6 +107,18 @@ pub async fn run(options: Options) -> Result<(), ClientError> {
         context: "cannot set up the terminal",
         source: e,
     })?;
+    // Runs before ratatui's restoring hook: also switch off what we switched
+    // on, or the shell gets mouse and focus escapes after a panic.
+    let restore = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(
+            std::io::stdout(),
+            crossterm::event::DisableBracketedPaste,
+            crossterm::event::DisableFocusChange,
+            crossterm::event::DisableMouseCapture
+        );
+        restore(info);
+    }));
     let mouse = options.settings.mouse;
     let mut out = std::io::stdout();
     let _ = crossterm::execute!(
@@ -144,13 +167,14 @@ async fn event_loop(
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut supervisor: Option<Supervisor> = None;
     let mut updates: Option<mpsc::Receiver<Update>> = None;
-    match options.credential.take() {
-        Some(c) => {
-            let (s, u) = supervise(&options, c);
-            supervisor = Some(s);
-            updates = Some(u);
-        }
-        None => app.ask_login(None),
+    let mut using_token = matches!(options.credential, Some(Credential::Token(_)));
+    if let Some(c) = options.credential.take() {
+        let (s, u) = supervise(&options, c);
+        supervisor = Some(s);
+        updates = Some(u);
+    } else {
+        app.on_conn(ConnState::Stopped("not logged in".into()));
+        app.ask_login(None);
     }
     let mut conn: Option<Connection> = None;
     let mut sender: Option<mpsc::UnboundedSender<Job>> = None;
@@ -176,7 +200,13 @@ async fn event_loop(
         }
         // The next moment something changes by itself.
         let now = Instant::now();
+        let typing_before = app.typing_line();
         let mut deadline = app.on_tick(now);
+        if app.typing_line() != typing_before {
+            // An indicator expired since the last draw.
+            dirty = true;
+            continue;
+        }
         if let ConnState::Waiting { until, .. } = app.conn {
             // Count down the status line once a second.
             let left = until.saturating_duration_since(now);
@@ -239,7 +269,9 @@ async fn event_loop(
                         sender = None;
                         rtt = None;
                         app.on_conn(ConnState::Waiting {
-                            until: Instant::now() + retry_in,
+                            // A server-suggested wait is capped: an absurd one must not
+                            // overflow the clock.
+                            until: Instant::now() + retry_in.min(Duration::from_hours(1)),
                             attempt: match app.conn { ConnState::Connecting { attempt } => attempt, _ => 1 },
                             reason,
                         });
@@ -250,10 +282,17 @@ async fn event_loop(
                         supervisor = None;
                         updates = None;
                         if why.contains("auth") || why.contains("password") || why.contains("token") {
-                            // The credential was refused: forget a stored
-                            // token and ask.
-                            let account = format!("{}@{}", options.user, options.server);
-                            let _ = options.keyring.delete_token(&account).await;
+                            // The credential was refused. If it was the
+                            // stored token, forget it (off the UI task: a
+                            // keyring may take seconds); then ask.
+                            if using_token {
+                                let account = format!("{}@{}", options.user, options.server);
+                                let keyring = options.keyring.clone();
+                                tokio::spawn(async move {
+                                    let _ = keyring.delete_token(&account).await;
+                                });
+                            }
+                            using_token = false;
                             app.ask_login(Some(why.clone()));
                         }
                         app.on_conn(ConnState::Stopped(why));
@@ -351,6 +390,7 @@ async fn event_loop(
                     options.user = user;
                     "typed password".clone_into(&mut app.credential_source);
                     login_with_password = options.keyring.is_available();
+                    using_token = false;
                     let credential = if login_with_password {
                         Credential::Password(password)
                     } else {

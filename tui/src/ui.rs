@@ -199,14 +199,15 @@ fn truncate(s: &str, width: usize) -> String {
 
 fn draw_messages(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let Some(room) = app.room() else {
-        let hint = Paragraph::new(vec![
+        let mut hint = vec![
             Line::from(""),
-            Line::styled(
-                "  No room yet. /join #general, or F1 for help.",
-                theme.dim(),
-            ),
-        ]);
-        frame.render_widget(hint, area);
+            Line::styled("  No room yet: /join #general · F1 help", theme.dim()),
+        ];
+        if let Some(text) = &app.loose {
+            hint.push(Line::from(""));
+            hint.push(Line::styled(format!("  {text}"), theme.fg(theme.error)));
+        }
+        frame.render_widget(Paragraph::new(hint).wrap(Wrap { trim: false }), area);
         return;
     };
     // Title: the room and its topic (also the room's name when the rooms

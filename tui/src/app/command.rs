@@ -1,8 +1,8 @@
 //! Slash commands: parsed from the input line into a [`Command`], or a
 //! one-line error for the messages pane.
 
-use natter_shared::PresenceState;
 use natter_shared::names::{Target, normalize_user};
+use natter_shared::{PresenceState, Role};
 
 /// A command typed in the input line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,10 @@ pub enum Command {
         state: PresenceState,
         status: Option<String>,
     },
+    Role {
+        user: String,
+        role: Role,
+    },
     Users,
     Rooms,
     Stats,
@@ -54,6 +58,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/ban", "user [reason]", "remove and keep out (moderators)"),
     ("/unban", "user", "lift a ban"),
     ("/topic", "text", "set the topic (moderators)"),
+    ("/role", "user owner|mod|member", "change a role (owners)"),
     ("/msg", "@user [text]", "open a direct conversation"),
     ("/me", "text", "an action: * you text"),
     ("/away", "[text]", "set yourself away"),
@@ -67,10 +72,15 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/quit", "", "leave natter"),
 ];
 
-fn rest(words: &[&str]) -> Option<String> {
-    let text = words.join(" ");
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
+/// The line after its first `n` words, spacing and newlines kept.
+fn text_after(line: &str, n: usize) -> Option<String> {
+    let mut rest = line.trim_start();
+    for _ in 0..n {
+        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        rest = rest[end..].trim_start();
+    }
+    let rest = rest.trim_end();
+    (!rest.is_empty()).then(|| rest.to_owned())
 }
 
 fn room_arg(arg: &str) -> Result<String, String> {
@@ -91,6 +101,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
     let name = words.next().unwrap_or("/");
     let args: Vec<&str> = words.collect();
     let usage = |u: &str| Err(format!("usage: {name} {u}"));
+    let rest = |n: usize| text_after(line, n);
     match name {
         "/join" | "/j" => match args.as_slice() {
             [room] => Ok(Command::Join(room_arg(room)?)),
@@ -124,9 +135,9 @@ pub fn parse(line: &str) -> Result<Command, String> {
             _ => usage("user [#room]"),
         },
         "/kick" | "/ban" => match args.split_first() {
-            Some((user, reason)) => {
+            Some((user, _)) => {
                 let user = user_arg(user)?;
-                let reason = rest(reason);
+                let reason = rest(2);
                 Ok(if name == "/kick" {
                     Command::Kick { user, reason }
                 } else {
@@ -139,31 +150,43 @@ pub fn parse(line: &str) -> Result<Command, String> {
             [user] => Ok(Command::Unban(user_arg(user)?)),
             _ => usage("user"),
         },
-        "/topic" => rest(&args).map(Command::Topic).map_or(usage("text"), Ok),
+        "/topic" => rest(1).map(Command::Topic).map_or(usage("text"), Ok),
         "/msg" | "/query" => match args.split_first() {
-            Some((user, text)) => Ok(Command::Msg {
+            Some((user, _)) => Ok(Command::Msg {
                 user: user_arg(user)?,
-                text: rest(text),
+                text: rest(2),
             }),
             None => usage("@user [text]"),
         },
-        "/me" => rest(&args).map(Command::Me).map_or(usage("text"), Ok),
+        "/me" => rest(1).map(Command::Me).map_or(usage("text"), Ok),
         "/away" => Ok(Command::Presence {
             state: PresenceState::Away,
-            status: rest(&args),
+            status: rest(1),
         }),
         "/busy" | "/dnd" => Ok(Command::Presence {
             state: PresenceState::Busy,
-            status: rest(&args),
+            status: rest(1),
         }),
         "/back" => Ok(Command::Presence {
             state: PresenceState::Online,
-            status: rest(&args),
+            status: rest(1),
         }),
         "/invisible" => Ok(Command::Presence {
             state: PresenceState::Invisible,
             status: None,
         }),
+        "/role" => match args.as_slice() {
+            [user, role] => Ok(Command::Role {
+                user: user_arg(user)?,
+                role: match *role {
+                    "owner" => Role::Owner,
+                    "moderator" | "mod" => Role::Moderator,
+                    "member" => Role::Member,
+                    _ => return usage("user owner|moderator|member"),
+                },
+            }),
+            _ => usage("user owner|moderator|member"),
+        },
         "/users" | "/names" => Ok(Command::Users),
         "/rooms" | "/list" => Ok(Command::Rooms),
         "/stats" => Ok(Command::Stats),
@@ -209,6 +232,17 @@ mod tests {
             })
         );
         assert_eq!(parse("/leave"), Ok(Command::Leave(None)));
+        assert_eq!(
+            parse("/me  waves   slowly\nand long"),
+            Ok(Command::Me("waves   slowly\nand long".into()))
+        );
+        assert_eq!(
+            parse("/role bob mod"),
+            Ok(Command::Role {
+                user: "bob".into(),
+                role: Role::Moderator
+            })
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ use command::Command;
 pub const TYPING_RESEND: Duration = Duration::from_secs(3);
 /// How long someone's typing shows without news.
 pub const TYPING_SHOWN: Duration = Duration::from_secs(6);
+/// Entries the quick switcher shows.
+pub const SWITCHER_ROWS: usize = 12;
 /// Messages fetched per history page.
 pub const PAGE: u32 = 100;
 
@@ -168,11 +170,36 @@ impl Room {
         }
     }
 
+    /// Gives your own message from the server (an echo or a history page)
+    /// to the oldest pending entry with the same text, if any: the send's
+    /// reply and the message can arrive in either order.
+    fn attach_own(&mut self, m: &Message) -> bool {
+        let Some(e) = self.entries.iter_mut().find(|e| {
+            e.id.is_none()
+                && e.local.is_some()
+                && matches!(&e.kind, EntryKind::Msg { body, delivery: Delivery::Pending, .. } if *body == m.body)
+        }) else {
+            return false;
+        };
+        e.id = Some(m.id);
+        e.ts = m.ts;
+        if let EntryKind::Msg { delivery, .. } = &mut e.kind {
+            *delivery = Delivery::Sent;
+        }
+        self.ids.insert(m.id);
+        self.newest = self.newest.max(m.id);
+        true
+    }
+
     /// Adds a message from the server in id order; false if already there.
-    fn insert_message(&mut self, m: &Message) -> bool {
-        if !self.ids.insert(m.id) {
+    fn insert_message(&mut self, m: &Message, me: &str) -> bool {
+        if self.ids.contains(&m.id) {
             return false;
         }
+        if m.from == me && self.attach_own(m) {
+            return false;
+        }
+        self.ids.insert(m.id);
         self.newest = self.newest.max(m.id);
         self.note_speaker(&m.from);
         let entry = Entry {
@@ -193,7 +220,7 @@ impl Room {
             .iter()
             .rposition(|e| e.id.is_some_and(|id| id < m.id))
             .map_or(0, |i| i + 1);
-        let pos = if pos == 0 && self.entries.iter().all(|e| e.id.is_none()) {
+        let mut pos = if pos == 0 && self.entries.iter().all(|e| e.id.is_none()) {
             self.entries
                 .iter()
                 .position(|e| e.local.is_some())
@@ -201,6 +228,15 @@ impl Room {
         } else {
             pos
         };
+        // Above notices written after it (a topic change seen before the
+        // room's history was loaded).
+        while pos > 0
+            && self.entries[pos - 1].id.is_none()
+            && self.entries[pos - 1].local.is_none()
+            && self.entries[pos - 1].ts > m.ts
+        {
+            pos -= 1;
+        }
         self.entries.insert(pos, entry);
         if self.scroll.is_some() && pos + 1 >= self.entries.len() {
             self.new_below += 1;
@@ -355,12 +391,16 @@ pub struct App {
     /// Sent lines, oldest first, and the recall position.
     sent: Vec<String>,
     recall: Option<usize>,
+    /// What was being typed when recall started, restored past the newest.
+    draft: String,
     next_local: u64,
     /// Messages written while offline, in order.
     queue: VecDeque<(u64, String, String, bool)>,
     typing_sent: Option<(String, Instant)>,
     completion: Option<Completion>,
     own_presence: PresenceState,
+    /// The last notice when there is no room to show it in.
+    pub loose: Option<String>,
     pub quit: bool,
 }
 
@@ -392,11 +432,13 @@ impl App {
             credential_source: String::new(),
             sent: Vec::new(),
             recall: None,
+            draft: String::new(),
             next_local: 1,
             queue: VecDeque::new(),
             typing_sent: None,
             completion: None,
             own_presence: PresenceState::Online,
+            loose: None,
             quit: false,
         }
     }
@@ -475,6 +517,12 @@ impl App {
         let index = room.and_then(|r| self.index_of(r)).unwrap_or(self.current);
         if let Some(r) = self.rooms.get_mut(index) {
             r.push_local(now_ms, kind);
+        } else {
+            // No room to show it in: the empty screen shows it instead.
+            self.loose = Some(match kind {
+                EntryKind::Error(t) | EntryKind::Notice(t) => t,
+                EntryKind::Msg { body, .. } => body,
+            });
         }
     }
 
@@ -498,16 +546,23 @@ impl App {
                 room.unread = state.unread;
                 room.mentions = state.mentions;
                 room.last_read = state.last_read;
-                if room.loaded && state.last_id > room.newest {
+                // Any room holding messages (opened or not) fetches what came
+                // after its newest, so no gap opens.
+                if room.newest > 0 && state.last_id > room.newest {
                     effects.push(catch_up(&room.name, room.newest));
                 }
             } else {
                 self.rooms.push(Room::new(state));
             }
         }
-        // Rooms the server no longer lists for us (kicked while away).
+        // Rooms the server no longer lists for us (kicked while away); the
+        // room on screen stays on screen if it is still there.
+        let current = self.room().map(|r| r.name.clone());
         self.rooms
             .retain(|r| session.rooms.iter().any(|s| s.name == r.name));
+        if let Some(i) = current.and_then(|name| self.index_of(&name)) {
+            self.current = i;
+        }
         self.sort_rooms();
         if self.room().is_none() {
             self.current = 0;
@@ -542,7 +597,9 @@ impl App {
         };
         // The "new" line goes above the first unread message, if any.
         room.marker = (room.unread > 0).then_some(room.last_read);
-        room.new_below = 0;
+        if room.scroll.is_none() {
+            room.new_below = 0;
+        }
         let mut effects = Vec::new();
         let online = matches!(self.conn, ConnState::Online { .. });
         // Offline, the first page waits: `on_online` opens the room again.
@@ -714,29 +771,11 @@ impl App {
         let room = &mut self.rooms[index];
         room.typing.remove(&m.from);
         let own = m.from == me;
-        if own {
-            // Our own message: attach it to the oldest pending one with the
-            // same body (the reply and the event race), else add it.
-            if let Some(e) = room.entries.iter_mut().find(|e| {
-                e.id.is_none()
-                    && e.local.is_some()
-                    && matches!(&e.kind, EntryKind::Msg { body, delivery: Delivery::Pending, .. } if *body == m.body)
-            }) {
-                e.id = Some(m.id);
-                e.ts = m.ts;
-                if let EntryKind::Msg { delivery, .. } = &mut e.kind {
-                    *delivery = Delivery::Sent;
-                }
-                room.ids.insert(m.id);
-                room.newest = room.newest.max(m.id);
-                return Vec::new();
-            }
-        }
-        if !room.insert_message(m) {
+        if !room.insert_message(m, &me) {
             return Vec::new();
         }
         let mentioned = mentions_user(&m.body, &me);
-        let on_screen = index == current && room.scroll.is_none();
+        let on_screen = index == current && room.scroll.is_none() && focused;
         if !own && !on_screen {
             room.unread += 1;
             if mentioned {
@@ -752,7 +791,10 @@ impl App {
             .unwrap_or(self.settings.notify_default);
         let direct = self.rooms[index].kind == RoomKind::Direct;
         if crate::notify::should_notify(level, direct, mentioned, own)
-            && !crate::notify::visible_to_user(focused, on_screen)
+            && !crate::notify::visible_to_user(
+                focused,
+                index == current && self.rooms[index].scroll.is_none(),
+            )
         {
             let title = if direct {
                 m.from.clone()
@@ -771,10 +813,11 @@ impl App {
     /// Moves the read marker when the current room is viewed at its bottom.
     fn mark_read_if_viewing(&mut self) -> Vec<Effect> {
         let online = matches!(self.conn, ConnState::Online { .. });
+        let focused = self.focused;
         let Some(room) = self.rooms.get_mut(self.current) else {
             return Vec::new();
         };
-        if room.scroll.is_some() || !online || room.newest <= room.last_read {
+        if room.scroll.is_some() || !online || !focused || room.newest <= room.last_read {
             return Vec::new();
         }
         room.last_read = room.newest;
@@ -812,6 +855,7 @@ impl App {
         result: Result<Response, ErrorReply>,
         now_ms: i64,
     ) -> Vec<Effect> {
+        let me = self.user.clone();
         match (then, result) {
             (Then::History { room, older }, Ok(Response::Messages { messages, more, .. })) => {
                 if let Some(r) = self.room_by_name(&room) {
@@ -821,7 +865,7 @@ impl App {
                         r.has_older = more;
                     }
                     for m in &messages {
-                        r.insert_message(m);
+                        r.insert_message(m, &me);
                     }
                 }
                 self.mark_read_if_viewing()
@@ -830,7 +874,7 @@ impl App {
                 let mut effects = Vec::new();
                 if let Some(r) = self.room_by_name(&room) {
                     for m in &messages {
-                        r.insert_message(m);
+                        r.insert_message(m, &me);
                     }
                     if more {
                         effects.push(catch_up(&room, r.newest));
@@ -914,9 +958,15 @@ impl App {
     /// A send's outcome: the server stored it (`Ok(id)`) or refused it.
     pub fn on_sent(&mut self, local: u64, result: Result<(MessageId, i64), String>) {
         for room in &mut self.rooms {
-            if let Some(e) = room.entries.iter_mut().find(|e| e.local == Some(local)) {
+            if let Some(pos) = room.entries.iter().position(|e| e.local == Some(local)) {
+                let e = &mut room.entries[pos];
                 match result {
                     Ok((id, ts)) => {
+                        if e.id.is_none() && room.ids.contains(&id) {
+                            // A history page already brought it: one copy.
+                            room.entries.remove(pos);
+                            return;
+                        }
                         if e.id.is_none() {
                             e.id = Some(id);
                             e.ts = ts;
@@ -999,6 +1049,7 @@ impl App {
                     && m.column >= area.x
                     && m.column < area.x + area.width
                     && m.row > area.y
+                    && m.row < area.bottom()
                 {
                     let index = usize::from(m.row - area.y - 1);
                     if index < self.rooms.len() {
@@ -1065,10 +1116,12 @@ impl App {
             KeyCode::Enter => return self.submit(now, now_ms),
             KeyCode::PageUp => return self.scroll_by(self.page_rows(), true),
             KeyCode::PageDown => return self.scroll_by(self.page_rows(), false),
-            KeyCode::Home if self.input.value().is_empty() => {
+            KeyCode::Home if ctrl || self.input.value().is_empty() => {
                 return self.scroll_by(usize::MAX, true);
             }
-            KeyCode::End if self.input.value().is_empty() => return self.scroll_to_bottom(),
+            KeyCode::End if ctrl || self.input.value().is_empty() => {
+                return self.scroll_to_bottom();
+            }
             KeyCode::Up if !self.input.value().contains('\n') => self.recall_by(-1),
             KeyCode::Down if !self.input.value().contains('\n') => self.recall_by(1),
             KeyCode::Tab => self.complete(),
@@ -1097,6 +1150,9 @@ impl App {
             return;
         }
         let len = self.sent.len();
+        if self.recall.is_none() {
+            self.draft = self.input.value().to_owned();
+        }
         let next = match (self.recall, delta < 0) {
             (None, true) => Some(len - 1),
             (Some(i), true) => Some(i.saturating_sub(1)),
@@ -1104,7 +1160,7 @@ impl App {
             (_, false) => None,
         };
         self.recall = next;
-        let text = next.map(|i| self.sent[i].clone()).unwrap_or_default();
+        let text = next.map_or_else(|| std::mem::take(&mut self.draft), |i| self.sent[i].clone());
         self.input = Input::new(text);
     }
 
@@ -1327,6 +1383,17 @@ impl App {
                 request(
                     Request::Presence { state, status },
                     report(&here, ok.into()),
+                )
+            }
+            Command::Role { user, role } => {
+                let ok = format!("{user} is now {role:?}").to_lowercase();
+                request(
+                    Request::SetRole {
+                        room: here.clone(),
+                        user,
+                        role,
+                    },
+                    report(&here, ok),
                 )
             }
             Command::Users => {
@@ -1570,7 +1637,8 @@ impl App {
                 let (filter, selected) = (filter.clone(), *selected);
                 self.overlay = Overlay::None;
                 let items = self.switcher_items(&filter);
-                let Some(choice) = items.get(selected.min(items.len().saturating_sub(1))) else {
+                let shown = items.len().min(SWITCHER_ROWS);
+                let Some(choice) = items.get(selected.min(shown.saturating_sub(1))) else {
                     return Vec::new();
                 };
                 if let Some(i) = self.index_of(choice) {

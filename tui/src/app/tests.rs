@@ -655,3 +655,146 @@ fn kicked_from_a_room_says_so_and_moves_on() {
         matches!(app_last(&app), EntryKind::Error(e) if e == "#rust: you were kicked by bob (spam)")
     );
 }
+
+#[test]
+fn the_same_text_sent_twice_shows_twice_whatever_the_order() {
+    let mut app = online_app();
+    let now = Instant::now();
+    let mut locals = Vec::new();
+    for _ in 0..2 {
+        type_text(&mut app, "ok", now);
+        for e in app.on_key(key(KeyCode::Enter), now, 0) {
+            if let Effect::Send { local, .. } = e {
+                locals.push(local);
+            }
+        }
+    }
+    // The usual order on one connection: reply, then the echo.
+    app.on_sent(locals[0], Ok((31, 1)));
+    app.on_event(Event::Message(msg(31, "#general", "alice", "ok")), now);
+    app.on_sent(locals[1], Ok((32, 2)));
+    app.on_event(Event::Message(msg(32, "#general", "alice", "ok")), now);
+    let ids: Vec<_> = app.room().unwrap().entries.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [Some(31), Some(32)]);
+}
+
+#[test]
+fn a_history_page_that_brings_a_pending_message_does_not_double_it() {
+    let mut app = online_app();
+    let now = Instant::now();
+    type_text(&mut app, "hello", now);
+    let local = app
+        .on_key(key(KeyCode::Enter), now, 0)
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Send { local, .. } => Some(local),
+            _ => None,
+        })
+        .unwrap();
+    app.on_reply(
+        Then::CatchUp {
+            room: "#general".into(),
+        },
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages: vec![msg(40, "#general", "alice", "hello")],
+            more: false,
+        }),
+        0,
+    );
+    app.on_sent(local, Ok((40, 1)));
+    assert_eq!(app.room().unwrap().entries.len(), 1);
+}
+
+#[test]
+fn a_reconnect_keeps_the_room_on_screen() {
+    let mut app = App::new("chat:7878", "alice", Settings::default());
+    let rooms = |names: &[&str]| SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: None,
+        rooms: names.iter().map(|n| room_state(n, 0, 0)).collect(),
+    };
+    app.on_online(&rooms(&["#a", "#b", "#c"]));
+    app.on_key(ctrl('n'), Instant::now(), 0);
+    assert_eq!(app.room().unwrap().name, "#b");
+    // Kicked from #a while away.
+    app.on_online(&rooms(&["#b", "#c"]));
+    assert_eq!(app.room().unwrap().name, "#b");
+}
+
+#[test]
+fn nothing_is_marked_read_while_the_terminal_is_unfocused() {
+    let mut app = online_app();
+    let now = Instant::now();
+    app.on_focus(false);
+    let effects = app.on_event(Event::Message(msg(11, "#general", "bob", "hi")), now);
+    assert!(
+        !requests(&effects)
+            .iter()
+            .any(|r| matches!(r, Request::MarkRead { .. }))
+    );
+    assert_eq!(app.room().unwrap().unread, 1);
+    assert_eq!(app.title(), "natter (3)");
+    let effects = app.on_focus(true);
+    assert!(
+        requests(&effects)
+            .iter()
+            .any(|r| matches!(r, Request::MarkRead { id: 11, .. }))
+    );
+    assert_eq!(app.room().unwrap().unread, 0);
+}
+
+#[test]
+fn recall_keeps_the_draft() {
+    let mut app = online_app();
+    let now = Instant::now();
+    type_text(&mut app, "sent before", now);
+    app.on_key(key(KeyCode::Enter), now, 0);
+    type_text(&mut app, "half written", now);
+    app.on_key(key(KeyCode::Up), now, 0);
+    assert_eq!(app.input.value(), "sent before");
+    app.on_key(key(KeyCode::Down), now, 0);
+    assert_eq!(app.input.value(), "half written");
+}
+
+#[test]
+fn scrolling_after_a_pane_changes_the_width_is_safe() {
+    let mut app = online_app();
+    let now = Instant::now();
+    let long = "word ".repeat(120);
+    let messages = (1..=30).map(|i| msg(i, "#general", "bob", &long)).collect();
+    app.on_reply(
+        Then::History {
+            room: "#general".into(),
+            older: true,
+        },
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages,
+            more: false,
+        }),
+        0,
+    );
+    app.on_resize(60, 12);
+    app.on_key(key(KeyCode::PageUp), now, 0);
+    app.on_key(key(KeyCode::PageUp), now, 0);
+    app.on_resize(200, 12);
+    for _ in 0..10 {
+        app.on_key(key(KeyCode::PageDown), now, 0);
+    }
+    assert!(app.room().unwrap().scroll.is_none());
+}
+
+#[test]
+fn without_a_room_errors_still_show() {
+    let mut app = App::new("chat:7878", "alice", Settings::default());
+    let now = Instant::now();
+    type_text(&mut app, "/frob", now);
+    app.on_key(key(KeyCode::Enter), now, 0);
+    assert!(
+        app.loose
+            .as_deref()
+            .is_some_and(|t| t.contains("unknown command"))
+    );
+}

@@ -265,7 +265,13 @@ impl Layout<'_> {
                 };
                 let indent = 6 + nick.width() + 1;
                 let indent = if indent * 2 > self.width { 2 } else { indent };
-                let first = self.width.saturating_sub(6 + nick.width() + 1);
+                // Your pending message keeps two columns for its mark.
+                let mark = if from == self.me && *delivery == Delivery::Pending {
+                    2
+                } else {
+                    0
+                };
+                let first = self.width.saturating_sub(6 + nick.width() + 1 + mark);
                 let mut parts = wrap(body, first, self.width.saturating_sub(indent)).into_iter();
                 let delivery = (from == self.me).then(|| delivery.clone());
                 let failed = match &delivery {
@@ -359,6 +365,10 @@ impl Layout<'_> {
         let marker = self.marker_index(room);
         let mut s = room.scroll.unwrap_or(Scroll { anchor: 0, skip: 0 });
         s.anchor = s.anchor.min(n - 1);
+        // The position may come from another width (a pane toggled).
+        s.skip = s
+            .skip
+            .min(self.count(room, n - 1 - s.anchor, marker).saturating_sub(1));
         let mut left = rows;
         if up {
             loop {
