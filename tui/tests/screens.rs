@@ -194,6 +194,7 @@ fn login_screen() {
     for (w, h) in [(120, 40), (60, 20)] {
         let mut app = App::new("chat.example.org:7878", "alice", Settings::default());
         app.on_resize(w, h);
+        app.on_conn(ConnState::Stopped("not logged in".into()));
         app.ask_login(Some(
             "wrong user name, password or token (auth_failed)".into(),
         ));
