@@ -576,7 +576,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Alt+1..9", "room by number"),
     ("Ctrl+K", "quick switcher"),
     ("PgUp / PgDn", "scroll"),
-    ("Home / End", "oldest / newest (empty input)"),
+    ("Ctrl+Home / Ctrl+End", "oldest / newest"),
     ("F2 / F3", "toggle rooms / users pane"),
     ("Ctrl+R", "reconnect now"),
     ("F1", "this help"),
@@ -595,7 +595,7 @@ fn draw_help(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
     ];
     for (k, v) in KEYS {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {k:<16}"), theme.fg(theme.accent)),
+            Span::styled(format!("  {k:<21}"), theme.fg(theme.accent)),
             Span::raw(*v),
         ]));
     }
@@ -629,7 +629,7 @@ fn draw_switcher(frame: &mut Frame<'_>, app: &App, theme: &Theme, filter: &str, 
         Span::styled("> ", Style::default().add_modifier(Modifier::BOLD)),
         Span::raw(filter),
     ])];
-    for (i, item) in items.iter().take(12).enumerate() {
+    for (i, item) in items.iter().take(crate::app::SWITCHER_ROWS).enumerate() {
         let style = if i == selected {
             Style::default().add_modifier(Modifier::REVERSED)
         } else {

@@ -1628,7 +1628,7 @@ impl App {
                 *selected = 0;
             }
             KeyCode::Up => *selected = selected.saturating_sub(1),
-            KeyCode::Down => *selected += 1,
+            KeyCode::Down => *selected = (*selected + 1).min(SWITCHER_ROWS - 1),
             KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
                 filter.push(c);
                 *selected = 0;
