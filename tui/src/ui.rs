@@ -172,14 +172,19 @@ fn draw_rooms(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
             Span::styled(badge, badge_style),
         ]));
     }
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::RIGHT)
-                .border_style(theme.dim()),
-        ),
-        area,
-    );
+    side_pane(frame, theme, lines, Borders::RIGHT, area);
+}
+
+/// A side pane: its lines, with a dim border towards the messages.
+fn side_pane(
+    frame: &mut Frame<'_>,
+    theme: &Theme,
+    lines: Vec<Line<'_>>,
+    border: Borders,
+    area: Rect,
+) {
+    let block = Block::default().borders(border).border_style(theme.dim());
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn truncate(s: &str, width: usize) -> String {
@@ -414,14 +419,7 @@ fn draw_users(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         }
         lines.push(Line::from(spans));
     }
-    frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::LEFT)
-                .border_style(theme.dim()),
-        ),
-        area,
-    );
+    side_pane(frame, theme, lines, Borders::LEFT, area);
 }
 
 /// The connection part of the status line; `compact` for narrow screens.

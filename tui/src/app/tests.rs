@@ -67,6 +67,13 @@ fn type_text(app: &mut App, text: &str, now: Instant) -> Vec<Effect> {
     effects
 }
 
+/// Whether the effects move the read marker to `id`.
+fn marks_read(effects: &[Effect], id: u64) -> bool {
+    requests(effects)
+        .iter()
+        .any(|r| matches!(r, Request::MarkRead { id: i, .. } if *i == id))
+}
+
 fn requests(effects: &[Effect]) -> Vec<&Request> {
     effects
         .iter()
@@ -124,11 +131,7 @@ fn messages_elsewhere_count_as_unread_and_viewing_clears_them() {
     // Messages arriving in the room on screen are read at once.
     let effects = app.on_event(Event::Message(msg(12, "#rust", "bob", "more")), now);
     assert_eq!(app.rooms[1].unread, 0);
-    assert!(
-        requests(&effects)
-            .iter()
-            .any(|r| matches!(r, Request::MarkRead { id: 12, .. }))
-    );
+    assert!(marks_read(&effects, 12));
 }
 
 #[test]
@@ -425,11 +428,7 @@ fn scrolled_up_new_messages_wait_below_and_end_returns() {
     let effects = app.on_key(key(KeyCode::End), now, 0);
     assert!(app.room().unwrap().scroll.is_none());
     assert_eq!(app.room().unwrap().new_below, 0);
-    assert!(
-        requests(&effects)
-            .iter()
-            .any(|r| matches!(r, Request::MarkRead { id: 102, .. }))
-    );
+    assert!(marks_read(&effects, 102));
 }
 
 #[test]
@@ -737,11 +736,7 @@ fn nothing_is_marked_read_while_the_terminal_is_unfocused() {
     assert_eq!(app.room().unwrap().unread, 1);
     assert_eq!(app.title(), "natter (3)");
     let effects = app.on_focus(true);
-    assert!(
-        requests(&effects)
-            .iter()
-            .any(|r| matches!(r, Request::MarkRead { id: 11, .. }))
-    );
+    assert!(marks_read(&effects, 11));
     assert_eq!(app.room().unwrap().unread, 0);
 }
 
