@@ -1,8 +1,12 @@
-//! Operator commands working directly on the data dir: accounts and rooms.
+//! Operator commands working directly on the data dir: accounts, rooms,
+//! the audit log and backups.
 //!
 //! They open the same SQLite file as a running server (WAL lets both
 //! write). A running server picks up an account's new rooms at that user's
-//! next login.
+//! next login, and ends the sessions of an account whose password changed,
+//! or that was deleted or suspended, within a fraction of a second (it
+//! polls `account_events`). Every change is written to the audit log in
+//! the same transaction, as `operator:<login>`.
 
 use std::path::Path;
 
@@ -16,6 +20,46 @@ fn invalid(msg: impl Into<String>) -> StoreError {
     StoreError::Invalid(msg.into())
 }
 
+/// Who the audit log names for a CLI change: the operator's login.
+fn operator() -> String {
+    let login = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("operator:{login}")
+}
+
+/// Runs `f` and records `action` in the audit log, in one transaction.
+fn audited<T>(
+    conn: &mut rusqlite::Connection,
+    action: &str,
+    target: &str,
+    room: &str,
+    detail: &str,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let tx = conn.transaction()?;
+    let out = f(&tx)?;
+    store::insert_audit(
+        &tx,
+        &store::AuditEntry {
+            at: store::now_ms(),
+            actor: operator(),
+            action: action.into(),
+            target: target.into(),
+            room: room.into(),
+            detail: detail.into(),
+        },
+    )?;
+    tx.commit()?;
+    Ok(out)
+}
+
+fn existing_user(conn: &rusqlite::Connection, name: &str) -> Result<store::UserRow, StoreError> {
+    let name = normalize_user(name).map_err(|e| invalid(e.to_string()))?;
+    store::user_by_name(conn, &name)?.ok_or_else(|| invalid(format!("no such user: {name}")))
+}
+
 /// Creates an account; it is a member of `#general`.
 pub fn add_user(
     data_dir: &Path,
@@ -26,38 +70,102 @@ pub fn add_user(
     let name = normalize_user(name).map_err(|e| invalid(e.to_string()))?;
     auth::check_password_rules(password).map_err(invalid)?;
     let hash = auth::hash_password(password).map_err(invalid)?;
-    let conn = open_db(data_dir)?;
-    store::insert_user(&conn, &name, &hash, admin)?;
+    let mut conn = open_db(data_dir)?;
+    let detail = if admin { "admin" } else { "" };
+    audited(&mut conn, "user.add", &name, "", detail, |c| {
+        store::insert_user(c, &name, &hash, admin)
+    })?;
     Ok(())
 }
 
-/// Changes a password and revokes the account's session tokens.
+/// Changes a password, revokes the account's session tokens and ends its
+/// sessions.
 pub fn set_password(data_dir: &Path, name: &str, password: &str) -> Result<(), StoreError> {
-    let name = normalize_user(name).map_err(|e| invalid(e.to_string()))?;
     auth::check_password_rules(password).map_err(invalid)?;
-    let conn = open_db(data_dir)?;
-    let user = store::user_by_name(&conn, &name)?
-        .ok_or_else(|| invalid(format!("no such user: {name}")))?;
+    let mut conn = open_db(data_dir)?;
+    let user = existing_user(&conn, name)?;
     let hash = auth::hash_password(password).map_err(invalid)?;
-    store::set_password(&conn, user.id, &hash)
+    audited(&mut conn, "user.password", &user.name, "", "", |c| {
+        store::set_password(c, user.id, &hash, None)
+    })
 }
 
-/// Deletes an account (its messages stay in history).
+/// Deletes an account (its messages stay in history) and ends its
+/// sessions.
 pub fn delete_user(data_dir: &Path, name: &str) -> Result<(), StoreError> {
-    let name = normalize_user(name).map_err(|e| invalid(e.to_string()))?;
-    let conn = open_db(data_dir)?;
-    let user = store::user_by_name(&conn, &name)?
-        .ok_or_else(|| invalid(format!("no such user: {name}")))?;
-    store::delete_user(&conn, user.id)
+    let mut conn = open_db(data_dir)?;
+    let user = existing_user(&conn, name)?;
+    audited(&mut conn, "user.delete", &user.name, "", "", |c| {
+        store::delete_user(c, user.id)
+    })
 }
 
-/// Every account: (name, admin).
-pub fn list_users(data_dir: &Path) -> Result<Vec<(String, bool)>, StoreError> {
+/// Suspends an account (its sessions end; it cannot log in) or lifts the
+/// suspension.
+pub fn suspend_user(
+    data_dir: &Path,
+    name: &str,
+    suspended: bool,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let mut conn = open_db(data_dir)?;
+    let user = existing_user(&conn, name)?;
+    let action = if suspended {
+        "user.suspend"
+    } else {
+        "user.unsuspend"
+    };
+    audited(&mut conn, action, &user.name, "", reason, |c| {
+        store::set_suspended(c, user.id, suspended)
+    })
+}
+
+/// An account as listed by `natterd user list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub name: String,
+    pub admin: bool,
+    pub suspended: bool,
+}
+
+/// Every account, by name.
+pub fn list_users(data_dir: &Path) -> Result<Vec<UserSummary>, StoreError> {
     let conn = open_db(data_dir)?;
     Ok(store::all_users(&conn)?
         .into_iter()
-        .map(|u| (u.name, u.admin))
+        .map(|u| UserSummary {
+            name: u.name,
+            admin: u.admin,
+            suspended: u.suspended,
+        })
         .collect())
+}
+
+/// The newest `last` audit log entries, oldest first.
+pub fn audit_log(data_dir: &Path, last: u32) -> Result<Vec<store::AuditEntry>, StoreError> {
+    let conn = open_db(data_dir)?;
+    store::recent_audit(&conn, last)
+}
+
+/// Writes a consistent copy of the database to `dest` (which must not
+/// exist), also while a server runs.
+pub fn backup(data_dir: &Path, dest: &Path) -> Result<(), StoreError> {
+    if dest.exists() {
+        return Err(invalid(format!(
+            "{} already exists; choose a new file",
+            dest.display()
+        )));
+    }
+    let db = data_dir.join(store::DB_FILE);
+    if !db.exists() {
+        return Err(invalid(format!("no database at {}", db.display())));
+    }
+    let conn = open_db(data_dir)?;
+    let result = store::backup(&conn, dest);
+    if result.is_err() {
+        let _ = std::fs::remove_file(dest);
+    }
+    result
 }
 
 fn room_name(name: &str) -> Result<String, StoreError> {
@@ -92,11 +200,23 @@ pub fn add_room(
     } else {
         RoomKind::Public
     };
-    let id = store::insert_room(&conn, &name, kind)?;
-    if let Some(owner) = owner {
-        store::upsert_member(&conn, id, owner.id, Role::Owner)?;
-    }
-    Ok(())
+    let mut conn = conn;
+    let detail = if private { "private" } else { "public" };
+    let target = owner.as_ref().map(|o| o.name.clone()).unwrap_or_default();
+    audited(
+        &mut conn,
+        "room.add",
+        &target,
+        &format!("#{name}"),
+        detail,
+        |c| {
+            let id = store::insert_room(c, &name, kind)?;
+            if let Some(owner) = &owner {
+                store::upsert_member(c, id, owner.id, Role::Owner)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// A room as listed by `natterd room list`.
@@ -130,17 +250,26 @@ pub fn list_rooms(data_dir: &Path) -> Result<Vec<RoomSummary>, StoreError> {
 pub fn invite(data_dir: &Path, room: &str, user: &str) -> Result<(), StoreError> {
     let name = room_name(room)?;
     let user = normalize_user(user).map_err(|e| invalid(e.to_string()))?;
-    let conn = open_db(data_dir)?;
+    let mut conn = open_db(data_dir)?;
     let room = store::room_by_name(&conn, &name)?
         .ok_or_else(|| invalid(format!("no such room: #{name}")))?;
     let user = store::user_by_name(&conn, &user)?
         .ok_or_else(|| invalid(format!("no such user: {user}")))?;
-    store::set_ban(&conn, room.id, user.id, false)?;
-    if store::room_members(&conn, room.id)?
-        .iter()
-        .any(|m| m.user_id == user.id)
-    {
-        return Ok(());
-    }
-    store::upsert_member(&conn, room.id, user.id, Role::Member)
+    audited(
+        &mut conn,
+        "invite",
+        &user.name,
+        &format!("#{name}"),
+        "",
+        |c| {
+            store::set_ban(c, room.id, user.id, false)?;
+            if store::room_members(c, room.id)?
+                .iter()
+                .any(|m| m.user_id == user.id)
+            {
+                return Ok(());
+            }
+            store::upsert_member(c, room.id, user.id, Role::Member)
+        },
+    )
 }

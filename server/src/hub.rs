@@ -404,6 +404,63 @@ impl Hub {
         }
     }
 
+    /// Ends every session of `user` but `spare`, telling each why; returns
+    /// how many. The sessions deregister themselves as they close.
+    pub fn end_sessions(
+        &mut self,
+        user: i64,
+        code: &ErrorCode,
+        message: &str,
+        spare: Option<u64>,
+    ) -> usize {
+        let Some(u) = self.users.get(&user) else {
+            return 0;
+        };
+        let mut ended = 0;
+        for sid in &u.sessions {
+            if Some(*sid) == spare {
+                continue;
+            }
+            if let Some(s) = self.sessions.get(sid) {
+                s.outbox.close(code.clone(), message, None);
+                ended += 1;
+            }
+        }
+        ended
+    }
+
+    /// Forgets a deleted account: it leaves every group room (members see
+    /// it go) and its name no longer resolves, so a new account may take
+    /// it. Its name stays known by id for the direct conversations it had.
+    pub fn forget_user(&mut self, user: i64) {
+        let rooms: Vec<i64> = self
+            .users
+            .get(&user)
+            .map(|u| u.rooms.iter().copied().collect())
+            .unwrap_or_default();
+        for room in rooms {
+            if self.rooms.get(&room).is_some_and(|r| r.direct.is_none()) {
+                self.remove_member(
+                    room,
+                    user,
+                    LeaveKind::Left,
+                    None,
+                    Some("account deleted".into()),
+                );
+            }
+            if let Some(r) = self.rooms.get_mut(&room) {
+                r.bans.remove(&user);
+            }
+        }
+        if let Some(u) = self.users.get_mut(&user) {
+            u.admin = false;
+            let name = Arc::clone(&u.name);
+            if self.user_ids.get(&name) == Some(&user) {
+                self.user_ids.remove(&name);
+            }
+        }
+    }
+
     // ---- fan-out helpers --------------------------------------------------
 
     fn send_user(&self, user: i64, frame: &Bytes) {

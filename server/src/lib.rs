@@ -73,6 +73,8 @@ pub struct Shared {
     /// Unread recounts in flight, per (room, user): see `session.rs`.
     pub recounts: Mutex<std::collections::HashSet<(i64, i64)>>,
     next_session: AtomicU64,
+    /// The newest `account_events` row already acted on.
+    account_events: std::sync::atomic::AtomicI64,
     /// Cancelled when the server starts shutting down: sessions stop
     /// reading requests but stay registered, so pending acknowledgements
     /// still reach them.
@@ -107,6 +109,7 @@ pub async fn run(
     let shared = start(config)?;
     let tracker = TaskTracker::new();
     let ticker = tokio::spawn(typing_ticker(Arc::clone(&shared)));
+    let watcher = tokio::spawn(watch_accounts(Arc::clone(&shared)));
     tracing::info!(addr = %listener.local_addr()?, "natterd listening");
     tokio::pin!(shutdown);
     loop {
@@ -160,6 +163,7 @@ pub async fn run(
         tracing::warn!("some connections did not close in time");
     }
     ticker.abort();
+    watcher.abort();
     let store = shared.store.clone();
     let _ = tokio::task::spawn_blocking(move || store.close()).await;
     tracing::info!("natterd stopped");
@@ -194,12 +198,16 @@ fn start(config: Config) -> Result<Arc<Shared>, ServerError> {
         }),
     )?;
     let cap = hub::ring_cap(&config);
-    let (rooms, count) = store.read_now(|conn| {
+    let (rooms, count, account_events) = store.read_now(|conn| {
         let rooms = store::all_rooms(conn)?
             .into_iter()
             .map(|row| load_room(conn, row, cap))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((rooms, store::message_count(conn)?))
+        Ok((
+            rooms,
+            store::message_count(conn)?,
+            store::last_account_event(conn)?,
+        ))
     })?;
     let mut hub = Hub::new(Arc::clone(&config), count);
     for room in rooms {
@@ -216,6 +224,7 @@ fn start(config: Config) -> Result<Arc<Shared>, ServerError> {
         ),
         recounts: Mutex::new(std::collections::HashSet::new()),
         next_session: AtomicU64::new(1),
+        account_events: std::sync::atomic::AtomicI64::new(account_events),
         draining: CancellationToken::new(),
         shutdown: CancellationToken::new(),
     });
@@ -300,6 +309,59 @@ fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<ConnGuard, &'static str> {
         shared: Arc::clone(shared),
         ip,
     })
+}
+
+/// How often the store is polled for account changes made by the admin CLI
+/// (another process): the longest a deleted or suspended account's
+/// sessions outlive the command.
+const ACCOUNT_POLL: Duration = Duration::from_millis(250);
+
+/// Ends the sessions of accounts whose password changed, or that were
+/// deleted or suspended, by this server or by the admin CLI.
+async fn watch_accounts(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(ACCOUNT_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let after = shared.account_events.load(Ordering::Relaxed);
+        let events = match shared
+            .store
+            .read(move |c| store::account_events_after(c, after))
+            .await
+        {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read account events");
+                continue;
+            }
+        };
+        for e in events {
+            shared.account_events.store(e.id, Ordering::Relaxed);
+            apply_account_event(&shared, &e);
+        }
+    }
+}
+
+fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
+    use store::AccountEventKind as K;
+    let mut hub = shared.hub();
+    let (code, message) = match e.kind {
+        K::Password => (
+            ErrorCode::Revoked,
+            "your password was changed; log in with the new one",
+        ),
+        K::Deleted => (ErrorCode::Revoked, "your account was deleted"),
+        K::Suspended => (
+            ErrorCode::Suspended,
+            "your account was suspended by an operator",
+        ),
+    };
+    let ended = hub.end_sessions(e.user_id, &code, message, e.spare_session);
+    if e.kind == K::Deleted {
+        hub.forget_user(e.user_id);
+    }
+    drop(hub);
+    tracing::info!(user_id = e.user_id, kind = ?e.kind, sessions = ended, "account change applied");
 }
 
 /// Expires typing indicators that saw no news.

@@ -36,6 +36,15 @@ enum Command {
     /// Manage rooms.
     #[command(subcommand)]
     Room(RoomCommand),
+    /// Print the audit log of moderation and admin actions, oldest first.
+    Audit {
+        /// How many of the newest entries to print.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        last: u32,
+    },
+    /// Write a consistent copy of the database to FILE (safe while the
+    /// server runs).
+    Backup { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -47,10 +56,21 @@ enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
-    /// Change a password; the account's sessions must log in again.
+    /// Change a password; the account's tokens are revoked and its open
+    /// sessions end at once.
     Passwd { name: String },
-    /// Delete an account.
+    /// Delete an account; its open sessions end at once.
     Del { name: String },
+    /// Suspend an account: its open sessions end at once and it cannot log
+    /// in until unsuspended.
+    Suspend {
+        name: String,
+        /// Kept in the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Lift a suspension.
+    Unsuspend { name: String },
     /// List accounts.
     List,
 }
@@ -122,9 +142,24 @@ fn real_main(cli: Cli) -> Result<()> {
                 println!("deleted user {name}");
                 Ok(())
             }
+            UserCommand::Suspend { name, reason } => {
+                admin::suspend_user(&data_dir, &name, true, &reason)?;
+                println!("suspended {name}; their sessions are closed");
+                Ok(())
+            }
+            UserCommand::Unsuspend { name } => {
+                admin::suspend_user(&data_dir, &name, false, "")?;
+                println!("{name} may log in again");
+                Ok(())
+            }
             UserCommand::List => {
-                for (name, is_admin) in admin::list_users(&data_dir)? {
-                    println!("{name}{}", if is_admin { " (admin)" } else { "" });
+                for u in admin::list_users(&data_dir)? {
+                    println!(
+                        "{}{}{}",
+                        u.name,
+                        if u.admin { " (admin)" } else { "" },
+                        if u.suspended { " (suspended)" } else { "" }
+                    );
                 }
                 Ok(())
             }
@@ -156,7 +191,39 @@ fn real_main(cli: Cli) -> Result<()> {
                 Ok(())
             }
         },
+        Command::Audit { last } => {
+            for e in admin::audit_log(&data_dir, last)? {
+                println!("{}", format_audit(&e));
+            }
+            Ok(())
+        }
+        Command::Backup { file } => {
+            admin::backup(&data_dir, &file)?;
+            println!("backed up to {}", file.display());
+            Ok(())
+        }
     }
+}
+
+/// One audit entry as a line: UTC time, actor, action, then what it
+/// touched.
+fn format_audit(e: &natter_server::store::AuditEntry) -> String {
+    use std::fmt::Write as _;
+    let at = chrono::DateTime::from_timestamp_millis(e.at).map_or_else(
+        || e.at.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    );
+    let mut line = format!("{at}  {}  {}", e.actor, e.action);
+    if !e.target.is_empty() {
+        let _ = write!(line, "  {}", e.target);
+    }
+    if !e.room.is_empty() {
+        let _ = write!(line, "  in {}", e.room);
+    }
+    if !e.detail.is_empty() {
+        let _ = write!(line, "  ({})", e.detail);
+    }
+    line
 }
 
 /// The first line of stdin when it is not a terminal (scripts), else a

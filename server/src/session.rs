@@ -250,7 +250,7 @@ impl Conn {
                 match req {
                     Request::Login { user, credential } => self.login(id, &user, credential).await,
                     Request::Register { user, password } => {
-                        self.register(id, &user, password).await;
+                        self.register(id, &user, password.0).await;
                     }
                     Request::Ping => self.reply(id, Response::Pong),
                     Request::Hello { .. } => self.reply_err(
@@ -399,6 +399,18 @@ impl Conn {
             let mut t = self.throttle();
             t.forgive(&ip_key);
             t.clear(&account_key);
+        }
+        if row.suspended {
+            // Said only to someone who proved the credential, so it tells a
+            // guesser nothing.
+            tracing::info!(peer = %self.peer, user = name, "suspended account refused");
+            return self.reply_err(
+                id,
+                ErrorReply::new(
+                    ErrorCode::Suspended,
+                    "this account is suspended; ask an operator",
+                ),
+            );
         }
         let (new_token, token_hash) = match token {
             Some(t) => (None, Some(auth::hash_token(&t))),
@@ -618,14 +630,168 @@ impl Conn {
         }
     }
 
-    fn changed(&self, id: u64, result: Result<(Response, Option<StoreChange>), ErrorReply>) {
+    /// Persists and answers a hub change; true when it succeeded.
+    fn changed(
+        &self,
+        id: u64,
+        result: Result<(Response, Option<StoreChange>), ErrorReply>,
+    ) -> bool {
         match result {
             Ok((res, change)) => {
                 self.persist(change);
                 self.reply(id, res);
+                true
             }
-            Err(e) => self.reply_err(id, e),
+            Err(e) => {
+                self.reply_err(id, e);
+                false
+            }
         }
+    }
+
+    /// Records a moderation action in the audit log. It commits in order
+    /// with the change it describes; nobody waits for it.
+    fn audit(&self, session: u64, action: &str, target: &str, room: &str, detail: &str) {
+        let Some(user) = self.shared.hub().session_user(session) else {
+            return;
+        };
+        let entry = store::AuditEntry {
+            at: store::now_ms(),
+            actor: self.shared.hub().user_name_of(user),
+            action: action.to_owned(),
+            target: normalize_user(target).unwrap_or_else(|_| target.trim().to_owned()),
+            room: room.trim().to_owned(),
+            detail: detail.to_owned(),
+        };
+        let result = self.shared.store.write_detached(move |c| {
+            if let Err(e) = store::insert_audit(c, &entry) {
+                tracing::error!(error = %e, "cannot write the audit log");
+            }
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "store closed; audit entry lost");
+        }
+    }
+
+    /// Changes the session user's password: checks the old one (failures
+    /// count towards the login throttle), revokes every token, ends the
+    /// account's other sessions, and gives this session a new token if it
+    /// had one.
+    async fn change_password(&mut self, session: u64, id: u64, old: String, new: String) {
+        let Some(user_id) = self.shared.hub().session_user(session) else {
+            return self.reply_err(id, ErrorReply::new(ErrorCode::NotLoggedIn, "log in first"));
+        };
+        if let Err(e) = auth::check_password_rules(&new) {
+            return self.reply_err(id, ErrorReply::new(ErrorCode::Invalid, e));
+        }
+        let name = self.shared.hub().user_name_of(user_id);
+        let limits = &self.shared.config.limits;
+        let account_key = format!("user:{name}");
+        let throttled = self.throttle().begin(
+            &[(&account_key, limits.login_failures_per_account)],
+            Duration::from_millis(limits.login_window_ms),
+        );
+        if let Err(wait) = throttled {
+            return self.reply_err(
+                id,
+                ErrorReply {
+                    code: ErrorCode::Throttled,
+                    message: format!(
+                        "too many wrong passwords; try again in {} s",
+                        wait.as_secs().max(1)
+                    ),
+                    retry_after_ms: Some(wait.as_millis().max(1) as u64),
+                },
+            );
+        }
+        let lookup = name.clone();
+        let row = match self
+            .shared
+            .store
+            .read(move |c| store::user_by_name(c, &lookup))
+            .await
+        {
+            Ok(Some(row)) if row.id == user_id => row,
+            Ok(_) => {
+                return self.reply_err(
+                    id,
+                    ErrorReply::new(ErrorCode::Revoked, "this account no longer exists"),
+                );
+            }
+            Err(e) => return self.reply_err(id, internal(&e)),
+        };
+        let permit = self.shared.hashing.acquire().await;
+        let hashed = tokio::task::spawn_blocking(move || {
+            if auth::verify_password(&row.pw_hash, &old) {
+                auth::hash_password(&new).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .await;
+        drop(permit);
+        let hash = match hashed {
+            Ok(Ok(Some(hash))) => hash,
+            Ok(Ok(None)) => {
+                return self.reply_err(
+                    id,
+                    ErrorReply::new(ErrorCode::AuthFailed, "the current password is wrong"),
+                );
+            }
+            _ => {
+                return self.reply_err(
+                    id,
+                    ErrorReply::new(ErrorCode::Internal, "cannot hash password"),
+                );
+            }
+        };
+        self.throttle().clear(&account_key);
+        let had_token = matches!(
+            self.state,
+            State::Ready {
+                token_hash: Some(_),
+                ..
+            }
+        );
+        let fresh = had_token.then(auth::new_token);
+        let stored = fresh.as_ref().map(|(_, h)| h.clone());
+        let entry = store::AuditEntry {
+            at: store::now_ms(),
+            actor: name.clone(),
+            action: "user.password".into(),
+            target: name.clone(),
+            room: String::new(),
+            detail: String::new(),
+        };
+        let written = self
+            .shared
+            .store
+            .write(move |c| {
+                store::set_password(c, user_id, &hash, Some(session))?;
+                if let Some(h) = &stored {
+                    store::insert_token(c, user_id, h)?;
+                }
+                store::insert_audit(c, &entry)
+            })
+            .await;
+        if let Err(e) = written {
+            return self.reply_err(id, internal(&e));
+        }
+        self.shared.hub().end_sessions(
+            user_id,
+            &ErrorCode::Revoked,
+            "your password was changed; log in again",
+            Some(session),
+        );
+        tracing::info!(peer = %self.peer, user = name, "password changed");
+        let token = fresh.map(|(t, h)| {
+            self.state = State::Ready {
+                session,
+                token_hash: Some(h),
+            };
+            natter_shared::Secret(t)
+        });
+        self.reply(id, Response::PasswordChanged { token });
     }
 
     async fn dispatch(&mut self, session: u64, id: u64, req: Request) -> bool {
@@ -667,6 +833,9 @@ impl Conn {
                 return false;
             }
             Request::Ping => self.reply(id, Response::Pong),
+            Request::ChangePassword { old, new } => {
+                self.change_password(session, id, old.0, new.0).await;
+            }
             Request::Send { room, body, action } => {
                 self.send(session, id, &room, body, action).await;
             }
@@ -735,7 +904,9 @@ impl Conn {
             Request::Invite { room, user } => match self.resolve_user(&user).await {
                 Ok(u) => {
                     let r = self.shared.hub().invite(session, &room, u);
-                    self.changed(id, r);
+                    if self.changed(id, r) {
+                        self.audit(session, "invite", &user, &room, "");
+                    }
                 }
                 Err(e) => self.reply_err(id, e),
             },
@@ -748,20 +919,26 @@ impl Conn {
             Request::Unban { room, user } => match self.resolve_user(&user).await {
                 Ok(u) => {
                     let r = self.shared.hub().unban(session, &room, u);
-                    self.changed(id, r);
+                    if self.changed(id, r) {
+                        self.audit(session, "unban", &user, &room, "");
+                    }
                 }
                 Err(e) => self.reply_err(id, e),
             },
             Request::SetRole { room, user, role } => match self.resolve_user(&user).await {
                 Ok(u) => {
                     let r = self.shared.hub().set_role(session, &room, u, role);
-                    self.changed(id, r);
+                    if self.changed(id, r) {
+                        self.audit(session, "set_role", &user, &room, store::role_str(role));
+                    }
                 }
                 Err(e) => self.reply_err(id, e),
             },
             Request::Topic { room, topic } => {
                 let r = self.shared.hub().topic(session, &room, &topic);
-                self.changed(id, r);
+                if self.changed(id, r) {
+                    self.audit(session, "topic", "", &room, &topic);
+                }
             }
             Request::Members { room } => {
                 let r = self.shared.hub().members(session, &room);
@@ -917,6 +1094,8 @@ impl Conn {
                     .hub()
                     .add_created_room(room_id, name, kind, user);
                 self.reply(id, Response::Room(state));
+                let kind = if private { "private" } else { "public" };
+                self.audit(session, "room.create", "", room, kind);
             }
             Err(StoreError::Invalid(_)) => self.reply_err(
                 id,
@@ -937,8 +1116,17 @@ impl Conn {
     ) {
         match self.resolve_user(user).await {
             Ok(u) => {
+                let detail = reason.clone().unwrap_or_default();
                 let r = self.shared.hub().remove(session, room, u, ban, reason);
-                self.changed(id, r);
+                if self.changed(id, r) {
+                    self.audit(
+                        session,
+                        if ban { "ban" } else { "kick" },
+                        user,
+                        room,
+                        &detail,
+                    );
+                }
             }
             Err(e) => self.reply_err(id, e),
         }

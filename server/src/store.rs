@@ -175,6 +175,32 @@ CREATE TABLE IF NOT EXISTS messages (
     action INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_room ON messages(room_id, id);
+CREATE TABLE IF NOT EXISTS server_bans (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    at INTEGER NOT NULL
+);
+-- Changes to accounts that end their sessions (password, deleted,
+-- suspended). A running server polls this table, so the admin CLI's
+-- changes reach it within a fraction of a second. Rows are never reused.
+CREATE TABLE IF NOT EXISTS account_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    -- A session of the server that made the change, left open (the one
+    -- that changed its own password).
+    spare_session INTEGER,
+    at INTEGER NOT NULL
+);
+-- Moderation and admin actions: who did what to whom, and when.
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    room TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
 ";
 
 impl Store {
@@ -436,6 +462,8 @@ pub struct UserRow {
     pub name: String,
     pub pw_hash: String,
     pub admin: bool,
+    /// Suspended by an operator: may not log in.
+    pub suspended: bool,
 }
 
 /// A room row.
@@ -493,6 +521,7 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         name: r.get(1)?,
         pw_hash: r.get(2)?,
         admin: r.get(3)?,
+        suspended: r.get(4)?,
     })
 }
 
@@ -509,7 +538,8 @@ fn room_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRow> {
 pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<UserRow>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT id, name, pw_hash, admin FROM users WHERE name = ?1",
+            "SELECT id, name, pw_hash, admin, EXISTS(SELECT 1 FROM server_bans WHERE user_id = id)
+             FROM users WHERE name = ?1",
             [name],
             user_row,
         )
@@ -518,7 +548,10 @@ pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<UserRow>, St
 
 /// Every user, by name.
 pub fn all_users(conn: &Connection) -> Result<Vec<UserRow>, StoreError> {
-    let mut stmt = conn.prepare("SELECT id, name, pw_hash, admin FROM users ORDER BY name")?;
+    let mut stmt = conn.prepare(
+        "SELECT id, name, pw_hash, admin, EXISTS(SELECT 1 FROM server_bans WHERE user_id = id)
+         FROM users ORDER BY name",
+    )?;
     let rows = stmt.query_map([], user_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -551,19 +584,195 @@ pub fn insert_user(
     Ok(id)
 }
 
-/// Replaces a user's password hash and revokes all their tokens.
-pub fn set_password(conn: &Connection, user_id: i64, pw_hash: &str) -> Result<(), StoreError> {
+/// Replaces a user's password hash, revokes all their tokens and ends
+/// their sessions on a running server, except `spare_session` (of the
+/// server making the change).
+pub fn set_password(
+    conn: &Connection,
+    user_id: i64,
+    pw_hash: &str,
+    spare_session: Option<u64>,
+) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE users SET pw_hash = ?1 WHERE id = ?2",
         params![pw_hash, user_id],
     )?;
     conn.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])?;
+    insert_account_event(conn, user_id, AccountEventKind::Password, spare_session)
+}
+
+/// Deletes a user, their tokens and memberships (their messages stay), and
+/// ends their sessions on a running server.
+pub fn delete_user(conn: &Connection, user_id: i64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+    insert_account_event(conn, user_id, AccountEventKind::Deleted, None)
+}
+
+/// Suspends an account (its sessions end and it cannot log in) or lifts
+/// the suspension. Tokens stay, so a lifted suspension needs no new login.
+pub fn set_suspended(conn: &Connection, user_id: i64, suspended: bool) -> Result<(), StoreError> {
+    if suspended {
+        conn.execute(
+            "INSERT OR IGNORE INTO server_bans (user_id, at) VALUES (?1, ?2)",
+            params![user_id, now_ms()],
+        )?;
+        insert_account_event(conn, user_id, AccountEventKind::Suspended, None)
+    } else {
+        conn.execute("DELETE FROM server_bans WHERE user_id = ?1", [user_id])?;
+        Ok(())
+    }
+}
+
+/// What happened to an account that ends its sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountEventKind {
+    Password,
+    Deleted,
+    Suspended,
+}
+
+impl AccountEventKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            AccountEventKind::Password => "password",
+            AccountEventKind::Deleted => "deleted",
+            AccountEventKind::Suspended => "suspended",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "password" => Some(AccountEventKind::Password),
+            "deleted" => Some(AccountEventKind::Deleted),
+            "suspended" => Some(AccountEventKind::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// One row of `account_events`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEvent {
+    pub id: i64,
+    pub user_id: i64,
+    pub kind: AccountEventKind,
+    pub spare_session: Option<u64>,
+}
+
+fn insert_account_event(
+    conn: &Connection,
+    user_id: i64,
+    kind: AccountEventKind,
+    spare_session: Option<u64>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO account_events (user_id, kind, spare_session, at) VALUES (?1, ?2, ?3, ?4)",
+        params![user_id, kind.as_str(), spare_session.map(to_sql), now_ms()],
+    )?;
     Ok(())
 }
 
-/// Deletes a user, their tokens and memberships (their messages stay).
-pub fn delete_user(conn: &Connection, user_id: i64) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+/// The newest account event's id (0 when there is none).
+pub fn last_account_event(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(
+        conn.query_row("SELECT COALESCE(MAX(id), 0) FROM account_events", [], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Account events after `after`, oldest first.
+pub fn account_events_after(
+    conn: &Connection,
+    after: i64,
+) -> Result<Vec<AccountEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, user_id, kind, spare_session FROM account_events WHERE id > ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([after], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Option<i64>>(3)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, user_id, kind, spare) = row?;
+        if let Some(kind) = AccountEventKind::parse(&kind) {
+            out.push(AccountEvent {
+                id,
+                user_id,
+                kind,
+                spare_session: spare.map(from_sql),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    /// The user who acted, or `operator:<login>` for the admin CLI.
+    pub actor: String,
+    /// What they did: `kick`, `ban`, `user.delete`, ...
+    pub action: String,
+    /// On whom (a user name), if anyone.
+    pub target: String,
+    /// Where (`#room`), if anywhere.
+    pub room: String,
+    /// A reason, a new role or topic.
+    pub detail: String,
+}
+
+/// Appends to the audit log.
+pub fn insert_audit(conn: &Connection, e: &AuditEntry) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO audit (at, actor, action, target, room, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![e.at, e.actor, e.action, e.target, e.room, e.detail],
+    )?;
+    Ok(())
+}
+
+/// The newest `limit` audit entries, oldest first.
+pub fn recent_audit(conn: &Connection, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT at, actor, action, target, room, detail FROM
+         (SELECT * FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id",
+    )?;
+    let rows = stmt.query_map([limit], |r| {
+        Ok(AuditEntry {
+            at: r.get(0)?,
+            actor: r.get(1)?,
+            action: r.get(2)?,
+            target: r.get(3)?,
+            room: r.get(4)?,
+            detail: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Copies the database to `dest` with SQLite's online backup, page by page,
+/// so a running server keeps writing meanwhile and the copy is consistent.
+pub fn backup(conn: &Connection, dest: &Path) -> Result<(), StoreError> {
+    use rusqlite::backup::Backup;
+    let mut out = Connection::open(dest)?;
+    {
+        let backup = Backup::new(conn, &mut out)?;
+        // Small steps with pauses let the server's writer in between.
+        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+    }
+    let ok: String = out.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if ok != "ok" {
+        return Err(StoreError::Invalid(format!(
+            "the backup failed its integrity check: {ok}"
+        )));
+    }
     Ok(())
 }
 

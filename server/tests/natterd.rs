@@ -217,3 +217,59 @@ async fn sigterm_says_goodbye_flushes_and_exits_0() {
         "{log}"
     );
 }
+
+#[test]
+fn suspend_audit_and_backup_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    ok(&natterd(
+        &dir,
+        &["user", "add", "alice"],
+        Some("first password\n"),
+    ));
+    ok(&natterd(
+        &dir,
+        &["user", "suspend", "alice", "--reason", "spam"],
+        None,
+    ));
+    let list = ok(&natterd(&dir, &["user", "list"], None));
+    assert_eq!(list.trim(), "alice (suspended)");
+    ok(&natterd(
+        &dir,
+        &["room", "add", "#ops", "--owner", "alice"],
+        None,
+    ));
+
+    let audit = ok(&natterd(&dir, &["audit", "--last", "2"], None));
+    let lines: Vec<&str> = audit.lines().collect();
+    assert_eq!(lines.len(), 2, "{audit}");
+    assert!(lines[0].ends_with("user.suspend  alice  (spam)"), "{audit}");
+    assert!(lines[0].contains(" UTC  operator:"), "{audit}");
+    assert!(
+        lines[1].ends_with("room.add  alice  in #ops  (public)"),
+        "{audit}"
+    );
+    let all = ok(&natterd(&dir, &["audit"], None));
+    assert!(
+        all.lines().next().unwrap().contains("user.add  alice"),
+        "{all}"
+    );
+
+    let copy = tmp.path().join("backup.db");
+    let out = ok(&natterd(&dir, &["backup", copy.to_str().unwrap()], None));
+    assert!(out.contains("backed up to"), "{out}");
+    let db = rusqlite::Connection::open(&copy).unwrap();
+    let users: i64 = db
+        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(users, 1);
+    // A second backup to the same file is refused, leaving it alone.
+    let err = fails(&natterd(&dir, &["backup", copy.to_str().unwrap()], None));
+    assert!(err.contains("already exists"), "{err}");
+    // Restoring is copying the file back as natter.db.
+    let restored = tmp.path().join("restored");
+    std::fs::create_dir_all(&restored).unwrap();
+    std::fs::copy(&copy, restored.join("natter.db")).unwrap();
+    let list = ok(&natterd(&restored, &["user", "list"], None));
+    assert_eq!(list.trim(), "alice (suspended)");
+}

@@ -54,6 +54,38 @@ impl fmt::Debug for Credential {
     }
 }
 
+/// A password or token inside a request or reply. The same string on the
+/// wire; `Debug` never shows it, so logging a frame cannot leak it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The secret itself.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// Which page of a room's history to fetch. Exactly one of `before` and
 /// `after` may be set; with neither, the newest messages are returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -85,7 +117,11 @@ pub enum Request {
         credential: Credential,
     },
     /// Create an account and log in (only with `open_registration`).
-    Register { user: String, password: String },
+    Register { user: String, password: Secret },
+    /// Change your password. Every session token of the account is revoked
+    /// and its other sessions are closed; the reply carries a new token
+    /// for this session when it logged in with one.
+    ChangePassword { old: Secret, new: Secret },
     /// Revoke this session's token and end the session.
     Logout,
     /// Heartbeat; the reply measures round-trip time.
@@ -159,6 +195,7 @@ impl Request {
             Request::Hello { .. } => "hello",
             Request::Login { .. } => "login",
             Request::Register { .. } => "register",
+            Request::ChangePassword { .. } => "change_password",
             Request::Logout => "logout",
             Request::Ping => "ping",
             Request::Send { .. } => "send",
@@ -253,6 +290,11 @@ pub enum Response {
     Members { room: String, members: Vec<Member> },
     /// Reply to `Stats`.
     Stats(Stats),
+    /// Reply to `ChangePassword`: the session's new token, if it had one.
+    PasswordChanged {
+        #[serde(default)]
+        token: Option<Secret>,
+    },
 }
 
 /// The logged-in session. `Debug` hides the token.
@@ -583,6 +625,14 @@ error_codes! {
     SlowConsumer = "slow_consumer",
     /// The server is going down.
     ShuttingDown = "shutting_down",
+    /// This session was ended because the account's password changed or
+    /// the account was deleted: log in again (with the new password).
+    Revoked = "revoked",
+    /// An operator suspended the account: it cannot log in.
+    Suspended = "suspended",
+    /// You hit a per-user quota (rooms created, invites sent); see
+    /// `retry_after_ms` when it refills.
+    Quota = "quota",
     /// Something went wrong on the server; the request may be retried.
     Internal = "internal",
 }
@@ -603,5 +653,47 @@ impl<'de> Deserialize<'de> for ErrorCode {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         Ok(ErrorCode::from_wire(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let frames = [
+            format!(
+                "{:?}",
+                Request::Register {
+                    user: "alice".into(),
+                    password: "hunter22".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                Request::ChangePassword {
+                    old: "hunter22".into(),
+                    new: "hunter33".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                Request::Login {
+                    user: "alice".into(),
+                    credential: Credential::Token("hunter22".into()),
+                }
+            ),
+            format!(
+                "{:?}",
+                Response::PasswordChanged {
+                    token: Some("hunter22".into()),
+                }
+            ),
+        ];
+        for f in frames {
+            assert!(!f.contains("hunter"), "{f}");
+            assert!(f.contains("redacted"), "{f}");
+        }
     }
 }

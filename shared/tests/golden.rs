@@ -76,6 +76,13 @@ fn requests() -> Vec<(&'static str, Request)> {
                 credential: Credential::PasswordOnly("pw".into()),
             },
         ),
+        (
+            "change_password",
+            Request::ChangePassword {
+                old: "pw".into(),
+                new: "new pw".into(),
+            },
+        ),
         ("logout", Request::Logout),
         ("ping", Request::Ping),
         (
@@ -255,6 +262,12 @@ fn responses() -> Vec<(&'static str, Response)> {
                 uptime_secs: 5,
             }),
         ),
+        (
+            "password_changed",
+            Response::PasswordChanged {
+                token: Some("cd34".into()),
+            },
+        ),
     ]
 }
 
@@ -353,6 +366,7 @@ fn exhaustive_request(r: &Request) {
         Request::Hello { .. }
         | Request::Login { .. }
         | Request::Register { .. }
+        | Request::ChangePassword { .. }
         | Request::Logout
         | Request::Ping
         | Request::Send { .. }
@@ -389,7 +403,8 @@ fn exhaustive_response(r: &Response) {
         | Response::Rooms(_)
         | Response::Directory(_)
         | Response::Members { .. }
-        | Response::Stats(_) => {}
+        | Response::Stats(_)
+        | Response::PasswordChanged { .. } => {}
     }
 }
 

@@ -45,7 +45,14 @@ fn request() -> impl Strategy<Value = Request> {
                 _ => Credential::Token(s),
             }
         }),
-        (text(), text()).prop_map(|(user, password)| Request::Register { user, password }),
+        (text(), text()).prop_map(|(user, password)| Request::Register {
+            user,
+            password: password.into()
+        }),
+        (text(), text()).prop_map(|(old, new)| Request::ChangePassword {
+            old: old.into(),
+            new: new.into()
+        }),
         Just(Request::Logout),
         Just(Request::Ping),
         (text(), text(), any::<bool>()).prop_map(|(room, body, action)| Request::Send {
@@ -138,6 +145,9 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
     let ok = prop_oneof![
         Just(Response::Done),
         Just(Response::Pong),
+        proptest::option::of(text()).prop_map(|token| Response::PasswordChanged {
+            token: token.map(Into::into)
+        }),
         (text(), any::<u64>(), any::<i64>()).prop_map(|(room, id, ts)| Response::Sent {
             room,
             id,

@@ -90,7 +90,11 @@ pub enum ClientError {
 
 fn describe_reply(reply: &ErrorReply) -> String {
     match reply.code {
-        ErrorCode::AuthFailed | ErrorCode::Throttled | ErrorCode::NotLoggedIn => {
+        ErrorCode::AuthFailed
+        | ErrorCode::Throttled
+        | ErrorCode::NotLoggedIn
+        | ErrorCode::Revoked
+        | ErrorCode::Suspended => {
             format!("authentication failed: {reply}")
         }
         _ => format!("the server refused: {reply}"),
@@ -114,7 +118,11 @@ impl ClientError {
             | ClientError::LoginNeedsPassword
             | ClientError::PasswordCommand(_) => exit::AUTH,
             ClientError::Server(reply) => match reply.code {
-                ErrorCode::AuthFailed | ErrorCode::Throttled | ErrorCode::NotLoggedIn => exit::AUTH,
+                ErrorCode::AuthFailed
+                | ErrorCode::Throttled
+                | ErrorCode::NotLoggedIn
+                | ErrorCode::Revoked
+                | ErrorCode::Suspended => exit::AUTH,
                 // The connection itself is going away: "try again later".
                 ErrorCode::ShuttingDown
                 | ErrorCode::ServerFull

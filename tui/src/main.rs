@@ -93,6 +93,11 @@ enum Command {
     Login,
     /// Revoke the stored session token and remove it from the keyring
     Logout,
+    /// Change your password: the current one from NATTER_PASSWORD or a
+    /// prompt, the new one from a prompt (asked twice) or stdin's first
+    /// line. Every session token is revoked and your other sessions end;
+    /// this machine's keyring gets a fresh token.
+    Passwd,
 }
 
 fn main() {
@@ -201,8 +206,55 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(exit::OK)
         }
+        Some(Command::Passwd) => {
+            let account = ctx.settings.keyring_account();
+            let current = match &env.password {
+                Some(p) => p.clone(),
+                None if env.stdin_is_terminal => {
+                    rpassword::prompt_password(format!("Current password for {account}: "))
+                        .context("cannot read the password")?
+                }
+                None => return Err(ClientError::LoginNeedsPassword.into()),
+            };
+            let new = new_password(env.stdin_is_terminal)?;
+            let r = runtime.block_on(script::passwd(&ctx, current, new))?;
+            match r.keyring {
+                Some(k) => eprintln!(
+                    "natter: password changed for {}; other sessions were logged out; a new session token is in the {k} keyring",
+                    r.user
+                ),
+                None => eprintln!(
+                    "natter: password changed for {}; every session was logged out",
+                    r.user
+                ),
+            }
+            Ok(exit::OK)
+        }
         None => Ok(exit::USAGE),
     }
+}
+
+/// The new password for `natter passwd`: asked twice on a terminal, else
+/// stdin's first line.
+fn new_password(terminal: bool) -> anyhow::Result<String> {
+    if terminal {
+        let p = rpassword::prompt_password("New password: ").context("cannot read the password")?;
+        let again = rpassword::prompt_password("New password again: ")
+            .context("cannot read the password")?;
+        if p != again {
+            return Err(ClientError::Usage("the two new passwords differ".into()).into());
+        }
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("cannot read the new password from stdin")?;
+    let p = line.trim_end_matches(['\n', '\r']).to_owned();
+    if p.is_empty() {
+        return Err(ClientError::Usage("no new password on stdin".into()).into());
+    }
+    Ok(p)
 }
 
 /// Logs to a daily-rolling file in the state dir: nothing may reach the

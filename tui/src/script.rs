@@ -8,7 +8,7 @@ use std::future::Future;
 use std::io::{self, Read, Write};
 
 use natter_shared::names::Target;
-use natter_shared::{Credential, ErrorCode, HistoryQuery, Message, MessageId};
+use natter_shared::{Credential, ErrorCode, HistoryQuery, Message, MessageId, Request, Response};
 
 use crate::config::{Env, Settings};
 use crate::conn::{ConnectOptions, Connection, Disconnect, Events, Incoming};
@@ -358,6 +358,66 @@ pub async fn login(ctx: &Context) -> Result<LoginReport, ClientError> {
         user: session.user,
         server: ctx.settings.server.clone(),
         keyring: keyring.name(),
+    })
+}
+
+/// What `natter passwd` did.
+#[derive(Debug, Clone)]
+pub struct PasswdReport {
+    pub user: String,
+    /// The keyring that now holds the new session token, if any did.
+    pub keyring: Option<&'static str>,
+}
+
+/// `natter passwd`: changes the account's password. The server revokes
+/// every session token and closes the account's other sessions; when a
+/// keyring is usable the fresh token it returns replaces the stored one, so
+/// this machine stays logged in.
+///
+/// `current` comes from `NATTER_PASSWORD` or a prompt; `new` from the
+/// caller (a prompt asked twice, or stdin for scripts).
+///
+/// # Errors
+/// [`ClientError::LoginNeedsPassword`] without a current password,
+/// authentication (a wrong current password), refusal (a new password
+/// that breaks the rules) and connection errors.
+pub async fn passwd(
+    ctx: &Context,
+    current: String,
+    new: String,
+) -> Result<PasswdReport, ClientError> {
+    let keyring = Keyring::open(ctx.keyring).await;
+    let (conn, events) = Connection::connect(&ctx.settings.server, &ctx.connect).await?;
+    drop(events);
+    // Only ask for a token when it can be kept.
+    let credential = if keyring.is_available() {
+        Credential::Password(current.clone())
+    } else {
+        Credential::PasswordOnly(current.clone())
+    };
+    let session = conn.login(&ctx.settings.user, credential).await?;
+    let res = conn
+        .request(Request::ChangePassword {
+            old: current.into(),
+            new: new.into(),
+        })
+        .await?;
+    let Response::PasswordChanged { token } = res else {
+        return Err(ClientError::Protocol(format!(
+            "unexpected reply to change_password: {res:?}"
+        )));
+    };
+    let mut stored = None;
+    if let Some(token) = token {
+        match keyring.set_token(&ctx.account(), token.expose()).await {
+            Ok(()) => stored = Some(keyring.name()),
+            Err(e) => tracing::warn!("the new session token could not be stored: {e}"),
+        }
+    }
+    conn.close();
+    Ok(PasswdReport {
+        user: session.user,
+        keyring: stored,
     })
 }
 

@@ -106,7 +106,7 @@ fn is_final(e: &ClientError) -> bool {
     e.is_auth_failure()
         || matches!(
             e.server_code(),
-            Some(natter_shared::ErrorCode::VersionMismatch)
+            Some(natter_shared::ErrorCode::VersionMismatch | natter_shared::ErrorCode::Suspended)
         )
 }
 

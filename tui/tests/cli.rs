@@ -728,3 +728,52 @@ fn logout_revokes_the_token_on_the_server() {
     });
     assert!(err.is_auth_failure(), "{err}");
 }
+
+/// `natter passwd` in a kernel keyring session: the stored token is
+/// replaced by a fresh one that works, the old password stops working, and
+/// a wrong current password exits 4 and changes nothing.
+#[test]
+fn passwd_changes_the_password_and_keeps_this_machine_logged_in() {
+    if !tools_present("the natter passwd test", &[("keyctl", "keyutils")]) {
+        return;
+    }
+    let server = Server::start();
+    let script = r#"
+        NATTER_PASSWORD="$PW" "$NATTER" login; echo "login=$?"
+        echo "new secret words" | NATTER_PASSWORD="wrong one" "$NATTER" passwd; echo "wrong=$?"
+        echo "new secret words" | NATTER_PASSWORD="$PW" "$NATTER" passwd; echo "passwd=$?"
+        "$NATTER" --send general with the fresh token; echo "send=$?"
+        NATTER_PASSWORD="$PW" NATTER_KEYRING=none "$NATTER" --send general old password; echo "old=$?"
+        NATTER_PASSWORD="new secret words" NATTER_KEYRING=none "$NATTER" --send general new password; echo "new=$?"
+    "#;
+    let mut cmd = Command::new("keyctl");
+    cmd.args(["session", "-", "sh", "-c", script])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", server.tmp.path())
+        .env("XDG_CONFIG_HOME", server.tmp.path().join("config"))
+        .env("NATTER", env!("CARGO_BIN_EXE_natter"))
+        .env("PW", PASSWORD)
+        .env("NATTER_SERVER", &server.addr)
+        .env("NATTER_USER", "alice")
+        .env("NATTER_KEYRING", "keyutils")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = run(cmd, None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let codes: Vec<_> = stdout.lines().filter(|l| l.contains('=')).collect();
+    assert_eq!(
+        codes,
+        ["login=0", "wrong=4", "passwd=0", "send=0", "old=4", "new=0"],
+        "stderr: {}",
+        stderr(&out)
+    );
+    let err = stderr(&out);
+    assert!(err.contains("password changed for alice"), "{err}");
+    assert!(err.contains("keyutils keyring"), "{err}");
+    assert_eq!(
+        server.bodies("bob", "#general"),
+        ["with the fresh token", "new password"]
+    );
+}

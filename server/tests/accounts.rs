@@ -1,0 +1,379 @@
+//! Account security on a running server: password changes revoke every
+//! token and end the other sessions; an account deleted or suspended by the
+//! admin CLI (another process, same data dir) loses its open sessions at
+//! once; moderation lands in the audit log; a backup taken under load is
+//! consistent.
+
+mod common;
+
+use common::{Client, PASSWORD, TestServer, code};
+use natter_server::admin;
+use natter_shared::{Credential, ErrorCode, Event, LeaveKind, Request, Response};
+
+async fn token_login(
+    addr: std::net::SocketAddr,
+    user: &str,
+    token: &str,
+) -> Result<Client, ErrorCode> {
+    let mut c = Client::connect(addr).await;
+    c.hello().await;
+    match c
+        .request(Request::Login {
+            user: user.into(),
+            credential: Credential::Token(token.into()),
+        })
+        .await
+    {
+        Ok(Response::Session(_)) => Ok(c),
+        Ok(other) => panic!("unexpected {other:?}"),
+        Err(e) => Err(e.code),
+    }
+}
+
+async fn password_login(
+    addr: std::net::SocketAddr,
+    user: &str,
+    password: &str,
+) -> Result<Client, ErrorCode> {
+    let mut c = Client::connect(addr).await;
+    c.hello().await;
+    match c
+        .request(Request::Login {
+            user: user.into(),
+            credential: Credential::PasswordOnly(password.into()),
+        })
+        .await
+    {
+        Ok(Response::Session(_)) => Ok(c),
+        Ok(other) => panic!("unexpected {other:?}"),
+        Err(e) => Err(e.code),
+    }
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_tokens_and_ends_the_other_sessions() {
+    let server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let (mut a1, info1) = Client::login(server.addr, "alice", PASSWORD).await;
+    let (_a2, info2) = Client::login(server.addr, "alice", PASSWORD).await;
+    let old_token = info2.token.clone().unwrap();
+    // A third session, by token: it is one of the "other sessions".
+    let mut a3 = token_login(server.addr, "alice", &old_token).await.unwrap();
+
+    // A wrong current password changes nothing.
+    let r = a1
+        .request(Request::ChangePassword {
+            old: "not it at all".into(),
+            new: "brand new secret".into(),
+        })
+        .await;
+    assert_eq!(code(r), ErrorCode::AuthFailed);
+    // Too short a new one is refused before anything is checked.
+    let r = a1
+        .request(Request::ChangePassword {
+            old: PASSWORD.into(),
+            new: "x".into(),
+        })
+        .await;
+    assert_eq!(code(r), ErrorCode::Invalid);
+
+    let r = a1
+        .request(Request::ChangePassword {
+            old: PASSWORD.into(),
+            new: "brand new secret".into(),
+        })
+        .await
+        .unwrap();
+    let Response::PasswordChanged {
+        token: Some(new_token),
+    } = r
+    else {
+        panic!("a password-login session gets a new token: {r:?}");
+    };
+    // The other session goes at once, told why; this one stays.
+    assert_eq!(a3.closing().await.map(|c| c.0), Some(ErrorCode::Revoked));
+    assert_eq!(a1.request(Request::Ping).await.unwrap(), Response::Pong);
+
+    // Every old token is dead; the new one and the new password work.
+    for t in [&old_token, info1.token.as_ref().unwrap()] {
+        assert_eq!(
+            token_login(server.addr, "alice", t).await.err(),
+            Some(ErrorCode::AuthFailed)
+        );
+    }
+    assert!(
+        token_login(server.addr, "alice", new_token.expose())
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        password_login(server.addr, "alice", PASSWORD).await.err(),
+        Some(ErrorCode::AuthFailed)
+    );
+    assert!(
+        password_login(server.addr, "alice", "brand new secret")
+            .await
+            .is_ok()
+    );
+
+    let log = admin::audit_log(&server.data_dir, 10).unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.action == "user.password" && e.actor == "alice" && e.target == "alice"),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_account_deleted_by_the_cli_loses_its_sessions_at_once() {
+    let server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let mut alice = server.login("alice").await;
+    let mut bob = server.login("bob").await;
+    // The CLI works on the data dir from outside the server.
+    let dir = server.data_dir.clone();
+    tokio::task::spawn_blocking(move || admin::delete_user(&dir, "alice"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(alice.closing().await.map(|c| c.0), Some(ErrorCode::Revoked));
+    // Others see the account leave #general.
+    let left = bob
+        .event_where(|e| matches!(e, Event::Left { user, .. } if user == "alice"))
+        .await;
+    assert!(
+        matches!(
+            left,
+            Event::Left {
+                kind: LeaveKind::Left,
+                ..
+            }
+        ),
+        "{left:?}"
+    );
+    assert_eq!(
+        password_login(server.addr, "alice", PASSWORD).await.err(),
+        Some(ErrorCode::AuthFailed)
+    );
+    // The name is free again, for a new account with nothing of the old.
+    admin::add_user(&server.data_dir, "alice", "another password", false).unwrap();
+    let mut again = password_login(server.addr, "alice", "another password")
+        .await
+        .unwrap();
+    let r = again
+        .request(Request::Members {
+            room: "#general".into(),
+        })
+        .await
+        .unwrap();
+    let Response::Members { members, .. } = r else {
+        panic!()
+    };
+    assert_eq!(members.iter().filter(|m| m.name == "alice").count(), 1);
+}
+
+#[tokio::test]
+async fn a_suspended_account_is_closed_at_once_and_cannot_log_in() {
+    let server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let (mut alice, info) = Client::login(server.addr, "alice", PASSWORD).await;
+    let token = info.token.unwrap();
+    let mut bob = server.login("bob").await;
+    let dir = server.data_dir.clone();
+    tokio::task::spawn_blocking(move || admin::suspend_user(&dir, "alice", true, "spam"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        alice.closing().await.map(|c| c.0),
+        Some(ErrorCode::Suspended)
+    );
+    // Neither a password nor a token gets in; a wrong password still reads
+    // as a wrong password (nothing is told to a guesser).
+    assert_eq!(
+        password_login(server.addr, "alice", PASSWORD).await.err(),
+        Some(ErrorCode::Suspended)
+    );
+    assert_eq!(
+        token_login(server.addr, "alice", &token).await.err(),
+        Some(ErrorCode::Suspended)
+    );
+    assert_eq!(
+        password_login(server.addr, "alice", "wrong password")
+            .await
+            .err(),
+        Some(ErrorCode::AuthFailed)
+    );
+    // Bob was not disturbed.
+    assert_eq!(bob.request(Request::Ping).await.unwrap(), Response::Pong);
+    admin::suspend_user(&server.data_dir, "alice", false, "").unwrap();
+    assert!(token_login(server.addr, "alice", &token).await.is_ok());
+    let users = admin::list_users(&server.data_dir).unwrap();
+    assert!(users.iter().all(|u| !u.suspended));
+
+    let log = admin::audit_log(&server.data_dir, 10).unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions.ends_with(&["user.suspend", "user.unsuspend"]),
+        "{actions:?}"
+    );
+    assert!(
+        log.iter()
+            .all(|e| e.actor.starts_with("operator:") || e.action != "user.suspend")
+    );
+    assert_eq!(
+        log.iter()
+            .find(|e| e.action == "user.suspend")
+            .unwrap()
+            .detail,
+        "spam"
+    );
+}
+
+#[tokio::test]
+async fn moderation_is_audited_with_who_what_where_and_why() {
+    let server = TestServer::start(&["alice", "bob", "carol"], |_| {}).await;
+    let mut alice = server.login("alice").await;
+    let mut bob = server.login("bob").await;
+    let before = admin::audit_log(&server.data_dir, 1000).unwrap().len();
+    alice
+        .request(Request::Create {
+            room: "#ops".into(),
+            private: true,
+        })
+        .await
+        .unwrap();
+    for req in [
+        Request::Invite {
+            room: "#ops".into(),
+            user: "bob".into(),
+        },
+        Request::Invite {
+            room: "#ops".into(),
+            user: "carol".into(),
+        },
+        Request::SetRole {
+            room: "#ops".into(),
+            user: "bob".into(),
+            role: natter_shared::Role::Moderator,
+        },
+        Request::Topic {
+            room: "#ops".into(),
+            topic: "on call".into(),
+        },
+        Request::Kick {
+            room: "#ops".into(),
+            user: "carol".into(),
+            reason: Some("testing".into()),
+        },
+        Request::Ban {
+            room: "#ops".into(),
+            user: "carol".into(),
+            reason: None,
+        },
+        Request::Unban {
+            room: "#ops".into(),
+            user: "carol".into(),
+        },
+    ] {
+        alice.request(req).await.unwrap();
+    }
+    // A refused action is not logged.
+    let r = bob
+        .request(Request::Kick {
+            room: "#ops".into(),
+            user: "alice".into(),
+            reason: None,
+        })
+        .await;
+    assert_eq!(code(r), ErrorCode::Forbidden);
+    // Detached writes commit in order with the next write: ping the store.
+    alice.send_text("#ops", "sync").await.unwrap();
+    let log = admin::audit_log(&server.data_dir, 1000).unwrap();
+    let got: Vec<(String, String, String, String, String)> = log[before..]
+        .iter()
+        .map(|e| {
+            (
+                e.actor.clone(),
+                e.action.clone(),
+                e.target.clone(),
+                e.room.clone(),
+                e.detail.clone(),
+            )
+        })
+        .collect();
+    let want = [
+        ("alice", "room.create", "", "#ops", "private"),
+        ("alice", "invite", "bob", "#ops", ""),
+        ("alice", "invite", "carol", "#ops", ""),
+        ("alice", "set_role", "bob", "#ops", "moderator"),
+        ("alice", "topic", "", "#ops", "on call"),
+        ("alice", "kick", "carol", "#ops", "testing"),
+        ("alice", "ban", "carol", "#ops", ""),
+        ("alice", "unban", "carol", "#ops", ""),
+    ];
+    let want: Vec<(String, String, String, String, String)> = want
+        .iter()
+        .map(|(a, b, c, d, e)| {
+            (
+                (*a).into(),
+                (*b).into(),
+                (*c).into(),
+                (*d).into(),
+                (*e).into(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(log[before..].iter().all(|e| e.at > 0));
+}
+
+#[tokio::test]
+async fn a_backup_taken_under_load_is_consistent_and_complete_up_to_its_start() {
+    let server = TestServer::start(&["alice"], |_| {}).await;
+    let mut alice = server.login("alice").await;
+    for i in 0..200 {
+        alice
+            .send_text("#general", &format!("before {i}"))
+            .await
+            .unwrap();
+    }
+    // Keep writing while the backup runs.
+    let addr = server.addr;
+    let writer = tokio::spawn(async move {
+        let mut c = Client::login(addr, "alice", PASSWORD).await.0;
+        for i in 0..300 {
+            c.send_text("#general", &format!("during {i}"))
+                .await
+                .unwrap();
+        }
+    });
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("copy.db");
+    let (dir, d) = (server.data_dir.clone(), dest.clone());
+    tokio::task::spawn_blocking(move || admin::backup(&dir, &d))
+        .await
+        .unwrap()
+        .unwrap();
+    writer.await.unwrap();
+    let copy = rusqlite::Connection::open(&dest).unwrap();
+    let ok: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let before: i64 = copy
+        .query_row(
+            "SELECT COUNT(*) FROM messages WHERE body LIKE 'before %'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(before, 200);
+    // Messages are a prefix in id order: no holes from a torn copy.
+    let (n, max): (i64, i64) = copy
+        .query_row("SELECT COUNT(*), MAX(id) FROM messages", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(n, max);
+    // It refuses to overwrite.
+    let err = admin::backup(&server.data_dir, &dest).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+}
