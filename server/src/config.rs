@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address for plain TCP connections.
+    /// Address for plain TCP connections; empty for none (TLS only).
     pub listen: String,
     /// Where the SQLite store lives; `None` uses the platform data dir
     /// (`~/.local/share/natterd` on Linux).
@@ -22,6 +22,7 @@ pub struct Config {
     pub log: LogConfig,
     pub limits: LimitsConfig,
     pub history: HistoryConfig,
+    pub tls: TlsConfig,
 }
 
 impl Default for Config {
@@ -34,12 +35,44 @@ impl Default for Config {
             log: LogConfig::default(),
             limits: LimitsConfig::default(),
             history: HistoryConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
 
+/// TLS, served beside the plain listener when a certificate and key are
+/// given.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Address for TLS connections.
+    pub listen: String,
+    /// PEM certificate chain, leaf first.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7879".into(),
+            cert: None,
+            key: None,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// The certificate and key, when TLS is on.
+    #[must_use]
+    pub fn files(&self) -> Option<(&Path, &Path)> {
+        Some((self.cert.as_deref()?, self.key.as_deref()?))
+    }
+}
+
 /// Logging.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// A tracing filter (`info`, `natter_server=debug`); `RUST_LOG` wins.
@@ -58,7 +91,7 @@ impl Default for LogConfig {
 }
 
 /// Connection and abuse limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Open connections at once, overall.
@@ -94,6 +127,12 @@ pub struct LimitsConfig {
     pub typing_expiry_ms: u64,
     /// Consecutive malformed frames after which a peer is dropped.
     pub max_bad_frames: u32,
+    /// Rooms one user may create per hour (a burst of as many, refilled
+    /// evenly). Admins are exempt.
+    pub rooms_per_user_per_hour: u32,
+    /// Invitations one user may send per minute (burst and refill alike).
+    /// Admins are exempt.
+    pub invites_per_user_per_minute: u32,
 }
 
 impl Default for LimitsConfig {
@@ -115,12 +154,14 @@ impl Default for LimitsConfig {
             typing_throttle_ms: 3000,
             typing_expiry_ms: 6000,
             max_bad_frames: 5,
+            rooms_per_user_per_hour: 10,
+            invites_per_user_per_minute: 30,
         }
     }
 }
 
 /// Message history.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HistoryConfig {
     /// Newest messages per room kept in memory, so joins and catch-up never
@@ -148,7 +189,7 @@ impl Default for HistoryConfig {
 }
 
 /// SQLite's `synchronous` setting for the message store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncMode {
     Normal,
@@ -215,8 +256,21 @@ impl Config {
             || l.login_failures_per_account == 0
             || l.login_failures_per_ip == 0
             || l.max_bad_frames == 0
+            || l.rooms_per_user_per_hour == 0
+            || l.invites_per_user_per_minute == 0
         {
-            return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip and max_bad_frames must be at least 1".into());
+            return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip, max_bad_frames, rooms_per_user_per_hour and invites_per_user_per_minute must be at least 1".into());
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(format!("log.level {:?} is not a valid filter: {e}", self.log.level));
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(
+                "tls.cert and tls.key go together: set both to serve TLS, or neither".into(),
+            );
+        }
+        if self.listen.is_empty() && self.tls.files().is_none() {
+            return Err("listen is empty and TLS is off: natterd would listen nowhere".into());
         }
         if l.heartbeat_ms < 100 {
             return Err("limits.heartbeat_ms must be at least 100".into());
@@ -242,6 +296,18 @@ impl Config {
         Ok(())
     }
 
+    /// What differs between two configs, as `key: old -> new` lines, by
+    /// dotted key (`limits.max_connections`).
+    #[must_use]
+    pub fn diff(&self, other: &Config) -> Vec<(String, String, String)> {
+        let (Ok(a), Ok(b)) = (toml::Value::try_from(self), toml::Value::try_from(other)) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        diff_values("", &a, &b, &mut out);
+        out
+    }
+
     /// The data directory: the configured one or the platform default.
     pub fn resolved_data_dir(&self) -> Result<PathBuf, ConfigError> {
         if let Some(dir) = &self.data_dir {
@@ -250,6 +316,38 @@ impl Config {
         directories::ProjectDirs::from("", "", "natterd")
             .map(|d| d.data_dir().to_owned())
             .ok_or(ConfigError::NoDataDir)
+    }
+}
+
+fn show(v: Option<&toml::Value>) -> String {
+    v.map_or_else(|| "(unset)".to_owned(), ToString::to_string)
+}
+
+fn diff_values(
+    prefix: &str,
+    a: &toml::Value,
+    b: &toml::Value,
+    out: &mut Vec<(String, String, String)>,
+) {
+    let (Some(at), Some(bt)) = (a.as_table(), b.as_table()) else {
+        if a != b {
+            out.push((prefix.to_owned(), a.to_string(), b.to_string()));
+        }
+        return;
+    };
+    let mut keys: Vec<&String> = at.keys().chain(bt.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match (at.get(k), bt.get(k)) {
+            (Some(x), Some(y)) => diff_values(&key, x, y, out),
+            (x, y) => out.push((key, show(x), show(y))),
+        }
     }
 }
 
@@ -273,6 +371,8 @@ mod tests {
         assert!(err.contains("max_frame"), "{err}");
         let err = Config::parse("[limits]\nmax_message_len = 8000\n").unwrap_err();
         assert!(err.contains("max_page"), "{err}");
+        let err = Config::parse("[log]\nlevel = \"natter=loud\"\n").unwrap_err();
+        assert!(err.contains("log.level"), "{err}");
         let err = Config::parse("[limits]\noutbound_queue_bytes = 1000\n").unwrap_err();
         assert!(err.contains("outbound_queue_bytes"), "{err}");
     }
@@ -281,6 +381,31 @@ mod tests {
     fn the_example_config_is_valid_and_matches_the_defaults() {
         let example = Config::parse(include_str!("../../config.example.toml")).unwrap();
         assert_eq!(format!("{example:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn diff_names_each_changed_key() {
+        let a = Config::default();
+        let b = Config::parse("motd = \"hi\"\n[limits]\nmax_connections = 5\n").unwrap();
+        let d = a.diff(&b);
+        assert_eq!(
+            d,
+            [
+                ("limits.max_connections".into(), "10000".into(), "5".into()),
+                ("motd".into(), "(unset)".into(), "\"hi\"".into()),
+            ]
+        );
+        assert!(a.diff(&a.clone()).is_empty());
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_somewhere_to_listen() {
+        let err = Config::parse("[tls]\ncert = \"c.pem\"\n").unwrap_err();
+        assert!(err.contains("tls.key"), "{err}");
+        let err = Config::parse("listen = \"\"\n").unwrap_err();
+        assert!(err.contains("nowhere"), "{err}");
+        let c = Config::parse("listen = \"\"\n[tls]\ncert = \"c\"\nkey = \"k\"\n").unwrap();
+        assert!(c.tls.files().is_some());
     }
 
     #[test]

@@ -212,6 +212,12 @@ impl Hub {
         }
     }
 
+    /// Takes a reloaded configuration (the ring size stays: it only
+    /// changes with a restart).
+    pub fn set_config(&mut self, config: Arc<Config>) {
+        self.config = config;
+    }
+
     // ---- users and rooms in memory ---------------------------------------
 
     /// Makes a user known (or refreshes its admin flag).

@@ -15,8 +15,9 @@
 //! - [`store`]: SQLite with a group-committing writer thread.
 //! - [`auth`]: password hashing, session tokens, login throttling, token
 //!   buckets.
-//! - [`admin`]: the operator commands (`natterd user ...`, `natterd room ...`),
-//!   working directly on the data dir.
+//! - [`admin`]: the operator commands (`natterd user ...`, `natterd room ...`,
+//!   `audit`, `backup`), working directly on the data dir.
+//! - [`tls`]: certificates for the TLS listener, replaceable at run time.
 
 pub mod admin;
 pub mod auth;
@@ -25,16 +26,18 @@ pub mod hub;
 pub mod outbox;
 pub mod session;
 pub mod store;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use natter_shared::ErrorCode;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -52,6 +55,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// How long clients are told to wait before reconnecting after a shutdown.
@@ -59,7 +64,10 @@ pub const RECONNECT_AFTER_SHUTDOWN_MS: u64 = 3000;
 
 /// State shared by every connection.
 pub struct Shared {
-    pub config: Arc<Config>,
+    /// Replaced whole on a reload; see [`Shared::config`].
+    config: RwLock<Arc<Config>>,
+    /// The TLS listener's certificates, when it runs.
+    tls: Option<tls::Acceptor>,
     pub store: Store,
     /// The hub's lock is only ever held for synchronous work: see `hub.rs`.
     hub: Mutex<Hub>,
@@ -92,58 +100,171 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The configuration in force. Readers take a snapshot: a reload
+    /// affects what is read after it.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(
+            &self
+                .config
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
     /// A fresh session id.
     pub fn new_session_id(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed)
     }
 }
 
-/// Runs the server on `listener` until `shutdown` resolves; then stops
-/// accepting, tells every client it is going down (with a reconnect hint),
-/// flushes the store and returns.
+/// Where natterd accepts connections.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// Plain TCP.
+    pub plain: Option<TcpListener>,
+    /// TLS, with the certificate from the config's `tls` section.
+    pub tls: Option<TcpListener>,
+}
+
+/// The outcome of a reload: the changes applied, as `key: old -> new`
+/// lines, or why the new config was refused.
+pub type ReloadResult = Result<Vec<String>, String>;
+
+/// A request to replace the running configuration.
+pub type ReloadRequest = (Config, oneshot::Sender<ReloadResult>);
+
+/// Runs the server on one plain `listener` until `shutdown` resolves; see
+/// [`serve`].
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let shared = start(config)?;
+    let listeners = Listeners {
+        plain: Some(listener),
+        tls: None,
+    };
+    serve(listeners, config, None, shutdown).await
+}
+
+/// Accepts on a listener, or never when there is none.
+async fn accept(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs the server until `shutdown` resolves; then stops accepting, tells
+/// every client it is going down (with a reconnect hint), flushes the store
+/// and returns. Configs sent on `reloads` replace the running one (see
+/// [`Shared::reload`]).
+pub async fn serve(
+    listeners: Listeners,
+    config: Config,
+    mut reloads: Option<mpsc::Receiver<ReloadRequest>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let acceptor = match (&listeners.tls, config.tls.files()) {
+        (Some(_), Some((cert, key))) => Some(tls::Acceptor::new(cert, key)?),
+        (Some(_), None) => {
+            return Err(config::ConfigError::Invalid(
+                "a TLS listener needs tls.cert and tls.key".into(),
+            )
+            .into());
+        }
+        (None, _) => None,
+    };
+    let shared = start(config, acceptor)?;
     let tracker = TaskTracker::new();
     let ticker = tokio::spawn(typing_ticker(Arc::clone(&shared)));
     let watcher = tokio::spawn(watch_accounts(Arc::clone(&shared)));
-    tracing::info!(addr = %listener.local_addr()?, "natterd listening");
+    if let Some(l) = &listeners.plain {
+        tracing::info!(addr = %l.local_addr()?, "natterd listening (plain TCP)");
+    }
+    if let Some(l) = &listeners.tls {
+        tracing::info!(addr = %l.local_addr()?, "natterd listening (TLS)");
+    }
     tokio::pin!(shutdown);
     loop {
-        tokio::select! {
+        let (accepted, is_tls) = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
+            Some((config, done)) = async {
+                match reloads.as_mut() {
+                    Some(r) => r.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let result = shared.reload(config);
+                match &result {
+                    Ok(changes) if changes.is_empty() => {
+                        tracing::info!("config reloaded; nothing changed");
+                    }
+                    Ok(changes) => {
+                        for change in changes {
+                            tracing::info!(change = %change, "config reloaded");
+                        }
+                    }
                     Err(e) => {
-                        // Out of file descriptors and the like: back off
-                        // instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                match admit(&shared, peer.ip()) {
-                    Ok(guard) => {
-                        let shared = Arc::clone(&shared);
-                        tracker.spawn(async move {
-                            session::serve(stream, peer, shared).await;
-                            drop(guard);
-                        });
-                    }
-                    Err(message) => {
-                        tracing::warn!(%peer, message, "connection refused");
-                        tracker.spawn(session::refuse(stream, ErrorCode::ServerFull, message));
+                        tracing::error!(error = %e, "config reload refused; the running config stays");
                     }
                 }
+                let _ = done.send(result);
+                continue;
+            }
+            a = accept(listeners.plain.as_ref()) => (a, false),
+            a = accept(listeners.tls.as_ref()) => (a, true),
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead
+                // of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let guard = match admit(&shared, peer.ip()) {
+            Ok(guard) => guard,
+            Err(message) => {
+                tracing::warn!(%peer, message, "connection refused");
+                if is_tls {
+                    // A refusal the client can read needs the handshake
+                    // first; without one, just close.
+                    drop(stream);
+                } else {
+                    tracker.spawn(session::refuse(stream, ErrorCode::ServerFull, message));
+                }
+                continue;
+            }
+        };
+        let shared = Arc::clone(&shared);
+        match (is_tls, shared.tls.clone()) {
+            (true, Some(acceptor)) => {
+                tracker.spawn(async move {
+                    let deadline =
+                        Duration::from_millis(shared.config().limits.handshake_timeout_ms);
+                    match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => session::serve_tls(tls, peer, shared).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                    drop(guard);
+                });
+            }
+            _ => {
+                tracker.spawn(async move {
+                    session::serve(stream, peer, shared).await;
+                    drop(guard);
+                });
             }
         }
     }
-    drop(listener);
+    drop(listeners);
     tracing::info!("shutting down");
     // Stop reading requests, commit what is queued so its senders get their
     // acknowledgement, then say goodbye to everyone after it.
@@ -170,8 +291,76 @@ pub async fn run(
     Ok(())
 }
 
+/// Settings that only take effect at start-up: a reload that changes them
+/// keeps the running value and says so.
+const RESTART_ONLY: &[&str] = &[
+    "listen",
+    "data_dir",
+    "log.dir",
+    "history.in_memory",
+    "history.retention",
+    "history.sync",
+    "tls.listen",
+];
+
+impl Shared {
+    /// Replaces the running configuration with `new`, keeping what only a
+    /// restart can change, and reloads the TLS certificate from disk (so a
+    /// renewed certificate at the same path is picked up). Open connections
+    /// stay; limits read per request apply at once, per-connection ones
+    /// (rate limit bucket, deadlines, queue size) to new connections. On
+    /// any error nothing changes.
+    pub fn reload(&self, new: Config) -> ReloadResult {
+        let old = self.config();
+        let mut applied = new;
+        let mut notes = Vec::new();
+        for (key, was, now) in old.diff(&applied) {
+            if RESTART_ONLY.iter().any(|k| key == *k) {
+                notes.push(format!(
+                    "{key}: {was} -> {now} needs a restart; keeping {was}"
+                ));
+            }
+        }
+        applied.listen.clone_from(&old.listen);
+        applied.data_dir.clone_from(&old.data_dir);
+        applied.log.dir.clone_from(&old.log.dir);
+        applied.history.in_memory = old.history.in_memory;
+        applied.history.retention = old.history.retention;
+        applied.history.sync = old.history.sync;
+        applied.tls.listen.clone_from(&old.tls.listen);
+        match (&self.tls, applied.tls.files()) {
+            (Some(acceptor), Some((cert, key))) => {
+                acceptor.reload(cert, key).map_err(|e| e.to_string())?;
+            }
+            (Some(_), None) => {
+                return Err(
+                    "tls.cert and tls.key were removed; turning TLS off needs a restart".into(),
+                );
+            }
+            (None, Some(_)) => {
+                notes.push("tls: turning TLS on needs a restart".into());
+            }
+            (None, None) => {}
+        }
+        applied.validate()?;
+        let mut changes: Vec<String> = old
+            .diff(&applied)
+            .into_iter()
+            .map(|(key, was, now)| format!("{key}: {was} -> {now}"))
+            .collect();
+        let applied = Arc::new(applied);
+        *self
+            .config
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::clone(&applied);
+        self.hub().set_config(applied);
+        changes.extend(notes);
+        Ok(changes)
+    }
+}
+
 /// Opens the store and loads every room into a new hub.
-fn start(config: Config) -> Result<Arc<Shared>, ServerError> {
+fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, ServerError> {
     config.validate().map_err(config::ConfigError::Invalid)?;
     let data_dir = config.resolved_data_dir()?;
     let config = Arc::new(config);
@@ -214,7 +403,8 @@ fn start(config: Config) -> Result<Arc<Shared>, ServerError> {
         hub.install_room(room);
     }
     let shared = Arc::new(Shared {
-        config,
+        config: RwLock::new(config),
+        tls,
         store,
         hub: Mutex::new(hub),
         throttle: Mutex::new(auth::Throttle::default()),
@@ -291,7 +481,8 @@ impl Drop for ConnGuard {
 }
 
 fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<ConnGuard, &'static str> {
-    let limits = &shared.config.limits;
+    let config = shared.config();
+    let limits = &config.limits;
     let mut conns = shared
         .conns
         .lock()

@@ -22,6 +22,16 @@ struct Cli {
     /// Data directory [default: the platform data dir].
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Address for TLS connections [default: 127.0.0.1:7879]; TLS is served
+    /// when a certificate and key are given.
+    #[arg(long, global = true, value_name = "ADDR")]
+    tls_listen: Option<String>,
+    /// TLS certificate chain (PEM).
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -104,20 +114,59 @@ fn main() -> ExitCode {
     }
 }
 
+/// Command-line values that win over the config file, also after a reload.
+#[derive(Clone)]
+struct Overrides {
+    file: Option<PathBuf>,
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    tls_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+}
+
+impl Overrides {
+    /// Reads the config file (or the defaults) and applies the flags.
+    fn load(&self) -> Result<Config> {
+        let mut config = match &self.file {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(listen) = &self.listen {
+            config.listen.clone_from(listen);
+        }
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = Some(dir.clone());
+        }
+        if let Some(addr) = &self.tls_listen {
+            config.tls.listen.clone_from(addr);
+        }
+        if let Some(cert) = &self.tls_cert {
+            config.tls.cert = Some(cert.clone());
+        }
+        if let Some(key) = &self.tls_key {
+            config.tls.key = Some(key.clone());
+        }
+        config
+            .validate()
+            .map_err(natter_server::config::ConfigError::Invalid)?;
+        Ok(config)
+    }
+}
+
 fn real_main(cli: Cli) -> Result<()> {
-    let mut config = match &cli.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
+    let overrides = Overrides {
+        file: cli.config,
+        listen: cli.listen,
+        data_dir: cli.data_dir,
+        tls_listen: cli.tls_listen,
+        tls_cert: cli.tls_cert,
+        tls_key: cli.tls_key,
     };
-    if let Some(listen) = cli.listen {
-        config.listen = listen;
-    }
-    if let Some(dir) = cli.data_dir {
-        config.data_dir = Some(dir);
-    }
+    let config = overrides.load()?;
     let data_dir = config.resolved_data_dir()?;
     match cli.command.unwrap_or(Command::Run) {
-        Command::Run => serve(config),
+        Command::Run => serve(config, overrides),
         Command::User(cmd) => match cmd {
             UserCommand::Add {
                 name,
@@ -249,17 +298,81 @@ fn read_password(prompt: &str, confirm: bool) -> Result<String> {
     Ok(password)
 }
 
-fn serve(config: Config) -> Result<()> {
-    let _guard = init_logging(&config)?;
+fn serve(config: Config, overrides: Overrides) -> Result<()> {
+    let (_guard, log_level) = init_logging(&config)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        natter_server::run(listener, config, shutdown_signal()).await?;
+        let mut listeners = natter_server::Listeners::default();
+        if !config.listen.is_empty() {
+            listeners.plain = Some(
+                tokio::net::TcpListener::bind(&config.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", config.listen))?,
+            );
+        }
+        if config.tls.files().is_some() {
+            listeners.tls = Some(
+                tokio::net::TcpListener::bind(&config.tls.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {} (TLS)", config.tls.listen))?,
+            );
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(reload_on_sighup(overrides, tx, log_level));
+        natter_server::serve(listeners, config, Some(rx), shutdown_signal()).await?;
         Ok(())
     })
 }
+
+/// On each SIGHUP: reads the config file again, hands it to the server
+/// (which logs what changed, or why it refused), and applies a new log
+/// level. A file that does not parse is refused here and the running
+/// config stays.
+async fn reload_on_sighup(
+    overrides: Overrides,
+    server: tokio::sync::mpsc::Sender<natter_server::ReloadRequest>,
+    log_level: Option<LogLevel>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; config reload is off");
+            return;
+        }
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the configuration");
+        let config = match overrides.load() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "config reload refused; the running config stays");
+                continue;
+            }
+        };
+        let level = config.log.level.clone();
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        if server.send((config, done)).await.is_err() {
+            return;
+        }
+        if let (Ok(Ok(_)), Some(handle)) = (outcome.await, &log_level) {
+            match tracing_subscriber::EnvFilter::try_new(&level) {
+                Ok(filter) => {
+                    if handle.modify(|f| *f = filter).is_err() {
+                        tracing::warn!("cannot change the log level");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, level, "invalid log level; keeping the old one");
+                }
+            }
+        }
+    }
+}
+
+/// Changes the log filter at run time (absent when `RUST_LOG` decides).
+type LogLevel =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
 
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
@@ -280,11 +393,23 @@ async fn shutdown_signal() {
 
 /// Logs to stderr, and to daily-rolling files when `log.dir` is set. The
 /// returned guard flushes the file writer when dropped: keep it to the end.
-fn init_logging(config: &Config) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+/// The handle changes the level on a reload, unless `RUST_LOG` set it.
+fn init_logging(
+    config: &Config,
+) -> Result<(
+    Option<tracing_appender::non_blocking::WorkerGuard>,
+    Option<LogLevel>,
+)> {
     use tracing_subscriber::prelude::*;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
-        .context("invalid log level")?;
+    let from_env = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    let fixed = from_env.is_some();
+    let filter = match from_env {
+        Some(f) => f,
+        None => tracing_subscriber::EnvFilter::try_new(&config.log.level)
+            .context("invalid log level")?,
+    };
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let handle = (!fixed).then_some(handle);
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     if let Some(dir) = &config.log.dir {
         let appender = tracing_appender::rolling::RollingFileAppender::builder()
@@ -303,12 +428,12 @@ fn init_logging(config: &Config) -> Result<Option<tracing_appender::non_blocking
             .with(stderr)
             .with(file)
             .init();
-        Ok(Some(guard))
+        Ok((Some(guard), handle))
     } else {
         tracing_subscriber::registry()
             .with(filter)
             .with(stderr)
             .init();
-        Ok(None)
+        Ok((None, handle))
     }
 }

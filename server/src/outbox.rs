@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use natter_shared::{ErrorCode, Event, ServerFrame};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -174,7 +173,7 @@ impl Outbox {
 }
 
 /// Drains `outbox` into the socket until the connection ends.
-pub async fn write_loop(outbox: std::sync::Arc<Outbox>, mut sock: OwnedWriteHalf) {
+pub async fn write_loop<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, mut sock: W) {
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let (frames, end) = outbox.take().await;
@@ -185,7 +184,12 @@ pub async fn write_loop(outbox: std::sync::Arc<Outbox>, mut sock: OwnedWriteHalf
                 for f in chunk {
                     buf.extend_from_slice(f);
                 }
-                let write = sock.write_all(&buf);
+                // TLS buffers inside the stream: flush so each batch leaves
+                // now (a no-op on plain TCP).
+                let write = async {
+                    sock.write_all(&buf).await?;
+                    sock.flush().await
+                };
                 let ok = if end.is_some() {
                     // Closing: the goodbye path must not hang on a dead peer.
                     matches!(
@@ -250,10 +254,14 @@ fn chunks(frames: &[Bytes]) -> Vec<&[Bytes]> {
     out
 }
 
-async fn finish(mut sock: OwnedWriteHalf, outbox: &Outbox, bye: Option<Bytes>) {
+async fn finish<W: AsyncWrite + Unpin>(mut sock: W, outbox: &Outbox, bye: Option<Bytes>) {
     outbox.closed.cancel();
     if let Some(bye) = bye.filter(|b| !b.is_empty()) {
-        let _ = tokio::time::timeout(GOODBYE_TIMEOUT, sock.write_all(&bye)).await;
+        let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
+            sock.write_all(&bye).await?;
+            sock.flush().await
+        })
+        .await;
     }
     let _ = tokio::time::timeout(GOODBYE_TIMEOUT, sock.shutdown()).await;
 }

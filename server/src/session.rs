@@ -19,7 +19,7 @@ use natter_shared::{
     ClientFrame, CodecError, Credential, ErrorCode, ErrorReply, Event, FrameCodec, Limits,
     PROTOCOL_VERSION, Request, Response, ServerFrame, decode_client,
 };
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
@@ -37,7 +37,7 @@ fn features(shared: &Shared) -> Vec<String> {
         "presence".to_owned(),
         "typing".to_owned(),
     ];
-    if shared.config.open_registration {
+    if shared.config().open_registration {
         f.push("registration".to_owned());
     }
     f
@@ -81,10 +81,29 @@ pub async fn refuse(mut stream: TcpStream, code: ErrorCode, message: &str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }
 
-/// Serves one connection until it ends.
+/// Serves one plain TCP connection until it ends.
 pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
-    let limits = &shared.config.limits;
     let (read, write) = stream.into_split();
+    serve_io(read, write, peer, shared).await;
+}
+
+/// Serves one TLS connection (handshake done) until it ends.
+pub async fn serve_tls(
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let (read, write) = tokio::io::split(stream);
+    serve_io(read, write, peer, shared).await;
+}
+
+async fn serve_io<R, W>(read: R, write: W, peer: SocketAddr, shared: Arc<Shared>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let config = shared.config();
+    let limits = &config.limits;
     let outbox = Arc::new(Outbox::new(limits.outbound_queue_bytes));
     let writer = tokio::spawn(outbox::write_loop(Arc::clone(&outbox), write));
     let frames = FramedRead::new(read, FrameCodec::new(limits.max_frame));
@@ -109,8 +128,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
 }
 
 impl Conn {
-    async fn run(&mut self, mut frames: FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec>) {
-        let limits = self.shared.config.limits.clone();
+    async fn run<R: AsyncRead + Unpin>(&mut self, mut frames: FramedRead<R, FrameCodec>) {
+        let limits = self.shared.config().limits.clone();
         let opened = Instant::now();
         let mut login_deadline = opened + Duration::from_millis(limits.login_timeout_ms);
         let mut last_frame = opened;
@@ -217,7 +236,7 @@ impl Conn {
                 self.reply_err(id, ErrorReply::new(ErrorCode::BadFrame, e.to_string()));
                 self.bad_frames += 1;
                 if matches!(self.state, State::Hello)
-                    || self.bad_frames >= self.shared.config.limits.max_bad_frames
+                    || self.bad_frames >= self.shared.config().limits.max_bad_frames
                 {
                     self.outbox
                         .close(ErrorCode::BadFrame, "too many malformed frames", None);
@@ -295,7 +314,7 @@ impl Conn {
             return false;
         }
         tracing::debug!(peer = %self.peer, client, client_version, "hello");
-        let c = &self.shared.config;
+        let c = self.shared.config();
         self.reply(
             id,
             Response::Welcome {
@@ -323,7 +342,8 @@ impl Conn {
     }
 
     async fn login(&mut self, id: u64, user: &str, credential: Credential) {
-        let limits = &self.shared.config.limits;
+        let config = self.shared.config();
+        let limits = &config.limits;
         let window = Duration::from_millis(limits.login_window_ms);
         let ip_key = format!("ip:{}", self.peer.ip());
         let name = normalize_user(user).unwrap_or_default();
@@ -434,7 +454,7 @@ impl Conn {
     }
 
     async fn register(&mut self, id: u64, user: &str, password: String) {
-        if !self.shared.config.open_registration {
+        if !self.shared.config().open_registration {
             return self.reply_err(
                 id,
                 ErrorReply::new(
@@ -520,7 +540,7 @@ impl Conn {
                 .collect()
         };
         if !missing.is_empty() {
-            let cap = crate::hub::ring_cap(&self.shared.config);
+            let cap = crate::hub::ring_cap(&self.shared.config());
             let loaded = self
                 .shared
                 .store
@@ -685,7 +705,8 @@ impl Conn {
             return self.reply_err(id, ErrorReply::new(ErrorCode::Invalid, e));
         }
         let name = self.shared.hub().user_name_of(user_id);
-        let limits = &self.shared.config.limits;
+        let config = self.shared.config();
+        let limits = &config.limits;
         let account_key = format!("user:{name}");
         let throttled = self.throttle().begin(
             &[(&account_key, limits.login_failures_per_account)],

@@ -273,3 +273,186 @@ fn suspend_audit_and_backup_from_the_command_line() {
     let list = ok(&natterd(&restored, &["user", "list"], None));
     assert_eq!(list.trim(), "alice (suspended)");
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A certificate for `localhost` signed by a new CA: (CA PEM, cert PEM, key
+/// PEM).
+fn issue_cert(ca_name: &str) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, ca_name);
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.as_ref().pem(), cert.pem(), key.serialize_pem())
+}
+
+/// Whether a TLS handshake with `port` succeeds trusting only `ca_pem`.
+async fn tls_handshake(port: u16, ca_pem: &str) -> Result<(), String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    connector
+        .connect(name, tcp)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// SIGHUP re-reads the config: a new message of the day and limits apply
+/// to new connections, an open connection stays, a renewed certificate is
+/// served to new handshakes, an invalid file is refused with a log line and
+/// changes nothing, and a restart-only key is reported as such.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_config_and_certificates_and_refuses_a_bad_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(&natterd(
+        &dir.join("data"),
+        &["user", "add", "alice"],
+        Some(&format!("{}\n", common::PASSWORD)),
+    ));
+    let (plain, tls) = (free_port(), free_port());
+    let (ca1, cert1, key1) = issue_cert("first CA");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, cert1).unwrap();
+    std::fs::write(&key, key1).unwrap();
+    let cfg = dir.join("natterd.toml");
+    let write_config = |motd: &str, extra: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "listen = \"127.0.0.1:{plain}\"\nmotd = \"{motd}\"\n{extra}\n[log]\ndir = \"{}\"\n[tls]\nlisten = \"127.0.0.1:{tls}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+                dir.join("logs").display(),
+                cert.display(),
+                key.display()
+            ),
+        )
+        .unwrap();
+    };
+    write_config("first", "");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natterd"))
+        .args(["--config", cfg.to_str().unwrap(), "--data-dir"])
+        .arg(dir.join("data"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{plain}").parse().unwrap();
+    let motd = |mut c: Client| async move {
+        match c.hello().await {
+            Response::Welcome { motd, .. } => motd,
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut up = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "natterd came up");
+    assert_eq!(
+        motd(Client::connect(addr).await).await.as_deref(),
+        Some("first")
+    );
+    tls_handshake(tls, &ca1).await.unwrap();
+    let (mut open, _) = Client::login(addr, "alice", common::PASSWORD).await;
+
+    let hup = |pid: u32| {
+        assert!(
+            Command::new("kill")
+                .args(["-HUP", &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    let pid = child.id().unwrap();
+    // A new motd and limit, a new certificate, a restart-only change.
+    let (ca2, cert2, key2) = issue_cert("second CA");
+    std::fs::write(&cert, cert2).unwrap();
+    std::fs::write(&key, key2).unwrap();
+    write_config(
+        "second",
+        "[history]\nin_memory = 5\n[limits]\nmax_message_len = 100",
+    );
+    hup(pid);
+    let mut reloaded = false;
+    for _ in 0..100 {
+        if motd(Client::connect(addr).await).await.as_deref() == Some("second") {
+            reloaded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(reloaded, "the new motd is served after SIGHUP");
+    tls_handshake(tls, &ca2).await.unwrap();
+    assert!(tls_handshake(tls, &ca1).await.is_err());
+    // The open connection stayed, and the new message limit applies to it.
+    let r = open.send_text("#general", &"x".repeat(200)).await;
+    assert_eq!(common::code(r), ErrorCode::TooLong);
+    assert!(open.send_text("#general", "short").await.is_ok());
+
+    // A file that does not parse changes nothing.
+    std::fs::write(&cfg, "motd = \"third\"\nbogus = 1\n").unwrap();
+    hup(pid);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        motd(Client::connect(addr).await).await.as_deref(),
+        Some("second")
+    );
+    assert!(open.request(natter_shared::Request::Ping).await.is_ok());
+
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
+    let log: String = std::fs::read_dir(dir.join("logs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(log.contains("motd: \"first\" -> \"second\""), "{log}");
+    assert!(log.contains("limits.max_message_len: 4000 -> 100"), "{log}");
+    assert!(
+        log.contains("history.in_memory: 1000 -> 5 needs a restart; keeping 1000"),
+        "{log}"
+    );
+    assert!(log.contains("config reload refused"), "{log}");
+    assert!(log.contains("bogus"), "{log}");
+}

@@ -9,6 +9,7 @@
 //! server = "chat.example.org:7878"   # host:port of natterd
 //! user = "alice"                     # default: $USER
 //! password_command = "pass show natter"  # run with `sh -c`; first line of stdout
+//! ca_file = "/etc/natter/ca.pem"     # private CA for tls:// servers
 //! ```
 //!
 //! The process environment is read once, into [`Env`], by the binary; the
@@ -35,6 +36,9 @@ pub struct FileConfig {
     pub user: Option<String>,
     /// A shell command printing the password on its first line of output.
     pub password_command: Option<String>,
+    /// For `tls://` servers signed by a private CA: its certificate (PEM),
+    /// trusted instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
     /// Notification levels: a default and per-room overrides.
     #[serde(default)]
     pub notify: crate::notify::NotifyLevels,
@@ -183,6 +187,7 @@ impl Env {
 pub struct Flags {
     pub server: Option<String>,
     pub user: Option<String>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The resolved settings every mode runs with.
@@ -193,6 +198,8 @@ pub struct Settings {
     /// The normalised account name.
     pub user: String,
     pub password_command: Option<String>,
+    /// The private CA for TLS (flag, then config file).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -231,6 +238,7 @@ impl Settings {
                 .password_command
                 .clone()
                 .filter(|c| !c.trim().is_empty()),
+            ca_file: flags.ca_file.clone().or_else(|| file.ca_file.clone()),
         })
     }
 
@@ -316,6 +324,7 @@ mod tests {
         let flags = Flags {
             server: Some("flag:1".into()),
             user: Some("FlagUser".into()),
+            ca_file: None,
         };
         let s = Settings::resolve(&flags, &env, &file).unwrap();
         assert_eq!((s.server.as_str(), s.user.as_str()), ("flag:1", "flaguser"));

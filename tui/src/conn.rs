@@ -27,8 +27,6 @@ use natter_shared::{
     ServerFrame, SessionInfo, decode_server, encode,
 };
 use serde::Deserialize;
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -47,6 +45,9 @@ pub struct ConnectOptions {
     /// keeps memory in check; a consumer that falls far behind is then seen
     /// by the server as a slow consumer, which is the honest outcome.
     pub event_buffer: usize,
+    /// For `tls://` servers: trust only this CA (PEM) instead of the
+    /// system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ConnectOptions {
@@ -55,6 +56,7 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(15),
             event_buffer: 1024,
+            ca_file: None,
         }
     }
 }
@@ -216,22 +218,8 @@ impl Connection {
         addr: &str,
         opts: &ConnectOptions,
     ) -> Result<(Connection, Events), ClientError> {
-        let timed_out = || ClientError::ConnectTimeout {
-            addr: addr.to_owned(),
-            after: opts.connect_timeout,
-        };
-        let stream = tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| timed_out())?
-            .map_err(|source| ClientError::Connect {
-                addr: addr.to_owned(),
-                source,
-            })?;
-        // Chat frames are small and latency matters more than packing.
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!("set_nodelay failed: {e}");
-        }
-        let (read, write) = stream.into_split();
+        let (read, write) =
+            crate::transport::open(addr, opts.ca_file.as_deref(), opts.connect_timeout).await?;
         let (out_tx, out_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(opts.event_buffer.max(1));
         let shared = Arc::new(Shared {
@@ -511,7 +499,7 @@ async fn raw_request(
 }
 
 async fn read_loop(
-    mut frames: FramedRead<tokio::net::tcp::OwnedReadHalf, FrameCodec>,
+    mut frames: FramedRead<crate::transport::Reader, FrameCodec>,
     shared: Arc<Shared>,
     events: mpsc::Sender<Incoming>,
 ) {
@@ -605,7 +593,7 @@ fn route(shared: &Shared, id: RequestId, reply: Reply) {
 }
 
 async fn write_loop(
-    mut sink: FramedWrite<OwnedWriteHalf, FrameCodec>,
+    mut sink: FramedWrite<crate::transport::Writer, FrameCodec>,
     mut out: mpsc::Receiver<Bytes>,
     shared: Arc<Shared>,
 ) {
@@ -692,7 +680,7 @@ mod tests {
 
     use super::*;
 
-    type Peer = Framed<TcpStream, FrameCodec>;
+    type Peer = Framed<tokio::net::TcpStream, FrameCodec>;
 
     /// A scripted server for one connection: it answers the hello (with
     /// `heartbeat_ms`), then hands the socket to `script`.

@@ -77,6 +77,11 @@ pub enum ClientError {
     /// `password_command` failed or printed nothing.
     #[error("password_command failed: {0}")]
     PasswordCommand(String),
+    /// The TLS handshake failed: an untrusted, expired or misnamed
+    /// certificate, or a server not speaking TLS. Never retried as plain
+    /// text.
+    #[error("TLS with {addr} failed: {message}")]
+    Tls { addr: String, message: String },
     /// The keyring could not be used where it was required (`natter login`).
     #[error("keyring: {0}")]
     Keyring(String),
@@ -113,6 +118,7 @@ impl ClientError {
             | ClientError::ConnectTimeout { .. }
             | ClientError::Timeout { .. }
             | ClientError::Disconnected(_)
+            | ClientError::Tls { .. }
             | ClientError::Protocol(_) => exit::CONNECTION,
             ClientError::NoCredential { .. }
             | ClientError::LoginNeedsPassword

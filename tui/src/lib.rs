@@ -1,9 +1,10 @@
 //! The `natter` client library: everything but argument parsing. The
-//! scripting modes use it today; the full-screen TUI will reuse the same
-//! connection layer, credentials and config.
+//! full-screen client and the scripting modes share the connection layer,
+//! credentials and config.
 //!
 //! # Layout
-//! - [`conn`]: one connection to natterd: framed TCP, hello, request/reply
+//! - [`transport`]: the byte stream: plain TCP, or TLS for `tls://` servers.
+//! - [`conn`]: one connection to natterd: framing, hello, request/reply
 //!   matching by id, the event stream, heartbeats with round-trip time.
 //! - [`supervisor`]: a connection that comes back, re-dialling with
 //!   [`backoff`] and re-logging-in with the session token, reporting status
@@ -18,6 +19,9 @@
 //!   `logout`).
 //! - [`format`]: message lines as `tail` prints them (plain and JSON).
 //! - [`error`]: [`ClientError`] and the exit code of each failure.
+//! - [`app`], [`ui`], [`tui`]: the full-screen client's state, drawing and
+//!   event loop; [`notify`]: its desktop notifications; [`local`]: the
+//!   in-process server of `natter --local`.
 
 pub mod app;
 pub mod backoff;
@@ -31,6 +35,7 @@ pub mod local;
 pub mod notify;
 pub mod script;
 pub mod supervisor;
+pub mod transport;
 pub mod tui;
 pub mod ui;
 

@@ -18,7 +18,8 @@ lists its keys and commands); with --local it first starts a server in this
 process and logs you in to it.
 
 Environment:
-  NATTER_SERVER    server address (below --server, above the config file)
+  NATTER_SERVER    server address, host:port or tls://host:port (below
+                   --server, above the config file)
   NATTER_USER      account name (below --user, above the config file)
   NATTER_PASSWORD  password; tried before the keyring token
   NATTER_KEYRING   secret-service | keyutils | none: force a keyring
@@ -29,7 +30,11 @@ Passwords are tried in this order: NATTER_PASSWORD, the token stored by
 `natter login`, password_command from the config, a prompt on a terminal.
 
 Config file: ~/.config/natter/config.toml (keys: server, user,
-password_command), or --config FILE.
+password_command, ca_file, ...), or --config FILE.
+
+TLS: a tls://host:port server is verified against the system's root
+certificates, or only the CA in --ca-file. A certificate problem fails with
+exit 3; natter never falls back to plain text.
 
 `natter tail` ends with 0 on Ctrl-C (SIGINT/SIGTERM), when stdout is closed,
 or when the server announces it is shutting down (a note goes to stderr);
@@ -48,7 +53,7 @@ Exit codes:
 #[derive(Debug, Parser)]
 #[command(name = "natter", version, after_help = AFTER_HELP)]
 struct Cli {
-    /// Server address, host:port [default: 127.0.0.1:7878]
+    /// Server address, host:port or tls://host:port [default: 127.0.0.1:7878]
     #[arg(long, global = true, value_name = "ADDR")]
     server: Option<String>,
     /// Account name [default: config `user`, else $USER]
@@ -57,6 +62,10 @@ struct Cli {
     /// Config file [default: ~/.config/natter/config.toml]
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// For tls:// servers: trust only this CA certificate (PEM) instead of
+    /// the system's roots [default: config `ca_file`]
+    #[arg(long, global = true, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// Send one message to ROOM (#room, room or @user) and exit once the
     /// server has stored it. The words after ROOM are the message; without
     /// any, stdin is (minus one trailing newline). Text starting with '-'
@@ -147,6 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let flags = Flags {
         server: cli.server.clone(),
         user: cli.user.clone(),
+        ca_file: cli.ca_file.clone(),
     };
     let settings = Settings::resolve(&flags, &env, &file)?;
     let ctx = Context::new(settings, &env)?;
@@ -309,6 +319,7 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
     let flags = Flags {
         server: cli.server.clone(),
         user: cli.user.clone(),
+        ca_file: cli.ca_file.clone(),
     };
     let mut flags_env = env.clone();
     if cli.local

@@ -51,11 +51,14 @@ impl Context {
     /// [`ClientError::Usage`] for a bad `NATTER_KEYRING`.
     pub fn new(settings: Settings, env: &Env) -> Result<Self, ClientError> {
         Ok(Self {
-            settings,
             env_password: env.password.clone(),
             keyring: KeyringChoice::parse(env.keyring.as_deref())?,
             interactive: env.stdin_is_terminal,
-            connect: ConnectOptions::default(),
+            connect: ConnectOptions {
+                ca_file: settings.ca_file.clone(),
+                ..ConnectOptions::default()
+            },
+            settings,
         })
     }
 

@@ -1,0 +1,345 @@
+//! TLS end to end: natterd serving TLS in-process with certificates made in
+//! the test (rcgen), and the built `natter` binary connecting to
+//! `tls://` addresses: a good handshake, a wrong host name, an unknown CA,
+//! a certificate reload under an open connection, and a client pointed at
+//! the wrong kind of port. Never a silent fallback to plain text.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use natter::conn::ConnectOptions;
+use natter::{ClientError, Connection};
+use natter_shared::{Credential, HistoryQuery};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use tokio::sync::{mpsc, oneshot};
+
+const PASSWORD: &str = "correct horse battery";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A private CA that signs server certificates.
+struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        Self { issuer }
+    }
+
+    fn write_pem(&self, path: &Path) {
+        std::fs::write(path, self.issuer.as_ref().pem()).unwrap();
+    }
+
+    /// Writes a certificate for `names` and its key.
+    fn issue(&self, names: &[&str], cert: &Path, key: &Path) {
+        let k = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap();
+        let c = params.signed_by(&k, &self.issuer).unwrap();
+        std::fs::write(cert, c.pem()).unwrap();
+        std::fs::write(key, k.serialize_pem()).unwrap();
+    }
+}
+
+struct Server {
+    rt: tokio::runtime::Runtime,
+    tls_port: u16,
+    plain: String,
+    reload: mpsc::Sender<natter_server::ReloadRequest>,
+    config: natter_server::Config,
+    stop: Option<oneshot::Sender<()>>,
+    tmp: tempfile::TempDir,
+}
+
+impl Server {
+    /// natterd with TLS on a certificate for `localhost` from `ca`.
+    fn start(ca: &Ca) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        natter_server::admin::add_user(&data, "alice", PASSWORD, false).unwrap();
+        let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+        ca.issue(&["localhost"], &cert, &key);
+        let mut config = natter_server::Config {
+            data_dir: Some(data),
+            ..natter_server::Config::default()
+        };
+        config.tls.cert = Some(cert);
+        config.tls.key = Some(key);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (plain, tls) = rt.block_on(async {
+            (
+                tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+                tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            )
+        });
+        let plain_addr = plain.local_addr().unwrap().to_string();
+        let tls_port = tls.local_addr().unwrap().port();
+        let (reload, reloads) = mpsc::channel(1);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let listeners = natter_server::Listeners {
+            plain: Some(plain),
+            tls: Some(tls),
+        };
+        let c = config.clone();
+        rt.spawn(async move {
+            natter_server::serve(listeners, c, Some(reloads), async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("natterd ran");
+        });
+        Self {
+            rt,
+            tls_port,
+            plain: plain_addr,
+            reload,
+            config,
+            stop: Some(stop),
+            tmp,
+        }
+    }
+
+    fn tls(&self, host: &str) -> String {
+        format!("tls://{host}:{}", self.tls_port)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// `natter --send` to `server` trusting `ca_file`.
+    fn send(&self, server: &str, ca_file: Option<&Path>, body: &str) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_natter"));
+        cmd.args(["--send", "#general", body])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.tmp.path())
+            .env("XDG_CONFIG_HOME", self.tmp.path().join("config"))
+            // No system roots can vouch for a test CA.
+            .env("SSL_CERT_FILE", "/dev/null")
+            .env("SSL_CERT_DIR", "/nonexistent")
+            .env("NATTER_SERVER", server)
+            .env("NATTER_USER", "alice")
+            .env("NATTER_PASSWORD", PASSWORD)
+            .env("NATTER_KEYRING", "none")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(ca) = ca_file {
+            cmd.arg("--ca-file").arg(ca);
+        }
+        let child = cmd.spawn().unwrap();
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        rx.recv_timeout(WAIT).map_or_else(
+            |_| {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+                panic!("natter did not finish");
+            },
+            Result::unwrap,
+        )
+    }
+
+    fn bodies(&self) -> Vec<String> {
+        self.rt.block_on(async {
+            let (conn, _e) = Connection::connect(&self.plain, &ConnectOptions::default())
+                .await
+                .unwrap();
+            conn.login("alice", Credential::PasswordOnly(PASSWORD.into()))
+                .await
+                .unwrap();
+            let q = HistoryQuery {
+                before: None,
+                after: None,
+                limit: 100,
+            };
+            let msgs = conn.history("#general", q).await.unwrap().0;
+            msgs.into_iter().map(|m| m.body).collect()
+        })
+    }
+
+    fn reload(&self) -> Result<Vec<String>, String> {
+        self.rt.block_on(async {
+            let (done, outcome) = oneshot::channel();
+            self.reload.send((self.config.clone(), done)).await.unwrap();
+            outcome.await.unwrap()
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "stderr: {}", stderr(out));
+}
+
+#[test]
+fn a_good_handshake_with_a_private_ca_sends_and_stores() {
+    let ca = Ca::new("natter test CA");
+    let server = Server::start(&ca);
+    let ca_file = server.path("ca.pem");
+    ca.write_pem(&ca_file);
+    let out = server.send(&server.tls("localhost"), Some(&ca_file), "over tls");
+    assert_exit(&out, 0);
+    assert_eq!(server.bodies(), ["over tls"]);
+}
+
+#[test]
+fn a_wrong_host_name_or_an_unknown_ca_is_a_clear_error_and_exit_3() {
+    let ca = Ca::new("natter test CA");
+    let server = Server::start(&ca);
+    let ca_file = server.path("ca.pem");
+    ca.write_pem(&ca_file);
+
+    // The certificate names localhost, not 127.0.0.1.
+    let out = server.send(&server.tls("127.0.0.1"), Some(&ca_file), "wrong name");
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(err.contains("not valid for the name 127.0.0.1"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    // Another CA.
+    let other = Ca::new("someone else");
+    let other_file = server.path("other.pem");
+    other.write_pem(&other_file);
+    let out = server.send(&server.tls("localhost"), Some(&other_file), "unknown ca");
+    assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("not signed by the CA in"),
+        "{}",
+        stderr(&out)
+    );
+
+    // No CA file and no system roots that know it.
+    let out = server.send(&server.tls("localhost"), None, "no roots");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("TLS"), "{}", stderr(&out));
+
+    // None of these reached the server.
+    assert!(server.bodies().is_empty());
+}
+
+#[test]
+fn the_wrong_kind_of_port_fails_instead_of_falling_back() {
+    let ca = Ca::new("natter test CA");
+    let server = Server::start(&ca);
+    let ca_file = server.path("ca.pem");
+    ca.write_pem(&ca_file);
+    // TLS to the plain port.
+    let plain_port = server.plain.rsplit_once(':').unwrap().1;
+    let out = server.send(
+        &format!("tls://localhost:{plain_port}"),
+        Some(&ca_file),
+        "x",
+    );
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("TLS"), "{}", stderr(&out));
+    // Plain text to the TLS port.
+    let out = server.send(&format!("127.0.0.1:{}", server.tls_port), None, "x");
+    assert_exit(&out, 3);
+    assert!(server.bodies().is_empty());
+}
+
+#[test]
+fn a_certificate_reload_serves_new_handshakes_and_keeps_open_connections() {
+    let ca = Ca::new("first CA");
+    let server = Server::start(&ca);
+    let first = server.path("first.pem");
+    ca.write_pem(&first);
+    let opts = ConnectOptions {
+        ca_file: Some(first.clone()),
+        ..ConnectOptions::default()
+    };
+    let open = server.rt.block_on(async {
+        let (conn, _events) = Connection::connect(&server.tls("localhost"), &opts)
+            .await
+            .unwrap();
+        conn.login("alice", Credential::PasswordOnly(PASSWORD.into()))
+            .await
+            .unwrap();
+        conn
+    });
+
+    // A renewed certificate from a new CA, written over the old files.
+    let next = Ca::new("second CA");
+    let second = server.path("second.pem");
+    next.write_pem(&second);
+    next.issue(
+        &["localhost"],
+        &server.path("cert.pem"),
+        &server.path("key.pem"),
+    );
+    let changes = server.reload().unwrap();
+    assert!(changes.is_empty(), "same config, new files: {changes:?}");
+
+    // New handshakes get the new certificate...
+    assert_exit(
+        &server.send(&server.tls("localhost"), Some(&second), "after reload"),
+        0,
+    );
+    let out = server.send(&server.tls("localhost"), Some(&first), "old ca");
+    assert_exit(&out, 3);
+    // ...while the connection made before keeps working.
+    server.rt.block_on(async {
+        open.send_message("#general", "still here", false)
+            .await
+            .unwrap();
+    });
+    assert_eq!(server.bodies(), ["after reload", "still here"]);
+
+    // A broken certificate file is refused and the running one stays.
+    std::fs::write(server.path("cert.pem"), "not a certificate").unwrap();
+    let err = server.reload().unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+    assert_exit(
+        &server.send(&server.tls("localhost"), Some(&second), "kept"),
+        0,
+    );
+}
+
+#[test]
+fn the_library_reports_certificate_errors_as_tls_errors() {
+    let ca = Ca::new("natter test CA");
+    let server = Server::start(&ca);
+    let other = Ca::new("other");
+    let other_file = server.path("other.pem");
+    other.write_pem(&other_file);
+    let opts = ConnectOptions {
+        ca_file: Some(other_file),
+        ..ConnectOptions::default()
+    };
+    let err = server
+        .rt
+        .block_on(Connection::connect(&server.tls("localhost"), &opts))
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Tls { .. }), "{err}");
+    assert_eq!(err.exit_code(), 3);
+}
