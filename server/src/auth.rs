@@ -179,6 +179,11 @@ impl TokenBucket {
             Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
         }
     }
+
+    /// Gives back a token taken for something that then did not happen.
+    pub fn refund(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.burst);
+    }
 }
 
 #[cfg(test)]

@@ -262,7 +262,10 @@ impl Config {
             return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip, max_bad_frames, rooms_per_user_per_hour and invites_per_user_per_minute must be at least 1".into());
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
-            return Err(format!("log.level {:?} is not a valid filter: {e}", self.log.level));
+            return Err(format!(
+                "log.level {:?} is not a valid filter: {e}",
+                self.log.level
+            ));
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(

@@ -501,7 +501,9 @@ impl Hub {
             .map_or_else(|| Arc::from("?"), |u| Arc::clone(&u.name))
     }
 
-    fn is_admin(&self, user: i64) -> bool {
+    /// Whether a user is a server admin.
+    #[must_use]
+    pub fn is_admin(&self, user: i64) -> bool {
         self.users.get(&user).is_some_and(|u| u.admin)
     }
 

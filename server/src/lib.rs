@@ -78,6 +78,9 @@ pub struct Shared {
     /// Password hashing is slow and memory-hungry (argon2, ~19 MiB each):
     /// at most one per core runs at a time, whatever the login load.
     pub hashing: tokio::sync::Semaphore,
+    /// Per-user quotas on actions that cost others (rooms created,
+    /// invitations sent): see `session.rs`.
+    pub quotas: Mutex<HashMap<(i64, Quota), auth::TokenBucket>>,
     /// Unread recounts in flight, per (room, user): see `session.rs`.
     pub recounts: Mutex<std::collections::HashSet<(i64, i64)>>,
     next_session: AtomicU64,
@@ -132,6 +135,15 @@ pub type ReloadResult = Result<Vec<String>, String>;
 
 /// A request to replace the running configuration.
 pub type ReloadRequest = (Config, oneshot::Sender<ReloadResult>);
+
+/// A per-user quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Quota {
+    /// Rooms created (`limits.rooms_per_user_per_hour`).
+    Rooms,
+    /// Invitations sent (`limits.invites_per_user_per_minute`).
+    Invites,
+}
 
 /// Runs the server on one plain `listener` until `shutdown` resolves; see
 /// [`serve`].
@@ -412,6 +424,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         hashing: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         ),
+        quotas: Mutex::new(HashMap::new()),
         recounts: Mutex::new(std::collections::HashSet::new()),
         next_session: AtomicU64::new(1),
         account_events: std::sync::atomic::AtomicI64::new(account_events),

@@ -28,7 +28,7 @@ use crate::auth::{self, TokenBucket};
 use crate::hub::{HistoryPlan, SendPlan, StoreChange};
 use crate::outbox::{self, Outbox};
 use crate::store::{self, StoreError, UserRow};
-use crate::{Shared, load_room};
+use crate::{Quota, Shared, load_room};
 
 /// Features announced in the welcome.
 fn features(shared: &Shared) -> Vec<String> {
@@ -669,6 +669,58 @@ impl Conn {
         }
     }
 
+    /// Takes one unit of a user's quota; admins have none.
+    fn take_quota(&self, user: i64, quota: Quota) -> Result<(), ErrorReply> {
+        if self.shared.hub().is_admin(user) {
+            return Ok(());
+        }
+        let config = self.shared.config();
+        let (n, per, what) = match quota {
+            Quota::Rooms => (
+                config.limits.rooms_per_user_per_hour,
+                3600.0,
+                "rooms created this hour",
+            ),
+            Quota::Invites => (
+                config.limits.invites_per_user_per_minute,
+                60.0,
+                "invitations this minute",
+            ),
+        };
+        let mut quotas = self
+            .shared
+            .quotas
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bucket = quotas
+            .entry((user, quota))
+            .or_insert_with(|| TokenBucket::new(f64::from(n) / per, f64::from(n)));
+        bucket.take().map_err(|wait| {
+            let ms = wait.as_millis().max(1) as u64;
+            ErrorReply {
+                code: ErrorCode::Quota,
+                message: format!(
+                    "too many {what} (at most {n}); try again in {} s",
+                    ms.div_ceil(1000)
+                ),
+                retry_after_ms: Some(ms),
+            }
+        })
+    }
+
+    /// Returns a unit of quota taken for an action that failed.
+    fn refund_quota(&self, user: i64, quota: Quota) {
+        if let Some(b) = self
+            .shared
+            .quotas
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_mut(&(user, quota))
+        {
+            b.refund();
+        }
+    }
+
     /// Records a moderation action in the audit log. It commits in order
     /// with the change it describes; nobody waits for it.
     fn audit(&self, session: u64, action: &str, target: &str, room: &str, detail: &str) {
@@ -924,9 +976,16 @@ impl Conn {
             Request::Create { room, private } => self.create(session, id, &room, private).await,
             Request::Invite { room, user } => match self.resolve_user(&user).await {
                 Ok(u) => {
+                    let me = self.shared.hub().session_user(session).unwrap_or_default();
+                    if let Err(e) = self.take_quota(me, Quota::Invites) {
+                        self.reply_err(id, e);
+                        return true;
+                    }
                     let r = self.shared.hub().invite(session, &room, u);
                     if self.changed(id, r) {
                         self.audit(session, "invite", &user, &room, "");
+                    } else {
+                        self.refund_quota(me, Quota::Invites);
                     }
                 }
                 Err(e) => self.reply_err(id, e),
@@ -1093,6 +1152,9 @@ impl Conn {
             Ok(x) => x,
             Err(e) => return self.reply_err(id, e),
         };
+        if let Err(e) = self.take_quota(user, Quota::Rooms) {
+            return self.reply_err(id, e);
+        }
         let kind = if private {
             natter_shared::RoomKind::Private
         } else {
@@ -1118,11 +1180,17 @@ impl Conn {
                 let kind = if private { "private" } else { "public" };
                 self.audit(session, "room.create", "", room, kind);
             }
-            Err(StoreError::Invalid(_)) => self.reply_err(
-                id,
-                ErrorReply::new(ErrorCode::AlreadyExists, format!("#{name} already exists")),
-            ),
-            Err(e) => self.reply_err(id, internal(&e)),
+            Err(StoreError::Invalid(_)) => {
+                self.refund_quota(user, Quota::Rooms);
+                self.reply_err(
+                    id,
+                    ErrorReply::new(ErrorCode::AlreadyExists, format!("#{name} already exists")),
+                );
+            }
+            Err(e) => {
+                self.refund_quota(user, Quota::Rooms);
+                self.reply_err(id, internal(&e));
+            }
         }
     }
 
