@@ -539,8 +539,10 @@ impl ErrorReply {
 impl fmt::Display for ErrorReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.message, self.code)?;
-        if let Some(ms) = self.retry_after_ms {
-            write!(f, "; retry in {:.1} s", ms as f64 / 1000.0)?;
+        match self.retry_after_ms {
+            Some(ms) if ms < 1000 => write!(f, "; retry in {ms} ms")?,
+            Some(ms) => write!(f, "; retry in {:.1} s", ms as f64 / 1000.0)?,
+            None => {}
         }
         Ok(())
     }
