@@ -38,10 +38,12 @@ fn free_port() -> u16 {
 
 /// One frame, or `None` once the connection is gone.
 async fn next(framed: &mut Framed<TcpStream, FrameCodec>) -> Option<ServerFrame> {
-    match tokio::time::timeout(common::WAIT, framed.next()).await {
-        Ok(Some(Ok(payload))) => Some(decode_server(&payload).expect("server frames decode")),
-        Ok(_) => None,
-        Err(_) => panic!("natterd neither answered nor closed in time"),
+    let got = tokio::time::timeout(common::WAIT, framed.next())
+        .await
+        .expect("natterd neither answered nor closed in time");
+    match got {
+        Some(Ok(payload)) => Some(decode_server(&payload).expect("server frames decode")),
+        _ => None,
     }
 }
 
@@ -143,7 +145,7 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     let mut acked: HashMap<(usize, u64), u64> = HashMap::new();
     // Sequence numbers never repeat across rounds, so a message stored by
     // a killed round cannot be mistaken for a later one.
-    let mut next_seq = vec![0u64; SENDERS];
+    let mut next_seq = [0u64; SENDERS];
     let mut total_acked_per_round = Vec::new();
     for round in 0..ROUNDS {
         let port = free_port();
@@ -205,7 +207,7 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_message() {
         .prepare("SELECT id, body FROM messages ORDER BY id")
         .unwrap();
     let rows: Vec<(u64, String)> = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?.cast_unsigned(), r.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
