@@ -120,11 +120,22 @@ pub struct Store {
 /// Opens (creating if needed) the database in `data_dir` and applies the
 /// schema.
 pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let fresh = !data_dir.exists();
     std::fs::create_dir_all(data_dir).map_err(|error| StoreError::DataDir {
         path: data_dir.to_owned(),
         error,
     })?;
-    let conn = Connection::open(data_dir.join(DB_FILE))?;
+    // Messages and token hashes are nobody else's business: a new data dir
+    // is private to natterd's user (an existing one keeps the operator's
+    // choice).
+    if fresh {
+        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let path = data_dir.join(DB_FILE);
+    let conn = Connection::open(&path)?;
+    // SQLite gives the -wal and -shm files the database file's mode.
+    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -761,7 +772,10 @@ pub fn recent_audit(conn: &Connection, limit: u32) -> Result<Vec<AuditEntry>, St
 /// so a running server keeps writing meanwhile and the copy is consistent.
 pub fn backup(conn: &Connection, dest: &Path) -> Result<(), StoreError> {
     use rusqlite::backup::Backup;
+    use std::os::unix::fs::PermissionsExt;
     let mut out = Connection::open(dest)?;
+    // As private as the database it copies.
+    let _ = std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o600));
     {
         let backup = Backup::new(conn, &mut out)?;
         // Small steps with pauses let the server's writer in between.

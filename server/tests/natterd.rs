@@ -456,3 +456,18 @@ async fn sighup_reloads_config_and_certificates_and_refuses_a_bad_file() {
     assert!(log.contains("config reload refused"), "{log}");
     assert!(log.contains("bogus"), "{log}");
 }
+
+#[test]
+fn a_new_data_dir_and_database_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("fresh");
+    ok(&natterd(
+        &dir,
+        &["user", "add", "alice"],
+        Some("first password\n"),
+    ));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("natter.db")), 0o600);
+}
