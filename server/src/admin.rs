@@ -25,7 +25,15 @@ fn operator() -> String {
     let login = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .ok()
+        .filter(|l| !l.is_empty())
+        .or_else(|| {
+            // No login in the environment (a service, cron): the uid.
+            let status = std::fs::read_to_string("/proc/self/status").ok()?;
+            let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+            Some(format!("uid {}", uid.split_whitespace().next()?))
+        })
+        .unwrap_or_else(|| "unknown".into());
     format!("operator:{login}")
 }
 

@@ -410,7 +410,9 @@ fn init_logging(
     };
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     let handle = (!fixed).then_some(handle);
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     if let Some(dir) = &config.log.dir {
         let appender = tracing_appender::rolling::RollingFileAppender::builder()
             .rotation(tracing_appender::rolling::Rotation::DAILY)

@@ -498,6 +498,19 @@ async fn raw_request(
     }
 }
 
+/// A read error in words. A "length" whose first bytes are a TLS record
+/// header (alert or handshake, version 3.x) means a plain-text client
+/// reached a TLS port.
+fn describe_read_error(e: &natter_shared::CodecError) -> String {
+    if let natter_shared::CodecError::TooLarge { len, .. } = e {
+        let [kind, major, ..] = (*len as u32).to_be_bytes();
+        if matches!(kind, 0x15 | 0x16) && major == 0x03 {
+            return "the server answered with TLS; use tls://host:port".into();
+        }
+    }
+    e.to_string()
+}
+
 async fn read_loop(
     mut frames: FramedRead<crate::transport::Reader, FrameCodec>,
     shared: Arc<Shared>,
@@ -525,7 +538,7 @@ async fn read_loop(
             Some(Err(e)) => {
                 break notice
                     .take()
-                    .unwrap_or_else(|| Disconnect::Lost(e.to_string()));
+                    .unwrap_or_else(|| Disconnect::Lost(describe_read_error(&e)));
             }
             Some(Ok(p)) => p,
         };

@@ -261,10 +261,19 @@ fn the_wrong_kind_of_port_fails_instead_of_falling_back() {
         "x",
     );
     assert_exit(&out, 3);
-    assert!(stderr(&out).contains("TLS"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("did not answer with TLS"),
+        "{}",
+        stderr(&out)
+    );
     // Plain text to the TLS port.
     let out = server.send(&format!("127.0.0.1:{}", server.tls_port), None, "x");
     assert_exit(&out, 3);
+    assert!(
+        stderr(&out).contains("the server answered with TLS; use tls://"),
+        "{}",
+        stderr(&out)
+    );
     assert!(server.bodies().is_empty());
 }
 
