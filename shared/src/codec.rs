@@ -135,12 +135,25 @@ pub fn encode<T: Serialize>(item: &T) -> Result<Bytes, CodecError> {
     Ok(buf.freeze())
 }
 
+/// Deepest nesting of arrays and maps a frame may have. Real frames nest a
+/// handful of levels; rmp-serde's own limit (1024) lets a small hostile
+/// frame of nested arrays recurse deep enough to overflow a thread's stack
+/// (found by fuzzing).
+pub const MAX_DEPTH: usize = 32;
+
+/// Decodes one payload with the depth limit.
+fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, CodecError> {
+    let mut de = rmp_serde::Deserializer::from_read_ref(payload);
+    de.set_max_depth(MAX_DEPTH);
+    T::deserialize(&mut de).map_err(|e| CodecError::Malformed(e.to_string()))
+}
+
 /// Decodes a client frame payload (without its prefix).
 ///
 /// # Errors
 /// [`CodecError::Malformed`] for anything that is not a valid frame.
 pub fn decode_client(payload: &[u8]) -> Result<ClientFrame, CodecError> {
-    rmp_serde::from_slice(payload).map_err(|e| CodecError::Malformed(e.to_string()))
+    decode(payload)
 }
 
 /// Decodes a server frame payload (without its prefix).
@@ -148,7 +161,7 @@ pub fn decode_client(payload: &[u8]) -> Result<ClientFrame, CodecError> {
 /// # Errors
 /// [`CodecError::Malformed`] for anything that is not a valid frame.
 pub fn decode_server(payload: &[u8]) -> Result<ServerFrame, CodecError> {
-    rmp_serde::from_slice(payload).map_err(|e| CodecError::Malformed(e.to_string()))
+    decode(payload)
 }
 
 /// Reads just the request id of a client payload whose request could not be
@@ -160,13 +173,44 @@ pub fn peek_request_id(payload: &[u8]) -> Option<RequestId> {
     struct IdOnly {
         id: RequestId,
     }
-    rmp_serde::from_slice::<IdOnly>(payload).ok().map(|f| f.id)
+    decode::<IdOnly>(payload).ok().map(|f| f.id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{Request, Response};
+
+    /// A frame `{"id": 1, "zz": [[[...]]]}` whose unknown field (skipped
+    /// by the decoder, which still walks it) is `depth` arrays deep.
+    fn nested(depth: usize) -> Vec<u8> {
+        let mut p = vec![0x82, 0xa2, b'i', b'd', 0x01, 0xa2, b'z', b'z'];
+        p.extend(std::iter::repeat_n(0x91, depth));
+        p.push(0xc0);
+        p
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_deep_recursion() {
+        // On a small stack: what overflowed before the limit must now fail
+        // early with an error.
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                for depth in [33, 1000, 100_000] {
+                    let err = decode_client(&nested(depth)).unwrap_err();
+                    assert!(err.to_string().contains("depth"), "{err}");
+                    assert!(decode_server(&nested(depth)).is_err());
+                    assert_eq!(peek_request_id(&nested(depth)), None);
+                }
+                // Within the limit, the same shape is just a frame without a
+                // request.
+                let err = decode_client(&nested(20)).unwrap_err();
+                assert!(err.to_string().contains("req"), "{err}");
+            })
+            .unwrap();
+        handle.join().unwrap();
+    }
 
     #[test]
     fn decoder_waits_for_a_whole_frame() {
