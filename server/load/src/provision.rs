@@ -1,0 +1,67 @@
+//! A bench data dir: users `u0..uN` with a session token each, derived from
+//! the name, so every connection logs in by token (a SHA-256 and one lookup)
+//! instead of an argon2 hash; the room `#bench`; and a config with the
+//! connection and rate limits lifted.
+
+use std::path::Path;
+
+use natter_server::store;
+use sha2::{Digest, Sha256};
+
+/// The token of bench user `name`. Only for bench data dirs: anyone who
+/// knows the scheme can log in as these users.
+#[must_use]
+pub fn token(name: &str) -> String {
+    hex::encode(Sha256::digest(format!("natter-load:{name}").as_bytes()))
+}
+
+/// Bench user `i`'s name.
+#[must_use]
+pub fn user(i: usize) -> String {
+    format!("u{i}")
+}
+
+/// The config natterd should run with for a bench.
+pub const CONFIG: &str = "\
+# Written by natter-load provision: limits lifted for load tests.
+[limits]
+max_connections = 100000
+max_connections_per_ip = 100000
+requests_per_sec = 1000000000.0
+request_burst = 1000000000.0
+outbound_queue_bytes = 67108864
+heartbeat_ms = 3600000
+login_timeout_ms = 600000
+handshake_timeout_ms = 600000
+rooms_per_user_per_hour = 1000000
+invites_per_user_per_minute = 1000000
+# Logins in flight count against these until they succeed: a storm of
+# token logins from one address would otherwise be throttled.
+login_failures_per_ip = 1000000
+login_failures_per_account = 1000000
+";
+
+/// Creates (or tops up) the bench data dir with `users` users and writes
+/// `bench.toml` beside the database.
+pub fn provision(data_dir: &Path, users: usize) -> anyhow::Result<()> {
+    let mut conn = store::open_db(data_dir)?;
+    let tx = conn.transaction()?;
+    let room = match store::room_by_name(&tx, "bench")? {
+        Some(r) => r.id,
+        None => store::insert_room(&tx, "bench", natter_shared::RoomKind::Public)?,
+    };
+    // Any string that is not a valid argon2 hash: password logins fail.
+    let no_password = "!bench-token-only";
+    for i in 0..users {
+        let name = user(i);
+        if store::user_by_name(&tx, &name)?.is_some() {
+            continue;
+        }
+        let id = store::insert_user(&tx, &name, no_password, false)?;
+        store::insert_token(&tx, id, &natter_server::auth::hash_token(&token(&name)))?;
+        store::upsert_member(&tx, room, id, natter_shared::Role::Member)?;
+    }
+    tx.commit()?;
+    std::fs::write(data_dir.join("bench.toml"), CONFIG)?;
+    Ok(())
+}
