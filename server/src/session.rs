@@ -724,12 +724,16 @@ impl Conn {
     /// Records a moderation action in the audit log. It commits in order
     /// with the change it describes; nobody waits for it.
     fn audit(&self, session: u64, action: &str, target: &str, room: &str, detail: &str) {
-        let Some(user) = self.shared.hub().session_user(session) else {
-            return;
+        let actor = {
+            let hub = self.shared.hub();
+            let Some(user) = hub.session_user(session) else {
+                return;
+            };
+            hub.user_name_of(user)
         };
         let entry = store::AuditEntry {
             at: store::now_ms(),
-            actor: self.shared.hub().user_name_of(user),
+            actor,
             action: action.to_owned(),
             target: normalize_user(target).unwrap_or_else(|_| target.trim().to_owned()),
             room: room.trim().to_owned(),

@@ -114,12 +114,11 @@ async fn typing_spam_is_relayed_at_most_once_per_throttle_window() {
 
 #[tokio::test]
 async fn room_creation_and_invitations_have_per_user_quotas() {
-    let server = TestServer::start(&["root", "alice", "bob"], |c| {
+    let server = TestServer::start(&["alice", "bob"], |c| {
         c.limits.rooms_per_user_per_hour = 3;
         c.limits.invites_per_user_per_minute = 2;
     })
     .await;
-    natter_server::admin::delete_user(&server.data_dir, "root").unwrap();
     natter_server::admin::add_user(&server.data_dir, "root", common::PASSWORD, true).unwrap();
     let mut alice = server.login("alice").await;
     let create = |name: String| Request::Create {

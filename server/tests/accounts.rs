@@ -10,17 +10,19 @@ use common::{Client, PASSWORD, TestServer, code};
 use natter_server::admin;
 use natter_shared::{Credential, ErrorCode, Event, LeaveKind, Request, Response};
 
-async fn token_login(
+/// A fresh connection logging in with `credential`: the client, or the
+/// refusal's code.
+async fn login_with(
     addr: std::net::SocketAddr,
     user: &str,
-    token: &str,
+    credential: Credential,
 ) -> Result<Client, ErrorCode> {
     let mut c = Client::connect(addr).await;
     c.hello().await;
     match c
         .request(Request::Login {
             user: user.into(),
-            credential: Credential::Token(token.into()),
+            credential,
         })
         .await
     {
@@ -30,24 +32,20 @@ async fn token_login(
     }
 }
 
+async fn token_login(
+    addr: std::net::SocketAddr,
+    user: &str,
+    token: &str,
+) -> Result<Client, ErrorCode> {
+    login_with(addr, user, Credential::Token(token.into())).await
+}
+
 async fn password_login(
     addr: std::net::SocketAddr,
     user: &str,
     password: &str,
 ) -> Result<Client, ErrorCode> {
-    let mut c = Client::connect(addr).await;
-    c.hello().await;
-    match c
-        .request(Request::Login {
-            user: user.into(),
-            credential: Credential::PasswordOnly(password.into()),
-        })
-        .await
-    {
-        Ok(Response::Session(_)) => Ok(c),
-        Ok(other) => panic!("unexpected {other:?}"),
-        Err(e) => Err(e.code),
-    }
+    login_with(addr, user, Credential::PasswordOnly(password.into())).await
 }
 
 #[tokio::test]

@@ -366,7 +366,15 @@ async fn every_request_by_every_outsider_is_refused_without_a_leak() {
 
     let rows = rows();
     // One row per request type, no more, no less.
-    let kinds: Vec<&str> = rows.iter().map(|r| kind_of(&(r.make)(ROOM))).collect();
+    let kinds: Vec<&str> = rows
+        .iter()
+        .map(|r| {
+            let req = (r.make)(ROOM);
+            // The guard's names are the protocol's own.
+            assert_eq!(kind_of(&req), req.kind());
+            kind_of(&req)
+        })
+        .collect();
     let unique: BTreeSet<&str> = kinds.iter().copied().collect();
     assert_eq!(
         unique.len(),

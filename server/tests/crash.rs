@@ -28,14 +28,6 @@ const ROUNDS: usize = 20;
 /// Sends in flight per sender.
 const WINDOW: usize = 16;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One frame, or `None` once the connection is gone.
 async fn next(framed: &mut Framed<TcpStream, FrameCodec>) -> Option<ServerFrame> {
     let got = tokio::time::timeout(common::WAIT, framed.next())
@@ -148,7 +140,7 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     let mut next_seq = [0u64; SENDERS];
     let mut total_acked_per_round = Vec::new();
     for round in 0..ROUNDS {
-        let port = free_port();
+        let port = common::free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_natterd"))
             .args(["--listen", &addr.to_string(), "--data-dir"])

@@ -14,6 +14,10 @@
 #[path = "../fuzz/src/server_checks.rs"]
 mod server_checks;
 
+#[path = "../fuzz/src/inputs.rs"]
+mod inputs;
+
+use inputs::inputs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -21,17 +25,6 @@ use server_checks::{Harness, OnPanic};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
-}
-
-/// The files in `dir`, sorted.
-fn inputs(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    files
 }
 
 /// Runs every input on one server (state carries over, as in a fuzzing

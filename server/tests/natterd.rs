@@ -149,12 +149,7 @@ async fn sigterm_says_goodbye_flushes_and_exits_0() {
         Some(&format!("{}\n", common::PASSWORD)),
     ));
     // Port 0 would hide the address; find a free one first.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", common::free_port());
     let logs = dir.join("logs");
     let cfg = dir.join("natterd.toml");
     std::fs::write(
@@ -274,14 +269,6 @@ fn suspend_audit_and_backup_from_the_command_line() {
     assert_eq!(list.trim(), "alice (suspended)");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A certificate for `localhost` signed by a new CA: (CA PEM, cert PEM, key
 /// PEM).
 fn issue_cert(ca_name: &str) -> (String, String, String) {
@@ -340,7 +327,7 @@ async fn sighup_reloads_config_and_certificates_and_refuses_a_bad_file() {
         &["user", "add", "alice"],
         Some(&format!("{}\n", common::PASSWORD)),
     ));
-    let (plain, tls) = (free_port(), free_port());
+    let (plain, tls) = (common::free_port(), common::free_port());
     let (ca1, cert1, key1) = issue_cert("first CA");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, cert1).unwrap();

@@ -9,6 +9,10 @@
 #[path = "../../server/fuzz/src/frame_checks.rs"]
 mod frame_checks;
 
+#[path = "../../server/fuzz/src/inputs.rs"]
+mod inputs;
+
+use inputs::inputs;
 use std::path::{Path, PathBuf};
 
 /// The stack each input is checked on: a tokio worker's default, which is
@@ -17,17 +21,6 @@ const STACK: usize = 2 * 1024 * 1024;
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/fuzz")
-}
-
-/// The files in `dir`, sorted.
-fn inputs(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    files
 }
 
 /// Runs the checks on every input; returns the failures. Each input runs on

@@ -9,13 +9,7 @@ use natter_fuzz::server_checks::{Harness, OnPanic};
 
 fn files(path: &Path) -> Vec<PathBuf> {
     if path.is_dir() {
-        let mut out: Vec<PathBuf> = std::fs::read_dir(path)
-            .expect("read dir")
-            .map(|e| e.expect("dir entry").path())
-            .filter(|p| p.is_file())
-            .collect();
-        out.sort();
-        out
+        natter_fuzz::inputs::inputs(path)
     } else {
         vec![path.to_owned()]
     }

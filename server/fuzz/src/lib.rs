@@ -7,6 +7,8 @@
 //!   and framing); replayed by `shared/tests/fuzz_regressions.rs`.
 //! - [`server_checks`]: the `server_requests` target (an in-process natterd
 //!   driven over TCP); replayed by `server/tests/fuzz_regressions.rs`.
+//! - [`inputs`]: listing a corpus or regressions directory.
 
 pub mod frame_checks;
+pub mod inputs;
 pub mod server_checks;

@@ -252,6 +252,16 @@ impl Client {
     }
 }
 
+/// A loopback port free right now, for a natterd child process (whose
+/// address the test must know before it starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The error code of a failed request.
 pub fn code(r: Result<Response, ErrorReply>) -> ErrorCode {
     match r {
