@@ -1,20 +1,33 @@
-//! natter-load: drives natterd with many real protocol connections on
-//! loopback and measures what it delivers.
+//! natter-load: drives a chat server with many real connections on
+//! loopback and measures what it delivers. It speaks natter's protocol
+//! (through `natter-shared`) and IRC, so the same scenarios with the same
+//! payloads run against natterd and ngircd side by side
+//! (`server/bench/compare.sh`).
 //!
 //! # Layout
-//! - [`provision`]: a bench data dir with users `u0..uN` that log in by
-//!   token (no argon2 hash per connection), and a config with limits lifted.
-//! - [`measure`]: latency histogram, server CPU and RSS from `/proc`.
-//! - [`s1`]: scenario S1, one big room: members join, senders post with a
-//!   bounded window, every member checks completeness and per-sender order
-//!   and records end-to-end latency from the send timestamp in the payload.
+//! - [`proto`]: the two protocols behind one connection type: setup
+//!   (login or registration, joins, IRC operator mode), the allocation-free
+//!   receive path, and message encoding.
+//! - [`rooms`]: the traffic engine behind S1 (one big room), S2 (many
+//!   rooms), S3 (latency at moderate load) and S5 (slow consumer): closed
+//!   loop with a window per sender, or open loop on a fixed schedule; every
+//!   receiver checks completeness and per-sender order.
+//! - [`idle`]: S4 (idle memory per connection) and the connect storm.
+//! - [`history`]: S6, joining a room and fetching its latest messages.
+//! - [`provision`]: a natterd data dir of bench users that log in by token
+//!   (no argon2 hash per connection) and a config with limits lifted.
+//! - [`measure`]: latency histograms, server CPU and RSS from `/proc`,
+//!   kernel socket memory.
 //!
 //! Payloads are `L <sender> <seq> <send time, µs since the epoch> <padding>`
 //! so that any receiver can check order and latency without shared state.
 
+pub mod history;
+pub mod idle;
 pub mod measure;
+pub mod proto;
 pub mod provision;
-pub mod s1;
+pub mod rooms;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,13 +39,11 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// The bench room.
-pub const ROOM: &str = "#bench";
-
-/// A message payload for `sender`'s message `seq`, padded to `len` bytes.
+/// The payload of `sender`'s message `seq`, stamped `ts_us`, padded with
+/// `x` to `len` bytes.
 #[must_use]
-pub fn payload(sender: usize, seq: u64, len: usize) -> String {
-    let mut p = format!("L {sender} {seq} {}", now_us());
+pub fn payload(sender: usize, seq: u64, ts_us: u64, len: usize) -> String {
+    let mut p = format!("L {sender} {seq} {ts_us}");
     if p.len() < len {
         p.push(' ');
         p.extend(std::iter::repeat_n('x', len - p.len()));
@@ -40,7 +51,7 @@ pub fn payload(sender: usize, seq: u64, len: usize) -> String {
     p
 }
 
-/// Reads `(sender, seq, sent_us)` back from a payload.
+/// Reads `(sender, seq, ts_us)` back from a payload.
 #[must_use]
 pub fn parse_payload(body: &str) -> Option<(usize, u64, u64)> {
     let mut it = body.strip_prefix("L ")?.split(' ');
@@ -56,11 +67,10 @@ mod tests {
 
     #[test]
     fn payloads_round_trip_and_pad() {
-        let p = payload(7, 42, 64);
+        let p = payload(7, 42, 1234, 64);
         assert_eq!(p.len(), 64);
-        let (s, q, ts) = parse_payload(&p).unwrap();
-        assert_eq!((s, q), (7, 42));
-        assert!(ts > 0);
+        assert_eq!(parse_payload(&p), Some((7, 42, 1234)));
+        assert_eq!(parse_payload(&payload(1, 2, 3, 0)), Some((1, 2, 3)));
         assert!(parse_payload("hello").is_none());
     }
 }

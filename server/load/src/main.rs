@@ -1,39 +1,91 @@
-//! `natter-load`: parses the command line and prints a scenario's report.
-//! The work is in the `natter_load` library.
+//! `natter-load`: parses the command line, runs one scenario and prints its
+//! report: readable lines, then one `result:` line of `key=value` pairs for
+//! scripts (`server/bench/compare.sh`). Exits non-zero when a message was
+//! lost or reordered. The work is in the `natter_load` library.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::bail;
-use clap::{Parser, Subcommand};
-use natter_load::{provision, s1};
+use clap::{Args, Parser, Subcommand};
+use natter_load::measure::Histogram;
+use natter_load::proto::{Proto, Target};
+use natter_load::rooms::{self, Load};
+use natter_load::{history, idle, provision};
 
 #[derive(Parser)]
-#[command(name = "natter-load", version, about = "load generator for natterd")]
+#[command(
+    name = "natter-load",
+    version,
+    about = "load generator for natterd (and IRC servers, for comparison)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+/// Where to connect and what to watch.
+#[derive(Args, Clone)]
+struct Server {
+    /// The server's address.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    server: String,
+    /// Which protocol it speaks.
+    #[arg(long, value_enum, default_value = "natter")]
+    proto: Proto,
+    /// The server's pid, for its CPU time and RSS.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// IRC: operator NAME:PASSWORD for senders (so they may set +F).
+    #[arg(long, value_name = "NAME:PASSWORD")]
+    oper: Option<String>,
+}
+
+impl Server {
+    fn target(&self) -> anyhow::Result<Target> {
+        let oper = match &self.oper {
+            None => None,
+            Some(s) => match s.split_once(':') {
+                Some((n, p)) => Some((n.to_owned(), p.to_owned())),
+                None => bail!("--oper wants NAME:PASSWORD"),
+            },
+        };
+        Ok(Target {
+            proto: self.proto,
+            addr: self.server.clone(),
+            oper,
+        })
+    }
+}
+
+/// How long and how big.
+#[derive(Args, Clone)]
+struct Traffic {
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10.0)]
+    secs: f64,
+    /// Message body size, bytes.
+    #[arg(long, default_value_t = 48)]
+    payload: usize,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Create bench users u0..uN (token logins) in #bench, and bench.toml
-    /// (limits lifted) in the data dir. Run natterd with
-    /// `--data-dir DIR --config DIR/bench.toml`.
+    /// Create bench users u0..uN (token logins), #bench (the first 1000) and
+    /// #g0.. (100 each), and bench.toml (limits lifted) in the data dir. Run
+    /// natterd with `--data-dir DIR --config DIR/bench.toml`.
     Provision {
         #[arg(long, value_name = "DIR")]
         data_dir: PathBuf,
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 10_000)]
         users: usize,
     },
-    /// S1, one big room: members, senders with a bounded window, at full
-    /// speed.
+    /// S1, one big room: members, senders with a bounded window, full speed.
     S1 {
-        #[arg(long, default_value = "127.0.0.1:7878")]
-        server: String,
-        /// natterd's pid, for its CPU time and RSS.
-        #[arg(long)]
-        pid: Option<u32>,
+        #[command(flatten)]
+        server: Server,
+        #[command(flatten)]
+        traffic: Traffic,
         #[arg(long, default_value_t = 1000)]
         members: usize,
         #[arg(long, default_value_t = 10)]
@@ -41,24 +93,202 @@ enum Command {
         /// Unacknowledged sends in flight per sender.
         #[arg(long, default_value_t = 16)]
         window: usize,
-        /// Seconds of sending.
-        #[arg(long, default_value_t = 10.0)]
-        secs: f64,
-        /// Message body size, bytes.
-        #[arg(long, default_value_t = 48)]
-        payload: usize,
     },
+    /// S2, many rooms, one sender each: open loop at --rate messages/s per
+    /// room, or at full speed with --window.
+    S2 {
+        #[command(flatten)]
+        server: Server,
+        #[command(flatten)]
+        traffic: Traffic,
+        #[arg(long, default_value_t = 100)]
+        rooms: usize,
+        #[arg(long, default_value_t = 100)]
+        members: usize,
+        /// Open loop: messages per second per room.
+        #[arg(long, conflicts_with = "window")]
+        rate: Option<f64>,
+        /// Closed loop: unacknowledged sends in flight per sender.
+        #[arg(long, default_value_t = 16)]
+        window: usize,
+    },
+    /// S3, latency at moderate load: one room, one sender, open loop.
+    S3 {
+        #[command(flatten)]
+        server: Server,
+        #[command(flatten)]
+        traffic: Traffic,
+        #[arg(long, default_value_t = 100)]
+        members: usize,
+        /// Messages per second.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+    },
+    /// S4, idle memory: rooms x members logged in, joined and idle.
+    S4 {
+        #[command(flatten)]
+        server: Server,
+        #[arg(long, default_value_t = 100)]
+        rooms: usize,
+        #[arg(long, default_value_t = 100)]
+        members: usize,
+        /// Seconds idle before sampling.
+        #[arg(long, default_value_t = 3.0)]
+        settle: f64,
+    },
+    /// S5, slow consumer: S3 with one member that never reads; the others'
+    /// latency and the server's memory over time.
+    S5 {
+        #[command(flatten)]
+        server: Server,
+        #[command(flatten)]
+        traffic: Traffic,
+        #[arg(long, default_value_t = 100)]
+        members: usize,
+        /// Messages per second.
+        #[arg(long, default_value_t = 5000.0)]
+        rate: f64,
+    },
+    /// S6, history: a room of --messages messages; --clients join it and
+    /// fetch the latest --fetch at once (natter only).
+    S6 {
+        #[command(flatten)]
+        server: Server,
+        #[arg(long, default_value_t = 1000)]
+        messages: usize,
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        #[arg(long, default_value_t = 100)]
+        fetch: u32,
+    },
+    /// Connect storm: --clients connect and log in by token at once.
+    Storm {
+        #[command(flatten)]
+        server: Server,
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+    },
+}
+
+fn us(d: Option<Duration>) -> u128 {
+    d.map_or(0, |d| d.as_micros())
 }
 
 fn ms(d: Option<Duration>) -> String {
     d.map_or_else(
         || "-".into(),
-        |d| format!("{:.2} ms", d.as_secs_f64() * 1e3),
+        |d| format!("{:.3} ms", d.as_secs_f64() * 1e3),
     )
 }
 
+fn latency_line(h: &Histogram) -> String {
+    format!(
+        "latency p50 {}  p99 {}  p99.9 {}  max {}",
+        ms(h.quantile(0.5)),
+        ms(h.quantile(0.99)),
+        ms(h.quantile(0.999)),
+        ms(h.quantile(1.0))
+    )
+}
+
+fn latency_kv(h: &Histogram) -> String {
+    format!(
+        "p50_us={} p99_us={} p999_us={}",
+        us(h.quantile(0.5)),
+        us(h.quantile(0.99)),
+        us(h.quantile(0.999))
+    )
+}
+
+fn traffic(name: &str, server: &Server, p: &rooms::Params) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let r = runtime.block_on(rooms::run(p))?;
+    println!(
+        "{name} {:?}: {} rooms, {} connections, {} s",
+        server.proto,
+        p.rooms.len(),
+        r.connections,
+        p.duration.as_secs_f64()
+    );
+    println!(
+        "sent {}  acked {}  deliveries {} of {}",
+        r.sent, r.acked, r.deliveries, r.expected
+    );
+    println!(
+        "deliveries/s {:.0}  acked sends/s {:.0}",
+        r.rate(),
+        r.acked_rate()
+    );
+    let cpu = r.cpu_us_per_delivery();
+    if let Some(cpu) = cpu {
+        println!("server cpu/delivery {cpu:.3} us");
+    }
+    if let Some(a) = r.server_after {
+        println!(
+            "server rss {:.1} MB (peak {:.1} MB)",
+            a.rss as f64 / 1e6,
+            r.peak_rss().unwrap_or(a.rss) as f64 / 1e6
+        );
+    }
+    if p.slow_member && !r.rss_series.is_empty() {
+        let series: Vec<String> = r
+            .rss_series
+            .iter()
+            .step_by(4)
+            .map(|(t, b)| format!("{t:.0}s {:.1}MB", *b as f64 / 1e6))
+            .collect();
+        println!("server rss over time: {}", series.join(", "));
+    }
+    println!("{}", latency_line(&r.latency));
+    println!(
+        "result: scenario={name} proto={:?} deliveries_per_s={:.0} acked_per_s={:.0} cpu_us={:.3} {} rss_kb={} peak_rss_kb={} complete={}",
+        server.proto,
+        r.rate(),
+        r.acked_rate(),
+        cpu.unwrap_or(0.0),
+        latency_kv(&r.latency),
+        r.server_after.map_or(0, |a| a.rss / 1024),
+        r.peak_rss().unwrap_or(0) / 1024,
+        u8::from(r.complete())
+    );
+    if !r.complete() {
+        bail!(
+            "incomplete: {} missing, {} out of order, {} refused, {} of {} delivered",
+            r.missing,
+            r.reordered,
+            r.refused,
+            r.deliveries,
+            r.expected
+        );
+    }
+    println!("complete and in order");
+    Ok(())
+}
+
+/// S3 and S5: `#bench`'s first `members`, one open-loop sender.
+fn one_sender(
+    server: &Server,
+    t: &Traffic,
+    members: usize,
+    rate: f64,
+    slow_member: bool,
+) -> anyhow::Result<rooms::Params> {
+    Ok(rooms::Params {
+        target: server.target()?,
+        rooms: vec![provision::bench_room(members)],
+        senders: 1,
+        load: Load::Rate(rate),
+        duration: Duration::from_secs_f64(t.secs),
+        payload: t.payload,
+        pid: server.pid,
+        slow_member,
+    })
+}
+
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let runtime = || tokio::runtime::Runtime::new();
+    match cli.command {
         Command::Provision { data_dir, users } => {
             provision::provision(&data_dir, users)?;
             println!(
@@ -69,50 +299,147 @@ fn main() -> anyhow::Result<()> {
         }
         Command::S1 {
             server,
-            pid,
+            traffic: t,
             members,
             senders,
             window,
-            secs,
-            payload,
         } => {
-            let params = s1::Params {
-                server,
-                members,
+            let p = rooms::Params {
+                target: server.target()?,
+                rooms: vec![provision::bench_room(members)],
                 senders,
-                window,
-                duration: Duration::from_secs_f64(secs),
-                payload,
-                pid,
+                load: Load::Window(window),
+                duration: Duration::from_secs_f64(t.secs),
+                payload: t.payload,
+                pid: server.pid,
+                slow_member: false,
             };
-            let runtime = tokio::runtime::Runtime::new()?;
-            let r = runtime.block_on(s1::run(&params))?;
-            println!("S1 {members} members, {senders} senders, window {window}, {secs} s");
+            traffic("S1", &server, &p)
+        }
+        Command::S2 {
+            server,
+            traffic: t,
+            rooms: n,
+            members,
+            rate,
+            window,
+        } => {
+            let p = rooms::Params {
+                target: server.target()?,
+                rooms: provision::group_rooms(n, members),
+                senders: 1,
+                load: rate.map_or(Load::Window(window), Load::Rate),
+                duration: Duration::from_secs_f64(t.secs),
+                payload: t.payload,
+                pid: server.pid,
+                slow_member: false,
+            };
+            traffic("S2", &server, &p)
+        }
+        Command::S3 {
+            server,
+            traffic: t,
+            members,
+            rate,
+        } => traffic(
+            "S3",
+            &server,
+            &one_sender(&server, &t, members, rate, false)?,
+        ),
+        Command::S5 {
+            server,
+            traffic: t,
+            members,
+            rate,
+        } => traffic(
+            "S5",
+            &server,
+            &one_sender(&server, &t, members, rate, true)?,
+        ),
+        Command::S4 {
+            server,
+            rooms: n,
+            members,
+            settle,
+        } => {
+            let target = server.target()?;
+            let r = runtime()?.block_on(idle::idle(
+                &target,
+                &provision::group_rooms(n, members),
+                server.pid,
+                Duration::from_secs_f64(settle),
+            ))?;
             println!(
-                "sent {}  deliveries {} of {}",
-                r.sent, r.deliveries, r.expected
+                "S4 {:?}: {} idle connections in {n} rooms, connected in {:.1} s",
+                server.proto,
+                r.connections,
+                r.connecting.as_secs_f64()
             );
-            println!("deliveries/s {:.0}", r.rate());
-            if let Some(cpu) = r.cpu_us_per_delivery() {
-                println!("server cpu/delivery {cpu:.3} us");
+            let per = r.rss_per_connection();
+            if let Some(per) = per {
+                println!("server rss per connection {:.2} KB", per / 1024.0);
             }
-            if let Some(a) = r.server_after {
-                println!("server rss {:.1} MB", a.rss as f64 / 1e6);
-            }
-            println!(
-                "latency p50 {}  p99 {}  p99.9 {}",
-                ms(r.p50),
-                ms(r.p99),
-                ms(r.p999)
-            );
-            if !r.complete() {
-                bail!(
-                    "incomplete: {} missing, {} out of order",
-                    r.missing,
-                    r.reordered
+            if let Some(s) = r.sockets_per_connection() {
+                println!(
+                    "kernel socket memory per connection (both ends) {:.2} KB",
+                    s / 1024.0
                 );
             }
-            println!("complete and in order");
+            println!(
+                "result: scenario=S4 proto={:?} rss_per_conn_b={:.0} sock_per_conn_b={:.0} rss_kb={}",
+                server.proto,
+                per.unwrap_or(0.0),
+                r.sockets_per_connection().unwrap_or(0.0),
+                r.after.map_or(0, |a| a.rss / 1024)
+            );
+            Ok(())
+        }
+        Command::S6 {
+            server,
+            messages,
+            clients,
+            fetch,
+        } => {
+            let target = server.target()?;
+            let r =
+                runtime()?.block_on(history::run(&target, messages, clients, fetch, server.pid))?;
+            println!(
+                "S6: {clients} clients joined a room of {messages} messages and fetched the latest {fetch}: all pages exact"
+            );
+            println!("join+fetch/s {:.0}", r.rate());
+            println!("{}", latency_line(&r.latency));
+            println!(
+                "result: scenario=S6 proto={:?} fetch_per_s={:.0} {}",
+                server.proto,
+                r.rate(),
+                latency_kv(&r.latency)
+            );
+            Ok(())
+        }
+        Command::Storm { server, clients } => {
+            let target = server.target()?;
+            let r = runtime()?.block_on(idle::storm(&target, clients, server.pid))?;
+            println!(
+                "storm {:?}: {} of {clients} clients logged in, in {:.3} s",
+                server.proto,
+                clients - r.failed,
+                r.elapsed.as_secs_f64()
+            );
+            println!("logins/s {:.0}", r.rate());
+            if let Some(cpu) = r.cpu_us_per_login() {
+                println!("server cpu/login {cpu:.1} us");
+            }
+            println!("{}", latency_line(&r.latency));
+            println!(
+                "result: scenario=storm proto={:?} logins_per_s={:.0} {} failed={}",
+                server.proto,
+                r.rate(),
+                latency_kv(&r.latency),
+                r.failed
+            );
+            if r.failed > 0 {
+                bail!("{} logins failed", r.failed);
+            }
             Ok(())
         }
     }

@@ -1,12 +1,23 @@
-//! A bench data dir: users `u0..uN` with a session token each, derived from
-//! the name, so every connection logs in by token (a SHA-256 and one lookup)
-//! instead of an argon2 hash; the room `#bench`; and a config with the
-//! connection and rate limits lifted.
+//! A bench data dir for natterd: users `u0..uN` with a session token each,
+//! derived from the name, so every connection logs in by token (a SHA-256
+//! and one lookup) instead of an argon2 hash; the rooms the scenarios use;
+//! and a config with the connection and rate limits lifted.
+//!
+//! Rooms: `#bench` holds the first [`BENCH_MEMBERS`] users (S1, S3, S5);
+//! `#g0`, `#g1`, ... hold [`GROUP`] consecutive users each (S2, S4). IRC
+//! servers need no provisioning: members join as they connect.
 
 use std::path::Path;
 
 use natter_server::store;
 use sha2::{Digest, Sha256};
+
+use crate::rooms::RoomPlan;
+
+/// Members of `#bench`.
+pub const BENCH_MEMBERS: usize = 1000;
+/// Members of each `#gN` room.
+pub const GROUP: usize = 100;
 
 /// The token of bench user `name`. Only for bench data dirs: anyone who
 /// knows the scheme can log in as these users.
@@ -19,6 +30,26 @@ pub fn token(name: &str) -> String {
 #[must_use]
 pub fn user(i: usize) -> String {
     format!("u{i}")
+}
+
+/// `#bench` with its first `members` users.
+#[must_use]
+pub fn bench_room(members: usize) -> RoomPlan {
+    RoomPlan {
+        name: "#bench".into(),
+        users: (0..members).collect(),
+    }
+}
+
+/// Rooms `#g0..` with the first `members` users of each group.
+#[must_use]
+pub fn group_rooms(rooms: usize, members: usize) -> Vec<RoomPlan> {
+    (0..rooms)
+        .map(|r| RoomPlan {
+            name: format!("#g{r}"),
+            users: (r * GROUP..r * GROUP + members.min(GROUP)).collect(),
+        })
+        .collect()
 }
 
 /// The config natterd should run with for a bench.
@@ -41,15 +72,21 @@ login_failures_per_ip = 1000000
 login_failures_per_account = 1000000
 ";
 
-/// Creates (or tops up) the bench data dir with `users` users and writes
-/// `bench.toml` beside the database.
+/// Creates (or tops up) the bench data dir with `users` users and their
+/// rooms, and writes `bench.toml` beside the database.
 pub fn provision(data_dir: &Path, users: usize) -> anyhow::Result<()> {
     let mut conn = store::open_db(data_dir)?;
     let tx = conn.transaction()?;
-    let room = match store::room_by_name(&tx, "bench")? {
-        Some(r) => r.id,
-        None => store::insert_room(&tx, "bench", natter_shared::RoomKind::Public)?,
+    let room_id = |name: &str| -> anyhow::Result<i64> {
+        Ok(match store::room_by_name(&tx, name)? {
+            Some(r) => r.id,
+            None => store::insert_room(&tx, name, natter_shared::RoomKind::Public)?,
+        })
     };
+    let bench = room_id("bench")?;
+    let groups: Vec<i64> = (0..users.div_ceil(GROUP))
+        .map(|g| room_id(&format!("g{g}")))
+        .collect::<anyhow::Result<_>>()?;
     // Any string that is not a valid argon2 hash: password logins fail.
     let no_password = "!bench-token-only";
     for i in 0..users {
@@ -59,7 +96,10 @@ pub fn provision(data_dir: &Path, users: usize) -> anyhow::Result<()> {
         }
         let id = store::insert_user(&tx, &name, no_password, false)?;
         store::insert_token(&tx, id, &natter_server::auth::hash_token(&token(&name)))?;
-        store::upsert_member(&tx, room, id, natter_shared::Role::Member)?;
+        if i < BENCH_MEMBERS {
+            store::upsert_member(&tx, bench, id, natter_shared::Role::Member)?;
+        }
+        store::upsert_member(&tx, groups[i / GROUP], id, natter_shared::Role::Member)?;
     }
     tx.commit()?;
     std::fs::write(data_dir.join("bench.toml"), CONFIG)?;

@@ -1,0 +1,172 @@
+//! S4, idle memory: many connections logged in and joined, then nothing;
+//! what each costs the server in RSS, with the kernel's socket memory
+//! reported apart. And the connect storm: many clients connecting and
+//! logging in at once.
+
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::measure::{Histogram, ProcSample, sample, tcp_socket_memory};
+use crate::proto::{self, Target};
+use crate::rooms::{RoomPlan, connect_all};
+
+/// What S4 measured.
+#[derive(Debug, Clone)]
+pub struct IdleReport {
+    pub connections: usize,
+    pub before: Option<ProcSample>,
+    pub after: Option<ProcSample>,
+    /// Kernel TCP memory before and after, bytes.
+    pub sockets_before: Option<u64>,
+    pub sockets_after: Option<u64>,
+    /// How long connecting everyone took.
+    pub connecting: Duration,
+}
+
+impl IdleReport {
+    /// Server RSS per idle connection, bytes.
+    #[must_use]
+    pub fn rss_per_connection(&self) -> Option<f64> {
+        let grown = self.after?.rss.checked_sub(self.before?.rss)?;
+        Some(grown as f64 / self.connections.max(1) as f64)
+    }
+
+    /// Kernel socket memory per connection (both ends on loopback), bytes.
+    #[must_use]
+    pub fn sockets_per_connection(&self) -> Option<f64> {
+        let grown = self.sockets_after?.saturating_sub(self.sockets_before?);
+        Some(grown as f64 / self.connections.max(1) as f64)
+    }
+}
+
+/// Connects every member of `rooms`, lets the presence traffic settle for
+/// `settle`, and samples the server.
+pub async fn idle(
+    target: &Target,
+    rooms: &[RoomPlan],
+    pid: Option<u32>,
+    settle: Duration,
+) -> anyhow::Result<IdleReport> {
+    let before = pid.and_then(|p| sample(p).ok());
+    let sockets_before = tcp_socket_memory().ok();
+    let who: Vec<_> = rooms
+        .iter()
+        .flat_map(|r| r.users.iter().map(|&u| (u, vec![r.name.clone()], false)))
+        .collect();
+    let started = Instant::now();
+    let members = connect_all(target, &who).await?;
+    let connecting = started.elapsed();
+    // Members keep reading (and discarding) so that presence events do not
+    // sit in socket buffers and count as the server's backlog.
+    let stop = CancellationToken::new();
+    let mut keep = Vec::new();
+    let mut readers = Vec::new();
+    for m in members {
+        keep.push(m.writer);
+        let (mut reader, stop) = (m.reader, stop.clone());
+        readers.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    more = reader.fill() => {
+                        if !matches!(more, Ok(true)) || reader.drain(|_| {}).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(settle).await;
+    let after = pid.and_then(|p| sample(p).ok());
+    let sockets_after = tcp_socket_memory().ok();
+    stop.cancel();
+    for r in readers {
+        r.await?;
+    }
+    drop(keep);
+    Ok(IdleReport {
+        connections: who.len(),
+        before,
+        after,
+        sockets_before,
+        sockets_after,
+        connecting,
+    })
+}
+
+/// What the connect storm measured.
+#[derive(Debug, Clone)]
+pub struct StormReport {
+    pub clients: usize,
+    pub failed: usize,
+    /// From the first connect to the last login.
+    pub elapsed: Duration,
+    /// Each client's connect-to-logged-in time.
+    pub latency: Histogram,
+    pub server_before: Option<ProcSample>,
+    pub server_after: Option<ProcSample>,
+}
+
+impl StormReport {
+    /// Logins per second.
+    #[must_use]
+    pub fn rate(&self) -> f64 {
+        (self.clients - self.failed) as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Server CPU microseconds per login.
+    #[must_use]
+    pub fn cpu_us_per_login(&self) -> Option<f64> {
+        let cpu = self
+            .server_after?
+            .cpu
+            .checked_sub(self.server_before?.cpu)?;
+        Some(cpu.as_secs_f64() * 1e6 / (self.clients - self.failed).max(1) as f64)
+    }
+}
+
+/// Users `0..clients` connect and log in all at once.
+pub async fn storm(
+    target: &Target,
+    clients: usize,
+    pid: Option<u32>,
+) -> anyhow::Result<StormReport> {
+    let server_before = pid.and_then(|p| sample(p).ok());
+    let started = Instant::now();
+    let attempts = (0..clients).map(|u| async move {
+        let t = Instant::now();
+        let r = proto::connect(target, u, &[], false).await;
+        (r, t.elapsed())
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let elapsed = started.elapsed();
+    let server_after = pid.and_then(|p| sample(p).ok());
+    let mut latency = Histogram::default();
+    let mut failed = 0;
+    let mut keep = Vec::new();
+    for (r, took) in results {
+        match r {
+            Ok(m) => {
+                latency.record(took.as_micros() as u64);
+                keep.push(m);
+            }
+            Err(e) => {
+                failed += 1;
+                if failed <= 3 {
+                    eprintln!("natter-load: a login failed: {e:#}");
+                }
+            }
+        }
+    }
+    drop(keep);
+    Ok(StormReport {
+        clients,
+        failed,
+        elapsed,
+        latency,
+        server_before,
+        server_after,
+    })
+}

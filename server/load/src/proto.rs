@@ -1,0 +1,471 @@
+//! The two protocols the generator speaks, behind one connection type, so
+//! the same scenario code with the same payloads drives natterd and an IRC
+//! server (ngircd) alike.
+//!
+//! - natter: length-prefixed MessagePack through `natter-shared`'s codec;
+//!   a bench user logs in by token, and every `Send` is acknowledged by a
+//!   `Sent` once the server has stored it.
+//! - IRC: CRLF lines. Registration with NICK/USER, JOIN per room; senders
+//!   become operators and set user mode `+F` so the server does not throttle
+//!   them. IRC has no per-message acknowledgement, so a sender ends each
+//!   write with `PING :n` and counts the matching `PONG` as `n` acks: the
+//!   server answers it only after it has handled (and fanned out) the `n`
+//!   messages before it.
+//!
+//! The receive path is the generator's hot path (millions of deliveries a
+//! second): [`Reader::read`] hands out borrowed bodies without allocating.
+
+use std::io;
+
+use anyhow::{Context, bail};
+use bytes::{Buf, BytesMut};
+use natter_shared::{
+    ClientFrame, Credential, FrameCodec, PROTOCOL_VERSION, Request, Response, ServerFrame,
+    decode_server,
+};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::provision;
+
+/// Which protocol a target speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Proto {
+    Natter,
+    Irc,
+}
+
+impl Proto {
+    /// Whether a sender receives its own messages back (natter does; IRC
+    /// does not echo a PRIVMSG to its author).
+    #[must_use]
+    pub fn echoes_own(self) -> bool {
+        self == Proto::Natter
+    }
+
+    /// Appends one chat message to `buf`, ready to write. `id` is the
+    /// request id (natter only).
+    pub fn encode_send(self, buf: &mut BytesMut, id: u64, room: &str, body: &str) {
+        match self {
+            Proto::Natter => {
+                let frame = ClientFrame {
+                    id,
+                    req: Request::Send {
+                        room: room.into(),
+                        body: body.into(),
+                        action: false,
+                    },
+                };
+                // A bench payload is far below the frame cap.
+                FrameCodec::default()
+                    .encode(&frame, buf)
+                    .expect("a bench message fits in a frame");
+            }
+            Proto::Irc => {
+                buf.extend_from_slice(b"PRIVMSG ");
+                buf.extend_from_slice(room.as_bytes());
+                buf.extend_from_slice(b" :");
+                buf.extend_from_slice(body.as_bytes());
+                buf.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// Appends what makes the server acknowledge the `n` messages before
+    /// it: nothing on natter (each `Send` is acknowledged), `PING :n` on IRC.
+    pub fn encode_ack_marker(self, buf: &mut BytesMut, n: usize) {
+        if self == Proto::Irc {
+            buf.extend_from_slice(format!("PING :{n}\r\n").as_bytes());
+        }
+    }
+}
+
+/// Where the generator connects, and how.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub proto: Proto,
+    pub addr: String,
+    /// IRC operator name and password for senders (`OPER`), so they can
+    /// set `+F` and are not throttled.
+    pub oper: Option<(String, String)>,
+}
+
+/// Something read from the server.
+#[derive(Debug)]
+pub enum Incoming<'a> {
+    /// A chat message's body.
+    Message(&'a str),
+    /// The server acknowledged this many sends.
+    Acked(usize),
+    /// The server refused a request.
+    Refused(String),
+    /// Anything else (presence, typing, counts, numerics).
+    Other,
+}
+
+/// The read half of a connection with its buffer.
+pub struct Reader {
+    proto: Proto,
+    sock: OwnedReadHalf,
+    buf: BytesMut,
+    codec: FrameCodec,
+}
+
+/// The write half of a connection.
+pub struct Writer {
+    pub proto: Proto,
+    pub sock: OwnedWriteHalf,
+    pub buf: BytesMut,
+}
+
+impl Writer {
+    /// Writes out and clears the buffer.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        self.sock.write_all(&self.buf).await?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+// Borrowing mirrors of the one server frame the hot path cares about: a
+// message event decodes without allocating. Anything else fails to match
+// and takes the full decode.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FrameRef<'a> {
+    #[serde(borrow)]
+    Event(EventRef<'a>),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum EventRef<'a> {
+    #[serde(borrow)]
+    Message(MessageRef<'a>),
+}
+
+#[derive(Deserialize)]
+struct MessageRef<'a> {
+    #[serde(borrow)]
+    body: &'a str,
+}
+
+fn classify_natter(payload: &[u8]) -> Incoming<'_> {
+    if let Ok(FrameRef::Event(EventRef::Message(m))) = rmp_serde::from_slice::<FrameRef>(payload) {
+        return Incoming::Message(m.body);
+    }
+    match decode_server(payload) {
+        Ok(ServerFrame::Ok {
+            res: Response::Sent { .. },
+            ..
+        }) => Incoming::Acked(1),
+        Ok(ServerFrame::Err { err, .. }) => Incoming::Refused(err.to_string()),
+        _ => Incoming::Other,
+    }
+}
+
+fn classify_irc(line: &[u8]) -> Incoming<'_> {
+    let Ok(line) = std::str::from_utf8(line) else {
+        return Incoming::Other;
+    };
+    // ":prefix COMMAND params :trailing"
+    let rest = line
+        .strip_prefix(':')
+        .map_or(line, |l| l.split_once(' ').map_or("", |(_, rest)| rest));
+    let (cmd, params) = rest.split_once(' ').unwrap_or((rest, ""));
+    match cmd {
+        "PRIVMSG" => params
+            .split_once(" :")
+            .map_or(Incoming::Other, |(_, body)| Incoming::Message(body)),
+        "PONG" => params
+            .rsplit_once(':')
+            .and_then(|(_, n)| n.parse().ok())
+            .map_or(Incoming::Other, Incoming::Acked),
+        c if c.len() == 3 && (c.starts_with('4') || c.starts_with('5')) => {
+            Incoming::Refused(line.to_owned())
+        }
+        "ERROR" => Incoming::Refused(line.to_owned()),
+        _ => Incoming::Other,
+    }
+}
+
+impl Reader {
+    /// Reads what the socket has (one `read`, cancel-safe). Returns false
+    /// at end of stream.
+    pub async fn fill(&mut self) -> io::Result<bool> {
+        if self.buf.capacity() - self.buf.len() < 4096 {
+            self.buf.reserve(16 * 1024);
+        }
+        Ok(self.sock.read_buf(&mut self.buf).await? != 0)
+    }
+
+    /// Hands every complete frame or line buffered to `f`.
+    pub fn drain(&mut self, mut f: impl FnMut(Incoming<'_>)) -> anyhow::Result<()> {
+        match self.proto {
+            Proto::Natter => {
+                while let Some(payload) = self.codec.decode(&mut self.buf)? {
+                    f(classify_natter(&payload));
+                }
+            }
+            Proto::Irc => {
+                let mut start = 0;
+                while let Some(n) = self.buf[start..].iter().position(|&b| b == b'\n') {
+                    let line = &self.buf[start..start + n];
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    f(classify_irc(line));
+                    start += n + 1;
+                }
+                self.buf.advance(start);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads until `want` accepts a raw line or frame, failing on a refusal
+    /// or the end of the stream. Only for setup, not the hot path.
+    async fn until(&mut self, mut want: impl FnMut(&RawItem) -> bool) -> anyhow::Result<()> {
+        loop {
+            if let Some(done) = self.take_raw(&mut want)? {
+                return done;
+            }
+            if self.sock.read_buf(&mut self.buf).await? == 0 {
+                bail!("the server closed the connection");
+            }
+        }
+    }
+
+    /// Consumes buffered items until one satisfies `want`: `Some(Ok)` on a
+    /// match, `Some(Err)` on a refusal, `None` when more must be read.
+    fn take_raw(
+        &mut self,
+        want: &mut impl FnMut(&RawItem) -> bool,
+    ) -> anyhow::Result<Option<anyhow::Result<()>>> {
+        loop {
+            let item = match self.proto {
+                Proto::Natter => match self.codec.decode(&mut self.buf)? {
+                    Some(p) => RawItem::Frame(decode_server(&p)?),
+                    None => return Ok(None),
+                },
+                Proto::Irc => {
+                    let Some(n) = self.buf.iter().position(|&b| b == b'\n') else {
+                        return Ok(None);
+                    };
+                    let line = self.buf.split_to(n + 1);
+                    let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                    RawItem::Line(text)
+                }
+            };
+            if want(&item) {
+                return Ok(Some(Ok(())));
+            }
+            match &item {
+                RawItem::Frame(ServerFrame::Err { err, .. }) => {
+                    return Ok(Some(Err(anyhow::anyhow!("refused: {err}"))));
+                }
+                RawItem::Line(l) if matches!(classify_irc(l.as_bytes()), Incoming::Refused(_)) => {
+                    return Ok(Some(Err(anyhow::anyhow!("refused: {l}"))));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A frame or line read during setup.
+enum RawItem {
+    Frame(ServerFrame),
+    Line(String),
+}
+
+/// A connected, logged-in member of `rooms`.
+pub struct Member {
+    pub reader: Reader,
+    pub writer: Writer,
+}
+
+impl Member {
+    /// Splits off a blocking std socket for writing, for senders that keep
+    /// a precise schedule on a thread of their own (tokio's timers tick in
+    /// whole milliseconds). The reader stays async; the returned write half
+    /// must be kept alive, since dropping it would shut the socket's write
+    /// side. The std socket shares the non-blocking flag, so its writer must
+    /// retry on `WouldBlock`.
+    pub fn split_for_thread(self) -> anyhow::Result<(Reader, OwnedWriteHalf, std::net::TcpStream)> {
+        let Member { mut reader, writer } = self;
+        let std = reader.sock.reunite(writer.sock)?.into_std()?;
+        let blocking = std.try_clone()?;
+        let (r, w) = TcpStream::from_std(std)?.into_split();
+        reader.sock = r;
+        Ok((reader, w, blocking))
+    }
+}
+
+/// Connects bench user `user` to `target`, logs in (or registers) and makes
+/// sure it is in every room of `rooms` (joining on IRC; on natter the
+/// provisioned memberships are checked). A `sender` on IRC also becomes an
+/// operator with mode `+F`.
+pub async fn connect(
+    target: &Target,
+    user: usize,
+    rooms: &[String],
+    sender: bool,
+) -> anyhow::Result<Member> {
+    let stream = TcpStream::connect(&target.addr)
+        .await
+        .with_context(|| format!("cannot connect to {}", target.addr))?;
+    stream.set_nodelay(true)?;
+    let (r, w) = stream.into_split();
+    let mut m = Member {
+        reader: Reader {
+            proto: target.proto,
+            sock: r,
+            buf: BytesMut::with_capacity(4096),
+            codec: FrameCodec::default(),
+        },
+        writer: Writer {
+            proto: target.proto,
+            sock: w,
+            buf: BytesMut::new(),
+        },
+    };
+    let name = provision::user(user);
+    match target.proto {
+        Proto::Natter => natter_login(&mut m, &name, rooms).await?,
+        Proto::Irc => irc_register(&mut m, &name, rooms, sender, target.oper.as_ref()).await?,
+    }
+    m.writer.buf.clear();
+    Ok(m)
+}
+
+/// Sends a natter request and waits for its reply.
+pub async fn ask(m: &mut Member, id: u64, req: Request) -> anyhow::Result<Response> {
+    FrameCodec::default().encode(&ClientFrame { id, req }, &mut m.writer.buf)?;
+    m.writer.flush().await?;
+    let mut res = None;
+    m.reader
+        .until(|item| match item {
+            RawItem::Frame(ServerFrame::Ok { id: r, res: got }) if *r == id => {
+                res = Some(got.clone());
+                true
+            }
+            _ => false,
+        })
+        .await?;
+    res.context("no reply")
+}
+
+async fn natter_login(m: &mut Member, name: &str, rooms: &[String]) -> anyhow::Result<()> {
+    let hello = Request::Hello {
+        protocol: PROTOCOL_VERSION,
+        client: "natter-load".into(),
+        client_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    ask(m, 1, hello).await?;
+    let login = Request::Login {
+        credential: Credential::Token(provision::token(name)),
+        user: name.to_owned(),
+    };
+    match ask(m, 2, login).await? {
+        Response::Session(info) => {
+            for room in rooms {
+                if !info.rooms.iter().any(|r| r.name == *room) {
+                    bail!("{name} is not in {room}: provision the data dir for this scenario");
+                }
+            }
+            Ok(())
+        }
+        other => bail!("unexpected login reply {other:?}"),
+    }
+}
+
+async fn irc_register(
+    m: &mut Member,
+    name: &str,
+    rooms: &[String],
+    sender: bool,
+    oper: Option<&(String, String)>,
+) -> anyhow::Result<()> {
+    m.writer
+        .buf
+        .extend_from_slice(format!("NICK {name}\r\nUSER {name} 0 * :{name}\r\n").as_bytes());
+    m.writer.flush().await?;
+    m.reader.until(|i| numeric(i, "001")).await?;
+    for room in rooms {
+        m.writer
+            .buf
+            .extend_from_slice(format!("JOIN {room}\r\n").as_bytes());
+        m.writer.flush().await?;
+        m.reader.until(|i| numeric(i, "366")).await?;
+    }
+    if sender && let Some((user, pass)) = oper {
+        m.writer
+            .buf
+            .extend_from_slice(format!("OPER {user} {pass}\r\nMODE {name} +F\r\n").as_bytes());
+        m.writer.flush().await?;
+        m.reader.until(|i| numeric(i, "381")).await?;
+        m.reader
+            .until(|i| matches!(i, RawItem::Line(l) if l.contains(" MODE ") && l.contains('F')))
+            .await?;
+    }
+    Ok(())
+}
+
+fn numeric(item: &RawItem, code: &str) -> bool {
+    matches!(item, RawItem::Line(l) if l.split(' ').nth(1) == Some(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use natter_shared::{Event, Message};
+
+    #[test]
+    fn a_natter_message_is_read_without_the_full_decode() {
+        let frame = ServerFrame::Event(Event::Message(Message {
+            id: 7,
+            ts: 1,
+            room: "#bench".into(),
+            from: "u1".into(),
+            body: "L 1 2 3".into(),
+            action: false,
+        }));
+        let bytes = natter_shared::encode(&frame).unwrap();
+        assert!(matches!(
+            classify_natter(&bytes[4..]),
+            Incoming::Message("L 1 2 3")
+        ));
+        let sent = ServerFrame::Ok {
+            id: 3,
+            res: Response::Sent {
+                room: "#bench".into(),
+                id: 8,
+                ts: 2,
+            },
+        };
+        let bytes = natter_shared::encode(&sent).unwrap();
+        assert!(matches!(classify_natter(&bytes[4..]), Incoming::Acked(1)));
+    }
+
+    #[test]
+    fn irc_lines_are_classified() {
+        assert!(matches!(
+            classify_irc(b":u1!u1@localhost PRIVMSG #bench :L 1 2 3 xx"),
+            Incoming::Message("L 1 2 3 xx")
+        ));
+        assert!(matches!(
+            classify_irc(b":irc.bench PONG irc.bench :16"),
+            Incoming::Acked(16)
+        ));
+        assert!(matches!(
+            classify_irc(b":irc.bench 464 u1 :Invalid password"),
+            Incoming::Refused(_)
+        ));
+        assert!(matches!(
+            classify_irc(b":irc.bench 353 u1 = #bench :u1 u2"),
+            Incoming::Other
+        ));
+    }
+}

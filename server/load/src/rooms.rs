@@ -1,0 +1,552 @@
+//! The engine behind the traffic scenarios (S1 one big room, S2 many rooms,
+//! S3 latency at moderate load, S5 slow consumer): rooms of members, the
+//! first few of each room sending, every member checking what it receives.
+//!
+//! Two ways to load the server:
+//! - [`Load::Window`], closed loop at full speed: each sender keeps at most
+//!   `n` unacknowledged messages in flight.
+//! - [`Load::Rate`], open loop: each sender's messages are due on a fixed
+//!   schedule, sent by one thread with precise sleeps, and each payload
+//!   carries its *due* time, not the time it finally left. A server that
+//!   stalls therefore shows its stall in every message that queued behind
+//!   it (no coordinated omission).
+//!
+//! Each receiver keeps its own histogram and per-sender sequence check, so
+//! the hot path touches no shared state but a per-receiver counter.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bytes::BytesMut;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::measure::{Histogram, ProcSample, sample};
+use crate::proto::{self, Incoming, Member, Reader, Target};
+
+/// A room and the bench users in it, in order; the first `senders` send.
+#[derive(Debug, Clone)]
+pub struct RoomPlan {
+    pub name: String,
+    pub users: Vec<usize>,
+}
+
+/// How senders load the server.
+#[derive(Debug, Clone, Copy)]
+pub enum Load {
+    /// Closed loop: at most this many unacknowledged messages per sender.
+    Window(usize),
+    /// Open loop: this many messages per second per sender.
+    Rate(f64),
+}
+
+/// A traffic run's parameters.
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub target: Target,
+    pub rooms: Vec<RoomPlan>,
+    /// Senders per room: each room's first members.
+    pub senders: usize,
+    pub load: Load,
+    pub duration: Duration,
+    /// Message body size, bytes.
+    pub payload: usize,
+    /// The server's pid, for its CPU time and memory.
+    pub pid: Option<u32>,
+    /// S5: the first non-sender of the first room never reads.
+    pub slow_member: bool,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub connections: usize,
+    pub sent: u64,
+    /// Sends the server acknowledged (natter `Sent`; IRC `PONG`s).
+    pub acked: u64,
+    pub refused: u64,
+    pub deliveries: u64,
+    pub expected: u64,
+    pub missing: u64,
+    pub reordered: u64,
+    /// From the first send to the last delivery.
+    pub elapsed: Duration,
+    /// How long senders sent.
+    pub sending: Duration,
+    pub latency: Histogram,
+    pub server_before: Option<ProcSample>,
+    pub server_after: Option<ProcSample>,
+    /// Server RSS every 250 ms over the run: (seconds, bytes).
+    pub rss_series: Vec<(f64, u64)>,
+}
+
+impl Report {
+    /// Deliveries per second over the run.
+    #[must_use]
+    pub fn rate(&self) -> f64 {
+        self.deliveries as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Acknowledged sends per second while sending.
+    #[must_use]
+    pub fn acked_rate(&self) -> f64 {
+        self.acked as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Server CPU microseconds per delivery.
+    #[must_use]
+    pub fn cpu_us_per_delivery(&self) -> Option<f64> {
+        let (a, b) = (self.server_before?, self.server_after?);
+        let cpu = b.cpu.checked_sub(a.cpu)?;
+        (self.deliveries > 0).then(|| cpu.as_secs_f64() * 1e6 / self.deliveries as f64)
+    }
+
+    /// The largest server RSS seen.
+    #[must_use]
+    pub fn peak_rss(&self) -> Option<u64> {
+        self.rss_series.iter().map(|&(_, r)| r).max()
+    }
+
+    /// Whether everything arrived, in order, and nothing was refused.
+    #[must_use]
+    pub fn complete(&self) -> bool {
+        self.missing == 0
+            && self.reordered == 0
+            && self.refused == 0
+            && self.deliveries == self.expected
+    }
+}
+
+/// One receiver's findings.
+struct View {
+    /// Per global sender: the next sequence number expected.
+    next: Vec<u64>,
+    reordered: u64,
+    deliveries: u64,
+    acked: u64,
+    refused: u64,
+    latency: Histogram,
+}
+
+/// Who a connection is.
+struct Slot {
+    room: usize,
+    user: usize,
+    /// Global sender index.
+    sender: Option<usize>,
+    slow: bool,
+}
+
+/// Connects every member, a bounded number at a time (a connect storm is a
+/// scenario of its own).
+pub async fn connect_all(
+    target: &Target,
+    who: &[(usize, Vec<String>, bool)],
+) -> anyhow::Result<Vec<Member>> {
+    let mut out = Vec::with_capacity(who.len());
+    for chunk in who.chunks(250) {
+        let batch = futures_util::future::try_join_all(
+            chunk
+                .iter()
+                .map(|(user, rooms, sender)| proto::connect(target, *user, rooms, *sender)),
+        )
+        .await?;
+        out.extend(batch);
+    }
+    Ok(out)
+}
+
+/// Runs one traffic scenario.
+pub async fn run(p: &Params) -> anyhow::Result<Report> {
+    if p.senders == 0 || p.rooms.iter().any(|r| r.users.len() < p.senders) {
+        bail!("every room needs at least {} members", p.senders.max(1));
+    }
+    if p.slow_member && p.rooms[0].users.len() <= p.senders {
+        bail!("a slow member needs a room with more members than senders");
+    }
+    let proto = p.target.proto;
+    let mut slots = Vec::new();
+    for (r, room) in p.rooms.iter().enumerate() {
+        for (j, &user) in room.users.iter().enumerate() {
+            slots.push(Slot {
+                room: r,
+                user,
+                sender: (j < p.senders).then_some(r * p.senders + j),
+                slow: p.slow_member && r == 0 && j == p.senders,
+            });
+        }
+    }
+    let total_senders = p.rooms.len() * p.senders;
+    let who: Vec<_> = slots
+        .iter()
+        .map(|s| {
+            (
+                s.user,
+                vec![p.rooms[s.room].name.clone()],
+                s.sender.is_some(),
+            )
+        })
+        .collect();
+    let members = connect_all(&p.target, &who).await?;
+
+    let stop = CancellationToken::new();
+    let mut counts = Vec::new();
+    let mut receivers = Vec::new();
+    let mut closed_loop = Vec::new();
+    let mut open_loop = Vec::new();
+    // Kept open to the end: closing a write half ends the session.
+    let mut keep = Vec::new();
+    let mut slow_socket = None;
+    for (slot, member) in slots.iter().zip(members) {
+        if slot.slow {
+            slow_socket = Some(member);
+            continue;
+        }
+        let window = match (slot.sender, p.load) {
+            (Some(_), Load::Window(n)) => Some(Arc::new(Semaphore::new(n))),
+            _ => None,
+        };
+        let (reader, writer) = match (slot.sender, p.load) {
+            (Some(s), Load::Rate(_)) => {
+                let (reader, w, blocking) = member.split_for_thread()?;
+                keep.push(w);
+                open_loop.push((s, slot.room, blocking));
+                (reader, None)
+            }
+            _ => (member.reader, Some(member.writer)),
+        };
+        match (slot.sender, writer, &window) {
+            (Some(s), Some(writer), Some(w)) => {
+                closed_loop.push((s, slot.room, writer, Arc::clone(w)))
+            }
+            (_, Some(writer), _) => keep.push(writer.sock),
+            _ => {}
+        }
+        let count = Arc::new(AtomicU64::new(0));
+        counts.push(Arc::clone(&count));
+        receivers.push(tokio::spawn(receive(
+            reader,
+            total_senders,
+            window,
+            count,
+            stop.clone(),
+        )));
+    }
+
+    let rss_series = p.pid.map(|pid| tokio::spawn(watch_rss(pid, stop.clone())));
+    let before = p.pid.and_then(|pid| sample(pid).ok());
+    let started = Instant::now();
+    let sending = Arc::new(AtomicBool::new(true));
+    let stop_sending = CancellationToken::new();
+    let mut tasks = Vec::new();
+    for (s, room, writer, window) in closed_loop {
+        let room = p.rooms[room].name.clone();
+        tasks.push(tokio::spawn(send_closed(
+            s,
+            room,
+            writer,
+            window,
+            Arc::clone(&sending),
+            stop_sending.clone(),
+            p.payload,
+        )));
+    }
+    let thread = match p.load {
+        Load::Rate(rate) if !open_loop.is_empty() => {
+            let names: Vec<String> = p.rooms.iter().map(|r| r.name.clone()).collect();
+            let (duration, len) = (p.duration, p.payload);
+            Some(std::thread::spawn(move || {
+                send_open(proto, open_loop, &names, rate, duration, len, total_senders)
+            }))
+        }
+        _ => None,
+    };
+    tokio::time::sleep(p.duration).await;
+    sending.store(false, Ordering::Relaxed);
+    let mut sent_per_sender = vec![0u64; total_senders];
+    if let Some(t) = thread {
+        let sent = tokio::task::spawn_blocking(move || t.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the open-loop sender panicked"))??;
+        sent_per_sender = sent;
+    }
+    // A closed-loop sender waiting for acks that never come gives up after
+    // the drain window.
+    let give_up = {
+        let stop_sending = stop_sending.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            stop_sending.cancel();
+        })
+    };
+    for t in tasks {
+        let (s, seq, writer) = t.await?;
+        sent_per_sender[s] = seq;
+        keep.push(writer.sock);
+    }
+    give_up.abort();
+    let sending_for = started.elapsed();
+
+    let mut expected = 0u64;
+    for slot in slots.iter().filter(|s| !s.slow) {
+        for k in 0..p.senders {
+            let s = slot.room * p.senders + k;
+            if proto.echoes_own() || slot.sender != Some(s) {
+                expected += sent_per_sender[s];
+            }
+        }
+    }
+    // Drain: until everything arrived, or 5 s without progress.
+    let mut last = 0;
+    let mut still = Instant::now();
+    let mut elapsed = started.elapsed();
+    loop {
+        let now: u64 = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+        if now != last {
+            last = now;
+            still = Instant::now();
+            elapsed = started.elapsed();
+        }
+        if now >= expected || still.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let after = p.pid.and_then(|pid| sample(pid).ok());
+    stop.cancel();
+    let mut report = Report {
+        connections: slots.len(),
+        sent: sent_per_sender.iter().sum(),
+        acked: 0,
+        refused: 0,
+        deliveries: 0,
+        expected,
+        missing: 0,
+        reordered: 0,
+        elapsed,
+        sending: sending_for,
+        latency: Histogram::default(),
+        server_before: before,
+        server_after: after,
+        rss_series: Vec::new(),
+    };
+    let live = slots.iter().filter(|s| !s.slow);
+    for (slot, r) in live.zip(receivers) {
+        let view = r.await?;
+        report.reordered += view.reordered;
+        report.deliveries += view.deliveries;
+        report.acked += view.acked;
+        report.refused += view.refused;
+        report.latency.merge(&view.latency);
+        for k in 0..p.senders {
+            let s = slot.room * p.senders + k;
+            if proto.echoes_own() || slot.sender != Some(s) {
+                report.missing += sent_per_sender[s].saturating_sub(view.next[s]);
+            }
+        }
+    }
+    if let Some(t) = rss_series {
+        report.rss_series = t.await?;
+    }
+    drop(keep);
+    drop(slow_socket);
+    Ok(report)
+}
+
+async fn receive(
+    mut reader: Reader,
+    senders: usize,
+    window: Option<Arc<Semaphore>>,
+    count: Arc<AtomicU64>,
+    stop: CancellationToken,
+) -> View {
+    let mut view = View {
+        next: vec![0; senders],
+        reordered: 0,
+        deliveries: 0,
+        acked: 0,
+        refused: 0,
+        latency: Histogram::default(),
+    };
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
+    loop {
+        let more = tokio::select! {
+            () = &mut stopped => break,
+            more = reader.fill() => more,
+        };
+        if !matches!(more, Ok(true)) {
+            break;
+        }
+        // Everything in one read arrived at the same moment.
+        let now = crate::now_us();
+        let drained = reader.drain(|incoming| match incoming {
+            Incoming::Message(body) => {
+                let Some((s, seq, ts)) = crate::parse_payload(body) else {
+                    return;
+                };
+                view.latency.record(now.saturating_sub(ts));
+                if let Some(next) = view.next.get_mut(s) {
+                    if seq == *next {
+                        *next += 1;
+                    } else {
+                        view.reordered += 1;
+                        *next = (*next).max(seq + 1);
+                    }
+                }
+                view.deliveries += 1;
+            }
+            Incoming::Acked(n) => {
+                view.acked += n as u64;
+                if let Some(w) = &window {
+                    w.add_permits(n);
+                }
+            }
+            Incoming::Refused(why) => {
+                view.refused += 1;
+                if view.refused <= 3 {
+                    eprintln!("natter-load: the server refused: {why}");
+                }
+                if let Some(w) = &window {
+                    w.add_permits(1);
+                }
+            }
+            Incoming::Other => {}
+        });
+        count.store(view.deliveries, Ordering::Relaxed);
+        if let Err(e) = drained {
+            eprintln!("natter-load: unreadable input: {e}");
+            break;
+        }
+    }
+    view
+}
+
+/// A closed-loop sender: waits for window space, then writes every message
+/// the window allows in one write. Returns its index, how many it sent and
+/// its writer (to keep the connection open).
+async fn send_closed(
+    s: usize,
+    room: String,
+    mut writer: proto::Writer,
+    window: Arc<Semaphore>,
+    sending: Arc<AtomicBool>,
+    stop: CancellationToken,
+    len: usize,
+) -> (usize, u64, proto::Writer) {
+    let mut seq = 0u64;
+    while sending.load(Ordering::Relaxed) {
+        let permit = tokio::select! {
+            p = window.acquire() => p,
+            () = stop.cancelled() => break,
+        };
+        let Ok(permit) = permit else { break };
+        permit.forget();
+        let mut n = 1;
+        while let Ok(p) = window.try_acquire() {
+            p.forget();
+            n += 1;
+        }
+        let now = crate::now_us();
+        let proto = writer.proto;
+        for _ in 0..n {
+            let body = crate::payload(s, seq, now, len);
+            proto.encode_send(&mut writer.buf, 10 + seq, &room, &body);
+            seq += 1;
+        }
+        proto.encode_ack_marker(&mut writer.buf, n);
+        if writer.flush().await.is_err() {
+            break;
+        }
+    }
+    (s, seq, writer)
+}
+
+/// The open-loop senders, all on this thread: each sender's k-th message is
+/// due `k / rate` seconds after the start (senders staggered evenly), and
+/// carries its due time.
+fn send_open(
+    proto: proto::Proto,
+    senders: Vec<(usize, usize, std::net::TcpStream)>,
+    rooms: &[String],
+    rate: f64,
+    duration: Duration,
+    len: usize,
+    total: usize,
+) -> anyhow::Result<Vec<u64>> {
+    if rate <= 0.0 {
+        bail!("the rate must be above zero");
+    }
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let n = senders.len() as u32;
+    let mut socks: Vec<_> = senders
+        .into_iter()
+        .map(|(s, r, sock)| (s, r, sock, 0u64))
+        .collect();
+    let mut due: BinaryHeap<Reverse<(Duration, usize)>> = (0..socks.len())
+        .map(|i| Reverse((interval / n * i as u32, i)))
+        .collect();
+    let start = Instant::now();
+    let start_us = crate::now_us();
+    let mut buf = BytesMut::new();
+    while let Some(Reverse((at, i))) = due.pop() {
+        if at >= duration {
+            break;
+        }
+        let now = start.elapsed();
+        if at > now {
+            std::thread::sleep(at - now);
+        }
+        let (s, room, sock, seq) = &mut socks[i];
+        let body = crate::payload(*s, *seq, start_us + at.as_micros() as u64, len);
+        buf.clear();
+        proto.encode_send(&mut buf, 10 + *seq, &rooms[*room], &body);
+        write_blocking(sock, &buf).context("an open-loop send failed")?;
+        *seq += 1;
+        due.push(Reverse((at + interval, i)));
+    }
+    let mut sent = vec![0; total];
+    for (s, _, _, seq) in socks {
+        sent[s] = seq;
+    }
+    Ok(sent)
+}
+
+/// Writes all of `buf` to a socket that may be non-blocking.
+fn write_blocking(sock: &mut std::net::TcpStream, mut buf: &[u8]) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match sock.write(buf) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_micros(20));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Samples the server's RSS every 250 ms until `stop`.
+async fn watch_rss(pid: u32, stop: CancellationToken) -> Vec<(f64, u64)> {
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {
+                if let Ok(s) = sample(pid) {
+                    out.push((start.elapsed().as_secs_f64(), s.rss));
+                }
+            }
+        }
+    }
+    out
+}
