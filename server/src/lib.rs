@@ -452,15 +452,12 @@ pub fn load_room(
     } else {
         0
     };
-    let mut far_counts = HashMap::new();
-    for m in &members {
-        if m.last_read < floor {
-            far_counts.insert(
-                m.user_id,
-                store::unread_counts(conn, row.id, &m.user_name, m.last_read)?,
-            );
-        }
-    }
+    let far: Vec<_> = members
+        .iter()
+        .filter(|m| m.last_read < floor)
+        .map(|m| (m.user_id, m.user_name.as_str(), m.last_read))
+        .collect();
+    let far_counts = store::room_unread_counts(conn, row.id, &far)?;
     Ok(RoomSnapshot {
         row,
         members,

@@ -10,7 +10,7 @@
 //! The SQL helpers at the bottom are shared by the server and the admin CLI
 //! (`natterd user ...`, `natterd room ...`), which works on the same file.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 use std::thread::JoinHandle;
@@ -1056,8 +1056,95 @@ pub fn unread_counts(
     Ok((unread, mentions))
 }
 
+/// Unread and mention counts for many members of one room, in one pass
+/// over the room's messages after the lowest of their markers. Loading a
+/// room at start-up needs this for every member whose marker is below the
+/// in-memory history; counting each member separately would read the
+/// room's messages once per member, which on a busy room takes minutes.
+pub fn room_unread_counts(
+    conn: &Connection,
+    room_id: i64,
+    members: &[(i64, &str, MessageId)],
+) -> Result<HashMap<i64, (u32, u32)>, StoreError> {
+    let Some(lowest) = members.iter().map(|m| m.2).min() else {
+        return Ok(HashMap::new());
+    };
+    // Per author and per mentioned name, the ids that count against them,
+    // ascending; a member's count is then a binary search away.
+    let mut all: Vec<MessageId> = Vec::new();
+    let mut by_author: HashMap<String, Vec<MessageId>> = HashMap::new();
+    let mut mentioning: HashMap<String, Vec<MessageId>> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, author, body FROM messages WHERE room_id = ?1 AND id > ?2 ORDER BY id",
+    )?;
+    let mut rows = stmt.query(params![room_id, to_sql(lowest)])?;
+    while let Some(row) = rows.next()? {
+        let id = from_sql(row.get(0)?);
+        let author: String = row.get(1)?;
+        let body = row.get_ref(2)?.as_str().unwrap_or_default();
+        all.push(id);
+        let mut seen: Vec<String> = natter_shared::names::mentions(body).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for name in seen {
+            if name != author {
+                mentioning.entry(name).or_default().push(id);
+            }
+        }
+        by_author.entry(author).or_default().push(id);
+    }
+    let after = |ids: Option<&Vec<MessageId>>, marker: MessageId| {
+        ids.map_or(0, |ids| ids.len() - ids.partition_point(|&id| id <= marker))
+    };
+    Ok(members
+        .iter()
+        .map(|&(user, name, marker)| {
+            let unread = after(Some(&all), marker) - after(by_author.get(name), marker);
+            let mentions = after(mentioning.get(name), marker);
+            (user, (unread as u32, mentions as u32))
+        })
+        .collect())
+}
+
 /// Messages stored in all rooms.
 pub fn message_count(conn: &Connection) -> Result<u64, StoreError> {
     let n: i64 = conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
     Ok(from_sql(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_pass_counts_match_counting_each_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_db(dir.path()).unwrap();
+        let room = insert_room(&conn, "busy", RoomKind::Public).unwrap();
+        let other = insert_room(&conn, "other", RoomKind::Public).unwrap();
+        let authors = ["ann", "bob", "cy"];
+        for i in 0..60 {
+            let author = authors[i % 3];
+            let body = match i % 4 {
+                0 => "@bob look".to_owned(),
+                1 => format!("@ann @ann and @{author}"),
+                _ => format!("plain {i}"),
+            };
+            for r in [room, other] {
+                conn.execute(
+                    "INSERT INTO messages (room_id, author, ts, body, action) VALUES (?1, ?2, 0, ?3, 0)",
+                    params![r, author, body],
+                )
+                .unwrap();
+            }
+        }
+        let members = [(1, "ann", 0), (2, "bob", 40), (3, "cy", 119), (4, "dee", 7)];
+        let together = room_unread_counts(&conn, room, &members).unwrap();
+        for (user, name, marker) in members {
+            let alone = unread_counts(&conn, room, name, marker).unwrap();
+            assert_eq!(together[&user], alone, "{name} after {marker}");
+        }
+        assert!(together[&1].1 > 0 && together[&2].1 > 0);
+        assert!(room_unread_counts(&conn, room, &[]).unwrap().is_empty());
+    }
 }
