@@ -313,12 +313,19 @@ pub async fn connect(
     rooms: &[String],
     sender: bool,
 ) -> anyhow::Result<Member> {
+    let mut m = open(target).await?;
+    m.setup(target, user, rooms, sender).await?;
+    Ok(m)
+}
+
+/// Opens the TCP connection only.
+pub async fn open(target: &Target) -> anyhow::Result<Member> {
     let stream = TcpStream::connect(&target.addr)
         .await
         .with_context(|| format!("cannot connect to {}", target.addr))?;
     stream.set_nodelay(true)?;
     let (r, w) = stream.into_split();
-    let mut m = Member {
+    Ok(Member {
         reader: Reader {
             proto: target.proto,
             sock: r,
@@ -330,14 +337,26 @@ pub async fn connect(
             sock: w,
             buf: BytesMut::new(),
         },
-    };
-    let name = provision::user(user);
-    match target.proto {
-        Proto::Natter => natter_login(&mut m, &name, rooms).await?,
-        Proto::Irc => irc_register(&mut m, &name, rooms, sender, target.oper.as_ref()).await?,
+    })
+}
+
+impl Member {
+    /// Logs in or registers an [`open`]ed connection; see [`connect`].
+    pub async fn setup(
+        &mut self,
+        target: &Target,
+        user: usize,
+        rooms: &[String],
+        sender: bool,
+    ) -> anyhow::Result<()> {
+        let name = provision::user(user);
+        match target.proto {
+            Proto::Natter => natter_login(self, &name, rooms).await?,
+            Proto::Irc => irc_register(self, &name, rooms, sender, target.oper.as_ref()).await?,
+        }
+        self.writer.buf.clear();
+        Ok(())
     }
-    m.writer.buf.clear();
-    Ok(m)
 }
 
 /// Sends a natter request and waits for its reply.

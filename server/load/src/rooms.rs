@@ -142,23 +142,28 @@ struct Slot {
     slow: bool,
 }
 
-/// Connects every member, a bounded number at a time (a connect storm is a
-/// scenario of its own).
+/// Connects every member: TCP connections a few at a time (ngircd's listen
+/// backlog is small), then every login or registration at once (ngircd
+/// paces each client's commands, so one at a time would take minutes).
 pub async fn connect_all(
     target: &Target,
     who: &[(usize, Vec<String>, bool)],
 ) -> anyhow::Result<Vec<Member>> {
-    let mut out = Vec::with_capacity(who.len());
-    for chunk in who.chunks(250) {
-        let batch = futures_util::future::try_join_all(
-            chunk
-                .iter()
-                .map(|(user, rooms, sender)| proto::connect(target, *user, rooms, *sender)),
-        )
-        .await?;
-        out.extend(batch);
+    let mut open = Vec::with_capacity(who.len());
+    for chunk in who.chunks(32) {
+        let batch =
+            futures_util::future::try_join_all(chunk.iter().map(|_| proto::open(target))).await?;
+        open.extend(batch);
     }
-    Ok(out)
+    futures_util::future::try_join_all(open.into_iter().zip(who).map(
+        |(mut m, (user, rooms, sender))| async move {
+            m.setup(target, *user, rooms, *sender)
+                .await
+                .with_context(|| format!("setting up u{user}"))?;
+            anyhow::Ok(m)
+        },
+    ))
+    .await
 }
 
 /// Runs one traffic scenario.
