@@ -469,6 +469,72 @@ fn a_huge_room_scrolls_by_anchors() {
 }
 
 #[test]
+fn all_the_way_up_lands_where_the_long_walk_does() {
+    // Ctrl+Home takes a short cut to the top; any other huge distance walks
+    // there entry by entry. Both must agree, with wrapped messages, day
+    // lines, the "new" marker, notices and any starting position.
+    let mut app = online_app();
+    let long = "a message long enough to wrap over several rows at the narrower widths";
+    let messages = (1..=40)
+        .map(|i| {
+            let mut m = msg(
+                i,
+                "#general",
+                if i % 3 == 0 { "alice" } else { "bob" },
+                long,
+            );
+            m.ts += i64::try_from(i / 7).unwrap() * 86_400_000;
+            if i % 2 == 0 {
+                m.body = format!("short {i}");
+            }
+            m
+        })
+        .collect();
+    app.on_reply(
+        Then::History {
+            room: "#general".into(),
+            older: true,
+        },
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages,
+            more: false,
+        }),
+        0,
+    );
+    app.error(0, "a notice at the end");
+    let full = app.room().unwrap().clone();
+    for len in [1, 2, 5, 17, full.entries.len()] {
+        for marker in [None, Some(0), Some(20)] {
+            let mut room = full.clone();
+            room.entries.truncate(len);
+            room.marker = marker;
+            for width in [12, 30, 80] {
+                let layout = text::Layout {
+                    width,
+                    utc_offset: 0,
+                    me: "alice",
+                };
+                for height in 2..14 {
+                    for start in [
+                        None,
+                        Some(Scroll { anchor: 0, skip: 1 }),
+                        Some(Scroll { anchor: 3, skip: 0 }),
+                    ] {
+                        room.scroll = start;
+                        assert_eq!(
+                            layout.scroll(&room, usize::MAX, true, height),
+                            layout.scroll(&room, usize::MAX - 1, true, height),
+                            "len {len} marker {marker:?} width {width} height {height} from {start:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn commands_errors_and_switching() {
     let mut app = online_app();
     let now = Instant::now();

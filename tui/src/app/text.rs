@@ -363,6 +363,12 @@ impl Layout<'_> {
             return (None, true);
         }
         let marker = self.marker_index(room);
+        if up && rows == usize::MAX && height > 1 {
+            // All the way up (Ctrl+Home): the walk below would lay out every
+            // loaded entry (70 ms for 100,000) only to land on the top
+            // position, which is found from the oldest end in a screenful.
+            return (self.top_position(room, height, marker), true);
+        }
         let mut s = room.scroll.unwrap_or(Scroll { anchor: 0, skip: 0 });
         s.anchor = s.anchor.min(n - 1);
         // The position may come from another width (a pane toggled).
