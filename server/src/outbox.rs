@@ -5,9 +5,12 @@
 //! a push that would overflow it drops the queue and marks the connection a
 //! slow consumer instead of waiting, so one stalled reader never slows the
 //! sender or anyone else. The writer takes everything queued at once and
-//! writes it with as few `write` calls as possible.
+//! writes it with as few `write` calls as possible: vectored writes straight
+//! from the shared frames, so nothing is copied and an idle connection holds
+//! no buffer at all (idle memory per connection is a design target).
 
 use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -22,6 +25,9 @@ const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Most bytes gathered into one write.
 const WRITE_CHUNK: usize = 64 * 1024;
+
+/// Most frames gathered into one write (the kernel's `IOV_MAX` is 1024).
+const WRITE_FRAMES: usize = 512;
 
 /// A connection's outbound queue.
 #[derive(Debug)]
@@ -154,14 +160,15 @@ impl Outbox {
         self.closed.cancelled().await;
     }
 
-    /// Waits for frames or an end, and takes them.
-    async fn take(&self) -> (Vec<Bytes>, Option<End>) {
+    /// Waits for frames or an end, and takes them. The queue is taken
+    /// whole, so an idle connection's queue holds no capacity.
+    async fn take(&self) -> (VecDeque<Bytes>, Option<End>) {
         loop {
             {
                 let mut inner = self.lock();
                 if !inner.frames.is_empty() || inner.end.is_some() {
                     inner.bytes = 0;
-                    let frames = inner.frames.drain(..).collect();
+                    let frames = std::mem::take(&mut inner.frames);
                     let end = inner.end.take();
                     inner.finished |= end.is_some();
                     return (frames, end);
@@ -174,20 +181,16 @@ impl Outbox {
 
 /// Drains `outbox` into the socket until the connection ends.
 pub async fn write_loop<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, mut sock: W) {
-    let mut buf: Vec<u8> = Vec::new();
     loop {
         let (frames, end) = outbox.take().await;
         let overflow = matches!(end, Some(End::Overflow));
         if !overflow {
+            let frames = Vec::from(frames);
             for chunk in chunks(&frames) {
-                buf.clear();
-                for f in chunk {
-                    buf.extend_from_slice(f);
-                }
                 // TLS buffers inside the stream: flush so each batch leaves
                 // now (a no-op on plain TCP).
                 let write = async {
-                    sock.write_all(&buf).await?;
+                    write_all_vectored(&mut sock, chunk).await?;
                     sock.flush().await
                 };
                 let ok = if end.is_some() {
@@ -215,9 +218,6 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, m
                     return finish(sock, &outbox, None).await;
                 }
             }
-            if buf.capacity() > WRITE_CHUNK * 2 {
-                buf = Vec::new();
-            }
         }
         match end {
             None => {}
@@ -235,13 +235,39 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, m
     }
 }
 
-/// Groups frames so one write carries up to [`WRITE_CHUNK`] bytes.
+/// Writes every frame of `frames`, with vectored writes where the stream
+/// supports them (plain TCP: one `writev`), else one copy into a buffer
+/// that is dropped afterwards.
+async fn write_all_vectored<W: AsyncWrite + Unpin>(
+    sock: &mut W,
+    frames: &[Bytes],
+) -> std::io::Result<()> {
+    if let [one] = frames {
+        return sock.write_all(one).await;
+    }
+    if !sock.is_write_vectored() {
+        return sock.write_all(&frames.concat()).await;
+    }
+    let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        let n = sock.write_vectored(rest).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut rest, n);
+    }
+    Ok(())
+}
+
+/// Groups frames so one write carries up to [`WRITE_CHUNK`] bytes and
+/// [`WRITE_FRAMES`] frames.
 fn chunks(frames: &[Bytes]) -> Vec<&[Bytes]> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut size = 0;
     for (i, f) in frames.iter().enumerate() {
-        if size > 0 && size + f.len() > WRITE_CHUNK {
+        if size > 0 && (size + f.len() > WRITE_CHUNK || i - start == WRITE_FRAMES) {
             out.push(&frames[start..i]);
             start = i;
             size = 0;
@@ -295,11 +321,85 @@ mod tests {
     fn chunking_respects_the_cap() {
         let big = Bytes::from(vec![0u8; WRITE_CHUNK - 40]);
         let small = Bytes::from_static(b"0123456789abcdef");
-        let frames = vec![small.clone(), big, small.clone(), small.clone(), small];
+        let frames = vec![
+            small.clone(),
+            big,
+            small.clone(),
+            small.clone(),
+            small.clone(),
+        ];
         let c = chunks(&frames);
         assert_eq!(c.iter().map(|c| c.len()).collect::<Vec<_>>(), [3, 2]);
         for chunk in c {
             assert!(chunk.iter().map(Bytes::len).sum::<usize>() <= WRITE_CHUNK);
         }
+        let many = vec![small; WRITE_FRAMES * 2 + 1];
+        let c = chunks(&many);
+        assert_eq!(
+            c.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            [WRITE_FRAMES, WRITE_FRAMES, 1]
+        );
+    }
+
+    /// A writer that takes at most a few bytes per call, so vectored writes
+    /// must resume mid-frame.
+    struct Trickle(Vec<u8>);
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let n = buf.len().min(3);
+            self.0.extend_from_slice(&buf[..n]);
+            std::task::Poll::Ready(Ok(n))
+        }
+        fn poll_write_vectored(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            // Up to 5 bytes across slices.
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(5 - n);
+                self.0.extend_from_slice(&b[..take]);
+                n += take;
+                if n == 5 {
+                    break;
+                }
+            }
+            std::task::Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn vectored_writes_resume_mid_frame_in_order() {
+        let frames: Vec<Bytes> = ["ab", "cdefg", "", "hijklmnop", "q"]
+            .into_iter()
+            .map(|s| Bytes::from_static(s.as_bytes()))
+            .collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut out = Trickle(Vec::new());
+        rt.block_on(write_all_vectored(&mut out, &frames)).unwrap();
+        assert_eq!(out.0, b"abcdefghijklmnopq");
     }
 }

@@ -31,6 +31,15 @@ use crate::store::{self, StoreError, UserRow};
 use crate::{Quota, Shared, load_room};
 
 /// Features announced in the welcome.
+/// A working connection's read buffer. Requests are small and idle
+/// connections many: most requests fit in one read of this size, bigger
+/// ones grow the buffer only while they are read, and an idle connection
+/// frees it (see `IDLE_SHRINK`).
+const READ_BUFFER: usize = 1024;
+
+/// How long a connection reads nothing before its read buffer is freed.
+const IDLE_SHRINK: Duration = Duration::from_millis(250);
+
 fn features(shared: &Shared) -> Vec<String> {
     let mut f = vec![
         "direct".to_owned(),
@@ -106,7 +115,10 @@ where
     let limits = &config.limits;
     let outbox = Arc::new(Outbox::new(limits.outbound_queue_bytes));
     let writer = tokio::spawn(outbox::write_loop(Arc::clone(&outbox), write));
-    let frames = FramedRead::new(read, FrameCodec::new(limits.max_frame));
+    // No buffer until there is something to read: the handshake's two
+    // small frames need a few more reads this way, but a connection that
+    // then stays idle never holds more than they took.
+    let frames = FramedRead::with_capacity(read, FrameCodec::new(limits.max_frame), 0);
     let mut conn = Conn {
         bucket: TokenBucket::new(limits.requests_per_sec, limits.request_burst),
         shared,
@@ -129,21 +141,29 @@ where
 
 impl Conn {
     async fn run<R: AsyncRead + Unpin>(&mut self, mut frames: FramedRead<R, FrameCodec>) {
-        let limits = self.shared.config().limits.clone();
+        // Only what the loop needs, not the whole config: this future lives
+        // as long as the connection.
+        let (handshake, login_timeout, heartbeat) = {
+            let limits = &self.shared.config().limits;
+            (
+                Duration::from_millis(limits.handshake_timeout_ms),
+                Duration::from_millis(limits.login_timeout_ms),
+                Duration::from_millis(limits.heartbeat_ms * 3),
+            )
+        };
         let opened = Instant::now();
-        let mut login_deadline = opened + Duration::from_millis(limits.login_timeout_ms);
+        let mut login_deadline = opened + login_timeout;
         let mut last_frame = opened;
-        let heartbeat = Duration::from_millis(limits.heartbeat_ms * 3);
         let mut draining = false;
+        // When to give an idle connection's read buffer back.
+        let mut shrink_at: Option<Instant> = None;
         loop {
             let (deadline, why) = match self.state {
-                State::Hello => (
-                    opened + Duration::from_millis(limits.handshake_timeout_ms),
-                    "no hello in time",
-                ),
+                State::Hello => (opened + handshake, "no hello in time"),
                 State::Login => (login_deadline, "no login in time"),
                 State::Ready { .. } => (last_frame + heartbeat, "no heartbeat in time"),
             };
+            let wake = shrink_at.map_or(deadline, |s| s.min(deadline));
             tokio::select! {
                 () = self.outbox.closed() => return,
                 // Shutting down: stop reading, but stay registered until the
@@ -158,7 +178,17 @@ impl Conn {
                     );
                     return;
                 }
-                () = tokio::time::sleep_until(deadline), if !draining => {
+                () = tokio::time::sleep_until(wake), if !draining => {
+                    if wake < deadline {
+                        // Idle a while: most connections are, most of the
+                        // time, and each would otherwise hold a buffer.
+                        shrink_at = None;
+                        let buffer = frames.read_buffer_mut();
+                        if buffer.is_empty() {
+                            *buffer = bytes::BytesMut::new();
+                        }
+                        continue;
+                    }
                     tracing::debug!(peer = %self.peer, why, "deadline passed");
                     self.outbox.close(ErrorCode::Timeout, why, None);
                     return;
@@ -180,12 +210,26 @@ impl Conn {
                     Some(Ok(payload)) => {
                         last_frame = Instant::now();
                         let was_login = matches!(self.state, State::Hello);
-                        if !self.handle_payload(&payload).await {
+                        // Boxed: request handling (logins, hashing) makes by
+                        // far the largest future, and every idle connection
+                        // would otherwise carry room for it.
+                        if !Box::pin(self.handle_payload(&payload)).await {
                             return;
                         }
+                        // A working size once logged in (clients send right
+                        // away, and reads of a few bytes would cost a
+                        // syscall each), and the memory back after a large
+                        // frame rather than kept for the connection's
+                        // lifetime.
+                        let buffer = frames.read_buffer_mut();
+                        if buffer.is_empty() && matches!(self.state, State::Ready { .. }) {
+                            if !(READ_BUFFER..=4 * READ_BUFFER).contains(&buffer.capacity()) {
+                                *buffer = bytes::BytesMut::with_capacity(READ_BUFFER);
+                            }
+                            shrink_at = Some(Instant::now() + IDLE_SHRINK);
+                        }
                         if was_login && matches!(self.state, State::Login) {
-                            login_deadline = Instant::now()
-                                + Duration::from_millis(limits.login_timeout_ms);
+                            login_deadline = Instant::now() + login_timeout;
                         }
                     }
                 },

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::measure::{Histogram, ProcSample, sample, tcp_socket_memory};
 use crate::proto::{self, Target};
-use crate::rooms::{RoomPlan, connect_all};
+use crate::rooms::{RoomPlan, connect_each};
 
 /// What S4 measured.
 #[derive(Debug, Clone)]
@@ -54,18 +54,13 @@ pub async fn idle(
         .iter()
         .flat_map(|r| r.users.iter().map(|&u| (u, vec![r.name.clone()], false)))
         .collect();
-    let started = Instant::now();
-    let members = connect_all(target, &who).await?;
-    let connecting = started.elapsed();
-    // Members keep reading (and discarding) so that presence events do not
-    // sit in socket buffers and count as the server's backlog.
+    // Members read (and discard) from the moment they are in, so that
+    // presence events do not pile up in the server while others log in.
     let stop = CancellationToken::new();
-    let mut keep = Vec::new();
-    let mut readers = Vec::new();
-    for m in members {
-        keep.push(m.writer);
+    let started = Instant::now();
+    let members = connect_each(target, &who, |_, m| {
         let (mut reader, stop) = (m.reader, stop.clone());
-        readers.push(tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             loop {
                 tokio::select! {
                     () = stop.cancelled() => break,
@@ -76,8 +71,12 @@ pub async fn idle(
                     }
                 }
             }
-        }));
-    }
+        });
+        (m.writer, task)
+    })
+    .await?;
+    let connecting = started.elapsed();
+    let (keep, readers): (Vec<_>, Vec<_>) = members.into_iter().unzip();
     tokio::time::sleep(settle).await;
     let after = pid.and_then(|p| sample(p).ok());
     let sockets_after = tcp_socket_memory().ok();

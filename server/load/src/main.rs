@@ -26,7 +26,7 @@ struct Cli {
 
 /// Where to connect and what to watch.
 #[derive(Args, Clone)]
-struct Server {
+struct ServerArgs {
     /// The server's address.
     #[arg(long, default_value = "127.0.0.1:7878")]
     server: String,
@@ -41,7 +41,7 @@ struct Server {
     oper: Option<String>,
 }
 
-impl Server {
+impl ServerArgs {
     fn target(&self) -> anyhow::Result<Target> {
         let oper = match &self.oper {
             None => None,
@@ -80,10 +80,22 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         users: usize,
     },
+    /// Print an ngircd config for the same scenarios: 127.0.0.1:PORT only,
+    /// limits lifted, and an operator NAME:PASSWORD for senders (+F).
+    NgircdConfig {
+        #[arg(long, default_value_t = 6667)]
+        port: u16,
+        #[arg(
+            long,
+            value_name = "NAME:PASSWORD",
+            default_value = "bench:natter-load-bench"
+        )]
+        oper: String,
+    },
     /// S1, one big room: members, senders with a bounded window, full speed.
     S1 {
         #[command(flatten)]
-        server: Server,
+        server: ServerArgs,
         #[command(flatten)]
         traffic: Traffic,
         #[arg(long, default_value_t = 1000)]
@@ -98,7 +110,7 @@ enum Command {
     /// room, or at full speed with --window.
     S2 {
         #[command(flatten)]
-        server: Server,
+        server: ServerArgs,
         #[command(flatten)]
         traffic: Traffic,
         #[arg(long, default_value_t = 100)]
@@ -115,7 +127,7 @@ enum Command {
     /// S3, latency at moderate load: one room, one sender, open loop.
     S3 {
         #[command(flatten)]
-        server: Server,
+        server: ServerArgs,
         #[command(flatten)]
         traffic: Traffic,
         #[arg(long, default_value_t = 100)]
@@ -127,7 +139,7 @@ enum Command {
     /// S4, idle memory: rooms x members logged in, joined and idle.
     S4 {
         #[command(flatten)]
-        server: Server,
+        server: ServerArgs,
         #[arg(long, default_value_t = 100)]
         rooms: usize,
         #[arg(long, default_value_t = 100)]
@@ -140,7 +152,7 @@ enum Command {
     /// latency and the server's memory over time.
     S5 {
         #[command(flatten)]
-        server: Server,
+        server: ServerArgs,
         #[command(flatten)]
         traffic: Traffic,
         #[arg(long, default_value_t = 100)]
@@ -153,7 +165,7 @@ enum Command {
     /// fetch the latest --fetch at once (natter only).
     S6 {
         #[command(flatten)]
-        server: Server,
+        server: ServerArgs,
         #[arg(long, default_value_t = 1000)]
         messages: usize,
         #[arg(long, default_value_t = 100)]
@@ -164,7 +176,7 @@ enum Command {
     /// Connect storm: --clients connect and log in by token at once.
     Storm {
         #[command(flatten)]
-        server: Server,
+        server: ServerArgs,
         #[arg(long, default_value_t = 1000)]
         clients: usize,
     },
@@ -200,7 +212,7 @@ fn latency_kv(h: &Histogram) -> String {
     )
 }
 
-fn traffic(name: &str, server: &Server, p: &rooms::Params) -> anyhow::Result<()> {
+fn traffic(name: &str, server: &ServerArgs, p: &rooms::Params) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let r = runtime.block_on(rooms::run(p))?;
     println!(
@@ -267,7 +279,7 @@ fn traffic(name: &str, server: &Server, p: &rooms::Params) -> anyhow::Result<()>
 
 /// S3 and S5: `#bench`'s first `members`, one open-loop sender.
 fn one_sender(
-    server: &Server,
+    server: &ServerArgs,
     t: &Traffic,
     members: usize,
     rate: f64,
@@ -295,6 +307,13 @@ fn main() -> anyhow::Result<()> {
                 "provisioned {users} users in {}; run natterd --data-dir {0} --config {0}/bench.toml",
                 data_dir.display()
             );
+            Ok(())
+        }
+        Command::NgircdConfig { port, oper } => {
+            let Some((name, password)) = oper.split_once(':') else {
+                bail!("--oper wants NAME:PASSWORD");
+            };
+            print!("{}", provision::ngircd_config(port, name, password));
             Ok(())
         }
         Command::S1 {

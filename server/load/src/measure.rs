@@ -42,7 +42,7 @@ fn bucket(us: u64) -> usize {
     }
     // The highest set bit picks the group, the next SUB_BITS bits the
     // sub-bucket.
-    let high = 63 - us.leading_zeros();
+    let high = us.ilog2();
     let group = (high + 1 - SUB_BITS) as usize;
     let sub = (us >> (high - SUB_BITS)) & (SUB - 1);
     (group * SUB as usize + sub as usize).min(BUCKETS - 1)

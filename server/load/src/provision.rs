@@ -4,7 +4,8 @@
 //! and a config with the connection and rate limits lifted.
 //!
 //! Rooms: `#bench` holds the first [`BENCH_MEMBERS`] users (S1, S3, S5);
-//! `#g0`, `#g1`, ... hold [`GROUP`] consecutive users each (S2, S4). IRC
+//! `#g0`, `#g1`, ... hold [`GROUP`] consecutive users each (S2, S4); bench
+//! users are taken out of `#general`, which every account starts in. IRC
 //! servers need no provisioning: members join as they connect.
 
 use std::path::Path;
@@ -84,6 +85,7 @@ pub fn provision(data_dir: &Path, users: usize) -> anyhow::Result<()> {
         })
     };
     let bench = room_id("bench")?;
+    let general = room_id(store::GENERAL)?;
     let groups: Vec<i64> = (0..users.div_ceil(GROUP))
         .map(|g| room_id(&format!("g{g}")))
         .collect::<anyhow::Result<_>>()?;
@@ -95,6 +97,11 @@ pub fn provision(data_dir: &Path, users: usize) -> anyhow::Result<()> {
             continue;
         }
         let id = store::insert_user(&tx, &name, no_password, false)?;
+        // Every account starts in #general; bench users are only in the
+        // rooms the scenarios define (as on IRC, where they join just
+        // those). Ten thousand users in one room would turn every login
+        // into a presence broadcast to everyone.
+        store::delete_member(&tx, general, id)?;
         store::insert_token(&tx, id, &natter_server::auth::hash_token(&token(&name)))?;
         if i < BENCH_MEMBERS {
             store::upsert_member(&tx, bench, id, natter_shared::Role::Member)?;
@@ -104,4 +111,37 @@ pub fn provision(data_dir: &Path, users: usize) -> anyhow::Result<()> {
     tx.commit()?;
     std::fs::write(data_dir.join("bench.toml"), CONFIG)?;
     Ok(())
+}
+
+/// An ngircd configuration for running the same scenarios against it:
+/// listening on 127.0.0.1 only, connection and join limits lifted, no DNS
+/// or ident lookups, pings far apart, and one operator whose sessions set
+/// `+F` so senders are not throttled.
+#[must_use]
+pub fn ngircd_config(port: u16, oper_name: &str, oper_password: &str) -> String {
+    format!(
+        "\
+# Written by natter-load ngircd-config: for load comparisons on loopback.
+[Global]
+Name = irc.bench
+Info = natter-load comparison
+Listen = 127.0.0.1
+Ports = {port}
+MotdPhrase = bench
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+MaxNickLength = 16
+PingTimeout = 3600
+PongTimeout = 3600
+[Options]
+DNS = no
+Ident = no
+PAM = no
+[Operator]
+Name = {oper_name}
+Password = {oper_password}
+"
+    )
 }

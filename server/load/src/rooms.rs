@@ -145,22 +145,28 @@ struct Slot {
 /// Connects every member: TCP connections a few at a time (ngircd's listen
 /// backlog is small), then every login or registration at once (ngircd
 /// paces each client's commands, so one at a time would take minutes).
-pub async fn connect_all(
+/// Each member is handed to `ready` as soon as it is set up, so it can
+/// start reading before the others are in: a member that does not read
+/// while hundreds of others log in leaves their presence events queued in
+/// the server, and the server's memory then measures the generator.
+pub async fn connect_each<T>(
     target: &Target,
     who: &[(usize, Vec<String>, bool)],
-) -> anyhow::Result<Vec<Member>> {
+    ready: impl Fn(usize, Member) -> T,
+) -> anyhow::Result<Vec<T>> {
     let mut open = Vec::with_capacity(who.len());
     for chunk in who.chunks(32) {
         let batch =
             futures_util::future::try_join_all(chunk.iter().map(|_| proto::open(target))).await?;
         open.extend(batch);
     }
-    futures_util::future::try_join_all(open.into_iter().zip(who).map(
-        |(mut m, (user, rooms, sender))| async move {
+    let ready = &ready;
+    futures_util::future::try_join_all(open.into_iter().zip(who).enumerate().map(
+        |(i, (mut m, (user, rooms, sender)))| async move {
             m.setup(target, *user, rooms, *sender)
                 .await
                 .with_context(|| format!("setting up u{user}"))?;
-            anyhow::Ok(m)
+            anyhow::Ok(ready(i, m))
         },
     ))
     .await
@@ -197,9 +203,12 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
             )
         })
         .collect();
-    let members = connect_all(&p.target, &who).await?;
-
     let stop = CancellationToken::new();
+    // Each member starts receiving as soon as it is in.
+    let joined = connect_each(&p.target, &who, |i, member| {
+        join(&slots[i], member, p.load, total_senders, &stop)
+    })
+    .await?;
     let mut counts = Vec::new();
     let mut receivers = Vec::new();
     let mut closed_loop = Vec::new();
@@ -207,40 +216,24 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
     // Kept open to the end: closing a write half ends the session.
     let mut keep = Vec::new();
     let mut slow_socket = None;
-    for (slot, member) in slots.iter().zip(members) {
-        if slot.slow {
-            slow_socket = Some(member);
-            continue;
+    for (slot, joined) in slots.iter().zip(joined) {
+        let Joined { receiver, out } = joined?;
+        if let Some((count, task)) = receiver {
+            counts.push(count);
+            receivers.push(task);
         }
-        let window = match (slot.sender, p.load) {
-            (Some(_), Load::Window(n)) => Some(Arc::new(Semaphore::new(n))),
-            _ => None,
-        };
-        let (reader, writer) = match (slot.sender, p.load) {
-            (Some(s), Load::Rate(_)) => {
-                let (reader, w, blocking) = member.split_for_thread()?;
+        match (out, slot.sender) {
+            (Out::Closed(writer, window), Some(s)) => {
+                closed_loop.push((s, slot.room, writer, window));
+            }
+            (Out::Open(blocking, w), Some(s)) => {
                 keep.push(w);
                 open_loop.push((s, slot.room, blocking));
-                (reader, None)
             }
-            _ => (member.reader, Some(member.writer)),
-        };
-        match (slot.sender, writer, &window) {
-            (Some(s), Some(writer), Some(w)) => {
-                closed_loop.push((s, slot.room, writer, Arc::clone(w)))
-            }
-            (_, Some(writer), _) => keep.push(writer.sock),
-            _ => {}
+            (Out::Open(_, w) | Out::Idle(w), _) => keep.push(w),
+            (Out::Closed(writer, _), None) => keep.push(writer.sock),
+            (Out::Slow(m), _) => slow_socket = Some(m),
         }
-        let count = Arc::new(AtomicU64::new(0));
-        counts.push(Arc::clone(&count));
-        receivers.push(tokio::spawn(receive(
-            reader,
-            total_senders,
-            window,
-            count,
-            stop.clone(),
-        )));
     }
 
     let rss_series = p.pid.map(|pid| tokio::spawn(watch_rss(pid, stop.clone())));
@@ -361,6 +354,64 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
     drop(keep);
     drop(slow_socket);
     Ok(report)
+}
+
+/// What a member becomes once it is in: its receiver (with the counter the
+/// drain loop watches) and what it writes with.
+struct Joined {
+    receiver: Option<(Arc<AtomicU64>, tokio::task::JoinHandle<View>)>,
+    out: Out,
+}
+
+enum Out {
+    /// A closed-loop sender's writer and window.
+    Closed(proto::Writer, Arc<Semaphore>),
+    /// An open-loop sender's blocking socket, and the async write half to
+    /// keep open.
+    Open(std::net::TcpStream, tokio::net::tcp::OwnedWriteHalf),
+    /// A receiver's write half, kept open.
+    Idle(tokio::net::tcp::OwnedWriteHalf),
+    /// S5's member that never reads.
+    Slow(Member),
+}
+
+fn join(
+    slot: &Slot,
+    member: Member,
+    load: Load,
+    total_senders: usize,
+    stop: &CancellationToken,
+) -> anyhow::Result<Joined> {
+    if slot.slow {
+        return Ok(Joined {
+            receiver: None,
+            out: Out::Slow(member),
+        });
+    }
+    let (reader, window, out) = match (slot.sender, load) {
+        (Some(_), Load::Rate(_)) => {
+            let (reader, w, blocking) = member.split_for_thread()?;
+            (reader, None, Out::Open(blocking, w))
+        }
+        (Some(_), Load::Window(n)) => {
+            let window = Arc::new(Semaphore::new(n));
+            let out = Out::Closed(member.writer, Arc::clone(&window));
+            (member.reader, Some(window), out)
+        }
+        (None, _) => (member.reader, None, Out::Idle(member.writer.sock)),
+    };
+    let count = Arc::new(AtomicU64::new(0));
+    let task = tokio::spawn(receive(
+        reader,
+        total_senders,
+        window,
+        Arc::clone(&count),
+        stop.clone(),
+    ));
+    Ok(Joined {
+        receiver: Some((count, task)),
+        out,
+    })
 }
 
 async fn receive(
@@ -503,9 +554,8 @@ fn send_open(
         if at >= duration {
             break;
         }
-        let now = start.elapsed();
-        if at > now {
-            std::thread::sleep(at - now);
+        if let Some(wait) = at.checked_sub(start.elapsed()) {
+            std::thread::sleep(wait);
         }
         let (s, room, sock, seq) = &mut socks[i];
         let body = crate::payload(*s, *seq, start_us + at.as_micros() as u64, len);

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# natterd and ngircd side by side, in one run, on loopback only.
+#
+# Runs S1 (one big room, full speed), S3 (latency at 1000 msg/s) and S4
+# (idle memory, 100 rooms x 100 members) of natter-load against both
+# servers, first with the server pinned to core 0 and the generator to
+# core 1, then unpinned, and prints one table with both figures and their
+# ratio. Installs ngircd (Debian package) when it is missing. Every run is
+# bounded in time; the servers are stopped on exit.
+#
+# Usage: server/bench/compare.sh         (about 5 minutes on 2 cores)
+# Tunables: SECS (seconds of sending per run, default 10), NATTER_PORT,
+# IRC_PORT, S1_WINDOW (messages in flight per sender, default 16).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SECS=${SECS:-10}
+NATTER_PORT=${NATTER_PORT:-17878}
+IRC_PORT=${IRC_PORT:-16667}
+S1_WINDOW=${S1_WINDOW:-16}
+OPER=bench:natter-load-bench
+
+if ! command -v ngircd >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "== installing ngircd"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends ngircd
+  # The package starts a system-wide ngircd where it can; this script runs
+  # its own on a private port.
+fi
+ngircd=$(command -v ngircd || echo /usr/sbin/ngircd)
+
+echo "== building (release)"
+cargo build --release -q -p natter-server -p natter-load
+natterd=target/release/natterd
+load=target/release/natter-load
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" -lt 20500 ]; then
+  echo "note: open-file limit $(ulimit -n); S4 needs 10,000 sockets per process" >&2
+fi
+
+work=$(mktemp -d)
+server_pid=""
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
+}
+trap 'stop_server; rm -rf "$work"' EXIT
+
+echo "== provisioning natterd (10,000 bench users)"
+"$load" provision --data-dir "$work/natterd" --users 10000 >/dev/null
+
+"$load" ngircd-config --port "$IRC_PORT" --oper "$OPER" >"$work/ngircd.conf"
+
+wait_port() {
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2
+  return 1
+}
+
+# start_server natterd|ngircd pinned|unpinned
+start_server() {
+  local pin=()
+  [ "$2" = pinned ] && pin=(taskset -c 0)
+  case $1 in
+    natterd)
+      "${pin[@]}" "$natterd" --data-dir "$work/natterd" --config "$work/natterd/bench.toml" \
+        --listen "127.0.0.1:$NATTER_PORT" >"$work/natterd.log" 2>&1 &
+      server_pid=$!
+      wait_port "$NATTER_PORT" ;;
+    ngircd)
+      "${pin[@]}" "$ngircd" -n -f "$work/ngircd.conf" >"$work/ngircd.log" 2>&1 &
+      server_pid=$!
+      wait_port "$IRC_PORT" ;;
+  esac
+}
+
+declare -A R
+# run SERVER PIN SCENARIO ARGS...: one bounded natter-load run; its result
+# line's fields land in R[SERVER,PIN,SCENARIO,KEY].
+run() {
+  local server=$1 pin=$2 scenario=$3; shift 3
+  local gen=() target
+  [ "$pin" = pinned ] && gen=(taskset -c 1)
+  if [ "$server" = natterd ]; then
+    target=(--proto natter --server "127.0.0.1:$NATTER_PORT")
+  else
+    target=(--proto irc --server "127.0.0.1:$IRC_PORT" --oper "$OPER")
+  fi
+  echo "-- $server $pin $scenario $*"
+  local out
+  if ! out=$(timeout 300 "${gen[@]}" "$load" "$scenario" "${target[@]}" --pid "$server_pid" "$@" 2>&1); then
+    echo "$out" >&2
+    echo "compare.sh: $scenario against $server ($pin) failed" >&2
+    exit 1
+  fi
+  echo "$out" | grep -v '^result:' | sed 's/^/   /'
+  local line kv
+  line=$(echo "$out" | grep '^result:' | tail -1)
+  for kv in $line; do
+    case $kv in *=*) R[$server,$pin,$scenario,${kv%%=*}]=${kv#*=} ;; esac
+  done
+}
+
+for pin in pinned unpinned; do
+  for server in natterd ngircd; do
+    start_server "$server" "$pin"
+    run "$server" "$pin" s1 --secs "$SECS" --window "$S1_WINDOW"
+    run "$server" "$pin" s3 --secs "$SECS"
+    stop_server
+    # A fresh server, so the idle figure is not what earlier runs left.
+    start_server "$server" "$pin"
+    run "$server" "$pin" s4
+    stop_server
+  done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+us_ms() { awk -v v="$1" 'BEGIN { printf "%.3f ms", v / 1000 }'; }
+
+echo
+echo "natterd vs ngircd, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "S1: 1 room x 1000 members, 10 senders, window $S1_WINDOW, ${SECS} s; S3: 1 room x 100 members, 1000 msg/s open loop, ${SECS} s; S4: 100 rooms x 100 members idle"
+printf '%-9s %-8s %-24s %14s %14s %8s\n' pinning scenario metric natterd ngircd ratio
+row() { # pin scenario label key format(better)
+  local pin=$1 sc=$2 label=$3 key=$4 kind=$5 a b fa fb
+  a=${R[natterd,$pin,${sc,,},$key]:-0}
+  b=${R[ngircd,$pin,${sc,,},$key]:-0}
+  case $kind in
+    rate) fa=$(printf '%.0f' "$a"); fb=$(printf '%.0f' "$b") ;;
+    us) fa=$(printf '%.3f us' "$a"); fb=$(printf '%.3f us' "$b") ;;
+    lat) fa=$(us_ms "$a"); fb=$(us_ms "$b") ;;
+    bytes) fa=$(awk -v v="$a" 'BEGIN { printf "%.2f KB", v / 1024 }')
+           fb=$(awk -v v="$b" 'BEGIN { printf "%.2f KB", v / 1024 }') ;;
+  esac
+  printf '%-9s %-8s %-24s %14s %14s %8s\n' "$pin" "$sc" "$label" "$fa" "$fb" "$(ratio "$a" "$b")"
+}
+for pin in pinned unpinned; do
+  row $pin S1 "deliveries/s" deliveries_per_s rate
+  row $pin S1 "server CPU/delivery" cpu_us us
+  row $pin S1 "latency p99" p99_us lat
+  row $pin S3 "latency p50" p50_us lat
+  row $pin S3 "latency p99" p99_us lat
+  row $pin S3 "latency p99.9" p999_us lat
+  row $pin S4 "server RSS/connection" rss_per_conn_b bytes
+  row $pin S4 "kernel sockets/conn" sock_per_conn_b bytes
+done
+echo "S1 ratio natterd/ngircd: $(ratio "${R[natterd,pinned,s1,deliveries_per_s]}" "${R[ngircd,pinned,s1,deliveries_per_s]}")"
