@@ -10,7 +10,11 @@
 #
 # Usage: server/bench/compare.sh         (about 5 minutes on 2 cores)
 # Tunables: SECS (seconds of sending per run, default 10), NATTER_PORT,
-# IRC_PORT, S1_WINDOW (messages in flight per sender, default 16).
+# IRC_PORT, S1_WINDOW (messages in flight per sender, default 16),
+# S4_ROOMS (rooms of 100 idle members, default 20). ngircd holds each new
+# connection back for 4 s and accepts only 15-40 connections a second once
+# thousands are open, so S4_ROOMS=100 (10,000 connections) takes it about
+# ten minutes a run; `natter-load s4` alone measures natterd at 10,000.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,6 +22,7 @@ SECS=${SECS:-10}
 NATTER_PORT=${NATTER_PORT:-17878}
 IRC_PORT=${IRC_PORT:-16667}
 S1_WINDOW=${S1_WINDOW:-16}
+S4_ROOMS=${S4_ROOMS:-20}
 OPER=bench:natter-load-bench
 
 if ! command -v ngircd >/dev/null 2>&1; then
@@ -120,7 +125,7 @@ for pin in pinned unpinned; do
     stop_server
     # A fresh server, so the idle figure is not what earlier runs left.
     start_server "$server" "$pin"
-    run "$server" "$pin" s4
+    run "$server" "$pin" s4 --rooms "$S4_ROOMS"
     stop_server
   done
 done
@@ -130,7 +135,7 @@ us_ms() { awk -v v="$1" 'BEGIN { printf "%.3f ms", v / 1000 }'; }
 
 echo
 echo "natterd vs ngircd, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "S1: 1 room x 1000 members, 10 senders, window $S1_WINDOW, ${SECS} s; S3: 1 room x 100 members, 1000 msg/s open loop, ${SECS} s; S4: 100 rooms x 100 members idle"
+echo "S1: 1 room x 1000 members, 10 senders, window $S1_WINDOW, ${SECS} s; S3: 1 room x 100 members, 1000 msg/s open loop, ${SECS} s; S4: $S4_ROOMS rooms x 100 members idle"
 printf '%-9s %-8s %-24s %14s %14s %8s\n' pinning scenario metric natterd ngircd ratio
 row() { # pin scenario label key format(better)
   local pin=$1 sc=$2 label=$3 key=$4 kind=$5 a b fa fb

@@ -142,20 +142,26 @@ struct Slot {
     slow: bool,
 }
 
-/// Connects every member: TCP connections a few at a time (ngircd's listen
-/// backlog is small), then every login or registration at once (ngircd
-/// paces each client's commands, so one at a time would take minutes).
-/// Each member is handed to `ready` as soon as it is set up, so it can
-/// start reading before the others are in: a member that does not read
-/// while hundreds of others log in leaves their presence events queued in
-/// the server, and the server's memory then measures the generator.
+/// Connects every member: TCP connections a few at a time, then every
+/// login or registration at once (ngircd holds each new connection's
+/// commands back for 4 s, so one after the other would take hours). Each
+/// member is handed to `ready` as soon as it is set up, so it can start
+/// reading before the others are in: a member that does not read while
+/// hundreds of others log in leaves their presence events queued in the
+/// server, and the server's memory then measures the generator.
 pub async fn connect_each<T>(
     target: &Target,
     who: &[(usize, Vec<String>, bool)],
     ready: impl Fn(usize, Member) -> T,
 ) -> anyhow::Result<Vec<T>> {
+    // ngircd listens with a backlog of 10: more connects in flight
+    // overflow it, and each dropped SYN costs a second of retransmission.
+    let at_once = match target.proto {
+        proto::Proto::Natter => 64,
+        proto::Proto::Irc => 16,
+    };
     let mut open = Vec::with_capacity(who.len());
-    for chunk in who.chunks(32) {
+    for chunk in who.chunks(at_once) {
         let batch =
             futures_util::future::try_join_all(chunk.iter().map(|_| proto::open(target))).await?;
         open.extend(batch);
