@@ -38,6 +38,13 @@ fn no_such_room(target: &str) -> ErrorReply {
     err(ErrorCode::NoSuchRoom, format!("no such room: {target}"))
 }
 
+/// Maps and sets keyed by ids the server assigns (users, rooms, sessions).
+/// FxHash rather than SipHash: peers cannot choose these keys, so hash
+/// flooding is moot, and a message fan-out looks up two of them per
+/// recipient. Maps keyed by names that peers choose keep the default.
+type IdMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
+type IdSet<K> = HashSet<K, rustc_hash::FxBuildHasher>;
+
 /// A user's membership of a room.
 #[derive(Debug, Clone)]
 struct Membership {
@@ -55,8 +62,8 @@ struct Room {
     name: String,
     kind: RoomKind,
     topic: String,
-    members: HashMap<i64, Membership>,
-    bans: HashSet<i64>,
+    members: IdMap<i64, Membership>,
+    bans: IdSet<i64>,
     /// The newest messages, oldest first.
     ring: VecDeque<StoredMessage>,
     /// Every message with an id above this is in `ring`; 0 when the ring
@@ -73,7 +80,7 @@ struct User {
     name: Arc<str>,
     admin: bool,
     sessions: Vec<u64>,
-    rooms: HashSet<i64>,
+    rooms: IdSet<i64>,
 }
 
 /// A logged-in connection.
@@ -135,13 +142,13 @@ pub enum SendPlan {
 pub struct Hub {
     config: Arc<Config>,
     started: Instant,
-    users: HashMap<i64, User>,
+    users: IdMap<i64, User>,
     user_ids: HashMap<Arc<str>, i64>,
-    rooms: HashMap<i64, Room>,
+    rooms: IdMap<i64, Room>,
     room_ids: HashMap<String, i64>,
-    directs: HashMap<(i64, i64), i64>,
-    sessions: HashMap<u64, Session>,
-    typing: HashMap<(i64, i64), Typing>,
+    directs: IdMap<(i64, i64), i64>,
+    sessions: IdMap<u64, Session>,
+    typing: IdMap<(i64, i64), Typing>,
     messages_stored: u64,
     presence_stamp: u64,
     ring_cap: usize,
@@ -199,13 +206,13 @@ impl Hub {
         Self {
             config,
             started: Instant::now(),
-            users: HashMap::new(),
+            users: IdMap::default(),
             user_ids: HashMap::new(),
-            rooms: HashMap::new(),
+            rooms: IdMap::default(),
             room_ids: HashMap::new(),
-            directs: HashMap::new(),
-            sessions: HashMap::new(),
-            typing: HashMap::new(),
+            directs: IdMap::default(),
+            sessions: IdMap::default(),
+            typing: IdMap::default(),
             messages_stored,
             presence_stamp: 0,
             ring_cap,
@@ -234,7 +241,7 @@ impl Hub {
                 name,
                 admin,
                 sessions: Vec::new(),
-                rooms: HashSet::new(),
+                rooms: IdSet::default(),
             },
         );
     }
@@ -276,7 +283,7 @@ impl Hub {
             name: row.name.clone(),
             kind: row.kind,
             topic: row.topic,
-            members: HashMap::new(),
+            members: IdMap::default(),
             bans: bans.into_iter().collect(),
             last_id: recent.last().map_or(floor, |m| m.id),
             ring: recent.into(),
@@ -653,7 +660,7 @@ impl Hub {
             kind: RoomKind::Direct,
             topic: String::new(),
             members: [(a, member()), (b, member())].into_iter().collect(),
-            bans: HashSet::new(),
+            bans: IdSet::default(),
             ring: VecDeque::new(),
             floor: 0,
             last_id: 0,
@@ -699,7 +706,7 @@ impl Hub {
             )]
             .into_iter()
             .collect(),
-            bans: HashSet::new(),
+            bans: IdSet::default(),
             ring: VecDeque::new(),
             floor: 0,
             last_id: 0,
@@ -780,11 +787,30 @@ impl Hub {
     /// acknowledges senders and fans out. Each message is encoded once (once
     /// per participant for a direct conversation, whose name differs).
     pub fn deliver(&mut self, batch: Committed) {
-        for (msg, origin) in batch {
-            self.messages_stored += 1;
-            let Some(room) = self.rooms.get_mut(&msg.room_id) else {
-                continue;
-            };
+        let mut batch = batch.into_iter().peekable();
+        while let Some(first) = batch.next() {
+            let room_id = first.0.room_id;
+            let mut run = vec![first];
+            while let Some(next) = batch.next_if(|(m, _)| m.room_id == room_id) {
+                run.push(next);
+            }
+            self.deliver_run(room_id, &run);
+        }
+    }
+
+    /// Delivers consecutive committed messages of one room. A busy room
+    /// commits many messages per group transaction, and fanning them out
+    /// together costs one lookup and one queue lock per recipient for the
+    /// whole run instead of one per message (the fan-out is natterd's hot
+    /// path). Order holds: every recipient gets the run in id order, and on
+    /// the sending connection each `Sent` still precedes its `Message`.
+    fn deliver_run(&mut self, room_id: i64, run: &[(StoredMessage, Option<(u64, u64)>)]) {
+        self.messages_stored += run.len() as u64;
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let mut authors = Vec::with_capacity(run.len());
+        for (msg, _) in run {
             room.last_id = room.last_id.max(msg.id);
             room.ring.push_back(msg.clone());
             while room.ring.len() > self.ring_cap {
@@ -799,39 +825,55 @@ impl Hub {
                     continue;
                 }
                 m.unread += 1;
-                if let Some(u) = self.users.get(uid)
+                if !mentioned.is_empty()
+                    && let Some(u) = self.users.get(uid)
                     && mentioned.iter().any(|n| **n == *u.name)
                 {
                     m.mentions += 1;
                 }
             }
-            let room = &self.rooms[&msg.room_id];
+            authors.push(author_id);
+        }
+        let room = &self.rooms[&room_id];
+        for ((msg, origin), author) in run.iter().zip(&authors) {
             if let Some((session, request)) = origin
-                && let Some(author) = author_id
+                && let Some(author) = author
             {
                 self.send_session(
-                    session,
+                    *session,
                     &ServerFrame::Ok {
-                        id: request,
+                        id: *request,
                         res: Response::Sent {
-                            room: self.display(room, author),
+                            room: self.display(room, *author),
                             id: msg.id,
                             ts: msg.ts,
                         },
                     },
                 );
             }
-            if let Some((a, b)) = room.direct {
+        }
+        if let Some((a, b)) = room.direct {
+            for (msg, _) in run {
                 for viewer in [a, b] {
                     let wire = msg.to_wire(self.display(room, viewer));
                     if let Some(f) = event(Event::Message(wire)) {
                         self.send_user(viewer, &f);
                     }
                 }
-            } else {
-                let wire = msg.to_wire(format!("#{}", room.name));
-                if let Some(f) = event(Event::Message(wire)) {
-                    self.send_room(room, &f, None);
+            }
+        } else {
+            let name = format!("#{}", room.name);
+            let frames: Vec<Bytes> = run
+                .iter()
+                .filter_map(|(msg, _)| event(Event::Message(msg.to_wire(name.clone()))))
+                .collect();
+            for user in room.members.keys() {
+                if let Some(u) = self.users.get(user) {
+                    for sid in &u.sessions {
+                        if let Some(s) = self.sessions.get(sid) {
+                            s.outbox.push_many(&frames);
+                        }
+                    }
                 }
             }
         }
@@ -1627,7 +1669,7 @@ impl Hub {
         }) else {
             return;
         };
-        let mut seen = HashSet::new();
+        let mut seen = IdSet::default();
         if let Some(u) = self.users.get(&user) {
             for r in &u.rooms {
                 if let Some(room) = self.rooms.get(r) {

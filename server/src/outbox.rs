@@ -80,11 +80,23 @@ impl Outbox {
     /// Queues a frame. Returns false when the connection is closing or the
     /// frame overflowed the queue (which closes it).
     pub fn push(&self, frame: Bytes) -> bool {
+        self.queue(frame.len(), |q| q.push_back(frame))
+    }
+
+    /// Queues several frames under one lock, in order: all of them, or
+    /// none, as [`Outbox::push`] does for one.
+    pub fn push_many(&self, frames: &[Bytes]) -> bool {
+        let size = frames.iter().map(Bytes::len).sum();
+        self.queue(size, |q| q.extend(frames.iter().cloned()))
+    }
+
+    /// Adds `size` bytes of frames with `add`, or overflows.
+    fn queue(&self, size: usize, add: impl FnOnce(&mut VecDeque<Bytes>)) -> bool {
         let mut inner = self.lock();
         if inner.end.is_some() || inner.finished {
             return false;
         }
-        if inner.bytes + frame.len() > self.limit {
+        if inner.bytes + size > self.limit {
             inner.frames.clear();
             inner.bytes = 0;
             inner.end = Some(End::Overflow);
@@ -94,12 +106,13 @@ impl Outbox {
             return false;
         }
         let was_empty = inner.frames.is_empty();
-        inner.bytes += frame.len();
-        inner.frames.push_back(frame);
+        inner.bytes += size;
+        add(&mut inner.frames);
+        let now_empty = inner.frames.is_empty();
         drop(inner);
-        // The writer drains everything it finds, so only the first frame of
-        // a burst needs to wake it.
-        if was_empty {
+        // The writer drains everything it finds, so only the first frames
+        // of a burst need to wake it.
+        if was_empty && !now_empty {
             self.data.notify_one();
         }
         true

@@ -51,13 +51,25 @@ pub fn payload(sender: usize, seq: u64, ts_us: u64, len: usize) -> String {
     p
 }
 
-/// Reads `(sender, seq, ts_us)` back from a payload.
+/// Reads `(sender, seq, ts_us)` back from a payload. Digits are read by
+/// hand: this runs once per delivery, millions of times a second.
 #[must_use]
 pub fn parse_payload(body: &str) -> Option<(usize, u64, u64)> {
-    let mut it = body.strip_prefix("L ")?.split(' ');
-    let sender = it.next()?.parse().ok()?;
-    let seq = it.next()?.parse().ok()?;
-    let ts = it.next()?.parse().ok()?;
+    let mut rest = body.strip_prefix("L ")?.as_bytes();
+    let mut number = || {
+        let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+        let (digits, after) = rest.split_at(end);
+        rest = after.get(1..).unwrap_or_default();
+        if digits.is_empty() || digits.len() > 19 {
+            return None;
+        }
+        digits.iter().try_fold(0u64, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+        })
+    };
+    let sender = usize::try_from(number()?).ok()?;
+    let seq = number()?;
+    let ts = number()?;
     Some((sender, seq, ts))
 }
 
@@ -72,5 +84,8 @@ mod tests {
         assert_eq!(parse_payload(&p), Some((7, 42, 1234)));
         assert_eq!(parse_payload(&payload(1, 2, 3, 0)), Some((1, 2, 3)));
         assert!(parse_payload("hello").is_none());
+        assert!(parse_payload("L 1 x 3").is_none());
+        assert!(parse_payload("L 1 2").is_none());
+        assert!(parse_payload("L 1  2 3").is_none());
     }
 }
