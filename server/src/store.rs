@@ -115,7 +115,51 @@ pub struct Store {
     tx: std_mpsc::Sender<Op>,
     reader: Arc<Mutex<Connection>>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+    checkpointer: Arc<Mutex<Option<Checkpointer>>>,
 }
+
+/// The checkpoint thread; dropping `stop` ends it.
+struct Checkpointer {
+    stop: std_mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+/// How often the checkpointer copies the write-ahead log into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Copies committed pages from the write-ahead log into the database on a
+/// thread of its own. SQLite's automatic checkpoint runs inside whichever
+/// commit crosses 1000 pages, which held that commit, and every message
+/// behind it, for several milliseconds every few seconds (S3: p99 3.9 ms
+/// with it, 1.0 ms without). A passive checkpoint on another connection
+/// never blocks the writer.
+///
+/// The log only starts over once a checkpoint has caught up with it, which
+/// a steady stream of commits never allows: new frames land while the
+/// passive checkpoint copies. So once the log passes
+/// [`WAL_RESTART_FRAMES`], a `RESTART` checkpoint follows at once: it
+/// waits for the writer, but only to copy the few frames committed since
+/// the passive one, and then the next commit starts the log over.
+fn checkpoint_loop(conn: &Connection, stop: &std_mpsc::Receiver<()>) {
+    let checkpoint = |mode: &str| {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            r.get::<_, i64>(1)
+        })
+    };
+    while let Err(std_mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        let done = match checkpoint("PASSIVE") {
+            Ok(frames) if frames > WAL_RESTART_FRAMES => checkpoint("RESTART").map(|_| ()),
+            other => other.map(|_| ()),
+        };
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "checkpoint failed");
+        }
+    }
+}
+
+/// Log frames (pages) past which the log is made to start over: 4,096
+/// frames of 4 KiB, 16 MiB.
+const WAL_RESTART_FRAMES: i64 = 4_096;
 
 /// Opens (creating if needed) the database in `data_dir` and applies the
 /// schema.
@@ -235,8 +279,19 @@ impl Store {
                 SyncMode::Full => "FULL",
             },
         )?;
+        // Checkpoints run on their own thread (see `checkpoint_loop`); the
+        // log is cut back to this size whenever it starts over.
+        writer_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        writer_conn.pragma_update(None, "journal_size_limit", 32 * 1024 * 1024)?;
         let reader = Connection::open(data_dir.join(DB_FILE))?;
         reader.busy_timeout(std::time::Duration::from_secs(10))?;
+        let checkpoint_conn = Connection::open(data_dir.join(DB_FILE))?;
+        checkpoint_conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let (stop_checkpoints, stop) = std_mpsc::channel();
+        let checkpointer = std::thread::Builder::new()
+            .name("natterd-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoint_conn, &stop))
+            .map_err(|e| StoreError::Invalid(format!("cannot start checkpoint thread: {e}")))?;
         let (tx, rx) = std_mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("natterd-store".into())
@@ -246,6 +301,10 @@ impl Store {
             tx,
             reader: Arc::new(Mutex::new(reader)),
             writer: Arc::new(Mutex::new(Some(handle))),
+            checkpointer: Arc::new(Mutex::new(Some(Checkpointer {
+                stop: stop_checkpoints,
+                thread: checkpointer,
+            }))),
         })
     }
 
@@ -324,6 +383,17 @@ impl Store {
     /// Commits everything queued so far, stops the writer thread and waits
     /// for it. Writes queued afterwards (by any clone) fail with `Closed`.
     pub fn close(&self) {
+        // The checkpointer first: the writer ends with a full checkpoint
+        // of its own.
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(Checkpointer { stop, thread }) = checkpointer {
+            drop(stop);
+            let _ = thread.join();
+        }
         let _ = self.tx.send(Op::Shutdown);
         let handle = self
             .writer
