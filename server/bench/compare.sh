@@ -130,7 +130,7 @@ for pin in pinned unpinned; do
   done
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3g", a / b; else print "-" }'; }
 us_ms() { awk -v v="$1" 'BEGIN { printf "%.3f ms", v / 1000 }'; }
 
 echo

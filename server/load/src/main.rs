@@ -396,7 +396,11 @@ fn main() -> anyhow::Result<()> {
             );
             let per = r.rss_per_connection();
             if let Some(per) = per {
-                println!("server rss per connection {:.2} KB", per / 1024.0);
+                println!(
+                    "server rss per connection {:.2} KB (growth over the last {})",
+                    per / 1024.0,
+                    r.measured
+                );
             }
             if let Some(s) = r.sockets_per_connection() {
                 println!(

@@ -142,40 +142,53 @@ struct Slot {
     slow: bool,
 }
 
-/// Connects every member: TCP connections a few at a time, then every
-/// login or registration at once (ngircd holds each new connection's
-/// commands back for 4 s, so one after the other would take hours). Each
-/// member is handed to `ready` as soon as it is set up, so it can start
-/// reading before the others are in: a member that does not read while
-/// hundreds of others log in leaves their presence events queued in the
-/// server, and the server's memory then measures the generator.
+/// Connects every member. natterd: 64 at a time, each logged in before the
+/// next starts, so the figures after it measure members, not a storm of
+/// logins in flight (the connect storm is a scenario of its own). ngircd:
+/// TCP connections 16 at a time (its listen backlog is 10, and a dropped
+/// SYN costs a second of retransmission), then every registration at once,
+/// since it holds each new connection's commands back for 4 s. Each member
+/// is handed to `ready` as soon as it is set up, so it can start reading
+/// before the others are in: a member that does not read while hundreds of
+/// others log in leaves their presence events queued in the server, and
+/// the server's memory then measures the generator.
 pub async fn connect_each<T>(
     target: &Target,
     who: &[(usize, Vec<String>, bool)],
     ready: impl Fn(usize, Member) -> T,
 ) -> anyhow::Result<Vec<T>> {
-    // ngircd listens with a backlog of 10: more connects in flight
-    // overflow it, and each dropped SYN costs a second of retransmission.
-    let at_once = match target.proto {
-        proto::Proto::Natter => 64,
-        proto::Proto::Irc => 16,
-    };
-    let mut open = Vec::with_capacity(who.len());
-    for chunk in who.chunks(at_once) {
-        let batch =
-            futures_util::future::try_join_all(chunk.iter().map(|_| proto::open(target))).await?;
-        open.extend(batch);
-    }
     let ready = &ready;
-    futures_util::future::try_join_all(open.into_iter().zip(who).enumerate().map(
-        |(i, (mut m, (user, rooms, sender)))| async move {
-            m.setup(target, *user, rooms, *sender)
-                .await
-                .with_context(|| format!("setting up u{user}"))?;
-            anyhow::Ok(ready(i, m))
-        },
-    ))
-    .await
+    let setup = |i: usize, mut m: Member| async move {
+        let (user, rooms, sender) = &who[i];
+        m.setup(target, *user, rooms, *sender)
+            .await
+            .with_context(|| format!("setting up u{user}"))?;
+        anyhow::Ok(ready(i, m))
+    };
+    match target.proto {
+        proto::Proto::Natter => {
+            let at_once = Semaphore::new(64);
+            let at_once = &at_once;
+            futures_util::future::try_join_all((0..who.len()).map(|i| async move {
+                let _permit = at_once.acquire().await?;
+                setup(i, proto::open(target).await?).await
+            }))
+            .await
+        }
+        proto::Proto::Irc => {
+            let mut open = Vec::with_capacity(who.len());
+            for chunk in who.chunks(16) {
+                let batch =
+                    futures_util::future::try_join_all(chunk.iter().map(|_| proto::open(target)))
+                        .await?;
+                open.extend(batch);
+            }
+            futures_util::future::try_join_all(
+                open.into_iter().enumerate().map(|(i, m)| setup(i, m)),
+            )
+            .await
+        }
+    }
 }
 
 /// Runs one traffic scenario.
