@@ -64,9 +64,10 @@ struct Traffic {
     /// Seconds of sending.
     #[arg(long, default_value_t = 10.0)]
     secs: f64,
-    /// Message body size, bytes.
-    #[arg(long, default_value_t = 48)]
-    payload: usize,
+    /// Message body size, bytes (the header `L sender seq time` is about
+    /// 30; natterd refuses bodies over its `max_message_len`).
+    #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u16).range(1..))]
+    payload: u16,
 }
 
 #[derive(Subcommand)]
@@ -291,7 +292,7 @@ fn one_sender(
         senders: 1,
         load: Load::Rate(rate),
         duration: Duration::from_secs_f64(t.secs),
-        payload: t.payload,
+        payload: usize::from(t.payload),
         pid: server.pid,
         slow_member,
     })
@@ -329,7 +330,7 @@ fn main() -> anyhow::Result<()> {
                 senders,
                 load: Load::Window(window),
                 duration: Duration::from_secs_f64(t.secs),
-                payload: t.payload,
+                payload: usize::from(t.payload),
                 pid: server.pid,
                 slow_member: false,
             };
@@ -349,7 +350,7 @@ fn main() -> anyhow::Result<()> {
                 senders: 1,
                 load: rate.map_or(Load::Window(window), Load::Rate),
                 duration: Duration::from_secs_f64(t.secs),
-                payload: t.payload,
+                payload: usize::from(t.payload),
                 pid: server.pid,
                 slow_member: false,
             };
