@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use natter_shared::{
     ErrorCode, Event, HistoryQuery, LeaveKind, MessageId, PresenceState, Request, Response, Role,
-    RoomKind,
+    RoomKind, ServerFrame,
 };
 
 fn msg_ids(r: &Response) -> Vec<MessageId> {
@@ -1149,4 +1149,78 @@ async fn accounts_and_rooms_added_by_the_cli_while_running_are_picked_up() {
         .event_where(|e| matches!(e, Event::Message(m) if m.body == "welcome"))
         .await;
     assert!(matches!(e, Event::Message(m) if m.room == "@alice"));
+}
+
+/// Pipelined sends into two rooms commit in shared group transactions and
+/// fan out in runs per room: every member still gets them in id order
+/// across both rooms, and the sender gets each `Sent` before its
+/// `Message`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batched_fan_out_keeps_id_order_and_sent_first() {
+    let server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let mut alice = server.login("alice").await;
+    let mut bob = server.login("bob").await;
+    alice
+        .request(Request::Create {
+            room: "#other".into(),
+            private: false,
+        })
+        .await
+        .unwrap();
+    bob.request(Request::Join {
+        room: "#other".into(),
+    })
+    .await
+    .unwrap();
+    let _ = bob.drain(Duration::from_millis(100)).await;
+    let _ = alice.drain(Duration::from_millis(100)).await;
+    let n = 60;
+    let mut requests = Vec::new();
+    for i in 0..n {
+        // Runs of different lengths in each room.
+        let room = if (i / 3) % 2 == 0 {
+            "#general"
+        } else {
+            "#other"
+        };
+        let id = alice
+            .send_req(Request::Send {
+                room: room.into(),
+                body: format!("m{i}"),
+                action: false,
+            })
+            .await;
+        requests.push(id);
+    }
+    // Alice: a Sent for every request, each before the Message it names.
+    let mut sent = std::collections::HashMap::new();
+    let mut seen = Vec::new();
+    while seen.len() < n {
+        match alice.next_frame().await.expect("alice's connection open") {
+            ServerFrame::Ok {
+                id,
+                res: Response::Sent { id: msg, .. },
+            } => {
+                assert!(requests.contains(&id));
+                sent.insert(msg, id);
+            }
+            ServerFrame::Event(Event::Message(m)) => {
+                assert!(sent.contains_key(&m.id), "Message {} before its Sent", m.id);
+                seen.push(m.id);
+            }
+            _ => {}
+        }
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "alice: {seen:?}");
+    // Bob: all of them, in id order, bodies in send order.
+    let mut got = Vec::new();
+    while got.len() < n {
+        if let Event::Message(m) = bob.event().await {
+            got.push((m.id, m.body));
+        }
+    }
+    assert!(got.windows(2).all(|w| w[0].0 < w[1].0), "bob: {got:?}");
+    let bodies: Vec<String> = got.into_iter().map(|(_, b)| b).collect();
+    let want: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
+    assert_eq!(bodies, want);
 }
