@@ -30,7 +30,6 @@ use crate::outbox::{self, Outbox};
 use crate::store::{self, StoreError, UserRow};
 use crate::{Quota, Shared, load_room};
 
-/// Features announced in the welcome.
 /// A working connection's read buffer. Requests are small and idle
 /// connections many: most requests fit in one read of this size, bigger
 /// ones grow the buffer only while they are read, and an idle connection
@@ -40,6 +39,7 @@ const READ_BUFFER: usize = 1024;
 /// How long a connection reads nothing before its read buffer is freed.
 const IDLE_SHRINK: Duration = Duration::from_millis(250);
 
+/// Features announced in the welcome.
 fn features(shared: &Shared) -> Vec<String> {
     let mut f = vec![
         "direct".to_owned(),
