@@ -390,6 +390,11 @@ fn fill(app: &mut App, n: u64) {
     let messages = (1..=n)
         .map(|i| msg(i, "#general", "bob", &format!("message {i}")))
         .collect();
+    load_older(app, messages, true);
+}
+
+/// Hands `messages` to the app as a page of older #general history.
+fn load_older(app: &mut App, messages: Vec<Message>, more: bool) {
     app.on_reply(
         Then::History {
             room: "#general".into(),
@@ -398,7 +403,7 @@ fn fill(app: &mut App, n: u64) {
         Ok(Response::Messages {
             room: "#general".into(),
             messages,
-            more: true,
+            more,
         }),
         0,
     );
@@ -490,18 +495,7 @@ fn all_the_way_up_lands_where_the_long_walk_does() {
             m
         })
         .collect();
-    app.on_reply(
-        Then::History {
-            room: "#general".into(),
-            older: true,
-        },
-        Ok(Response::Messages {
-            room: "#general".into(),
-            messages,
-            more: false,
-        }),
-        0,
-    );
+    load_older(&mut app, messages, false);
     app.error(0, "a notice at the end");
     let full = app.room().unwrap().clone();
     for len in [1, 2, 5, 17, full.entries.len()] {
@@ -825,18 +819,7 @@ fn scrolling_after_a_pane_changes_the_width_is_safe() {
     let now = Instant::now();
     let long = "word ".repeat(120);
     let messages = (1..=30).map(|i| msg(i, "#general", "bob", &long)).collect();
-    app.on_reply(
-        Then::History {
-            room: "#general".into(),
-            older: true,
-        },
-        Ok(Response::Messages {
-            room: "#general".into(),
-            messages,
-            more: false,
-        }),
-        0,
-    );
+    load_older(&mut app, messages, false);
     app.on_resize(60, 12);
     app.on_key(key(KeyCode::PageUp), now, 0);
     app.on_key(key(KeyCode::PageUp), now, 0);
