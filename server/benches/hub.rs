@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use natter_server::Config;
-use natter_server::hub::{HistoryPlan, Hub, RoomSnapshot};
+use natter_server::hub::{HistoryPlan, Hub};
 use natter_server::outbox::Outbox;
 use natter_server::store::{Committed, MemberRow, RoomRow, StoredMessage, UserRow};
+use natter_server::store::{Origin, RoomSnapshot};
 use natter_shared::{
     Event, HistoryQuery, Message, MessageId, Response, Role, RoomKind, ServerFrame,
 };
@@ -74,6 +75,7 @@ fn message_frame(id: MessageId) -> ServerFrame {
         from: "user0".into(),
         body: BODY.into(),
         action: false,
+        nonce: None,
     }))
 }
 
@@ -190,6 +192,15 @@ fn room_hub(members: u16, sessions: u16) -> (Hub, Vec<Arc<Outbox>>, MessageId) {
     (hub, boxes, last + 1)
 }
 
+/// The acknowledgement a send from session 0 expects.
+fn origin(request: u64) -> Origin {
+    Origin {
+        session: 0,
+        request,
+        nonce: None,
+    }
+}
+
 fn hub_deliver(c: &mut Criterion) {
     let author: Arc<str> = "user0".into();
     let mut g = c.benchmark_group("hub_deliver");
@@ -201,7 +212,7 @@ fn hub_deliver(c: &mut Criterion) {
                 64,
                 || room_hub(MEMBERS, MEMBERS),
                 |(hub, _boxes, next)| {
-                    let batch: Committed = vec![(stored(*next, &author), Some((0, *next)))];
+                    let batch: Committed = vec![(stored(*next, &author), Some(origin(*next)))];
                     *next += 1;
                     hub.deliver(black_box(batch));
                 },
@@ -211,7 +222,7 @@ fn hub_deliver(c: &mut Criterion) {
     g.finish();
     // The fan-out really reached everyone, acknowledgement included.
     let (mut hub, boxes, next) = room_hub(MEMBERS, MEMBERS);
-    hub.deliver(vec![(stored(next, &author), Some((0, next)))]);
+    hub.deliver(vec![(stored(next, &author), Some(origin(next)))]);
     assert!(boxes.iter().all(|o| !o.is_closed()));
 }
 

@@ -1,11 +1,12 @@
 //! Operator commands working directly on the data dir: accounts, rooms,
 //! the audit log and backups.
 //!
-//! They open the same SQLite file as a running server (WAL lets both
-//! write). A running server picks up an account's new rooms at that user's
-//! next login, and ends the sessions of an account whose password changed,
-//! or that was deleted or suspended, within a fraction of a second (it
-//! polls `account_events`). Every change is written to the audit log in
+//! They open the same database as a running server (WAL lets both write)
+//! and record each change in `account_events`, which a running server
+//! polls: within a fraction of a second it ends the sessions of an account
+//! whose password changed, or that was deleted or suspended, makes a new
+//! room joinable, shows an invited user the room, and adds a new account
+//! to everyone's member lists. Every change is written to the audit log in
 //! the same transaction, as `operator:<login>`.
 
 use std::path::Path;
@@ -14,10 +15,38 @@ use natter_shared::names::{Target, normalize_user};
 use natter_shared::{Role, RoomKind};
 
 use crate::auth;
-use crate::store::{self, StoreError, open_db};
+use crate::store::{self, AccountEventKind, StoreError, open_db};
 
-fn invalid(msg: impl Into<String>) -> StoreError {
-    StoreError::Invalid(msg.into())
+/// Why an operator command was refused. Each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A user or room name that is not valid.
+    #[error("{0}")]
+    BadName(String),
+    /// A password the rules refuse.
+    #[error("{0}")]
+    BadPassword(String),
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+    #[error("no such user: {0}")]
+    NoSuchUser(String),
+    #[error("no such room: #{0}")]
+    NoSuchRoom(String),
+    #[error("{} already exists; choose a new file", .0.display())]
+    BackupExists(std::path::PathBuf),
+    #[error("no database at {}", .0.display())]
+    NoDatabase(std::path::PathBuf),
+}
+
+fn user_name(name: &str) -> Result<String, AdminError> {
+    normalize_user(name).map_err(|e| AdminError::BadName(e.to_string()))
+}
+
+fn hash(password: &str) -> Result<String, AdminError> {
+    auth::check_password_rules(password).map_err(AdminError::BadPassword)?;
+    auth::hash_password(password).map_err(AdminError::Hash)
 }
 
 /// Who the audit log names for a CLI change: the operator's login.
@@ -44,9 +73,9 @@ fn audited<T>(
     target: &str,
     room: &str,
     detail: &str,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    let tx = conn.transaction()?;
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, AdminError>,
+) -> Result<T, AdminError> {
+    let tx = conn.transaction().map_err(StoreError::from)?;
     let out = f(&tx)?;
     store::insert_audit(
         &tx,
@@ -59,13 +88,13 @@ fn audited<T>(
             detail: detail.into(),
         },
     )?;
-    tx.commit()?;
+    tx.commit().map_err(StoreError::from)?;
     Ok(out)
 }
 
-fn existing_user(conn: &rusqlite::Connection, name: &str) -> Result<store::UserRow, StoreError> {
-    let name = normalize_user(name).map_err(|e| invalid(e.to_string()))?;
-    store::user_by_name(conn, &name)?.ok_or_else(|| invalid(format!("no such user: {name}")))
+fn existing_user(conn: &rusqlite::Connection, name: &str) -> Result<store::UserRow, AdminError> {
+    let name = user_name(name)?;
+    store::user_by_name(conn, &name)?.ok_or(AdminError::NoSuchUser(name))
 }
 
 /// Creates an account; it is a member of `#general`.
@@ -74,37 +103,37 @@ pub fn add_user(
     name: &str,
     password: &str,
     admin: bool,
-) -> Result<(), StoreError> {
-    let name = normalize_user(name).map_err(|e| invalid(e.to_string()))?;
-    auth::check_password_rules(password).map_err(invalid)?;
-    let hash = auth::hash_password(password).map_err(invalid)?;
+) -> Result<(), AdminError> {
+    let name = user_name(name)?;
+    let hash = hash(password)?;
     let mut conn = open_db(data_dir)?;
     let detail = if admin { "admin" } else { "" };
     audited(&mut conn, "user.add", &name, "", detail, |c| {
-        store::insert_user(c, &name, &hash, admin)
-    })?;
-    Ok(())
+        let id = store::insert_user(c, &name, &hash, admin)?;
+        store::insert_account_event(c, id, AccountEventKind::UserAdded, None, None)?;
+        Ok(())
+    })
 }
 
 /// Changes a password, revokes the account's session tokens and ends its
 /// sessions.
-pub fn set_password(data_dir: &Path, name: &str, password: &str) -> Result<(), StoreError> {
-    auth::check_password_rules(password).map_err(invalid)?;
+pub fn set_password(data_dir: &Path, name: &str, password: &str) -> Result<(), AdminError> {
+    auth::check_password_rules(password).map_err(AdminError::BadPassword)?;
     let mut conn = open_db(data_dir)?;
     let user = existing_user(&conn, name)?;
-    let hash = auth::hash_password(password).map_err(invalid)?;
+    let hash = hash(password)?;
     audited(&mut conn, "user.password", &user.name, "", "", |c| {
-        store::set_password(c, user.id, &hash, None)
+        Ok(store::set_password(c, user.id, &hash, None)?)
     })
 }
 
 /// Deletes an account (its messages stay in history) and ends its
 /// sessions.
-pub fn delete_user(data_dir: &Path, name: &str) -> Result<(), StoreError> {
+pub fn delete_user(data_dir: &Path, name: &str) -> Result<(), AdminError> {
     let mut conn = open_db(data_dir)?;
     let user = existing_user(&conn, name)?;
     audited(&mut conn, "user.delete", &user.name, "", "", |c| {
-        store::delete_user(c, user.id)
+        Ok(store::delete_user(c, user.id)?)
     })
 }
 
@@ -115,7 +144,7 @@ pub fn suspend_user(
     name: &str,
     suspended: bool,
     reason: &str,
-) -> Result<(), StoreError> {
+) -> Result<(), AdminError> {
     let mut conn = open_db(data_dir)?;
     let user = existing_user(&conn, name)?;
     let action = if suspended {
@@ -124,7 +153,7 @@ pub fn suspend_user(
         "user.unsuspend"
     };
     audited(&mut conn, action, &user.name, "", reason, |c| {
-        store::set_suspended(c, user.id, suspended)
+        Ok(store::set_suspended(c, user.id, suspended)?)
     })
 }
 
@@ -137,7 +166,7 @@ pub struct UserSummary {
 }
 
 /// Every account, by name.
-pub fn list_users(data_dir: &Path) -> Result<Vec<UserSummary>, StoreError> {
+pub fn list_users(data_dir: &Path) -> Result<Vec<UserSummary>, AdminError> {
     let conn = open_db(data_dir)?;
     Ok(store::all_users(&conn)?
         .into_iter()
@@ -150,37 +179,34 @@ pub fn list_users(data_dir: &Path) -> Result<Vec<UserSummary>, StoreError> {
 }
 
 /// The newest `last` audit log entries, oldest first.
-pub fn audit_log(data_dir: &Path, last: u32) -> Result<Vec<store::AuditEntry>, StoreError> {
+pub fn audit_log(data_dir: &Path, last: u32) -> Result<Vec<store::AuditEntry>, AdminError> {
     let conn = open_db(data_dir)?;
-    store::recent_audit(&conn, last)
+    Ok(store::recent_audit(&conn, last)?)
 }
 
 /// Writes a consistent copy of the database to `dest` (which must not
 /// exist), also while a server runs.
-pub fn backup(data_dir: &Path, dest: &Path) -> Result<(), StoreError> {
+pub fn backup(data_dir: &Path, dest: &Path) -> Result<(), AdminError> {
     if dest.exists() {
-        return Err(invalid(format!(
-            "{} already exists; choose a new file",
-            dest.display()
-        )));
+        return Err(AdminError::BackupExists(dest.to_owned()));
     }
     let db = data_dir.join(store::DB_FILE);
     if !db.exists() {
-        return Err(invalid(format!("no database at {}", db.display())));
+        return Err(AdminError::NoDatabase(db));
     }
     let conn = open_db(data_dir)?;
     let result = store::backup(&conn, dest);
     if result.is_err() {
         let _ = std::fs::remove_file(dest);
     }
-    result
+    Ok(result?)
 }
 
-fn room_name(name: &str) -> Result<String, StoreError> {
+fn room_name(name: &str) -> Result<String, AdminError> {
     match Target::parse(name) {
         Ok(Target::Room(r)) => Ok(r),
-        Ok(Target::Direct(_)) => Err(invalid("room names start with #, not @")),
-        Err(e) => Err(invalid(e.to_string())),
+        Ok(Target::Direct(_)) => Err(AdminError::BadName("room names start with #, not @".into())),
+        Err(e) => Err(AdminError::BadName(e.to_string())),
     }
 }
 
@@ -190,17 +216,11 @@ pub fn add_room(
     name: &str,
     private: bool,
     owner: Option<&str>,
-) -> Result<(), StoreError> {
+) -> Result<(), AdminError> {
     let name = room_name(name)?;
     let conn = open_db(data_dir)?;
     let owner = match owner {
-        Some(o) => {
-            let o = normalize_user(o).map_err(|e| invalid(e.to_string()))?;
-            Some(
-                store::user_by_name(&conn, &o)?
-                    .ok_or_else(|| invalid(format!("no such user: {o}")))?,
-            )
-        }
+        Some(o) => Some(existing_user(&conn, o)?),
         None => None,
     };
     let kind = if private {
@@ -222,6 +242,8 @@ pub fn add_room(
             if let Some(owner) = &owner {
                 store::upsert_member(c, id, owner.id, Role::Owner)?;
             }
+            let owner = owner.as_ref().map_or(0, |o| o.id);
+            store::insert_account_event(c, owner, AccountEventKind::RoomAdded, None, Some(id))?;
             Ok(())
         },
     )
@@ -237,7 +259,7 @@ pub struct RoomSummary {
 }
 
 /// Every room except direct conversations.
-pub fn list_rooms(data_dir: &Path) -> Result<Vec<RoomSummary>, StoreError> {
+pub fn list_rooms(data_dir: &Path) -> Result<Vec<RoomSummary>, AdminError> {
     let conn = open_db(data_dir)?;
     let mut out = Vec::new();
     for r in store::all_rooms(&conn)? {
@@ -255,14 +277,11 @@ pub fn list_rooms(data_dir: &Path) -> Result<Vec<RoomSummary>, StoreError> {
 }
 
 /// Adds a user to a room.
-pub fn invite(data_dir: &Path, room: &str, user: &str) -> Result<(), StoreError> {
+pub fn invite(data_dir: &Path, room: &str, user: &str) -> Result<(), AdminError> {
     let name = room_name(room)?;
-    let user = normalize_user(user).map_err(|e| invalid(e.to_string()))?;
     let mut conn = open_db(data_dir)?;
-    let room = store::room_by_name(&conn, &name)?
-        .ok_or_else(|| invalid(format!("no such room: #{name}")))?;
-    let user = store::user_by_name(&conn, &user)?
-        .ok_or_else(|| invalid(format!("no such user: {user}")))?;
+    let room = store::room_by_name(&conn, &name)?.ok_or(AdminError::NoSuchRoom(name.clone()))?;
+    let user = existing_user(&conn, user)?;
     audited(
         &mut conn,
         "invite",
@@ -277,7 +296,15 @@ pub fn invite(data_dir: &Path, room: &str, user: &str) -> Result<(), StoreError>
             {
                 return Ok(());
             }
-            store::upsert_member(c, room.id, user.id, Role::Member)
+            store::upsert_member(c, room.id, user.id, Role::Member)?;
+            store::insert_account_event(
+                c,
+                user.id,
+                AccountEventKind::MemberAdded,
+                None,
+                Some(room.id),
+            )?;
+            Ok(())
         },
     )
 }

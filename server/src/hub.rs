@@ -25,7 +25,9 @@ use natter_shared::{
 
 use crate::config::Config;
 use crate::outbox::Outbox;
-use crate::store::{Committed, MemberRow, NewMessage, RoomRow, StoredMessage, UserRow};
+use crate::store::{
+    Committed, MemberRow, NewMessage, Origin, RoomSnapshot, StoreChange, StoredMessage, UserRow,
+};
 
 /// The result of a request handled by the hub.
 pub type Reply = Result<Response, ErrorReply>;
@@ -37,6 +39,10 @@ fn err(code: ErrorCode, message: impl Into<String>) -> ErrorReply {
 fn no_such_room(target: &str) -> ErrorReply {
     err(ErrorCode::NoSuchRoom, format!("no such room: {target}"))
 }
+
+/// The longest nonce a `Send` may carry: enough for a UUID or a counter
+/// with a prefix, too short to smuggle a payload.
+pub const MAX_NONCE_LEN: usize = 64;
 
 /// Maps and sets keyed by ids the server assigns (users, rooms, sessions).
 /// FxHash rather than SipHash: peers cannot choose these keys, so hash
@@ -100,19 +106,6 @@ struct Session {
 struct Typing {
     last_relay: Instant,
     expires: Instant,
-}
-
-/// A room as loaded from the store, ready to install.
-#[derive(Debug)]
-pub struct RoomSnapshot {
-    pub row: RoomRow,
-    pub members: Vec<MemberRow>,
-    pub bans: Vec<i64>,
-    pub recent: Vec<StoredMessage>,
-    pub floor: MessageId,
-    /// (user id -> unread, mentions) for members whose marker is older than
-    /// the ring.
-    pub far_counts: HashMap<i64, (u32, u32)>,
 }
 
 /// Where the answer to a history request comes from.
@@ -752,8 +745,15 @@ impl Hub {
         target: &str,
         body: String,
         action: bool,
+        nonce: Option<&str>,
     ) -> Result<SendPlan, ErrorReply> {
         let user = self.logged_in(session)?;
+        if nonce.is_some_and(|n| n.len() > MAX_NONCE_LEN) {
+            return Err(err(
+                ErrorCode::Invalid,
+                format!("a nonce is at most {MAX_NONCE_LEN} bytes"),
+            ));
+        }
         if body.trim().is_empty() {
             return Err(err(ErrorCode::Invalid, "empty messages are not sent"));
         }
@@ -779,7 +779,11 @@ impl Hub {
             body,
             action,
             ts: crate::store::now_ms(),
-            origin: Some((session, request)),
+            origin: Some(Origin {
+                session,
+                request,
+                nonce: nonce.map(Arc::from),
+            }),
         }))
     }
 
@@ -804,7 +808,11 @@ impl Hub {
     /// whole run instead of one per message (the fan-out is natterd's hot
     /// path). Order holds: every recipient gets the run in id order, and on
     /// the sending connection each `Sent` still precedes its `Message`.
-    fn deliver_run(&mut self, room_id: i64, run: &[(StoredMessage, Option<(u64, u64)>)]) {
+    ///
+    /// A message sent with a nonce is encoded a second time, with the
+    /// nonce, for the sender's own sessions only: everyone else shares the
+    /// one frame without it.
+    fn deliver_run(&mut self, room_id: i64, run: &[(StoredMessage, Option<Origin>)]) {
         self.messages_stored += run.len() as u64;
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
@@ -836,26 +844,36 @@ impl Hub {
         }
         let room = &self.rooms[&room_id];
         for ((msg, origin), author) in run.iter().zip(&authors) {
-            if let Some((session, request)) = origin
+            if let Some(origin) = origin
                 && let Some(author) = author
             {
                 self.send_session(
-                    *session,
+                    origin.session,
                     &ServerFrame::Ok {
-                        id: *request,
+                        id: origin.request,
                         res: Response::Sent {
                             room: self.display(room, *author),
                             id: msg.id,
                             ts: msg.ts,
+                            nonce: origin.nonce.as_deref().map(str::to_owned),
                         },
                     },
                 );
             }
         }
+        let nonce_of = |(_, origin): &(StoredMessage, Option<Origin>)| {
+            origin
+                .as_ref()
+                .and_then(|o| o.nonce.as_deref())
+                .map(str::to_owned)
+        };
         if let Some((a, b)) = room.direct {
-            for (msg, _) in run {
+            for (item, author) in run.iter().zip(&authors) {
                 for viewer in [a, b] {
-                    let wire = msg.to_wire(self.display(room, viewer));
+                    let mut wire = item.0.to_wire(self.display(room, viewer));
+                    if *author == Some(viewer) {
+                        wire.nonce = nonce_of(item);
+                    }
                     if let Some(f) = event(Event::Message(wire)) {
                         self.send_user(viewer, &f);
                     }
@@ -867,11 +885,25 @@ impl Hub {
                 .iter()
                 .filter_map(|(msg, _)| event(Event::Message(msg.to_wire(name.clone()))))
                 .collect();
+            // The senders' own copies, for messages sent with a nonce.
+            let mut own: IdMap<i64, Vec<Bytes>> = IdMap::default();
+            for (i, (item, author)) in run.iter().zip(&authors).enumerate() {
+                if let (Some(nonce), Some(author)) = (nonce_of(item), author)
+                    && i < frames.len()
+                {
+                    let mut wire = item.0.to_wire(name.clone());
+                    wire.nonce = Some(nonce);
+                    if let Some(f) = event(Event::Message(wire)) {
+                        own.entry(*author).or_insert_with(|| frames.clone())[i] = f;
+                    }
+                }
+            }
             for user in room.members.keys() {
+                let frames = own.get(user).unwrap_or(&frames);
                 if let Some(u) = self.users.get(user) {
                     for sid in &u.sessions {
                         if let Some(s) = self.sessions.get(sid) {
-                            s.outbox.push_many(&frames);
+                            s.outbox.push_many(frames);
                         }
                     }
                 }
@@ -880,12 +912,12 @@ impl Hub {
     }
 
     /// Tells senders whose messages the store could not commit.
-    pub fn fail_sends(&self, origins: &[(u64, u64)]) {
-        for (session, request) in origins {
+    pub fn fail_sends(&self, origins: &[Origin]) {
+        for origin in origins {
             self.send_session(
-                *session,
+                origin.session,
                 &ServerFrame::Err {
-                    id: *request,
+                    id: origin.request,
                     err: err(
                         ErrorCode::Internal,
                         "the message could not be stored; send it again",
@@ -1050,7 +1082,16 @@ impl Hub {
         if let Some(u) = self.users.get_mut(&user) {
             u.rooms.insert(room_id);
         }
-        let room = &self.rooms[&room_id];
+        self.announce_join(room_id, user);
+        change
+    }
+
+    /// Tells a new member the room is theirs, and the other members who
+    /// came and how available they are.
+    fn announce_join(&self, room_id: i64, user: i64) {
+        let Some(room) = self.rooms.get(&room_id) else {
+            return;
+        };
         if let Some(f) = event(Event::RoomAdded(self.room_state(room, user))) {
             self.send_user(user, &f);
         }
@@ -1073,7 +1114,58 @@ impl Hub {
         {
             self.send_room(room, &f, Some(user));
         }
-        change
+    }
+
+    // ---- changes made outside the server (the admin CLI) -----------------
+
+    /// Follows a membership that another process stored (an operator's
+    /// invite, or a new account's `#general`): the member is added and
+    /// announced as by a join. False when the room is not loaded (load it
+    /// with [`Hub::add_loaded_room`]); a membership already known changes
+    /// nothing.
+    pub fn admit_member(&mut self, m: &MemberRow) -> bool {
+        self.ensure_user(m.user_id, &m.user_name, m.admin);
+        let Some(room) = self.rooms.get_mut(&m.room_id) else {
+            return false;
+        };
+        if room.members.contains_key(&m.user_id) {
+            return true;
+        }
+        room.bans.remove(&m.user_id);
+        let (unread, mentions) = ring_counts(room, m.last_read, &m.user_name);
+        room.members.insert(
+            m.user_id,
+            Membership {
+                role: m.role,
+                last_read: m.last_read,
+                unread,
+                mentions,
+            },
+        );
+        if let Some(u) = self.users.get_mut(&m.user_id) {
+            u.rooms.insert(m.room_id);
+        }
+        self.announce_join(m.room_id, m.user_id);
+        true
+    }
+
+    /// Follows a room that another process created: it is installed, and
+    /// each of its members (its owner, if it has one) sees it appear.
+    pub fn add_loaded_room(&mut self, snap: RoomSnapshot) {
+        let room_id = snap.row.id;
+        if self.rooms.contains_key(&room_id) {
+            return;
+        }
+        let members: Vec<i64> = snap.members.iter().map(|m| m.user_id).collect();
+        self.install_room(snap);
+        let Some(room) = self.rooms.get(&room_id) else {
+            return;
+        };
+        for user in members {
+            if let Some(f) = event(Event::RoomAdded(self.room_state(room, user))) {
+                self.send_user(user, &f);
+            }
+        }
     }
 
     /// Removes a member and announces it.
@@ -1191,7 +1283,7 @@ impl Hub {
             .ok_or_else(|| no_such_room(target))?;
         let room = &self.rooms[&id];
         match room.kind {
-            RoomKind::Direct => {
+            RoomKind::Direct | RoomKind::Unknown => {
                 return Err(err(ErrorCode::Invalid, "direct conversations are for two"));
             }
             RoomKind::Private => {
@@ -1720,75 +1812,4 @@ fn ring_counts(room: &Room, last_read: MessageId, user: &str) -> (u32, u32) {
         }
     }
     (unread, mentions)
-}
-
-/// A change the hub made that the store must persist. Applied in order on
-/// the store's writer thread; nobody waits for it.
-#[derive(Debug, Clone)]
-pub enum StoreChange {
-    /// A new membership, read up to `last_read`.
-    Join {
-        room: i64,
-        user: i64,
-        role: Role,
-        last_read: MessageId,
-    },
-    /// A role change.
-    Member {
-        room: i64,
-        user: i64,
-        role: Role,
-    },
-    Unmember {
-        room: i64,
-        user: i64,
-    },
-    Remove {
-        room: i64,
-        user: i64,
-        ban: bool,
-    },
-    Unban {
-        room: i64,
-        user: i64,
-    },
-    Topic {
-        room: i64,
-        topic: String,
-    },
-    Read {
-        room: i64,
-        user: i64,
-        id: MessageId,
-    },
-}
-
-impl StoreChange {
-    /// Applies the change to the database.
-    pub fn apply(&self, conn: &rusqlite::Connection) -> Result<(), crate::store::StoreError> {
-        use crate::store as s;
-        match self {
-            StoreChange::Join {
-                room,
-                user,
-                role,
-                last_read,
-            } => {
-                s::upsert_member(conn, *room, *user, *role)?;
-                s::set_last_read(conn, *room, *user, *last_read)
-            }
-            StoreChange::Member { room, user, role } => s::upsert_member(conn, *room, *user, *role),
-            StoreChange::Unmember { room, user } => s::delete_member(conn, *room, *user),
-            StoreChange::Remove { room, user, ban } => {
-                s::delete_member(conn, *room, *user)?;
-                if *ban {
-                    s::set_ban(conn, *room, *user, true)?;
-                }
-                Ok(())
-            }
-            StoreChange::Unban { room, user } => s::set_ban(conn, *room, *user, false),
-            StoreChange::Topic { room, topic } => s::set_topic(conn, *room, topic),
-            StoreChange::Read { room, user, id } => s::set_last_read(conn, *room, *user, *id),
-        }
-    }
 }

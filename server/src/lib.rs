@@ -42,7 +42,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use config::Config;
-use hub::{Hub, RoomSnapshot};
+use hub::Hub;
 use store::Store;
 pub use store::StoreError;
 
@@ -281,7 +281,7 @@ pub async fn serve(
     // Stop reading requests, commit what is queued so its senders get their
     // acknowledgement, then say goodbye to everyone after it.
     shared.draining.cancel();
-    let _ = shared.store.write(|_| Ok(())).await;
+    let _ = shared.store.flush().await;
     shared.shutdown.cancel();
     shared.hub().close_all(
         &ErrorCode::ShuttingDown,
@@ -376,33 +376,12 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
     config.validate().map_err(config::ConfigError::Invalid)?;
     let data_dir = config.resolved_data_dir()?;
     let config = Arc::new(config);
-    // The store's writer thread delivers committed messages through the hub,
-    // which it reaches through this slot once the hub exists.
-    let slot: Arc<Mutex<Option<std::sync::Weak<Shared>>>> = Arc::new(Mutex::new(None));
-    let deliver_slot = Arc::clone(&slot);
-    let store = Store::open(
-        &data_dir,
-        config.history.sync,
-        config.history.retention,
-        Box::new(move |batch| {
-            let shared = deliver_slot
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .as_ref()
-                .and_then(std::sync::Weak::upgrade);
-            if let Some(shared) = shared {
-                match batch {
-                    store::Outcome::Committed(batch) => shared.hub().deliver(batch),
-                    store::Outcome::Failed(origins) => shared.hub().fail_sends(&origins),
-                }
-            }
-        }),
-    )?;
+    let (store, commits) = Store::open(&data_dir, config.history.sync, config.history.retention)?;
     let cap = hub::ring_cap(&config);
     let (rooms, count, account_events) = store.read_now(|conn| {
         let rooms = store::all_rooms(conn)?
             .into_iter()
-            .map(|row| load_room(conn, row, cap))
+            .map(|row| store::load_room(conn, row, cap))
             .collect::<Result<Vec<_>, _>>()?;
         Ok((
             rooms,
@@ -431,41 +410,44 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         draining: CancellationToken::new(),
         shutdown: CancellationToken::new(),
     });
-    *slot
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::downgrade(&shared));
+    let weak = Arc::downgrade(&shared);
+    std::thread::Builder::new()
+        .name("natterd-deliver".into())
+        .spawn(move || deliver_loop(&weak, &commits))
+        .map_err(|error| StoreError::Thread {
+            name: "deliver",
+            error,
+        })?;
     Ok(shared)
 }
 
-/// Loads one room with its members, bans, newest messages and each
-/// member's unread counts.
-pub fn load_room(
-    conn: &rusqlite::Connection,
-    row: store::RoomRow,
-    cap: usize,
-) -> Result<RoomSnapshot, StoreError> {
-    let members = store::room_members(conn, row.id)?;
-    let bans = store::room_bans(conn, row.id)?;
-    let mut recent = store::messages_before(conn, row.id, None, cap + 1)?;
-    let floor = if recent.len() > cap {
-        recent.remove(0).id
-    } else {
-        0
-    };
-    let far: Vec<_> = members
-        .iter()
-        .filter(|m| m.last_read < floor)
-        .map(|m| (m.user_id, m.user_name.as_str(), m.last_read))
-        .collect();
-    let far_counts = store::room_unread_counts(conn, row.id, &far)?;
-    Ok(RoomSnapshot {
-        row,
-        members,
-        bans,
-        recent,
-        floor,
-        far_counts,
-    })
+/// Applies the store's outcomes to the hub, in commit order: committed
+/// messages are fanned out and acknowledged, failed sends are told, and
+/// the completions of write jobs run after the messages committed with
+/// them. The store never calls the hub itself; this thread, which the
+/// server owns, is the only way committed work comes back. It ends when
+/// the store's writer does (at [`Store::close`], or once the server is
+/// gone and the store with it).
+fn deliver_loop(shared: &std::sync::Weak<Shared>, commits: &store::Commits) {
+    for outcome in commits {
+        match outcome {
+            store::Outcome::Done(completions) => {
+                for done in completions {
+                    done();
+                }
+            }
+            store::Outcome::Committed(batch) => {
+                if let Some(shared) = shared.upgrade() {
+                    shared.hub().deliver(batch);
+                }
+            }
+            store::Outcome::Failed(origins) => {
+                if let Some(shared) = shared.upgrade() {
+                    shared.hub().fail_sends(&origins);
+                }
+            }
+        }
+    }
 }
 
 /// Releases a connection slot when the connection ends.
@@ -538,14 +520,13 @@ async fn watch_accounts(shared: Arc<Shared>) {
         };
         for e in events {
             shared.account_events.store(e.id, Ordering::Relaxed);
-            apply_account_event(&shared, &e);
+            apply_account_event(&shared, &e).await;
         }
     }
 }
 
-fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
+async fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
     use store::AccountEventKind as K;
-    let mut hub = shared.hub();
     let (code, message) = match e.kind {
         K::Password => (
             ErrorCode::Revoked,
@@ -556,13 +537,62 @@ fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
             ErrorCode::Suspended,
             "your account was suspended by an operator",
         ),
+        K::UserAdded | K::RoomAdded | K::MemberAdded => {
+            if let Err(err) = follow_room_change(shared, e).await {
+                tracing::warn!(error = %err, kind = ?e.kind, "cannot follow an operator change");
+            }
+            return;
+        }
     };
+    let mut hub = shared.hub();
     let ended = hub.end_sessions(e.user_id, &code, message, e.spare_session);
     if e.kind == K::Deleted {
         hub.forget_user(e.user_id);
     }
     drop(hub);
     tracing::info!(user_id = e.user_id, kind = ?e.kind, sessions = ended, "account change applied");
+}
+
+/// Brings a new account, a new room or a new membership that the admin CLI
+/// stored into the running hub, so users already connected see it at once.
+async fn follow_room_change(shared: &Shared, e: &store::AccountEvent) -> Result<(), StoreError> {
+    use store::AccountEventKind as K;
+    let cap = hub::ring_cap(&shared.config());
+    let (user, room) = (e.user_id, e.room_id);
+    // The room, when the hub does not have it yet (new, or never loaded).
+    let missing = room.filter(|r| !shared.hub().has_room(*r));
+    let (snapshot, memberships) = shared
+        .store
+        .read(move |c| {
+            let snapshot = match missing.map(|r| store::room_by_id(c, r)).transpose()? {
+                Some(Some(row)) => Some(store::load_room(c, row, cap)?),
+                _ => None,
+            };
+            let memberships = if user == 0 {
+                Vec::new()
+            } else {
+                store::user_memberships(c, user)?
+            };
+            Ok((snapshot, memberships))
+        })
+        .await?;
+    let mut hub = shared.hub();
+    if let Some(snapshot) = snapshot {
+        hub.add_loaded_room(snapshot);
+    }
+    for m in &memberships {
+        let wanted = match e.kind {
+            K::UserAdded => true,
+            K::MemberAdded => Some(m.room_id) == room,
+            _ => false,
+        };
+        if wanted {
+            hub.admit_member(m);
+        }
+    }
+    drop(hub);
+    tracing::info!(user_id = user, room_id = ?room, kind = ?e.kind, "operator change applied");
+    Ok(())
 }
 
 /// Expires typing indicators that saw no news.

@@ -25,10 +25,12 @@ use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 
 use crate::auth::{self, TokenBucket};
-use crate::hub::{HistoryPlan, SendPlan, StoreChange};
+use crate::hub::{HistoryPlan, SendPlan};
 use crate::outbox::{self, Outbox};
+use crate::store::StoreChange;
+use crate::store::load_room;
 use crate::store::{self, StoreError, UserRow};
-use crate::{Quota, Shared, load_room};
+use crate::{Quota, Shared};
 
 /// A working connection's read buffer. Requests are small and idle
 /// connections many: most requests fit in one read of this size, bigger
@@ -41,15 +43,13 @@ const IDLE_SHRINK: Duration = Duration::from_millis(250);
 
 /// Features announced in the welcome.
 fn features(shared: &Shared) -> Vec<String> {
-    let mut f = vec![
-        "direct".to_owned(),
-        "presence".to_owned(),
-        "typing".to_owned(),
-    ];
-    if shared.config().open_registration {
-        f.push("registration".to_owned());
-    }
-    f
+    use natter_shared::features as f;
+    let registration = shared.config().open_registration;
+    f::ALL
+        .iter()
+        .filter(|name| **name != f::REGISTRATION || registration)
+        .map(|name| (*name).to_owned())
+        .collect()
 }
 
 enum State {
@@ -261,6 +261,19 @@ impl Conn {
         self.outbox.send(&ServerFrame::Err { id, err });
     }
 
+    /// Answers a request this server does not know (from a newer client).
+    /// The connection stays: this is no malformed frame.
+    fn unsupported(&self, id: u64, name: &str) {
+        tracing::debug!(peer = %self.peer, request = name, "unsupported request");
+        self.reply_err(
+            id,
+            ErrorReply::new(
+                ErrorCode::Unsupported,
+                format!("this server does not support the request {name:?}"),
+            ),
+        );
+    }
+
     fn answer(&self, id: u64, result: Result<Response, ErrorReply>) {
         match result {
             Ok(res) => self.reply(id, res),
@@ -316,6 +329,7 @@ impl Conn {
                         self.register(id, &user, password.0).await;
                     }
                     Request::Ping => self.reply(id, Response::Pong),
+                    Request::Unknown(name) => self.unsupported(id, &name),
                     Request::Hello { .. } => self.reply_err(
                         id,
                         ErrorReply::new(ErrorCode::Invalid, "hello was already said"),
@@ -536,12 +550,21 @@ impl Conn {
             .await;
         let row = match created {
             Ok(Some(row)) => row,
-            Ok(None) | Err(StoreError::Invalid(_)) => {
+            Err(StoreError::UserExists(_)) => {
                 return self.reply_err(
                     id,
                     ErrorReply::new(
                         ErrorCode::AlreadyExists,
                         format!("the name {name} is taken"),
+                    ),
+                );
+            }
+            Ok(None) => {
+                return self.reply_err(
+                    id,
+                    ErrorReply::new(
+                        ErrorCode::Internal,
+                        "the account was created but cannot be read back; try logging in",
                     ),
                 );
             }
@@ -683,11 +706,7 @@ impl Conn {
 
     fn persist(&self, change: Option<StoreChange>) {
         if let Some(change) = change {
-            let result = self.shared.store.write_detached(move |c| {
-                if let Err(e) = change.apply(c) {
-                    tracing::error!(error = %e, ?change, "cannot persist change");
-                }
-            });
+            let result = self.shared.store.persist(change);
             if let Err(e) = result {
                 tracing::warn!(error = %e, "store closed; change not persisted");
             }
@@ -783,11 +802,7 @@ impl Conn {
             room: room.trim().to_owned(),
             detail: detail.to_owned(),
         };
-        let result = self.shared.store.write_detached(move |c| {
-            if let Err(e) = store::insert_audit(c, &entry) {
-                tracing::error!(error = %e, "cannot write the audit log");
-            }
-        });
+        let result = self.shared.store.audit(entry);
         if let Err(e) = result {
             tracing::warn!(error = %e, "store closed; audit entry lost");
         }
@@ -957,9 +972,16 @@ impl Conn {
             Request::ChangePassword { old, new } => {
                 self.change_password(session, id, old.0, new.0).await;
             }
-            Request::Send { room, body, action } => {
-                self.send(session, id, &room, body, action).await;
+            Request::Send {
+                room,
+                body,
+                action,
+                nonce,
+            } => {
+                self.send(session, id, &room, body, action, nonce.as_deref())
+                    .await;
             }
+            Request::Unknown(name) => self.unsupported(id, &name),
             Request::History { room, query } => {
                 let plan = self.shared.hub().plan_history(session, &room, query);
                 match plan {
@@ -1156,13 +1178,21 @@ impl Conn {
         });
     }
 
-    async fn send(&self, session: u64, id: u64, room: &str, body: String, action: bool) {
+    async fn send(
+        &self,
+        session: u64,
+        id: u64,
+        room: &str,
+        body: String,
+        action: bool,
+        nonce: Option<&str>,
+    ) {
         let mut created = false;
         loop {
             let plan = self
                 .shared
                 .hub()
-                .plan_send(session, id, room, body.clone(), action);
+                .plan_send(session, id, room, body.clone(), action, nonce);
             match plan {
                 Ok(SendPlan::Ready(msg)) => {
                     // The reply (Sent) comes from the hub once the store has
@@ -1228,7 +1258,7 @@ impl Conn {
                 let kind = if private { "private" } else { "public" };
                 self.audit(session, "room.create", "", room, kind);
             }
-            Err(StoreError::Invalid(_)) => {
+            Err(StoreError::RoomExists(_)) => {
                 self.refund_quota(user, Quota::Rooms);
                 self.reply_err(
                     id,

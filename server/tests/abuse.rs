@@ -32,6 +32,7 @@ async fn a_flooder_is_rate_limited_while_others_get_every_message_in_order() {
                         room: "#general".into(),
                         body: format!("spam {i}"),
                         action: false,
+                        nonce: None,
                     })
                     .await,
             );

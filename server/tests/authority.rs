@@ -53,6 +53,8 @@ fn kind_of(r: &Request) -> &'static str {
         Request::Typing { .. } => "typing",
         Request::Presence { .. } => "presence",
         Request::Stats => "stats",
+        // Cannot be encoded; `connection.rs` sends raw frames of unknown requests.
+        Request::Unknown(_) => "unknown",
     }
 }
 
@@ -140,6 +142,7 @@ fn rows() -> Vec<Row> {
                 room: room.into(),
                 body: "hello".into(),
                 action: false,
+                nonce: None,
             },
             nli(),
             AsMissing,

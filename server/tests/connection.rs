@@ -68,6 +68,7 @@ async fn first_request_must_be_hello_and_login_comes_before_anything_else() {
             room: "#general".into(),
             body: "hi".into(),
             action: false,
+            nonce: None,
         },
         Request::History {
             room: "#general".into(),
@@ -353,6 +354,7 @@ async fn oversized_truncated_and_garbage_frames_harm_no_one_else() {
             room: "#general".into(),
             body: "hello".into(),
             action: false,
+            nonce: None,
         },
     })
     .unwrap();
@@ -494,6 +496,7 @@ async fn shutdown_tells_clients_with_a_reconnect_hint() {
                 room: "#general".into(),
                 body: format!("last words {i}"),
                 action: false,
+                nonce: None,
             })
             .await;
     }
@@ -536,27 +539,136 @@ async fn shutdown_tells_clients_with_a_reconnect_hint() {
     assert!(TcpStream::connect(server.addr).await.is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_request_from_a_newer_client_gets_an_error_with_its_id() {
-    #[derive(serde::Serialize)]
-    struct Future {
-        id: u64,
-        req: &'static str,
-    }
-    let server = TestServer::start(&["alice"], |_| {}).await;
-    let mut c = server.login("alice").await;
-    let payload = rmp_serde::to_vec_named(&Future {
-        id: 4242,
-        req: "teleport",
-    })
-    .unwrap();
+/// Writes a frame of another shape, as a newer client would.
+async fn write_raw(c: &mut Client, value: &impl serde::Serialize) {
+    let payload = rmp_serde::to_vec_named(value).unwrap();
     let mut frame = Vec::new();
     frame.put_u32(payload.len() as u32);
     frame.extend_from_slice(&payload);
     c.framed.get_mut().write_all(&frame).await.unwrap();
-    let e = c.reply(4242).await.unwrap_err();
-    assert_eq!(e.code, ErrorCode::BadFrame);
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum NewerRequest {
+    Teleport,
+    React { message: u64, key: String },
+}
+
+#[derive(serde::Serialize)]
+struct NewerFrame {
+    id: u64,
+    req: NewerRequest,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_requests_get_unsupported_and_keep_the_connection() {
+    let server = TestServer::start(&["alice"], |_| {}).await;
+    // Before login: answered, and the login still works afterwards.
+    let mut c = Client::connect(server.addr).await;
+    c.hello().await;
+    write_raw(
+        &mut c,
+        &NewerFrame {
+            id: 77,
+            req: NewerRequest::Teleport,
+        },
+    )
+    .await;
+    let e = c.reply(77).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Unsupported, "{e}");
+    assert!(e.message.contains("teleport"), "{e}");
+    drop(c);
+    // Logged in: more unknown requests than the bad-frame limit (5), with
+    // and without content; none counts as a bad frame.
+    let mut c = server.login("alice").await;
+    for id in 4242..4252 {
+        let req = if id % 2 == 0 {
+            NewerRequest::Teleport
+        } else {
+            NewerRequest::React {
+                message: 1,
+                key: ":+1:".into(),
+            }
+        };
+        write_raw(&mut c, &NewerFrame { id, req }).await;
+        let e = c.reply(id).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::Unsupported, "{e}");
+    }
     assert_eq!(c.request(Request::Ping).await.unwrap(), Response::Pong);
+    assert!(c.send_text("#general", "still here").await.is_ok());
+    // A known request with a broken field is still a bad frame.
+    #[derive(serde::Serialize)]
+    struct Broken {
+        id: u64,
+        req: BrokenReq,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum BrokenReq {
+        Join { room: u32 },
+    }
+    write_raw(
+        &mut c,
+        &Broken {
+            id: 9,
+            req: BrokenReq::Join { room: 1 },
+        },
+    )
+    .await;
+    assert_eq!(c.reply(9).await.unwrap_err().code, ErrorCode::BadFrame);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_client_speaking_the_frozen_v1_bytes_is_served() {
+    // The exact bytes of protocol 1's hello, login and requests, from the
+    // frozen fixture (request id 7 each; the password there is "pw").
+    let fixture = include_str!("../../shared/tests/golden-v1.txt");
+    let frame = |name: &str| -> Vec<u8> {
+        let hex = fixture
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("client.{name} ")[..]))
+            .unwrap_or_else(|| panic!("no {name} in the fixture"));
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let server = TestServer::start(&["alice"], |_| {}).await;
+    let mut c = Client::connect(server.addr).await;
+    let write = async |c: &mut Client, name: &str| {
+        c.framed.get_mut().write_all(&frame(name)).await.unwrap();
+        c.reply(7).await
+    };
+    match write(&mut c, "hello").await.unwrap() {
+        Response::Welcome { features, .. } => {
+            assert!(features.iter().any(|f| f == "nonce"), "{features:?}");
+            assert!(features.iter().any(|f| f == "unsupported"), "{features:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Wrong password in the fixture: a clean auth failure, not a bad frame.
+    assert_eq!(
+        write(&mut c, "login_password").await.unwrap_err().code,
+        ErrorCode::AuthFailed
+    );
+    let mut c = server.login("alice").await;
+    for (name, ok) in [
+        ("ping", true),
+        ("join", true),
+        ("send", true),
+        ("history", true),
+        ("members", true),
+        ("rooms", true),
+        ("directory", true),
+        ("mark_read", true),
+        ("typing", true),
+        ("presence", true),
+        ("stats", true),
+    ] {
+        let reply = write(&mut c, name).await;
+        assert_eq!(reply.is_ok(), ok, "{name}: {reply:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,6 +86,7 @@ async fn sender(addr: SocketAddr, sender: usize, first_seq: u64) -> Vec<(u64, u6
                 room: "#general".into(),
                 body: format!("w{sender}-{seq}"),
                 action: false,
+                nonce: None,
             };
             if framed
                 .send(&ClientFrame { id: next_id, req })

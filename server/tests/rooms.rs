@@ -87,6 +87,7 @@ async fn fan_out_to_many_clients_keeps_per_sender_order() {
                     room: "#general".into(),
                     body: format!("{s}:{i}"),
                     action: false,
+                    nonce: None,
                 })
                 .await;
         }
@@ -174,6 +175,7 @@ async fn private_rooms_and_direct_conversations_stay_private() {
                 room: room.into(),
                 body: "hi".into(),
                 action: false,
+                nonce: None,
             },
             history(room, None, None, 10),
             Request::Join { room: room.into() },
@@ -1188,6 +1190,7 @@ async fn batched_fan_out_keeps_id_order_and_sent_first() {
                 room: room.into(),
                 body: format!("m{i}"),
                 action: false,
+                nonce: None,
             })
             .await;
         requests.push(id);
@@ -1223,4 +1226,97 @@ async fn batched_fan_out_keeps_id_order_and_sent_first() {
     let bodies: Vec<String> = got.into_iter().map(|(_, b)| b).collect();
     let want: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
     assert_eq!(bodies, want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sessions_sending_the_same_text_at_once_each_get_their_own_nonce() {
+    let server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let mut a1 = server.login("alice").await;
+    let mut a2 = server.login("alice").await;
+    let mut bob = server.login("bob").await;
+    let send = |nonce: &str| Request::Send {
+        room: "#general".into(),
+        body: "same words".into(),
+        action: false,
+        nonce: Some(nonce.into()),
+    };
+    // Both in flight before either is answered: the store may commit them
+    // in one batch, in either order.
+    let (r1, r2) = (
+        a1.send_req(send("one")).await,
+        a2.send_req(send("two")).await,
+    );
+    let sent = |res: Response| match res {
+        Response::Sent { id, nonce, .. } => (id, nonce),
+        other => panic!("{other:?}"),
+    };
+    let (id1, n1) = sent(a1.reply(r1).await.unwrap());
+    let (id2, n2) = sent(a2.reply(r2).await.unwrap());
+    assert_eq!(n1.as_deref(), Some("one"));
+    assert_eq!(n2.as_deref(), Some("two"));
+    assert_ne!(id1, id2);
+    let messages = |c: &mut Client| {
+        let mut got: Vec<(u64, Option<String>)> = c
+            .events
+            .drain(..)
+            .filter_map(|e| match e {
+                Event::Message(m) => Some((m.id, m.nonce)),
+                _ => None,
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    // Every session of alice sees both, each with the nonce of the session
+    // that sent it, so each knows exactly which one is its own.
+    let want = {
+        let mut w = vec![(id1, Some("one".to_owned())), (id2, Some("two".to_owned()))];
+        w.sort();
+        w
+    };
+    for c in [&mut a1, &mut a2] {
+        while messages_pending(c) < 2 {
+            match c.next_frame().await.expect("open") {
+                ServerFrame::Event(e) => c.events.push_back(e),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(messages(c), want);
+    }
+    // Nobody else sees a nonce.
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        if let Event::Message(m) = bob.event().await {
+            seen.push(m.nonce);
+        }
+    }
+    assert_eq!(seen, [None, None]);
+    // Nor does history.
+    match a1
+        .request(Request::History {
+            room: "#general".into(),
+            query: HistoryQuery {
+                before: None,
+                after: None,
+                limit: 10,
+            },
+        })
+        .await
+        .unwrap()
+    {
+        Response::Messages { messages, .. } => {
+            assert!(messages.iter().all(|m| m.nonce.is_none()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // An oversized nonce is refused before anything is stored.
+    let e = a1.request(send(&"n".repeat(65))).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Invalid, "{e}");
+}
+
+fn messages_pending(c: &Client) -> usize {
+    c.events
+        .iter()
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count()
 }

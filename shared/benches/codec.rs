@@ -30,6 +30,7 @@ fn message_event() -> ServerFrame {
         from: "carol".into(),
         body: BODY.into(),
         action: false,
+        nonce: None,
     }))
 }
 
@@ -40,6 +41,7 @@ fn send_request() -> ClientFrame {
             room: "#general".into(),
             body: BODY.into(),
             action: false,
+            nonce: None,
         },
     }
 }

@@ -14,7 +14,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::{ClientFrame, MAX_FRAME_LEN, RequestId, ServerFrame};
+use crate::{ClientFrame, Event, MAX_FRAME_LEN, Request, RequestId, Response, ServerFrame};
 
 /// Length of the frame prefix.
 pub const PREFIX_LEN: usize = 4;
@@ -148,20 +148,112 @@ fn decode<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, CodecError> {
     T::deserialize(&mut de).map_err(|e| CodecError::Malformed(e.to_string()))
 }
 
-/// Decodes a client frame payload (without its prefix).
-///
-/// # Errors
-/// [`CodecError::Malformed`] for anything that is not a valid frame.
-pub fn decode_client(payload: &[u8]) -> Result<ClientFrame, CodecError> {
-    decode(payload)
+/// The name of an enum value on the wire, read without its content: a
+/// unit variant is a string, any other a one-entry map keyed by the name.
+struct Tag(String);
+
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Tag;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an enum variant: a name, or a map of one name to its content")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Tag, E> {
+                Ok(Tag(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Tag, A::Error> {
+                let Some((name, serde::de::IgnoredAny)) = map.next_entry::<String, _>()? else {
+                    return Err(serde::de::Error::custom("an empty map is no variant"));
+                };
+                if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(serde::de::Error::custom("a variant map has one entry"));
+                }
+                Ok(Tag(name))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
-/// Decodes a server frame payload (without its prefix).
+/// A client frame reduced to its id and the name of its request.
+#[derive(Deserialize)]
+struct ClientShape {
+    id: RequestId,
+    req: Tag,
+}
+
+/// A server frame reduced to its routing: the reply's id, the names of the
+/// reply and the event.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ServerShape {
+    Ok {
+        id: RequestId,
+        res: Tag,
+    },
+    Err {
+        id: RequestId,
+        #[allow(dead_code)] // read to check the shape, never used
+        err: serde::de::IgnoredAny,
+    },
+    Event(Tag),
+}
+
+/// Decodes a client frame payload (without its prefix). A well-formed frame
+/// whose request this build does not know decodes as [`Request::Unknown`],
+/// so the server can answer `unsupported` instead of treating a newer
+/// client as a broken one.
 ///
 /// # Errors
-/// [`CodecError::Malformed`] for anything that is not a valid frame.
+/// [`CodecError::Malformed`] for anything that is not a valid frame, a
+/// known request with bad fields included.
+pub fn decode_client(payload: &[u8]) -> Result<ClientFrame, CodecError> {
+    decode(payload).or_else(|e| match decode::<ClientShape>(payload) {
+        Ok(ClientShape { id, req: Tag(name) }) if !Request::KINDS.contains(&name.as_str()) => {
+            Ok(ClientFrame {
+                id,
+                req: Request::Unknown(name),
+            })
+        }
+        _ => Err(e),
+    })
+}
+
+/// Decodes a server frame payload (without its prefix). A well-formed frame
+/// with a reply or event this build does not know decodes as
+/// [`Response::Unknown`] or [`Event::Unknown`]; nested enums that will
+/// grow have catch-alls of their own.
+///
+/// # Errors
+/// [`CodecError::Malformed`] for anything that is not a valid frame, a
+/// known reply or event with bad fields included; [`peek_reply_id`] then
+/// still finds the request it answers.
 pub fn decode_server(payload: &[u8]) -> Result<ServerFrame, CodecError> {
-    decode(payload)
+    decode(payload).or_else(|e| match decode::<ServerShape>(payload) {
+        Ok(ServerShape::Ok { id, res: Tag(name) }) if !Response::KINDS.contains(&name.as_str()) => {
+            Ok(ServerFrame::Ok {
+                id,
+                res: Response::Unknown(name),
+            })
+        }
+        Ok(ServerShape::Event(Tag(name))) if !Event::KINDS.contains(&name.as_str()) => {
+            Ok(ServerFrame::Event(Event::Unknown(name)))
+        }
+        _ => Err(e),
+    })
+}
+
+/// The request id of a server reply that could not be decoded, so the
+/// waiter can be told instead of left hanging. `None` for events and for
+/// what is no frame at all. Bound by the same depth limit as decoding.
+#[must_use]
+pub fn peek_reply_id(payload: &[u8]) -> Option<RequestId> {
+    match decode::<ServerShape>(payload).ok()? {
+        ServerShape::Ok { id, .. } | ServerShape::Err { id, .. } => Some(id),
+        ServerShape::Event(_) => None,
+    }
 }
 
 /// Reads just the request id of a client payload whose request could not be
@@ -258,6 +350,7 @@ mod tests {
                 room: "x".repeat(100),
                 id: 1,
                 ts: 0,
+                nonce: None,
             },
         };
         assert!(matches!(
@@ -313,14 +406,129 @@ mod tests {
     }
 
     #[test]
-    fn unknown_request_still_yields_its_id() {
+    fn unknown_request_decodes_as_unknown_with_its_id() {
         // {"id": 9, "req": "frobnicate"}
         let payload = [
             0x82, 0xa2, b'i', b'd', 0x09, 0xa3, b'r', b'e', b'q', 0xaa, b'f', b'r', b'o', b'b',
             b'n', b'i', b'c', b'a', b't', b'e',
         ];
-        assert!(decode_client(&payload).is_err());
+        assert_eq!(
+            decode_client(&payload).unwrap(),
+            ClientFrame {
+                id: 9,
+                req: Request::Unknown("frobnicate".into())
+            }
+        );
         assert_eq!(peek_request_id(&payload), Some(9));
         assert_eq!(peek_request_id(&[0xc1]), None);
+    }
+
+    /// Encodes a value of another shape, as a newer peer would.
+    fn named<T: Serialize>(v: &T) -> Vec<u8> {
+        rmp_serde::to_vec_named(v).unwrap()
+    }
+
+    #[test]
+    fn unknown_request_with_fields_is_unknown_but_a_bad_known_one_is_malformed() {
+        #[derive(Serialize)]
+        struct Frame<R> {
+            id: u64,
+            req: R,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Newer {
+            React { message: u64, key: String },
+            Send { room: u32 },
+        }
+        let react = named(&Frame {
+            id: 4,
+            req: Newer::React {
+                message: 1,
+                key: ":+1:".into(),
+            },
+        });
+        assert_eq!(
+            decode_client(&react).unwrap().req,
+            Request::Unknown("react".into())
+        );
+        // A known request with a field of the wrong type stays an error.
+        let bad = named(&Frame {
+            id: 5,
+            req: Newer::Send { room: 3 },
+        });
+        assert!(matches!(decode_client(&bad), Err(CodecError::Malformed(_))));
+        assert_eq!(peek_request_id(&bad), Some(5));
+    }
+
+    #[test]
+    fn unknown_replies_and_events_decode_as_catch_alls() {
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Newer {
+            Ok { id: u64, res: Res },
+            Event(Ev),
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Res {
+            Search { hits: Vec<u32> },
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Ev {
+            Reaction { message: u64 },
+            Rebooted,
+        }
+        let reply = named(&Newer::Ok {
+            id: 8,
+            res: Res::Search { hits: vec![1, 2] },
+        });
+        assert_eq!(
+            decode_server(&reply).unwrap(),
+            ServerFrame::Ok {
+                id: 8,
+                res: Response::Unknown("search".into())
+            }
+        );
+        for (ev, name) in [
+            (Ev::Reaction { message: 3 }, "reaction"),
+            (Ev::Rebooted, "rebooted"),
+        ] {
+            assert_eq!(
+                decode_server(&named(&Newer::Event(ev))).unwrap(),
+                ServerFrame::Event(Event::Unknown(name.into()))
+            );
+        }
+        assert_eq!(peek_reply_id(&reply), Some(8));
+        // A known event with broken fields is an error, not skipped silently.
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Broken {
+            Event(BrokenEv),
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum BrokenEv {
+            Typing { room: u8 },
+        }
+        let broken = named(&Broken::Event(BrokenEv::Typing { room: 1 }));
+        assert!(decode_server(&broken).is_err());
+        assert_eq!(peek_reply_id(&broken), None);
+    }
+
+    #[test]
+    fn reply_id_peek_has_the_depth_limit() {
+        // {"ok": {"id": 1, "res": [[[...]]]}}: the reply's content is
+        // skipped, but walked with the same limit.
+        let mut p = vec![0x81, 0xa2, b'o', b'k', 0x82, 0xa2, b'i', b'd', 0x01];
+        p.extend([0xa3, b'r', b'e', b's', 0x81, 0xa1, b'x']);
+        p.extend(std::iter::repeat_n(0x91, 100_000));
+        p.push(0xc0);
+        let handle = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || peek_reply_id(&p))
+            .unwrap();
+        assert_eq!(handle.join().unwrap(), None);
     }
 }

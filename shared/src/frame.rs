@@ -8,6 +8,17 @@
 //! Frames are MessagePack maps with named fields (`rmp_serde::to_vec_named`),
 //! so a field can be added with `#[serde(default)]` without breaking an older
 //! peer. Enum variants are tagged by their snake_case name.
+//!
+//! # Growing without breaking anyone
+//! - A request this build does not know decodes as [`Request::Unknown`]
+//!   (see [`crate::codec::decode_client`]); the server answers it with
+//!   [`ErrorCode::Unsupported`] and keeps the connection.
+//! - Enums that will grow decode a value they do not know as a catch-all:
+//!   [`Response::Unknown`], [`Event::Unknown`], [`Role::Unknown`],
+//!   [`RoomKind::Unknown`], [`PresenceState::Unknown`],
+//!   [`LeaveKind::Unknown`], [`ErrorCode::Other`]. Clients skip events they
+//!   do not know.
+//! - Optional capabilities are named in `Welcome.features` ([`features`]).
 
 use std::fmt;
 
@@ -127,11 +138,16 @@ pub enum Request {
     /// Heartbeat; the reply measures round-trip time.
     Ping,
     /// Post a message. `room` is `#name` or `@user`. `action` marks `/me`.
+    /// `nonce`, chosen by the client, comes back in `Sent` and in the
+    /// `Message` event to every session of the sender, so a client matches
+    /// its own messages by nonce, never by their text.
     Send {
         room: String,
         body: String,
         #[serde(default)]
         action: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
     },
     /// A page of a room's history.
     History { room: String, query: HistoryQuery },
@@ -185,9 +201,42 @@ pub enum Request {
     },
     /// Server statistics.
     Stats,
+    /// A request from a newer client that this build does not know, by its
+    /// name on the wire. Never encoded; the server answers it with
+    /// [`ErrorCode::Unsupported`].
+    #[serde(skip)]
+    Unknown(String),
 }
 
 impl Request {
+    /// The wire name of every request this build knows.
+    pub const KINDS: &[&str] = &[
+        "hello",
+        "login",
+        "register",
+        "change_password",
+        "logout",
+        "ping",
+        "send",
+        "history",
+        "join",
+        "leave",
+        "create",
+        "invite",
+        "kick",
+        "ban",
+        "unban",
+        "set_role",
+        "topic",
+        "members",
+        "rooms",
+        "directory",
+        "mark_read",
+        "typing",
+        "presence",
+        "stats",
+    ];
+
     /// A short stable name for logs and for the authority tests.
     #[must_use]
     pub fn kind(&self) -> &'static str {
@@ -216,6 +265,7 @@ impl Request {
             Request::Typing { .. } => "typing",
             Request::Presence { .. } => "presence",
             Request::Stats => "stats",
+            Request::Unknown(_) => "unknown",
         }
     }
 }
@@ -272,6 +322,9 @@ pub enum Response {
         room: String,
         id: MessageId,
         ts: i64,
+        /// The `Send` request's nonce, if it had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
     },
     /// Reply to `History`: oldest first. `more` says whether older messages
     /// exist beyond this page (for `after` queries: newer ones).
@@ -295,6 +348,28 @@ pub enum Response {
         #[serde(default)]
         token: Option<Secret>,
     },
+    /// A reply from a newer server that this build cannot read, by its name
+    /// on the wire. Never encoded.
+    #[serde(skip)]
+    Unknown(String),
+}
+
+impl Response {
+    /// The wire name of every reply this build knows.
+    pub const KINDS: &[&str] = &[
+        "welcome",
+        "session",
+        "done",
+        "pong",
+        "sent",
+        "messages",
+        "room",
+        "rooms",
+        "directory",
+        "members",
+        "stats",
+        "password_changed",
+    ];
 }
 
 /// The logged-in session. `Debug` hides the token.
@@ -331,15 +406,48 @@ pub enum RoomKind {
     Private,
     /// A conversation between two users, named `@other` for each of them.
     Direct,
+    /// A kind from a newer server. Shown, but nothing about it is assumed.
+    #[serde(other)]
+    Unknown,
 }
 
 /// A member's role in a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Member,
     Moderator,
     Owner,
+    /// A role from a newer server; ranks below every known one, so it never
+    /// grants anything.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Role {
+    /// How much authority the role carries: an unknown role none at all.
+    #[must_use]
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Unknown => 0,
+            Role::Member => 1,
+            Role::Moderator => 2,
+            Role::Owner => 3,
+        }
+    }
+}
+
+/// Roles compare by authority ([`Role::rank`]).
+impl PartialOrd for Role {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Role {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
 }
 
 /// A room as one of its members sees it.
@@ -389,6 +497,9 @@ pub enum PresenceState {
     Busy,
     Invisible,
     Offline,
+    /// A state from a newer server; treated as unreachable.
+    #[serde(other)]
+    Unknown,
 }
 
 impl PresenceState {
@@ -400,7 +511,7 @@ impl PresenceState {
             PresenceState::Online => 3,
             PresenceState::Busy => 2,
             PresenceState::Away => 1,
-            PresenceState::Invisible | PresenceState::Offline => 0,
+            PresenceState::Invisible | PresenceState::Offline | PresenceState::Unknown => 0,
         }
     }
 }
@@ -428,6 +539,10 @@ pub struct Message {
     /// `/me` action.
     #[serde(default)]
     pub action: bool,
+    /// The nonce of the `Send` that posted it: only in the live event to
+    /// the sender's own sessions, never in history or to anyone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 
 /// How someone came to leave a room.
@@ -437,6 +552,9 @@ pub enum LeaveKind {
     Left,
     Kicked,
     Banned,
+    /// A way of leaving from a newer server; shown as a plain leave.
+    #[serde(other)]
+    Unknown,
 }
 
 /// Something the server pushes.
@@ -512,6 +630,58 @@ pub enum Event {
         #[serde(default)]
         reconnect_after_ms: Option<u64>,
     },
+    /// An event from a newer server that this build does not know, by its
+    /// name on the wire. Never encoded; clients skip it.
+    #[serde(skip)]
+    Unknown(String),
+}
+
+impl Event {
+    /// The wire name of every event this build knows.
+    pub const KINDS: &[&str] = &[
+        "message",
+        "unread",
+        "read",
+        "typing",
+        "presence",
+        "joined",
+        "left",
+        "topic",
+        "role",
+        "room_added",
+        "room_removed",
+        "closing",
+    ];
+}
+
+/// Names of the optional capabilities a server lists in
+/// `Welcome.features`. A client hides or refuses what the server does not
+/// list; later protocol additions add their names here.
+pub mod features {
+    /// Direct conversations (`@user`).
+    pub const DIRECT: &str = "direct";
+    /// Presence states and status texts.
+    pub const PRESENCE: &str = "presence";
+    /// Typing notifications.
+    pub const TYPING: &str = "typing";
+    /// Self-registration (`Register`), when the server allows it.
+    pub const REGISTRATION: &str = "registration";
+    /// `Send.nonce` echoed in `Sent` and the sender's `Message` events.
+    pub const NONCE: &str = "nonce";
+    /// Unknown requests are answered with `unsupported`.
+    pub const UNSUPPORTED: &str = "unsupported";
+    /// `ChangePassword`.
+    pub const CHANGE_PASSWORD: &str = "change_password";
+    /// Every feature name this build knows, in the order servers list them.
+    pub const ALL: &[&str] = &[
+        DIRECT,
+        PRESENCE,
+        TYPING,
+        REGISTRATION,
+        NONCE,
+        UNSUPPORTED,
+        CHANGE_PASSWORD,
+    ];
 }
 
 /// A failed reply.
@@ -635,6 +805,9 @@ error_codes! {
     /// You hit a per-user quota (rooms created, invites sent); see
     /// `retry_after_ms` when it refills.
     Quota = "quota",
+    /// The server does not know this request (it is newer than the
+    /// server). The connection stays; the reply carries the request's id.
+    Unsupported = "unsupported",
     /// Something went wrong on the server; the request may be retried.
     Internal = "internal",
 }

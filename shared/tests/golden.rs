@@ -7,7 +7,7 @@
 //! The `exhaustive_*` functions do not run; they make the compiler refuse a
 //! new variant until it has a sample here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use natter_shared::*;
@@ -34,6 +34,7 @@ fn message() -> Message {
         from: "alice".into(),
         body: "hello @bob".into(),
         action: false,
+        nonce: None,
     }
 }
 
@@ -91,6 +92,16 @@ fn requests() -> Vec<(&'static str, Request)> {
                 room: room(),
                 body: "hi".into(),
                 action: false,
+                nonce: None,
+            },
+        ),
+        (
+            "send_nonce",
+            Request::Send {
+                room: room(),
+                body: "hi".into(),
+                action: true,
+                nonce: Some("n-1".into()),
             },
         ),
         (
@@ -220,6 +231,16 @@ fn responses() -> Vec<(&'static str, Response)> {
                 room: "#general".into(),
                 id: 42,
                 ts: 1_700_000_000_000,
+                nonce: None,
+            },
+        ),
+        (
+            "sent_nonce",
+            Response::Sent {
+                room: "#general".into(),
+                id: 42,
+                ts: 1_700_000_000_000,
+                nonce: Some("n-1".into()),
             },
         ),
         (
@@ -275,6 +296,13 @@ fn events() -> Vec<(&'static str, Event)> {
     let room = || "#general".to_string();
     vec![
         ("message", Event::Message(message())),
+        (
+            "message_own",
+            Event::Message(Message {
+                nonce: Some("n-1".into()),
+                ..message()
+            }),
+        ),
         (
             "unread",
             Event::Unread {
@@ -386,7 +414,9 @@ fn exhaustive_request(r: &Request) {
         | Request::MarkRead { .. }
         | Request::Typing { .. }
         | Request::Presence { .. }
-        | Request::Stats => {}
+        | Request::Stats
+        // Never encoded: what a newer client's request decodes as.
+        | Request::Unknown(_) => {}
     }
 }
 
@@ -404,7 +434,8 @@ fn exhaustive_response(r: &Response) {
         | Response::Directory(_)
         | Response::Members { .. }
         | Response::Stats(_)
-        | Response::PasswordChanged { .. } => {}
+        | Response::PasswordChanged { .. }
+        | Response::Unknown(_) => {}
     }
 }
 
@@ -422,7 +453,8 @@ fn exhaustive_event(e: &Event) {
         | Event::Role { .. }
         | Event::RoomAdded(_)
         | Event::RoomRemoved { .. }
-        | Event::Closing { .. } => {}
+        | Event::Closing { .. }
+        | Event::Unknown(_) => {}
     }
 }
 
@@ -556,4 +588,125 @@ fn every_error_code_round_trips() {
         let back: ErrorCode = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(&back, code);
     }
+}
+
+#[test]
+fn unknown_values_of_growing_enums_decode_as_catch_alls() {
+    // A login reply from a newer server: a room of a kind, a role and a
+    // presence this build does not know. The login still succeeds.
+    let frame = ServerFrame::Ok {
+        id: 7,
+        res: Response::Session(SessionInfo {
+            user: "alice".into(),
+            admin: false,
+            token: None,
+            rooms: vec![room_state()],
+        }),
+    };
+    let mut bytes = encode(&frame).unwrap().to_vec();
+    let swap = |bytes: &mut Vec<u8>, from: &[u8], to: &[u8]| {
+        assert_eq!(from.len(), to.len());
+        let pos = bytes
+            .windows(from.len())
+            .position(|w| w == from)
+            .expect("value present");
+        bytes[pos..pos + from.len()].copy_from_slice(to);
+    };
+    swap(&mut bytes, b"public", b"lobby!");
+    swap(&mut bytes, b"member", b"guest!");
+    match decode_server(&bytes[4..]).unwrap() {
+        ServerFrame::Ok {
+            res: Response::Session(s),
+            ..
+        } => {
+            assert_eq!(s.rooms[0].kind, RoomKind::Unknown);
+            assert_eq!(s.rooms[0].role, Role::Unknown);
+            assert!(
+                Role::Unknown < Role::Member,
+                "an unknown role grants nothing"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let mut presence = encode(&ServerFrame::Event(Event::Presence {
+        user: "bob".into(),
+        state: PresenceState::Away,
+        status: None,
+    }))
+    .unwrap()
+    .to_vec();
+    swap(&mut presence, b"away", b"zzzz");
+    assert_eq!(
+        decode_server(&presence[4..]).unwrap(),
+        ServerFrame::Event(Event::Presence {
+            user: "bob".into(),
+            state: PresenceState::Unknown,
+            status: None,
+        })
+    );
+    let mut left = encode(&ServerFrame::Event(Event::Left {
+        room: "#general".into(),
+        user: "bob".into(),
+        kind: LeaveKind::Kicked,
+        by: None,
+        reason: None,
+    }))
+    .unwrap()
+    .to_vec();
+    swap(&mut left, b"kicked", b"zapped");
+    assert!(matches!(
+        decode_server(&left[4..]).unwrap(),
+        ServerFrame::Event(Event::Left {
+            kind: LeaveKind::Unknown,
+            ..
+        })
+    ));
+}
+
+/// An enum value's name: a unit variant's string, or the one key of the
+/// map a variant with content is.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Tagged {
+    Unit(String),
+    Content(BTreeMap<String, serde::de::IgnoredAny>),
+}
+
+impl Tagged {
+    fn name(self) -> String {
+        match self {
+            Tagged::Unit(s) => s,
+            Tagged::Content(m) => m.into_keys().next().expect("one key"),
+        }
+    }
+}
+
+/// The wire names of a list of samples.
+fn tags<T: serde::Serialize>(samples: impl IntoIterator<Item = T>) -> BTreeSet<String> {
+    samples
+        .into_iter()
+        .map(|v| {
+            let bytes = rmp_serde::to_vec_named(&v).unwrap();
+            rmp_serde::from_slice::<Tagged>(&bytes).unwrap().name()
+        })
+        .collect()
+}
+
+#[test]
+fn every_known_kind_is_listed() {
+    // The catch-all decoders tell "unknown" from "malformed" by these
+    // lists, so each must name exactly the variants this build encodes.
+    let listed = |kinds: &[&str]| kinds.iter().map(|k| (*k).to_owned()).collect();
+    assert_eq!(
+        tags(requests().into_iter().map(|(_, r)| r)),
+        listed(Request::KINDS)
+    );
+    assert_eq!(
+        tags(responses().into_iter().map(|(_, r)| r)),
+        listed(Response::KINDS)
+    );
+    assert_eq!(
+        tags(events().into_iter().map(|(_, e)| e)),
+        listed(Event::KINDS)
+    );
 }

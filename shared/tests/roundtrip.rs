@@ -55,11 +55,14 @@ fn request() -> impl Strategy<Value = Request> {
         }),
         Just(Request::Logout),
         Just(Request::Ping),
-        (text(), text(), any::<bool>()).prop_map(|(room, body, action)| Request::Send {
-            room,
-            body,
-            action
-        }),
+        (text(), text(), any::<bool>(), proptest::option::of(text())).prop_map(
+            |(room, body, action, nonce)| Request::Send {
+                room,
+                body,
+                action,
+                nonce,
+            }
+        ),
         (
             text(),
             proptest::option::of(any::<u64>()),
@@ -109,6 +112,7 @@ fn message() -> impl Strategy<Value = Message> {
             from,
             body,
             action,
+            nonce: None,
         })
 }
 
@@ -148,11 +152,18 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         proptest::option::of(text()).prop_map(|token| Response::PasswordChanged {
             token: token.map(Into::into)
         }),
-        (text(), any::<u64>(), any::<i64>()).prop_map(|(room, id, ts)| Response::Sent {
-            room,
-            id,
-            ts
-        }),
+        (
+            text(),
+            any::<u64>(),
+            any::<i64>(),
+            proptest::option::of(text())
+        )
+            .prop_map(|(room, id, ts, nonce)| Response::Sent {
+                room,
+                id,
+                ts,
+                nonce,
+            }),
         (
             text(),
             proptest::collection::vec(message(), 0..5),

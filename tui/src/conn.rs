@@ -26,7 +26,6 @@ use natter_shared::{
     MAX_FRAME_LEN, Message, MessageId, PROTOCOL_VERSION, Request, RequestId, Response, RoomState,
     ServerFrame, SessionInfo, decode_server, encode,
 };
-use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -193,16 +192,6 @@ impl std::fmt::Debug for Connection {
             .field("addr", &self.addr)
             .finish_non_exhaustive()
     }
-}
-
-/// Just enough of a server frame to route a reply whose body this build
-/// cannot decode (a response variant from a newer server).
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum FramePeek {
-    Ok { id: RequestId },
-    Err { id: RequestId },
-    Event(serde::de::IgnoredAny),
 }
 
 impl Connection {
@@ -374,6 +363,7 @@ impl Connection {
                 room: room.to_owned(),
                 body: body.to_owned(),
                 action,
+                nonce: None,
             })
             .await?
         {
@@ -543,6 +533,17 @@ async fn read_loop(
             Some(Ok(p)) => p,
         };
         match decode_server(&payload) {
+            Ok(ServerFrame::Ok {
+                id,
+                res: Response::Unknown(name),
+            }) => route(
+                &shared,
+                id,
+                Err(ErrorReply::new(
+                    ErrorCode::Other("undecodable_reply".into()),
+                    format!("cannot read the server's reply: a {name:?} this client does not know"),
+                )),
+            ),
             Ok(ServerFrame::Ok { id, res }) => route(&shared, id, Ok(res)),
             Ok(ServerFrame::Err { id, err }) => {
                 if id == 0 {
@@ -563,13 +564,20 @@ async fn read_loop(
                     reconnect_after: reconnect_after_ms.map(Duration::from_millis),
                 });
             }
+            Ok(ServerFrame::Event(Event::Unknown(name))) => {
+                // An event added in a newer protocol revision.
+                tracing::debug!(event = name, "skipping an event this client does not know");
+            }
             Ok(ServerFrame::Event(ev)) => {
                 // A dropped receiver (a one-shot `--send`) just means nobody
                 // wants events; replies must keep flowing.
                 let _ = events.send(Incoming::Event(ev)).await;
             }
-            Err(e) => match rmp_serde::from_slice::<FramePeek>(&payload) {
-                Ok(FramePeek::Ok { id } | FramePeek::Err { id }) => route(
+            // A reply or event this client should know but cannot read; a
+            // reply still reaches its waiter (found with the codec's depth
+            // limit, like every decode).
+            Err(e) => match natter_shared::codec::peek_reply_id(&payload) {
+                Some(id) => route(
                     &shared,
                     id,
                     Err(ErrorReply::new(
@@ -577,10 +585,7 @@ async fn read_loop(
                         format!("cannot read the server's reply: {e}"),
                     )),
                 ),
-                // Most likely an event added in a newer protocol revision.
-                Ok(FramePeek::Event(_)) | Err(_) => {
-                    tracing::debug!("skipping a server frame this client cannot read: {e}");
-                }
+                None => tracing::debug!("skipping a server frame this client cannot read: {e}"),
             },
         }
     };

@@ -84,6 +84,7 @@ mod tests {
             from: "alice".into(),
             body: body.into(),
             action,
+            nonce: None,
         }
     }
 

@@ -48,7 +48,12 @@ pub enum Status {
     Offline { reason: String, retry_in: Duration },
     /// Given up: the credential was rejected (retrying cannot help), or the
     /// handle was dropped.
-    Stopped(String),
+    Stopped {
+        reason: String,
+        /// The server refused the credential (`auth_failed`): ask for
+        /// another. Decided by the error code, never by the text.
+        credential_refused: bool,
+    },
 }
 
 /// What a supervisor reports.
@@ -145,7 +150,10 @@ async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>, retry: &to
             }
             Outcome::Failed(e) if is_final(&e) => {
                 let _ = tx
-                    .send(Update::Status(Status::Stopped(e.to_string())))
+                    .send(Update::Status(Status::Stopped {
+                        reason: e.to_string(),
+                        credential_refused: e.is_auth_failure(),
+                    }))
                     .await;
                 return;
             }
@@ -438,7 +446,13 @@ mod tests {
             Status::Connecting { .. }
         ));
         match next_status(&mut rx).await {
-            Status::Stopped(why) => assert!(why.contains("authentication failed"), "{why}"),
+            Status::Stopped {
+                reason,
+                credential_refused,
+            } => {
+                assert!(reason.contains("authentication failed"), "{reason}");
+                assert!(credential_refused);
+            }
             other => panic!("{other:?}"),
         }
         assert!(rx.recv().await.is_none(), "the loop has ended");

@@ -52,6 +52,7 @@ enum Done {
 
 struct Job {
     local: u64,
+    nonce: String,
     room: String,
     body: String,
     action: bool,
@@ -73,6 +74,7 @@ fn spawn_sender(conn: Connection, done: mpsc::UnboundedSender<Done>) -> mpsc::Un
                 room: job.room.clone(),
                 body: job.body.clone(),
                 action: job.action,
+                nonce: Some(job.nonce.clone()),
             };
             let result = match conn.request(req).await {
                 Ok(Response::Sent { id, ts, .. }) => Done::Sent(job.local, Ok((id, ts))),
@@ -258,6 +260,11 @@ async fn event_loop(
                         }
                         rtt = Some(c.rtt());
                         sender = Some(spawn_sender(c.clone(), done_tx.clone()));
+                        app.nonces.server_echoes = c
+                            .welcome()
+                            .features
+                            .iter()
+                            .any(|f| f == natter_shared::features::NONCE);
                         conn = Some(c);
                         effects = app.on_online(&session);
                     }
@@ -276,12 +283,12 @@ async fn event_loop(
                             reason,
                         });
                     }
-                    Some(Update::Status(Status::Stopped(why))) => {
+                    Some(Update::Status(Status::Stopped { reason: why, credential_refused })) => {
                         conn = None;
                         sender = None;
                         supervisor = None;
                         updates = None;
-                        if why.contains("auth") || why.contains("password") || why.contains("token") {
+                        if credential_refused {
                             // The credential was refused. If it was the
                             // stored token, forget it (off the UI task: a
                             // keyring may take seconds); then ask.
@@ -351,6 +358,7 @@ async fn event_loop(
                 }
                 Effect::Send {
                     local,
+                    nonce,
                     room,
                     body,
                     action,
@@ -358,6 +366,7 @@ async fn event_loop(
                     Some(s) => {
                         let job = Job {
                             local,
+                            nonce,
                             room,
                             body,
                             action,

@@ -363,7 +363,7 @@ fn presence_symbol(p: PresenceState) -> &'static str {
         PresenceState::Online => "●",
         PresenceState::Away => "◐",
         PresenceState::Busy => "⊘",
-        PresenceState::Invisible | PresenceState::Offline => "○",
+        PresenceState::Invisible | PresenceState::Offline | PresenceState::Unknown => "○",
     }
 }
 
@@ -394,7 +394,7 @@ fn draw_users(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         let role = match m.role {
             Role::Owner => "~",
             Role::Moderator => "@",
-            Role::Member => "",
+            Role::Member | Role::Unknown => "",
         };
         let name = truncate(&format!("{role}{}", m.name), width.saturating_sub(3));
         let mut spans = vec![

@@ -42,6 +42,7 @@ fn msg(id: u64, from: &str, body: &str) -> Message {
         from: from.into(),
         body: body.into(),
         action: false,
+        nonce: None,
     }
 }
 

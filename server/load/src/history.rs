@@ -69,6 +69,7 @@ pub async fn run(
                 room: room.clone(),
                 body,
                 action: false,
+                nonce: None,
             },
         )
         .await?;

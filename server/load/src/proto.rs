@@ -57,6 +57,7 @@ impl Proto {
                         room: room.into(),
                         body: body.into(),
                         action: false,
+                        nonce: None,
                     },
                 };
                 // A bench payload is far below the frame cap.
@@ -510,6 +511,7 @@ mod tests {
             from: "u1".into(),
             body: "L 1 2 3".into(),
             action: false,
+            nonce: None,
         }));
         let bytes = natter_shared::encode(&frame).unwrap();
         assert_eq!(fast_message_body(&bytes[4..]), Some("L 1 2 3"));
@@ -526,6 +528,7 @@ mod tests {
             from: "u1".into(),
             body: long.clone(),
             action: true,
+            nonce: None,
         }));
         let bytes = natter_shared::encode(&frame).unwrap();
         assert_eq!(fast_message_body(&bytes[4..]), Some(long.as_str()));
@@ -538,6 +541,7 @@ mod tests {
                 room: "#bench".into(),
                 id: 8,
                 ts: 2,
+                nonce: None,
             },
         };
         let bytes = natter_shared::encode(&sent).unwrap();

@@ -247,6 +247,7 @@ impl Client {
             room: room.into(),
             body: body.into(),
             action: false,
+            nonce: None,
         })
         .await
     }

@@ -44,6 +44,7 @@ pub fn message(id: MessageId) -> Message {
         from,
         body: BODIES[k % BODIES.len()].to_owned(),
         action: k.is_multiple_of(31),
+        nonce: None,
     }
 }
 

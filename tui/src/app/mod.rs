@@ -54,6 +54,42 @@ pub enum ConnState {
     Stopped(String),
 }
 
+/// How this client names its sends (`Send.nonce`), so that it knows its
+/// own messages when they come back, and no other session's.
+#[derive(Debug, Clone)]
+pub struct Nonces {
+    /// Random per client: two sessions of one user never share a nonce.
+    prefix: String,
+    /// The server echoes nonces (its welcome lists `nonce`). Without it,
+    /// own messages are matched by their text, the only thing left.
+    pub server_echoes: bool,
+}
+
+impl Nonces {
+    fn new() -> Self {
+        Self {
+            prefix: format!("{:016x}", rand::random::<u64>()),
+            server_echoes: true,
+        }
+    }
+
+    /// The nonce of the send with this local id.
+    #[must_use]
+    pub fn of(&self, local: u64) -> String {
+        format!("{}-{local}", self.prefix)
+    }
+
+    /// The local id of one of this client's nonces; `None` for another
+    /// session's.
+    fn local_of(&self, nonce: &str) -> Option<u64> {
+        nonce
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix('-')?
+            .parse()
+            .ok()
+    }
+}
+
 /// A message's delivery, for your own messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -170,14 +206,23 @@ impl Room {
         }
     }
 
-    /// Gives your own message from the server (an echo or a history page)
-    /// to the oldest pending entry with the same text, if any: the send's
-    /// reply and the message can arrive in either order.
-    fn attach_own(&mut self, m: &Message) -> bool {
+    /// Gives your own message from the server to the pending entry it
+    /// confirms: the one whose nonce it carries (the send's reply and the
+    /// message can arrive in either order). Only against a server without
+    /// nonces (`by_text`) is the oldest pending entry with the same text
+    /// taken instead.
+    fn attach_own(&mut self, m: &Message, nonces: &Nonces, by_text: bool) -> bool {
+        let wanted = m.nonce.as_deref().and_then(|n| nonces.local_of(n));
         let Some(e) = self.entries.iter_mut().find(|e| {
             e.id.is_none()
                 && e.local.is_some()
-                && matches!(&e.kind, EntryKind::Msg { body, delivery: Delivery::Pending, .. } if *body == m.body)
+                && match wanted {
+                    Some(local) => e.local == Some(local),
+                    None => {
+                        by_text
+                            && matches!(&e.kind, EntryKind::Msg { body, delivery: Delivery::Pending, .. } if *body == m.body)
+                    }
+                }
         }) else {
             return false;
         };
@@ -192,11 +237,11 @@ impl Room {
     }
 
     /// Adds a message from the server in id order; false if already there.
-    fn insert_message(&mut self, m: &Message, me: &str) -> bool {
+    fn insert_message(&mut self, m: &Message, me: &str, nonces: &Nonces) -> bool {
         if self.ids.contains(&m.id) {
             return false;
         }
-        if m.from == me && self.attach_own(m) {
+        if m.from == me && self.attach_own(m, nonces, !nonces.server_echoes) {
             return false;
         }
         self.ids.insert(m.id);
@@ -299,6 +344,8 @@ pub enum Effect {
     /// Send a message, in order with the other sends.
     Send {
         local: u64,
+        /// Comes back with the message, to tell it from other sessions'.
+        nonce: String,
         room: String,
         body: String,
         action: bool,
@@ -394,6 +441,8 @@ pub struct App {
     /// What was being typed when recall started, restored past the newest.
     draft: String,
     next_local: u64,
+    /// How sends are named, to know them when they come back.
+    pub nonces: Nonces,
     /// Messages written while offline, in order.
     queue: VecDeque<(u64, String, String, bool)>,
     typing_sent: Option<(String, Instant)>,
@@ -434,6 +483,7 @@ impl App {
             recall: None,
             draft: String::new(),
             next_local: 1,
+            nonces: Nonces::new(),
             queue: VecDeque::new(),
             typing_sent: None,
             completion: None,
@@ -582,6 +632,7 @@ impl App {
         while let Some((local, room, body, action)) = self.queue.pop_front() {
             effects.push(Effect::Send {
                 local,
+                nonce: self.nonces.of(local),
                 room,
                 body,
                 action,
@@ -756,13 +807,15 @@ impl App {
                     effects.extend(self.open_current());
                 }
             }
-            Event::Closing { .. } => {}
+            // Events from a newer server: nothing to show.
+            Event::Closing { .. } | Event::Unknown(_) => {}
         }
         effects
     }
 
     fn on_message(&mut self, m: &Message) -> Vec<Effect> {
         let me = self.user.clone();
+        let nonces = self.nonces.clone();
         let current = self.current;
         let focused = self.focused;
         let Some(index) = self.index_of(&m.room) else {
@@ -771,7 +824,7 @@ impl App {
         let room = &mut self.rooms[index];
         room.typing.remove(&m.from);
         let own = m.from == me;
-        if !room.insert_message(m, &me) {
+        if !room.insert_message(m, &me, &nonces) {
             return Vec::new();
         }
         let mentioned = mentions_user(&m.body, &me);
@@ -856,6 +909,7 @@ impl App {
         now_ms: i64,
     ) -> Vec<Effect> {
         let me = self.user.clone();
+        let nonces = self.nonces.clone();
         match (then, result) {
             (Then::History { room, older }, Ok(Response::Messages { messages, more, .. })) => {
                 if let Some(r) = self.room_by_name(&room) {
@@ -865,7 +919,7 @@ impl App {
                         r.has_older = more;
                     }
                     for m in &messages {
-                        r.insert_message(m, &me);
+                        r.insert_message(m, &me, &nonces);
                     }
                 }
                 self.mark_read_if_viewing()
@@ -874,7 +928,7 @@ impl App {
                 let mut effects = Vec::new();
                 if let Some(r) = self.room_by_name(&room) {
                     for m in &messages {
-                        r.insert_message(m, &me);
+                        r.insert_message(m, &me, &nonces);
                     }
                     if more {
                         effects.push(catch_up(&room, r.newest));
@@ -1254,6 +1308,7 @@ impl App {
         if matches!(self.conn, ConnState::Online { .. }) {
             vec![Effect::Send {
                 local,
+                nonce: self.nonces.of(local),
                 room: room.to_owned(),
                 body,
                 action,
@@ -1781,7 +1836,7 @@ fn sort_members(members: &mut [Member]) {
 fn leave_text(user: &str, kind: LeaveKind, by: Option<&str>, reason: Option<&str>) -> String {
     use std::fmt::Write as _;
     let verb = match (user, kind) {
-        (_, LeaveKind::Left) => "left",
+        (_, LeaveKind::Left | LeaveKind::Unknown) => "left",
         ("you", LeaveKind::Kicked) => "were kicked",
         ("you", LeaveKind::Banned) => "were banned",
         (_, LeaveKind::Kicked) => "was kicked",

@@ -48,6 +48,7 @@ pub fn msg(id: u64, room: &str, from: &str, body: &str) -> Message {
         from: from.into(),
         body: body.into(),
         action: false,
+        nonce: None,
     }
 }
 

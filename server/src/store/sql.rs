@@ -1,524 +1,14 @@
-//! Durable storage in SQLite (WAL), in `natter.db` in the data dir.
-//!
-//! All writes go through one dedicated thread that group-commits: it takes
-//! every operation waiting in its queue, runs them in one transaction, commits
-//! once, and only then reports back. A message's id comes from that insert,
-//! so ids are assigned in commit order and a crash can never hand out an id
-//! twice. Reads that must not wait behind writes (logins, old history) use a
-//! second connection.
-//!
-//! The SQL helpers at the bottom are shared by the server and the admin CLI
-//! (`natterd user ...`, `natterd room ...`), which works on the same file.
+//! The SQL itself: one named function per query, shared by the server's
+//! store operations and the admin CLI (`natterd user ...`), which works on
+//! the same file.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc as std_mpsc};
-use std::thread::JoinHandle;
+use std::collections::HashMap;
+use std::path::Path;
 
-use natter_shared::{Message, MessageId, Role, RoomKind};
+use natter_shared::{MessageId, Role, RoomKind};
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::oneshot;
 
-use crate::config::SyncMode;
-
-/// The database file inside the data dir.
-pub const DB_FILE: &str = "natter.db";
-
-/// Session tokens kept per user; older ones are revoked.
-pub const MAX_TOKENS_PER_USER: i64 = 20;
-
-/// The public room every account is a member of.
-pub const GENERAL: &str = "general";
-
-/// Why the store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("cannot create data directory {path}: {error}")]
-    DataDir {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error("{0}")]
-    Invalid(String),
-    #[error("the store has shut down")]
-    Closed,
-}
-
-/// A message on its way to the store.
-#[derive(Debug)]
-pub struct NewMessage {
-    pub room_id: i64,
-    pub author: Arc<str>,
-    pub body: String,
-    pub action: bool,
-    pub ts: i64,
-    /// Who to acknowledge: (session id, request id).
-    pub origin: Option<(u64, u64)>,
-}
-
-/// A message the store has committed.
-#[derive(Debug, Clone)]
-pub struct StoredMessage {
-    pub id: MessageId,
-    pub room_id: i64,
-    pub author: Arc<str>,
-    pub body: Arc<str>,
-    pub action: bool,
-    pub ts: i64,
-}
-
-impl StoredMessage {
-    /// The wire form, with the room named as its recipient sees it.
-    #[must_use]
-    pub fn to_wire(&self, room: String) -> Message {
-        Message {
-            id: self.id,
-            ts: self.ts,
-            room,
-            from: self.author.to_string(),
-            body: self.body.to_string(),
-            action: self.action,
-        }
-    }
-}
-
-/// A committed batch, in commit order, with each message's origin.
-pub type Committed = Vec<(StoredMessage, Option<(u64, u64)>)>;
-
-/// What the writer thread reports about messages.
-#[derive(Debug)]
-pub enum Outcome {
-    /// These messages are durably stored, in this order.
-    Committed(Committed),
-    /// These (session, request) origins' messages were not stored.
-    Failed(Vec<(u64, u64)>),
-}
-
-/// Called on the writer thread with each batch's outcome.
-pub type OnCommit = Box<dyn Fn(Outcome) + Send + Sync>;
-
-type Completion = Box<dyn FnOnce() + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
-
-enum Op {
-    Message(NewMessage),
-    Job(Job),
-    /// Commit what came before, then stop.
-    Shutdown,
-}
-
-/// The handle the server holds. Cloning shares the same writer thread.
-#[derive(Clone)]
-pub struct Store {
-    tx: std_mpsc::Sender<Op>,
-    reader: Arc<Mutex<Connection>>,
-    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
-    checkpointer: Arc<Mutex<Option<Checkpointer>>>,
-}
-
-/// The checkpoint thread; dropping `stop` ends it.
-struct Checkpointer {
-    stop: std_mpsc::Sender<()>,
-    thread: JoinHandle<()>,
-}
-
-/// How often the checkpointer copies the write-ahead log into the database.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Copies committed pages from the write-ahead log into the database on a
-/// thread of its own. SQLite's automatic checkpoint runs inside whichever
-/// commit crosses 1000 pages, which held that commit, and every message
-/// behind it, for several milliseconds every few seconds (S3: p99 3.9 ms
-/// with it, 1.0 ms without). A passive checkpoint on another connection
-/// never blocks the writer.
-///
-/// The log only starts over once a checkpoint has caught up with it, which
-/// a steady stream of commits never allows: new frames land while the
-/// passive checkpoint copies. So once the log passes
-/// [`WAL_RESTART_FRAMES`], a `RESTART` checkpoint follows at once: it
-/// waits for the writer, but only to copy the few frames committed since
-/// the passive one, and then the next commit starts the log over.
-fn checkpoint_loop(conn: &Connection, stop: &std_mpsc::Receiver<()>) {
-    let checkpoint = |mode: &str| {
-        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-            r.get::<_, i64>(1)
-        })
-    };
-    while let Err(std_mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        let done = match checkpoint("PASSIVE") {
-            Ok(frames) if frames > WAL_RESTART_FRAMES => checkpoint("RESTART").map(|_| ()),
-            other => other.map(|_| ()),
-        };
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "checkpoint failed");
-        }
-    }
-}
-
-/// Log frames (pages) past which the log is made to start over: 16,384
-/// frames of 4 KiB, 64 MiB. The restart holds the writer for its fsync, so
-/// it should be rare: at 1000 messages a second, once every 10 s or so.
-const WAL_RESTART_FRAMES: i64 = 16_384;
-
-/// Opens (creating if needed) the database in `data_dir` and applies the
-/// schema.
-pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
-    use std::os::unix::fs::PermissionsExt;
-    let fresh = !data_dir.exists();
-    std::fs::create_dir_all(data_dir).map_err(|error| StoreError::DataDir {
-        path: data_dir.to_owned(),
-        error,
-    })?;
-    // Messages and token hashes are nobody else's business: a new data dir
-    // is private to natterd's user (an existing one keeps the operator's
-    // choice).
-    if fresh {
-        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
-    }
-    let path = data_dir.join(DB_FILE);
-    let conn = Connection::open(&path)?;
-    // SQLite gives the -wal and -shm files the database file's mode.
-    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.execute_batch(SCHEMA)?;
-    ensure_general(&conn)?;
-    Ok(conn)
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL UNIQUE,
-    pw_hash TEXT NOT NULL,
-    admin INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    hash TEXT PRIMARY KEY,
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rooms (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    topic TEXT NOT NULL DEFAULT '',
-    created_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS members (
-    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    role TEXT NOT NULL,
-    last_read INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (room_id, user_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS members_user ON members(user_id);
-CREATE TABLE IF NOT EXISTS bans (
-    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
-    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    PRIMARY KEY (room_id, user_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    room_id INTEGER NOT NULL,
-    author TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    action INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS messages_room ON messages(room_id, id);
-CREATE TABLE IF NOT EXISTS server_bans (
-    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
-    at INTEGER NOT NULL
-);
--- Changes to accounts that end their sessions (password, deleted,
--- suspended). A running server polls this table, so the admin CLI's
--- changes reach it within a fraction of a second. Rows are never reused.
-CREATE TABLE IF NOT EXISTS account_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    user_id INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    -- A session of the server that made the change, left open (the one
-    -- that changed its own password).
-    spare_session INTEGER,
-    at INTEGER NOT NULL
-);
--- Moderation and admin actions: who did what to whom, and when.
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at INTEGER NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    target TEXT NOT NULL DEFAULT '',
-    room TEXT NOT NULL DEFAULT '',
-    detail TEXT NOT NULL DEFAULT ''
-);
-";
-
-impl Store {
-    /// Opens the store and starts its writer thread. Each committed batch of
-    /// messages is handed to `on_commit` on that thread, in commit order,
-    /// before any later write's result is reported: so once a
-    /// [`Store::write`] returns, every message queued before it has been
-    /// delivered.
-    pub fn open(
-        data_dir: &Path,
-        sync: SyncMode,
-        retention: u64,
-        on_commit: OnCommit,
-    ) -> Result<Self, StoreError> {
-        let writer_conn = open_db(data_dir)?;
-        writer_conn.pragma_update(
-            None,
-            "synchronous",
-            match sync {
-                SyncMode::Normal => "NORMAL",
-                SyncMode::Full => "FULL",
-            },
-        )?;
-        // Checkpoints run on their own thread (see `checkpoint_loop`); the
-        // log is cut back to this size whenever it starts over.
-        writer_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        writer_conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-        let reader = Connection::open(data_dir.join(DB_FILE))?;
-        reader.busy_timeout(std::time::Duration::from_secs(10))?;
-        let checkpoint_conn = Connection::open(data_dir.join(DB_FILE))?;
-        checkpoint_conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let (stop_checkpoints, stop) = std_mpsc::channel();
-        let checkpointer = std::thread::Builder::new()
-            .name("natterd-checkpoint".into())
-            .spawn(move || checkpoint_loop(&checkpoint_conn, &stop))
-            .map_err(|e| StoreError::Invalid(format!("cannot start checkpoint thread: {e}")))?;
-        let (tx, rx) = std_mpsc::channel();
-        let handle = std::thread::Builder::new()
-            .name("natterd-store".into())
-            .spawn(move || writer_loop(&writer_conn, &rx, retention, &*on_commit))
-            .map_err(|e| StoreError::Invalid(format!("cannot start store thread: {e}")))?;
-        Ok(Self {
-            tx,
-            reader: Arc::new(Mutex::new(reader)),
-            writer: Arc::new(Mutex::new(Some(handle))),
-            checkpointer: Arc::new(Mutex::new(Some(Checkpointer {
-                stop: stop_checkpoints,
-                thread: checkpointer,
-            }))),
-        })
-    }
-
-    /// Queues a message; it is reported on the committed channel once stored.
-    pub fn submit(&self, msg: NewMessage) -> Result<(), StoreError> {
-        self.tx
-            .send(Op::Message(msg))
-            .map_err(|_| StoreError::Closed)
-    }
-
-    /// Runs `f` on the writer thread inside the next group transaction and
-    /// returns its result once that transaction has committed.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (done, wait) = oneshot::channel();
-        // The result is only handed over after the commit; if the batch
-        // rolls back, `done` is dropped and the caller sees an error.
-        let job: Job = Box::new(move |conn| {
-            let result = f(conn);
-            Box::new(move || {
-                let _ = done.send(result);
-            })
-        });
-        self.tx.send(Op::Job(job)).map_err(|_| StoreError::Closed)?;
-        wait.await
-            .map_err(|_| StoreError::Invalid("the write was rolled back".into()))?
-    }
-
-    /// Queues a write whose outcome nobody waits for (membership changes,
-    /// read markers): it still commits in order with everything else.
-    pub fn write_detached<F>(&self, f: F) -> Result<(), StoreError>
-    where
-        F: FnOnce(&Connection) + Send + 'static,
-    {
-        // The closure runs inside the transaction; the no-op completion runs
-        // after the commit.
-        let job: Job = Box::new(move |conn| {
-            f(conn);
-            Box::new(|| {})
-        });
-        self.tx.send(Op::Job(job)).map_err(|_| StoreError::Closed)
-    }
-
-    /// Runs a read on the reader connection, off the async threads.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let reader = Arc::clone(&self.reader);
-        tokio::task::spawn_blocking(move || {
-            let conn = reader
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&conn)
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
-    }
-
-    /// Runs a read on the reader connection on this thread (start-up only).
-    pub fn read_now<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let conn = self
-            .reader
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&conn)
-    }
-
-    /// Commits everything queued so far, stops the writer thread and waits
-    /// for it. Writes queued afterwards (by any clone) fail with `Closed`.
-    pub fn close(&self) {
-        // The checkpointer first: the writer ends with a full checkpoint
-        // of its own.
-        let checkpointer = self
-            .checkpointer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(Checkpointer { stop, thread }) = checkpointer {
-            drop(stop);
-            let _ = thread.join();
-        }
-        let _ = self.tx.send(Op::Shutdown);
-        let handle = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
-        }
-    }
-}
-
-/// Most operations in one transaction.
-const BATCH_MAX: usize = 4096;
-
-fn writer_loop(
-    conn: &Connection,
-    rx: &std_mpsc::Receiver<Op>,
-    retention: u64,
-    on_commit: &(dyn Fn(Outcome) + Send + Sync),
-) {
-    let mut batch = Vec::with_capacity(256);
-    let mut stop = false;
-    while !stop {
-        let Ok(first) = rx.recv() else { break };
-        let mut next = Some(first);
-        while let Some(op) = next {
-            if matches!(op, Op::Shutdown) {
-                stop = true;
-                break;
-            }
-            batch.push(op);
-            next = if batch.len() < BATCH_MAX {
-                rx.try_recv().ok()
-            } else {
-                None
-            };
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let origins: Vec<(u64, u64)> = batch
-            .iter()
-            .filter_map(|op| match op {
-                Op::Message(m) => m.origin,
-                _ => None,
-            })
-            .collect();
-        match run_batch(conn, &mut batch, retention) {
-            Ok((stored, completions)) => {
-                if !stored.is_empty() {
-                    on_commit(Outcome::Committed(stored));
-                }
-                for c in completions {
-                    c();
-                }
-            }
-            Err(e) => {
-                // The whole batch rolled back: nothing was acknowledged, so
-                // nothing is lost that a client believes stored; each sender
-                // is told, and waiting writers see their channel close.
-                tracing::error!(error = %e, "store batch failed and was rolled back");
-                on_commit(Outcome::Failed(origins));
-            }
-        }
-        batch.clear();
-    }
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
-        tracing::warn!(error = %e, "final checkpoint failed");
-    }
-}
-
-type BatchOutcome = (Committed, Vec<Completion>);
-
-fn run_batch(
-    conn: &Connection,
-    batch: &mut Vec<Op>,
-    retention: u64,
-) -> Result<BatchOutcome, rusqlite::Error> {
-    let tx = conn.unchecked_transaction()?;
-    let mut stored = Vec::new();
-    let mut completions = Vec::new();
-    let mut touched = HashSet::new();
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO messages (room_id, author, ts, body, action) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for op in batch.drain(..) {
-            match op {
-                Op::Message(m) => {
-                    insert.execute(params![m.room_id, &*m.author, m.ts, m.body, m.action])?;
-                    let id = u64::try_from(tx.last_insert_rowid()).unwrap_or_default();
-                    touched.insert(m.room_id);
-                    stored.push((
-                        StoredMessage {
-                            id,
-                            room_id: m.room_id,
-                            author: m.author,
-                            body: m.body.into(),
-                            action: m.action,
-                            ts: m.ts,
-                        },
-                        m.origin,
-                    ));
-                }
-                Op::Job(job) => completions.push(job(&tx)),
-                Op::Shutdown => {}
-            }
-        }
-    }
-    if retention > 0 {
-        let mut trim = tx.prepare_cached(
-            "DELETE FROM messages WHERE room_id = ?1 AND id <= \
-             (SELECT id FROM messages WHERE room_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-        )?;
-        for room in touched {
-            trim.execute(params![room, i64::try_from(retention).unwrap_or(i64::MAX)])?;
-        }
-    }
-    tx.commit()?;
-    Ok((stored, completions))
-}
-
-// ---- SQL helpers shared by the server and the admin CLI -------------------
+use super::{GENERAL, MAX_TOKENS_PER_USER, StoreError, StoredMessage, now_ms};
 
 /// SQLite integers are signed; ids and counts never reach 2^63.
 fn to_sql(n: u64) -> i64 {
@@ -527,14 +17,6 @@ fn to_sql(n: u64) -> i64 {
 
 fn from_sql(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
-}
-
-/// Milliseconds since the Unix epoch.
-#[must_use]
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A user row.
@@ -562,6 +44,8 @@ pub(crate) fn kind_str(kind: RoomKind) -> &'static str {
         RoomKind::Public => "public",
         RoomKind::Private => "private",
         RoomKind::Direct => "direct",
+        // Never stored: only a newer peer's value decodes as this.
+        RoomKind::Unknown => "unknown",
     }
 }
 
@@ -578,6 +62,7 @@ pub(crate) fn role_str(role: Role) -> &'static str {
         Role::Member => "member",
         Role::Moderator => "moderator",
         Role::Owner => "owner",
+        Role::Unknown => "unknown",
     }
 }
 
@@ -589,7 +74,7 @@ fn parse_role(s: &str) -> Role {
     }
 }
 
-fn ensure_general(conn: &Connection) -> Result<(), StoreError> {
+pub(super) fn ensure_general(conn: &Connection) -> Result<(), StoreError> {
     conn.execute(
         "INSERT OR IGNORE INTO rooms (name, kind, topic, created_at) VALUES (?1, 'public', '', ?2)",
         params![GENERAL, now_ms()],
@@ -646,7 +131,7 @@ pub fn insert_user(
     admin: bool,
 ) -> Result<i64, StoreError> {
     if user_by_name(conn, name)?.is_some() {
-        return Err(StoreError::Invalid(format!("user {name} already exists")));
+        return Err(StoreError::UserExists(name.to_owned()));
     }
     conn.execute(
         "INSERT INTO users (name, pw_hash, admin, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -680,14 +165,20 @@ pub fn set_password(
         params![pw_hash, user_id],
     )?;
     conn.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])?;
-    insert_account_event(conn, user_id, AccountEventKind::Password, spare_session)
+    insert_account_event(
+        conn,
+        user_id,
+        AccountEventKind::Password,
+        spare_session,
+        None,
+    )
 }
 
 /// Deletes a user, their tokens and memberships (their messages stay), and
 /// ends their sessions on a running server.
 pub fn delete_user(conn: &Connection, user_id: i64) -> Result<(), StoreError> {
     conn.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
-    insert_account_event(conn, user_id, AccountEventKind::Deleted, None)
+    insert_account_event(conn, user_id, AccountEventKind::Deleted, None, None)
 }
 
 /// Suspends an account (its sessions end and it cannot log in) or lifts
@@ -698,19 +189,30 @@ pub fn set_suspended(conn: &Connection, user_id: i64, suspended: bool) -> Result
             "INSERT OR IGNORE INTO server_bans (user_id, at) VALUES (?1, ?2)",
             params![user_id, now_ms()],
         )?;
-        insert_account_event(conn, user_id, AccountEventKind::Suspended, None)
+        insert_account_event(conn, user_id, AccountEventKind::Suspended, None, None)
     } else {
         conn.execute("DELETE FROM server_bans WHERE user_id = ?1", [user_id])?;
         Ok(())
     }
 }
 
-/// What happened to an account that ends its sessions.
+/// A change made outside the running server (by the admin CLI, another
+/// process) that the server must follow: it polls `account_events`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountEventKind {
+    /// The password changed: the account's sessions end.
     Password,
+    /// The account was deleted: its sessions end and it leaves its rooms.
     Deleted,
+    /// The account was suspended: its sessions end.
     Suspended,
+    /// A new account: it appears in `#general` for everyone there.
+    UserAdded,
+    /// A new room (`room_id`): it can be joined, and its owner (the user,
+    /// if any) sees it appear.
+    RoomAdded,
+    /// The user was added to the room `room_id` (an operator's invite).
+    MemberAdded,
 }
 
 impl AccountEventKind {
@@ -719,6 +221,9 @@ impl AccountEventKind {
             AccountEventKind::Password => "password",
             AccountEventKind::Deleted => "deleted",
             AccountEventKind::Suspended => "suspended",
+            AccountEventKind::UserAdded => "user_added",
+            AccountEventKind::RoomAdded => "room_added",
+            AccountEventKind::MemberAdded => "member_added",
         }
     }
 
@@ -727,6 +232,9 @@ impl AccountEventKind {
             "password" => Some(AccountEventKind::Password),
             "deleted" => Some(AccountEventKind::Deleted),
             "suspended" => Some(AccountEventKind::Suspended),
+            "user_added" => Some(AccountEventKind::UserAdded),
+            "room_added" => Some(AccountEventKind::RoomAdded),
+            "member_added" => Some(AccountEventKind::MemberAdded),
             _ => None,
         }
     }
@@ -736,20 +244,33 @@ impl AccountEventKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountEvent {
     pub id: i64,
+    /// The account; 0 for a room added without an owner.
     pub user_id: i64,
     pub kind: AccountEventKind,
     pub spare_session: Option<u64>,
+    /// The room, for room changes.
+    pub room_id: Option<i64>,
 }
 
-fn insert_account_event(
+/// Records a change for running servers to follow (see
+/// [`AccountEventKind`]).
+pub fn insert_account_event(
     conn: &Connection,
     user_id: i64,
     kind: AccountEventKind,
     spare_session: Option<u64>,
+    room_id: Option<i64>,
 ) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO account_events (user_id, kind, spare_session, at) VALUES (?1, ?2, ?3, ?4)",
-        params![user_id, kind.as_str(), spare_session.map(to_sql), now_ms()],
+        "INSERT INTO account_events (user_id, kind, spare_session, at, room_id)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            user_id,
+            kind.as_str(),
+            spare_session.map(to_sql),
+            now_ms(),
+            room_id
+        ],
     )?;
     Ok(())
 }
@@ -769,7 +290,8 @@ pub fn account_events_after(
     after: i64,
 ) -> Result<Vec<AccountEvent>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, user_id, kind, spare_session FROM account_events WHERE id > ?1 ORDER BY id",
+        "SELECT id, user_id, kind, spare_session, room_id FROM account_events
+         WHERE id > ?1 ORDER BY id",
     )?;
     let rows = stmt.query_map([after], |r| {
         Ok((
@@ -777,17 +299,19 @@ pub fn account_events_after(
             r.get::<_, i64>(1)?,
             r.get::<_, String>(2)?,
             r.get::<_, Option<i64>>(3)?,
+            r.get::<_, Option<i64>>(4)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, user_id, kind, spare) = row?;
+        let (id, user_id, kind, spare, room_id) = row?;
         if let Some(kind) = AccountEventKind::parse(&kind) {
             out.push(AccountEvent {
                 id,
                 user_id,
                 kind,
                 spare_session: spare.map(from_sql),
+                room_id,
             });
         }
     }
@@ -854,9 +378,7 @@ pub fn backup(conn: &Connection, dest: &Path) -> Result<(), StoreError> {
     }
     let ok: String = out.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     if ok != "ok" {
-        return Err(StoreError::Invalid(format!(
-            "the backup failed its integrity check: {ok}"
-        )));
+        return Err(StoreError::Integrity(ok));
     }
     Ok(())
 }
@@ -898,7 +420,7 @@ pub fn insert_room(conn: &Connection, name: &str, kind: RoomKind) -> Result<i64,
         .query_row("SELECT id FROM rooms WHERE name = ?1", [name], |r| r.get(0))
         .optional()?;
     if exists.is_some() {
-        return Err(StoreError::Invalid(format!("room {name} already exists")));
+        return Err(StoreError::RoomExists(name.to_owned()));
     }
     conn.execute(
         "INSERT INTO rooms (name, kind, topic, created_at) VALUES (?1, ?2, '', ?3)",
@@ -1186,6 +708,7 @@ pub fn message_count(conn: &Connection) -> Result<u64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::open_db;
 
     #[test]
     fn one_pass_counts_match_counting_each_member() {

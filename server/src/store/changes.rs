@@ -1,0 +1,125 @@
+//! What the rest of the server hands the store and gets back from it, as
+//! plain values: the changes that must persist in order with messages
+//! ([`StoreChange`]), and a room as loaded at start-up or on demand
+//! ([`RoomSnapshot`]).
+
+use std::collections::HashMap;
+
+use natter_shared::{MessageId, Role};
+use rusqlite::Connection;
+
+use super::sql::{
+    MemberRow, RoomRow, messages_before, room_bans, room_members, room_unread_counts,
+};
+use super::{StoreError, StoredMessage};
+
+/// A room as loaded from the store, ready to install.
+#[derive(Debug)]
+pub struct RoomSnapshot {
+    pub row: RoomRow,
+    pub members: Vec<MemberRow>,
+    pub bans: Vec<i64>,
+    pub recent: Vec<StoredMessage>,
+    pub floor: MessageId,
+    /// (user id -> unread, mentions) for members whose marker is older than
+    /// the ring.
+    pub far_counts: HashMap<i64, (u32, u32)>,
+}
+
+/// Loads one room with its members, bans, newest messages and each
+/// member's unread counts.
+pub fn load_room(conn: &Connection, row: RoomRow, cap: usize) -> Result<RoomSnapshot, StoreError> {
+    let members = room_members(conn, row.id)?;
+    let bans = room_bans(conn, row.id)?;
+    let mut recent = messages_before(conn, row.id, None, cap + 1)?;
+    let floor = if recent.len() > cap {
+        recent.remove(0).id
+    } else {
+        0
+    };
+    let far: Vec<_> = members
+        .iter()
+        .filter(|m| m.last_read < floor)
+        .map(|m| (m.user_id, m.user_name.as_str(), m.last_read))
+        .collect();
+    let far_counts = room_unread_counts(conn, row.id, &far)?;
+    Ok(RoomSnapshot {
+        row,
+        members,
+        bans,
+        recent,
+        floor,
+        far_counts,
+    })
+}
+
+/// A change the hub made that the store must persist. Applied in order on
+/// the store's writer thread; nobody waits for it.
+#[derive(Debug, Clone)]
+pub enum StoreChange {
+    /// A new membership, read up to `last_read`.
+    Join {
+        room: i64,
+        user: i64,
+        role: Role,
+        last_read: MessageId,
+    },
+    /// A role change.
+    Member {
+        room: i64,
+        user: i64,
+        role: Role,
+    },
+    Unmember {
+        room: i64,
+        user: i64,
+    },
+    Remove {
+        room: i64,
+        user: i64,
+        ban: bool,
+    },
+    Unban {
+        room: i64,
+        user: i64,
+    },
+    Topic {
+        room: i64,
+        topic: String,
+    },
+    Read {
+        room: i64,
+        user: i64,
+        id: MessageId,
+    },
+}
+
+impl StoreChange {
+    /// Applies the change to the database.
+    pub fn apply(&self, conn: &Connection) -> Result<(), StoreError> {
+        use super::sql as s;
+        match self {
+            StoreChange::Join {
+                room,
+                user,
+                role,
+                last_read,
+            } => {
+                s::upsert_member(conn, *room, *user, *role)?;
+                s::set_last_read(conn, *room, *user, *last_read)
+            }
+            StoreChange::Member { room, user, role } => s::upsert_member(conn, *room, *user, *role),
+            StoreChange::Unmember { room, user } => s::delete_member(conn, *room, *user),
+            StoreChange::Remove { room, user, ban } => {
+                s::delete_member(conn, *room, *user)?;
+                if *ban {
+                    s::set_ban(conn, *room, *user, true)?;
+                }
+                Ok(())
+            }
+            StoreChange::Unban { room, user } => s::set_ban(conn, *room, *user, false),
+            StoreChange::Topic { room, topic } => s::set_topic(conn, *room, topic),
+            StoreChange::Read { room, user, id } => s::set_last_read(conn, *room, *user, *id),
+        }
+    }
+}

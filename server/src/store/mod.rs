@@ -1,0 +1,358 @@
+//! Durable storage in SQLite (WAL), in `natter.db` in the data dir. Nothing
+//! outside this module names SQLite: the rest of the server reaches the
+//! database through [`Store`]'s operations and the typed rows they return.
+//!
+//! # Layout
+//! - `mod.rs` (here): the [`Store`] handle, the typed [`StoreError`], and the
+//!   values that cross the seam (a [`NewMessage`] in, a [`Committed`] batch
+//!   out).
+//! - [`schema`]: the tables and opening the file with them (and migrating an
+//!   older file).
+//! - [`writer`]: the one writer thread that group-commits every change in
+//!   one order, each job in its own savepoint; and the checkpoint thread.
+//! - [`sql`]: one named function per query, shared with the admin CLI.
+//! - [`changes`]: the plain values that cross the seam: changes to persist
+//!   in order ([`StoreChange`]) and rooms as loaded ([`RoomSnapshot`]).
+//!
+//! # The ordered commit path
+//! Every write goes through one dedicated thread that group-commits: it
+//! takes every operation waiting in its queue, runs them in one
+//! transaction, commits once, and only then reports back. A message's id
+//! comes from that insert, so ids are assigned in commit order and a crash
+//! can never hand out an id twice. Whatever must stay in order with the
+//! messages (memberships, read markers, later edits and reactions) is a job
+//! on the same path.
+//!
+//! The writer never calls into the rest of the server. Each batch's outcome
+//! goes out on the [`Commits`] channel that [`Store::open`] returns, and the
+//! server, which owns that channel, applies it: committed messages first,
+//! then the completions of the batch's jobs, in the order they were queued.
+//! So once [`Store::write`] returns, every message queued before it has
+//! been handed over.
+//!
+//! Reads that must not wait behind writes (logins, old history) use a
+//! second connection.
+
+pub mod changes;
+pub mod schema;
+pub mod sql;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::thread::JoinHandle;
+
+use natter_shared::{Message, MessageId};
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::config::SyncMode;
+
+pub use changes::{RoomSnapshot, StoreChange, load_room};
+pub use schema::{DB_FILE, open_db};
+pub use sql::*;
+
+/// Session tokens kept per user; older ones are revoked.
+pub const MAX_TOKENS_PER_USER: i64 = 20;
+
+/// The public room every account is a member of.
+pub const GENERAL: &str = "general";
+
+/// Why the store failed. Each cause a caller must tell apart has its own
+/// variant: nothing is read out of a message string.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create data directory {path}: {error}")]
+    DataDir {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// `insert_user` found the name taken.
+    #[error("user {0} already exists")]
+    UserExists(String),
+    /// `insert_room` found the name taken.
+    #[error("room #{0} already exists")]
+    RoomExists(String),
+    /// A backup copy did not pass SQLite's integrity check.
+    #[error("the backup failed its integrity check: {0}")]
+    Integrity(String),
+    /// A store thread could not be started.
+    #[error("cannot start the {name} thread: {error}")]
+    Thread {
+        name: &'static str,
+        error: std::io::Error,
+    },
+    /// The job failed or panicked, or its batch could not commit: nothing
+    /// it wrote was kept.
+    #[error("the write was rolled back")]
+    RolledBack,
+    #[error("the store has shut down")]
+    Closed,
+}
+
+/// Who sent a message, so the server can acknowledge it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The sending session.
+    pub session: u64,
+    /// The `Send` request's id.
+    pub request: u64,
+    /// The `Send` request's nonce, echoed to the sender's sessions.
+    pub nonce: Option<Arc<str>>,
+}
+
+/// A message on its way to the store.
+#[derive(Debug)]
+pub struct NewMessage {
+    pub room_id: i64,
+    pub author: Arc<str>,
+    pub body: String,
+    pub action: bool,
+    pub ts: i64,
+    /// Who to acknowledge.
+    pub origin: Option<Origin>,
+}
+
+/// A message the store has committed.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub id: MessageId,
+    pub room_id: i64,
+    pub author: Arc<str>,
+    pub body: Arc<str>,
+    pub action: bool,
+    pub ts: i64,
+}
+
+impl StoredMessage {
+    /// The wire form, with the room named as its recipient sees it.
+    #[must_use]
+    pub fn to_wire(&self, room: String) -> Message {
+        Message {
+            id: self.id,
+            ts: self.ts,
+            room,
+            from: self.author.to_string(),
+            body: self.body.to_string(),
+            action: self.action,
+            nonce: None,
+        }
+    }
+}
+
+/// A committed batch, in commit order, with each message's origin.
+pub type Committed = Vec<(StoredMessage, Option<Origin>)>;
+
+/// Runs on the server's side of the [`Commits`] channel once the batch that
+/// held its job has committed (or been rolled back: then the job's result
+/// was dropped and its waiter sees [`StoreError::RolledBack`]).
+pub type Completion = Box<dyn FnOnce() + Send>;
+
+/// What the writer thread reports, in commit order.
+pub enum Outcome {
+    /// These messages are durably stored, in this order.
+    Committed(Committed),
+    /// These senders' messages were not stored.
+    Failed(Vec<Origin>),
+    /// Jobs of the batch just reported: run them after its messages.
+    Done(Vec<Completion>),
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Committed(c) => write!(f, "Committed({} messages)", c.len()),
+            Outcome::Failed(o) => write!(f, "Failed({o:?})"),
+            Outcome::Done(d) => write!(f, "Done({} jobs)", d.len()),
+        }
+    }
+}
+
+/// The receiving end of the writer's outcomes; the server owns it.
+pub type Commits = std_mpsc::Receiver<Outcome>;
+
+/// The handle the server holds. Cloning shares the same writer thread.
+#[derive(Clone)]
+pub struct Store {
+    tx: std_mpsc::Sender<writer::Op>,
+    reader: Arc<Mutex<Connection>>,
+    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+    checkpointer: Arc<Mutex<Option<writer::Checkpointer>>>,
+}
+
+impl Store {
+    /// Opens the store and starts its writer thread. Each batch's outcome is
+    /// sent on the returned channel, in commit order.
+    pub fn open(
+        data_dir: &Path,
+        sync: SyncMode,
+        retention: u64,
+    ) -> Result<(Self, Commits), StoreError> {
+        let writer_conn = open_db(data_dir)?;
+        writer_conn.pragma_update(
+            None,
+            "synchronous",
+            match sync {
+                SyncMode::Normal => "NORMAL",
+                SyncMode::Full => "FULL",
+            },
+        )?;
+        // Checkpoints run on their own thread (see `writer::checkpoint_loop`);
+        // the log is cut back to this size whenever it starts over.
+        writer_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        writer_conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        let reader = Connection::open(data_dir.join(DB_FILE))?;
+        reader.busy_timeout(std::time::Duration::from_secs(10))?;
+        let checkpointer = writer::Checkpointer::start(Connection::open(data_dir.join(DB_FILE))?)?;
+        let (tx, rx) = std_mpsc::channel();
+        let (out, commits) = std_mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("natterd-store".into())
+            .spawn(move || writer::writer_loop(&writer_conn, &rx, retention, &out))
+            .map_err(|error| StoreError::Thread {
+                name: "store",
+                error,
+            })?;
+        Ok((
+            Self {
+                tx,
+                reader: Arc::new(Mutex::new(reader)),
+                writer: Arc::new(Mutex::new(Some(handle))),
+                checkpointer: Arc::new(Mutex::new(Some(checkpointer))),
+            },
+            commits,
+        ))
+    }
+
+    /// Queues a message; it is reported on the [`Commits`] channel once
+    /// stored.
+    pub fn submit(&self, msg: NewMessage) -> Result<(), StoreError> {
+        self.tx
+            .send(writer::Op::Message(msg))
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Runs `f` on the writer thread inside the next group transaction, in a
+    /// savepoint of its own, and returns its result once that transaction
+    /// has committed. When `f` fails or panics, what it wrote is rolled
+    /// back and the rest of the batch commits as usual.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (done, wait) = oneshot::channel();
+        // The result is only handed over after the commit; if the batch
+        // rolls back, `done` is dropped and the caller sees an error.
+        let job: writer::Job = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let completion: Completion = Box::new(move || {
+                let _ = done.send(result);
+            });
+            (ok, completion)
+        });
+        self.tx
+            .send(writer::Op::Job(job))
+            .map_err(|_| StoreError::Closed)?;
+        wait.await.map_err(|_| StoreError::RolledBack)?
+    }
+
+    /// Queues a write whose outcome nobody waits for (membership changes,
+    /// read markers): it still commits in order with everything else, in a
+    /// savepoint of its own. A failure is logged.
+    pub fn write_detached<F>(&self, what: &'static str, f: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
+    {
+        let job: writer::Job = Box::new(move |conn| {
+            let result = f(conn);
+            if let Err(e) = &result {
+                tracing::error!(error = %e, what, "store write failed; rolled back");
+            }
+            (result.is_ok(), Box::new(|| {}))
+        });
+        self.tx
+            .send(writer::Op::Job(job))
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Persists a change the hub made, in order with the messages.
+    pub fn persist(&self, change: StoreChange) -> Result<(), StoreError> {
+        self.write_detached("change", move |c| change.apply(c))
+    }
+
+    /// Appends to the audit log, in order with everything else.
+    pub fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        self.write_detached("audit", move |c| insert_audit(c, &entry))
+    }
+
+    /// Waits until everything queued before this call has committed and been
+    /// handed over on the [`Commits`] channel.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.write(|_| Ok(())).await
+    }
+
+    /// Runs a read on the reader connection, off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let reader = Arc::clone(&self.reader);
+        tokio::task::spawn_blocking(move || {
+            let conn = reader
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs a read on the reader connection on this thread (start-up only).
+    pub fn read_now<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self
+            .reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&conn)
+    }
+
+    /// Commits everything queued so far, stops the writer thread and waits
+    /// for it. Writes queued afterwards (by any clone) fail with `Closed`.
+    pub fn close(&self) {
+        // The checkpointer first: the writer ends with a full checkpoint
+        // of its own.
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(c) = checkpointer {
+            c.stop();
+        }
+        let _ = self.tx.send(writer::Op::Shutdown);
+        let handle = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+#[must_use]
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

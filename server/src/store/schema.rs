@@ -1,0 +1,127 @@
+//! The schema, and opening the database file with it.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+use super::sql::ensure_general;
+
+/// The database file inside the data dir.
+pub const DB_FILE: &str = "natter.db";
+
+/// Opens (creating if needed) the database in `data_dir` and applies the
+/// schema.
+pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    let fresh = !data_dir.exists();
+    std::fs::create_dir_all(data_dir).map_err(|error| StoreError::DataDir {
+        path: data_dir.to_owned(),
+        error,
+    })?;
+    // Messages and token hashes are nobody else's business: a new data dir
+    // is private to natterd's user (an existing one keeps the operator's
+    // choice).
+    if fresh {
+        let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let path = data_dir.join(DB_FILE);
+    let conn = Connection::open(&path)?;
+    // SQLite gives the -wal and -shm files the database file's mode.
+    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.execute_batch(SCHEMA)?;
+    migrate(&conn)?;
+    ensure_general(&conn)?;
+    Ok(conn)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    pw_hash TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rooms (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    topic TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS members (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    last_read INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS members_user ON members(user_id);
+CREATE TABLE IF NOT EXISTS bans (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    room_id INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    action INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_room ON messages(room_id, id);
+CREATE TABLE IF NOT EXISTS server_bans (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    at INTEGER NOT NULL
+);
+-- Changes to accounts that end their sessions (password, deleted,
+-- suspended). A running server polls this table, so the admin CLI's
+-- changes reach it within a fraction of a second. Rows are never reused.
+CREATE TABLE IF NOT EXISTS account_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    -- A session of the server that made the change, left open (the one
+    -- that changed its own password).
+    spare_session INTEGER,
+    at INTEGER NOT NULL,
+    -- The room of a room change (a room added, a member added).
+    room_id INTEGER
+);
+-- Moderation and admin actions: who did what to whom, and when.
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    room TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
+";
+
+/// Brings a database made by an older natterd up to this schema. Each step
+/// checks for itself, so running it again changes nothing.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    // account_events gained room_id when operator room changes started
+    // reaching running servers.
+    let has_room_id: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('account_events') WHERE name = 'room_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_room_id {
+        conn.execute_batch("ALTER TABLE account_events ADD COLUMN room_id INTEGER")?;
+    }
+    Ok(())
+}
