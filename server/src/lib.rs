@@ -92,6 +92,10 @@ pub struct Shared {
     pub draining: CancellationToken,
     /// Cancelled once everything pending was delivered: sessions end.
     pub shutdown: CancellationToken,
+    /// Every task the server starts that must end before it returns:
+    /// connections, and the work they leave running (unread recounts).
+    /// Shutdown waits for them all.
+    pub tasks: TaskTracker,
 }
 
 impl Shared {
@@ -190,7 +194,7 @@ pub async fn serve(
         (None, _) => None,
     };
     let shared = start(config, acceptor)?;
-    let tracker = TaskTracker::new();
+    let tracker = shared.tasks.clone();
     let ticker = tokio::spawn(typing_ticker(Arc::clone(&shared)));
     let watcher = tokio::spawn(watch_accounts(Arc::clone(&shared)));
     if let Some(l) = &listeners.plain {
@@ -409,6 +413,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         account_events: std::sync::atomic::AtomicI64::new(account_events),
         draining: CancellationToken::new(),
         shutdown: CancellationToken::new(),
+        tasks: TaskTracker::new(),
     });
     let weak = Arc::downgrade(&shared);
     std::thread::Builder::new()

@@ -1147,7 +1147,9 @@ impl Conn {
             return;
         }
         let shared = Arc::clone(&self.shared);
-        tokio::spawn(async move {
+        // Tracked: shutdown waits for it rather than closing the store under
+        // it.
+        self.shared.tasks.spawn(async move {
             loop {
                 let target = shared.hub().marker_of(room, user);
                 let counted = match target {

@@ -458,3 +458,130 @@ fn a_new_data_dir_and_database_are_private_to_their_owner() {
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("natter.db")), 0o600);
 }
+
+/// Starts the natterd binary on `dir` with a free port; returns the child
+/// and its address once it accepts connections.
+async fn start_natterd(dir: &std::path::Path) -> (tokio::process::Child, std::net::SocketAddr) {
+    let addr = format!("127.0.0.1:{}", common::free_port());
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natterd"))
+        .args(["--listen", &addr, "--data-dir"])
+        .arg(dir)
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return (child, addr);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("natterd did not come up");
+}
+
+/// Runs an admin command off the async threads (it waits for its child).
+async fn natterd_cmd(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let dir = dir.to_owned();
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let stdin = stdin.map(str::to_owned);
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        natterd(&dir, &args, stdin.as_deref())
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_commands_take_effect_on_a_running_server_at_once() {
+    use natter_shared::{Event, Request};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let password = format!("{}\n", common::PASSWORD);
+    for user in ["alice", "bob"] {
+        ok(&natterd(dir, &["user", "add", user], Some(&password)));
+    }
+    let (_child, addr) = start_natterd(dir).await;
+    let mut alice = Client::login(addr, "alice", common::PASSWORD).await.0;
+    let mut bob = Client::login(addr, "bob", common::PASSWORD).await.0;
+    // Within a second of each command (the server polls every 250 ms).
+    let soon = Duration::from_secs(1);
+
+    // A new public room can be joined by a user already connected.
+    ok(&natterd_cmd(dir, &["room", "add", "#fresh"], None).await);
+    let mut joined = None;
+    let until = tokio::time::Instant::now() + soon;
+    while tokio::time::Instant::now() < until {
+        let r = alice
+            .request(Request::Join {
+                room: "#fresh".into(),
+            })
+            .await;
+        if r.is_ok() {
+            joined = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        matches!(joined, Some(Ok(Response::Room(_)))),
+        "#fresh was not joinable within a second: {joined:?}"
+    );
+
+    // A private room with an owner appears for the owner; an invited user
+    // sees it appear, and the owner sees them join.
+    ok(&natterd_cmd(
+        dir,
+        &["room", "add", "#hidden", "--private", "--owner", "alice"],
+        None,
+    )
+    .await);
+    let added = tokio::time::timeout(
+        soon,
+        alice.event_where(|e| matches!(e, Event::RoomAdded(r) if r.name == "#hidden")),
+    )
+    .await;
+    assert!(added.is_ok(), "the owner did not see #hidden appear");
+    ok(&natterd_cmd(dir, &["room", "invite", "#hidden", "bob"], None).await);
+    let added = tokio::time::timeout(
+        soon,
+        bob.event_where(|e| matches!(e, Event::RoomAdded(r) if r.name == "#hidden")),
+    )
+    .await;
+    assert!(added.is_ok(), "the invited user did not see #hidden appear");
+    let joined = tokio::time::timeout(
+        soon,
+        alice.event_where(
+            |e| matches!(e, Event::Joined { room, user } if room == "#hidden" && user == "bob"),
+        ),
+    )
+    .await;
+    assert!(joined.is_ok(), "the owner did not see bob join #hidden");
+    assert!(bob.send_text("#hidden", "made it").await.is_ok());
+
+    // A new account appears in #general's member list for everyone there.
+    ok(&natterd_cmd(dir, &["user", "add", "carol"], Some(&password)).await);
+    let joined = tokio::time::timeout(
+        soon,
+        bob.event_where(
+            |e| matches!(e, Event::Joined { room, user } if room == "#general" && user == "carol"),
+        ),
+    )
+    .await;
+    assert!(joined.is_ok(), "bob did not see carol arrive in #general");
+    match alice
+        .request(Request::Members {
+            room: "#general".into(),
+        })
+        .await
+        .unwrap()
+    {
+        Response::Members { members, .. } => {
+            assert!(members.iter().any(|m| m.name == "carol"), "{members:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // And she can be messaged directly by a user who was already online.
+    assert!(alice.send_text("@carol", "welcome").await.is_ok());
+}

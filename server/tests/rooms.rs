@@ -1320,3 +1320,41 @@ fn messages_pending(c: &Client) -> usize {
         .filter(|e| matches!(e, Event::Message(_)))
         .count()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_create_or_register_reports_its_real_cause() {
+    let server = TestServer::start(&["alice"], |c| c.open_registration = true).await;
+    let mut alice = server.login("alice").await;
+    let create = |room: &str| Request::Create {
+        room: room.into(),
+        private: false,
+    };
+    // A name that is taken is "already exists"...
+    let e = alice.request(create("#general")).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::AlreadyExists, "{e}");
+    // ...and anything else the store refuses is not. A trigger in the real
+    // database file makes every new room and account fail to insert.
+    let db = rusqlite::Connection::open(server.data_dir.join("natter.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER no_rooms BEFORE INSERT ON rooms BEGIN SELECT RAISE(ABORT, 'disk says no'); END;
+         CREATE TRIGGER no_users BEFORE INSERT ON users BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
+    )
+    .unwrap();
+    let e = alice.request(create("#brandnew")).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Internal, "{e}");
+    let mut c = Client::connect(server.addr).await;
+    c.hello().await;
+    let e = c
+        .request(Request::Register {
+            user: "dora".into(),
+            password: "a fine long password".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Internal, "{e}");
+    // The refused room was not half-made: once the store works again, the
+    // name is free and the quota was refunded.
+    db.execute_batch("DROP TRIGGER no_rooms; DROP TRIGGER no_users;")
+        .unwrap();
+    assert!(alice.request(create("#brandnew")).await.is_ok());
+}

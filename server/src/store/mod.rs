@@ -356,3 +356,130 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store whose outcomes are applied on a thread of the test's own, as
+    /// the server's deliver thread does; committed messages are collected.
+    fn open(dir: &Path) -> (Store, Arc<Mutex<Vec<StoredMessage>>>) {
+        let (store, commits) = Store::open(dir, SyncMode::Normal, 0).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for outcome in commits {
+                match outcome {
+                    Outcome::Committed(batch) => {
+                        sink.lock()
+                            .unwrap()
+                            .extend(batch.into_iter().map(|(m, _)| m));
+                    }
+                    Outcome::Done(jobs) => jobs.into_iter().for_each(|done| done()),
+                    Outcome::Failed(_) => {}
+                }
+            }
+        });
+        (store, seen)
+    }
+
+    fn rooms(conn: &Connection) -> Vec<String> {
+        all_rooms(conn)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_job_that_fails_halfway_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = open(dir.path());
+        let failed = store
+            .write(|c| {
+                insert_room(c, "half", natter_shared::RoomKind::Public)?;
+                // The second half fails: the name is taken.
+                insert_room(c, "general", natter_shared::RoomKind::Public)
+            })
+            .await;
+        assert!(matches!(failed, Err(StoreError::RoomExists(name)) if name == "general"));
+        // Queued with the failing job, in the same batch: still committed.
+        let kept = store.write(|c| insert_room(c, "kept", natter_shared::RoomKind::Public));
+        assert!(kept.await.is_ok());
+        let names = store.read(|c| Ok(rooms(c))).await.unwrap();
+        assert!(!names.contains(&"half".to_owned()), "{names:?}");
+        assert!(names.contains(&"kept".to_owned()), "{names:?}");
+        store.close();
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone_and_the_writer_carries_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, seen) = open(dir.path());
+        // Queue a message, a job that writes then panics, and another
+        // message, so all three can land in one batch.
+        let message = |body: &str| NewMessage {
+            room_id: 1,
+            author: "ann".into(),
+            body: body.into(),
+            action: false,
+            ts: 1,
+            origin: None,
+        };
+        store.submit(message("before")).unwrap();
+        let panicked = store.write(|c| -> Result<(), StoreError> {
+            insert_room(c, "doomed", natter_shared::RoomKind::Public)?;
+            panic!("a bug in a job");
+        });
+        store.submit(message("after")).unwrap();
+        assert!(matches!(panicked.await, Err(StoreError::RolledBack)));
+        // Later writes work, and the messages around the panic are stored.
+        store.flush().await.unwrap();
+        assert!(
+            store
+                .write(|c| insert_room(c, "later", natter_shared::RoomKind::Public))
+                .await
+                .is_ok()
+        );
+        let names = store.read(|c| Ok(rooms(c))).await.unwrap();
+        assert!(!names.contains(&"doomed".to_owned()), "{names:?}");
+        assert!(names.contains(&"later".to_owned()), "{names:?}");
+        let bodies: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| m.body.to_string())
+            .collect();
+        assert_eq!(bodies, ["before", "after"]);
+        let stored = store
+            .read(|c| messages_before(c, 1, None, 10))
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 2);
+        store.close();
+    }
+
+    #[tokio::test]
+    async fn completions_run_after_the_messages_committed_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, seen) = open(dir.path());
+        for i in 0..50 {
+            store
+                .submit(NewMessage {
+                    room_id: 1,
+                    author: "ann".into(),
+                    body: format!("m{i}"),
+                    action: false,
+                    ts: 1,
+                    origin: None,
+                })
+                .unwrap();
+        }
+        // Once a write returns, every message queued before it was handed
+        // over: the server relies on this at shutdown.
+        store.flush().await.unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 50);
+        store.close();
+        assert!(matches!(store.flush().await, Err(StoreError::Closed)));
+    }
+}
