@@ -1400,6 +1400,10 @@ impl Hub {
         role: Role,
     ) -> Result<(Response, Option<StoreChange>), ErrorReply> {
         let user = self.logged_in(session)?;
+        if role == Role::Unknown {
+            // What a role name this server does not know decodes as.
+            return Err(err(ErrorCode::Invalid, "no such role"));
+        }
         let (id, actor_role) = self.moderator(user, target)?;
         if !self.is_admin(user) && actor_role != Some(Role::Owner) {
             return Err(err(
@@ -1706,6 +1710,9 @@ impl Hub {
         status: Option<String>,
     ) -> Reply {
         let user = self.logged_in(session)?;
+        if state == PresenceState::Unknown {
+            return Err(err(ErrorCode::Invalid, "no such presence state"));
+        }
         if state == PresenceState::Offline {
             return Err(err(
                 ErrorCode::Invalid,

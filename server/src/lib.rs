@@ -18,14 +18,22 @@
 //! - [`admin`]: the operator commands (`natterd user ...`, `natterd room ...`,
 //!   `audit`, `backup`), working directly on the data dir.
 //! - [`tls`]: certificates for the TLS listener, replaceable at run time.
+//! - [`embedded`]: natterd running inside another process (`natter
+//!   --local`, tests), started on its caller's listeners and stopped
+//!   gracefully.
+//! - `testing` (feature `test-util`): the one test harness: a server on
+//!   port 0 with a temp data dir and limits lifted, and shared fixtures.
 
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod embedded;
 pub mod hub;
 pub mod outbox;
 pub mod session;
 pub mod store;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod tls;
 
 use std::collections::HashMap;

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, TestServer, code};
+use common::{Client, ServerExt, TestServer, code};
 use natter_shared::{ErrorCode, Event, Request, Response, ServerFrame};
 use tokio::io::AsyncWriteExt;
 

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{Client, PASSWORD, TestServer, code};
+use common::{Client, PASSWORD, ServerExt, TestServer, code};
 use natter_server::admin;
 use natter_shared::{Credential, ErrorCode, Event, LeaveKind, Request, Response};
 

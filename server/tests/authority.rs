@@ -15,7 +15,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Client, PASSWORD, TestServer};
+use common::{Client, PASSWORD, ServerExt, TestServer};
 use natter_shared::{
     Credential, ErrorCode, HistoryQuery, PresenceState, Request, Response, Role, ServerFrame,
 };

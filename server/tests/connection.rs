@@ -694,3 +694,80 @@ async fn a_stream_of_raw_bytes_is_refused_cleanly() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_this_server_does_not_know_are_refused_not_stored() {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Req {
+        SetRole {
+            room: &'static str,
+            user: &'static str,
+            role: &'static str,
+        },
+        Presence {
+            state: &'static str,
+        },
+    }
+    #[derive(serde::Serialize)]
+    struct Frame {
+        id: u64,
+        req: Req,
+    }
+    let server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let mut alice = server.login("alice").await;
+    assert!(
+        alice
+            .request(Request::Create {
+                room: "#mine".into(),
+                private: false,
+            })
+            .await
+            .is_ok()
+    );
+    let mut bob = server.login("bob").await;
+    assert!(
+        bob.request(Request::Join {
+            room: "#mine".into()
+        })
+        .await
+        .is_ok()
+    );
+    write_raw(
+        &mut alice,
+        &Frame {
+            id: 900,
+            req: Req::SetRole {
+                room: "#mine",
+                user: "bob",
+                role: "emperor",
+            },
+        },
+    )
+    .await;
+    assert_eq!(alice.reply(900).await.unwrap_err().code, ErrorCode::Invalid);
+    write_raw(
+        &mut alice,
+        &Frame {
+            id: 901,
+            req: Req::Presence { state: "dreaming" },
+        },
+    )
+    .await;
+    assert_eq!(alice.reply(901).await.unwrap_err().code, ErrorCode::Invalid);
+    match alice
+        .request(Request::Members {
+            room: "#mine".into(),
+        })
+        .await
+        .unwrap()
+    {
+        Response::Members { members, .. } => {
+            let bob = members.iter().find(|m| m.name == "bob").unwrap();
+            assert_eq!(bob.role, natter_shared::Role::Member);
+            let me = members.iter().find(|m| m.name == "alice").unwrap();
+            assert_eq!(me.presence, natter_shared::PresenceState::Online);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,101 +1,31 @@
-//! A real natterd in-process on 127.0.0.1:0 with a temp data dir, and a
-//! minimal protocol client speaking to it over real TCP.
+//! A minimal protocol client speaking to a real natterd over real TCP; the
+//! server itself is the shared harness, `natter_server::testing`.
 
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use natter_server::{Config, admin};
 use natter_shared::{
     ClientFrame, Credential, ErrorCode, ErrorReply, Event, FrameCodec, PROTOCOL_VERSION, Request,
     Response, ServerFrame, SessionInfo, decode_server,
 };
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_util::codec::Framed;
 
-/// How long a test waits for something that should happen.
-pub const WAIT: Duration = Duration::from_secs(10);
+#[allow(unused_imports)] // each test binary uses its own share
+pub use natter_server::testing::{PASSWORD, TestServer, WAIT, free_port};
 
-pub const PASSWORD: &str = "correct horse";
-
-/// A running server.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub data_dir: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<()>>,
-    tmp: Option<tempfile::TempDir>,
+/// Logging in to a [`TestServer`] with this suite's protocol client.
+pub trait ServerExt {
+    /// A session of `user` (password [`PASSWORD`]).
+    fn login(&self, user: &str) -> impl std::future::Future<Output = Client>;
 }
 
-/// Test defaults: generous request rate so tests are not rate limited unless
-/// they mean to be.
-pub fn test_config(data_dir: &Path) -> Config {
-    let mut c = Config {
-        data_dir: Some(data_dir.to_owned()),
-        ..Config::default()
-    };
-    c.limits.requests_per_sec = 100_000.0;
-    c.limits.request_burst = 100_000.0;
-    c
-}
-
-impl TestServer {
-    /// A server with users `users` (password [`PASSWORD`]); the first is an
-    /// admin when `first_admin`.
-    pub async fn start(users: &[&str], tweak: impl FnOnce(&mut Config)) -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_owned();
-        for u in users {
-            admin::add_user(&dir, u, PASSWORD, false).unwrap();
-        }
-        let mut s = Self::start_in(&dir, tweak).await;
-        s.tmp = Some(tmp);
-        s
-    }
-
-    /// A server on an existing data dir.
-    pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
-        let mut config = test_config(dir);
-        tweak(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
-            natter_server::run(listener, config, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("server ran");
-        });
-        Self {
-            addr,
-            data_dir: dir.to_owned(),
-            stop: Some(stop),
-            handle: Some(handle),
-            tmp: None,
-        }
-    }
-
-    /// Shuts down gracefully and waits; the data dir stays.
-    pub async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            tokio::time::timeout(WAIT, h)
-                .await
-                .expect("server stopped in time")
-                .unwrap();
-        }
-    }
-
-    pub async fn login(&self, user: &str) -> Client {
+impl ServerExt for TestServer {
+    async fn login(&self, user: &str) -> Client {
         Client::login(self.addr, user, PASSWORD).await.0
     }
 }
@@ -251,16 +181,6 @@ impl Client {
         })
         .await
     }
-}
-
-/// A loopback port free right now, for a natterd child process (whose
-/// address the test must know before it starts).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The error code of a failed request.
