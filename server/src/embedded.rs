@@ -57,7 +57,11 @@ impl Running {
                 return Err(crate::config::ConfigError::Invalid("no listener".into()).into());
             }
         };
-        let tls_addr = listeners.tls.as_ref().map(|l| l.local_addr()).transpose()?;
+        let tls_addr = listeners
+            .tls
+            .as_ref()
+            .map(tokio::net::TcpListener::local_addr)
+            .transpose()?;
         let (reloads, reload_rx) = mpsc::channel(4);
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(crate::serve(listeners, config, Some(reload_rx), async {

@@ -93,3 +93,69 @@ impl TestServer {
         self.running.stop().await.expect("natterd ran and stopped");
     }
 }
+
+/// The natterd binary as a child process on a free loopback port, for tests
+/// of what only a separate process shows: signals, SIGKILL, restarts, the
+/// admin CLI beside a running server. Killed when dropped.
+#[derive(Debug)]
+pub struct NatterdProcess {
+    pub child: std::process::Child,
+    pub addr: std::net::SocketAddr,
+}
+
+impl NatterdProcess {
+    /// Starts `bin` (the built natterd) on `data_dir` with `args` added, and
+    /// waits until it accepts connections. Its output goes nowhere; its log
+    /// level is the config's (`--config`), as an operator's would be.
+    ///
+    /// # Panics
+    /// When it does not come up within [`WAIT`].
+    #[must_use]
+    pub fn start(bin: &Path, data_dir: &Path, args: &[&str]) -> Self {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let child = std::process::Command::new(bin)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("natterd starts");
+        let mut process = Self { child, addr };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(addr).is_err() {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!("natterd exited at start: {status}");
+            }
+            assert!(started.elapsed() < WAIT, "natterd did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        process
+    }
+
+    /// Sends `signal` (`"TERM"`, `"KILL"`, `"HUP"`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} failed");
+    }
+
+    /// Kills the process (SIGKILL, no goodbye) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NatterdProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -563,6 +563,16 @@ struct NewerFrame {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_requests_get_unsupported_and_keep_the_connection() {
+    #[derive(serde::Serialize)]
+    struct Broken {
+        id: u64,
+        req: BrokenReq,
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "snake_case")]
+    enum BrokenReq {
+        Join { room: u32 },
+    }
     let server = TestServer::start(&["alice"], |_| {}).await;
     // Before login: answered, and the login still works afterwards.
     let mut c = Client::connect(server.addr).await;
@@ -598,16 +608,6 @@ async fn unknown_requests_get_unsupported_and_keep_the_connection() {
     assert_eq!(c.request(Request::Ping).await.unwrap(), Response::Pong);
     assert!(c.send_text("#general", "still here").await.is_ok());
     // A known request with a broken field is still a bad frame.
-    #[derive(serde::Serialize)]
-    struct Broken {
-        id: u64,
-        req: BrokenReq,
-    }
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "snake_case")]
-    enum BrokenReq {
-        Join { room: u32 },
-    }
     write_raw(
         &mut c,
         &Broken {

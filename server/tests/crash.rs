@@ -9,9 +9,11 @@
 
 mod common;
 
+use natter_server::testing::NatterdProcess;
+
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -131,7 +133,7 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     let config = dir.join("natterd.toml");
     std::fs::write(
         &config,
-        "[limits]\nrequests_per_sec = 1000000.0\nrequest_burst = 1000000.0\n",
+        "[log]\nlevel = \"error\"\n[limits]\nrequests_per_sec = 1000000.0\nrequest_burst = 1000000.0\n",
     )
     .unwrap();
     // (sender, seq) -> acknowledged id
@@ -140,28 +142,18 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     // a killed round cannot be mistaken for a later one.
     let mut next_seq = [0u64; SENDERS];
     let mut total_acked_per_round = Vec::new();
-    for round in 0..ROUNDS {
-        let port = common::free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_natterd"))
-            .args(["--listen", &addr.to_string(), "--data-dir"])
-            .arg(&dir)
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut up = false;
-        for _ in 0..200 {
-            if TcpStream::connect(addr).await.is_ok() {
-                up = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert!(up, "round {round}: natterd came up");
+    for _ in 0..ROUNDS {
+        let (bin, data, config) = (
+            std::path::PathBuf::from(env!("CARGO_BIN_EXE_natterd")),
+            dir.clone(),
+            config.clone(),
+        );
+        let mut natterd = tokio::task::spawn_blocking(move || {
+            NatterdProcess::start(&bin, &data, &["--config", config.to_str().unwrap()])
+        })
+        .await
+        .unwrap();
+        let addr = natterd.addr;
         let tasks: Vec<_> = (0..SENDERS)
             .map(|s| {
                 let first = next_seq[s];
@@ -170,12 +162,7 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_message() {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(rng.random_range(150..600))).await;
-        let killed = Command::new("kill")
-            .args(["-KILL", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        child.wait().unwrap();
+        natterd.kill();
         let mut this_round = 0;
         for (s, t) in tasks.into_iter().enumerate() {
             for (seq, id) in t.await.unwrap() {

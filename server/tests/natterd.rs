@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::Client;
+use natter_server::testing::NatterdProcess;
 use natter_shared::{ErrorCode, Response};
 
 fn natterd(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -148,8 +149,6 @@ async fn sigterm_says_goodbye_flushes_and_exits_0() {
         &["user", "add", "alice"],
         Some(&format!("{}\n", common::PASSWORD)),
     ));
-    // Port 0 would hide the address; find a free one first.
-    let addr = format!("127.0.0.1:{}", common::free_port());
     let logs = dir.join("logs");
     let cfg = dir.join("natterd.toml");
     std::fs::write(
@@ -157,45 +156,34 @@ async fn sigterm_says_goodbye_flushes_and_exits_0() {
         format!("[log]\nlevel = \"debug\"\ndir = \"{}\"\n", logs.display()),
     )
     .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natterd"))
-        .args([
-            "--listen",
-            &addr,
-            "--config",
-            cfg.to_str().unwrap(),
-            "--data-dir",
-        ])
-        .arg(dir)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = addr.parse().unwrap();
-    let mut client = None;
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            client = Some(Client::login(addr, "alice", common::PASSWORD).await.0);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut client = client.expect("natterd came up");
+    let (data, config) = (dir.to_owned(), cfg.clone());
+    let mut natterd = tokio::task::spawn_blocking(move || {
+        NatterdProcess::start(
+            env!("CARGO_BIN_EXE_natterd").as_ref(),
+            &data,
+            &["--config", config.to_str().unwrap()],
+        )
+    })
+    .await
+    .unwrap();
+    let mut client = Client::login(natterd.addr, "alice", common::PASSWORD)
+        .await
+        .0;
     assert!(matches!(
         client.send_text("#general", "durable").await,
         Ok(Response::Sent { .. })
     ));
-    let pid = child.id().unwrap();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    natterd.signal("TERM");
     let (code, reconnect) = client.closing().await.expect("a goodbye");
     assert_eq!(code, ErrorCode::ShuttingDown);
     assert!(reconnect.is_some());
-    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let exit = tokio::task::spawn_blocking(move || {
+        let status = natterd.child.wait().unwrap();
+        drop(natterd);
+        status
+    })
+    .await
+    .unwrap();
     assert_eq!(exit.code(), Some(0));
     // The message is there for the next run, and the log file was written.
     let db = rusqlite::Connection::open(dir.join("natter.db")).unwrap();
@@ -459,25 +447,15 @@ fn a_new_data_dir_and_database_are_private_to_their_owner() {
     assert_eq!(mode(&dir.join("natter.db")), 0o600);
 }
 
-/// Starts the natterd binary on `dir` with a free port; returns the child
-/// and its address once it accepts connections.
-async fn start_natterd(dir: &std::path::Path) -> (tokio::process::Child, std::net::SocketAddr) {
-    let addr = format!("127.0.0.1:{}", common::free_port());
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natterd"))
-        .args(["--listen", &addr, "--data-dir"])
-        .arg(dir)
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = addr.parse().unwrap();
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return (child, addr);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("natterd did not come up");
+/// Starts the natterd binary on `dir` (off the async threads: it waits
+/// until the server accepts connections).
+async fn start_natterd(dir: &std::path::Path) -> NatterdProcess {
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        NatterdProcess::start(env!("CARGO_BIN_EXE_natterd").as_ref(), &dir, &[])
+    })
+    .await
+    .unwrap()
 }
 
 /// Runs an admin command off the async threads (it waits for its child).
@@ -502,7 +480,8 @@ async fn operator_commands_take_effect_on_a_running_server_at_once() {
     for user in ["alice", "bob"] {
         ok(&natterd(dir, &["user", "add", user], Some(&password)));
     }
-    let (_child, addr) = start_natterd(dir).await;
+    let natterd = start_natterd(dir).await;
+    let addr = natterd.addr;
     let mut alice = Client::login(addr, "alice", common::PASSWORD).await.0;
     let mut bob = Client::login(addr, "bob", common::PASSWORD).await.0;
     // Within a second of each command (the server polls every 250 ms).

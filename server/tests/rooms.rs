@@ -1246,12 +1246,12 @@ async fn two_sessions_sending_the_same_text_at_once_each_get_their_own_nonce() {
         a1.send_req(send("one")).await,
         a2.send_req(send("two")).await,
     );
-    let sent = |res: Response| match res {
+    let confirmed = |res: Response| match res {
         Response::Sent { id, nonce, .. } => (id, nonce),
         other => panic!("{other:?}"),
     };
-    let (id1, n1) = sent(a1.reply(r1).await.unwrap());
-    let (id2, n2) = sent(a2.reply(r2).await.unwrap());
+    let (id1, n1) = confirmed(a1.reply(r1).await.unwrap());
+    let (id2, n2) = confirmed(a2.reply(r2).await.unwrap());
     assert_eq!(n1.as_deref(), Some("one"));
     assert_eq!(n2.as_deref(), Some("two"));
     assert_ne!(id1, id2);

@@ -465,6 +465,16 @@ mod tests {
     fn unknown_replies_and_events_decode_as_catch_alls() {
         #[derive(Serialize)]
         #[serde(rename_all = "snake_case")]
+        enum Broken {
+            Event(BrokenEv),
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
+        enum BrokenEv {
+            Typing { room: u8 },
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "snake_case")]
         enum Newer {
             Ok { id: u64, res: Res },
             Event(Ev),
@@ -502,16 +512,6 @@ mod tests {
         }
         assert_eq!(peek_reply_id(&reply), Some(8));
         // A known event with broken fields is an error, not skipped silently.
-        #[derive(Serialize)]
-        #[serde(rename_all = "snake_case")]
-        enum Broken {
-            Event(BrokenEv),
-        }
-        #[derive(Serialize)]
-        #[serde(rename_all = "snake_case")]
-        enum BrokenEv {
-            Typing { room: u8 },
-        }
         let broken = named(&Broken::Event(BrokenEv::Typing { room: 1 }));
         assert!(decode_server(&broken).is_err());
         assert_eq!(peek_reply_id(&broken), None);

@@ -576,17 +576,20 @@ async fn read_loop(
             // A reply or event this client should know but cannot read; a
             // reply still reaches its waiter (found with the codec's depth
             // limit, like every decode).
-            Err(e) => match natter_shared::codec::peek_reply_id(&payload) {
-                Some(id) => route(
-                    &shared,
-                    id,
-                    Err(ErrorReply::new(
-                        ErrorCode::Other("undecodable_reply".into()),
-                        format!("cannot read the server's reply: {e}"),
-                    )),
-                ),
-                None => tracing::debug!("skipping a server frame this client cannot read: {e}"),
-            },
+            Err(e) => {
+                if let Some(id) = natter_shared::codec::peek_reply_id(&payload) {
+                    route(
+                        &shared,
+                        id,
+                        Err(ErrorReply::new(
+                            ErrorCode::Other("undecodable_reply".into()),
+                            format!("cannot read the server's reply: {e}"),
+                        )),
+                    );
+                } else {
+                    tracing::debug!("skipping a server frame this client cannot read: {e}");
+                }
+            }
         }
     };
     tracing::debug!("connection ended: {end}");

@@ -12,10 +12,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use natter_server::Config;
+use natter_server::admin::AdminError;
+use natter_server::embedded::Running;
+use natter_server::store::StoreError;
 use rand::RngCore;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::error::ClientError;
 
@@ -30,8 +31,9 @@ pub struct LocalServer {
     pub data_dir: PathBuf,
     /// The local account's password.
     pub password: String,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<()>>,
+    /// The server, when this process runs it (not when it joined another
+    /// `--local`'s).
+    running: Option<Running>,
 }
 
 impl std::fmt::Debug for LocalServer {
@@ -77,7 +79,7 @@ fn ensure_account(dir: &Path, user: &str) -> Result<String, ClientError> {
     natter_server::admin::add_user(dir, user, &password, true)
         .or_else(|e| {
             // An account of that name without our password file: reset it.
-            if e.to_string().contains("already exists") {
+            if matches!(e, AdminError::Store(StoreError::UserExists(_))) {
                 natter_server::admin::set_password(dir, user, &password)
             } else {
                 Err(e)
@@ -144,8 +146,7 @@ impl LocalServer {
                 addr,
                 data_dir: dir.to_owned(),
                 password,
-                stop: None,
-                handle: None,
+                running: None,
             });
         }
         let listener = bind().await?;
@@ -157,15 +158,12 @@ impl LocalServer {
             listen: addr.to_string(),
             ..Config::default()
         };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(e) = natter_server::run(listener, config, shutdown).await {
-                tracing::error!(error = %e, "local server failed");
-            }
-        });
+        let listeners = natter_server::Listeners {
+            plain: Some(listener),
+            tls: None,
+        };
+        let running = Running::start_on(listeners, config)
+            .map_err(|e| io_err("cannot start the local server", e))?;
         tracing::info!(%addr, dir = %dir.display(), "local server started");
         if let Err(e) = std::fs::write(dir.join(ADDR_FILE), addr.to_string()) {
             tracing::warn!(error = %e, "cannot record the local server's address");
@@ -174,21 +172,17 @@ impl LocalServer {
             addr,
             data_dir: dir.to_owned(),
             password,
-            stop: Some(stop),
-            handle: Some(handle),
+            running: Some(running),
         })
     }
 
     /// Stops the server (if this process runs it) and waits for it to flush.
     pub async fn stop(mut self) {
-        if self.stop.is_some() {
+        if let Some(mut running) = self.running.take() {
             let _ = std::fs::remove_file(self.data_dir.join(ADDR_FILE));
-        }
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(h) = self.handle.take() {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), h).await;
+            if let Err(e) = running.stop().await {
+                tracing::error!(error = %e, "local server failed");
+            }
         }
     }
 }
@@ -220,7 +214,7 @@ mod tests {
         // A second --local on the same data joins the first.
         let joined = LocalServer::start(tmp.path(), "other").await.unwrap();
         assert_eq!(joined.addr, again.addr);
-        assert!(joined.handle.is_none());
+        assert!(joined.running.is_none());
         joined.stop().await;
         again.stop().await;
         #[cfg(unix)]

@@ -14,10 +14,9 @@ use natter::Connection;
 use natter::conn::ConnectOptions;
 use natter_shared::{Credential, HistoryQuery, Message};
 use tokio::runtime::Runtime;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-const PASSWORD: &str = "correct horse battery";
+use natter_server::embedded::Running;
+use natter_server::testing::{self, PASSWORD};
 /// How long anything that should happen may take.
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -27,8 +26,8 @@ struct Server {
     /// `None` once [`Server::crash`] dropped it.
     rt: Option<Runtime>,
     addr: String,
-    stop: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<()>>,
+    /// `None` once shut down.
+    running: Option<Running>,
     /// Temp dir for the data dir and the clients' config/home.
     tmp: tempfile::TempDir,
 }
@@ -55,28 +54,13 @@ impl Server {
             .enable_all()
             .build()
             .unwrap();
-        let mut config = natter_server::Config {
-            data_dir: Some(data),
-            ..natter_server::Config::default()
-        };
+        let mut config = testing::config(&data);
         tweak(&mut config);
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = rt.spawn(async move {
-            natter_server::run(listener, config, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("natterd ran");
-        });
+        let running = rt.block_on(Running::start(config)).expect("natterd starts");
         Self {
+            addr: running.addr.to_string(),
             rt: Some(rt),
-            addr,
-            stop: Some(stop),
-            handle: Some(handle),
+            running: Some(running),
             tmp,
         }
     }
@@ -95,14 +79,10 @@ impl Server {
 
     /// Graceful shutdown: clients get a `Closing` notice.
     fn shut_down(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(h) = self.handle.take() {
+        if let Some(mut running) = self.running.take() {
             self.rt()
-                .block_on(async { tokio::time::timeout(WAIT, h).await })
-                .expect("natterd stopped in time")
-                .unwrap();
+                .block_on(running.stop())
+                .expect("natterd stopped in time");
         }
     }
 
@@ -178,14 +158,6 @@ impl Server {
                 conn.send_message(room, body, false).await.unwrap();
             }
         });
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
-const PASSWORD: &str = "correct horse battery";
+use natter_server::testing::{NatterdProcess, PASSWORD};
 const ROUNDS: usize = 8;
 const CLIENTS: usize = 3;
 
@@ -25,14 +25,6 @@ fn natterd() -> PathBuf {
         path.display()
     );
     path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Sends `body` with the natter binary; returns its exit code.
@@ -69,31 +61,15 @@ fn send_exits_0_only_for_messages_that_survive_a_sigkill() {
     let config = tmp.path().join("natterd.toml");
     std::fs::write(
         &config,
-        "[limits]\nrequests_per_sec = 1000000.0\nrequest_burst = 1000000.0\nlogin_failures_per_ip = 1000000\n",
+        "[log]\nlevel = \"error\"\n[limits]\nrequests_per_sec = 1000000.0\nrequest_burst = 1000000.0\nlogin_failures_per_ip = 1000000\n",
     )
     .unwrap();
     // body -> exit code
     let mut outcomes: Vec<(String, i32)> = Vec::new();
     for round in 0..ROUNDS {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(natterd())
-            .args(["--listen", &addr, "--config"])
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(&data)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "natterd came up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut server =
+            NatterdProcess::start(&natterd(), &data, &["--config", config.to_str().unwrap()]);
+        let addr = server.addr.to_string();
         let kill_after = Duration::from_millis(rng.random_range(100..500));
         let clients: Vec<_> = (0..CLIENTS)
             .map(|c| {
@@ -114,12 +90,7 @@ fn send_exits_0_only_for_messages_that_survive_a_sigkill() {
             })
             .collect();
         std::thread::sleep(kill_after);
-        let killed = Command::new("kill")
-            .args(["-KILL", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        child.wait().unwrap();
+        server.kill();
         for c in clients {
             outcomes.extend(c.join().unwrap());
         }

@@ -12,9 +12,10 @@ use natter::conn::ConnectOptions;
 use natter::{ClientError, Connection};
 use natter_shared::{Credential, HistoryQuery};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-const PASSWORD: &str = "correct horse battery";
+use natter_server::embedded::Running;
+use natter_server::testing::{self, PASSWORD};
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A private CA that signs server certificates.
@@ -53,9 +54,8 @@ struct Server {
     rt: tokio::runtime::Runtime,
     tls_port: u16,
     plain: String,
-    reload: mpsc::Sender<natter_server::ReloadRequest>,
+    running: Running,
     config: natter_server::Config,
-    stop: Option<oneshot::Sender<()>>,
     tmp: tempfile::TempDir,
 }
 
@@ -67,10 +67,7 @@ impl Server {
         natter_server::admin::add_user(&data, "alice", PASSWORD, false).unwrap();
         let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
         ca.issue(&["localhost"], &cert, &key);
-        let mut config = natter_server::Config {
-            data_dir: Some(data),
-            ..natter_server::Config::default()
-        };
+        let mut config = testing::config(&data);
         config.tls.cert = Some(cert);
         config.tls.key = Some(key);
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -84,29 +81,20 @@ impl Server {
                 tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             )
         });
-        let plain_addr = plain.local_addr().unwrap().to_string();
-        let tls_port = tls.local_addr().unwrap().port();
-        let (reload, reloads) = mpsc::channel(1);
-        let (stop, stopped) = oneshot::channel::<()>();
         let listeners = natter_server::Listeners {
             plain: Some(plain),
             tls: Some(tls),
         };
-        let c = config.clone();
-        rt.spawn(async move {
-            natter_server::serve(listeners, c, Some(reloads), async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("natterd ran");
-        });
+        let running = {
+            let _in = rt.enter();
+            Running::start_on(listeners, config.clone()).expect("natterd starts")
+        };
         Self {
+            tls_port: running.tls_addr.expect("a TLS listener").port(),
+            plain: running.addr.to_string(),
             rt,
-            tls_port,
-            plain: plain_addr,
-            reload,
+            running,
             config,
-            stop: Some(stop),
             tmp,
         }
     }
@@ -178,17 +166,13 @@ impl Server {
     fn reload(&self) -> Result<Vec<String>, String> {
         self.rt.block_on(async {
             let (done, outcome) = oneshot::channel();
-            self.reload.send((self.config.clone(), done)).await.unwrap();
+            self.running
+                .reloads()
+                .send((self.config.clone(), done))
+                .await
+                .unwrap();
             outcome.await.unwrap()
         })
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

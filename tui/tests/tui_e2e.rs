@@ -12,11 +12,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use natter::conn::{ConnectOptions, Connection};
-use natter_server::{Config, admin};
+use natter_server::admin;
 use natter_shared::{Credential, HistoryQuery};
-use tokio::sync::oneshot;
 
-const PASSWORD: &str = "correct horse";
+use natter_server::embedded::Running;
+use natter_server::testing::{self, PASSWORD, free_port};
 
 fn have_tmux() -> bool {
     let ok = Command::new("tmux")
@@ -93,33 +93,15 @@ impl Drop for Tmux {
     }
 }
 
-struct Server {
-    stop: oneshot::Sender<()>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-async fn serve(dir: &Path, addr: std::net::SocketAddr) -> Server {
+/// natterd on `addr` (fixed, so a restart comes back where the client
+/// expects it).
+async fn serve(dir: &Path, addr: std::net::SocketAddr) -> Running {
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
-    let config = Config {
-        data_dir: Some(dir.to_owned()),
-        ..Config::default()
+    let listeners = natter_server::Listeners {
+        plain: Some(listener),
+        tls: None,
     };
-    let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(async move {
-        natter_server::run(listener, config, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
-    Server { stop, handle }
-}
-
-impl Server {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.handle.await.unwrap();
-    }
+    Running::start_on(listeners, testing::config(dir)).expect("natterd starts")
 }
 
 async fn bodies(addr: &str, room: &str) -> Vec<String> {
@@ -156,11 +138,8 @@ async fn chat_in_a_real_terminal_through_an_outage() {
     admin::add_room(&data, "#side", false, Some("bob")).unwrap();
     admin::add_room(&data, "#lobby", false, None).unwrap();
     admin::invite(&data, "#side", "alice").unwrap();
-    let addr = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap()
-    };
-    let server = serve(&data, addr).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut server = serve(&data, addr).await;
 
     let tmux = Tmux {
         socket: format!("natter-e2e-{}", std::process::id()),
@@ -234,7 +213,7 @@ async fn chat_in_a_real_terminal_through_an_outage() {
     drop(bob);
 
     // The server goes away: the status line counts down to a reconnect.
-    server.stop().await;
+    server.stop().await.expect("natterd stopped");
     tmux.wait_for("reconnecting in").await;
 
     // Written while offline: queued, shown as pending.
@@ -244,7 +223,7 @@ async fn chat_in_a_real_terminal_through_an_outage() {
     assert!(screen.contains("⋯"), "pending while offline:\n{screen}");
 
     // The server comes back (same port, same data); Ctrl+R retries now.
-    let server = serve(&data, addr).await;
+    let mut server = serve(&data, addr).await;
     tmux.key("C-r");
     tmux.wait_for("connected as alice@").await;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -289,5 +268,5 @@ async fn chat_in_a_real_terminal_through_an_outage() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    server.stop().await;
+    server.stop().await.expect("natterd stopped");
 }

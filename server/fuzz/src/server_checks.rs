@@ -83,12 +83,7 @@ const ACCOUNT_CLOSINGS: &[&str] = &[
 /// heartbeat deadline (the observer is quiet between inputs).
 #[must_use]
 pub fn config(data_dir: &Path) -> Config {
-    let mut c = Config {
-        data_dir: Some(data_dir.to_owned()),
-        ..Config::default()
-    };
-    c.limits.requests_per_sec = 1e9;
-    c.limits.request_burst = 1e9;
+    let mut c = natter_server::testing::config(data_dir);
     c.limits.login_failures_per_account = u32::MAX;
     c.limits.login_failures_per_ip = u32::MAX;
     c.limits.login_window_ms = 1000;
@@ -212,16 +207,12 @@ impl Harness {
                     .build()
                     .expect("tokio runtime");
                 rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    let mut running = natter_server::embedded::Running::start(config)
                         .await
-                        .expect("bind 127.0.0.1:0");
-                    addr_tx
-                        .send(listener.local_addr().expect("local addr"))
-                        .expect("send addr");
-                    let shutdown = async {
-                        let _ = stopped.await;
-                    };
-                    if let Err(e) = natter_server::run(listener, config, shutdown).await {
+                        .expect("natterd starts");
+                    addr_tx.send(running.addr).expect("send addr");
+                    let _ = stopped.await;
+                    if let Err(e) = running.stop().await {
                         panic!("natterd stopped with an error: {e}");
                     }
                 });

@@ -4,7 +4,6 @@
 //! message to its sender. Skipped with a reason when ngircd is missing,
 //! unless NATTER_REQUIRE_E2E=1.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,11 +39,7 @@ async fn the_same_scenario_runs_against_ngircd() {
         eprintln!("skipped: ngircd is not installed (apt-get install ngircd)");
         return;
     };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = natter_server::testing::free_port();
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("ngircd.conf");
     std::fs::write(&conf, provision::ngircd_config(port, "bench", "secret")).unwrap();

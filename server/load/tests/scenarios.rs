@@ -7,11 +7,11 @@ use std::time::Duration;
 use natter_load::proto::{Proto, Target};
 use natter_load::rooms::{self, Load};
 use natter_load::{history, idle, provision};
+use natter_server::embedded::Running;
 
 struct Server {
     addr: String,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), natter_server::ServerError>>,
+    running: Running,
     _dir: tempfile::TempDir,
 }
 
@@ -22,16 +22,10 @@ async fn server(users: usize) -> Server {
     provision::provision(dir.path(), users).unwrap();
     let mut config = natter_server::Config::load(&dir.path().join("bench.toml")).unwrap();
     config.data_dir = Some(dir.path().to_owned());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(natter_server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let running = Running::start(config).await.expect("natterd starts");
     Server {
-        addr,
-        stop,
-        task,
+        addr: running.addr.to_string(),
+        running,
         _dir: dir,
     }
 }
@@ -45,9 +39,8 @@ impl Server {
         }
     }
 
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
+    async fn stop(mut self) {
+        self.running.stop().await.expect("natterd ran and stopped");
     }
 }
 
