@@ -75,7 +75,13 @@ fn audited<T>(
     detail: &str,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, AdminError>,
 ) -> Result<T, AdminError> {
-    let tx = conn.transaction().map_err(StoreError::from)?;
+    // Immediate: take the write lock before reading. A deferred transaction
+    // that reads, then writes, fails at once with "database is locked" when
+    // the running server commits in between (SQLite cannot retry a stale
+    // read snapshot), which a busy server does all the time.
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(StoreError::from)?;
     let out = f(&tx)?;
     store::insert_audit(
         &tx,

@@ -88,7 +88,9 @@ pub async fn connect_and_log_in(
         env_password: ctx.env_password.clone(),
         keyring,
         password_command: ctx.settings.password_command.clone(),
-        interactive: ctx.interactive,
+        prompt: ctx
+            .interactive
+            .then_some(credentials::terminal_prompt as credentials::Prompt),
     };
     let (conn, events) = Connection::connect(&ctx.settings.server, &ctx.connect).await?;
     let user = ctx.settings.user.clone();
