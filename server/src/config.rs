@@ -261,7 +261,7 @@ impl Config {
         {
             return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip, max_bad_frames, rooms_per_user_per_hour and invites_per_user_per_minute must be at least 1".into());
         }
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+        if let Err(e) = check_log_filter(&self.log.level) {
             return Err(format!(
                 "log.level {:?} is not a valid filter: {e}",
                 self.log.level
@@ -354,9 +354,60 @@ fn diff_values(
     }
 }
 
+/// Checks a log filter as natterd's logger reads it: comma-separated
+/// directives, each a level (`info`) or `target=level`
+/// (`natter_server::session=debug`). Checked here, in the library, so a
+/// reload refuses a bad one before anything changes; the binary's logger
+/// then parses it the same way.
+fn check_log_filter(filter: &str) -> Result<(), String> {
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    if filter.trim().is_empty() {
+        return Err("it is empty".into());
+    }
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let (target, level) = match directive.rsplit_once('=') {
+            Some((t, l)) => (Some(t.trim()), l.trim()),
+            None => (None, directive),
+        };
+        let level_ok = LEVELS.iter().any(|l| l.eq_ignore_ascii_case(level));
+        // A bare word that is no level is a target at the default level.
+        let bare_target = target.is_none() && !level.is_empty();
+        let target_ok = target.is_none_or(|t| !t.is_empty());
+        if !(target_ok && (level_ok || bare_target)) {
+            return Err(format!(
+                "{directive:?}: want a level ({}) or target=level",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_filter_check_agrees_with_the_logger() {
+        for filter in [
+            "info",
+            "DEBUG",
+            "warn,natter_server=debug",
+            "natter_server::session=trace, info",
+            "off",
+            "natter_server",
+            "natter=loud",
+            "",
+            "=info",
+            "info,,debug",
+            "a b=info",
+        ] {
+            let ours = check_log_filter(filter).is_ok();
+            let logger =
+                tracing_subscriber::EnvFilter::try_new(filter).is_ok() && !filter.is_empty();
+            assert_eq!(ours, logger, "{filter:?}");
+        }
+    }
 
     #[test]
     fn empty_config_is_all_defaults() {
