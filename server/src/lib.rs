@@ -28,9 +28,10 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod embedded;
+pub mod front;
 pub mod hub;
+pub mod ops;
 pub mod outbox;
-pub mod session;
 pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -124,6 +125,13 @@ impl Shared {
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
+    }
+
+    /// The login throttle. Held briefly, never across an `.await`.
+    pub fn throttle(&self) -> MutexGuard<'_, auth::Throttle> {
+        self.throttle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A fresh session id.
@@ -261,7 +269,11 @@ pub async fn serve(
                     // first; without one, just close.
                     drop(stream);
                 } else {
-                    tracker.spawn(session::refuse(stream, ErrorCode::ServerFull, message));
+                    tracker.spawn(front::natter::refuse(
+                        stream,
+                        ErrorCode::ServerFull,
+                        message,
+                    ));
                 }
                 continue;
             }
@@ -273,7 +285,7 @@ pub async fn serve(
                     let deadline =
                         Duration::from_millis(shared.config().limits.handshake_timeout_ms);
                     match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => session::serve_tls(tls, peer, shared).await,
+                        Ok(Ok(tls)) => front::natter::serve_tls(tls, peer, shared).await,
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -282,7 +294,7 @@ pub async fn serve(
             }
             _ => {
                 tracker.spawn(async move {
-                    session::serve(stream, peer, shared).await;
+                    front::natter::serve(stream, peer, shared).await;
                     drop(guard);
                 });
             }

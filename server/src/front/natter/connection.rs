@@ -1,0 +1,363 @@
+//! One natter connection, from the first byte to the goodbye: the state
+//! machine, its deadlines, reading frames and queueing replies. What each
+//! request does is in [`super::dispatch`] and [`crate::ops`].
+//!
+//! A connection moves through three states: waiting for `Hello` (handshake
+//! deadline), waiting for a login (login deadline), and logged in (dropped
+//! when silent for three heartbeat intervals). Every request gets exactly one
+//! reply, queued on the connection's [`Outbox`] like every event, so replies
+//! and events keep the order in which the server produced them. Requests are
+//! read and handled one at a time; the only waits are on the store (login,
+//! room creation, old history), never on another connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use natter_shared::codec::peek_request_id;
+use natter_shared::{
+    ClientFrame, CodecError, ErrorCode, ErrorReply, FrameCodec, Limits, PROTOCOL_VERSION, Request,
+    Response, ServerFrame, decode_client,
+};
+use tokio::io::AsyncRead;
+use tokio::time::Instant;
+use tokio_util::codec::FramedRead;
+
+use crate::Shared;
+use crate::auth::TokenBucket;
+use crate::ops;
+use crate::outbox::Outbox;
+
+/// A working connection's read buffer. Requests are small and idle
+/// connections many: most requests fit in one read of this size, bigger
+/// ones grow the buffer only while they are read, and an idle connection
+/// frees it (see `IDLE_SHRINK`).
+const READ_BUFFER: usize = 1024;
+
+/// How long a connection reads nothing before its read buffer is freed.
+const IDLE_SHRINK: Duration = Duration::from_millis(250);
+
+/// Features announced in the welcome.
+fn features(shared: &Shared) -> Vec<String> {
+    use natter_shared::features as f;
+    let registration = shared.config().open_registration;
+    f::ALL
+        .iter()
+        .filter(|name| **name != f::REGISTRATION || registration)
+        .map(|name| (*name).to_owned())
+        .collect()
+}
+
+pub(super) enum State {
+    Hello,
+    Login,
+    /// `token_hash`: the token this session logged in with or was issued,
+    /// which logout revokes (none after a `PasswordOnly` login).
+    Ready {
+        session: u64,
+        token_hash: Option<String>,
+    },
+}
+
+pub(super) struct Conn {
+    pub(super) shared: Arc<Shared>,
+    pub(super) peer: SocketAddr,
+    pub(super) outbox: Arc<Outbox>,
+    pub(super) state: State,
+    pub(super) bucket: TokenBucket,
+    pub(super) bad_frames: u32,
+}
+
+impl Conn {
+    pub(super) async fn run<R: AsyncRead + Unpin>(
+        &mut self,
+        mut frames: FramedRead<R, FrameCodec>,
+    ) {
+        // Only what the loop needs, not the whole config: this future lives
+        // as long as the connection.
+        let (handshake, login_timeout, heartbeat) = {
+            let limits = &self.shared.config().limits;
+            (
+                Duration::from_millis(limits.handshake_timeout_ms),
+                Duration::from_millis(limits.login_timeout_ms),
+                Duration::from_millis(limits.heartbeat_ms * 3),
+            )
+        };
+        let opened = Instant::now();
+        let mut login_deadline = opened + login_timeout;
+        let mut last_frame = opened;
+        let mut draining = false;
+        // When to give an idle connection's read buffer back.
+        let mut shrink_at: Option<Instant> = None;
+        loop {
+            let (deadline, why) = match self.state {
+                State::Hello => (opened + handshake, "no hello in time"),
+                State::Login => (login_deadline, "no login in time"),
+                State::Ready { .. } => (last_frame + heartbeat, "no heartbeat in time"),
+            };
+            let wake = shrink_at.map_or(deadline, |s| s.min(deadline));
+            tokio::select! {
+                () = self.outbox.closed() => return,
+                // Shutting down: stop reading, but stay registered until the
+                // server has delivered pending acknowledgements and said
+                // goodbye (which closes the outbox).
+                () = self.shared.draining.cancelled(), if !draining => draining = true,
+                () = self.shared.shutdown.cancelled() => {
+                    self.outbox.close(
+                        ErrorCode::ShuttingDown,
+                        "the server is shutting down",
+                        Some(crate::RECONNECT_AFTER_SHUTDOWN_MS),
+                    );
+                    return;
+                }
+                () = tokio::time::sleep_until(wake), if !draining => {
+                    if wake < deadline {
+                        // Idle a while: most connections are, most of the
+                        // time, and each would otherwise hold a buffer.
+                        shrink_at = None;
+                        let buffer = frames.read_buffer_mut();
+                        if buffer.is_empty() {
+                            *buffer = bytes::BytesMut::new();
+                        }
+                        continue;
+                    }
+                    tracing::debug!(peer = %self.peer, why, "deadline passed");
+                    self.outbox.close(ErrorCode::Timeout, why, None);
+                    return;
+                }
+                next = frames.next(), if !draining => match next {
+                    None => return,
+                    Some(Err(CodecError::TooLarge { len, max })) => {
+                        self.reply_err(0, ErrorReply::new(
+                            ErrorCode::FrameTooLarge,
+                            format!("frame of {len} bytes exceeds the limit of {max} bytes"),
+                        ));
+                        self.outbox.close(ErrorCode::FrameTooLarge, "frame too large", None);
+                        return;
+                    }
+                    Some(Err(e)) => {
+                        tracing::debug!(peer = %self.peer, error = %e, "read failed");
+                        return;
+                    }
+                    Some(Ok(payload)) => {
+                        last_frame = Instant::now();
+                        let was_login = matches!(self.state, State::Hello);
+                        // Boxed: request handling (logins, hashing) makes by
+                        // far the largest future, and every idle connection
+                        // would otherwise carry room for it.
+                        if !Box::pin(self.handle_payload(&payload)).await {
+                            return;
+                        }
+                        // A working size once logged in (clients send right
+                        // away, and reads of a few bytes would cost a
+                        // syscall each), and the memory back after a large
+                        // frame rather than kept for the connection's
+                        // lifetime.
+                        let buffer = frames.read_buffer_mut();
+                        if buffer.is_empty() && matches!(self.state, State::Ready { .. }) {
+                            if !(READ_BUFFER..=4 * READ_BUFFER).contains(&buffer.capacity()) {
+                                *buffer = bytes::BytesMut::with_capacity(READ_BUFFER);
+                            }
+                            shrink_at = Some(Instant::now() + IDLE_SHRINK);
+                        }
+                        if was_login && matches!(self.state, State::Login) {
+                            login_deadline = Instant::now() + login_timeout;
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// Queues a reply. One that cannot be encoded (larger than a frame may
+    /// be) still answers its request, with an error.
+    pub(super) fn reply(&self, id: u64, res: Response) {
+        match natter_shared::encode(&ServerFrame::Ok { id, res }) {
+            Ok(bytes) => {
+                self.outbox.push(bytes);
+            }
+            Err(e) => {
+                tracing::warn!(peer = %self.peer, error = %e, "reply too large");
+                self.reply_err(
+                    id,
+                    ErrorReply::new(
+                        ErrorCode::Internal,
+                        format!("the reply is too large to send: {e}"),
+                    ),
+                );
+            }
+        }
+    }
+
+    pub(super) fn reply_err(&self, id: u64, err: ErrorReply) {
+        self.outbox.send(&ServerFrame::Err { id, err });
+    }
+
+    /// Answers a request this server does not know (from a newer client).
+    /// The connection stays: this is no malformed frame.
+    pub(super) fn unsupported(&self, id: u64, name: &str) {
+        tracing::debug!(peer = %self.peer, request = name, "unsupported request");
+        self.reply_err(
+            id,
+            ErrorReply::new(
+                ErrorCode::Unsupported,
+                format!("this server does not support the request {name:?}"),
+            ),
+        );
+    }
+
+    pub(super) fn answer(&self, id: u64, result: Result<Response, ErrorReply>) {
+        match result {
+            Ok(res) => self.reply(id, res),
+            Err(err) => self.reply_err(id, err),
+        }
+    }
+
+    /// Handles one payload; false ends the connection.
+    async fn handle_payload(&mut self, payload: &[u8]) -> bool {
+        match decode_client(payload) {
+            Ok(frame) => {
+                self.bad_frames = 0;
+                self.handle(frame).await
+            }
+            Err(e) => {
+                let id = peek_request_id(payload).unwrap_or(0);
+                self.reply_err(id, ErrorReply::new(ErrorCode::BadFrame, e.to_string()));
+                self.bad_frames += 1;
+                if matches!(self.state, State::Hello)
+                    || self.bad_frames >= self.shared.config().limits.max_bad_frames
+                {
+                    self.outbox
+                        .close(ErrorCode::BadFrame, "too many malformed frames", None);
+                    return false;
+                }
+                true
+            }
+        }
+    }
+
+    async fn handle(&mut self, frame: ClientFrame) -> bool {
+        let ClientFrame { id, req } = frame;
+        if !matches!(req, Request::Ping)
+            && let Err(wait) = self.bucket.take()
+        {
+            let ms = wait.as_millis().max(1) as u64;
+            self.reply_err(
+                id,
+                ErrorReply {
+                    code: ErrorCode::RateLimited,
+                    message: format!("too many requests; retry in {ms} ms"),
+                    retry_after_ms: Some(ms),
+                },
+            );
+            return true;
+        }
+        match self.state {
+            State::Hello => self.hello(id, req),
+            State::Login => {
+                match req {
+                    Request::Login { user, credential } => {
+                        let r = ops::auth::login(
+                            &self.shared,
+                            self.peer,
+                            &self.outbox,
+                            &user,
+                            credential,
+                        )
+                        .await;
+                        self.logged_in(id, r);
+                    }
+                    Request::Register { user, password } => {
+                        let r = ops::auth::register(
+                            &self.shared,
+                            self.peer,
+                            &self.outbox,
+                            &user,
+                            password.0,
+                        )
+                        .await;
+                        self.logged_in(id, r);
+                    }
+                    Request::Ping => self.reply(id, Response::Pong),
+                    Request::Unknown(name) => self.unsupported(id, &name),
+                    Request::Hello { .. } => self.reply_err(
+                        id,
+                        ErrorReply::new(ErrorCode::Invalid, "hello was already said"),
+                    ),
+                    _ => {
+                        self.reply_err(id, ErrorReply::new(ErrorCode::NotLoggedIn, "log in first"));
+                    }
+                }
+                true
+            }
+            State::Ready { session, .. } => self.dispatch(session, id, req).await,
+        }
+    }
+
+    fn hello(&mut self, id: u64, req: Request) -> bool {
+        let Request::Hello {
+            protocol,
+            client,
+            client_version,
+        } = req
+        else {
+            self.reply_err(
+                id,
+                ErrorReply::new(ErrorCode::HelloRequired, "the first request must be hello"),
+            );
+            self.outbox
+                .close(ErrorCode::HelloRequired, "no hello", None);
+            return false;
+        };
+        if protocol != PROTOCOL_VERSION {
+            let message = format!(
+                "protocol version mismatch: the server speaks {PROTOCOL_VERSION}, the client {protocol}"
+            );
+            self.reply_err(
+                id,
+                ErrorReply::new(ErrorCode::VersionMismatch, message.clone()),
+            );
+            self.outbox
+                .close(ErrorCode::VersionMismatch, &message, None);
+            return false;
+        }
+        tracing::debug!(peer = %self.peer, client, client_version, "hello");
+        let c = self.shared.config();
+        self.reply(
+            id,
+            Response::Welcome {
+                protocol: PROTOCOL_VERSION,
+                server_version: env!("CARGO_PKG_VERSION").to_owned(),
+                limits: Limits {
+                    max_frame: c.limits.max_frame as u32,
+                    max_message_len: c.limits.max_message_len as u32,
+                    max_history_page: c.history.max_page,
+                    heartbeat_ms: c.limits.heartbeat_ms,
+                },
+                features: features(&self.shared),
+                motd: c.motd.clone(),
+            },
+        );
+        self.state = State::Login;
+        true
+    }
+
+    /// Answers a login or registration; a session that logged in is ready.
+    fn logged_in(&mut self, id: u64, result: ops::OpResult<ops::auth::LoggedIn>) {
+        match result {
+            Ok(ops::auth::LoggedIn {
+                session,
+                info,
+                token_hash,
+            }) => {
+                self.reply(id, Response::Session(info));
+                self.state = State::Ready {
+                    session,
+                    token_hash,
+                };
+            }
+            Err(e) => self.reply_err(id, e),
+        }
+    }
+}

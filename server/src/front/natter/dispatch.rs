@@ -1,0 +1,135 @@
+//! A logged-in session's requests: each natter request is mapped to its
+//! operation in [`crate::ops`], and the result to the one reply it gets.
+
+use natter_shared::{ErrorCode, ErrorReply, Request, Response, Secret};
+
+use super::connection::{Conn, State};
+use crate::ops::{self, Caller};
+
+impl Conn {
+    /// Handles one request of a ready session; false ends the connection.
+    pub(super) async fn dispatch(&mut self, session: u64, id: u64, req: Request) -> bool {
+        let caller = Caller {
+            session,
+            peer: self.peer,
+        };
+        if let Request::Send { room, .. } | Request::History { room, .. } | Request::Join { room } =
+            &req
+            && let Some(name) = room.trim().strip_prefix('@')
+        {
+            // The peer may be an account the hub has not loaded yet (added
+            // by the admin CLI while the server runs); errors are reported
+            // by the request itself.
+            let _ = ops::resolve_user(&self.shared, name).await;
+        }
+        let shared = &self.shared;
+        let result = match req {
+            Request::Hello { .. } => Err(ErrorReply::new(
+                ErrorCode::Invalid,
+                "hello was already said",
+            )),
+            Request::Login { .. } | Request::Register { .. } => {
+                Err(ErrorReply::new(ErrorCode::Invalid, "already logged in"))
+            }
+            Request::Unknown(name) => {
+                self.unsupported(id, &name);
+                return true;
+            }
+            Request::Logout => {
+                let State::Ready { token_hash, .. } = &self.state else {
+                    return false;
+                };
+                if let Err(e) = ops::auth::logout(shared, token_hash.clone()).await {
+                    self.reply_err(id, e);
+                    return true;
+                }
+                self.reply(id, Response::Done);
+                self.outbox
+                    .close(ErrorCode::NotLoggedIn, "logged out", None);
+                return false;
+            }
+            Request::Ping => Ok(Response::Pong),
+            Request::ChangePassword { old, new } => {
+                let had_token = matches!(
+                    self.state,
+                    State::Ready {
+                        token_hash: Some(_),
+                        ..
+                    }
+                );
+                match ops::auth::change_password(shared, caller, had_token, old.0, new.0).await {
+                    Ok(changed) => {
+                        let token = changed.token.map(|(token, hash)| {
+                            self.state = State::Ready {
+                                session,
+                                token_hash: Some(hash),
+                            };
+                            Secret(token)
+                        });
+                        Ok(Response::PasswordChanged { token })
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Request::Send {
+                room,
+                body,
+                action,
+                nonce,
+            } => {
+                let msg = ops::messages::Outgoing {
+                    room: &room,
+                    body,
+                    action,
+                    nonce: nonce.as_deref(),
+                    request: id,
+                };
+                // The reply (Sent) comes from the fan-out once the store has
+                // committed the message.
+                match ops::messages::send(shared, caller, msg).await {
+                    Ok(()) => return true,
+                    Err(e) => Err(e),
+                }
+            }
+            Request::History { room, query } => {
+                ops::messages::history(shared, caller, &room, query).await
+            }
+            Request::Join { room } => ops::rooms::join(shared, caller, &room).await,
+            Request::Leave { room } => ops::rooms::leave(shared, caller, &room),
+            Request::Create { room, private } => {
+                ops::rooms::create(shared, caller, &room, private).await
+            }
+            Request::Invite { room, user } => {
+                ops::rooms::invite(shared, caller, &room, &user).await
+            }
+            Request::Kick { room, user, reason } => {
+                ops::moderation::remove(shared, caller, &room, &user, false, reason).await
+            }
+            Request::Ban { room, user, reason } => {
+                ops::moderation::remove(shared, caller, &room, &user, true, reason).await
+            }
+            Request::Unban { room, user } => {
+                ops::moderation::unban(shared, caller, &room, &user).await
+            }
+            Request::SetRole { room, user, role } => {
+                ops::moderation::set_role(shared, caller, &room, &user, role).await
+            }
+            Request::Topic { room, topic } => ops::moderation::topic(shared, caller, &room, &topic),
+            Request::Members { room } => ops::rooms::members(shared, caller, &room),
+            Request::Rooms => ops::rooms::list(shared, caller),
+            Request::Directory => ops::rooms::directory(shared, caller),
+            Request::MarkRead { room, id: marker } => {
+                ops::markers::mark_read(shared, caller, &room, marker)
+            }
+            Request::Typing { room, active } => {
+                ops::presence::typing(shared, caller, &room, active)
+            }
+            Request::Presence { state, status } => {
+                ops::presence::set(shared, caller, state, status)
+            }
+            Request::Stats => ops::presence::stats(shared, caller),
+        };
+        self.answer(id, result);
+        true
+    }
+}

@@ -1,0 +1,88 @@
+//! natter's own wire protocol: MessagePack frames over TCP or TLS.
+//!
+//! # Layout
+//! - `mod.rs` (here): serving one accepted stream (plain or TLS), and
+//!   refusing one politely.
+//! - [`connection`]: the connection state machine (hello, login, ready),
+//!   deadlines and heartbeats, reading frames, rate limiting, replies.
+//! - [`dispatch`]: each logged-in request mapped to its operation in
+//!   [`crate::ops`], and the result back to a reply.
+
+mod connection;
+mod dispatch;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use natter_shared::{ErrorCode, Event, FrameCodec, ServerFrame};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::FramedRead;
+
+use crate::Shared;
+use crate::auth::TokenBucket;
+use crate::outbox::{self, Outbox};
+use connection::{Conn, State};
+
+/// Tells a refused connection why, then closes it.
+pub async fn refuse(mut stream: TcpStream, code: ErrorCode, message: &str) {
+    let frame = ServerFrame::Event(Event::Closing {
+        code,
+        message: message.to_owned(),
+        reconnect_after_ms: Some(5000),
+    });
+    if let Ok(bytes) = natter_shared::encode(&frame) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&bytes)).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+}
+
+/// Serves one plain TCP connection until it ends.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let (read, write) = stream.into_split();
+    serve_io(read, write, peer, shared).await;
+}
+
+/// Serves one TLS connection (handshake done) until it ends.
+pub async fn serve_tls(
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) {
+    let (read, write) = tokio::io::split(stream);
+    serve_io(read, write, peer, shared).await;
+}
+
+async fn serve_io<R, W>(read: R, write: W, peer: SocketAddr, shared: Arc<Shared>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let config = shared.config();
+    let limits = &config.limits;
+    let outbox = Arc::new(Outbox::new(limits.outbound_queue_bytes));
+    let writer = tokio::spawn(outbox::write_loop(Arc::clone(&outbox), write));
+    // No buffer until there is something to read: the handshake's two
+    // small frames need a few more reads this way, but a connection that
+    // then stays idle never holds more than they took.
+    let frames = FramedRead::with_capacity(read, FrameCodec::new(limits.max_frame), 0);
+    let mut conn = Conn {
+        bucket: TokenBucket::new(limits.requests_per_sec, limits.request_burst),
+        shared,
+        peer,
+        outbox,
+        state: State::Hello,
+        bad_frames: 0,
+    };
+    tracing::debug!(%peer, "connection opened");
+    conn.run(frames).await;
+    if let State::Ready { session, .. } = conn.state {
+        conn.shared.hub().remove_session(session);
+    }
+    // Wake the writer if the peer simply went away; it flushes and ends.
+    conn.outbox
+        .close(ErrorCode::Timeout, "connection ended", None);
+    let _ = tokio::time::timeout(Duration::from_secs(3), writer).await;
+    tracing::debug!(%peer, "connection closed");
+}
