@@ -402,17 +402,11 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
     let config = Arc::new(config);
     let (store, commits) = Store::open(&data_dir, config.history.sync, config.history.retention)?;
     let cap = hub::ring_cap(&config);
-    let (rooms, count, account_events) = store.read_now(|conn| {
-        let rooms = store::all_rooms(conn)?
-            .into_iter()
-            .map(|row| store::load_room(conn, row, cap))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((
-            rooms,
-            store::message_count(conn)?,
-            store::last_account_event(conn)?,
-        ))
-    })?;
+    let store::Startup {
+        rooms,
+        messages: count,
+        last_account_event: account_events,
+    } = store.load_all(cap)?;
     let mut hub = Hub::new(Arc::clone(&config), count);
     for room in rooms {
         hub.install_room(room);
@@ -532,11 +526,7 @@ async fn watch_accounts(shared: Arc<Shared>) {
     loop {
         tick.tick().await;
         let after = shared.account_events.load(Ordering::Relaxed);
-        let events = match shared
-            .store
-            .read(move |c| store::account_events_after(c, after))
-            .await
-        {
+        let events = match shared.store.account_events_after(after).await {
             Ok(events) => events,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read account events");
@@ -586,21 +576,15 @@ async fn follow_room_change(shared: &Shared, e: &store::AccountEvent) -> Result<
     let (user, room) = (e.user_id, e.room_id);
     // The room, when the hub does not have it yet (new, or never loaded).
     let missing = room.filter(|r| !shared.hub().has_room(*r));
-    let (snapshot, memberships) = shared
-        .store
-        .read(move |c| {
-            let snapshot = match missing.map(|r| store::room_by_id(c, r)).transpose()? {
-                Some(Some(row)) => Some(store::load_room(c, row, cap)?),
-                _ => None,
-            };
-            let memberships = if user == 0 {
-                Vec::new()
-            } else {
-                store::user_memberships(c, user)?
-            };
-            Ok((snapshot, memberships))
-        })
-        .await?;
+    let snapshot = match missing {
+        Some(room) => shared.store.room(room, cap).await?,
+        None => None,
+    };
+    let memberships = if user == 0 {
+        Vec::new()
+    } else {
+        shared.store.memberships(user).await?
+    };
     let mut hub = shared.hub();
     if let Some(snapshot) = snapshot {
         hub.add_loaded_room(snapshot);

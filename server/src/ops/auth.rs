@@ -12,7 +12,7 @@ use super::{Caller, OpResult, internal};
 use crate::Shared;
 use crate::auth;
 use crate::outbox::Outbox;
-use crate::store::{self, StoreError, UserRow, load_room};
+use crate::store::{self, StoreError, UserRow};
 
 /// A new logged-in session.
 #[derive(Debug)]
@@ -58,10 +58,9 @@ pub async fn login(
             window,
         )
         .map_err(|wait| throttled("too many failed logins", wait))?;
-    let lookup = name.clone();
     let row = shared
         .store
-        .read(move |c| store::user_by_name(c, &lookup))
+        .user_by_name(&name)
         .await
         .map_err(|e| internal(&e))?;
     let remember = matches!(credential, Credential::Password(_));
@@ -78,10 +77,9 @@ pub async fn login(
             (verified && row.is_some(), None)
         }
         Credential::Token(token) => {
-            let hash = auth::hash_token(&token);
             let owner = shared
                 .store
-                .read(move |c| store::token_user(c, &hash))
+                .token_owner(&auth::hash_token(&token))
                 .await
                 .map_err(|e| internal(&e))?;
             (
@@ -127,11 +125,7 @@ pub async fn login(
 
 async fn issue_token(shared: &Shared, user_id: i64) -> Result<(String, String), StoreError> {
     let (token, hash) = auth::new_token();
-    let stored = hash.clone();
-    shared
-        .store
-        .write(move |c| store::insert_token(c, user_id, &stored))
-        .await?;
+    shared.store.add_token(user_id, &hash).await?;
     Ok((token, hash))
 }
 
@@ -158,26 +152,12 @@ pub async fn register(
     let Ok(Ok(hash)) = hashed else {
         return Err(ErrorReply::new(ErrorCode::Internal, "cannot hash password"));
     };
-    let n = name.clone();
-    let created = shared
-        .store
-        .write(move |c| {
-            store::insert_user(c, &n, &hash, false)?;
-            store::user_by_name(c, &n)
-        })
-        .await;
-    let row = match created {
-        Ok(Some(row)) => row,
+    let row = match shared.store.create_user(&name, hash).await {
+        Ok(row) => row,
         Err(StoreError::UserExists(_)) => {
             return Err(ErrorReply::new(
                 ErrorCode::AlreadyExists,
                 format!("the name {name} is taken"),
-            ));
-        }
-        Ok(None) => {
-            return Err(ErrorReply::new(
-                ErrorCode::Internal,
-                "the account was created but cannot be read back; try logging in",
             ));
         }
         Err(e) => return Err(internal(&e)),
@@ -204,7 +184,7 @@ async fn finish_login(
     // kick, a ban) are already applied.
     let memberships = shared
         .store
-        .write(move |c| store::user_memberships(c, user_id))
+        .memberships_in_order(user_id)
         .await
         .map_err(|e| internal(&e))?;
     let missing: Vec<_> = {
@@ -217,21 +197,9 @@ async fn finish_login(
     };
     if !missing.is_empty() {
         let cap = crate::hub::ring_cap(&shared.config());
-        let (rooms, members) = shared
+        let store::Missing { rooms, members } = shared
             .store
-            .read(move |c| {
-                let mut rooms = Vec::new();
-                let mut members = Vec::new();
-                for (loaded, m) in missing {
-                    if loaded {
-                        let counts = store::unread_counts(c, m.room_id, &m.user_name, m.last_read)?;
-                        members.push((m, counts));
-                    } else if let Some(room) = store::room_by_id(c, m.room_id)? {
-                        rooms.push(load_room(c, room, cap)?);
-                    }
-                }
-                Ok((rooms, members))
-            })
+            .load_missing(missing, cap)
             .await
             .map_err(|e| internal(&e))?;
         let mut hub = shared.hub();
@@ -261,7 +229,7 @@ pub async fn logout(shared: &Shared, token_hash: Option<String>) -> OpResult<()>
     if let Some(hash) = token_hash {
         shared
             .store
-            .write(move |c| store::delete_token(c, &hash))
+            .revoke_token(&hash)
             .await
             .map_err(|e| internal(&e))?;
     }
@@ -298,12 +266,7 @@ pub async fn change_password(
             Duration::from_millis(limits.login_window_ms),
         )
         .map_err(|wait| throttled("too many wrong passwords", wait))?;
-    let lookup = name.clone();
-    let row = match shared
-        .store
-        .read(move |c| store::user_by_name(c, &lookup))
-        .await
-    {
+    let row = match shared.store.user_by_name(&name).await {
         Ok(Some(row)) if row.id == user_id => row,
         Ok(_) => {
             return Err(ErrorReply::new(
@@ -347,13 +310,7 @@ pub async fn change_password(
     let session = caller.session;
     shared
         .store
-        .write(move |c| {
-            store::set_password(c, user_id, &hash, Some(session))?;
-            if let Some(h) = &stored {
-                store::insert_token(c, user_id, h)?;
-            }
-            store::insert_audit(c, &entry)
-        })
+        .change_password(user_id, hash, session, stored, entry)
         .await
         .map_err(|e| internal(&e))?;
     shared.hub().end_sessions(

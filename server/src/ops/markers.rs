@@ -7,7 +7,7 @@ use natter_shared::MessageId;
 
 use super::{Caller, OpResult, persist};
 use crate::Shared;
-use crate::store::{self, StoreChange};
+use crate::store::StoreChange;
 
 /// Moves the caller's read marker in a room forward to `id`.
 pub fn mark_read(shared: &Arc<Shared>, caller: Caller, room: &str, id: MessageId) -> OpResult {
@@ -41,7 +41,7 @@ fn recount(shared: &Arc<Shared>, room: i64, user: i64) {
             let counted = match target {
                 Some((name, marker)) => shared
                     .store
-                    .read(move |c| store::unread_counts(c, room, &name, marker))
+                    .unread_counts(room, &name, marker)
                     .await
                     .ok()
                     .map(|counts| (marker, counts)),

@@ -7,7 +7,7 @@ use natter_shared::{ErrorCode, ErrorReply, HistoryQuery, Response};
 use super::{Caller, OpResult, internal};
 use crate::Shared;
 use crate::hub::{HistoryPlan, SendPlan};
-use crate::store::{self, StoredMessage};
+use crate::store::StoredMessage;
 
 /// A message to post.
 #[derive(Debug)]
@@ -68,10 +68,7 @@ pub async fn history(shared: &Shared, caller: Caller, room: &str, query: History
         } => {
             let rows = shared
                 .store
-                .read(move |c| match after {
-                    Some(a) => store::messages_after(c, room_id, a, limit + 1),
-                    None => store::messages_before(c, room_id, before, limit + 1),
-                })
+                .messages(room_id, before, after, limit + 1)
                 .await
                 .map_err(|e| internal(&e))?;
             let (rows, more) = page(rows, limit, after.is_some());

@@ -59,10 +59,9 @@ pub async fn resolve_user(shared: &Shared, name: &str) -> OpResult<i64> {
     if let Some(id) = shared.hub().user_id(&name) {
         return Ok(id);
     }
-    let lookup = name.clone();
     let row = shared
         .store
-        .read(move |c| store::user_by_name(c, &lookup))
+        .user_by_name(&name)
         .await
         .map_err(|e| internal(&e))?
         .ok_or_else(|| ErrorReply::new(ErrorCode::NoSuchUser, format!("no such user: {name}")))?;
@@ -78,18 +77,9 @@ pub async fn ensure_direct(shared: &Shared, caller: Caller, peer: i64) -> OpResu
         .session_user(caller.session)
         .ok_or_else(|| ErrorReply::new(ErrorCode::NotLoggedIn, "log in first"))?;
     let name = crate::hub::direct_name(me, peer);
-    let stored_name = name.clone();
     let room_id = shared
         .store
-        .write(move |c| {
-            if let Some(r) = store::room_by_name(c, &stored_name)? {
-                return Ok(r.id);
-            }
-            let id = store::insert_room(c, &stored_name, natter_shared::RoomKind::Direct)?;
-            store::upsert_member(c, id, me, natter_shared::Role::Member)?;
-            store::upsert_member(c, id, peer, natter_shared::Role::Member)?;
-            Ok(id)
-        })
+        .open_direct(&name, me, peer)
         .await
         .map_err(|e| internal(&e))?;
     shared.hub().add_direct(room_id, name, me, peer);

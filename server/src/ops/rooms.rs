@@ -2,10 +2,10 @@
 //! opened on first use), leaving, creating, inviting, and the lists a
 //! client shows (members, your rooms, the public directory).
 
-use natter_shared::{ErrorCode, ErrorReply, Response, Role, RoomKind};
+use natter_shared::{ErrorCode, ErrorReply, Response, RoomKind};
 
 use super::{Caller, OpResult, changed, internal, quotas};
-use crate::store::{self, StoreError};
+use crate::store::StoreError;
 use crate::{Quota, Shared};
 
 /// Joins a public room, or opens the direct conversation `@user` names.
@@ -39,15 +39,7 @@ pub async fn create(shared: &Shared, caller: Caller, room: &str, private: bool) 
     } else {
         RoomKind::Public
     };
-    let stored = name.clone();
-    let created = shared
-        .store
-        .write(move |c| {
-            let room_id = store::insert_room(c, &stored, kind)?;
-            store::upsert_member(c, room_id, user, Role::Owner)?;
-            Ok(room_id)
-        })
-        .await;
+    let created = shared.store.create_room(&name, kind, user).await;
     match created {
         Ok(room_id) => {
             let state = shared.hub().add_created_room(room_id, name, kind, user);

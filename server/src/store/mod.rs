@@ -10,6 +10,9 @@
 //!   older file).
 //! - [`writer`]: the one writer thread that group-commits every change in
 //!   one order, each job in its own savepoint; and the checkpoint thread.
+//! - [`operations`]: the named operations the rest of the server calls
+//!   (methods of [`Store`]); nothing outside this module sees a database
+//!   connection.
 //! - [`sql`]: one named function per query, shared with the admin CLI.
 //! - [`changes`]: the plain values that cross the seam: changes to persist
 //!   in order ([`StoreChange`]) and rooms as loaded ([`RoomSnapshot`]).
@@ -34,6 +37,7 @@
 //! second connection.
 
 pub mod changes;
+pub mod operations;
 pub mod schema;
 pub mod sql;
 pub mod writer;
@@ -49,6 +53,7 @@ use tokio::sync::oneshot;
 use crate::config::SyncMode;
 
 pub use changes::{RoomSnapshot, StoreChange, load_room};
+pub use operations::{Missing, Startup};
 pub use schema::{DB_FILE, open_db};
 pub use sql::*;
 
@@ -238,7 +243,7 @@ impl Store {
     /// savepoint of its own, and returns its result once that transaction
     /// has committed. When `f` fails or panics, what it wrote is rolled
     /// back and the rest of the batch commits as usual.
-    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(in crate::store) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -263,7 +268,11 @@ impl Store {
     /// Queues a write whose outcome nobody waits for (membership changes,
     /// read markers): it still commits in order with everything else, in a
     /// savepoint of its own. A failure is logged.
-    pub fn write_detached<F>(&self, what: &'static str, f: F) -> Result<(), StoreError>
+    pub(in crate::store) fn write_detached<F>(
+        &self,
+        what: &'static str,
+        f: F,
+    ) -> Result<(), StoreError>
     where
         F: FnOnce(&Connection) -> Result<(), StoreError> + Send + 'static,
     {
@@ -296,7 +305,7 @@ impl Store {
     }
 
     /// Runs a read on the reader connection, off the async threads.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(in crate::store) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -313,7 +322,7 @@ impl Store {
     }
 
     /// Runs a read on the reader connection on this thread (start-up only).
-    pub fn read_now<T>(
+    pub(in crate::store) fn read_now<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
