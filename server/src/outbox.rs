@@ -118,6 +118,15 @@ impl Outbox {
         true
     }
 
+    /// Takes every queued frame (the hub's unit tests read what a
+    /// connection would have been sent).
+    #[cfg(test)]
+    pub(crate) fn drain(&self) -> Vec<Bytes> {
+        let mut inner = self.lock();
+        inner.bytes = 0;
+        inner.frames.drain(..).collect()
+    }
+
     /// Encodes and queues a frame.
     pub fn send(&self, frame: &ServerFrame) -> bool {
         match natter_shared::encode(frame) {

@@ -1,0 +1,245 @@
+//! Fan-out: committed messages appended to their rooms, counted, and
+//! handed to every member's sessions; acknowledgements to senders. The hot
+//! path of natterd: each message is encoded once for everyone (once per
+//! viewer only where the frame differs: a direct conversation's name, the
+//! sender's own nonce).
+
+use super::{
+    Bytes, Committed, ErrorCode, Event, Hub, IdMap, Origin, Response, Room, ServerFrame,
+    StoredMessage, err, event, names,
+};
+
+impl Hub {
+    pub(super) fn send_user(&self, user: i64, frame: &Bytes) {
+        if let Some(u) = self.users.get(&user) {
+            for sid in &u.sessions {
+                if let Some(s) = self.sessions.get(sid) {
+                    s.outbox.push(frame.clone());
+                }
+            }
+        }
+    }
+
+    pub(super) fn send_room(&self, room: &Room, frame: &Bytes, except: Option<i64>) {
+        for user in room.members.keys() {
+            if Some(*user) != except {
+                self.send_user(*user, frame);
+            }
+        }
+    }
+
+    pub(super) fn send_session(&self, session: u64, frame: &ServerFrame) {
+        if let Some(s) = self.sessions.get(&session) {
+            s.outbox.send(frame);
+        }
+    }
+
+    /// Delivers a committed batch: appends to rings, counts unread,
+    /// acknowledges senders and fans out. Each message is encoded once (once
+    /// per participant for a direct conversation, whose name differs).
+    pub fn deliver(&mut self, batch: Committed) {
+        let mut batch = batch.into_iter().peekable();
+        while let Some(first) = batch.next() {
+            let room_id = first.0.room_id;
+            let mut run = vec![first];
+            while let Some(next) = batch.next_if(|(m, _)| m.room_id == room_id) {
+                run.push(next);
+            }
+            self.deliver_run(room_id, &run);
+        }
+    }
+
+    /// Delivers consecutive committed messages of one room. A busy room
+    /// commits many messages per group transaction, and fanning them out
+    /// together costs one lookup and one queue lock per recipient for the
+    /// whole run instead of one per message (the fan-out is natterd's hot
+    /// path). Order holds: every recipient gets the run in id order, and on
+    /// the sending connection each `Sent` still precedes its `Message`.
+    ///
+    /// A message sent with a nonce is encoded a second time, with the
+    /// nonce, for the sender's own sessions only: everyone else shares the
+    /// one frame without it.
+    pub(super) fn deliver_run(&mut self, room_id: i64, run: &[(StoredMessage, Option<Origin>)]) {
+        self.messages_stored += run.len() as u64;
+        let Some(room) = self.rooms.get_mut(&room_id) else {
+            return;
+        };
+        let mut authors = Vec::with_capacity(run.len());
+        for (msg, _) in run {
+            room.last_id = room.last_id.max(msg.id);
+            room.ring.push_back(msg.clone());
+            while room.ring.len() > self.ring_cap {
+                if let Some(old) = room.ring.pop_front() {
+                    room.floor = old.id;
+                }
+            }
+            let mentioned: Vec<String> = names::mentions(&msg.body).collect();
+            let author_id = self.user_ids.get(&*msg.author).copied();
+            for (uid, m) in &mut room.members {
+                if Some(*uid) == author_id || msg.id <= m.last_read {
+                    continue;
+                }
+                m.unread += 1;
+                if !mentioned.is_empty()
+                    && let Some(u) = self.users.get(uid)
+                    && mentioned.iter().any(|n| **n == *u.name)
+                {
+                    m.mentions += 1;
+                }
+            }
+            authors.push(author_id);
+        }
+        let room = &self.rooms[&room_id];
+        for ((msg, origin), author) in run.iter().zip(&authors) {
+            if let Some(origin) = origin
+                && let Some(author) = author
+            {
+                self.send_session(
+                    origin.session,
+                    &ServerFrame::Ok {
+                        id: origin.request,
+                        res: Response::Sent {
+                            room: self.display(room, *author),
+                            id: msg.id,
+                            ts: msg.ts,
+                            nonce: origin.nonce.as_deref().map(str::to_owned),
+                        },
+                    },
+                );
+            }
+        }
+        let nonce_of = |(_, origin): &(StoredMessage, Option<Origin>)| {
+            origin
+                .as_ref()
+                .and_then(|o| o.nonce.as_deref())
+                .map(str::to_owned)
+        };
+        if let Some((a, b)) = room.direct {
+            for (item, author) in run.iter().zip(&authors) {
+                for viewer in [a, b] {
+                    let mut wire = item.0.to_wire(self.display(room, viewer));
+                    if *author == Some(viewer) {
+                        wire.nonce = nonce_of(item);
+                    }
+                    if let Some(f) = event(Event::Message(wire)) {
+                        self.send_user(viewer, &f);
+                    }
+                }
+            }
+        } else {
+            let name = format!("#{}", room.name);
+            let frames: Vec<Bytes> = run
+                .iter()
+                .filter_map(|(msg, _)| event(Event::Message(msg.to_wire(name.clone()))))
+                .collect();
+            // The senders' own copies, for messages sent with a nonce.
+            let mut own: IdMap<i64, Vec<Bytes>> = IdMap::default();
+            for (i, (item, author)) in run.iter().zip(&authors).enumerate() {
+                if let (Some(nonce), Some(author)) = (nonce_of(item), author)
+                    && i < frames.len()
+                {
+                    let mut wire = item.0.to_wire(name.clone());
+                    wire.nonce = Some(nonce);
+                    if let Some(f) = event(Event::Message(wire)) {
+                        own.entry(*author).or_insert_with(|| frames.clone())[i] = f;
+                    }
+                }
+            }
+            for user in room.members.keys() {
+                let frames = own.get(user).unwrap_or(&frames);
+                if let Some(u) = self.users.get(user) {
+                    for sid in &u.sessions {
+                        if let Some(s) = self.sessions.get(sid) {
+                            s.outbox.push_many(frames);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells senders whose messages the store could not commit.
+    pub fn fail_sends(&self, origins: &[Origin]) {
+        for origin in origins {
+            self.send_session(
+                origin.session,
+                &ServerFrame::Err {
+                    id: origin.request,
+                    err: err(
+                        ErrorCode::Internal,
+                        "the message could not be stored; send it again",
+                    ),
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use natter_shared::{Event, Response, Role, RoomKind, ServerFrame};
+
+    use crate::hub::testkit::*;
+
+    #[test]
+    fn every_session_of_every_member_gets_the_message_and_only_the_sender_its_nonce() {
+        let mut hub = hub(100);
+        room(
+            &mut hub,
+            GENERAL,
+            "general",
+            RoomKind::Public,
+            &[(1, "ann", Role::Member), (2, "bob", Role::Member)],
+        );
+        let ann1 = login(&mut hub, 10, 1, "ann");
+        let ann2 = login(&mut hub, 11, 1, "ann");
+        let bob = login(&mut hub, 20, 2, "bob");
+        for o in [&ann1, &ann2, &bob] {
+            frames(o);
+        }
+        deliver(&mut hub, stored(5, GENERAL, "ann", "hi"), 10, Some("n-1"));
+        // The sending session: Sent (with the nonce) before the message.
+        match &frames(&ann1)[..] {
+            [
+                ServerFrame::Ok {
+                    res: Response::Sent { id: 5, nonce, .. },
+                    ..
+                },
+                ServerFrame::Event(Event::Message(m)),
+            ] => {
+                assert_eq!(nonce.as_deref(), Some("n-1"));
+                assert_eq!(m.nonce.as_deref(), Some("n-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // The sender's other session: the message with the nonce, no Sent.
+        match &events(&ann2)[..] {
+            [Event::Message(m)] => assert_eq!(m.nonce.as_deref(), Some("n-1")),
+            other => panic!("{other:?}"),
+        }
+        // Everyone else: no nonce.
+        match &events(&bob)[..] {
+            [Event::Message(m)] => {
+                assert_eq!((m.id, m.nonce.as_deref()), (5, None));
+                assert_eq!(m.room, "#general");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failed_batch_tells_each_sender() {
+        let mut hub = hub(100);
+        let ann = login(&mut hub, 10, 1, "ann");
+        frames(&ann);
+        hub.fail_sends(&[crate::store::Origin {
+            session: 10,
+            request: 7,
+            nonce: None,
+        }]);
+        assert!(matches!(
+            &frames(&ann)[..],
+            [ServerFrame::Err { id: 7, err }] if err.code == natter_shared::ErrorCode::Internal
+        ));
+    }
+}

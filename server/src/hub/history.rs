@@ -1,0 +1,148 @@
+//! History: pages answered from each room's ring of newest messages when
+//! it covers them; otherwise a plan for the store to read.
+
+use super::{
+    ErrorCode, ErrorReply, HistoryPlan, HistoryQuery, Hub, MessageId, Response, StoredMessage,
+    Target, err,
+};
+
+impl Hub {
+    /// Answers a history request from memory when the ring covers it.
+    pub fn plan_history(
+        &self,
+        session: u64,
+        target: &str,
+        q: HistoryQuery,
+    ) -> Result<HistoryPlan, ErrorReply> {
+        let user = self.logged_in(session)?;
+        if q.before.is_some() && q.after.is_some() {
+            return Err(err(ErrorCode::Invalid, "give before or after, not both"));
+        }
+        let max = self.config.history.max_page as usize;
+        let limit = match q.limit as usize {
+            0 => max,
+            n => n.min(max),
+        };
+        if self.find(user, target)?.is_none() {
+            // A direct conversation not started yet has no history.
+            let room = Target::parse(target)
+                .map(|t| t.display())
+                .unwrap_or_default();
+            return Ok(HistoryPlan::Ready(Response::Messages {
+                room,
+                messages: Vec::new(),
+                more: false,
+            }));
+        }
+        let room = self.member_room(user, target)?;
+        let name = self.display(room, user);
+        let wire = |m: &StoredMessage| m.to_wire(name.clone());
+        if let Some(after) = q.after {
+            if after >= room.floor {
+                let newer: Vec<&StoredMessage> =
+                    room.ring.iter().filter(|m| m.id > after).collect();
+                let more = newer.len() > limit;
+                let messages = newer.into_iter().take(limit).map(wire).collect();
+                return Ok(HistoryPlan::Ready(Response::Messages {
+                    room: name.clone(),
+                    messages,
+                    more,
+                }));
+            }
+            return Ok(HistoryPlan::Disk {
+                room_id: room.id,
+                room: name.clone(),
+                before: None,
+                after: Some(after),
+                limit,
+            });
+        }
+        let before = q.before.unwrap_or(MessageId::MAX);
+        let older: Vec<&StoredMessage> = room.ring.iter().filter(|m| m.id < before).collect();
+        if older.len() >= limit || room.floor == 0 {
+            let more = older.len() > limit || room.floor > 0;
+            let skip = older.len().saturating_sub(limit);
+            let messages = older.into_iter().skip(skip).map(wire).collect();
+            return Ok(HistoryPlan::Ready(Response::Messages {
+                room: name.clone(),
+                messages,
+                more,
+            }));
+        }
+        Ok(HistoryPlan::Disk {
+            room_id: room.id,
+            room: name.clone(),
+            before: q.before,
+            after: None,
+            limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use natter_shared::{HistoryQuery, Response, Role, RoomKind};
+
+    use crate::hub::HistoryPlan;
+    use crate::hub::testkit::*;
+
+    fn ids(plan: HistoryPlan) -> (Vec<u64>, bool) {
+        match plan {
+            HistoryPlan::Ready(Response::Messages { messages, more, .. }) => {
+                (messages.iter().map(|m| m.id).collect(), more)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pages_come_from_the_ring_until_it_runs_out_then_from_the_store() {
+        let mut hub = hub(5);
+        room(
+            &mut hub,
+            GENERAL,
+            "general",
+            RoomKind::Public,
+            &[(1, "ann", Role::Member)],
+        );
+        login(&mut hub, 10, 1, "ann");
+        for id in 1..=8 {
+            deliver(&mut hub, stored(id, GENERAL, "ann", "x"), 10, None);
+        }
+        let q = |before, after, limit| HistoryQuery {
+            before,
+            after,
+            limit,
+        };
+        // The ring keeps the newest five: 4..=8.
+        assert_eq!(
+            ids(hub.plan_history(10, "#general", q(None, None, 3)).unwrap()),
+            (vec![6, 7, 8], true)
+        );
+        assert_eq!(
+            ids(hub
+                .plan_history(10, "#general", q(None, Some(6), 10))
+                .unwrap()),
+            (vec![7, 8], false)
+        );
+        // Older than the ring: the store answers.
+        assert!(matches!(
+            hub.plan_history(10, "#general", q(Some(5), None, 3))
+                .unwrap(),
+            HistoryPlan::Disk {
+                before: Some(5),
+                limit: 3,
+                ..
+            }
+        ));
+        assert!(matches!(
+            hub.plan_history(10, "#general", q(None, Some(1), 3))
+                .unwrap(),
+            HistoryPlan::Disk { after: Some(1), .. }
+        ));
+        assert!(
+            hub.plan_history(10, "#general", q(Some(5), Some(1), 3))
+                .is_err()
+        );
+    }
+}
