@@ -131,9 +131,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, now: Instant) {
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help => draw_help(frame, app, theme),
-        Overlay::Switcher { filter, selected } => {
-            draw_switcher(frame, app, theme, filter, *selected);
-        }
+        Overlay::Switcher(s) => draw_switcher(frame, app, theme, &s.filter, s.selected),
         Overlay::Login(form) => draw_login(frame, theme, form),
     }
 }
@@ -163,7 +161,7 @@ fn draw_rooms(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         } else {
             theme.fg(theme.unread).add_modifier(Modifier::BOLD)
         };
-        if i == app.current {
+        if i == app.rooms.current_index() {
             style = style.add_modifier(Modifier::REVERSED);
             badge_style = badge_style.add_modifier(Modifier::REVERSED);
         }
@@ -505,13 +503,13 @@ fn draw_input(frame: &mut Frame<'_>, app: &App, area: Rect) {
     if area.height == 0 {
         return;
     }
-    let value = app.input.value();
+    let value = app.composer.value();
     let width = usize::from(area.width.saturating_sub(2)).max(1);
     let lines: Vec<&str> = value.split('\n').collect();
     let shown = usize::from(area.height);
     let first = lines.len().saturating_sub(shown);
     // Horizontal scroll of the last line so the cursor stays visible.
-    let cursor_chars = app.input.cursor();
+    let cursor_chars = app.composer.cursor();
     let before: String = value.chars().take(cursor_chars).collect();
     let cursor_line = before.matches('\n').count();
     let cursor_col = before.rsplit('\n').next().unwrap_or("").width();
@@ -564,22 +562,7 @@ fn centered(frame: &Frame<'_>, width: u16, height: u16) -> Rect {
     )
 }
 
-/// The keys, for the help overlay and the README.
-pub const KEYS: &[(&str, &str)] = &[
-    ("Enter", "send"),
-    ("Alt+Enter", "new line"),
-    ("Up / Down", "recall what you sent"),
-    ("Tab", "complete nick, #room, /command"),
-    ("Ctrl+N / Ctrl+P", "next / previous room"),
-    ("Alt+1..9", "room by number"),
-    ("Ctrl+K", "quick switcher"),
-    ("PgUp / PgDn", "scroll"),
-    ("Ctrl+Home / Ctrl+End", "oldest / newest"),
-    ("F2 / F3", "toggle rooms / users pane"),
-    ("Ctrl+R", "reconnect now"),
-    ("F1", "this help"),
-    ("Ctrl+C", "quit"),
-];
+pub use crate::app::keys::KEYS;
 
 fn draw_help(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
     let mut lines = vec![

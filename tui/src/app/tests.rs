@@ -210,7 +210,7 @@ fn sending_shows_pending_then_sent_and_the_echo_is_not_doubled() {
             ..
         }
     ));
-    assert_eq!(app.input.value(), "");
+    assert_eq!(app.composer.value(), "");
 }
 
 fn app_last(app: &App) -> EntryKind {
@@ -562,7 +562,7 @@ fn paste_inserts_multiple_lines_as_one_message() {
     let now = Instant::now();
     let effects = app.on_paste("line one\r\nline two", now);
     assert!(!effects.iter().any(|e| matches!(e, Effect::Send { .. })));
-    assert_eq!(app.input.value(), "line one\nline two");
+    assert_eq!(app.composer.value(), "line one\nline two");
     let effects = app.on_key(key(KeyCode::Enter), now, 0);
     assert!(
         effects
@@ -573,7 +573,7 @@ fn paste_inserts_multiple_lines_as_one_message() {
     type_text(&mut app, "a", now);
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT), now, 0);
     type_text(&mut app, "b", now);
-    assert_eq!(app.input.value(), "a\nb");
+    assert_eq!(app.composer.value(), "a\nb");
 }
 
 #[test]
@@ -585,13 +585,13 @@ fn up_and_down_recall_what_was_sent() {
         app.on_key(key(KeyCode::Enter), now, 0);
     }
     app.on_key(key(KeyCode::Up), now, 0);
-    assert_eq!(app.input.value(), "second");
+    assert_eq!(app.composer.value(), "second");
     app.on_key(key(KeyCode::Up), now, 0);
-    assert_eq!(app.input.value(), "first");
+    assert_eq!(app.composer.value(), "first");
     app.on_key(key(KeyCode::Down), now, 0);
-    assert_eq!(app.input.value(), "second");
+    assert_eq!(app.composer.value(), "second");
     app.on_key(key(KeyCode::Down), now, 0);
-    assert_eq!(app.input.value(), "");
+    assert_eq!(app.composer.value(), "");
 }
 
 #[test]
@@ -620,17 +620,17 @@ fn tab_completes_nicks_rooms_and_commands() {
     app.on_event(Event::Message(msg(3, "#general", "bert", "hi")), now);
     type_text(&mut app, "b", now);
     app.on_key(key(KeyCode::Tab), now, 0);
-    assert_eq!(app.input.value(), "bert: ");
+    assert_eq!(app.composer.value(), "bert: ");
     app.on_key(key(KeyCode::Tab), now, 0);
-    assert_eq!(app.input.value(), "bob: ");
+    assert_eq!(app.composer.value(), "bob: ");
     app.on_key(key(KeyCode::Esc), now, 0);
     type_text(&mut app, "see #ru", now);
     app.on_key(key(KeyCode::Tab), now, 0);
-    assert_eq!(app.input.value(), "see #rust ");
+    assert_eq!(app.composer.value(), "see #rust ");
     app.on_key(key(KeyCode::Esc), now, 0);
     type_text(&mut app, "/to", now);
     app.on_key(key(KeyCode::Tab), now, 0);
-    assert_eq!(app.input.value(), "/topic ");
+    assert_eq!(app.composer.value(), "/topic ");
 }
 
 #[test]
@@ -809,9 +809,9 @@ fn recall_keeps_the_draft() {
     app.on_key(key(KeyCode::Enter), now, 0);
     type_text(&mut app, "half written", now);
     app.on_key(key(KeyCode::Up), now, 0);
-    assert_eq!(app.input.value(), "sent before");
+    assert_eq!(app.composer.value(), "sent before");
     app.on_key(key(KeyCode::Down), now, 0);
-    assert_eq!(app.input.value(), "half written");
+    assert_eq!(app.composer.value(), "half written");
 }
 
 #[test]
