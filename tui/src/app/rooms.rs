@@ -299,6 +299,7 @@ impl Rooms {
         self.list.get(self.current)
     }
 
+    /// The room on screen, to change.
     pub fn current_mut(&mut self) -> Option<&mut Room> {
         self.list.get_mut(self.current)
     }
@@ -309,20 +310,24 @@ impl Rooms {
         self.current
     }
 
+    /// The room at `index` in the rooms pane.
     #[must_use]
     pub fn get(&self, index: usize) -> Option<&Room> {
         self.list.get(index)
     }
 
+    /// The room called `name` (`#room` or `@user`).
     #[must_use]
     pub fn by_name(&self, name: &str) -> Option<&Room> {
         self.list.iter().find(|r| r.name == name)
     }
 
+    /// The room called `name`, to change.
     pub fn by_name_mut(&mut self, name: &str) -> Option<&mut Room> {
         self.list.iter_mut().find(|r| r.name == name)
     }
 
+    /// Where the room called `name` is in the rooms pane.
     #[must_use]
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.list.iter().position(|r| r.name == name)
@@ -333,15 +338,18 @@ impl Rooms {
         self.list.iter()
     }
 
+    /// In the rooms pane's order, to change.
     pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Room> {
         self.list.iter_mut()
     }
 
+    /// How many rooms you are in.
     #[must_use]
     pub fn len(&self) -> usize {
         self.list.len()
     }
 
+    /// In no room at all.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()

@@ -143,6 +143,7 @@ impl Timeline {
         self.entries.len()
     }
 
+    /// Nothing loaded or written yet.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -154,6 +155,7 @@ impl Timeline {
         self.entries.iter()
     }
 
+    /// Entry `i`, counted from the oldest.
     #[must_use]
     pub fn get(&self, i: usize) -> Option<&Entry> {
         self.entries.get(i)
