@@ -79,7 +79,7 @@ fn frames(c: &mut Criterion) {
     let next = support::loaded_app(LOADED + 1, false, Load::CatchUp);
     let unread = support::loaded_app(LOADED, true, Load::CatchUp);
     let mut middle = support::loaded_app(LOADED, false, Load::CatchUp);
-    let current = middle.current;
+    let current = middle.rooms.current_index();
     middle.rooms[current].scroll = Some(Scroll {
         anchor: usize::try_from(LOADED / 2).unwrap_or(0),
         skip: 0,

@@ -12,9 +12,26 @@
 //! - [`script`]: the non-interactive modes (`--send`, `tail`, `login`,
 //!   `logout`).
 //! - [`format`]: message lines as `tail` prints them (plain and JSON).
-//! - [`app`], [`ui`], [`tui`]: the full-screen client's state, drawing and
-//!   event loop; [`notify`]: its desktop notifications; [`local`]: the
-//!   in-process server of `natter --local`.
+//! - [`app`]: the full-screen client's state, changed only by its `on_*`
+//!   entry points, which return [`app::Effect`]s:
+//!   - `app/mod.rs`: [`app::App`] itself, routing events, replies and keys
+//!     to the pieces below;
+//!   - `app/rooms.rs`: the rooms list: order, the room on screen, unread
+//!     and mention counts, members, typing, switching, each room's scroll;
+//!   - `app/timeline.rs`: one room's messages, indexed by id; local
+//!     notices; your pending messages, matched by nonce;
+//!   - `app/composer.rs`: the input line, recall, completion, the typing
+//!     throttle, the offline queue;
+//!   - `app/keys.rs`: the key map: keys to actions, per context;
+//!   - `app/overlay/`: `help.rs`, `switcher.rs` (Ctrl+K), `login.rs`;
+//!   - `app/command.rs`: slash commands, parsed and run;
+//!   - `app/text.rs`: wrapping and layout arithmetic shared with drawing.
+//! - [`ui`]: drawing, a pure function of `&App`: `ui/mod.rs` (the theme
+//!   and the frame), `rooms.rs`, `timeline.rs`, `users.rs`, `status.rs`
+//!   (typing and status lines), `composer.rs` (the input line), and
+//!   `overlay/` with one file per overlay.
+//! - [`tui`]: the full-screen client's event loop; [`notify`]: its desktop
+//!   notifications; [`local`]: the in-process server of `natter --local`.
 
 pub mod app;
 pub mod config;

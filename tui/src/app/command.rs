@@ -1,8 +1,12 @@
-//! Slash commands: parsed from the input line into a [`Command`], or a
-//! one-line error for the messages pane.
+//! Slash commands: parsed from the input line into a [`Command`] (or a
+//! one-line error for the messages pane), then run by `App::run_command`,
+//! which changes the state and returns the requests to make.
 
 use natter_shared::names::{Target, normalize_user};
-use natter_shared::{PresenceState, Role};
+use natter_shared::{PresenceState, Request, Role, RoomKind, RoomState};
+
+use super::timeline::EntryKind;
+use super::{App, Effect, Overlay, Then};
 
 /// A command typed in the input line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +197,167 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/help" | "/?" => Ok(Command::Help),
         "/quit" | "/exit" => Ok(Command::Quit),
         other => Err(format!("unknown command {other}; /help lists them")),
+    }
+}
+
+/// Running a command: what it changes here and what it asks the server.
+impl App {
+    /// Runs `cmd` typed in the current room (`/me`, `/topic` and the
+    /// moderation commands act there).
+    pub(super) fn run_command(&mut self, cmd: Command, now_ms: i64) -> Vec<Effect> {
+        let here = self.room().map(|r| r.name.clone()).unwrap_or_default();
+        let request = |req: Request, then: Then| vec![Effect::Request { req, then }];
+        let report = |room: &str, ok: String| Then::Report {
+            room: room.to_owned(),
+            ok,
+        };
+        match cmd {
+            Command::Join(room) => {
+                if let Some(i) = self.rooms.index_of(&room) {
+                    return self.switch_to(i);
+                }
+                request(Request::Join { room }, Then::Joined)
+            }
+            Command::Leave(room) => {
+                let room = room.unwrap_or(here);
+                request(Request::Leave { room: room.clone() }, Then::Quiet { room })
+            }
+            Command::Create { room, private } => {
+                request(Request::Create { room, private }, Then::Joined)
+            }
+            Command::Invite { user, room } => {
+                let room = room.unwrap_or(here);
+                let ok = format!("invited {user} to {room}");
+                request(
+                    Request::Invite {
+                        room: room.clone(),
+                        user,
+                    },
+                    report(&room, ok),
+                )
+            }
+            Command::Kick { user, reason } => {
+                let ok = format!("kicked {user}");
+                request(
+                    Request::Kick {
+                        room: here.clone(),
+                        user,
+                        reason,
+                    },
+                    report(&here, ok),
+                )
+            }
+            Command::Ban { user, reason } => {
+                let ok = format!("banned {user}");
+                request(
+                    Request::Ban {
+                        room: here.clone(),
+                        user,
+                        reason,
+                    },
+                    report(&here, ok),
+                )
+            }
+            Command::Unban(user) => {
+                let ok = format!("unbanned {user}");
+                request(
+                    Request::Unban {
+                        room: here.clone(),
+                        user,
+                    },
+                    report(&here, ok),
+                )
+            }
+            Command::Topic(topic) => request(
+                Request::Topic {
+                    room: here.clone(),
+                    topic,
+                },
+                Then::Quiet { room: here },
+            ),
+            Command::Msg { user, text } => {
+                let room = format!("@{user}");
+                let mut effects = Vec::new();
+                if let Some(i) = self.rooms.index_of(&room) {
+                    effects.extend(self.switch_to(i));
+                } else {
+                    effects.push(Effect::Request {
+                        req: Request::Join { room: room.clone() },
+                        then: Then::Joined,
+                    });
+                }
+                if let Some(text) = text {
+                    // Not listed yet: the send itself opens it.
+                    self.rooms.add(&RoomState {
+                        name: room.clone(),
+                        kind: RoomKind::Direct,
+                        topic: String::new(),
+                        role: Role::Member,
+                        unread: 0,
+                        mentions: 0,
+                        last_read: 0,
+                        last_id: 0,
+                        members: 2,
+                    });
+                    effects.extend(self.send_text(&room, text, false, now_ms));
+                }
+                effects
+            }
+            Command::Me(text) => {
+                if here.is_empty() {
+                    self.error(now_ms, "join a room first: /join #room");
+                    return Vec::new();
+                }
+                self.send_text(&here, text, true, now_ms)
+            }
+            Command::Presence { state, status } => {
+                let ok = match state {
+                    PresenceState::Away => "you are away",
+                    PresenceState::Busy => "you are busy",
+                    PresenceState::Invisible => "you are invisible",
+                    _ => "you are online",
+                };
+                request(
+                    Request::Presence { state, status },
+                    report(&here, ok.into()),
+                )
+            }
+            Command::Role { user, role } => {
+                let ok = format!("{user} is now {role:?}").to_lowercase();
+                request(
+                    Request::SetRole {
+                        room: here.clone(),
+                        user,
+                        role,
+                    },
+                    report(&here, ok),
+                )
+            }
+            Command::Users => {
+                let list = self
+                    .room()
+                    .map(|r| {
+                        r.members
+                            .iter()
+                            .map(|m| m.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                self.notice(None, now_ms, EntryKind::Notice(format!("members: {list}")));
+                Vec::new()
+            }
+            Command::Rooms => request(Request::Directory, Then::Directory),
+            Command::Stats => request(Request::Stats, Then::Stats),
+            Command::Help => {
+                self.overlay = Overlay::Help;
+                Vec::new()
+            }
+            Command::Quit => {
+                self.quit = true;
+                vec![Effect::Quit]
+            }
+        }
     }
 }
 

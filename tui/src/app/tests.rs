@@ -210,7 +210,7 @@ fn sending_shows_pending_then_sent_and_the_echo_is_not_doubled() {
             ..
         }
     ));
-    assert_eq!(app.input.value(), "");
+    assert_eq!(app.composer.value(), "");
 }
 
 fn app_last(app: &App) -> EntryKind {
@@ -562,7 +562,7 @@ fn paste_inserts_multiple_lines_as_one_message() {
     let now = Instant::now();
     let effects = app.on_paste("line one\r\nline two", now);
     assert!(!effects.iter().any(|e| matches!(e, Effect::Send { .. })));
-    assert_eq!(app.input.value(), "line one\nline two");
+    assert_eq!(app.composer.value(), "line one\nline two");
     let effects = app.on_key(key(KeyCode::Enter), now, 0);
     assert!(
         effects
@@ -573,7 +573,7 @@ fn paste_inserts_multiple_lines_as_one_message() {
     type_text(&mut app, "a", now);
     app.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::ALT), now, 0);
     type_text(&mut app, "b", now);
-    assert_eq!(app.input.value(), "a\nb");
+    assert_eq!(app.composer.value(), "a\nb");
 }
 
 #[test]
@@ -585,13 +585,13 @@ fn up_and_down_recall_what_was_sent() {
         app.on_key(key(KeyCode::Enter), now, 0);
     }
     app.on_key(key(KeyCode::Up), now, 0);
-    assert_eq!(app.input.value(), "second");
+    assert_eq!(app.composer.value(), "second");
     app.on_key(key(KeyCode::Up), now, 0);
-    assert_eq!(app.input.value(), "first");
+    assert_eq!(app.composer.value(), "first");
     app.on_key(key(KeyCode::Down), now, 0);
-    assert_eq!(app.input.value(), "second");
+    assert_eq!(app.composer.value(), "second");
     app.on_key(key(KeyCode::Down), now, 0);
-    assert_eq!(app.input.value(), "");
+    assert_eq!(app.composer.value(), "");
 }
 
 #[test]
@@ -620,17 +620,17 @@ fn tab_completes_nicks_rooms_and_commands() {
     app.on_event(Event::Message(msg(3, "#general", "bert", "hi")), now);
     type_text(&mut app, "b", now);
     app.on_key(key(KeyCode::Tab), now, 0);
-    assert_eq!(app.input.value(), "bert: ");
+    assert_eq!(app.composer.value(), "bert: ");
     app.on_key(key(KeyCode::Tab), now, 0);
-    assert_eq!(app.input.value(), "bob: ");
+    assert_eq!(app.composer.value(), "bob: ");
     app.on_key(key(KeyCode::Esc), now, 0);
     type_text(&mut app, "see #ru", now);
     app.on_key(key(KeyCode::Tab), now, 0);
-    assert_eq!(app.input.value(), "see #rust ");
+    assert_eq!(app.composer.value(), "see #rust ");
     app.on_key(key(KeyCode::Esc), now, 0);
     type_text(&mut app, "/to", now);
     app.on_key(key(KeyCode::Tab), now, 0);
-    assert_eq!(app.input.value(), "/topic ");
+    assert_eq!(app.composer.value(), "/topic ");
 }
 
 #[test]
@@ -809,9 +809,9 @@ fn recall_keeps_the_draft() {
     app.on_key(key(KeyCode::Enter), now, 0);
     type_text(&mut app, "half written", now);
     app.on_key(key(KeyCode::Up), now, 0);
-    assert_eq!(app.input.value(), "sent before");
+    assert_eq!(app.composer.value(), "sent before");
     app.on_key(key(KeyCode::Down), now, 0);
-    assert_eq!(app.input.value(), "half written");
+    assert_eq!(app.composer.value(), "half written");
 }
 
 #[test]
@@ -842,4 +842,79 @@ fn without_a_room_errors_still_show() {
             .as_deref()
             .is_some_and(|t| t.contains("unknown command"))
     );
+}
+
+/// Two sessions of one user (two natter processes) each write the same
+/// text in #general. The server stores both and sends each message to
+/// every session of the sender, carrying the nonce of the session that
+/// sent it. Each client must confirm only its own entry and show the other
+/// session's message as a new one; matched by text, the first message to
+/// arrive would confirm both clients' entries.
+#[test]
+fn two_sessions_sending_the_same_text_each_confirm_only_their_own() {
+    let now = Instant::now();
+    let mut sessions = [online_app(), online_app()];
+    let sends: Vec<(u64, String)> = sessions
+        .iter_mut()
+        .map(|app| {
+            type_text(app, "hello", now);
+            app.on_key(key(KeyCode::Enter), now, 0)
+                .into_iter()
+                .find_map(|e| match e {
+                    Effect::Send { local, nonce, .. } => Some((local, nonce)),
+                    _ => None,
+                })
+                .expect("a send")
+        })
+        .collect();
+    assert_ne!(sends[0].1, sends[1].1, "each session names its own sends");
+    // As stored: the first session's message is 7, the second's 8, and
+    // both sessions receive both, in that order.
+    let stored: Vec<Message> = [7, 8]
+        .into_iter()
+        .zip(&sends)
+        .map(|(id, (_, nonce))| Message {
+            nonce: Some(nonce.clone()),
+            ..msg(id, "#general", "alice", "hello")
+        })
+        .collect();
+    for app in &mut sessions {
+        for m in &stored {
+            app.on_event(Event::Message(m.clone()), now);
+        }
+    }
+    for (n, app) in sessions.iter().enumerate() {
+        let (local, _) = &sends[n];
+        let (own, other) = if n == 0 { (7, 8) } else { (8, 7) };
+        let entries = &app.room().unwrap().entries;
+        assert_eq!(entries.len(), 2, "session {n}: {entries:?}");
+        let mine = &entries[entries.position(own).expect("own message indexed")];
+        assert_eq!(
+            mine.local,
+            Some(*local),
+            "session {n} confirmed its own entry"
+        );
+        assert!(matches!(
+            &mine.kind,
+            EntryKind::Msg {
+                delivery: Delivery::Sent,
+                ..
+            }
+        ));
+        let theirs = entries.message(other).expect("the other session's message");
+        assert_eq!(
+            theirs.local, None,
+            "session {n}: a new message, not one of ours"
+        );
+        assert!(matches!(
+            &theirs.kind,
+            EntryKind::Msg { from, body, delivery: Delivery::Sent, .. } if from == "alice" && body == "hello"
+        ));
+    }
+    // The replies to the sends change nothing: one copy each.
+    for (app, ((local, _), id)) in sessions.iter_mut().zip(sends.iter().zip([7, 8])) {
+        app.on_sent(*local, Ok((id, 1)));
+        let ids: Vec<_> = app.room().unwrap().entries.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [Some(7), Some(8)]);
+    }
 }

@@ -63,7 +63,7 @@ fn day(ts: i64, offset: i32) -> chrono::NaiveDate {
 /// The rows of the input line (it grows with newlines, up to a cap).
 #[must_use]
 pub fn input_rows(app: &App) -> u16 {
-    let lines = app.input.value().split('\n').count();
+    let lines = app.composer.value().split('\n').count();
     u16::try_from(lines)
         .unwrap_or(u16::MAX)
         .clamp(1, INPUT_MAX_ROWS)

@@ -1,0 +1,63 @@
+//! The input line: `> ` and what is being written, growing with its lines
+//! up to a few rows, scrolled sideways so the cursor stays in view. The
+//! terminal cursor is placed here unless an overlay has it.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+use crate::app::{App, Overlay};
+
+pub(super) fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    if area.height == 0 {
+        return;
+    }
+    let value = app.composer.value();
+    let width = usize::from(area.width.saturating_sub(2)).max(1);
+    let lines: Vec<&str> = value.split('\n').collect();
+    let shown = usize::from(area.height);
+    let first = lines.len().saturating_sub(shown);
+    // Horizontal scroll of the last line so the cursor stays visible.
+    let cursor_chars = app.composer.cursor();
+    let before: String = value.chars().take(cursor_chars).collect();
+    let cursor_line = before.matches('\n').count();
+    let cursor_col = before.rsplit('\n').next().unwrap_or("").width();
+    let scroll = cursor_col.saturating_sub(width.saturating_sub(1));
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate().skip(first) {
+        let prompt = if i == 0 { "> " } else { "  " };
+        let text: String = if i == cursor_line {
+            skip_width(l, scroll)
+        } else {
+            (*l).to_owned()
+        };
+        out.push(Line::from(vec![
+            Span::styled(prompt, Style::default().add_modifier(Modifier::BOLD)),
+            Span::raw(text),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(out), area);
+    if matches!(app.overlay, Overlay::None) && cursor_line >= first {
+        let x = area.x + 2 + u16::try_from(cursor_col - scroll).unwrap_or(0);
+        let y = area.y + u16::try_from(cursor_line - first).unwrap_or(0);
+        frame.set_cursor_position((x.min(area.right().saturating_sub(1)), y));
+    }
+}
+
+fn skip_width(s: &str, cols: usize) -> String {
+    let mut used = 0;
+    s.chars()
+        .skip_while(|c| {
+            let w = unicode_width::UnicodeWidthChar::width(*c).unwrap_or(0);
+            if used + w <= cols && cols > 0 {
+                used += w;
+                true
+            } else {
+                false
+            }
+        })
+        .collect()
+}

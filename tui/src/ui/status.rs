@@ -1,0 +1,107 @@
+//! The two rows between the messages and the input: the typing line (who
+//! is typing in this room) and the status line (the connection, the room
+//! and its topic, the unread total).
+
+use std::time::Instant;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+use super::{Theme, truncate};
+use crate::app::{App, ConnState};
+
+/// "bob is typing...", dim and italic, when anyone is.
+pub(super) fn draw_typing(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    if let Some(line) = app.typing_line() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                line,
+                theme.dim().add_modifier(Modifier::ITALIC),
+            )),
+            area,
+        );
+    }
+}
+
+/// The connection part of the status line; `compact` for narrow screens.
+#[must_use]
+pub fn conn_text(app: &App, now: Instant, compact: bool) -> String {
+    let rtt = |rtt: Option<std::time::Duration>| {
+        rtt.map(|d| format!(" · {} ms", d.as_millis()))
+            .unwrap_or_default()
+    };
+    let secs = |until: &Instant| until.saturating_duration_since(now).as_secs_f64().ceil();
+    match (&app.conn, compact) {
+        (ConnState::Connecting { attempt: 1 }, false) => format!("connecting to {}…", app.server),
+        (ConnState::Connecting { attempt }, false) => {
+            format!("connecting to {} (attempt {attempt})…", app.server)
+        }
+        (ConnState::Connecting { attempt }, true) => format!("connecting… ({attempt})"),
+        (ConnState::Online { rtt: r }, false) => {
+            format!("connected as {}@{}{}", app.user, app.server, rtt(*r))
+        }
+        (ConnState::Online { rtt: r }, true) => format!("{}{}", app.user, rtt(*r)),
+        (
+            ConnState::Waiting {
+                until,
+                attempt,
+                reason,
+            },
+            false,
+        ) => format!(
+            "reconnecting in {:.0} s (attempt {attempt}; {reason}) — Ctrl+R now",
+            secs(until)
+        ),
+        (ConnState::Waiting { until, attempt, .. }, true) => {
+            format!("reconnecting in {:.0} s ({attempt}) ^R", secs(until))
+        }
+        (ConnState::Stopped(why), _) => format!("offline: {why}"),
+    }
+}
+
+pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: Instant) {
+    let conn_style = match app.conn {
+        ConnState::Online { .. } => theme.fg(Color::Green),
+        ConnState::Stopped(_) => theme.fg(theme.error),
+        _ => theme.fg(theme.mention),
+    };
+    let width = usize::from(area.width);
+    let total = app.total_unread();
+    let right = if total > 0 {
+        format!(" {total} unread ")
+    } else {
+        String::new()
+    };
+    let conn = format!(" {} ", conn_text(app, now, width < 100));
+    let mut spans = vec![Span::styled(
+        conn.clone(),
+        conn_style.add_modifier(Modifier::BOLD),
+    )];
+    if let Some(room) = app.room() {
+        let topic = if room.topic.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", room.topic)
+        };
+        // The room and topic get what the connection and the count leave.
+        let room_w = width.saturating_sub(conn.width() + right.width() + 3);
+        let text = truncate(&format!("{}{topic}", room.name), room_w);
+        spans.push(Span::raw(format!("│ {text} ")));
+    }
+    let used: usize = spans.iter().map(|s| s.content.width()).sum();
+    if used + right.width() <= width {
+        spans.push(Span::raw(" ".repeat(width - used - right.width())));
+        spans.push(Span::styled(
+            right,
+            theme.fg(theme.mention).add_modifier(Modifier::BOLD),
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(Style::default().add_modifier(Modifier::REVERSED)),
+        area,
+    );
+}

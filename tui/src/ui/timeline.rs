@@ -1,0 +1,171 @@
+//! The messages pane: the room's name and topic on top, then as many of
+//! the room's rows as fit, laid out by `app::text::Layout` (the same
+//! arithmetic scrolling uses), with the "loading older" bar on top and the
+//! "scrolled up" bar at the bottom when they apply. Without a room, a hint.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use unicode_width::UnicodeWidthStr;
+
+use super::Theme;
+use crate::app::text::{self, Layout, Row};
+use crate::app::{App, Delivery};
+
+pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let Some(room) = app.room() else {
+        let mut hint = vec![
+            Line::from(""),
+            Line::styled("  No room yet: /join #general · F1 help", theme.dim()),
+        ];
+        if let Some(text) = &app.loose {
+            hint.push(Line::from(""));
+            hint.push(Line::styled(format!("  {text}"), theme.fg(theme.error)));
+        }
+        frame.render_widget(Paragraph::new(hint).wrap(Wrap { trim: false }), area);
+        return;
+    };
+    // Title: the room and its topic (also the room's name when the rooms
+    // pane is collapsed).
+    let title = if room.topic.is_empty() {
+        vec![Span::styled(
+            format!(" {}", room.name),
+            Style::default().add_modifier(Modifier::BOLD),
+        )]
+    } else {
+        vec![
+            Span::styled(
+                format!(" {}", room.name),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(format!(" │ {}", room.topic), theme.dim()),
+        ]
+    };
+    frame.render_widget(
+        Paragraph::new(Line::from(title)),
+        Rect::new(area.x, area.y, area.width, 1),
+    );
+    let body = text::messages_area(app);
+    let layout = Layout {
+        width: usize::from(body.width),
+        utc_offset: app.settings.utc_offset,
+        me: &app.user,
+    };
+    let rows = layout.visible(room, usize::from(body.height));
+    let pad = usize::from(body.height).saturating_sub(rows.len());
+    let mut lines: Vec<Line<'_>> = vec![Line::from(""); pad];
+    lines.extend(
+        rows.into_iter()
+            .map(|r| row_line(r, theme, usize::from(body.width))),
+    );
+    frame.render_widget(Paragraph::new(lines), body);
+    if room.loading_older && body.height > 0 {
+        frame.render_widget(
+            Paragraph::new(Line::styled("  loading older messages…", theme.dim())),
+            Rect::new(body.x, body.y, body.width, 1),
+        );
+    }
+    if room.scroll.is_some() && body.height > 0 {
+        let text = match room.new_below {
+            0 => "  ↓ scrolled up — End returns to the bottom".to_owned(),
+            n => format!("  ↓ {n} new below — End to read"),
+        };
+        let style = theme
+            .fg(theme.accent)
+            .add_modifier(Modifier::REVERSED | Modifier::BOLD);
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!("{text:<width$}", width = usize::from(body.width)),
+                style,
+            )),
+            Rect::new(body.x, body.y + body.height - 1, body.width, 1),
+        );
+    }
+}
+
+fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
+    match row {
+        Row::Day(day) => {
+            let label = format!(" {day} ");
+            let side = width.saturating_sub(label.width()) / 2;
+            Line::styled(
+                format!(
+                    "{}{label}{}",
+                    "─".repeat(side),
+                    "─".repeat(width.saturating_sub(side + label.width()))
+                ),
+                theme.dim(),
+            )
+        }
+        Row::New => {
+            let label = " new ";
+            let side = width.saturating_sub(label.len()) / 2;
+            Line::styled(
+                format!(
+                    "{}{label}{}",
+                    "─".repeat(side),
+                    "─".repeat(width.saturating_sub(side + label.len()))
+                ),
+                theme.fg(theme.error).add_modifier(Modifier::BOLD),
+            )
+        }
+        Row::Head {
+            time,
+            nick,
+            action,
+            text,
+            delivery,
+        } => {
+            let mut spans = vec![Span::styled(format!("{time} "), theme.dim())];
+            let name = nick.trim_start_matches("* ").to_owned();
+            if action {
+                spans.push(Span::raw("* "));
+            }
+            spans.push(Span::styled(
+                name,
+                theme.nick(nick.trim_start_matches("* ")),
+            ));
+            spans.push(Span::raw(" "));
+            let text_style = match delivery {
+                Some(Delivery::Pending) => theme.dim(),
+                _ => Style::default(),
+            };
+            spans.push(Span::styled(text, text_style));
+            if delivery == Some(Delivery::Pending) {
+                spans.push(Span::styled(" ⋯", theme.dim()));
+            }
+            Line::from(spans)
+        }
+        Row::Failed { indent, text } => Line::from(vec![
+            Span::raw(" ".repeat(indent)),
+            Span::styled(text, theme.fg(theme.error)),
+        ]),
+        Row::More { indent, text } => Line::raw(format!("{}{text}", " ".repeat(indent))),
+        Row::Note { time, text, error } => {
+            let time = if time.is_empty() {
+                "      ".to_owned()
+            } else {
+                format!("{time} ")
+            };
+            let (mark, style) = if error {
+                ("!! ", theme.fg(theme.error))
+            } else {
+                ("-- ", theme.dim())
+            };
+            Line::from(vec![
+                Span::styled(time, theme.dim()),
+                Span::styled(mark, style),
+                Span::styled(
+                    text,
+                    if error {
+                        theme.fg(theme.error)
+                    } else {
+                        Style::default()
+                    },
+                ),
+            ])
+        }
+    }
+}

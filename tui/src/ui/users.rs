@@ -1,0 +1,78 @@
+//! The users pane: how many of the room's members are here, then each
+//! member with a presence symbol, a role mark (`~` owner, `@` moderator)
+//! and their status text if it fits.
+
+use natter_shared::{PresenceState, Role};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Borders;
+use unicode_width::UnicodeWidthStr;
+
+use super::{Theme, side_pane, truncate};
+use crate::app::App;
+
+fn presence_symbol(p: PresenceState) -> &'static str {
+    match p {
+        PresenceState::Online => "●",
+        PresenceState::Away => "◐",
+        PresenceState::Busy => "⊘",
+        PresenceState::Invisible | PresenceState::Offline | PresenceState::Unknown => "○",
+    }
+}
+
+pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    let Some(room) = app.room() else { return };
+    let width = usize::from(area.width.saturating_sub(1));
+    let online = room
+        .members
+        .iter()
+        .filter(|m| {
+            !matches!(
+                m.presence,
+                PresenceState::Offline | PresenceState::Invisible
+            )
+        })
+        .count();
+    let mut lines = vec![Line::styled(
+        format!(" {online}/{} here", room.members.len()),
+        theme.dim(),
+    )];
+    for m in &room.members {
+        let symbol_style = match m.presence {
+            PresenceState::Online => theme.fg(Color::Green),
+            PresenceState::Away => theme.fg(Color::Yellow),
+            PresenceState::Busy => theme.fg(Color::Red),
+            _ => theme.dim(),
+        };
+        let role = match m.role {
+            Role::Owner => "~",
+            Role::Moderator => "@",
+            Role::Member | Role::Unknown => "",
+        };
+        let name = truncate(&format!("{role}{}", m.name), width.saturating_sub(3));
+        let mut spans = vec![
+            Span::styled(format!(" {} ", presence_symbol(m.presence)), symbol_style),
+            Span::styled(
+                name.clone(),
+                if m.presence == PresenceState::Offline {
+                    theme.dim()
+                } else {
+                    Style::default()
+                },
+            ),
+        ];
+        if let Some(status) = &m.status {
+            let room_left = width.saturating_sub(3 + name.width() + 1);
+            if room_left > 2 {
+                spans.push(Span::styled(
+                    format!(" {}", truncate(status, room_left)),
+                    theme.dim(),
+                ));
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    side_pane(frame, theme, lines, Borders::LEFT, area);
+}
