@@ -177,20 +177,14 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
-    use natter_shared::{Event, Response, Role, RoomKind, ServerFrame};
+    use natter_shared::{Event, Response, ServerFrame};
 
     use crate::hub::testkit::*;
 
     #[test]
     fn every_session_of_every_member_gets_the_message_and_only_the_sender_its_nonce() {
         let mut hub = hub(100);
-        room(
-            &mut hub,
-            GENERAL,
-            "general",
-            RoomKind::Public,
-            &[(1, "ann", Role::Member), (2, "bob", Role::Member)],
-        );
+        ann_and_bob(&mut hub);
         let ann1 = login(&mut hub, 10, 1, "ann");
         let ann2 = login(&mut hub, 11, 1, "ann");
         let bob = login(&mut hub, 20, 2, "bob");

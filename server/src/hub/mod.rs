@@ -80,6 +80,18 @@ struct Membership {
     mentions: u32,
 }
 
+impl Membership {
+    /// A membership as stored, with its counts.
+    fn of(m: &MemberRow, (unread, mentions): (u32, u32)) -> Self {
+        Self {
+            role: m.role,
+            last_read: m.last_read,
+            unread,
+            mentions,
+        }
+    }
+}
+
 /// A room in memory.
 #[derive(Debug)]
 struct Room {
@@ -303,19 +315,11 @@ impl Hub {
         };
         for m in &members {
             self.ensure_user(m.user_id, &m.user_name, m.admin);
-            let (unread, mentions) = far_counts
+            let counts = far_counts
                 .get(&m.user_id)
                 .copied()
                 .unwrap_or_else(|| ring_counts(&room, m.last_read, &m.user_name));
-            room.members.insert(
-                m.user_id,
-                Membership {
-                    role: m.role,
-                    last_read: m.last_read,
-                    unread,
-                    mentions,
-                },
-            );
+            room.members.insert(m.user_id, Membership::of(m, counts));
             if let Some(u) = self.users.get_mut(&m.user_id) {
                 u.rooms.insert(room.id);
             }
@@ -341,12 +345,9 @@ impl Hub {
         if room.bans.contains(&m.user_id) {
             return;
         }
-        room.members.entry(m.user_id).or_insert(Membership {
-            role: m.role,
-            last_read: m.last_read,
-            unread: counts.0,
-            mentions: counts.1,
-        });
+        room.members
+            .entry(m.user_id)
+            .or_insert_with(|| Membership::of(m, counts));
         if let Some(u) = self.users.get_mut(&m.user_id) {
             u.rooms.insert(m.room_id);
         }
@@ -633,6 +634,17 @@ pub(crate) mod testkit {
             floor: 0,
             far_counts: HashMap::new(),
         });
+    }
+
+    /// `#general` with ann (1) and bob (2), the cast of most tests.
+    pub fn ann_and_bob(hub: &mut Hub) {
+        room(
+            hub,
+            GENERAL,
+            "general",
+            RoomKind::Public,
+            &[(1, "ann", Role::Member), (2, "bob", Role::Member)],
+        );
     }
 
     /// Logs `user` in as `session`; returns its outbox.

@@ -109,20 +109,14 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
-    use natter_shared::{Event, PresenceState, Role, RoomKind};
+    use natter_shared::{Event, PresenceState};
 
     use crate::hub::testkit::*;
 
     #[test]
     fn others_see_the_most_available_session_and_never_invisible() {
         let mut hub = hub(100);
-        room(
-            &mut hub,
-            GENERAL,
-            "general",
-            RoomKind::Public,
-            &[(1, "ann", Role::Member), (2, "bob", Role::Member)],
-        );
+        ann_and_bob(&mut hub);
         let bob = login(&mut hub, 20, 2, "bob");
         login(&mut hub, 10, 1, "ann");
         login(&mut hub, 11, 1, "ann");

@@ -234,16 +234,8 @@ impl Hub {
             return true;
         }
         room.bans.remove(&m.user_id);
-        let (unread, mentions) = ring_counts(room, m.last_read, &m.user_name);
-        room.members.insert(
-            m.user_id,
-            Membership {
-                role: m.role,
-                last_read: m.last_read,
-                unread,
-                mentions,
-            },
-        );
+        let counts = ring_counts(room, m.last_read, &m.user_name);
+        room.members.insert(m.user_id, Membership::of(m, counts));
         if let Some(u) = self.users.get_mut(&m.user_id) {
             u.rooms.insert(m.room_id);
         }

@@ -88,7 +88,7 @@ impl Hub {
 mod tests {
     use std::time::{Duration, Instant};
 
-    use natter_shared::{Event, Role, RoomKind};
+    use natter_shared::Event;
 
     use crate::hub::testkit::*;
 
@@ -105,13 +105,7 @@ mod tests {
     #[test]
     fn starts_are_throttled_and_expire_with_a_stop() {
         let mut hub = hub(100);
-        room(
-            &mut hub,
-            GENERAL,
-            "general",
-            RoomKind::Public,
-            &[(1, "ann", Role::Member), (2, "bob", Role::Member)],
-        );
+        ann_and_bob(&mut hub);
         let ann = login(&mut hub, 10, 1, "ann");
         let bob = login(&mut hub, 20, 2, "bob");
         for _ in 0..5 {

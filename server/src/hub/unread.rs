@@ -104,7 +104,7 @@ impl Hub {
 
 #[cfg(test)]
 mod tests {
-    use natter_shared::{Event, Role, RoomKind};
+    use natter_shared::Event;
 
     use crate::hub::testkit::*;
 
@@ -116,13 +116,7 @@ mod tests {
     #[test]
     fn others_messages_count_and_mentions_count_twice_and_reading_clears() {
         let mut hub = hub(100);
-        room(
-            &mut hub,
-            GENERAL,
-            "general",
-            RoomKind::Public,
-            &[(1, "ann", Role::Member), (2, "bob", Role::Member)],
-        );
+        ann_and_bob(&mut hub);
         login(&mut hub, 10, 1, "ann");
         let bob = login(&mut hub, 20, 2, "bob");
         deliver(&mut hub, stored(1, GENERAL, "ann", "hello"), 10, None);
