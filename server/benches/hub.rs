@@ -158,6 +158,7 @@ fn room_hub(members: u16, sessions: u16) -> (Hub, Vec<Arc<Outbox>>, MessageId) {
         hub.add_session(
             u64::from(id),
             &user(i64::from(id)),
+            natter_server::front::Protocol::Natter,
             Arc::clone(&outbox),
             None,
         );

@@ -1,26 +1,59 @@
 //! Fan-out: committed messages appended to their rooms, counted, and
 //! handed to every member's sessions; acknowledgements to senders. The hot
-//! path of natterd: each message is encoded once for everyone (once per
-//! viewer only where the frame differs: a direct conversation's name, the
-//! sender's own nonce).
+//! path of natterd. The hub hands out events ([`Outgoing`]), and each is
+//! encoded once per protocol, by the first recipient speaking it, never once
+//! per recipient (once per viewer only where the event differs: a direct
+//! conversation's name, the sender's own nonce).
+
+use std::cell::OnceCell;
 
 use super::{
     Bytes, Committed, ErrorCode, Event, Hub, IdMap, Origin, Response, Room, ServerFrame,
     StoredMessage, err, event, names,
 };
+use crate::front::{Outgoing, Protocol};
+
+/// A run of messages for one room, encoded per protocol when the first
+/// recipient speaking it needs them.
+struct Run {
+    outgoing: Vec<Outgoing>,
+    natter: OnceCell<Vec<Bytes>>,
+}
+
+impl Run {
+    fn new(outgoing: Vec<Outgoing>) -> Self {
+        Self {
+            outgoing,
+            natter: OnceCell::new(),
+        }
+    }
+
+    fn frames(&self, protocol: Protocol) -> &[Bytes] {
+        match protocol {
+            Protocol::Natter => self.natter.get_or_init(|| {
+                self.outgoing
+                    .iter()
+                    .filter_map(|o| o.frame(protocol).cloned())
+                    .collect()
+            }),
+        }
+    }
+}
 
 impl Hub {
-    pub(super) fn send_user(&self, user: i64, frame: &Bytes) {
+    pub(super) fn send_user(&self, user: i64, frame: &Outgoing) {
         if let Some(u) = self.users.get(&user) {
             for sid in &u.sessions {
-                if let Some(s) = self.sessions.get(sid) {
-                    s.outbox.push(frame.clone());
+                if let Some(s) = self.sessions.get(sid)
+                    && let Some(bytes) = frame.frame(s.protocol)
+                {
+                    s.outbox.push(bytes.clone());
                 }
             }
         }
     }
 
-    pub(super) fn send_room(&self, room: &Room, frame: &Bytes, except: Option<i64>) {
+    pub(super) fn send_room(&self, room: &Room, frame: &Outgoing, except: Option<i64>) {
         for user in room.members.keys() {
             if Some(*user) != except {
                 self.send_user(*user, frame);
@@ -28,9 +61,14 @@ impl Hub {
         }
     }
 
+    /// A reply to one session, in its protocol.
     pub(super) fn send_session(&self, session: u64, frame: &ServerFrame) {
         if let Some(s) = self.sessions.get(&session) {
-            s.outbox.send(frame);
+            match s.protocol {
+                Protocol::Natter => {
+                    s.outbox.send(frame);
+                }
+            }
         }
     }
 
@@ -128,29 +166,29 @@ impl Hub {
             }
         } else {
             let name = format!("#{}", room.name);
-            let frames: Vec<Bytes> = run
-                .iter()
-                .filter_map(|(msg, _)| event(Event::Message(msg.to_wire(name.clone()))))
-                .collect();
-            // The senders' own copies, for messages sent with a nonce.
-            let mut own: IdMap<i64, Vec<Bytes>> = IdMap::default();
+            let wire = |item: &(StoredMessage, Option<Origin>), nonce| {
+                let mut m = item.0.to_wire(name.clone());
+                m.nonce = nonce;
+                Outgoing::new(Event::Message(m))
+            };
+            let everyone = Run::new(run.iter().map(|item| wire(item, None)).collect());
+            // The senders' own copies, for messages sent with a nonce: the
+            // same run with their messages carrying it.
+            let mut own: IdMap<i64, Run> = IdMap::default();
             for (i, (item, author)) in run.iter().zip(&authors).enumerate() {
-                if let (Some(nonce), Some(author)) = (nonce_of(item), author)
-                    && i < frames.len()
-                {
-                    let mut wire = item.0.to_wire(name.clone());
-                    wire.nonce = Some(nonce);
-                    if let Some(f) = event(Event::Message(wire)) {
-                        own.entry(*author).or_insert_with(|| frames.clone())[i] = f;
-                    }
+                if let (Some(nonce), Some(author)) = (nonce_of(item), author) {
+                    let mine = own.entry(*author).or_insert_with(|| {
+                        Run::new(run.iter().map(|item| wire(item, None)).collect())
+                    });
+                    mine.outgoing[i] = wire(item, Some(nonce));
                 }
             }
             for user in room.members.keys() {
-                let frames = own.get(user).unwrap_or(&frames);
+                let frames = own.get(user).unwrap_or(&everyone);
                 if let Some(u) = self.users.get(user) {
                     for sid in &u.sessions {
                         if let Some(s) = self.sessions.get(sid) {
-                            s.outbox.push_many(frames);
+                            s.outbox.push_many(frames.frames(s.protocol));
                         }
                     }
                 }

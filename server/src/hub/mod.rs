@@ -44,6 +44,7 @@ use natter_shared::{
 };
 
 use crate::config::Config;
+use crate::front::{Outgoing, Protocol};
 use crate::outbox::Outbox;
 use crate::store::{
     Committed, MemberRow, NewMessage, Origin, RoomSnapshot, StoreChange, StoredMessage, UserRow,
@@ -125,6 +126,8 @@ struct User {
 #[derive(Debug)]
 struct Session {
     user: i64,
+    /// How this session's connection writes frames.
+    protocol: Protocol,
     outbox: Arc<Outbox>,
     presence: PresenceState,
     status: Option<String>,
@@ -205,18 +208,12 @@ pub fn direct_name(a: i64, b: i64) -> String {
     format!("@{a}+{b}")
 }
 
-fn encode(frame: &ServerFrame) -> Option<Bytes> {
-    match natter_shared::encode(frame) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode frame");
-            None
-        }
-    }
-}
-
-fn event(ev: Event) -> Option<Bytes> {
-    encode(&ServerFrame::Event(ev))
+/// An event for the fan-out, encoded per protocol when first needed. An
+/// `Option` so that call sites read `if let Some(f) = event(..)`: none is
+/// ever `None`.
+#[allow(clippy::unnecessary_wraps)]
+fn event(ev: Event) -> Option<Outgoing> {
+    Some(Outgoing::new(ev))
 }
 
 fn rank(p: PresenceState) -> u8 {
@@ -358,6 +355,7 @@ impl Hub {
         &mut self,
         session: u64,
         user: &UserRow,
+        protocol: Protocol,
         outbox: Arc<Outbox>,
         token: Option<String>,
     ) -> SessionInfo {
@@ -368,6 +366,7 @@ impl Hub {
             session,
             Session {
                 user: user.id,
+                protocol,
                 outbox,
                 presence: PresenceState::Online,
                 status: None,
@@ -650,7 +649,13 @@ pub(crate) mod testkit {
     /// Logs `user` in as `session`; returns its outbox.
     pub fn login(hub: &mut Hub, session: u64, id: i64, name: &str) -> Arc<Outbox> {
         let outbox = Arc::new(Outbox::new(1 << 20));
-        hub.add_session(session, &user(id, name), Arc::clone(&outbox), None);
+        hub.add_session(
+            session,
+            &user(id, name),
+            crate::front::Protocol::Natter,
+            Arc::clone(&outbox),
+            None,
+        );
         outbox
     }
 

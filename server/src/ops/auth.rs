@@ -11,6 +11,7 @@ use natter_shared::{Credential, ErrorCode, ErrorReply, SessionInfo};
 use super::{Caller, OpResult, internal};
 use crate::Shared;
 use crate::auth;
+use crate::front::Protocol;
 use crate::outbox::Outbox;
 use crate::store::{self, StoreError, UserRow};
 
@@ -215,7 +216,7 @@ async fn finish_login(
     let session = shared.new_session_id();
     let info = shared
         .hub()
-        .add_session(session, &row, Arc::clone(outbox), token);
+        .add_session(session, &row, Protocol::Natter, Arc::clone(outbox), token);
     tracing::info!(%peer, user = row.name, session, "logged in");
     Ok(LoggedIn {
         session,

@@ -25,6 +25,19 @@ use crate::auth::TokenBucket;
 use crate::outbox::{self, Outbox};
 use connection::{Conn, State};
 
+/// Encodes a frame for a natter connection; a frame that cannot be encoded
+/// (larger than a frame may be) is logged and skipped.
+#[must_use]
+pub fn encode(frame: &ServerFrame) -> Option<bytes::Bytes> {
+    match natter_shared::encode(frame) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode frame");
+            None
+        }
+    }
+}
+
 /// Tells a refused connection why, then closes it.
 pub async fn refuse(mut stream: TcpStream, code: ErrorCode, message: &str) {
     let frame = ServerFrame::Event(Event::Closing {
