@@ -30,7 +30,8 @@
 //!   and the frame), `rooms.rs`, `timeline.rs`, `users.rs`, `status.rs`
 //!   (typing and status lines), `composer.rs` (the input line), and
 //!   `overlay/` with one file per overlay.
-//! - [`tui`]: the full-screen client's event loop; [`notify`]: its desktop
+//! - [`tui`]: the full-screen client's event loop, generic over ratatui's
+//!   `Backend` so tests drive it on a `TestBackend`; [`notify`]: its desktop
 //!   notifications; [`local`]: the in-process server of `natter --local`.
 
 pub mod app;

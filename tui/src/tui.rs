@@ -4,20 +4,27 @@
 //! when something changed and sleeps otherwise: no polling.
 //!
 //! The [`App`] decides; this loop performs its [`Effect`]s: requests run on
-//! their own tasks, sends go through one task so they stay in order, and
-//! notifications leave the UI task at once.
+//! their own tasks, sends go through one task so they stay in order,
+//! notifications leave the UI task at once, and the keyring is written off
+//! it.
+//!
+//! [`run`] owns the real terminal; [`run_main_loop`] is the loop itself,
+//! generic over ratatui's `Backend`, the terminal's event stream and where
+//! raw escapes (the title, terminal notifications) go, so tests drive the
+//! whole client on a `TestBackend` with events of their own.
 
-use std::io::Write as _;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use natter_shared::{Credential, ErrorCode, ErrorReply, Request, Response};
-use ratatui::DefaultTerminal;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 
 use crate::app::text::now_ms;
-use crate::app::{App, ConnState, Effect, Settings, Then};
+use crate::app::{App, ConnState, Effect, LoginBy, Settings, Then};
 use crate::conn::Connection;
 use crate::error::ClientError;
 use crate::keyring::Keyring;
@@ -131,7 +138,13 @@ pub async fn run(options: Options) -> Result<(), ClientError> {
     if mouse {
         let _ = crossterm::execute!(out, crossterm::event::EnableMouseCapture);
     }
-    let result = event_loop(&mut terminal, options).await;
+    let result = run_main_loop(
+        &mut terminal,
+        EventStream::new(),
+        &mut std::io::stdout(),
+        options,
+    )
+    .await;
     let _ = crossterm::execute!(
         out,
         crossterm::event::DisableBracketedPaste,
@@ -154,10 +167,22 @@ fn supervise(options: &Options, credential: Credential) -> (Supervisor, mpsc::Re
     })
 }
 
-async fn event_loop(
-    terminal: &mut DefaultTerminal,
+/// The client's event loop, until the user quits or `events` ends: draws on
+/// `terminal`, reads terminal events from `events` and writes raw escapes
+/// (the window title, terminal notifications) to `out`. [`run`] hands in
+/// the real terminal, crossterm's `EventStream` and stdout.
+pub async fn run_main_loop<B, E, W>(
+    terminal: &mut Terminal<B>,
+    mut events: E,
+    out: &mut W,
     mut options: Options,
-) -> Result<(), ClientError> {
+) -> Result<(), ClientError>
+where
+    B: Backend,
+    B::Error: Send + Sync + 'static,
+    E: Stream<Item = std::io::Result<TermEvent>> + Unpin,
+    W: Write,
+{
     let mut app = App::new(&options.server, &options.user, options.settings.clone());
     app.credential_source.clone_from(&options.source);
     if let Ok(size) = terminal.size() {
@@ -165,11 +190,14 @@ async fn event_loop(
     }
     let theme = options.theme;
     let notifier = Notifier::from_env(&RouteEnv::from_process());
-    let mut events = EventStream::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut supervisor: Option<Supervisor> = None;
     let mut updates: Option<mpsc::Receiver<Update>> = None;
-    let mut using_token = matches!(options.credential, Some(Credential::Token(_)));
+    if let Some(Credential::Token(_)) = options.credential {
+        app.login_by = LoginBy::StoredToken {
+            account: format!("{}@{}", options.user, options.server),
+        };
+    }
     if let Some(c) = options.credential.take() {
         let (s, u) = supervise(&options, c);
         supervisor = Some(s);
@@ -181,7 +209,6 @@ async fn event_loop(
     let mut conn: Option<Connection> = None;
     let mut sender: Option<mpsc::UnboundedSender<Job>> = None;
     let mut rtt: Option<tokio::sync::watch::Receiver<Option<Duration>>> = None;
-    let mut login_with_password = false;
     let mut title = String::new();
     let mut dirty = true;
     loop {
@@ -191,11 +218,11 @@ async fn event_loop(
                 .draw(|f| ui::draw(f, &app, &theme, now))
                 .map_err(|e| ClientError::Io {
                     context: "cannot draw",
-                    source: e,
+                    source: std::io::Error::other(e),
                 })?;
             let t = app.title();
             if t != title {
-                let _ = crossterm::execute!(std::io::stdout(), crossterm::terminal::SetTitle(&t));
+                let _ = crossterm::execute!(out, crossterm::terminal::SetTitle(&t));
                 title = t;
             }
             dirty = false;
@@ -244,20 +271,6 @@ async fn event_loop(
                 dirty = true;
                 match update {
                     Some(Update::Status(Status::Online { conn: c, session })) => {
-                        if login_with_password && let Some(token) = &session.token {
-                            login_with_password = false;
-                            let keyring = options.keyring.clone();
-                            let account = format!("{}@{}", session.user, options.server);
-                            let token = token.clone();
-                            let done = done_tx.clone();
-                            tokio::spawn(async move {
-                                let what = match keyring.set_token(&account, &token).await {
-                                    Ok(()) => format!("session token in {}", keyring.name()),
-                                    Err(e) => format!("typed password (no keyring: {e})"),
-                                };
-                                let _ = done.send(Done::Stored(what));
-                            });
-                        }
                         rtt = Some(c.rtt());
                         sender = Some(spawn_sender(c.clone(), done_tx.clone()));
                         app.nonces.server_echoes = c
@@ -288,21 +301,7 @@ async fn event_loop(
                         sender = None;
                         supervisor = None;
                         updates = None;
-                        if credential_refused {
-                            // The credential was refused. If it was the
-                            // stored token, forget it (off the UI task: a
-                            // keyring may take seconds); then ask.
-                            if using_token {
-                                let account = format!("{}@{}", options.user, options.server);
-                                let keyring = options.keyring.clone();
-                                tokio::spawn(async move {
-                                    let _ = keyring.delete_token(&account).await;
-                                });
-                            }
-                            using_token = false;
-                            app.ask_login(Some(why.clone()));
-                        }
-                        app.on_conn(ConnState::Stopped(why));
+                        effects = app.on_stopped(why, credential_refused);
                     }
                     Some(Update::Event(e)) => effects = app.on_event(e, Instant::now()),
                     None => {
@@ -380,10 +379,27 @@ async fn event_loop(
                 },
                 Effect::Notify { title, body } => {
                     if let Some(bytes) = notifier.notify(&title, &body) {
-                        let mut out = std::io::stdout();
                         let _ = out.write_all(&bytes);
                         let _ = out.flush();
                     }
+                }
+                // Off the UI task: a keyring may take seconds.
+                Effect::StoreToken { account, token } => {
+                    let keyring = options.keyring.clone();
+                    let done = done_tx.clone();
+                    tokio::spawn(async move {
+                        let what = match keyring.set_token(&account, &token).await {
+                            Ok(()) => format!("session token in {}", keyring.name()),
+                            Err(e) => format!("typed password (no keyring: {e})"),
+                        };
+                        let _ = done.send(Done::Stored(what));
+                    });
+                }
+                Effect::ForgetToken { account } => {
+                    let keyring = options.keyring.clone();
+                    tokio::spawn(async move {
+                        let _ = keyring.delete_token(&account).await;
+                    });
                 }
                 Effect::RetryNow => {
                     if let Some(s) = &supervisor {
@@ -397,10 +413,9 @@ async fn event_loop(
                 } => {
                     options.server = server;
                     options.user = user;
-                    "typed password".clone_into(&mut app.credential_source);
-                    login_with_password = options.keyring.is_available();
-                    using_token = false;
-                    let credential = if login_with_password {
+                    // With a keyring, ask for a session token to keep
+                    // (`Effect::StoreToken` once logged in).
+                    let credential = if options.keyring.is_available() {
                         Credential::Password(password)
                     } else {
                         Credential::PasswordOnly(password)

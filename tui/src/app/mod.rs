@@ -96,7 +96,33 @@ pub enum Effect {
         user: String,
         password: String,
     },
+    /// Keep the session token of a login-screen login in the keyring (off
+    /// the UI task: a keyring may take seconds), under `account`
+    /// (`user@server`).
+    StoreToken {
+        account: String,
+        token: String,
+    },
+    /// The server refused the stored token: remove it from the keyring.
+    ForgetToken {
+        account: String,
+    },
     Quit,
+}
+
+/// How this session logs in, which decides what the keyring keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LoginBy {
+    /// A credential the keyring has no part in (a password from the
+    /// environment or a command), or none yet.
+    #[default]
+    Other,
+    /// The token stored for `account` (`user@server`): forgotten if the
+    /// server refuses it.
+    StoredToken { account: String },
+    /// A password typed on the login screen: the new session token is
+    /// kept, once.
+    TypedPassword,
 }
 
 /// What a reply is for.
@@ -168,6 +194,8 @@ pub struct App {
     pub settings: Settings,
     /// Where credentials come from, for `/help`.
     pub credential_source: String,
+    /// How this session logs in, for the keyring.
+    pub login_by: LoginBy,
     /// How sends are named, to know them when they come back: the
     /// composer names them, the timelines match them.
     pub nonces: Nonces,
@@ -196,6 +224,7 @@ impl App {
             focused: true,
             settings,
             credential_source: String::new(),
+            login_by: LoginBy::Other,
             nonces: Nonces::new(),
             own_presence: PresenceState::Online,
             loose: None,
@@ -293,7 +322,17 @@ impl App {
         self.conn = ConnState::Online { rtt: None };
         self.user.clone_from(&session.user);
         self.admin = session.admin;
-        let mut effects = self.rooms.merge(&session.rooms);
+        let mut effects = Vec::new();
+        if self.login_by == LoginBy::TypedPassword
+            && let Some(token) = &session.token
+        {
+            self.login_by = LoginBy::Other;
+            effects.push(Effect::StoreToken {
+                account: format!("{}@{}", session.user, self.server),
+                token: token.clone(),
+            });
+        }
+        effects.extend(self.rooms.merge(&session.rooms));
         effects.extend(self.open_current());
         for message in self.composer.drain_queue() {
             effects.push(message.into_effect(&self.nonces));
@@ -308,6 +347,21 @@ impl App {
             .current_mut()
             .map(|r| r.open(online))
             .unwrap_or_default()
+    }
+
+    /// The connection stopped for good (no more retries). If the server
+    /// refused the credential, the login screen asks for another, and a
+    /// stored token that was refused is forgotten.
+    pub fn on_stopped(&mut self, reason: String, credential_refused: bool) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if credential_refused {
+            if let LoginBy::StoredToken { account } = std::mem::take(&mut self.login_by) {
+                effects.push(Effect::ForgetToken { account });
+            }
+            self.ask_login(Some(reason.clone()));
+        }
+        self.on_conn(ConnState::Stopped(reason));
+        effects
     }
 
     /// The connection changed state (not online).
@@ -717,6 +771,8 @@ impl App {
                     self.server.clone_from(&server);
                     self.user.clone_from(&user);
                     self.overlay = Overlay::None;
+                    "typed password".clone_into(&mut self.credential_source);
+                    self.login_by = LoginBy::TypedPassword;
                     vec![Effect::Login {
                         server,
                         user,

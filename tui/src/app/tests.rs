@@ -918,3 +918,64 @@ fn two_sessions_sending_the_same_text_each_confirm_only_their_own() {
         assert_eq!(ids, [Some(7), Some(8)]);
     }
 }
+
+#[test]
+fn a_typed_password_login_keeps_the_session_token_once() {
+    let mut app = App::new("chat:7878", "alice", Settings::default());
+    app.ask_login(None);
+    type_text(&mut app, "secret", Instant::now());
+    app.on_key(key(KeyCode::Enter), Instant::now(), 0);
+    assert_eq!(app.login_by, LoginBy::TypedPassword);
+    assert_eq!(app.credential_source, "typed password");
+    let session = SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: Some("tok".into()),
+        rooms: vec![room_state("#general", 0, 0)],
+    };
+    let stores = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter(|e| matches!(e, Effect::StoreToken { .. }))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        stores(&app.on_online(&session)),
+        [Effect::StoreToken {
+            account: "alice@chat:7878".into(),
+            token: "tok".into()
+        }]
+    );
+    assert!(
+        stores(&app.on_online(&session)).is_empty(),
+        "a reconnect stores nothing"
+    );
+}
+
+#[test]
+fn a_refused_stored_token_is_forgotten_and_the_login_screen_asks() {
+    let mut app = online_app();
+    app.login_by = LoginBy::StoredToken {
+        account: "alice@chat:7878".into(),
+    };
+    // Stopped for another reason: the token stays.
+    assert!(app.on_stopped("server shut down".into(), false).is_empty());
+    assert_eq!(app.overlay, Overlay::None);
+    let effects = app.on_stopped("token expired (auth_failed)".into(), true);
+    assert_eq!(
+        effects,
+        [Effect::ForgetToken {
+            account: "alice@chat:7878".into()
+        }]
+    );
+    assert!(
+        matches!(&app.overlay, Overlay::Login(f) if f.error.as_deref() == Some("token expired (auth_failed)"))
+    );
+    assert_eq!(
+        app.conn,
+        ConnState::Stopped("token expired (auth_failed)".into())
+    );
+    // A typed password that is refused forgets nothing.
+    assert!(app.on_stopped("wrong password".into(), true).is_empty());
+}
