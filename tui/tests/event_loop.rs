@@ -117,3 +117,132 @@ async fn logs_in_from_the_login_screen_keeps_the_token_sends_and_quits() {
         "the window title went to `out`: {title:?}"
     );
 }
+
+/// natterd on a fixed address (so a restart comes back where the client
+/// expects it), on `dir`.
+fn serve_on(dir: &std::path::Path, addr: std::net::SocketAddr) -> natter_server::embedded::Running {
+    let listener = std::net::TcpListener::bind(addr).expect("the address is free");
+    listener.set_nonblocking(true).unwrap();
+    let listeners = natter_server::Listeners {
+        plain: Some(tokio::net::TcpListener::from_std(listener).unwrap()),
+        tls: None,
+    };
+    natter_server::embedded::Running::start_on(listeners, natter_server::testing::config(dir))
+        .expect("natterd starts")
+}
+
+/// Bodies of `#general`, read by bob with a fresh connection.
+async fn general_bodies(addr: &str) -> Vec<String> {
+    let (conn, _events) = Connection::connect(addr, &ConnectOptions::default())
+        .await
+        .expect("bob connects");
+    conn.login("bob", Credential::PasswordOnly(PASSWORD.into()))
+        .await
+        .expect("bob logs in");
+    let (messages, _) = conn
+        .history(
+            "#general",
+            natter_shared::HistoryQuery {
+                before: None,
+                after: None,
+                limit: 50,
+            },
+        )
+        .await
+        .expect("a history page");
+    messages.into_iter().map(|m| m.body).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comes_back_after_a_server_restart_with_its_stored_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    natter_server::testing::add_users(tmp.path(), &["alice", "bob"]);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], natter_server::testing::free_port()));
+    let mut server = serve_on(tmp.path(), addr);
+    let store: Arc<CredentialStore> = keyring_core::mock::Store::new().expect("a mock store");
+    let keyring = Keyring::from_store(store, "mock");
+    let (keys, key_rx) = mpsc::unbounded_channel();
+    let mut key_rx = key_rx;
+    let events = futures_util::stream::poll_fn(move |cx| key_rx.poll_recv(cx));
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("a test terminal");
+    let mut out = Vec::new();
+    let options = Options {
+        server: addr.to_string(),
+        user: "alice".into(),
+        credential: None,
+        source: "a test".into(),
+        keyring: keyring.clone(),
+        settings: Settings::default(),
+        theme: Theme::plain(),
+        connect: ConnectOptions::default(),
+    };
+    let account = format!("alice@{addr}");
+    // Alice's token, from an earlier login, is in the keyring: the client
+    // logs in with it, and again with it after the restart.
+    let (first, _) = Connection::connect(&addr.to_string(), &ConnectOptions::default())
+        .await
+        .expect("alice connects");
+    let token = first
+        .login("alice", Credential::Password(PASSWORD.into()))
+        .await
+        .expect("alice logs in")
+        .token
+        .expect("a password login issues a token");
+    drop(first);
+    keyring.set_token(&account, &token).await.expect("stored");
+    let options = Options {
+        credential: Some(Credential::Token(token)),
+        ..options
+    };
+    // Bob sees alice come online: the client is ready for input then.
+    let (bob, mut bob_events) = Connection::connect(&addr.to_string(), &ConnectOptions::default())
+        .await
+        .expect("bob connects");
+    bob.login("bob", Credential::PasswordOnly(PASSWORD.into()))
+        .await
+        .expect("bob logs in");
+    let client = run_main_loop(&mut terminal, events, &mut out, options);
+    let driver = async {
+        let addr = addr.to_string();
+        tokio::time::timeout(WAIT, async {
+            while let Some(incoming) = bob_events.recv().await {
+                if let Incoming::Event(Event::Presence { user, state, .. }) = incoming
+                    && user == "alice"
+                    && state == natter_shared::PresenceState::Online
+                {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("alice comes online");
+        type_text(&keys, "before the restart");
+        press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+        eventually("the first message stored", || async {
+            general_bodies(&addr)
+                .await
+                .contains(&"before the restart".to_owned())
+        })
+        .await;
+        server.stop().await.expect("natterd stopped");
+        // Written while the server is down: queued, sent after the reconnect.
+        type_text(&keys, "during the outage");
+        press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+        let mut server = serve_on(tmp.path(), addr.parse().unwrap());
+        eventually("the queued message sent after the reconnect", || async {
+            general_bodies(&addr)
+                .await
+                .contains(&"during the outage".to_owned())
+        })
+        .await;
+        assert!(keyring.token(&account).await.is_some(), "the token is kept");
+        press(&keys, KeyCode::Char('c'), KeyModifiers::CONTROL);
+        server
+    };
+    let (result, mut server) = tokio::join!(client, driver);
+    result.expect("the loop ends cleanly on Ctrl+C");
+    server.stop().await.expect("natterd stopped");
+    let screen = format!("{}", terminal.backend());
+    assert!(screen.contains("during the outage"), "{screen}");
+    assert!(screen.contains("connected as alice@"), "{screen}");
+}
