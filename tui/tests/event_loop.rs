@@ -228,7 +228,7 @@ async fn comes_back_after_a_server_restart_with_its_stored_token() {
         // Written while the server is down: queued, sent after the reconnect.
         type_text(&keys, "during the outage");
         press(&keys, KeyCode::Enter, KeyModifiers::NONE);
-        let mut server = serve_on(tmp.path(), addr.parse().unwrap());
+        let server = serve_on(tmp.path(), addr.parse().unwrap());
         eventually("the queued message sent after the reconnect", || async {
             general_bodies(&addr)
                 .await
