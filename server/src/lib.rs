@@ -431,23 +431,23 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
     });
     let weak = Arc::downgrade(&shared);
     std::thread::Builder::new()
-        .name("natterd-deliver".into())
-        .spawn(move || deliver_loop(&weak, &commits))
+        .name("natterd-store".into())
+        .spawn(move || deliver_loop(&weak, commits))
         .map_err(|error| StoreError::Thread {
-            name: "deliver",
+            name: "store",
             error,
         })?;
     Ok(shared)
 }
 
-/// Applies the store's outcomes to the hub, in commit order: committed
-/// messages are fanned out and acknowledged, failed sends are told, and
-/// the completions of write jobs run after the messages committed with
-/// them. The store never calls the hub itself; this thread, which the
-/// server owns, is the only way committed work comes back. It ends when
-/// the store's writer does (at [`Store::close`], or once the server is
-/// gone and the store with it).
-fn deliver_loop(shared: &std::sync::Weak<Shared>, commits: &store::Commits) {
+/// Drives the store's commit path and applies each outcome to the hub, in
+/// commit order, on the same thread: committed messages are fanned out and
+/// acknowledged, failed sends are told, and the completions of write jobs
+/// run after the messages committed with them. The store never calls the
+/// hub; this loop, which the server owns, is the only way committed work
+/// comes back. It ends when the store closes (at [`Store::close`], or once
+/// the server is gone and the store with it).
+fn deliver_loop(shared: &std::sync::Weak<Shared>, commits: store::Commits) {
     for outcome in commits {
         match outcome {
             store::Outcome::Done(completions) => {

@@ -500,8 +500,23 @@ async fn shutdown_tells_clients_with_a_reconnect_hint() {
             })
             .await;
     }
-    server.stop().await;
+    // The first acknowledgement, then the shutdown races the rest (on a
+    // loaded machine the server might otherwise not have read any yet).
     let mut acked = Vec::new();
+    loop {
+        match alice.next_frame().await.expect("connection open") {
+            ServerFrame::Ok {
+                res: Response::Sent { id, .. },
+                ..
+            } => {
+                acked.push(id);
+                break;
+            }
+            ServerFrame::Event(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    server.stop().await;
     let mut goodbye = None;
     while let Some(frame) = alice.next_frame().await {
         match frame {

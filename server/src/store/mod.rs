@@ -8,8 +8,8 @@
 //!   out).
 //! - [`schema`]: the tables and opening the file with them (and migrating an
 //!   older file).
-//! - [`writer`]: the one writer thread that group-commits every change in
-//!   one order, each job in its own savepoint; and the checkpoint thread.
+//! - [`writer`]: the commit path that group-commits every change in one
+//!   order, each job in its own savepoint; and the checkpoint thread.
 //! - [`operations`]: the named operations the rest of the server calls
 //!   (methods of [`Store`]); nothing outside this module sees a database
 //!   connection.
@@ -26,12 +26,13 @@
 //! messages (memberships, read markers, later edits and reactions) is a job
 //! on the same path.
 //!
-//! The writer never calls into the rest of the server. Each batch's outcome
-//! goes out on the [`Commits`] channel that [`Store::open`] returns, and the
-//! server, which owns that channel, applies it: committed messages first,
-//! then the completions of the batch's jobs, in the order they were queued.
-//! So once [`Store::write`] returns, every message queued before it has
-//! been handed over.
+//! The store never calls into the rest of the server. [`Store::open`]
+//! returns the commit path as an iterator of outcomes ([`Commits`]); the
+//! server drives it on its own thread and applies each outcome there:
+//! committed messages first, then the completions of the batch's jobs, in
+//! the order they were queued. So once a write returns, every message
+//! queued before it has been handed over, and committed work reaches the
+//! hub with no hand-off between threads.
 //!
 //! Reads that must not wait behind writes (logins, old history) use a
 //! second connection.
@@ -44,7 +45,6 @@ pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
-use std::thread::JoinHandle;
 
 use natter_shared::{Message, MessageId};
 use rusqlite::Connection;
@@ -175,21 +175,21 @@ impl std::fmt::Debug for Outcome {
     }
 }
 
-/// The receiving end of the writer's outcomes; the server owns it.
-pub type Commits = std_mpsc::Receiver<Outcome>;
+pub use writer::Commits;
 
 /// The handle the server holds. Cloning shares the same writer thread.
 #[derive(Clone)]
 pub struct Store {
     tx: std_mpsc::Sender<writer::Op>,
     reader: Arc<Mutex<Connection>>,
-    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// Disconnected once [`Commits`] has ended (see [`Store::close`]).
+    ended: Arc<Mutex<Option<std_mpsc::Receiver<()>>>>,
     checkpointer: Arc<Mutex<Option<writer::Checkpointer>>>,
 }
 
 impl Store {
-    /// Opens the store and starts its writer thread. Each batch's outcome is
-    /// sent on the returned channel, in commit order.
+    /// Opens the store. The returned [`Commits`] is the ordered commit path:
+    /// the caller runs it on a thread of its own and applies each outcome.
     pub fn open(
         data_dir: &Path,
         sync: SyncMode,
@@ -212,19 +212,13 @@ impl Store {
         reader.busy_timeout(std::time::Duration::from_secs(10))?;
         let checkpointer = writer::Checkpointer::start(Connection::open(data_dir.join(DB_FILE))?)?;
         let (tx, rx) = std_mpsc::channel();
-        let (out, commits) = std_mpsc::channel();
-        let handle = std::thread::Builder::new()
-            .name("natterd-store".into())
-            .spawn(move || writer::writer_loop(&writer_conn, &rx, retention, &out))
-            .map_err(|error| StoreError::Thread {
-                name: "store",
-                error,
-            })?;
+        let (done, ended) = std_mpsc::channel();
+        let commits = Commits::new(writer_conn, rx, retention, done);
         Ok((
             Self {
                 tx,
                 reader: Arc::new(Mutex::new(reader)),
-                writer: Arc::new(Mutex::new(Some(handle))),
+                ended: Arc::new(Mutex::new(Some(ended))),
                 checkpointer: Arc::new(Mutex::new(Some(checkpointer))),
             },
             commits,
@@ -333,8 +327,9 @@ impl Store {
         f(&conn)
     }
 
-    /// Commits everything queued so far, stops the writer thread and waits
-    /// for it. Writes queued afterwards (by any clone) fail with `Closed`.
+    /// Commits everything queued so far, ends the commit path and waits for
+    /// it (its final checkpoint included). Writes queued afterwards (by any
+    /// clone) fail with `Closed`.
     pub fn close(&self) {
         // The checkpointer first: the writer ends with a full checkpoint
         // of its own.
@@ -347,13 +342,14 @@ impl Store {
             c.stop();
         }
         let _ = self.tx.send(writer::Op::Shutdown);
-        let handle = self
-            .writer
+        let ended = self
+            .ended
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        if let Some(handle) = handle {
-            let _ = handle.join();
+        if let Some(ended) = ended {
+            // Returns once `Commits` is dropped.
+            let _ = ended.recv();
         }
     }
 }
@@ -377,6 +373,7 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
         std::thread::spawn(move || {
+            // The server's store thread, in miniature.
             for outcome in commits {
                 match outcome {
                     Outcome::Committed(batch) => {

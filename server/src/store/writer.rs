@@ -1,5 +1,6 @@
-//! The writer thread, the one ordered commit path; and the checkpoint
-//! thread that keeps the write-ahead log short without holding the writer.
+//! The one ordered commit path ([`Commits`], driven by the server's store
+//! thread); and the checkpoint thread that keeps the write-ahead log short
+//! without holding the writer.
 //!
 //! A batch is one transaction. Messages are plain inserts in it; each job
 //! runs inside a savepoint of its own, so a job that fails (or panics)
@@ -31,48 +32,86 @@ pub(super) enum Op {
 /// Most operations in one transaction.
 const BATCH_MAX: usize = 4096;
 
-pub(super) fn writer_loop(
-    conn: &Connection,
-    rx: &std_mpsc::Receiver<Op>,
+/// The ordered commit path, as the iterator of its outcomes: each `next`
+/// waits for queued writes, commits them as one batch and yields what
+/// happened, in commit order. The server drives it on a thread of its own
+/// and applies each outcome there, so committed work reaches the hub with
+/// no hand-off between threads, and the store never calls the hub. Ends
+/// (`None`) after [`Store::close`](super::Store::close), with a final
+/// checkpoint.
+///
+/// Nothing commits while nobody drives it: whoever opens a store must run
+/// this.
+pub struct Commits {
+    conn: Connection,
+    rx: std_mpsc::Receiver<Op>,
     retention: u64,
-    out: &std_mpsc::Sender<Outcome>,
-) {
-    let mut batch = Vec::with_capacity(256);
-    let mut stop = false;
-    while !stop {
-        let Ok(first) = rx.recv() else { break };
+    batch: Vec<Op>,
+    /// Outcomes of the last batch not handed out yet (messages, then jobs).
+    ready: std::collections::VecDeque<Outcome>,
+    stopped: bool,
+    /// Dropped when the path has ended, which [`super::Store::close`] waits
+    /// for.
+    _done: std_mpsc::Sender<()>,
+}
+
+impl Commits {
+    pub(super) fn new(
+        conn: Connection,
+        rx: std_mpsc::Receiver<Op>,
+        retention: u64,
+        done: std_mpsc::Sender<()>,
+    ) -> Self {
+        Self {
+            conn,
+            rx,
+            retention,
+            batch: Vec::with_capacity(256),
+            ready: std::collections::VecDeque::new(),
+            stopped: false,
+            _done: done,
+        }
+    }
+
+    /// Gathers what is queued (waiting for the first op), or nothing once
+    /// the store shuts down.
+    fn gather(&mut self) {
+        let Ok(first) = self.rx.recv() else {
+            self.stopped = true;
+            return;
+        };
         let mut next = Some(first);
         while let Some(op) = next {
             if matches!(op, Op::Shutdown) {
-                stop = true;
+                self.stopped = true;
                 break;
             }
-            batch.push(op);
-            next = if batch.len() < BATCH_MAX {
-                rx.try_recv().ok()
+            self.batch.push(op);
+            next = if self.batch.len() < BATCH_MAX {
+                self.rx.try_recv().ok()
             } else {
                 None
             };
         }
-        if batch.is_empty() {
-            continue;
-        }
-        let origins: Vec<Origin> = batch
+    }
+
+    /// Commits the gathered batch and queues its outcomes.
+    fn commit(&mut self) {
+        let origins: Vec<Origin> = self
+            .batch
             .iter()
             .filter_map(|op| match op {
                 Op::Message(m) => m.origin.clone(),
                 _ => None,
             })
             .collect();
-        // A closed channel means the server is gone; the writes still
-        // commit, nobody is left to tell.
-        match run_batch(conn, &mut batch, retention) {
+        match run_batch(&self.conn, &mut self.batch, self.retention) {
             Ok((stored, completions)) => {
                 if !stored.is_empty() {
-                    let _ = out.send(Outcome::Committed(stored));
+                    self.ready.push_back(Outcome::Committed(stored));
                 }
                 if !completions.is_empty() {
-                    let _ = out.send(Outcome::Done(completions));
+                    self.ready.push_back(Outcome::Done(completions));
                 }
             }
             Err(e) => {
@@ -80,13 +119,37 @@ pub(super) fn writer_loop(
                 // nothing is lost that a client believes stored; each sender
                 // is told, and waiting writers see their channel close.
                 tracing::error!(error = %e, "store batch failed and was rolled back");
-                let _ = out.send(Outcome::Failed(origins));
+                self.ready.push_back(Outcome::Failed(origins));
             }
         }
-        batch.clear();
+        self.batch.clear();
     }
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
-        tracing::warn!(error = %e, "final checkpoint failed");
+}
+
+impl Iterator for Commits {
+    type Item = Outcome;
+
+    fn next(&mut self) -> Option<Outcome> {
+        loop {
+            if let Some(outcome) = self.ready.pop_front() {
+                return Some(outcome);
+            }
+            if self.stopped {
+                return None;
+            }
+            self.gather();
+            if !self.batch.is_empty() {
+                self.commit();
+            }
+        }
+    }
+}
+
+impl Drop for Commits {
+    fn drop(&mut self) {
+        if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+            tracing::warn!(error = %e, "final checkpoint failed");
+        }
     }
 }
 
