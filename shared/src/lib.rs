@@ -5,12 +5,18 @@
 //! - [`frame`]: the two frame enums, one per direction ([`ClientFrame`],
 //!   [`ServerFrame`]), and every request, reply and event they carry.
 //! - [`codec`]: length-prefixed MessagePack framing ([`FrameCodec`]), with the
-//!   frame size cap enforced on both encode and decode.
+//!   frame size cap enforced on both encode and decode, and the decoders
+//!   that tell a newer peer's unknown request, reply or event from a
+//!   malformed one.
 //! - [`names`]: how room and user names are written and validated, so that
 //!   both sides agree on what `#Rust` or `@alice` mean.
 //!
 //! The protocol is documented for humans in `shared/PROTOCOL.md`; the
-//! golden-byte tests in `tests/golden.rs` pin the encoding of every frame.
+//! golden-byte tests in `tests/golden.rs` pin today's encoding of every
+//! frame, and `tests/golden_v1.rs` decodes the frozen bytes of protocol 1
+//! (`tests/golden-v1.txt`) forever. How the protocol grows without breaking
+//! anyone (unknown requests, catch-all variants, `Welcome.features`) is in
+//! [`frame`]'s module docs.
 
 pub mod codec;
 pub mod frame;
