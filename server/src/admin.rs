@@ -11,11 +11,11 @@
 
 use std::path::Path;
 
+use natter_shared::RoomKind;
 use natter_shared::names::{Target, normalize_user};
-use natter_shared::{Role, RoomKind};
 
 use crate::auth;
-use crate::store::{self, AccountEventKind, StoreError, open_db};
+use crate::store::{self, OperatorStore, StoreError};
 
 /// Why an operator command was refused. Each says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -66,41 +66,13 @@ fn operator() -> String {
     format!("operator:{login}")
 }
 
-/// Runs `f` and records `action` in the audit log, in one transaction.
-fn audited<T>(
-    conn: &mut rusqlite::Connection,
-    action: &str,
-    target: &str,
-    room: &str,
-    detail: &str,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<T, AdminError>,
-) -> Result<T, AdminError> {
-    // Immediate: take the write lock before reading. A deferred transaction
-    // that reads, then writes, fails at once with "database is locked" when
-    // the running server commits in between (SQLite cannot retry a stale
-    // read snapshot), which a busy server does all the time.
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(StoreError::from)?;
-    let out = f(&tx)?;
-    store::insert_audit(
-        &tx,
-        &store::AuditEntry {
-            at: store::now_ms(),
-            actor: operator(),
-            action: action.into(),
-            target: target.into(),
-            room: room.into(),
-            detail: detail.into(),
-        },
-    )?;
-    tx.commit().map_err(StoreError::from)?;
-    Ok(out)
+fn open(data_dir: &Path) -> Result<OperatorStore, AdminError> {
+    Ok(OperatorStore::open(data_dir, operator())?)
 }
 
-fn existing_user(conn: &rusqlite::Connection, name: &str) -> Result<store::UserRow, AdminError> {
+fn existing_user(db: &OperatorStore, name: &str) -> Result<store::UserRow, AdminError> {
     let name = user_name(name)?;
-    store::user_by_name(conn, &name)?.ok_or(AdminError::NoSuchUser(name))
+    db.user(&name)?.ok_or(AdminError::NoSuchUser(name))
 }
 
 /// Creates an account; it is a member of `#general`.
@@ -112,35 +84,25 @@ pub fn add_user(
 ) -> Result<(), AdminError> {
     let name = user_name(name)?;
     let hash = hash(password)?;
-    let mut conn = open_db(data_dir)?;
-    let detail = if admin { "admin" } else { "" };
-    audited(&mut conn, "user.add", &name, "", detail, |c| {
-        let id = store::insert_user(c, &name, &hash, admin)?;
-        store::insert_account_event(c, id, AccountEventKind::UserAdded, None, None)?;
-        Ok(())
-    })
+    Ok(open(data_dir)?.add_user(&name, &hash, admin)?)
 }
 
 /// Changes a password, revokes the account's session tokens and ends its
 /// sessions.
 pub fn set_password(data_dir: &Path, name: &str, password: &str) -> Result<(), AdminError> {
     auth::check_password_rules(password).map_err(AdminError::BadPassword)?;
-    let mut conn = open_db(data_dir)?;
-    let user = existing_user(&conn, name)?;
+    let mut db = open(data_dir)?;
+    let user = existing_user(&db, name)?;
     let hash = hash(password)?;
-    audited(&mut conn, "user.password", &user.name, "", "", |c| {
-        Ok(store::set_password(c, user.id, &hash, None)?)
-    })
+    Ok(db.set_password(&user, &hash)?)
 }
 
 /// Deletes an account (its messages stay in history) and ends its
 /// sessions.
 pub fn delete_user(data_dir: &Path, name: &str) -> Result<(), AdminError> {
-    let mut conn = open_db(data_dir)?;
-    let user = existing_user(&conn, name)?;
-    audited(&mut conn, "user.delete", &user.name, "", "", |c| {
-        Ok(store::delete_user(c, user.id)?)
-    })
+    let mut db = open(data_dir)?;
+    let user = existing_user(&db, name)?;
+    Ok(db.delete_user(&user)?)
 }
 
 /// Suspends an account (its sessions end; it cannot log in) or lifts the
@@ -151,16 +113,9 @@ pub fn suspend_user(
     suspended: bool,
     reason: &str,
 ) -> Result<(), AdminError> {
-    let mut conn = open_db(data_dir)?;
-    let user = existing_user(&conn, name)?;
-    let action = if suspended {
-        "user.suspend"
-    } else {
-        "user.unsuspend"
-    };
-    audited(&mut conn, action, &user.name, "", reason, |c| {
-        Ok(store::set_suspended(c, user.id, suspended)?)
-    })
+    let mut db = open(data_dir)?;
+    let user = existing_user(&db, name)?;
+    Ok(db.set_suspended(&user, suspended, reason)?)
 }
 
 /// An account as listed by `natterd user list`.
@@ -173,8 +128,8 @@ pub struct UserSummary {
 
 /// Every account, by name.
 pub fn list_users(data_dir: &Path) -> Result<Vec<UserSummary>, AdminError> {
-    let conn = open_db(data_dir)?;
-    Ok(store::all_users(&conn)?
+    Ok(open(data_dir)?
+        .users()?
         .into_iter()
         .map(|u| UserSummary {
             name: u.name,
@@ -186,8 +141,7 @@ pub fn list_users(data_dir: &Path) -> Result<Vec<UserSummary>, AdminError> {
 
 /// The newest `last` audit log entries, oldest first.
 pub fn audit_log(data_dir: &Path, last: u32) -> Result<Vec<store::AuditEntry>, AdminError> {
-    let conn = open_db(data_dir)?;
-    Ok(store::recent_audit(&conn, last)?)
+    Ok(open(data_dir)?.audit_log(last)?)
 }
 
 /// Writes a consistent copy of the database to `dest` (which must not
@@ -200,8 +154,7 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<(), AdminError> {
     if !db.exists() {
         return Err(AdminError::NoDatabase(db));
     }
-    let conn = open_db(data_dir)?;
-    let result = store::backup(&conn, dest);
+    let result = open(data_dir)?.backup(dest);
     if result.is_err() {
         let _ = std::fs::remove_file(dest);
     }
@@ -224,9 +177,9 @@ pub fn add_room(
     owner: Option<&str>,
 ) -> Result<(), AdminError> {
     let name = room_name(name)?;
-    let conn = open_db(data_dir)?;
+    let mut db = open(data_dir)?;
     let owner = match owner {
-        Some(o) => Some(existing_user(&conn, o)?),
+        Some(o) => Some(existing_user(&db, o)?),
         None => None,
     };
     let kind = if private {
@@ -234,25 +187,7 @@ pub fn add_room(
     } else {
         RoomKind::Public
     };
-    let mut conn = conn;
-    let detail = if private { "private" } else { "public" };
-    let target = owner.as_ref().map(|o| o.name.clone()).unwrap_or_default();
-    audited(
-        &mut conn,
-        "room.add",
-        &target,
-        &format!("#{name}"),
-        detail,
-        |c| {
-            let id = store::insert_room(c, &name, kind)?;
-            if let Some(owner) = &owner {
-                store::upsert_member(c, id, owner.id, Role::Owner)?;
-            }
-            let owner = owner.as_ref().map_or(0, |o| o.id);
-            store::insert_account_event(c, owner, AccountEventKind::RoomAdded, None, Some(id))?;
-            Ok(())
-        },
-    )
+    Ok(db.add_room(&name, kind, owner.as_ref())?)
 }
 
 /// A room as listed by `natterd room list`.
@@ -266,51 +201,26 @@ pub struct RoomSummary {
 
 /// Every room except direct conversations.
 pub fn list_rooms(data_dir: &Path) -> Result<Vec<RoomSummary>, AdminError> {
-    let conn = open_db(data_dir)?;
-    let mut out = Vec::new();
-    for r in store::all_rooms(&conn)? {
-        if r.kind == RoomKind::Direct {
-            continue;
-        }
-        out.push(RoomSummary {
-            members: store::room_members(&conn, r.id)?.len(),
-            name: format!("#{}", r.name),
-            kind: r.kind,
-            topic: r.topic,
-        });
-    }
-    Ok(out)
+    Ok(open(data_dir)?
+        .rooms()?
+        .into_iter()
+        .filter(|r| r.row.kind != RoomKind::Direct)
+        .map(|r| RoomSummary {
+            members: r.members,
+            name: format!("#{}", r.row.name),
+            kind: r.row.kind,
+            topic: r.row.topic,
+        })
+        .collect())
 }
 
 /// Adds a user to a room.
 pub fn invite(data_dir: &Path, room: &str, user: &str) -> Result<(), AdminError> {
     let name = room_name(room)?;
-    let mut conn = open_db(data_dir)?;
-    let room = store::room_by_name(&conn, &name)?.ok_or(AdminError::NoSuchRoom(name.clone()))?;
-    let user = existing_user(&conn, user)?;
-    audited(
-        &mut conn,
-        "invite",
-        &user.name,
-        &format!("#{name}"),
-        "",
-        |c| {
-            store::set_ban(c, room.id, user.id, false)?;
-            if store::room_members(c, room.id)?
-                .iter()
-                .any(|m| m.user_id == user.id)
-            {
-                return Ok(());
-            }
-            store::upsert_member(c, room.id, user.id, Role::Member)?;
-            store::insert_account_event(
-                c,
-                user.id,
-                AccountEventKind::MemberAdded,
-                None,
-                Some(room.id),
-            )?;
-            Ok(())
-        },
-    )
+    let mut db = open(data_dir)?;
+    let room = db
+        .room(&name)?
+        .ok_or(AdminError::NoSuchRoom(name.clone()))?;
+    let user = existing_user(&db, user)?;
+    Ok(db.invite(&room, &user)?)
 }

@@ -13,7 +13,9 @@
 //! - [`operations`]: the named operations the rest of the server calls
 //!   (methods of [`Store`]); nothing outside this module sees a database
 //!   connection.
-//! - [`sql`]: one named function per query, shared with the admin CLI.
+//! - [`operator`]: the admin CLI's named operations on the file itself
+//!   ([`OperatorStore`]), each audited and followed by a running server.
+//! - [`sql`]: one named function per query.
 //! - [`changes`]: the plain values that cross the seam: changes to persist
 //!   in order ([`StoreChange`]) and rooms as loaded ([`RoomSnapshot`]).
 //!
@@ -39,6 +41,7 @@
 
 pub mod changes;
 pub mod operations;
+pub mod operator;
 pub mod schema;
 pub mod sql;
 pub mod writer;
@@ -54,6 +57,7 @@ use crate::config::SyncMode;
 
 pub use changes::{RoomSnapshot, StoreChange, load_room};
 pub use operations::{Missing, Startup};
+pub use operator::OperatorStore;
 pub use schema::{DB_FILE, open_db};
 pub use sql::*;
 
