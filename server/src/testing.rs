@@ -159,3 +159,15 @@ impl Drop for NatterdProcess {
         self.kill();
     }
 }
+
+/// The seed of a randomised test: `NATTER_CRASH_SEED` when set (to replay a
+/// run), a fresh one otherwise; printed either way, so a failure names it.
+#[must_use]
+pub fn seed() -> u64 {
+    let seed = std::env::var("NATTER_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    println!("NATTER_CRASH_SEED={seed}");
+    seed
+}

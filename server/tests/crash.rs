@@ -118,12 +118,7 @@ async fn sender(addr: SocketAddr, sender: usize, first_seq: u64) -> Vec<(u64, u6
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_no_acknowledged_message() {
-    let seed = std::env::var("NATTER_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random::<u64>);
-    println!("NATTER_CRASH_SEED={seed}");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(natter_server::testing::seed());
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_owned();
     for s in 0..SENDERS {

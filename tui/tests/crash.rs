@@ -49,12 +49,7 @@ fn send(addr: &str, home: &std::path::Path, body: &str) -> i32 {
 
 #[test]
 fn send_exits_0_only_for_messages_that_survive_a_sigkill() {
-    let seed = std::env::var("NATTER_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random::<u64>);
-    println!("NATTER_CRASH_SEED={seed}");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(natter_server::testing::seed());
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     natter_server::admin::add_user(&data, "alice", PASSWORD, false).unwrap();

@@ -40,12 +40,55 @@ async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: im
     }
 }
 
+/// The terminal's key events, as the test sends them.
+type KeyPoll = Box<
+    dyn FnMut(&mut std::task::Context<'_>) -> std::task::Poll<Option<std::io::Result<TermEvent>>>
+        + Unpin,
+>;
+type KeyStream = futures_util::stream::PollFn<KeyPoll>;
+
+/// What drives one run of the loop: its keys, a mock keyring, and alice's
+/// options against `addr` with no credential (the tests set one).
+struct Rig {
+    keys: Keys,
+    events: KeyStream,
+    keyring: Keyring,
+    options: Options,
+}
+
+fn rig(addr: &str) -> Rig {
+    let store: Arc<CredentialStore> = keyring_core::mock::Store::new().expect("a mock store");
+    let keyring = Keyring::from_store(store, "mock");
+    let (keys, mut key_rx) = mpsc::unbounded_channel();
+    let poll: KeyPoll = Box::new(move |cx| key_rx.poll_recv(cx));
+    let options = Options {
+        server: addr.to_owned(),
+        user: "alice".into(),
+        credential: None,
+        source: String::new(),
+        keyring: keyring.clone(),
+        settings: Settings::default(),
+        theme: Theme::plain(),
+        connect: ConnectOptions::default(),
+    };
+    Rig {
+        keys,
+        events: futures_util::stream::poll_fn(poll),
+        keyring,
+        options,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_in_from_the_login_screen_keeps_the_token_sends_and_quits() {
     let server = TestServer::start(&["alice", "bob"], |_| {}).await;
     let addr = server.addr.to_string();
-    let store: Arc<CredentialStore> = keyring_core::mock::Store::new().expect("a mock store");
-    let keyring = Keyring::from_store(store, "mock");
+    let Rig {
+        keys,
+        events,
+        keyring,
+        options,
+    } = rig(&addr);
 
     // Bob watches #general through the library.
     let (bob, mut bob_events) = Connection::connect(&addr, &ConnectOptions::default())
@@ -55,22 +98,9 @@ async fn logs_in_from_the_login_screen_keeps_the_token_sends_and_quits() {
         .await
         .expect("bob logs in");
 
-    let (keys, key_rx) = mpsc::unbounded_channel();
-    let mut key_rx = key_rx;
-    let events = futures_util::stream::poll_fn(move |cx| key_rx.poll_recv(cx));
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("a test terminal");
     let mut out = Vec::new();
-    let options = Options {
-        server: addr.clone(),
-        user: "alice".into(),
-        // No credential anywhere: the login screen asks.
-        credential: None,
-        source: String::new(),
-        keyring: keyring.clone(),
-        settings: Settings::default(),
-        theme: Theme::plain(),
-        connect: ConnectOptions::default(),
-    };
+    // No credential anywhere: the login screen asks.
     let account = format!("alice@{addr}");
 
     let client = run_main_loop(&mut terminal, events, &mut out, options);
@@ -159,23 +189,14 @@ async fn comes_back_after_a_server_restart_with_its_stored_token() {
     natter_server::testing::add_users(tmp.path(), &["alice", "bob"]);
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], natter_server::testing::free_port()));
     let mut server = serve_on(tmp.path(), addr);
-    let store: Arc<CredentialStore> = keyring_core::mock::Store::new().expect("a mock store");
-    let keyring = Keyring::from_store(store, "mock");
-    let (keys, key_rx) = mpsc::unbounded_channel();
-    let mut key_rx = key_rx;
-    let events = futures_util::stream::poll_fn(move |cx| key_rx.poll_recv(cx));
+    let Rig {
+        keys,
+        events,
+        keyring,
+        options,
+    } = rig(&addr.to_string());
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("a test terminal");
     let mut out = Vec::new();
-    let options = Options {
-        server: addr.to_string(),
-        user: "alice".into(),
-        credential: None,
-        source: "a test".into(),
-        keyring: keyring.clone(),
-        settings: Settings::default(),
-        theme: Theme::plain(),
-        connect: ConnectOptions::default(),
-    };
     let account = format!("alice@{addr}");
     // Alice's token, from an earlier login, is in the keyring: the client
     // logs in with it, and again with it after the restart.
