@@ -410,6 +410,24 @@ impl Connection {
         }
     }
 
+    /// Creates a room and becomes its owner.
+    ///
+    /// # Errors
+    /// As [`Connection::request`]; `already_exists` when the name is taken,
+    /// `quota` past the per-user limit.
+    pub async fn create(&self, room: &str, private: bool) -> Result<RoomState, ClientError> {
+        match self
+            .request(Request::Create {
+                room: room.to_owned(),
+                private,
+            })
+            .await?
+        {
+            Response::Room(r) => Ok(r),
+            other => Err(unexpected("create", &other)),
+        }
+    }
+
     /// Revokes this session's token and ends the session.
     ///
     /// # Errors

@@ -2,17 +2,24 @@
 //! command line; tests and `natter --local` call [`run`] in-process.
 //!
 //! # Layout
-//! A request flows socket -> codec -> session -> hub -> store -> replies and
-//! broadcasts:
-//! - [`config`]: the TOML configuration and its defaults.
+//! A request reads straight through the layers: socket -> codec ->
+//! [`front`] (its protocol's connection and dispatch) -> [`ops`] (what the
+//! request does) -> [`hub`] (in-memory state and rules) and [`store`]
+//! (durable state) -> replies and events, fanned out by the hub.
 //! - `lib.rs` (here): start-up (loading rooms from the store), the accept
-//!   loop with connection limits, and graceful shutdown.
-//! - [`session`]: one connection: handshake, login, deadlines, heartbeats,
-//!   rate limiting, and dispatch of each request.
-//! - [`hub`]: all in-memory state (rooms, members, history rings, sessions,
-//!   presence, typing) and the room-scoped rules; fan-out.
+//!   loop with connection limits, the store thread that applies committed
+//!   work to the hub, following the admin CLI's changes, graceful shutdown.
+//! - [`front`]: one module per wire protocol; today [`front::natter`]
+//!   (the connection state machine and the request dispatch), and
+//!   [`front::Outgoing`], an event encoded once per protocol.
+//! - [`ops`]: protocol-neutral operations (auth, messages, rooms,
+//!   moderation, read markers, presence, quotas, the audit log).
+//! - [`hub`]: in-memory state by concern (access and the privacy rule,
+//!   rooms, messages, fan-out, history, unread counts, presence, typing).
+//! - [`store`]: SQLite behind named operations, one ordered commit path
+//!   with a savepoint per job; the admin CLI's audited operations.
 //! - [`outbox`]: each connection's bounded outbound queue and batched writer.
-//! - [`store`]: SQLite with a group-committing writer thread.
+//! - [`config`]: the TOML configuration and its defaults.
 //! - [`auth`]: password hashing, session tokens, login throttling, token
 //!   buckets.
 //! - [`admin`]: the operator commands (`natterd user ...`, `natterd room ...`,

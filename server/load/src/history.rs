@@ -2,14 +2,33 @@
 //! `clients` other users connect, join it and fetch its latest `fetch`
 //! messages, all at once. Every page must be exactly the newest messages,
 //! oldest first. natter only: IRC keeps no history.
+//!
+//! Request and reply, as any client does them: this scenario speaks through
+//! the client library ([`natter_client::Connection`]), where the fan-out
+//! scenarios use the generator's own lean connections (`proto`), which
+//! read message bodies straight off the bytes.
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
-use natter_shared::{HistoryQuery, Request, Response};
+use anyhow::{Context, ensure};
+use natter_client::{ConnectOptions, Connection};
+use natter_shared::{Credential, HistoryQuery};
 
 use crate::measure::{Histogram, ProcSample, sample};
-use crate::proto::{self, Proto, Target, ask};
+use crate::proto::{Proto, Target};
+use crate::provision;
+
+/// Bench user `user`, logged in with its token.
+async fn login(target: &Target, user: usize) -> anyhow::Result<Connection> {
+    let name = provision::user(user);
+    let (conn, _events) = Connection::connect(&target.addr, &ConnectOptions::default())
+        .await
+        .with_context(|| format!("cannot connect to {}", target.addr))?;
+    conn.login(&name, Credential::Token(provision::token(&name)))
+        .await
+        .with_context(|| format!("{name} cannot log in"))?;
+    Ok(conn)
+}
 
 /// What S6 measured.
 #[derive(Debug, Clone)]
@@ -49,56 +68,35 @@ pub async fn run(
     );
     // A fresh room per run, so reruns on one data dir measure the same thing.
     let room = format!("#h{}", crate::now_us() % 1_000_000_000);
-    let mut filler = proto::connect(target, 0, &[], false).await?;
-    ask(
-        &mut filler,
-        3,
-        Request::Create {
-            room: room.clone(),
-            private: false,
-        },
-    )
-    .await
-    .context("cannot create the history room")?;
+    let filler = login(target, 0).await?;
+    filler
+        .create(&room, false)
+        .await
+        .context("cannot create the history room")?;
     for seq in 0..messages {
         let body = crate::payload(0, seq as u64, crate::now_us(), 48);
-        ask(
-            &mut filler,
-            10 + seq as u64,
-            Request::Send {
-                room: room.clone(),
-                body,
-                action: false,
-                nonce: None,
-            },
-        )
-        .await?;
+        filler.send_message(&room, &body, false).await?;
     }
     let mut members = Vec::with_capacity(clients);
     for chunk in (1..=clients).collect::<Vec<_>>().chunks(250) {
-        let batch = futures_util::future::try_join_all(
-            chunk.iter().map(|&u| proto::connect(target, u, &[], false)),
-        )
-        .await?;
+        let batch =
+            futures_util::future::try_join_all(chunk.iter().map(|&u| login(target, u))).await?;
         members.extend(batch);
     }
     let server_before = pid.and_then(|p| sample(p).ok());
     let started = Instant::now();
-    let fetches = members.iter_mut().map(|m| {
+    let fetches = members.iter().map(|m| {
         let room = room.clone();
         async move {
             let t = Instant::now();
-            ask(m, 3, Request::Join { room: room.clone() }).await?;
+            m.join(&room).await?;
             let query = HistoryQuery {
                 before: None,
                 after: None,
                 limit: fetch,
             };
-            let res = ask(m, 4, Request::History { room, query }).await?;
+            let (page, _more) = m.history(&room, query).await?;
             let took = t.elapsed();
-            let Response::Messages { messages: page, .. } = res else {
-                bail!("unexpected history reply {res:?}");
-            };
             let seqs: Vec<u64> = page
                 .iter()
                 .filter_map(|m| crate::parse_payload(&m.body).map(|(_, seq, _)| seq))
