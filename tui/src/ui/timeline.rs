@@ -85,32 +85,23 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     }
 }
 
+/// `label` centred in a horizontal rule `width` columns wide.
+fn rule(label: &str, width: usize) -> String {
+    let side = width.saturating_sub(label.width()) / 2;
+    format!(
+        "{}{label}{}",
+        "─".repeat(side),
+        "─".repeat(width.saturating_sub(side + label.width()))
+    )
+}
+
 fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
     match row {
-        Row::Day(day) => {
-            let label = format!(" {day} ");
-            let side = width.saturating_sub(label.width()) / 2;
-            Line::styled(
-                format!(
-                    "{}{label}{}",
-                    "─".repeat(side),
-                    "─".repeat(width.saturating_sub(side + label.width()))
-                ),
-                theme.dim(),
-            )
-        }
-        Row::New => {
-            let label = " new ";
-            let side = width.saturating_sub(label.len()) / 2;
-            Line::styled(
-                format!(
-                    "{}{label}{}",
-                    "─".repeat(side),
-                    "─".repeat(width.saturating_sub(side + label.len()))
-                ),
-                theme.fg(theme.error).add_modifier(Modifier::BOLD),
-            )
-        }
+        Row::Day(day) => Line::styled(rule(&format!(" {day} "), width), theme.dim()),
+        Row::New => Line::styled(
+            rule(" new ", width),
+            theme.fg(theme.error).add_modifier(Modifier::BOLD),
+        ),
         Row::Head {
             time,
             nick,
