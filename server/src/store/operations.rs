@@ -33,14 +33,23 @@ impl Store {
     /// counters the hub starts from (start-up only: runs on this thread).
     pub fn load_all(&self, cap: usize) -> Result<Startup, StoreError> {
         self.read_now(|c| {
-            let rooms = sql::all_rooms(c)?
+            // One snapshot, and the newest change read first: a change the
+            // admin CLI commits while this loads is then either in the
+            // rooms read here or after the event id, so the server follows
+            // it; never missed between the two reads. Following one twice
+            // changes nothing.
+            let tx = c.unchecked_transaction()?;
+            let last_account_event = sql::last_account_event(&tx)?;
+            let rooms = sql::all_rooms(&tx)?
                 .into_iter()
-                .map(|row| load_room(c, row, cap))
+                .map(|row| load_room(&tx, row, cap))
                 .collect::<Result<Vec<_>, _>>()?;
+            let messages = sql::message_count(&tx)?;
+            tx.finish()?;
             Ok(Startup {
                 rooms,
-                messages: sql::message_count(c)?,
-                last_account_event: sql::last_account_event(c)?,
+                messages,
+                last_account_event,
             })
         })
     }
