@@ -34,6 +34,8 @@ pub enum AdminError {
     NoSuchUser(String),
     #[error("no such room: #{0}")]
     NoSuchRoom(String),
+    #[error("the name {0} is not kept for a deleted account")]
+    NotReserved(String),
     #[error("{} already exists; choose a new file", .0.display())]
     BackupExists(std::path::PathBuf),
     #[error("no database at {}", .0.display())]
@@ -98,11 +100,24 @@ pub fn set_password(data_dir: &Path, name: &str, password: &str) -> Result<(), A
 }
 
 /// Deletes an account (its messages stay in history) and ends its
-/// sessions.
-pub fn delete_user(data_dir: &Path, name: &str) -> Result<(), AdminError> {
+/// sessions. Its name stays reserved, so nobody can take over its history
+/// and direct conversations, unless `release`.
+pub fn delete_user(data_dir: &Path, name: &str, release: bool) -> Result<(), AdminError> {
     let mut db = open(data_dir)?;
     let user = existing_user(&db, name)?;
-    Ok(db.delete_user(&user)?)
+    Ok(db.delete_user(&user, release)?)
+}
+
+/// Frees the name of a deleted account for a new one. The old account's
+/// messages are shown as from "NAME (deleted)" from then on.
+pub fn release_name(data_dir: &Path, name: &str) -> Result<(), AdminError> {
+    let name = user_name(name)?;
+    let mut db = open(data_dir)?;
+    if db.release_name(&name)? {
+        Ok(())
+    } else {
+        Err(AdminError::NotReserved(name))
+    }
 }
 
 /// Suspends an account (its sessions end; it cannot log in) or lifts the

@@ -115,12 +115,19 @@ pub struct LimitsConfig {
     pub requests_per_sec: f64,
     /// Requests a connection may burst (token bucket size).
     pub request_burst: f64,
-    /// Failed logins allowed per account within `login_window_ms`.
+    /// Failed password logins allowed per account *from one address* within
+    /// `login_window_ms`. From every address together, twice this many only
+    /// start slowing the account's password logins down, never refusing
+    /// them (see `auth::throttle`).
     pub login_failures_per_account: u32,
-    /// Failed logins allowed per IP address within `login_window_ms`.
+    /// Failed logins (and registrations) allowed per IP address within
+    /// `login_window_ms`.
     pub login_failures_per_ip: u32,
     /// The window for the two limits above.
     pub login_window_ms: u64,
+    /// Threads that hash passwords, each holding one argon2 buffer
+    /// (19 MiB) for good; 0 picks one per core, at most 4.
+    pub hash_threads: usize,
     /// At most one typing "start" per user and room is relayed this often.
     pub typing_throttle_ms: u64,
     /// A typing "start" with no news for this long expires (a stop is sent).
@@ -151,11 +158,26 @@ impl Default for LimitsConfig {
             login_failures_per_account: 5,
             login_failures_per_ip: 20,
             login_window_ms: 60_000,
+            hash_threads: 0,
             typing_throttle_ms: 3000,
             typing_expiry_ms: 6000,
             max_bad_frames: 5,
             rooms_per_user_per_hour: 10,
             invites_per_user_per_minute: 30,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// How many hashing threads to run: `hash_threads`, or one per core
+    /// (at most 4) when it is 0.
+    #[must_use]
+    pub fn hash_threads(&self) -> usize {
+        match self.hash_threads {
+            0 => std::thread::available_parallelism()
+                .map_or(2, std::num::NonZero::get)
+                .min(4),
+            n => n,
         }
     }
 }

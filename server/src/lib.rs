@@ -73,6 +73,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("cannot start the password-hashing threads: {0}")]
+    Hasher(std::io::Error),
 }
 
 /// How long clients are told to wait before reconnecting after a shutdown.
@@ -92,8 +94,12 @@ pub struct Shared {
     /// Open connections per IP address.
     conns: Mutex<HashMap<IpAddr, usize>>,
     /// Password hashing is slow and memory-hungry (argon2, ~19 MiB each):
-    /// at most one per core runs at a time, whatever the login load.
-    pub hashing: tokio::sync::Semaphore,
+    /// a fixed pool of threads with one buffer each, fair between
+    /// addresses, whatever the login load.
+    pub hasher: auth::Hasher,
+    /// Woken whenever a login attempt settles, for attempts waiting on
+    /// pending ones (see [`auth::throttle`]).
+    pub login_settled: tokio::sync::Notify,
     /// Per-user quotas on actions that cost others (rooms created,
     /// invitations sent): see `session.rs`.
     pub quotas: Mutex<HashMap<(i64, Quota), auth::TokenBucket>>,
@@ -414,6 +420,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         messages: count,
         last_account_event: account_events,
     } = store.load_all(cap)?;
+    let hasher = auth::Hasher::start(config.limits.hash_threads()).map_err(ServerError::Hasher)?;
     let mut hub = Hub::new(Arc::clone(&config), count);
     for room in rooms {
         hub.install_room(room);
@@ -425,9 +432,8 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         hub: Mutex::new(hub),
         throttle: Mutex::new(auth::Throttle::default()),
         conns: Mutex::new(HashMap::new()),
-        hashing: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-        ),
+        hasher,
+        login_settled: tokio::sync::Notify::new(),
         quotas: Mutex::new(HashMap::new()),
         recounts: Mutex::new(std::collections::HashSet::new()),
         next_session: AtomicU64::new(1),
@@ -559,6 +565,10 @@ async fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
             ErrorCode::Suspended,
             "your account was suspended by an operator",
         ),
+        K::Released => {
+            shared.hub().release_name(e.user_id);
+            return;
+        }
         K::UserAdded | K::RoomAdded | K::MemberAdded => {
             if let Err(err) = follow_room_change(shared, e).await {
                 tracing::warn!(error = %err, kind = ?e.kind, "cannot follow an operator change");

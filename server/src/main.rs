@@ -69,8 +69,17 @@ enum UserCommand {
     /// Change a password; the account's tokens are revoked and its open
     /// sessions end at once.
     Passwd { name: String },
-    /// Delete an account; its open sessions end at once.
-    Del { name: String },
+    /// Delete an account; its open sessions end at once. Its name stays
+    /// reserved, so nobody else can take it over with its history.
+    Del {
+        name: String,
+        /// Free the name for a new account now; the old account's messages
+        /// then show as from "NAME (deleted)".
+        #[arg(long)]
+        release_name: bool,
+    },
+    /// Free the name of a deleted account for a new one.
+    Release { name: String },
     /// Suspend an account: its open sessions end at once and it cannot log
     /// in until unsuspended.
     Suspend {
@@ -186,9 +195,20 @@ fn real_main(cli: Cli) -> Result<()> {
                 println!("password changed for {name}; their saved session tokens are revoked");
                 Ok(())
             }
-            UserCommand::Del { name } => {
-                admin::delete_user(&data_dir, &name)?;
-                println!("deleted user {name}");
+            UserCommand::Del { name, release_name } => {
+                admin::delete_user(&data_dir, &name, release_name)?;
+                if release_name {
+                    println!("deleted user {name}; the name is free for a new account");
+                } else {
+                    println!(
+                        "deleted user {name}; the name stays reserved (`natterd user release {name}` frees it)"
+                    );
+                }
+                Ok(())
+            }
+            UserCommand::Release { name } => {
+                admin::release_name(&data_dir, &name)?;
+                println!("released the name {name}; its old messages show as \"{name} (deleted)\"");
                 Ok(())
             }
             UserCommand::Suspend { name, reason } => {

@@ -128,7 +128,7 @@ async fn an_account_deleted_by_the_cli_loses_its_sessions_at_once() {
     let mut bob = server.login("bob").await;
     // The CLI works on the data dir from outside the server.
     let dir = server.data_dir.clone();
-    tokio::task::spawn_blocking(move || admin::delete_user(&dir, "alice"))
+    tokio::task::spawn_blocking(move || admin::delete_user(&dir, "alice", true))
         .await
         .unwrap()
         .unwrap();
@@ -151,7 +151,8 @@ async fn an_account_deleted_by_the_cli_loses_its_sessions_at_once() {
         password_login(server.addr, "alice", PASSWORD).await.err(),
         Some(ErrorCode::AuthFailed)
     );
-    // The name is free again, for a new account with nothing of the old.
+    // Released by the operator, the name is free again, for a new account
+    // with nothing of the old.
     admin::add_user(&server.data_dir, "alice", "another password", false).unwrap();
     let mut again = password_login(server.addr, "alice", "another password")
         .await

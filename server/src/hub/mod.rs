@@ -483,6 +483,25 @@ impl Hub {
         }
     }
 
+    /// A deleted account's name was freed for reuse: its messages in memory,
+    /// and its side of old direct conversations, now show as
+    /// [`crate::store::released_author`], as the store already does.
+    pub fn release_name(&mut self, user: i64) {
+        let Some(u) = self.users.get_mut(&user) else {
+            return;
+        };
+        let old = Arc::clone(&u.name);
+        let renamed: Arc<str> = Arc::from(crate::store::released_author(&old));
+        u.name = Arc::clone(&renamed);
+        for room in self.rooms.values_mut() {
+            for m in &mut room.ring {
+                if m.author == old {
+                    m.author = Arc::clone(&renamed);
+                }
+            }
+        }
+    }
+
     fn user_name(&self, id: i64) -> Arc<str> {
         self.users
             .get(&id)

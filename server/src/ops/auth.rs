@@ -1,7 +1,8 @@
-//! Accounts and sessions: login (password or token, throttled per address
-//! and per account), registration, password change, logout.
+//! Accounts and sessions: login (password or token, throttled as
+//! [`crate::auth::throttle`] explains), registration, password change,
+//! logout. Every hash runs on the server's fair [`crate::auth::Hasher`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,8 @@ use natter_shared::{Credential, ErrorCode, ErrorReply, SessionInfo};
 
 use super::{Caller, OpResult, internal};
 use crate::Shared;
-use crate::auth;
+use crate::auth::{self, Admission, Throttle};
+use crate::config::LimitsConfig;
 use crate::front::Protocol;
 use crate::outbox::Outbox;
 use crate::store::{self, StoreError, UserRow};
@@ -35,7 +37,93 @@ fn throttled(message: &str, wait: Duration) -> ErrorReply {
     }
 }
 
+/// A login, registration or password check let in by the throttle: pending
+/// under its keys until settled. Dropped unsettled (the connection went
+/// away mid-attempt), it counts as no failure: nobody learned anything.
+struct Attempt<'a> {
+    shared: &'a Shared,
+    keys: Vec<String>,
+    settled: bool,
+}
+
+impl<'a> Attempt<'a> {
+    /// Waits until the throttle lets an attempt under `keys` in: refused
+    /// only for real failures, never for attempts merely in flight.
+    async fn admit(
+        shared: &'a Shared,
+        keys: Vec<(String, u32)>,
+        refused: &str,
+    ) -> OpResult<Attempt<'a>> {
+        let (window, patience) = {
+            let limits = &shared.config().limits;
+            (
+                Duration::from_millis(limits.login_window_ms),
+                Duration::from_millis(limits.login_timeout_ms),
+            )
+        };
+        let until = tokio::time::Instant::now() + patience;
+        let refs: Vec<(&str, u32)> = keys.iter().map(|(k, l)| (k.as_str(), *l)).collect();
+        loop {
+            // Registered before asking, so a settle in between is not missed.
+            let settled = shared.login_settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            match shared.throttle().admit(&refs, window) {
+                Admission::Go => break,
+                Admission::Refused(wait) => return Err(throttled(refused, wait)),
+                Admission::Wait => {}
+            }
+            if tokio::time::timeout_at(until, settled).await.is_err() {
+                return Err(throttled(
+                    "too many logins in progress from your address",
+                    Duration::from_secs(1),
+                ));
+            }
+        }
+        Ok(Attempt {
+            shared,
+            keys: keys.into_iter().map(|(k, _)| k).collect(),
+            settled: false,
+        })
+    }
+
+    fn settle(mut self, failed: bool) {
+        self.finish(failed);
+    }
+
+    fn finish(&mut self, failed: bool) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        self.shared.throttle().settle(&keys, failed);
+        self.shared.login_settled.notify_waiters();
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.finish(false);
+    }
+}
+
+/// The throttle's keys for a password check of `name` from `ip`: failures
+/// from the address, and from the address on this account.
+fn password_keys(limits: &LimitsConfig, name: &str, ip: IpAddr) -> Vec<(String, u32)> {
+    vec![
+        (format!("ip:{ip}"), limits.login_failures_per_ip),
+        (
+            format!("pair:{name}@{ip}"),
+            limits.login_failures_per_account,
+        ),
+    ]
+}
+
 /// Logs `user` in with `credential`; the session's events go to `outbox`.
+///
+/// Token logins are counted apart from passwords: a stranger's wrong
+/// passwords never stop an owner's token. See [`crate::auth::throttle`] for
+/// the password rules.
 pub async fn login(
     shared: &Shared,
     peer: SocketAddr,
@@ -45,63 +133,78 @@ pub async fn login(
 ) -> OpResult<LoggedIn> {
     let config = shared.config();
     let limits = &config.limits;
-    let window = Duration::from_millis(limits.login_window_ms);
-    let ip_key = format!("ip:{}", peer.ip());
+    let ip = peer.ip();
     let name = normalize_user(user).unwrap_or_default();
-    let account_key = format!("user:{name}");
-    shared
-        .throttle()
-        .begin(
-            &[
-                (&ip_key, limits.login_failures_per_ip),
-                (&account_key, limits.login_failures_per_account),
-            ],
-            window,
-        )
-        .map_err(|wait| throttled("too many failed logins", wait))?;
-    let row = shared
-        .store
-        .user_by_name(&name)
-        .await
-        .map_err(|e| internal(&e))?;
     let remember = matches!(credential, Credential::Password(_));
-    let (ok, token) = match credential {
-        Credential::Password(password) | Credential::PasswordOnly(password) => {
-            let hash = row
-                .as_ref()
-                .map_or_else(|| auth::dummy_hash().to_owned(), |r| r.pw_hash.clone());
-            let _permit = shared.hashing.acquire().await;
-            let verified =
-                tokio::task::spawn_blocking(move || auth::verify_password(&hash, &password))
-                    .await
-                    .unwrap_or(false);
-            (verified && row.is_some(), None)
-        }
+    let (row, token) = match credential {
         Credential::Token(token) => {
+            let keys = vec![(format!("token-ip:{ip}"), limits.login_failures_per_ip)];
+            let attempt = Attempt::admit(shared, keys, "too many failed logins").await?;
+            let row = shared
+                .store
+                .user_by_name(&name)
+                .await
+                .map_err(|e| internal(&e))?;
             let owner = shared
                 .store
                 .token_owner(&auth::hash_token(&token))
                 .await
                 .map_err(|e| internal(&e))?;
-            (
-                row.as_ref().is_some_and(|r| Some(r.id) == owner),
-                Some(token),
+            let row = row.filter(|r| Some(r.id) == owner);
+            attempt.settle(row.is_none());
+            (row, Some(token))
+        }
+        Credential::Password(password) | Credential::PasswordOnly(password) => {
+            let attempt = Attempt::admit(
+                shared,
+                password_keys(limits, &name, ip),
+                "too many failed logins",
             )
+            .await?;
+            let pair = format!("{name}@{ip}");
+            let account_key = format!("user:{name}");
+            let slowdown = {
+                let mut t = shared.throttle();
+                if t.trusted(&pair) {
+                    Duration::ZERO
+                } else {
+                    let window = Duration::from_millis(limits.login_window_ms);
+                    let failures = t.failures(&account_key, window);
+                    Throttle::slowdown(
+                        failures,
+                        limits.login_failures_per_account.saturating_mul(2),
+                    )
+                }
+            };
+            tokio::time::sleep(slowdown).await;
+            let row = shared
+                .store
+                .user_by_name(&name)
+                .await
+                .map_err(|e| internal(&e))?;
+            let hash = row.as_ref().map(|r| r.pw_hash.clone());
+            let verified = shared.hasher.verify(ip, hash, password).await;
+            let row = row.filter(|_| verified);
+            {
+                let mut t = shared.throttle();
+                if row.is_some() {
+                    t.clear(&format!("pair:{pair}"));
+                    t.trust(&pair);
+                } else {
+                    t.fail(&account_key);
+                }
+            }
+            attempt.settle(row.is_none());
+            (row, None)
         }
     };
-    let Some(row) = row.filter(|_| ok) else {
-        // Already counted by `begin`.
+    let Some(row) = row else {
         tracing::info!(%peer, user = name, "failed login");
         return Err(ErrorReply::new(
             ErrorCode::AuthFailed,
             "wrong user name, password or token",
         ));
     };
-    {
-        let mut t = shared.throttle();
-        t.forgive(&ip_key);
-        t.clear(&account_key);
-    }
     if row.suspended {
         // Said only to someone who proved the credential, so it tells a
         // guesser nothing.
@@ -147,20 +250,40 @@ pub async fn register(
     let name =
         normalize_user(user).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e.to_string()))?;
     auth::check_password_rules(&password).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
-    let permit = shared.hashing.acquire().await;
-    let hashed = tokio::task::spawn_blocking(move || auth::hash_password(&password)).await;
-    drop(permit);
-    let Ok(Ok(hash)) = hashed else {
-        return Err(ErrorReply::new(ErrorCode::Internal, "cannot hash password"));
+    // Every registration counts against the address, whatever its outcome:
+    // each one may cost a hash, and names are not free to probe.
+    let keys = vec![(
+        format!("ip:{}", peer.ip()),
+        shared.config().limits.login_failures_per_ip,
+    )];
+    let attempt = Attempt::admit(
+        shared,
+        keys,
+        "too many failed logins or registrations from your address",
+    )
+    .await?;
+    let name_taken = || {
+        ErrorReply::new(
+            ErrorCode::AlreadyExists,
+            format!("the name {name} is taken"),
+        )
     };
-    let row = match shared.store.create_user(&name, hash).await {
+    // The name first: a taken one costs no hash.
+    if shared
+        .store
+        .name_taken(&name)
+        .await
+        .map_err(|e| internal(&e))?
+    {
+        attempt.settle(true);
+        return Err(name_taken());
+    }
+    let hashed = shared.hasher.hash(peer.ip(), password).await;
+    attempt.settle(true);
+    let pw_hash = hashed.map_err(|e| ErrorReply::new(ErrorCode::Internal, e.to_string()))?;
+    let row = match shared.store.create_user(&name, pw_hash).await {
         Ok(row) => row,
-        Err(StoreError::UserExists(_)) => {
-            return Err(ErrorReply::new(
-                ErrorCode::AlreadyExists,
-                format!("the name {name} is taken"),
-            ));
-        }
+        Err(StoreError::UserExists(_) | StoreError::NameReserved(_)) => return Err(name_taken()),
         Err(e) => return Err(internal(&e)),
     };
     tracing::info!(%peer, user = name, "registered");
@@ -257,16 +380,8 @@ pub async fn change_password(
     let user_id = super::user_of(shared, caller)?;
     auth::check_password_rules(&new).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
     let name = shared.hub().user_name_of(user_id);
-    let config = shared.config();
-    let limits = &config.limits;
-    let account_key = format!("user:{name}");
-    shared
-        .throttle()
-        .begin(
-            &[(&account_key, limits.login_failures_per_account)],
-            Duration::from_millis(limits.login_window_ms),
-        )
-        .map_err(|wait| throttled("too many wrong passwords", wait))?;
+    let keys = password_keys(&shared.config().limits, &name, caller.peer.ip());
+    let attempt = Attempt::admit(shared, keys, "too many wrong passwords").await?;
     let row = match shared.store.user_by_name(&name).await {
         Ok(Some(row)) if row.id == user_id => row,
         Ok(_) => {
@@ -277,27 +392,20 @@ pub async fn change_password(
         }
         Err(e) => return Err(internal(&e)),
     };
-    let permit = shared.hashing.acquire().await;
-    let hashed = tokio::task::spawn_blocking(move || {
-        if auth::verify_password(&row.pw_hash, &old) {
-            auth::hash_password(&new).map(Some)
-        } else {
-            Ok(None)
-        }
-    })
-    .await;
-    drop(permit);
-    let hash = match hashed {
-        Ok(Ok(Some(hash))) => hash,
-        Ok(Ok(None)) => {
-            return Err(ErrorReply::new(
-                ErrorCode::AuthFailed,
-                "the current password is wrong",
-            ));
-        }
-        _ => return Err(ErrorReply::new(ErrorCode::Internal, "cannot hash password")),
-    };
-    shared.throttle().clear(&account_key);
+    let ip = caller.peer.ip();
+    if !shared.hasher.verify(ip, Some(row.pw_hash), old).await {
+        attempt.settle(true);
+        return Err(ErrorReply::new(
+            ErrorCode::AuthFailed,
+            "the current password is wrong",
+        ));
+    }
+    attempt.settle(false);
+    let hash = shared
+        .hasher
+        .hash(ip, new)
+        .await
+        .map_err(|e| ErrorReply::new(ErrorCode::Internal, e.to_string()))?;
     let fresh = had_token.then(auth::new_token);
     let stored = fresh.as_ref().map(|(_, h)| h.clone());
     let entry = store::AuditEntry {

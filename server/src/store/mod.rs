@@ -81,6 +81,9 @@ pub enum StoreError {
     /// `insert_user` found the name taken.
     #[error("user {0} already exists")]
     UserExists(String),
+    /// `insert_user` found the name kept from a deleted account.
+    #[error("the name {0} belonged to a deleted account and is reserved")]
+    NameReserved(String),
     /// `insert_room` found the name taken.
     #[error("room #{0} already exists")]
     RoomExists(String),

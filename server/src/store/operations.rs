@@ -70,6 +70,16 @@ impl Store {
         self.read(move |c| sql::user_by_name(c, &name)).await
     }
 
+    /// Whether `name` is an account's, or a deleted account's kept from
+    /// reuse: registration asks before it spends a hash.
+    pub async fn name_taken(&self, name: &str) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.read(move |c| {
+            Ok(sql::user_by_name(c, &name)?.is_some() || sql::name_reserved(c, &name)?)
+        })
+        .await
+    }
+
     /// The user a session token (by its hash) belongs to.
     pub async fn token_owner(&self, token_hash: &str) -> Result<Option<i64>, StoreError> {
         let hash = token_hash.to_owned();

@@ -100,11 +100,18 @@ impl OperatorStore {
         })
     }
 
-    /// Deletes an account (its messages stay); its sessions end.
-    pub fn delete_user(&mut self, user: &UserRow) -> Result<(), StoreError> {
-        self.audited("user.delete", &user.name, "", "", |c| {
-            sql::delete_user(c, user.id)
+    /// Deletes an account (its messages stay); its sessions end. Its name
+    /// stays reserved unless `release`.
+    pub fn delete_user(&mut self, user: &UserRow, release: bool) -> Result<(), StoreError> {
+        let detail = if release { "name released" } else { "" };
+        self.audited("user.delete", &user.name, "", detail, |c| {
+            sql::delete_user(c, user.id, &user.name, release)
         })
+    }
+
+    /// Frees a deleted account's name; `Ok(false)` when it was not kept.
+    pub fn release_name(&mut self, name: &str) -> Result<bool, StoreError> {
+        self.audited("user.release", name, "", "", |c| sql::release_name(c, name))
     }
 
     /// Suspends an account or lifts the suspension.

@@ -98,6 +98,14 @@ CREATE TABLE IF NOT EXISTS account_events (
     -- The room of a room change (a room added, a member added).
     room_id INTEGER
 );
+-- Names of deleted accounts, kept from reuse: a newcomer taking a deleted
+-- name would inherit its history and its direct conversations. Only the
+-- operator frees one (`natterd user release`).
+CREATE TABLE IF NOT EXISTS reserved_names (
+    name TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    at INTEGER NOT NULL
+) WITHOUT ROWID;
 -- Moderation and admin actions: who did what to whom, and when.
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

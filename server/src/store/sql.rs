@@ -133,6 +133,9 @@ pub fn insert_user(
     if user_by_name(conn, name)?.is_some() {
         return Err(StoreError::UserExists(name.to_owned()));
     }
+    if name_reserved(conn, name)? {
+        return Err(StoreError::NameReserved(name.to_owned()));
+    }
     conn.execute(
         "INSERT INTO users (name, pw_hash, admin, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![name, pw_hash, admin, now_ms()],
@@ -175,10 +178,63 @@ pub fn set_password(
 }
 
 /// Deletes a user, their tokens and memberships (their messages stay), and
-/// ends their sessions on a running server.
-pub fn delete_user(conn: &Connection, user_id: i64) -> Result<(), StoreError> {
+/// ends their sessions on a running server. The name stays reserved unless
+/// `release`.
+pub fn delete_user(
+    conn: &Connection,
+    user_id: i64,
+    name: &str,
+    release: bool,
+) -> Result<(), StoreError> {
     conn.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
-    insert_account_event(conn, user_id, AccountEventKind::Deleted, None, None)
+    conn.execute(
+        "INSERT OR REPLACE INTO reserved_names (name, user_id, at) VALUES (?1, ?2, ?3)",
+        params![name, user_id, now_ms()],
+    )?;
+    insert_account_event(conn, user_id, AccountEventKind::Deleted, None, None)?;
+    if release {
+        release_name(conn, name)?;
+    }
+    Ok(())
+}
+
+/// Whether `name` belongs to a deleted account and is kept from reuse.
+pub fn name_reserved(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM reserved_names WHERE name = ?1)",
+        [name],
+        |r| r.get(0),
+    )?)
+}
+
+/// What a released name's old messages are shown as from: not a valid user
+/// name (it has a space), so no account can ever take it.
+#[must_use]
+pub fn released_author(name: &str) -> String {
+    format!("{name} (deleted)")
+}
+
+/// Frees a deleted account's name for a new account. The old account's
+/// messages are renamed to [`released_author`] first, so the newcomer
+/// never appears to have written them; a running server renames them in
+/// memory too. `Ok(false)` when the name was not reserved.
+pub fn release_name(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    let user_id: Option<i64> = conn
+        .query_row(
+            "DELETE FROM reserved_names WHERE name = ?1 RETURNING user_id",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(user_id) = user_id else {
+        return Ok(false);
+    };
+    conn.execute(
+        "UPDATE messages SET author = ?1 WHERE author = ?2",
+        params![released_author(name), name],
+    )?;
+    insert_account_event(conn, user_id, AccountEventKind::Released, None, None)?;
+    Ok(true)
 }
 
 /// Suspends an account (its sessions end and it cannot log in) or lifts
@@ -213,6 +269,9 @@ pub enum AccountEventKind {
     RoomAdded,
     /// The user was added to the room `room_id` (an operator's invite).
     MemberAdded,
+    /// A deleted account's name was freed: its messages now show as
+    /// [`released_author`].
+    Released,
 }
 
 impl AccountEventKind {
@@ -224,6 +283,7 @@ impl AccountEventKind {
             AccountEventKind::UserAdded => "user_added",
             AccountEventKind::RoomAdded => "room_added",
             AccountEventKind::MemberAdded => "member_added",
+            AccountEventKind::Released => "released",
         }
     }
 
@@ -235,6 +295,7 @@ impl AccountEventKind {
             "user_added" => Some(AccountEventKind::UserAdded),
             "room_added" => Some(AccountEventKind::RoomAdded),
             "member_added" => Some(AccountEventKind::MemberAdded),
+            "released" => Some(AccountEventKind::Released),
             _ => None,
         }
     }

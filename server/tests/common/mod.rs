@@ -43,6 +43,16 @@ impl Client {
         Self::from_stream(stream)
     }
 
+    /// Connects from the loopback address `source` (any 127.x.y.z works on
+    /// Linux), so that one test can be several client addresses.
+    pub async fn connect_from(addr: SocketAddr, source: [u8; 4]) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::from((source, 0)))
+            .expect("bind a loopback source address");
+        Self::from_stream(socket.connect(addr).await.unwrap())
+    }
+
     pub fn from_stream(stream: TcpStream) -> Self {
         Self {
             framed: Framed::new(stream, FrameCodec::default()),
