@@ -14,6 +14,8 @@
 //!   receiver checks completeness and per-sender order.
 //! - [`idle`]: S4 (idle memory per connection) and the connect storm.
 //! - [`history`]: S6, joining a room and fetching its latest messages.
+//! - [`logins`]: S7, password login storms (memory) and a hashing flood
+//!   beside an honest login (fairness).
 //! - [`provision`]: a natterd data dir of bench users that log in by token
 //!   (no argon2 hash per connection) and a config with limits lifted.
 //! - [`measure`]: latency histograms, server CPU and RSS from `/proc`,
@@ -24,6 +26,7 @@
 
 pub mod history;
 pub mod idle;
+pub mod logins;
 pub mod measure;
 pub mod proto;
 pub mod provision;

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use natter_load::measure::Histogram;
 use natter_load::proto::{Proto, Target};
 use natter_load::rooms::{self, Load};
-use natter_load::{history, idle, provision};
+use natter_load::{history, idle, logins, provision};
 
 #[derive(Parser)]
 #[command(
@@ -80,6 +80,9 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long, default_value_t = 10_000)]
         users: usize,
+        /// Give the first N users a password, for S7.
+        #[arg(long, default_value_t = 100)]
+        passwords: usize,
     },
     /// Print an ngircd config for the same scenarios: 127.0.0.1:PORT only,
     /// limits lifted, and an operator NAME:PASSWORD for senders (+F).
@@ -173,6 +176,23 @@ enum Command {
         clients: usize,
         #[arg(long, default_value_t = 100)]
         fetch: u32,
+    },
+    /// S7, password logins: RSS after --rounds storms of --accounts
+    /// password logins at once, then an honest login's latency from a third
+    /// address while --flood connections from two others log in over and
+    /// over (natter only; needs `provision --passwords`).
+    S7 {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, default_value_t = 60)]
+        accounts: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value_t = 150)]
+        flood: usize,
+        /// Seconds of flood.
+        #[arg(long, default_value_t = 10.0)]
+        secs: f64,
     },
     /// Connect storm: --clients connect and log in by token at once.
     Storm {
@@ -302,8 +322,12 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = || tokio::runtime::Runtime::new();
     match cli.command {
-        Command::Provision { data_dir, users } => {
-            provision::provision(&data_dir, users)?;
+        Command::Provision {
+            data_dir,
+            users,
+            passwords,
+        } => {
+            provision::provision(&data_dir, users, passwords)?;
             println!(
                 "provisioned {users} users in {}; run natterd --data-dir {0} --config {0}/bench.toml",
                 data_dir.display()
@@ -438,6 +462,54 @@ fn main() -> anyhow::Result<()> {
                 r.rate(),
                 latency_kv(&r.latency)
             );
+            Ok(())
+        }
+        Command::S7 {
+            server,
+            accounts,
+            rounds,
+            flood,
+            secs,
+        } => {
+            let r = runtime()?.block_on(logins::run(
+                &server.server,
+                server.pid,
+                accounts,
+                rounds,
+                flood,
+                Duration::from_secs_f64(secs),
+            ))?;
+            let mb = |s: Option<natter_load::measure::ProcSample>| {
+                s.map_or(0.0, |s| s.rss as f64 / 1e6)
+            };
+            let rounds: Vec<String> = r.rounds.iter().map(|s| format!("{:.1}", mb(*s))).collect();
+            println!(
+                "S7 memory: idle {:.1} MB; after each round of {accounts} password logins at once: {} MB; rested {:.1} MB ({} failed)",
+                mb(r.idle),
+                rounds.join(", "),
+                mb(r.rested),
+                r.storm_failures
+            );
+            println!(
+                "S7 flood: {} logins by {flood} connections from two addresses in {:.1} s; an honest login from a third: {} ({} failed)",
+                r.flood_logins,
+                r.flood_secs,
+                latency_line(&r.honest),
+                r.honest_failures
+            );
+            println!(
+                "result: scenario=S7 idle_kb={} rested_kb={} growth_kb={} storm_failed={} flood_logins_per_s={:.0} honest_failed={} {}",
+                r.idle.map_or(0, |s| s.rss / 1024),
+                r.rested.map_or(0, |s| s.rss / 1024),
+                r.rested.zip(r.idle).map_or(0, |(a, b)| a.rss.saturating_sub(b.rss) / 1024),
+                r.storm_failures,
+                r.flood_logins as f64 / r.flood_secs,
+                r.honest_failures,
+                latency_kv(&r.honest)
+            );
+            if r.storm_failures > 0 || r.honest_failures > 0 {
+                bail!("some logins failed");
+            }
             Ok(())
         }
         Command::Storm { server, clients } => {

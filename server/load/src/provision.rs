@@ -1,4 +1,5 @@
-//! A bench data dir for natterd: users `u0..uN` with a session token each,
+//! A bench data dir for natterd: users `u0..uN` with a session token each
+//! (and, for S7, the first few with a password),
 //! derived from the name, so every connection logs in by token (a SHA-256
 //! and one lookup) instead of an argon2 hash; the rooms the scenarios use;
 //! and a config with the connection and rate limits lifted.
@@ -67,15 +68,19 @@ login_timeout_ms = 600000
 handshake_timeout_ms = 600000
 rooms_per_user_per_hour = 1000000
 invites_per_user_per_minute = 1000000
-# Logins in flight count against these until they succeed: a storm of
-# token logins from one address would otherwise be throttled.
+# S7's flood logs in from two addresses as fast as it can; successes are
+# never failures, but a mistyped bench run should not be throttled either.
 login_failures_per_ip = 1000000
 login_failures_per_account = 1000000
 ";
 
 /// Creates (or tops up) the bench data dir with `users` users and their
 /// rooms, and writes `bench.toml` beside the database.
-pub fn provision(data_dir: &Path, users: usize) -> anyhow::Result<()> {
+///
+/// The first `passwords` users get the password
+/// [`crate::logins::PASSWORD`] (S7 logs in by password); one argon2 hash,
+/// shared, since these are bench accounts.
+pub fn provision(data_dir: &Path, users: usize, passwords: usize) -> anyhow::Result<()> {
     let mut conn = store::open_db(data_dir)?;
     let tx = conn.transaction()?;
     let room_id = |name: &str| -> anyhow::Result<i64> {
@@ -107,6 +112,16 @@ pub fn provision(data_dir: &Path, users: usize) -> anyhow::Result<()> {
             store::upsert_member(&tx, bench, id, natter_shared::Role::Member)?;
         }
         store::upsert_member(&tx, groups[i / GROUP], id, natter_shared::Role::Member)?;
+    }
+    if passwords > 0 {
+        let hash = natter_server::auth::hash_password(crate::logins::PASSWORD)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        for i in 0..passwords.min(users) {
+            tx.execute(
+                "UPDATE users SET pw_hash = ?1 WHERE name = ?2",
+                [&hash, &user(i)],
+            )?;
+        }
     }
     tx.commit()?;
     std::fs::write(data_dir.join("bench.toml"), CONFIG)?;

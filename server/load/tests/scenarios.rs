@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use natter_load::proto::{Proto, Target};
 use natter_load::rooms::{self, Load};
-use natter_load::{history, idle, provision};
+use natter_load::{history, idle, logins, provision};
 use natter_server::embedded::Running;
 
 struct Server {
@@ -17,9 +17,9 @@ struct Server {
 
 async fn server(users: usize) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    provision::provision(dir.path(), users).unwrap();
+    provision::provision(dir.path(), users, 4).unwrap();
     // Provisioning twice tops up without duplicating.
-    provision::provision(dir.path(), users).unwrap();
+    provision::provision(dir.path(), users, 4).unwrap();
     let mut config = natter_server::Config::load(&dir.path().join("bench.toml")).unwrap();
     config.data_dir = Some(dir.path().to_owned());
     let running = Running::start(config).await.expect("natterd starts");
@@ -146,6 +146,25 @@ async fn idle_history_and_storm_report() {
         .unwrap();
     assert_eq!((st.clients, st.failed), (150, 0));
     assert_eq!(st.latency.count(), 150);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_storms_and_a_flood_report() {
+    let s = server(10).await;
+    let r = logins::run(
+        &s.addr,
+        Some(std::process::id()),
+        4,
+        2,
+        6,
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.storm_failures, r.honest_failures), (0, 0));
+    assert_eq!(r.rounds.len(), 2);
+    assert!(r.honest.count() >= 1 && r.flood_logins >= 1, "{r:?}");
     s.stop().await;
 }
 
