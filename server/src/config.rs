@@ -98,6 +98,9 @@ pub struct LimitsConfig {
     pub max_connections: usize,
     /// Open connections at once from one IP address.
     pub max_connections_per_ip: usize,
+    /// Connections not logged in yet, at once; 0 means a quarter of
+    /// `max_connections` (as lowered by the open-file limit).
+    pub max_unauthenticated: usize,
     /// Time for a new connection to send `Hello`.
     pub handshake_timeout_ms: u64,
     /// Time after the welcome to log in.
@@ -147,8 +150,9 @@ impl Default for LimitsConfig {
         Self {
             max_connections: 10_000,
             max_connections_per_ip: 100,
-            handshake_timeout_ms: 10_000,
-            login_timeout_ms: 60_000,
+            max_unauthenticated: 0,
+            handshake_timeout_ms: 5_000,
+            login_timeout_ms: 30_000,
             heartbeat_ms: 30_000,
             max_frame: 64 * 1024,
             max_message_len: 4000,

@@ -25,6 +25,8 @@
 //! - [`admin`]: the operator commands (`natterd user ...`, `natterd room ...`,
 //!   `audit`, `backup`), working directly on the data dir.
 //! - [`tls`]: certificates for the TLS listener, replaceable at run time.
+//! - [`fds`]: the open-file limit, raised at start, and the connection cap
+//!   it implies.
 //! - [`embedded`]: natterd running inside another process (`natter
 //!   --local`, tests), started on its caller's listeners and stopped
 //!   gracefully.
@@ -35,6 +37,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod embedded;
+pub mod fds;
 pub mod front;
 pub mod hub;
 pub mod ops;
@@ -93,6 +96,12 @@ pub struct Shared {
     pub throttle: Mutex<auth::Throttle>,
     /// Open connections per IP address.
     conns: Mutex<HashMap<IpAddr, usize>>,
+    /// Connections not logged in yet: they get a smaller share of the
+    /// connection limit, so idle unauthenticated sockets cannot crowd out
+    /// users.
+    pre_login: std::sync::atomic::AtomicUsize,
+    /// The most connections the open-file limit allows (see [`fds`]).
+    fd_cap: Option<usize>,
     /// Password hashing is slow and memory-hungry (argon2, ~19 MiB each):
     /// a fixed pool of threads with one buffer each, fair between
     /// addresses, whatever the login load.
@@ -273,8 +282,8 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let guard = match admit(&shared, peer.ip()) {
-            Ok(guard) => guard,
+        let (guard, pre_login) = match admit(&shared, peer.ip()) {
+            Ok(admitted) => admitted,
             Err(message) => {
                 tracing::warn!(%peer, message, "connection refused");
                 if is_tls {
@@ -298,7 +307,9 @@ pub async fn serve(
                     let deadline =
                         Duration::from_millis(shared.config().limits.handshake_timeout_ms);
                     match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => front::natter::serve_tls(tls, peer, shared).await,
+                        Ok(Ok(tls)) => {
+                            front::natter::serve_tls(tls, peer, shared, pre_login).await;
+                        }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -307,7 +318,7 @@ pub async fn serve(
             }
             _ => {
                 tracker.spawn(async move {
-                    front::natter::serve(stream, peer, shared).await;
+                    front::natter::serve(stream, peer, shared, pre_login).await;
                     drop(guard);
                 });
             }
@@ -421,6 +432,16 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         last_account_event: account_events,
     } = store.load_all(cap)?;
     let hasher = auth::Hasher::start(config.limits.hash_threads()).map_err(ServerError::Hasher)?;
+    let fd_cap = fds::raise_limit();
+    if let Some(cap) = fd_cap
+        && cap < config.limits.max_connections
+    {
+        tracing::warn!(
+            max_connections = config.limits.max_connections,
+            cap,
+            "the open-file limit allows fewer connections than max_connections: at most {cap} are accepted (raise the hard limit, e.g. LimitNOFILE= under systemd)"
+        );
+    }
     let mut hub = Hub::new(Arc::clone(&config), count);
     for room in rooms {
         hub.install_room(room);
@@ -432,6 +453,8 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         hub: Mutex::new(hub),
         throttle: Mutex::new(auth::Throttle::default()),
         conns: Mutex::new(HashMap::new()),
+        pre_login: std::sync::atomic::AtomicUsize::new(0),
+        fd_cap,
         hasher,
         login_settled: tokio::sync::Notify::new(),
         quotas: Mutex::new(HashMap::new()),
@@ -504,26 +527,72 @@ impl Drop for ConnGuard {
     }
 }
 
-fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<ConnGuard, &'static str> {
-    let config = shared.config();
-    let limits = &config.limits;
+/// A connection's place among those not logged in yet; the front end drops
+/// it at login (or the connection ends with it).
+#[derive(Debug)]
+pub struct PreLogin {
+    shared: std::sync::Weak<Shared>,
+}
+
+impl Drop for PreLogin {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.pre_login.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Shared {
+    /// The connection limit in force: `max_connections`, lowered to what
+    /// the open-file limit allows.
+    #[must_use]
+    pub fn max_connections(&self) -> usize {
+        let configured = self.config().limits.max_connections;
+        self.fd_cap.map_or(configured, |cap| configured.min(cap))
+    }
+
+    /// The share of [`Shared::max_connections`] that may be connections
+    /// not logged in yet: `max_unauthenticated`, or a quarter.
+    #[must_use]
+    pub fn max_pre_login(&self) -> usize {
+        let max = self.max_connections();
+        match self.config().limits.max_unauthenticated {
+            0 => (max / 4).max(1),
+            n => n.min(max),
+        }
+    }
+}
+
+fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<(ConnGuard, PreLogin), &'static str> {
+    let max = shared.max_connections();
+    let max_pre_login = shared.max_pre_login();
+    let per_ip = shared.config().limits.max_connections_per_ip;
     let mut conns = shared
         .conns
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let total: usize = conns.values().sum();
-    if total >= limits.max_connections {
+    if total >= max {
         return Err("the server has too many connections; try again later");
     }
+    if shared.pre_login.load(Ordering::Relaxed) >= max_pre_login {
+        return Err("too many connections are logging in at once; try again shortly");
+    }
     let n = conns.entry(ip).or_insert(0);
-    if *n >= limits.max_connections_per_ip {
+    if *n >= per_ip {
         return Err("too many connections from your address");
     }
     *n += 1;
-    Ok(ConnGuard {
-        shared: Arc::clone(shared),
-        ip,
-    })
+    shared.pre_login.fetch_add(1, Ordering::Relaxed);
+    Ok((
+        ConnGuard {
+            shared: Arc::clone(shared),
+            ip,
+        },
+        PreLogin {
+            shared: Arc::downgrade(shared),
+        },
+    ))
 }
 
 /// How often the store is polled for account changes made by the admin CLI

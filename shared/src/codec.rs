@@ -59,6 +59,12 @@ impl FrameCodec {
         }
     }
 
+    /// Changes the cap (itself capped at [`MAX_FRAME_LEN`]): a server raises
+    /// it from [`crate::PRE_LOGIN_FRAME`] once a connection has logged in.
+    pub fn set_max_frame(&mut self, max_frame: usize) {
+        self.max_frame = max_frame.min(MAX_FRAME_LEN);
+    }
+
     /// The cap this codec enforces.
     #[must_use]
     pub fn max_frame(&self) -> usize {

@@ -33,3 +33,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// length prefix). Both sides refuse larger frames; a server may announce a
 /// smaller cap in [`Limits::max_frame`].
 pub const MAX_FRAME_LEN: usize = 1024 * 1024;
+
+/// Cap on a client's frames before it has logged in: `hello`, `login` and
+/// `register` fit easily (a password is at most 1024 bytes), and no
+/// unauthenticated peer can make a server hold a full-size frame buffer.
+/// Larger frames before login get `frame_too_large` and the connection
+/// closes. [`Limits::max_frame`] applies from the login on.
+pub const PRE_LOGIN_FRAME: usize = 4096;

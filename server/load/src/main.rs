@@ -479,9 +479,8 @@ fn main() -> anyhow::Result<()> {
                 flood,
                 Duration::from_secs_f64(secs),
             ))?;
-            let mb = |s: Option<natter_load::measure::ProcSample>| {
-                s.map_or(0.0, |s| s.rss as f64 / 1e6)
-            };
+            let mb =
+                |s: Option<natter_load::measure::ProcSample>| s.map_or(0.0, |s| s.rss as f64 / 1e6);
             let rounds: Vec<String> = r.rounds.iter().map(|s| format!("{:.1}", mb(*s))).collect();
             println!(
                 "S7 memory: idle {:.1} MB; after each round of {accounts} password logins at once: {} MB; rested {:.1} MB ({} failed)",
@@ -501,7 +500,9 @@ fn main() -> anyhow::Result<()> {
                 "result: scenario=S7 idle_kb={} rested_kb={} growth_kb={} storm_failed={} flood_logins_per_s={:.0} honest_failed={} {}",
                 r.idle.map_or(0, |s| s.rss / 1024),
                 r.rested.map_or(0, |s| s.rss / 1024),
-                r.rested.zip(r.idle).map_or(0, |(a, b)| a.rss.saturating_sub(b.rss) / 1024),
+                r.rested
+                    .zip(r.idle)
+                    .map_or(0, |(a, b)| a.rss.saturating_sub(b.rss) / 1024),
                 r.storm_failures,
                 r.flood_logins as f64 / r.flood_secs,
                 r.honest_failures,

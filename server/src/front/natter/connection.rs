@@ -67,6 +67,9 @@ pub(super) struct Conn {
     pub(super) state: State,
     pub(super) bucket: TokenBucket,
     pub(super) bad_frames: u32,
+    /// Held until login: this connection's place in the smaller share of
+    /// connections not logged in yet.
+    pub(super) pre_login: Option<crate::PreLogin>,
 }
 
 impl Conn {
@@ -163,6 +166,13 @@ impl Conn {
                         }
                         if was_login && matches!(self.state, State::Login) {
                             login_deadline = Instant::now() + login_timeout;
+                        }
+                        if self.pre_login.is_some() && matches!(self.state, State::Ready { .. }) {
+                            // Logged in: full-size frames, and out of the
+                            // pre-login share.
+                            self.pre_login = None;
+                            let max = self.shared.config().limits.max_frame;
+                            frames.decoder_mut().set_max_frame(max);
                         }
                     }
                 },

@@ -20,9 +20,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
-use crate::Shared;
 use crate::auth::TokenBucket;
 use crate::outbox::{self, Outbox};
+use crate::{PreLogin, Shared};
 use connection::{Conn, State};
 
 /// Encodes a frame for a natter connection; a frame that cannot be encoded
@@ -52,9 +52,9 @@ pub async fn refuse(mut stream: TcpStream, code: ErrorCode, message: &str) {
 }
 
 /// Serves one plain TCP connection until it ends.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, pre_login: PreLogin) {
     let (read, write) = stream.into_split();
-    serve_io(read, write, peer, shared).await;
+    serve_io(read, write, peer, shared, pre_login).await;
 }
 
 /// Serves one TLS connection (handshake done) until it ends.
@@ -62,13 +62,19 @@ pub async fn serve_tls(
     stream: tokio_rustls::server::TlsStream<TcpStream>,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    pre_login: PreLogin,
 ) {
     let (read, write) = tokio::io::split(stream);
-    serve_io(read, write, peer, shared).await;
+    serve_io(read, write, peer, shared, pre_login).await;
 }
 
-async fn serve_io<R, W>(read: R, write: W, peer: SocketAddr, shared: Arc<Shared>)
-where
+async fn serve_io<R, W>(
+    read: R,
+    write: W,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    pre_login: PreLogin,
+) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -78,8 +84,14 @@ where
     let writer = tokio::spawn(outbox::write_loop(Arc::clone(&outbox), write));
     // No buffer until there is something to read: the handshake's two
     // small frames need a few more reads this way, but a connection that
-    // then stays idle never holds more than they took.
-    let frames = FramedRead::with_capacity(read, FrameCodec::new(limits.max_frame), 0);
+    // then stays idle never holds more than they took. Until login, frames
+    // are capped small (`PRE_LOGIN_FRAME`): nobody unauthenticated can make
+    // the server hold a full-size frame buffer.
+    let frames = FramedRead::with_capacity(
+        read,
+        FrameCodec::new(limits.max_frame.min(natter_shared::PRE_LOGIN_FRAME)),
+        0,
+    );
     let mut conn = Conn {
         bucket: TokenBucket::new(limits.requests_per_sec, limits.request_burst),
         shared,
@@ -87,6 +99,7 @@ where
         outbox,
         state: State::Hello,
         bad_frames: 0,
+        pre_login: Some(pre_login),
     };
     tracing::debug!(%peer, "connection opened");
     conn.run(frames).await;

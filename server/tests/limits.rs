@@ -1,0 +1,165 @@
+//! Resource limits a hostile peer probes: file descriptors, the frame size
+//! before login, and the shares that keep one peer from crowding out the
+//! rest. Each against a real server on loopback, the first through the
+//! built binary under a low open-file limit.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Client, PASSWORD, ServerExt, TestServer, WAIT, free_port};
+use natter_shared::{ErrorCode, Request, Response, ServerFrame};
+
+/// Whether `prlimit` (util-linux) can run natterd under a lower limit.
+fn have_prlimit() -> bool {
+    let ok = Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("NATTER_REQUIRE_E2E").as_deref() != Ok("1"),
+            "prlimit (Debian package util-linux) is missing, required with NATTER_REQUIRE_E2E=1"
+        );
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+    }
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_open_file_limit_caps_connections_instead_of_failing_accept() {
+    if !have_prlimit() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    natter_server::testing::add_users(dir.path(), &["alice", "bob"]);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    // 256 descriptors, soft and hard: the default max_connections (10,000)
+    // cannot be honoured.
+    let mut child = Command::new("prlimit")
+        .arg("--nofile=256:256")
+        .arg(env!("CARGO_BIN_EXE_natterd"))
+        .arg("--listen")
+        .arg(addr.to_string())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("natterd starts under prlimit");
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let log = std::sync::Arc::clone(&log);
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(started.elapsed() < WAIT, "natterd did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut alice = Client::login(addr, "alice", PASSWORD).await.0;
+
+    // Idle sockets that never say hello, from four addresses (100 each is
+    // the per-address limit): far more than 256 descriptors.
+    let mut idle = Vec::new();
+    for n in 0..400u32 {
+        let source = [127, 0, 0, 10 + u8::try_from(n / 100).unwrap()];
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from((source, 0)))
+            .unwrap();
+        if let Ok(s) = socket.connect(addr).await {
+            idle.push(s);
+        }
+    }
+    // The logged-in user is untouched.
+    assert!(matches!(
+        alice.send_text("#general", "still here").await,
+        Ok(Response::Sent { .. })
+    ));
+    // A newcomer is told at once that the server is full, rather than
+    // hanging on an accept that failed.
+    let mut newcomer = Client::connect(addr).await;
+    let told = newcomer.next_frame().await;
+    assert!(
+        matches!(
+            told,
+            Some(ServerFrame::Event(natter_shared::Event::Closing {
+                code: ErrorCode::ServerFull,
+                ..
+            }))
+        ),
+        "{told:?}"
+    );
+    // Once the idle sockets' handshake deadline passes, logins work again.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let mut c = Client::connect(addr).await;
+        let hello = c
+            .send_req(Request::Hello {
+                protocol: natter_shared::PROTOCOL_VERSION,
+                client: "test".into(),
+                client_version: "0".into(),
+            })
+            .await;
+        if let Some(ServerFrame::Ok { id, .. }) = c.next_frame().await
+            && id == hello
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never admitted again");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(idle);
+    let _ = child.kill();
+    let _ = child.wait();
+    reader.join().unwrap();
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains("the open-file limit allows fewer connections"),
+        "the cap is logged: {log}"
+    );
+    assert!(!log.contains("accept failed"), "accept never failed: {log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_are_small_until_login_and_full_size_after() {
+    let server = TestServer::start(&["alice"], |c| {
+        c.limits.max_message_len = 8000;
+        c.history.max_page = 50;
+    })
+    .await;
+    // Before login: a 5 KB login frame is refused and the connection closed.
+    let mut c = Client::connect(server.addr).await;
+    c.hello().await;
+    c.send_req(Request::Login {
+        user: "x".repeat(5000),
+        credential: natter_shared::Credential::PasswordOnly(PASSWORD.into()),
+    })
+    .await;
+    // Refused from its length prefix alone, so the reply cannot name the
+    // request's id.
+    let Some(ServerFrame::Err { id: 0, err: e }) = c.next_frame().await else {
+        panic!("a frame_too_large reply");
+    };
+    assert_eq!(e.code, ErrorCode::FrameTooLarge);
+    assert!(e.message.contains("4096"), "{}", e.message);
+    assert!(c.closing().await.is_some());
+    // After login: a 6 KB message goes through.
+    let mut alice = server.login("alice").await;
+    assert!(matches!(
+        alice.send_text("#general", &"y".repeat(6000)).await,
+        Ok(Response::Sent { .. })
+    ));
+}
