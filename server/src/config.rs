@@ -118,6 +118,11 @@ pub struct LimitsConfig {
     pub requests_per_sec: f64,
     /// Requests a connection may burst (token bucket size).
     pub request_burst: f64,
+    /// Requests per second one account may sustain over all its
+    /// connections together.
+    pub account_requests_per_sec: f64,
+    /// Requests one account may burst over all its connections.
+    pub account_request_burst: f64,
     /// Failed password logins allowed per account *from one address* within
     /// `login_window_ms`. From every address together, twice this many only
     /// start slowing the account's password logins down, never refusing
@@ -135,6 +140,9 @@ pub struct LimitsConfig {
     pub typing_throttle_ms: u64,
     /// A typing "start" with no news for this long expires (a stop is sent).
     pub typing_expiry_ms: u64,
+    /// What others see of a user's presence changes at most this often;
+    /// changes in between are coalesced and the latest follows.
+    pub presence_throttle_ms: u64,
     /// Consecutive malformed frames after which a peer is dropped.
     pub max_bad_frames: u32,
     /// Rooms one user may create per hour (a burst of as many, refilled
@@ -143,6 +151,9 @@ pub struct LimitsConfig {
     /// Invitations one user may send per minute (burst and refill alike).
     /// Admins are exempt.
     pub invites_per_user_per_minute: u32,
+    /// New direct conversations one user may open per hour (burst and
+    /// refill alike). Admins are exempt.
+    pub directs_per_user_per_hour: u32,
 }
 
 impl Default for LimitsConfig {
@@ -159,15 +170,19 @@ impl Default for LimitsConfig {
             outbound_queue_bytes: 2 * 1024 * 1024,
             requests_per_sec: 20.0,
             request_burst: 100.0,
+            account_requests_per_sec: 40.0,
+            account_request_burst: 200.0,
             login_failures_per_account: 5,
             login_failures_per_ip: 20,
             login_window_ms: 60_000,
             hash_threads: 0,
             typing_throttle_ms: 3000,
             typing_expiry_ms: 6000,
+            presence_throttle_ms: 1000,
             max_bad_frames: 5,
             rooms_per_user_per_hour: 10,
             invites_per_user_per_minute: 30,
+            directs_per_user_per_hour: 30,
         }
     }
 }
@@ -277,15 +292,21 @@ impl Config {
         if l.requests_per_sec <= 0.0 || l.request_burst < 1.0 {
             return Err("limits.requests_per_sec must be > 0 and request_burst >= 1".into());
         }
+        if l.account_requests_per_sec <= 0.0 || l.account_request_burst < 1.0 {
+            return Err(
+                "limits.account_requests_per_sec must be > 0 and account_request_burst >= 1".into(),
+            );
+        }
         if l.max_connections == 0
             || l.max_connections_per_ip == 0
             || l.login_failures_per_account == 0
+            || l.directs_per_user_per_hour == 0
             || l.login_failures_per_ip == 0
             || l.max_bad_frames == 0
             || l.rooms_per_user_per_hour == 0
             || l.invites_per_user_per_minute == 0
         {
-            return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip, max_bad_frames, rooms_per_user_per_hour and invites_per_user_per_minute must be at least 1".into());
+            return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip, max_bad_frames, rooms_per_user_per_hour, invites_per_user_per_minute and directs_per_user_per_hour must be at least 1".into());
         }
         if let Err(e) = check_log_filter(&self.log.level) {
             return Err(format!(

@@ -112,6 +112,9 @@ pub struct Shared {
     /// Per-user quotas on actions that cost others (rooms created,
     /// invitations sent): see `session.rs`.
     pub quotas: Mutex<HashMap<(i64, Quota), auth::TokenBucket>>,
+    /// Each account's request rate, shared by its connections: see
+    /// [`ops::quotas::account_rate`].
+    pub account_rates: Mutex<HashMap<i64, std::sync::Weak<Mutex<auth::TokenBucket>>>>,
     /// Unread recounts in flight, per (room, user): see `session.rs`.
     pub recounts: Mutex<std::collections::HashSet<(i64, i64)>>,
     next_session: AtomicU64,
@@ -185,6 +188,8 @@ pub enum Quota {
     Rooms,
     /// Invitations sent (`limits.invites_per_user_per_minute`).
     Invites,
+    /// Direct conversations opened (`limits.directs_per_user_per_hour`).
+    Directs,
 }
 
 /// Runs the server on one plain `listener` until `shutdown` resolves; see
@@ -233,7 +238,7 @@ pub async fn serve(
     };
     let shared = start(config, acceptor)?;
     let tracker = shared.tasks.clone();
-    let ticker = tokio::spawn(typing_ticker(Arc::clone(&shared)));
+    let ticker = tokio::spawn(hub_ticker(Arc::clone(&shared)));
     let watcher = tokio::spawn(watch_accounts(Arc::clone(&shared)));
     if let Some(l) = &listeners.plain {
         tracing::info!(addr = %l.local_addr()?, "natterd listening (plain TCP)");
@@ -458,6 +463,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         hasher,
         login_settled: tokio::sync::Notify::new(),
         quotas: Mutex::new(HashMap::new()),
+        account_rates: Mutex::new(HashMap::new()),
         recounts: Mutex::new(std::collections::HashSet::new()),
         next_session: AtomicU64::new(1),
         account_events: std::sync::atomic::AtomicI64::new(account_events),
@@ -690,12 +696,16 @@ async fn follow_room_change(shared: &Shared, e: &store::AccountEvent) -> Result<
     Ok(())
 }
 
-/// Expires typing indicators that saw no news.
-async fn typing_ticker(shared: Arc<Shared>) {
+/// Expires typing indicators that saw no news, and announces presence
+/// changes the throttle held back.
+async fn hub_ticker(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        shared.hub().expire_typing(std::time::Instant::now());
+        let now = std::time::Instant::now();
+        let mut hub = shared.hub();
+        hub.expire_typing(now);
+        hub.flush_presence(now);
     }
 }

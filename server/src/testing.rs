@@ -33,6 +33,8 @@ pub fn free_port() -> u16 {
 pub fn lift_limits(c: &mut Config) {
     c.limits.requests_per_sec = 100_000.0;
     c.limits.request_burst = 100_000.0;
+    c.limits.account_requests_per_sec = 100_000.0;
+    c.limits.account_request_burst = 100_000.0;
 }
 
 /// The test configuration: `data_dir`, and limits lifted.

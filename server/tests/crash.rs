@@ -128,7 +128,7 @@ async fn sigkill_at_random_moments_loses_no_acknowledged_message() {
     let config = dir.join("natterd.toml");
     std::fs::write(
         &config,
-        "[log]\nlevel = \"error\"\n[limits]\nrequests_per_sec = 1000000.0\nrequest_burst = 1000000.0\n",
+        "[log]\nlevel = \"error\"\n[limits]\nrequests_per_sec = 1000000.0\nrequest_burst = 1000000.0\naccount_requests_per_sec = 1000000.0\naccount_request_burst = 1000000.0\n",
     )
     .unwrap();
     // (sender, seq) -> acknowledged id

@@ -163,3 +163,130 @@ async fn frames_are_small_until_login_and_full_size_after() {
         Ok(Response::Sent { .. })
     ));
 }
+
+fn typing_of(events: &[natter_shared::Event], who: &str) -> Vec<bool> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            natter_shared::Event::Typing { user, active, .. } if user == who => Some(*active),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_start_stop_cannot_get_around_the_typing_throttle() {
+    let server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let mut alice = server.login("alice").await;
+    let mut bob = server.login("bob").await;
+    alice.drain(Duration::from_millis(100)).await;
+    bob.drain(Duration::from_millis(100)).await;
+    for _ in 0..30 {
+        for active in [true, true, false] {
+            alice
+                .request(Request::Typing {
+                    room: "#general".into(),
+                    active,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let seen = typing_of(&bob.drain(Duration::from_millis(500)).await, "alice");
+    assert_eq!(seen, [true, false], "one start and one stop per interval");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_flips_on_many_connections_reach_others_coalesced() {
+    let server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let mut bob = server.login("bob").await;
+    let mut alices = Vec::new();
+    for _ in 0..5 {
+        alices.push(server.login("alice").await);
+    }
+    bob.drain(Duration::from_millis(1200)).await;
+    let states = [
+        natter_shared::PresenceState::Away,
+        natter_shared::PresenceState::Busy,
+    ];
+    for round in 0..40 {
+        for (n, a) in alices.iter_mut().enumerate() {
+            a.request(Request::Presence {
+                state: states[(round + n) % 2],
+                status: Some(format!("round {round}")),
+            })
+            .await
+            .unwrap();
+        }
+    }
+    // 200 changes; bob hears the first at once and the latest once the
+    // interval ends: a handful, not hundreds.
+    let events = bob.drain(Duration::from_millis(2500)).await;
+    let seen: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            natter_shared::Event::Presence { user, status, .. } if user == "alice" => {
+                Some(status.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        (1..=4).contains(&seen.len()),
+        "{} presence events: {seen:?}",
+        seen.len()
+    );
+    assert_eq!(
+        seen.last().cloned().flatten().as_deref(),
+        Some("round 39"),
+        "the latest state wins"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_connections_of_one_account_share_one_rate() {
+    let server = TestServer::start(&["alice"], |c| {
+        c.limits.account_requests_per_sec = 1.0;
+        c.limits.account_request_burst = 20.0;
+    })
+    .await;
+    let mut conns = Vec::new();
+    for _ in 0..10 {
+        conns.push(server.login("alice").await);
+    }
+    let mut sent = 0;
+    let mut limited = 0;
+    for round in 0..10 {
+        for c in &mut conns {
+            match c.send_text("#general", &format!("r{round}")).await {
+                Ok(Response::Sent { .. }) => sent += 1,
+                Err(e) if e.code == ErrorCode::RateLimited => {
+                    assert!(e.retry_after_ms.is_some());
+                    limited += 1;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    // 100 sends against one account's burst of 20 (plus what a second of
+    // refill adds), however many connections they came through.
+    assert!((20..=25).contains(&sent), "sent {sent}, limited {limited}");
+    assert_eq!(sent + limited, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_direct_conversations_has_an_hourly_quota() {
+    let server = TestServer::start(&["alice", "b1", "b2", "b3", "b4"], |c| {
+        c.limits.directs_per_user_per_hour = 3;
+    })
+    .await;
+    let mut alice = server.login("alice").await;
+    for peer in ["@b1", "@b2", "@b3"] {
+        alice.send_text(peer, "hi").await.unwrap();
+    }
+    // Existing ones cost nothing more.
+    alice.send_text("@b1", "again").await.unwrap();
+    let e = alice.send_text("@b4", "hi").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Quota);
+    assert!(e.message.contains("direct conversations"), "{}", e.message);
+}

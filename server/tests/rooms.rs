@@ -903,6 +903,8 @@ async fn typing_is_relayed_to_others_throttled_and_expires() {
         .event_where(|e| matches!(e, Event::Typing { active: false, .. }))
         .await;
     assert!(matches!(e, Event::Typing { .. }));
+    // After the throttle interval (a stop does not reset it).
+    tokio::time::sleep(Duration::from_millis(450)).await;
     alice.request(typing(true)).await.unwrap();
     sent_id(&mut alice, "#general", "done typing").await;
     let events = bob.drain(Duration::from_millis(200)).await;
@@ -943,8 +945,16 @@ async fn presence_is_aggregated_over_sessions_and_invisible_looks_offline() {
             status: Some("lunch".into())
         }
     );
-    // A second, online session wins over the away one.
+    // A second session starts as alice last chose (away, not online);
+    // set online, it wins over the away one. Changes reach others at most
+    // once per `presence_throttle_ms`.
     let mut a2 = server.login("alice").await;
+    a2.request(Request::Presence {
+        state: PresenceState::Online,
+        status: None,
+    })
+    .await
+    .unwrap();
     let e = bob
         .event_where(|e| matches!(e, Event::Presence { .. }))
         .await;

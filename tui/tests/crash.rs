@@ -56,7 +56,7 @@ fn send_exits_0_only_for_messages_that_survive_a_sigkill() {
     let config = tmp.path().join("natterd.toml");
     std::fs::write(
         &config,
-        "[log]\nlevel = \"error\"\n[limits]\nrequests_per_sec = 1000000.0\nrequest_burst = 1000000.0\nlogin_failures_per_ip = 1000000\n",
+        "[log]\nlevel = \"error\"\n[limits]\nrequests_per_sec = 1000000.0\nrequest_burst = 1000000.0\naccount_requests_per_sec = 1000000.0\naccount_request_burst = 1000000.0\nlogin_failures_per_ip = 1000000\n",
     )
     .unwrap();
     // body -> exit code

@@ -139,8 +139,21 @@ struct Session {
 /// Typing state of one user in one room.
 #[derive(Debug)]
 struct Typing {
+    /// The last start relayed. Kept after a stop, so that start, stop,
+    /// start cannot get around the throttle.
     last_relay: Instant,
     expires: Instant,
+    /// Whether the room was last told "typing" (a stop is owed).
+    shown: bool,
+}
+
+/// The presence the others were last told of a user, and when.
+#[derive(Debug)]
+struct Announced {
+    state: (PresenceState, Option<String>),
+    at: Instant,
+    /// A change is waiting for the throttle interval to end.
+    pending: bool,
 }
 
 /// Where the answer to a history request comes from.
@@ -177,6 +190,9 @@ pub struct Hub {
     directs: IdMap<(i64, i64), i64>,
     sessions: IdMap<u64, Session>,
     typing: IdMap<(i64, i64), Typing>,
+    /// Presence changes are announced at most once per
+    /// `limits.presence_throttle_ms` per user; see `presence.rs`.
+    announced: IdMap<i64, Announced>,
     messages_stored: u64,
     presence_stamp: u64,
     ring_cap: usize,
@@ -235,6 +251,7 @@ impl Hub {
             directs: IdMap::default(),
             sessions: IdMap::default(),
             typing: IdMap::default(),
+            announced: IdMap::default(),
             messages_stored,
             presence_stamp: 0,
             ring_cap,
@@ -361,6 +378,9 @@ impl Hub {
     ) -> SessionInfo {
         self.ensure_user(user.id, &user.name, user.admin);
         let before = self.visible_presence(user.id);
+        // A new session starts as the user's latest choice on their other
+        // sessions: an invisible user logging in again stays invisible.
+        let (presence, status) = self.latest_presence(user.id);
         self.presence_stamp += 1;
         self.sessions.insert(
             session,
@@ -368,8 +388,8 @@ impl Hub {
                 user: user.id,
                 protocol,
                 outbox,
-                presence: PresenceState::Online,
-                status: None,
+                presence,
+                status,
                 stamp: self.presence_stamp,
             },
         );

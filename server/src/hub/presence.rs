@@ -1,7 +1,16 @@
 //! Presence: each session sets its own; others see the most available
-//! state over a user's sessions, and an invisible user as offline.
+//! state over a user's sessions, and an invisible user as offline. What
+//! others see changes at most once per `limits.presence_throttle_ms` per
+//! user: changes in between are coalesced, and the latest is announced
+//! when the interval ends (by [`Hub::flush_presence`]), so a client
+//! flipping states on ten connections costs its co-members one event a
+//! second, not hundreds.
 
-use super::{ErrorCode, Event, Hub, IdSet, PresenceState, Reply, Response, err, event, rank};
+use std::time::{Duration, Instant};
+
+use super::{
+    Announced, ErrorCode, Event, Hub, IdSet, PresenceState, Reply, Response, err, event, rank,
+};
 
 impl Hub {
     /// What others see of a user: the most available state over their
@@ -76,19 +85,85 @@ impl Hub {
         }
     }
 
+    /// The presence and status of the user's most recently changed
+    /// session: what a new session of theirs starts with.
+    pub(super) fn latest_presence(&self, user: i64) -> (PresenceState, Option<String>) {
+        self.users
+            .get(&user)
+            .and_then(|u| {
+                u.sessions
+                    .iter()
+                    .filter_map(|s| self.sessions.get(s))
+                    .max_by_key(|s| s.stamp)
+            })
+            .map_or((PresenceState::Online, None), |s| {
+                (s.presence, s.status.clone())
+            })
+    }
+
+    /// Tells the user's co-members what they now see of the user, if it
+    /// differs from what they were last told: at once, or when the
+    /// throttle interval since the last announcement ends.
     pub(super) fn announce_presence_if_changed(
-        &self,
+        &mut self,
         user: i64,
         before: &(PresenceState, Option<String>),
     ) {
-        let now = self.visible_presence(user);
-        if now == *before {
+        let state = self.visible_presence(user);
+        let now = Instant::now();
+        let throttle = Duration::from_millis(self.config.limits.presence_throttle_ms);
+        let last = self.announced.entry(user).or_insert_with(|| Announced {
+            state: before.clone(),
+            at: now.checked_sub(throttle).unwrap_or(now),
+            pending: false,
+        });
+        if last.state == state {
+            last.pending = false;
             return;
         }
+        if now.duration_since(last.at) < throttle {
+            last.pending = true;
+            return;
+        }
+        *last = Announced {
+            state: state.clone(),
+            at: now,
+            pending: false,
+        };
+        self.broadcast_presence(user, state);
+    }
+
+    /// Announces the changes held back by the throttle whose interval is
+    /// over, and forgets users whose last announcement is old news.
+    pub fn flush_presence(&mut self, now: Instant) {
+        let throttle = Duration::from_millis(self.config.limits.presence_throttle_ms);
+        let due: Vec<i64> = self
+            .announced
+            .iter()
+            .filter(|(_, a)| a.pending && now.duration_since(a.at) >= throttle)
+            .map(|(u, _)| *u)
+            .collect();
+        for user in due {
+            let state = self.visible_presence(user);
+            if let Some(a) = self.announced.get_mut(&user) {
+                a.pending = false;
+                if a.state == state {
+                    continue;
+                }
+                a.state = state.clone();
+                a.at = now;
+            }
+            self.broadcast_presence(user, state);
+        }
+        self.announced
+            .retain(|_, a| a.pending || now.duration_since(a.at) < throttle);
+    }
+
+    fn broadcast_presence(&self, user: i64, state: (PresenceState, Option<String>)) {
         let Some(f) = event(Event::Presence {
             user: self.user_name(user).to_string(),
-            state: now.0,
-            status: now.1,
+            state: state.0,
+            status: state.1,
         }) else {
             return;
         };
@@ -132,8 +207,10 @@ mod tests {
         hub.set_presence(10, PresenceState::Invisible, None)
             .unwrap();
         assert_eq!(hub.visible_presence(1).0, PresenceState::Offline);
-        // Ann herself knows she is invisible; bob was told she went offline.
+        // Ann herself knows she is invisible; bob was told she went offline
+        // (once the throttle interval since her login was over).
         assert_eq!(hub.own_presence(1).0, PresenceState::Invisible);
+        hub.flush_presence(std::time::Instant::now() + std::time::Duration::from_mins(1));
         let seen: Vec<PresenceState> = events(&bob)
             .into_iter()
             .filter_map(|e| match e {
@@ -144,5 +221,60 @@ mod tests {
         assert_eq!(seen.last(), Some(&PresenceState::Offline));
         assert!(!seen.contains(&PresenceState::Invisible));
         assert!(hub.set_presence(10, PresenceState::Offline, None).is_err());
+    }
+
+    fn seen_of_ann(events: Vec<Event>) -> Vec<PresenceState> {
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Presence { user, state, .. } if user == "ann" => Some(state),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn changes_are_coalesced_to_one_per_interval_and_the_last_wins() {
+        let mut hub = hub(100);
+        ann_and_bob(&mut hub);
+        let bob = login(&mut hub, 20, 2, "bob");
+        login(&mut hub, 10, 1, "ann");
+        // Her coming online is old news.
+        hub.flush_presence(std::time::Instant::now() + std::time::Duration::from_mins(1));
+        events(&bob);
+        // A flood of changes: bob hears the first at once, then nothing.
+        for n in 0..100 {
+            let state = if n % 2 == 0 {
+                PresenceState::Away
+            } else {
+                PresenceState::Busy
+            };
+            hub.set_presence(10, state, None).unwrap();
+        }
+        assert_eq!(seen_of_ann(events(&bob)), [PresenceState::Away]);
+        // When the interval ends, only the latest state follows.
+        hub.flush_presence(std::time::Instant::now() + std::time::Duration::from_mins(1));
+        assert_eq!(seen_of_ann(events(&bob)), [PresenceState::Busy]);
+        hub.flush_presence(std::time::Instant::now() + std::time::Duration::from_mins(2));
+        assert!(seen_of_ann(events(&bob)).is_empty());
+    }
+
+    #[test]
+    fn a_new_session_of_an_invisible_user_stays_invisible() {
+        let mut hub = hub(100);
+        ann_and_bob(&mut hub);
+        let bob = login(&mut hub, 20, 2, "bob");
+        login(&mut hub, 10, 1, "ann");
+        hub.set_presence(10, PresenceState::Invisible, None)
+            .unwrap();
+        hub.flush_presence(std::time::Instant::now() + std::time::Duration::from_mins(1));
+        events(&bob);
+        login(&mut hub, 11, 1, "ann");
+        hub.flush_presence(std::time::Instant::now() + std::time::Duration::from_mins(2));
+        assert!(
+            !seen_of_ann(events(&bob)).contains(&PresenceState::Online),
+            "a second session never shows ann online"
+        );
+        assert_eq!(hub.visible_presence(1).0, PresenceState::Offline);
     }
 }

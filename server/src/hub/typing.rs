@@ -1,5 +1,6 @@
-//! Typing: relayed to the room at most once per throttle interval; a start
-//! expires on its own when no news follows.
+//! Typing: relayed to the room at most once per throttle interval, whatever
+//! mix of starts and stops a client sends; a start expires on its own when
+//! no news follows.
 
 use super::{Duration, Event, Hub, Instant, Reply, Response, Typing, event};
 
@@ -19,12 +20,14 @@ impl Hub {
                     return Ok(Response::Done);
                 }
                 t.last_relay = now;
+                t.shown = true;
             } else {
                 self.typing.insert(
                     (room_id, user),
                     Typing {
                         last_relay: now,
                         expires: now + expiry,
+                        shown: true,
                     },
                 );
             }
@@ -35,8 +38,13 @@ impl Hub {
         Ok(Response::Done)
     }
 
+    /// Relays a stop if the room was told of a start. The entry stays until
+    /// its throttle interval is over (see [`Hub::expire_typing`]), so a new
+    /// start right after is still throttled.
     pub(super) fn stop_typing(&mut self, room_id: i64, user: i64) {
-        if self.typing.remove(&(room_id, user)).is_some() {
+        if let Some(t) = self.typing.get_mut(&(room_id, user))
+            && std::mem::replace(&mut t.shown, false)
+        {
             self.relay_typing(room_id, user, false);
         }
     }
@@ -69,17 +77,21 @@ impl Hub {
         }
     }
 
-    /// Expires typing starts that saw no news; returns how many.
+    /// Expires typing starts that saw no news, and forgets stopped ones
+    /// whose throttle interval is over; returns how many expired.
     pub fn expire_typing(&mut self, now: Instant) -> usize {
         let expired: Vec<(i64, i64)> = self
             .typing
             .iter()
-            .filter(|(_, t)| t.expires <= now)
+            .filter(|(_, t)| t.shown && t.expires <= now)
             .map(|(k, _)| *k)
             .collect();
         for (room, user) in &expired {
             self.stop_typing(*room, *user);
         }
+        let throttle = Duration::from_millis(self.config.limits.typing_throttle_ms);
+        self.typing
+            .retain(|_, t| t.shown || now.duration_since(t.last_relay) < throttle);
         expired.len()
     }
 }
@@ -121,5 +133,28 @@ mod tests {
         let later = Instant::now() + Duration::from_mins(1);
         assert_eq!(hub.expire_typing(later), 1);
         assert_eq!(typing(events(&bob)), [false]);
+    }
+
+    #[test]
+    fn stops_do_not_reset_the_throttle() {
+        let mut hub = hub(100);
+        ann_and_bob(&mut hub);
+        login(&mut hub, 10, 1, "ann");
+        let bob = login(&mut hub, 20, 2, "bob");
+        // The bypass found from outside: start, start, stop, over and over.
+        for _ in 0..20 {
+            hub.typing(10, "#general", true).unwrap();
+            hub.typing(10, "#general", true).unwrap();
+            hub.typing(10, "#general", false).unwrap();
+        }
+        assert_eq!(
+            typing(events(&bob)),
+            [true, false],
+            "one start and its stop per throttle interval"
+        );
+        // Once the interval is over, the next start is relayed again.
+        hub.expire_typing(Instant::now() + Duration::from_mins(1));
+        hub.typing(10, "#general", true).unwrap();
+        assert_eq!(typing(events(&bob)), [true]);
     }
 }

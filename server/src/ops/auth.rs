@@ -22,6 +22,8 @@ use crate::store::{self, StoreError, UserRow};
 pub struct LoggedIn {
     /// The session id the hub knows it by.
     pub session: u64,
+    /// The account's id.
+    pub user: i64,
     /// What the client is told.
     pub info: SessionInfo,
     /// The token this session logged in with or was issued, which logout
@@ -343,6 +345,7 @@ async fn finish_login(
     tracing::info!(%peer, user = row.name, session, "logged in");
     Ok(LoggedIn {
         session,
+        user: user_id,
         info,
         token_hash,
     })

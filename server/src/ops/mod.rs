@@ -77,11 +77,16 @@ pub async fn ensure_direct(shared: &Shared, caller: Caller, peer: i64) -> OpResu
         .session_user(caller.session)
         .ok_or_else(|| ErrorReply::new(ErrorCode::NotLoggedIn, "log in first"))?;
     let name = crate::hub::direct_name(me, peer);
-    let room_id = shared
-        .store
-        .open_direct(&name, me, peer)
-        .await
-        .map_err(|e| internal(&e))?;
+    // Each new conversation costs a unit of the hourly quota: they cannot
+    // be left, so a stranger opening dozens would clutter a user's list.
+    quotas::take(shared, me, crate::Quota::Directs)?;
+    let room_id = match shared.store.open_direct(&name, me, peer).await {
+        Ok(id) => id,
+        Err(e) => {
+            quotas::refund(shared, me, crate::Quota::Directs);
+            return Err(internal(&e));
+        }
+    };
     shared.hub().add_direct(room_id, name, me, peer);
     Ok(())
 }

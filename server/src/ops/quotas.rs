@@ -1,12 +1,65 @@
 //! Per-user quotas on actions that cost others: rooms created
-//! (`limits.rooms_per_user_per_hour`) and invitations sent
-//! (`limits.invites_per_user_per_minute`). Admins have none. A unit taken
-//! for an action that then fails is refunded.
+//! (`limits.rooms_per_user_per_hour`), invitations sent
+//! (`limits.invites_per_user_per_minute`) and direct conversations opened
+//! (`limits.directs_per_user_per_hour`). Admins have none. A unit taken for
+//! an action that then fails is refunded.
+//!
+//! And each account's request rate, shared by all its connections
+//! (`limits.account_requests_per_sec`): ten connections of one account get
+//! the rate of one account, not ten.
+
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use natter_shared::{ErrorCode, ErrorReply};
 
 use crate::auth::TokenBucket;
 use crate::{Quota, Shared};
+
+/// One account's request bucket, held by each of its connections.
+pub type AccountRate = Arc<Mutex<TokenBucket>>;
+
+/// The request bucket of `user`, shared with the account's other
+/// connections (a new one when it has none).
+pub fn account_rate(shared: &Shared, user: i64) -> AccountRate {
+    let mut rates = shared
+        .account_rates
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(rate) = rates.get(&user).and_then(Weak::upgrade) {
+        return rate;
+    }
+    let limits = &shared.config().limits;
+    let rate = Arc::new(Mutex::new(TokenBucket::new(
+        limits.account_requests_per_sec,
+        limits.account_request_burst,
+    )));
+    // Forget accounts with no connection left, now and then.
+    if rates.len() >= 1024 && rates.len().is_power_of_two() {
+        rates.retain(|_, w| w.strong_count() > 0);
+    }
+    rates.insert(user, Arc::downgrade(&rate));
+    rate
+}
+
+/// Takes one request from an account's bucket.
+///
+/// # Errors
+/// `rate_limited`, with how long to wait.
+pub fn take_request(rate: &AccountRate) -> Result<(), ErrorReply> {
+    rate.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+        .map_err(|wait| {
+            let ms = wait.as_millis().max(1) as u64;
+            ErrorReply {
+                code: ErrorCode::RateLimited,
+                message: format!(
+                    "too many requests from your account's connections; retry in {ms} ms"
+                ),
+                retry_after_ms: Some(ms),
+            }
+        })
+}
 
 /// Takes one unit of a user's quota.
 pub fn take(shared: &Shared, user: i64, quota: Quota) -> Result<(), ErrorReply> {
@@ -24,6 +77,11 @@ pub fn take(shared: &Shared, user: i64, quota: Quota) -> Result<(), ErrorReply> 
             config.limits.invites_per_user_per_minute,
             60.0,
             "invitations this minute",
+        ),
+        Quota::Directs => (
+            config.limits.directs_per_user_per_hour,
+            3600.0,
+            "new direct conversations this hour",
         ),
     };
     let mut quotas = shared

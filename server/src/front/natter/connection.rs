@@ -70,6 +70,9 @@ pub(super) struct Conn {
     /// Held until login: this connection's place in the smaller share of
     /// connections not logged in yet.
     pub(super) pre_login: Option<crate::PreLogin>,
+    /// The account's request rate, shared with its other connections; set
+    /// at login.
+    pub(super) account_rate: Option<ops::quotas::AccountRate>,
 }
 
 impl Conn {
@@ -263,6 +266,13 @@ impl Conn {
             );
             return true;
         }
+        if !matches!(req, Request::Ping)
+            && let Some(rate) = &self.account_rate
+            && let Err(e) = ops::quotas::take_request(rate)
+        {
+            self.reply_err(id, e);
+            return true;
+        }
         match self.state {
             State::Hello => self.hello(id, req),
             State::Login => {
@@ -358,9 +368,11 @@ impl Conn {
         match result {
             Ok(ops::auth::LoggedIn {
                 session,
+                user,
                 info,
                 token_hash,
             }) => {
+                self.account_rate = Some(ops::quotas::account_rate(&self.shared, user));
                 self.reply(id, Response::Session(info));
                 self.state = State::Ready {
                     session,

@@ -100,6 +100,7 @@ async fn serve_io<R, W>(
         state: State::Hello,
         bad_frames: 0,
         pre_login: Some(pre_login),
+        account_rate: None,
     };
     tracing::debug!(%peer, "connection opened");
     conn.run(frames).await;
