@@ -20,6 +20,9 @@ pub struct Config {
     /// Shown to clients in the welcome.
     pub motd: Option<String>,
     pub log: LogConfig,
+    /// Audit entries older than this many days are deleted (checked at
+    /// start and hourly); 0 keeps them all.
+    pub audit_retention_days: u32,
     pub limits: LimitsConfig,
     pub history: HistoryConfig,
     pub tls: TlsConfig,
@@ -33,6 +36,7 @@ impl Default for Config {
             open_registration: false,
             motd: None,
             log: LogConfig::default(),
+            audit_retention_days: 365,
             limits: LimitsConfig::default(),
             history: HistoryConfig::default(),
             tls: TlsConfig::default(),

@@ -240,6 +240,7 @@ pub async fn serve(
     let tracker = shared.tasks.clone();
     let ticker = tokio::spawn(hub_ticker(Arc::clone(&shared)));
     let watcher = tokio::spawn(watch_accounts(Arc::clone(&shared)));
+    let pruner = tokio::spawn(prune_audit(Arc::clone(&shared)));
     if let Some(l) = &listeners.plain {
         tracing::info!(addr = %l.local_addr()?, "natterd listening (plain TCP)");
     }
@@ -350,6 +351,7 @@ pub async fn serve(
     }
     ticker.abort();
     watcher.abort();
+    pruner.abort();
     let store = shared.store.clone();
     let _ = tokio::task::spawn_blocking(move || store.close()).await;
     tracing::info!("natterd stopped");
@@ -694,6 +696,28 @@ async fn follow_room_change(shared: &Shared, e: &store::AccountEvent) -> Result<
     drop(hub);
     tracing::info!(user_id = user, room_id = ?room, kind = ?e.kind, "operator change applied");
     Ok(())
+}
+
+/// How often old audit entries are deleted.
+const AUDIT_PRUNE_EVERY: Duration = Duration::from_hours(1);
+
+/// Deletes audit entries past `audit_retention_days`, at start and hourly.
+async fn prune_audit(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(AUDIT_PRUNE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let days = shared.config().audit_retention_days;
+        if days == 0 {
+            continue;
+        }
+        let before = store::now_ms() - i64::from(days) * 86_400_000;
+        match shared.store.prune_audit(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, days, "old audit entries deleted"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the audit log"),
+        }
+    }
 }
 
 /// Expires typing indicators that saw no news, and announces presence

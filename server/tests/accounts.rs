@@ -325,6 +325,78 @@ async fn moderation_is_audited_with_who_what_where_and_why() {
 }
 
 #[tokio::test]
+async fn the_audit_log_keeps_reasons_short_repeats_out_and_old_entries_not() {
+    let dir = tempfile::tempdir().unwrap();
+    natter_server::testing::add_users(dir.path(), &["alice", "carol"]);
+    // An entry from long ago, past the default retention of 365 days.
+    {
+        let db = rusqlite::Connection::open(dir.path().join("natter.db")).unwrap();
+        db.execute(
+            "INSERT INTO audit (at, actor, action) VALUES (?1, 'operator:old', 'user.add')",
+            [natter_server::store::now_ms() - 400 * 86_400_000],
+        )
+        .unwrap();
+    }
+    let server = TestServer::start_in(dir.path(), |_| {}).await;
+    let mut alice = server.login("alice").await;
+    let mut carol = server.login("carol").await;
+    alice
+        .request(Request::Create {
+            room: "#ops".into(),
+            private: false,
+        })
+        .await
+        .unwrap();
+    carol
+        .request(Request::Join {
+            room: "#ops".into(),
+        })
+        .await
+        .unwrap();
+    let huge = "x".repeat(60_000);
+    alice
+        .request(Request::Kick {
+            room: "#ops".into(),
+            user: "carol".into(),
+            reason: Some(huge.clone()),
+        })
+        .await
+        .unwrap();
+    let db_size = || std::fs::metadata(dir.path().join("natter.db-wal")).map_or(0, |m| m.len());
+    let size_before = db_size();
+    for _ in 0..95 {
+        alice
+            .request(Request::Ban {
+                room: "#ops".into(),
+                user: "carol".into(),
+                reason: Some(huge.clone()),
+            })
+            .await
+            .unwrap();
+    }
+    alice.send_text("#ops", "sync").await.unwrap();
+    let log = admin::audit_log(dir.path(), 1000).unwrap();
+    assert!(
+        log.iter().all(|e| e.actor != "operator:old"),
+        "the old entry is gone"
+    );
+    let kick = log.iter().find(|e| e.action == "kick").unwrap();
+    assert_eq!(
+        kick.detail.chars().count(),
+        300,
+        "the reason is cut as shown"
+    );
+    let bans: Vec<_> = log.iter().filter(|e| e.action == "ban").collect();
+    assert_eq!(bans.len(), 1, "a repeated ban is a no-op");
+    assert!(bans[0].detail.chars().count() <= 300);
+    let grown = db_size().saturating_sub(size_before);
+    assert!(
+        grown < 200_000,
+        "95 repeat bans grew the store by {grown} bytes"
+    );
+}
+
+#[tokio::test]
 async fn a_backup_taken_under_load_is_consistent_and_complete_up_to_its_start() {
     let server = TestServer::start(&["alice"], |_| {}).await;
     let mut alice = server.login("alice").await;

@@ -394,6 +394,10 @@ impl Hub {
                 format!("{name} is not in {target}"),
             ));
         }
+        if ban && !member && self.rooms[&id].bans.contains(&victim) {
+            // Banned already: a repeat changes nothing, stores nothing.
+            return Ok((Response::Done, None));
+        }
         let reason = reason.map(|r| r.chars().take(300).collect::<String>());
         if ban && let Some(room) = self.rooms.get_mut(&id) {
             room.bans.insert(victim);

@@ -1,12 +1,17 @@
 //! Moderation: kicks, bans and unbans, roles and topics. The hub decides
 //! who may (the room's roles, server admins); every action that happens is
-//! written to the audit log in order with the change.
+//! written to the audit log in order with the change. Reasons are cut to
+//! [`MAX_REASON_CHARS`] before anything keeps them, and an action that
+//! changes nothing (banning someone already banned) is not logged.
 
 use natter_shared::Role;
 
-use super::{Caller, OpResult, audit, changed, resolve_user};
+use super::{Caller, OpResult, audit, changed, persist, resolve_user};
 use crate::Shared;
 use crate::store;
+
+/// The longest reason kept or shown, in characters.
+pub const MAX_REASON_CHARS: usize = 300;
 
 /// Removes `user` from a room; with `ban`, keeps them out.
 pub async fn remove(
@@ -18,11 +23,16 @@ pub async fn remove(
     reason: Option<String>,
 ) -> OpResult {
     let target = resolve_user(shared, user).await?;
+    let reason = reason.map(|r| r.chars().take(MAX_REASON_CHARS).collect::<String>());
     let detail = reason.clone().unwrap_or_default();
-    let r = shared
+    let (res, change) = shared
         .hub()
-        .remove(caller.session, room, target, ban, reason);
-    let res = changed(shared, r)?;
+        .remove(caller.session, room, target, ban, reason)?;
+    if change.is_none() {
+        // Already banned: nothing happened, so nothing is logged.
+        return Ok(res);
+    }
+    persist(shared, change);
     audit(
         shared,
         caller,

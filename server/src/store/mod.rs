@@ -299,6 +299,12 @@ impl Store {
         self.write_detached("audit", move |c| insert_audit(c, &entry))
     }
 
+    /// Deletes audit entries older than `before` (ms since the epoch), in
+    /// order with everything else; returns how many went.
+    pub async fn prune_audit(&self, before: i64) -> Result<usize, StoreError> {
+        self.write(move |c| prune_audit(c, before)).await
+    }
+
     /// Waits until everything queued before this call has committed and been
     /// handed over on the [`Commits`] channel.
     pub async fn flush(&self) -> Result<(), StoreError> {

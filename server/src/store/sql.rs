@@ -397,12 +397,34 @@ pub struct AuditEntry {
 }
 
 /// Appends to the audit log.
+///
+/// Every field is cut to [`AUDIT_FIELD_CHARS`] characters here, the one
+/// place every entry passes through, whoever wrote it: the log records
+/// what happened, not whatever a peer chose to send along.
 pub fn insert_audit(conn: &Connection, e: &AuditEntry) -> Result<(), StoreError> {
+    let cut = |s: &str| -> String { s.chars().take(AUDIT_FIELD_CHARS).collect() };
     conn.execute(
         "INSERT INTO audit (at, actor, action, target, room, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![e.at, e.actor, e.action, e.target, e.room, e.detail],
+        params![
+            e.at,
+            cut(&e.actor),
+            cut(&e.action),
+            cut(&e.target),
+            cut(&e.room),
+            cut(&e.detail)
+        ],
     )?;
     Ok(())
+}
+
+/// The longest an audit field is kept, in characters: a topic (500 bytes)
+/// fits, a 60,000-character "reason" does not.
+pub const AUDIT_FIELD_CHARS: usize = 500;
+
+/// Deletes audit entries older than `before` (ms since the epoch); returns
+/// how many.
+pub fn prune_audit(conn: &Connection, before: i64) -> Result<usize, StoreError> {
+    Ok(conn.execute("DELETE FROM audit WHERE at < ?1", [before])?)
 }
 
 /// The newest `limit` audit entries, oldest first.
