@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use natter_server::{Config, admin};
+use natter_shared::text::escape;
 
 #[derive(Parser)]
 #[command(name = "natterd", version, about = "natter's chat server")]
@@ -225,7 +226,7 @@ fn real_main(cli: Cli) -> Result<()> {
                 for u in admin::list_users(&data_dir)? {
                     println!(
                         "{}{}{}",
-                        u.name,
+                        escape(&u.name),
                         if u.admin { " (admin)" } else { "" },
                         if u.suspended { " (suspended)" } else { "" }
                     );
@@ -250,7 +251,12 @@ fn real_main(cli: Cli) -> Result<()> {
                     } else {
                         "public"
                     };
-                    println!("{}\t{kind}\t{} members\t{}", r.name, r.members, r.topic);
+                    println!(
+                        "{}\t{kind}\t{} members\t{}",
+                        escape(&r.name),
+                        r.members,
+                        escape(&r.topic)
+                    );
                 }
                 Ok(())
             }
@@ -282,15 +288,17 @@ fn format_audit(e: &natter_server::store::AuditEntry) -> String {
         || e.at.to_string(),
         |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
     );
-    let mut line = format!("{at}  {}  {}", e.actor, e.action);
+    // Every field may hold a peer's text (a topic, a reason): one entry is
+    // always exactly one line, and nothing reaches the terminal raw.
+    let mut line = format!("{at}  {}  {}", escape(&e.actor), escape(&e.action));
     if !e.target.is_empty() {
-        let _ = write!(line, "  {}", e.target);
+        let _ = write!(line, "  {}", escape(&e.target));
     }
     if !e.room.is_empty() {
-        let _ = write!(line, "  in {}", e.room);
+        let _ = write!(line, "  in {}", escape(&e.room));
     }
     if !e.detail.is_empty() {
-        let _ = write!(line, "  ({})", e.detail);
+        let _ = write!(line, "  ({})", escape(&e.detail));
     }
     line
 }

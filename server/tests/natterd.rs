@@ -564,3 +564,51 @@ async fn operator_commands_take_effect_on_a_running_server_at_once() {
     // And she can be messaged directly by a user who was already online.
     assert!(alice.send_text("@carol", "welcome").await.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_output_shows_hostile_text_escaped_never_raw() {
+    let server = common::TestServer::start(&["mallory"], |_| {}).await;
+    let mut mallory = common::ServerExt::login(&server, "mallory").await;
+    mallory
+        .request(natter_shared::Request::Create {
+            room: "#lobby".into(),
+            private: false,
+        })
+        .await
+        .unwrap();
+    // A forged audit line, a clipboard write (OSC 52) and a bidi override.
+    let hostile = "hi\n2026-12-01 00:00:00 UTC  operator:root  user.add  mallory  (admin)\
+                   \u{1b}]52;c;aGVsbG8=\u{7}\u{202e}txt.exe";
+    mallory
+        .request(natter_shared::Request::Topic {
+            room: "#lobby".into(),
+            topic: hostile.into(),
+        })
+        .await
+        .unwrap();
+    mallory.send_text("#lobby", "sync").await.unwrap();
+    let dir = server.data_dir.clone();
+    let audit = tokio::task::spawn_blocking(move || ok(&natterd(&dir, &["audit"], None)))
+        .await
+        .unwrap();
+    let dir = server.data_dir.clone();
+    let rooms = tokio::task::spawn_blocking(move || ok(&natterd(&dir, &["room", "list"], None)))
+        .await
+        .unwrap();
+    for out in [&audit, &rooms] {
+        assert!(
+            !out.chars()
+                .any(|c| c == '\u{1b}' || c == '\u{7}' || c == '\u{202e}'),
+            "raw control text reached the terminal: {out:?}"
+        );
+        assert!(out.contains("hi\\n2026-12-01"), "{out}");
+        assert!(out.contains("\\u{1b}]52;c;aGVsbG8=\\u{7}\\u{202e}txt.exe"), "{out}");
+    }
+    // One topic change, one line: the forged entry is not a line of its own.
+    assert!(
+        !audit.lines().any(|l| l.contains("operator:root")
+            && !l.contains("mallory  topic")),
+        "{audit}"
+    );
+    assert_eq!(rooms.lines().filter(|l| l.starts_with("#lobby")).count(), 1);
+}

@@ -10,6 +10,8 @@
 //!   malformed one.
 //! - [`names`]: how room and user names are written and validated, so that
 //!   both sides agree on what `#Rust` or `@alice` mean.
+//! - [`text`]: peers' text made safe to print on a terminal (control,
+//!   escape and bidi characters made visible).
 //!
 //! The protocol is documented for humans in `shared/PROTOCOL.md`; the
 //! golden-byte tests in `tests/golden.rs` pin today's encoding of every
@@ -21,6 +23,7 @@
 pub mod codec;
 pub mod frame;
 pub mod names;
+pub mod text;
 
 pub use codec::{CodecError, FrameCodec, decode_client, decode_server, encode};
 pub use frame::*;
