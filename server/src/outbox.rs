@@ -206,6 +206,8 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, m
     loop {
         let (frames, end) = outbox.take().await;
         let overflow = matches!(end, Some(End::Overflow));
+        // The queue overflowed while a write was blocked on the socket.
+        let mut overflowed_mid_write = false;
         if !overflow {
             let frames = Vec::from(frames);
             for chunk in chunks(&frames) {
@@ -226,35 +228,51 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, m
                     tokio::select! {
                         r = &mut write => r.is_ok(),
                         () = outbox.closed.cancelled() => {
-                            // Overflow while blocked: the peer is not reading,
-                            // stop now. A goodbye: finish this write first.
-                            !outbox.is_overflowed()
-                                && matches!(
-                                    tokio::time::timeout(GOODBYE_TIMEOUT, write).await,
-                                    Ok(Ok(()))
-                                )
+                            // Ending while blocked. The frame on the wire
+                            // must be whole before a goodbye can follow, so
+                            // this write gets GOODBYE_TIMEOUT to finish: a
+                            // peer that reads again in time learns why it is
+                            // dropped; one that does not, does not.
+                            let done = matches!(
+                                tokio::time::timeout(GOODBYE_TIMEOUT, write).await,
+                                Ok(Ok(()))
+                            );
+                            overflowed_mid_write = done && outbox.is_overflowed();
+                            done
                         }
                     }
                 };
                 if !ok {
                     return finish(sock, &outbox, None).await;
                 }
+                if overflowed_mid_write {
+                    break;
+                }
             }
+        }
+        if overflowed_mid_write {
+            return finish(sock, &outbox, slow_consumer_goodbye()).await;
         }
         match end {
             None => {}
             Some(End::Goodbye(bye)) => return finish(sock, &outbox, Some(bye)).await,
             Some(End::Overflow) => {
-                let bye = natter_shared::encode(&ServerFrame::Event(Event::Closing {
-                    code: ErrorCode::SlowConsumer,
-                    message: "you stopped reading and your queue overflowed".into(),
-                    reconnect_after_ms: Some(1000),
-                }))
-                .ok();
-                return finish(sock, &outbox, bye).await;
+                return finish(sock, &outbox, slow_consumer_goodbye()).await;
             }
         }
     }
+}
+
+/// The goodbye to a peer that stopped reading. Best effort: its socket is
+/// full by then, so it arrives only if the peer reads again within
+/// [`GOODBYE_TIMEOUT`]; otherwise the connection just ends.
+fn slow_consumer_goodbye() -> Option<Bytes> {
+    natter_shared::encode(&ServerFrame::Event(Event::Closing {
+        code: ErrorCode::SlowConsumer,
+        message: "you stopped reading and your queue overflowed".into(),
+        reconnect_after_ms: Some(1000),
+    }))
+    .ok()
 }
 
 /// Writes every frame of `frames`, with vectored writes where the stream
@@ -409,6 +427,55 @@ mod tests {
         ) -> std::task::Poll<std::io::Result<()>> {
             std::task::Poll::Ready(Ok(()))
         }
+    }
+
+    /// A peer stops reading until the writer is blocked on a full socket,
+    /// its queue overflows, and it reads again at once: every frame it gets
+    /// is whole, and the last one says why it was dropped.
+    #[tokio::test]
+    async fn a_slow_consumer_that_reads_again_in_time_is_told_why() {
+        use futures_util::StreamExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        let outbox = std::sync::Arc::new(Outbox::new(256 * 1024));
+        let writer = tokio::spawn(write_loop(std::sync::Arc::clone(&outbox), server_side));
+        let frame = natter_shared::encode(&ServerFrame::Event(Event::Typing {
+            room: "#r".into(),
+            user: "u".repeat(4000),
+            active: true,
+        }))
+        .unwrap();
+        // Fill the kernel's buffers and then the queue, until it overflows.
+        let mut pushed = 0;
+        while outbox.push(frame.clone()) {
+            pushed += 1;
+            if pushed % 64 == 0 {
+                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        assert!(outbox.is_closed());
+        let mut frames =
+            tokio_util::codec::FramedRead::new(peer, natter_shared::FrameCodec::default());
+        let mut last = None;
+        while let Some(payload) = frames.next().await {
+            let payload = payload.expect("only whole frames");
+            last = Some(natter_shared::decode_server(&payload).expect("frames decode"));
+        }
+        assert!(
+            matches!(
+                last,
+                Some(ServerFrame::Event(Event::Closing {
+                    code: ErrorCode::SlowConsumer,
+                    ..
+                }))
+            ),
+            "{last:?}"
+        );
+        writer.await.unwrap();
     }
 
     #[test]

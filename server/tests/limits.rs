@@ -290,3 +290,21 @@ async fn opening_direct_conversations_has_an_hourly_quota() {
     assert_eq!(e.code, ErrorCode::Quota);
     assert!(e.message.contains("direct conversations"), "{}", e.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_replies_quote_only_a_little_of_bad_input() {
+    let server = TestServer::start(&["alice"], |_| {}).await;
+    let mut alice = server.login("alice").await;
+    let huge = format!("#{}", "é".repeat(8000));
+    let e = alice
+        .request(Request::Join { room: huge.clone() })
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.len() <= 304,
+        "a {} byte message for a {} byte name",
+        e.message.len(),
+        huge.len()
+    );
+    assert!(e.message.ends_with('…'), "{}", e.message);
+}

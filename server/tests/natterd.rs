@@ -602,12 +602,16 @@ async fn operator_output_shows_hostile_text_escaped_never_raw() {
             "raw control text reached the terminal: {out:?}"
         );
         assert!(out.contains("hi\\n2026-12-01"), "{out}");
-        assert!(out.contains("\\u{1b}]52;c;aGVsbG8=\\u{7}\\u{202e}txt.exe"), "{out}");
+        assert!(
+            out.contains("\\u{1b}]52;c;aGVsbG8=\\u{7}\\u{202e}txt.exe"),
+            "{out}"
+        );
     }
     // One topic change, one line: the forged entry is not a line of its own.
     assert!(
-        !audit.lines().any(|l| l.contains("operator:root")
-            && !l.contains("mallory  topic")),
+        !audit
+            .lines()
+            .any(|l| l.contains("operator:root") && !l.contains("mallory  topic")),
         "{audit}"
     );
     assert_eq!(rooms.lines().filter(|l| l.starts_with("#lobby")).count(), 1);

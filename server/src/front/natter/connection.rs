@@ -38,6 +38,9 @@ const READ_BUFFER: usize = 1024;
 /// How long a connection reads nothing before its read buffer is freed.
 const IDLE_SHRINK: Duration = Duration::from_millis(250);
 
+/// The longest error message sent, in bytes.
+const MAX_ERROR_MESSAGE: usize = 300;
+
 /// Features announced in the welcome.
 fn features(shared: &Shared) -> Vec<String> {
     use natter_shared::features as f;
@@ -203,7 +206,18 @@ impl Conn {
         }
     }
 
-    pub(super) fn reply_err(&self, id: u64, err: ErrorReply) {
+    /// Queues an error reply. Its message is cut to [`MAX_ERROR_MESSAGE`]:
+    /// messages quote the input they refuse, and a peer's 16,000-byte room
+    /// name must not come back as an 80 KB reply.
+    pub(super) fn reply_err(&self, id: u64, mut err: ErrorReply) {
+        if err.message.len() > MAX_ERROR_MESSAGE {
+            let mut end = MAX_ERROR_MESSAGE;
+            while !err.message.is_char_boundary(end) {
+                end -= 1;
+            }
+            err.message.truncate(end);
+            err.message.push('…');
+        }
         self.outbox.send(&ServerFrame::Err { id, err });
     }
 
