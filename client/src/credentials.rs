@@ -303,6 +303,8 @@ mod tests {
             admin: false,
             token: token.map(str::to_owned),
             rooms: Vec::new(),
+            blocked: Vec::new(),
+            invitations: Vec::new(),
         }
     }
 

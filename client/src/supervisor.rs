@@ -344,6 +344,8 @@ mod tests {
                                         admin: false,
                                         token,
                                         rooms: Vec::new(),
+                                        blocked: Vec::new(),
+                                        invitations: Vec::new(),
                                     }),
                                 })
                                 .await

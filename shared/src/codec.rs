@@ -386,6 +386,8 @@ mod tests {
                 admin: false,
                 token: Some("s3cret-token".into()),
                 rooms: Vec::new(),
+                blocked: Vec::new(),
+                invitations: Vec::new(),
             }
         );
         assert!(!session.contains("s3cret"), "{session}");

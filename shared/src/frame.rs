@@ -201,6 +201,29 @@ pub enum Request {
     },
     /// Server statistics.
     Stats,
+    /// Stop seeing `user`: their direct messages are refused as if you did
+    /// not exist, their typing and presence no longer reach you, and
+    /// clients hide their messages in shared rooms. They are not told.
+    Block { user: String },
+    /// Undo a `Block`.
+    Unblock { user: String },
+    /// The users you block.
+    Blocked,
+    /// Report message `id` of `room` (one you are in) to the server's
+    /// admins and the room's moderators.
+    Report {
+        room: String,
+        id: MessageId,
+        reason: String,
+    },
+    /// Accept a pending invitation to `room`: you join it.
+    Accept { room: String },
+    /// Decline a pending invitation to `room`.
+    Decline { room: String },
+    /// Your pending invitations.
+    Invitations,
+    /// Who may add you to a room without asking first.
+    SetInvites { policy: InvitePolicy },
     /// A request from a newer client that this build does not know, by its
     /// name on the wire. Never encoded; the server answers it with
     /// [`ErrorCode::Unsupported`].
@@ -235,6 +258,14 @@ impl Request {
         "typing",
         "presence",
         "stats",
+        "block",
+        "unblock",
+        "blocked",
+        "report",
+        "accept",
+        "decline",
+        "invitations",
+        "set_invites",
     ];
 
     /// A short stable name for logs and for the authority tests.
@@ -265,6 +296,14 @@ impl Request {
             Request::Typing { .. } => "typing",
             Request::Presence { .. } => "presence",
             Request::Stats => "stats",
+            Request::Block { .. } => "block",
+            Request::Unblock { .. } => "unblock",
+            Request::Blocked => "blocked",
+            Request::Report { .. } => "report",
+            Request::Accept { .. } => "accept",
+            Request::Decline { .. } => "decline",
+            Request::Invitations => "invitations",
+            Request::SetInvites { .. } => "set_invites",
             Request::Unknown(_) => "unknown",
         }
     }
@@ -348,6 +387,10 @@ pub enum Response {
         #[serde(default)]
         token: Option<Secret>,
     },
+    /// Reply to `Blocked`: the users you block, by name.
+    Blocked(Vec<String>),
+    /// Reply to `Invitations`: your pending invitations, oldest first.
+    Invitations(Vec<Invitation>),
     /// A reply from a newer server that this build cannot read, by its name
     /// on the wire. Never encoded.
     #[serde(skip)]
@@ -369,7 +412,59 @@ impl Response {
         "members",
         "stats",
         "password_changed",
+        "blocked",
+        "invitations",
     ];
+}
+
+/// An invitation to a room, waiting for its invitee's `Accept` or
+/// `Decline`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// `#name`.
+    pub room: String,
+    /// Who invited you.
+    pub by: String,
+    /// Server time, milliseconds since the Unix epoch.
+    pub at: i64,
+}
+
+/// Who may add you to a room without your consent. Anyone else's
+/// invitation waits as an [`Invitation`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitePolicy {
+    /// Anyone may add you.
+    Anyone,
+    /// Someone you share a room with, besides `#general` (where every
+    /// account starts), or a direct conversation. The default.
+    Shared,
+    /// Nobody: every invitation waits for you.
+    Nobody,
+    /// A policy from a newer peer; treated as `Nobody`.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A report of a message, as the server's admins and the room's moderators
+/// get it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// The report's number, for `natterd reports`.
+    pub id: u64,
+    /// `#name`, or `@a+b` for a direct conversation.
+    pub room: String,
+    /// The reported message.
+    pub message: MessageId,
+    /// Its author.
+    pub author: String,
+    /// The start of its body (at most 200 characters).
+    pub excerpt: String,
+    /// Who reported it.
+    pub by: String,
+    pub reason: String,
+    /// Server time, milliseconds since the Unix epoch.
+    pub at: i64,
 }
 
 /// The logged-in session. `Debug` hides the token.
@@ -383,6 +478,13 @@ pub struct SessionInfo {
     pub token: Option<String>,
     /// Every room you are in, with unread and mention counts.
     pub rooms: Vec<RoomState>,
+    /// The users you block (see `Request::Block`): clients hide their
+    /// messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<String>,
+    /// Invitations waiting for your answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invitations: Vec<Invitation>,
 }
 
 impl fmt::Debug for SessionInfo {
@@ -392,6 +494,8 @@ impl fmt::Debug for SessionInfo {
             .field("admin", &self.admin)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("rooms", &self.rooms)
+            .field("blocked", &self.blocked)
+            .field("invitations", &self.invitations)
             .finish()
     }
 }
@@ -622,6 +726,10 @@ pub enum Event {
         #[serde(default)]
         reason: Option<String>,
     },
+    /// Someone invited you to a room; `Accept` or `Decline` it.
+    Invited(Invitation),
+    /// A message was reported (to server admins and the room's moderators).
+    Reported(Report),
     /// The server is about to close this connection. With
     /// `reconnect_after_ms`, reconnecting later is expected to work.
     Closing {
@@ -650,6 +758,8 @@ impl Event {
         "role",
         "room_added",
         "room_removed",
+        "invited",
+        "reported",
         "closing",
     ];
 }
@@ -672,6 +782,13 @@ pub mod features {
     pub const UNSUPPORTED: &str = "unsupported";
     /// `ChangePassword`.
     pub const CHANGE_PASSWORD: &str = "change_password";
+    /// `Block`, `Unblock`, `Blocked`.
+    pub const BLOCKING: &str = "blocking";
+    /// `Report`, and `Reported` events for moderators.
+    pub const REPORTS: &str = "reports";
+    /// Invitations that wait for consent: `Accept`, `Decline`,
+    /// `Invitations`, `SetInvites`, and `Invited` events.
+    pub const INVITATIONS: &str = "invitations";
     /// Every feature name this build knows, in the order servers list them.
     pub const ALL: &[&str] = &[
         DIRECT,
@@ -681,6 +798,9 @@ pub mod features {
         NONCE,
         UNSUPPORTED,
         CHANGE_PASSWORD,
+        BLOCKING,
+        REPORTS,
+        INVITATIONS,
     ];
 }
 

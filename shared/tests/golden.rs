@@ -194,7 +194,45 @@ fn requests() -> Vec<(&'static str, Request)> {
             },
         ),
         ("stats", Request::Stats),
+        (
+            "block",
+            Request::Block {
+                user: "mallory".into(),
+            },
+        ),
+        (
+            "unblock",
+            Request::Unblock {
+                user: "mallory".into(),
+            },
+        ),
+        ("blocked", Request::Blocked),
+        (
+            "report",
+            Request::Report {
+                room: room(),
+                id: 42,
+                reason: "spam".into(),
+            },
+        ),
+        ("accept", Request::Accept { room: room() }),
+        ("decline", Request::Decline { room: room() }),
+        ("invitations", Request::Invitations),
+        (
+            "set_invites",
+            Request::SetInvites {
+                policy: InvitePolicy::Nobody,
+            },
+        ),
     ]
+}
+
+fn invitation() -> Invitation {
+    Invitation {
+        room: "#ops".into(),
+        by: "bob".into(),
+        at: 1_700_000_000_000,
+    }
 }
 
 fn responses() -> Vec<(&'static str, Response)> {
@@ -221,6 +259,19 @@ fn responses() -> Vec<(&'static str, Response)> {
                 admin: false,
                 token: Some("ab12".into()),
                 rooms: vec![room_state()],
+                blocked: Vec::new(),
+                invitations: Vec::new(),
+            }),
+        ),
+        (
+            "session_with_blocks_and_invitations",
+            Response::Session(SessionInfo {
+                user: "alice".into(),
+                admin: false,
+                token: None,
+                rooms: vec![room_state()],
+                blocked: vec!["mallory".into()],
+                invitations: vec![invitation()],
             }),
         ),
         ("done", Response::Done),
@@ -289,6 +340,8 @@ fn responses() -> Vec<(&'static str, Response)> {
                 token: Some("cd34".into()),
             },
         ),
+        ("blocked", Response::Blocked(vec!["mallory".into()])),
+        ("invitations", Response::Invitations(vec![invitation()])),
     ]
 }
 
@@ -377,6 +430,20 @@ fn events() -> Vec<(&'static str, Event)> {
                 reason: Some("spam".into()),
             },
         ),
+        ("invited", Event::Invited(invitation())),
+        (
+            "reported",
+            Event::Reported(Report {
+                id: 7,
+                room: "#general".into(),
+                message: 42,
+                author: "mallory".into(),
+                excerpt: "buy now".into(),
+                by: "alice".into(),
+                reason: "spam".into(),
+                at: 1_700_000_000_000,
+            }),
+        ),
         (
             "closing",
             Event::Closing {
@@ -415,6 +482,14 @@ fn exhaustive_request(r: &Request) {
         | Request::Typing { .. }
         | Request::Presence { .. }
         | Request::Stats
+        | Request::Block { .. }
+        | Request::Unblock { .. }
+        | Request::Blocked
+        | Request::Report { .. }
+        | Request::Accept { .. }
+        | Request::Decline { .. }
+        | Request::Invitations
+        | Request::SetInvites { .. }
         // Never encoded: what a newer client's request decodes as.
         | Request::Unknown(_) => {}
     }
@@ -435,6 +510,8 @@ fn exhaustive_response(r: &Response) {
         | Response::Members { .. }
         | Response::Stats(_)
         | Response::PasswordChanged { .. }
+        | Response::Blocked(_)
+        | Response::Invitations(_)
         | Response::Unknown(_) => {}
     }
 }
@@ -453,6 +530,8 @@ fn exhaustive_event(e: &Event) {
         | Event::Role { .. }
         | Event::RoomAdded(_)
         | Event::RoomRemoved { .. }
+        | Event::Invited(_)
+        | Event::Reported(_)
         | Event::Closing { .. }
         | Event::Unknown(_) => {}
     }
@@ -601,6 +680,8 @@ fn unknown_values_of_growing_enums_decode_as_catch_alls() {
             admin: false,
             token: None,
             rooms: vec![room_state()],
+            blocked: Vec::new(),
+            invitations: Vec::new(),
         }),
     };
     let mut bytes = encode(&frame).unwrap().to_vec();

@@ -185,7 +185,9 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                     user,
                     admin,
                     token,
-                    rooms
+                    rooms,
+                    blocked: Vec::new(),
+                    invitations: Vec::new(),
                 })
             ),
     ];

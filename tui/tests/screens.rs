@@ -69,6 +69,8 @@ fn connected(width: u16, height: u16) -> App {
             room("#deploys", 3, 0, ""),
             room("@bob", 1, 0, ""),
         ],
+        blocked: Vec::new(),
+        invitations: Vec::new(),
     });
     app.on_rtt(Duration::from_millis(3));
     let mut history = vec![

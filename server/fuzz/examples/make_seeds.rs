@@ -276,8 +276,8 @@ fn frame_decode(dir: &Path) -> usize {
                 user: "alice".into(),
                 admin: true,
                 token: Some("00ff".into()),
-                rooms: vec![room_state("#general")],
-            }),
+                rooms: vec![room_state("#general")], blocked: Vec::new(), invitations: Vec::new(),
+}),
         }),
     );
     put(

@@ -402,6 +402,8 @@ impl Hub {
             admin: user.admin,
             token,
             rooms: self.room_states(user.id),
+            blocked: Vec::new(),
+            invitations: Vec::new(),
         }
     }
 

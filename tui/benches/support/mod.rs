@@ -121,6 +121,8 @@ pub fn loaded_app(n: u64, unread: bool, load: Load) -> App {
             room("#deploys", 3, 50),
             room("@bob", 1, 5),
         ],
+        blocked: Vec::new(),
+        invitations: Vec::new(),
     });
     let page_len = MessageId::from(PAGE);
     let history = |older: bool| Then::History {

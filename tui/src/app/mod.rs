@@ -475,7 +475,7 @@ impl App {
                 }
             }
             // Events from a newer server: nothing to show.
-            Event::Closing { .. } | Event::Unknown(_) => {}
+            Event::Closing { .. } | Event::Invited(_) | Event::Reported(_) | Event::Unknown(_) => {}
         }
         effects
     }

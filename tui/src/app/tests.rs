@@ -36,6 +36,8 @@ pub fn online_app() -> App {
         admin: false,
         token: None,
         rooms: vec![room_state("#general", 0, 0), room_state("#rust", 2, 1)],
+        blocked: Vec::new(),
+        invitations: Vec::new(),
     });
     app
 }
@@ -97,6 +99,8 @@ fn login_lists_rooms_opens_general_and_fetches_its_history() {
             room_state("#general", 0, 0),
             room_state("@bob", 1, 0),
         ],
+        blocked: Vec::new(),
+        invitations: Vec::new(),
     });
     let names: Vec<_> = app.rooms.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
@@ -256,6 +260,8 @@ fn offline_messages_queue_and_go_out_in_order_on_reconnect() {
         admin: false,
         token: None,
         rooms: vec![room_state("#general", 0, 0), room_state("#rust", 0, 0)],
+        blocked: Vec::new(),
+        invitations: Vec::new(),
     });
     let bodies: Vec<_> = effects
         .iter()
@@ -292,6 +298,8 @@ fn reconnecting_catches_up_after_the_last_id_seen() {
         admin: false,
         token: None,
         rooms: vec![state, room_state("#rust", 0, 0)],
+        blocked: Vec::new(),
+        invitations: Vec::new(),
     });
     assert!(requests(&effects).iter().any(|r| matches!(
         r,
@@ -774,6 +782,8 @@ fn a_reconnect_keeps_the_room_on_screen() {
         admin: false,
         token: None,
         rooms: names.iter().map(|n| room_state(n, 0, 0)).collect(),
+        blocked: Vec::new(),
+        invitations: Vec::new(),
     };
     app.on_online(&rooms(&["#a", "#b", "#c"]));
     app.on_key(ctrl('n'), Instant::now(), 0);
@@ -932,6 +942,8 @@ fn a_typed_password_login_keeps_the_session_token_once() {
         admin: false,
         token: Some("tok".into()),
         rooms: vec![room_state("#general", 0, 0)],
+        blocked: Vec::new(),
+        invitations: Vec::new(),
     };
     let stores = |effects: &[Effect]| {
         effects

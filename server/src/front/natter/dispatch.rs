@@ -128,6 +128,18 @@ impl Conn {
                 ops::presence::set(shared, caller, state, status)
             }
             Request::Stats => ops::presence::stats(shared, caller),
+            Request::Block { .. }
+            | Request::Unblock { .. }
+            | Request::Blocked
+            | Request::Report { .. }
+            | Request::Accept { .. }
+            | Request::Decline { .. }
+            | Request::Invitations
+            | Request::SetInvites { .. } => {
+                // Being built: answered as a server without them would.
+                self.unsupported(id, req.kind());
+                return true;
+            }
         };
         self.answer(id, result);
         true
