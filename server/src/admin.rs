@@ -36,6 +36,8 @@ pub enum AdminError {
     NoSuchRoom(String),
     #[error("the name {0} is not kept for a deleted account")]
     NotReserved(String),
+    #[error("no open report #{0}")]
+    NoSuchReport(u64),
     #[error("{} already exists; choose a new file", .0.display())]
     BackupExists(std::path::PathBuf),
     #[error("no database at {}", .0.display())]
@@ -157,6 +159,20 @@ pub fn list_users(data_dir: &Path) -> Result<Vec<UserSummary>, AdminError> {
 /// The newest `last` audit log entries, oldest first.
 pub fn audit_log(data_dir: &Path, last: u32) -> Result<Vec<store::AuditEntry>, AdminError> {
     Ok(open(data_dir)?.audit_log(last)?)
+}
+
+/// Reports of messages, oldest first: open ones, or all with `all`.
+pub fn reports(data_dir: &Path, all: bool) -> Result<Vec<store::ReportRow>, AdminError> {
+    Ok(open(data_dir)?.reports(all)?)
+}
+
+/// Closes an open report (audited).
+pub fn close_report(data_dir: &Path, id: u64) -> Result<(), AdminError> {
+    if open(data_dir)?.close_report(id)? {
+        Ok(())
+    } else {
+        Err(AdminError::NoSuchReport(id))
+    }
 }
 
 /// Writes a consistent copy of the database to `dest` (which must not

@@ -190,6 +190,8 @@ pub enum Quota {
     Invites,
     /// Direct conversations opened (`limits.directs_per_user_per_hour`).
     Directs,
+    /// Messages reported (`limits.reports_per_user_per_hour`).
+    Reports,
 }
 
 /// Runs the server on one plain `listener` until `shutdown` resolves; see
@@ -437,6 +439,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         rooms,
         messages: count,
         last_account_event: account_events,
+        blocks,
     } = store.load_all(cap)?;
     let hasher = auth::Hasher::start(config.limits.hash_threads()).map_err(ServerError::Hasher)?;
     let fd_cap = fds::raise_limit();
@@ -453,6 +456,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
     for room in rooms {
         hub.install_room(room);
     }
+    hub.load_blocks(blocks);
     let shared = Arc::new(Shared {
         config: RwLock::new(config),
         tls,

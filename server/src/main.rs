@@ -56,6 +56,20 @@ enum Command {
     /// Write a consistent copy of the database to FILE (safe while the
     /// server runs).
     Backup { file: PathBuf },
+    /// List the open reports of messages (users' `/report`), or close one.
+    Reports {
+        /// Closed reports too.
+        #[arg(long)]
+        all: bool,
+        #[command(subcommand)]
+        action: Option<ReportCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Mark report ID as dealt with.
+    Close { id: u64 },
 }
 
 #[derive(Subcommand)]
@@ -272,6 +286,24 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Reports {
+            action: Some(ReportCommand::Close { id }),
+            ..
+        } => {
+            admin::close_report(&data_dir, id)?;
+            println!("closed report #{id}");
+            Ok(())
+        }
+        Command::Reports { all, action: None } => {
+            let reports = admin::reports(&data_dir, all)?;
+            if reports.is_empty() {
+                println!("no {}reports", if all { "" } else { "open " });
+            }
+            for r in reports {
+                println!("{}", format_report(&r));
+            }
+            Ok(())
+        }
         Command::Backup { file } => {
             admin::backup(&data_dir, &file)?;
             println!("backed up to {}", file.display());
@@ -284,10 +316,7 @@ fn real_main(cli: Cli) -> Result<()> {
 /// touched.
 fn format_audit(e: &natter_server::store::AuditEntry) -> String {
     use std::fmt::Write as _;
-    let at = chrono::DateTime::from_timestamp_millis(e.at).map_or_else(
-        || e.at.to_string(),
-        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-    );
+    let at = time(e.at);
     // Every field may hold a peer's text (a topic, a reason): one entry is
     // always exactly one line, and nothing reaches the terminal raw.
     let mut line = format!("{at}  {}  {}", escape(&e.actor), escape(&e.action));
@@ -301,6 +330,33 @@ fn format_audit(e: &natter_server::store::AuditEntry) -> String {
         let _ = write!(line, "  ({})", escape(&e.detail));
     }
     line
+}
+
+fn time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+/// One report, one line, every peer-written field escaped.
+fn format_report(r: &natter_server::store::ReportRow) -> String {
+    let p = &r.report;
+    let state = r
+        .closed_at
+        .map_or_else(|| "open".to_owned(), |t| format!("closed {}", time(t)));
+    format!(
+        "#{}  {}  {}  in {}: {} reported message {} by {}: {}  \"{}\"",
+        p.id,
+        time(p.at),
+        state,
+        escape(&p.room),
+        escape(&p.by),
+        p.message,
+        escape(&p.author),
+        escape(&p.reason),
+        escape(&p.excerpt)
+    )
 }
 
 /// The first line of stdin when it is not a terminal (scripts), else a

@@ -194,7 +194,13 @@ async fn a_half_closed_peer_still_reads_every_reply_then_a_goodbye() {
 
 #[tokio::test]
 async fn a_vanished_peer_is_dropped_at_its_heartbeat_deadline() {
-    let server = TestServer::start(&["alice", "bob"], |c| c.limits.heartbeat_ms = 100).await;
+    let server = TestServer::start(&["alice", "bob"], |c| {
+        c.limits.heartbeat_ms = 100;
+        // Her going offline is told at once, not a throttle interval later:
+        // bob's own 300 ms deadline is short.
+        c.limits.presence_throttle_ms = 0;
+    })
+    .await;
     let mut bob = server.login("bob").await;
     // Alice logs in, then goes silent without closing: to the server that
     // is a half-open connection (a vanished laptop, a dead NAT entry).

@@ -231,6 +231,15 @@ async fn moderation_is_audited_with_who_what_where_and_why() {
     let server = TestServer::start(&["alice", "bob", "carol"], |_| {}).await;
     let mut alice = server.login("alice").await;
     let mut bob = server.login("bob").await;
+    // Both may be added at once, so the invitations need no consent here.
+    let mut carol = server.login("carol").await;
+    for c in [&mut bob, &mut carol] {
+        c.request(Request::SetInvites {
+            policy: natter_shared::InvitePolicy::Anyone,
+        })
+        .await
+        .unwrap();
+    }
     let before = admin::audit_log(&server.data_dir, 1000).unwrap().len();
     alice
         .request(Request::Create {

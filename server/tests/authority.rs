@@ -53,6 +53,14 @@ fn kind_of(r: &Request) -> &'static str {
         Request::Typing { .. } => "typing",
         Request::Presence { .. } => "presence",
         Request::Stats => "stats",
+        Request::Block { .. } => "block",
+        Request::Unblock { .. } => "unblock",
+        Request::Blocked => "blocked",
+        Request::Report { .. } => "report",
+        Request::Accept { .. } => "accept",
+        Request::Decline { .. } => "decline",
+        Request::Invitations => "invitations",
+        Request::SetInvites { .. } => "set_invites",
         // Cannot be encoded; `connection.rs` sends raw frames of unknown requests.
         Request::Unknown(_) => "unknown",
     }
@@ -285,6 +293,65 @@ fn rows() -> Vec<Row> {
             Allowed,
         ),
         row(|_| Request::Stats, nli(), Allowed, Allowed, Allowed),
+        // Blocking is about users, not rooms: anyone logged in may.
+        row(
+            |_| Request::Block {
+                user: "olive".into(),
+            },
+            nli(),
+            Allowed,
+            Allowed,
+            Allowed,
+        ),
+        row(|_| Request::Blocked, nli(), Allowed, Allowed, Allowed),
+        row(
+            |_| Request::Unblock {
+                user: "olive".into(),
+            },
+            nli(),
+            Allowed,
+            Allowed,
+            Allowed,
+        ),
+        // A report needs the room: outsiders learn nothing from one. The
+        // member asks about a message id that is nowhere.
+        row(
+            |room| Request::Report {
+                room: room.into(),
+                id: u64::MAX >> 2,
+                reason: "spam".into(),
+            },
+            nli(),
+            AsMissing,
+            Code(ErrorCode::Invalid),
+            AsMissing,
+        ),
+        // Without an invitation, the answer is the same whether the room
+        // exists or not.
+        row(
+            |room| Request::Accept { room: room.into() },
+            nli(),
+            AsMissing,
+            Code(ErrorCode::Invalid),
+            AsMissing,
+        ),
+        row(
+            |room| Request::Decline { room: room.into() },
+            nli(),
+            AsMissing,
+            Code(ErrorCode::Invalid),
+            AsMissing,
+        ),
+        row(|_| Request::Invitations, nli(), Allowed, Allowed, Allowed),
+        row(
+            |_| Request::SetInvites {
+                policy: natter_shared::InvitePolicy::Nobody,
+            },
+            nli(),
+            Allowed,
+            Allowed,
+            Allowed,
+        ),
         row(
             |room| Request::Leave { room: room.into() },
             nli(),
@@ -349,6 +416,17 @@ async fn every_request_by_every_outsider_is_refused_without_a_leak() {
             })
             .await
             .unwrap();
+        // They share only #general with olive: the invitation waits for
+        // their consent.
+        let mut invitee = if user == "ghost" {
+            None
+        } else {
+            Some(server.login(user).await)
+        };
+        let c = invitee.as_mut().unwrap_or(&mut ghost);
+        c.request(Request::Accept { room: ROOM.into() })
+            .await
+            .unwrap();
     }
     olive
         .request(Request::Topic {
@@ -384,7 +462,7 @@ async fn every_request_by_every_outsider_is_refused_without_a_leak() {
         kinds.len(),
         "a request type has two rows: {kinds:?}"
     );
-    assert_eq!(unique.len(), 24, "every request type has a row: {kinds:?}");
+    assert_eq!(unique.len(), 32, "every request type has a row: {kinds:?}");
 
     for actor in ["anon", "otto", "mia", "ben"] {
         let mut seen = Vec::new();

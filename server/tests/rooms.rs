@@ -164,6 +164,11 @@ async fn private_rooms_and_direct_conversations_stay_private() {
             .unwrap(),
         Response::Done
     );
+    bob.request(Request::Accept {
+        room: "#secret".into(),
+    })
+    .await
+    .unwrap();
     sent_id(&mut alice, "#secret", "plans").await;
     sent_id(&mut alice, "@bob", "just us").await;
     // Give eve's queue time to receive anything that would leak.
@@ -572,6 +577,17 @@ async fn private_room_invites_need_a_moderator() {
         })
         .await
         .unwrap();
+    // Bob shares only #general with alice: he is asked first.
+    let e = bob.event_where(|e| matches!(e, Event::Invited(_))).await;
+    assert!(
+        matches!(e, Event::Invited(ref i) if i.room == "#ops" && i.by == "alice"),
+        "{e:?}"
+    );
+    bob.request(Request::Accept {
+        room: "#ops".into(),
+    })
+    .await
+    .unwrap();
     let e = bob.event_where(|e| matches!(e, Event::RoomAdded(_))).await;
     assert!(
         matches!(e, Event::RoomAdded(ref r) if r.name == "#ops" && r.kind == RoomKind::Private)

@@ -49,6 +49,10 @@ impl Hub {
         if other == viewer {
             return Err(err(ErrorCode::Invalid, "you cannot message yourself"));
         }
+        if self.blocks(other, viewer) {
+            // As if `name` did not exist: the blocked user is not told.
+            return Err(err(ErrorCode::NoSuchUser, format!("no such user: {name}")));
+        }
         Ok(other)
     }
 

@@ -61,6 +61,21 @@ impl Hub {
         }
     }
 
+    /// An event about `user` (typing, presence) to the room's other
+    /// members, except those who block `user`.
+    pub(super) fn send_room_about(&self, room: &Room, frame: &Outgoing, user: i64) {
+        match self.blockers_of(user) {
+            None => self.send_room(room, frame, Some(user)),
+            Some(blockers) => {
+                for m in room.members.keys() {
+                    if *m != user && !blockers.contains(m) {
+                        self.send_user(*m, frame);
+                    }
+                }
+            }
+        }
+    }
+
     /// A reply to one session, in its protocol.
     pub(super) fn send_session(&self, session: u64, frame: &ServerFrame) {
         if let Some(s) = self.sessions.get(&session) {

@@ -37,10 +37,17 @@ impl Hub {
             let peer = self
                 .direct_peer(user, target)?
                 .ok_or_else(|| no_such_room(target))?;
+            let name = self.user_name(peer);
+            self.check_direct(user, peer, &name)?;
             return Ok(SendPlan::NeedDirect(peer));
         };
         let room = self.member_room(user, target)?;
         debug_assert_eq!(room.id, room_id);
+        if let Some((a, b)) = room.direct {
+            let other = if a == user { b } else { a };
+            let name = self.user_name(other);
+            self.check_direct(user, other, &name)?;
+        }
         self.stop_typing(room_id, user);
         Ok(SendPlan::Ready(NewMessage {
             room_id,

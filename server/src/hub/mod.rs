@@ -22,8 +22,13 @@
 //! - [`unread`]: unread and mention counts, read markers.
 //! - [`presence`]: per-session presence and what others see.
 //! - [`typing`]: typing relays and their expiry.
+//! - [`blocks`]: who blocks whom, and what a block holds back.
+//! - [`consent`]: invitations checked, accepted, announced; reports to
+//!   moderators.
 
 mod access;
+mod blocks;
+pub mod consent;
 mod fanout;
 mod history;
 mod messages;
@@ -190,6 +195,9 @@ pub struct Hub {
     directs: IdMap<(i64, i64), i64>,
     sessions: IdMap<u64, Session>,
     typing: IdMap<(i64, i64), Typing>,
+    /// Who each user blocks, and who blocks each user (see `blocks.rs`).
+    blocking: IdMap<i64, IdSet<i64>>,
+    blocked_by: IdMap<i64, IdSet<i64>>,
     /// Presence changes are announced at most once per
     /// `limits.presence_throttle_ms` per user; see `presence.rs`.
     announced: IdMap<i64, Announced>,
@@ -252,6 +260,8 @@ impl Hub {
             sessions: IdMap::default(),
             typing: IdMap::default(),
             announced: IdMap::default(),
+            blocking: IdMap::default(),
+            blocked_by: IdMap::default(),
             messages_stored,
             presence_stamp: 0,
             ring_cap,

@@ -168,6 +168,10 @@ impl Hub {
             return;
         };
         let mut seen = IdSet::default();
+        // Those who block the user hear nothing of them.
+        if let Some(blockers) = self.blockers_of(user) {
+            seen.extend(blockers.iter().copied());
+        }
         if let Some(u) = self.users.get(&user) {
             for r in &u.rooms {
                 if let Some(room) = self.rooms.get(r) {

@@ -216,7 +216,7 @@ impl Hub {
                 status,
             })
         {
-            self.send_room(room, &f, Some(user));
+            self.send_room_about(room, &f, user);
         }
     }
 
@@ -323,44 +323,20 @@ impl Hub {
         ))
     }
 
-    /// Adds a user to a room.
+    /// Adds a user to a room at once (no consent asked: the operator's
+    /// and the `anyone` policy's path). Checked by [`Hub::check_invite`].
     pub fn invite(
         &mut self,
         session: u64,
         target: &str,
         invitee: i64,
     ) -> Result<(Response, Option<StoreChange>), ErrorReply> {
-        let user = self.logged_in(session)?;
-        let id = self
-            .find(user, target)?
-            .ok_or_else(|| no_such_room(target))?;
-        let room = &self.rooms[&id];
-        match room.kind {
-            RoomKind::Direct | RoomKind::Unknown => {
-                return Err(err(ErrorCode::Invalid, "direct conversations are for two"));
-            }
-            RoomKind::Private => {
-                self.moderator(user, target)?;
-            }
-            RoomKind::Public => {
-                if !self.is_admin(user) {
-                    self.member_room(user, target)?;
-                }
+        match self.check_invite(session, target, invitee)? {
+            super::consent::InviteCheck::AlreadyMember => Ok((Response::Done, None)),
+            super::consent::InviteCheck::Allowed { room, .. } => {
+                Ok((Response::Done, self.add_invited(room, invitee)))
             }
         }
-        let room = &self.rooms[&id];
-        let name = self.user_name(invitee);
-        if room.bans.contains(&invitee) {
-            return Err(err(
-                ErrorCode::Banned,
-                format!("{name} is banned from {target}; unban them first"),
-            ));
-        }
-        if room.members.contains_key(&invitee) {
-            return Ok((Response::Done, None));
-        }
-        let change = self.add_member(id, invitee, Role::Member);
-        Ok((Response::Done, Some(change)))
     }
 
     /// Kicks or bans a user.
@@ -541,6 +517,9 @@ impl Hub {
             .map(|(uid, m)| {
                 let (presence, status) = if *uid == user {
                     self.own_presence(user)
+                } else if self.blocks(user, *uid) {
+                    // A block hides presence everywhere, here too.
+                    (PresenceState::Offline, None)
                 } else {
                     self.visible_presence(*uid)
                 };

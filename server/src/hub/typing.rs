@@ -57,6 +57,9 @@ impl Hub {
         match room.direct {
             Some((a, b)) => {
                 let other = if a == user { b } else { a };
+                if self.blocks(other, user) {
+                    return;
+                }
                 if let Some(f) = event(Event::Typing {
                     room: self.display(room, other),
                     user: name,
@@ -71,7 +74,7 @@ impl Hub {
                     user: name,
                     active,
                 }) {
-                    self.send_room(room, &f, Some(user));
+                    self.send_room_about(room, &f, user);
                 }
             }
         }

@@ -338,10 +338,23 @@ async fn finish_login(
             hub.merge_membership(&m, counts);
         }
     }
+    let blocked = shared
+        .store
+        .blocked_names(user_id)
+        .await
+        .map_err(|e| internal(&e))?;
+    let invitations = shared
+        .store
+        .invitations(user_id)
+        .await
+        .map_err(|e| internal(&e))?;
     let session = shared.new_session_id();
-    let info = shared
-        .hub()
-        .add_session(session, &row, Protocol::Natter, Arc::clone(outbox), token);
+    let mut info =
+        shared
+            .hub()
+            .add_session(session, &row, Protocol::Natter, Arc::clone(outbox), token);
+    info.blocked = blocked;
+    info.invitations = invitations;
     tracing::info!(%peer, user = row.name, session, "logged in");
     Ok(LoggedIn {
         session,

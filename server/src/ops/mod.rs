@@ -25,6 +25,7 @@ pub mod moderation;
 pub mod presence;
 pub mod quotas;
 pub mod rooms;
+pub mod safety;
 
 use std::net::SocketAddr;
 

@@ -1,7 +1,8 @@
 //! Per-user quotas on actions that cost others: rooms created
 //! (`limits.rooms_per_user_per_hour`), invitations sent
 //! (`limits.invites_per_user_per_minute`) and direct conversations opened
-//! (`limits.directs_per_user_per_hour`). Admins have none. A unit taken for
+//! (`limits.directs_per_user_per_hour`) and reports made
+//! (`limits.reports_per_user_per_hour`). Admins have none. A unit taken for
 //! an action that then fails is refunded.
 //!
 //! And each account's request rate, shared by all its connections
@@ -82,6 +83,11 @@ pub fn take(shared: &Shared, user: i64, quota: Quota) -> Result<(), ErrorReply> 
             config.limits.directs_per_user_per_hour,
             3600.0,
             "new direct conversations this hour",
+        ),
+        Quota::Reports => (
+            config.limits.reports_per_user_per_hour,
+            3600.0,
+            "reports this hour",
         ),
     };
     let mut quotas = shared

@@ -1,6 +1,7 @@
 //! Rooms as their members use them: joining (a direct conversation is
-//! opened on first use), leaving, creating, inviting, and the lists a
-//! client shows (members, your rooms, the public directory).
+//! opened on first use), leaving, creating, and the lists a client shows
+//! (members, your rooms, the public directory). Inviting, with consent, is
+//! in [`super::safety`].
 
 use natter_shared::{ErrorCode, ErrorReply, Response, RoomKind};
 
@@ -57,24 +58,6 @@ pub async fn create(shared: &Shared, caller: Caller, room: &str, private: bool) 
         Err(e) => {
             quotas::refund(shared, user, Quota::Rooms);
             Err(internal(&e))
-        }
-    }
-}
-
-/// Adds `user` to a room (counted against the caller's quota).
-pub async fn invite(shared: &Shared, caller: Caller, room: &str, user: &str) -> OpResult {
-    let invitee = super::resolve_user(shared, user).await?;
-    let me = super::user_of(shared, caller)?;
-    quotas::take(shared, me, Quota::Invites)?;
-    let r = shared.hub().invite(caller.session, room, invitee);
-    match changed(shared, r) {
-        Ok(res) => {
-            super::audit(shared, caller, "invite", user, room, "");
-            Ok(res)
-        }
-        Err(e) => {
-            quotas::refund(shared, me, Quota::Invites);
-            Err(e)
         }
     }
 }

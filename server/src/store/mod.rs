@@ -42,6 +42,7 @@
 pub mod changes;
 pub mod operations;
 pub mod operator;
+pub mod safety;
 pub mod schema;
 pub mod sql;
 pub mod writer;
@@ -58,6 +59,7 @@ use crate::config::SyncMode;
 pub use changes::{RoomSnapshot, StoreChange, load_room};
 pub use operations::{Missing, Startup};
 pub use operator::OperatorStore;
+pub use safety::ReportRow;
 pub use schema::{DB_FILE, open_db};
 pub use sql::*;
 

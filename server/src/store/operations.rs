@@ -18,6 +18,8 @@ pub struct Startup {
     pub messages: u64,
     /// The newest `account_events` row, already acted on by definition.
     pub last_account_event: i64,
+    /// Every block, as (blocker, blocked).
+    pub blocks: Vec<(i64, i64)>,
 }
 
 /// What a login must bring into memory: rooms not loaded yet, and
@@ -45,11 +47,13 @@ impl Store {
                 .map(|row| load_room(&tx, row, cap))
                 .collect::<Result<Vec<_>, _>>()?;
             let messages = sql::message_count(&tx)?;
+            let blocks = super::safety::all_blocks(&tx)?;
             tx.finish()?;
             Ok(Startup {
                 rooms,
                 messages,
                 last_account_event,
+                blocks,
             })
         })
     }

@@ -16,7 +16,7 @@ use super::{StoreError, now_ms, open_db};
 
 /// The database, opened for an operator.
 pub struct OperatorStore {
-    conn: Connection,
+    pub(in crate::store) conn: Connection,
     /// Who the audit log names: `operator:<login>`.
     actor: String,
 }
@@ -47,7 +47,7 @@ impl OperatorStore {
 
     /// Runs `f` in one immediate transaction with the audit entry
     /// `action target room detail`.
-    fn audited<T>(
+    pub(in crate::store) fn audited<T>(
         &mut self,
         action: &str,
         target: &str,

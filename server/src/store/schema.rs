@@ -106,6 +106,36 @@ CREATE TABLE IF NOT EXISTS reserved_names (
     user_id INTEGER NOT NULL,
     at INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Who blocks whom: the blocked user's direct messages, typing and presence
+-- no longer reach the blocker.
+CREATE TABLE IF NOT EXISTS blocks (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    blocked_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, blocked_id)
+) WITHOUT ROWID;
+-- Invitations waiting for the invitee's consent.
+CREATE TABLE IF NOT EXISTS invitations (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    inviter TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS invitations_user ON invitations(user_id);
+-- Reported messages, for the admins (`natterd reports`). Names and an
+-- excerpt are copied, so a report outlives the message and its author.
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    reporter TEXT NOT NULL,
+    room TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    excerpt TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    closed_at INTEGER
+);
 -- Moderation and admin actions: who did what to whom, and when.
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -130,6 +160,15 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_room_id {
         conn.execute_batch("ALTER TABLE account_events ADD COLUMN room_id INTEGER")?;
+    }
+    // users gained their invitation policy with consent for invitations.
+    let has_invites: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('users') WHERE name = 'invites'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_invites {
+        conn.execute_batch("ALTER TABLE users ADD COLUMN invites TEXT NOT NULL DEFAULT 'shared'")?;
     }
     Ok(())
 }

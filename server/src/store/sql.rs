@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{GENERAL, MAX_TOKENS_PER_USER, StoreError, StoredMessage, now_ms};
 
 /// SQLite integers are signed; ids and counts never reach 2^63.
-fn to_sql(n: u64) -> i64 {
+pub(crate) fn to_sql(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 

@@ -100,7 +100,7 @@ impl Conn {
                 ops::rooms::create(shared, caller, &room, private).await
             }
             Request::Invite { room, user } => {
-                ops::rooms::invite(shared, caller, &room, &user).await
+                ops::safety::invite(shared, caller, &room, &user).await
             }
             Request::Kick { room, user, reason } => {
                 ops::moderation::remove(shared, caller, &room, &user, false, reason).await
@@ -128,17 +128,19 @@ impl Conn {
                 ops::presence::set(shared, caller, state, status)
             }
             Request::Stats => ops::presence::stats(shared, caller),
-            Request::Block { .. }
-            | Request::Unblock { .. }
-            | Request::Blocked
-            | Request::Report { .. }
-            | Request::Accept { .. }
-            | Request::Decline { .. }
-            | Request::Invitations
-            | Request::SetInvites { .. } => {
-                // Being built: answered as a server without them would.
-                self.unsupported(id, req.kind());
-                return true;
+            Request::Block { user } => ops::safety::block(shared, caller, &user).await,
+            Request::Unblock { user } => ops::safety::unblock(shared, caller, &user).await,
+            Request::Blocked => ops::safety::blocked(shared, caller).await,
+            Request::Report {
+                room,
+                id: message,
+                reason,
+            } => ops::safety::report(shared, caller, &room, message, &reason).await,
+            Request::Accept { room } => ops::safety::accept(shared, caller, &room).await,
+            Request::Decline { room } => ops::safety::decline(shared, caller, &room).await,
+            Request::Invitations => ops::safety::invitations(shared, caller).await,
+            Request::SetInvites { policy } => {
+                ops::safety::set_invites(shared, caller, policy).await
             }
         };
         self.answer(id, result);
