@@ -27,6 +27,8 @@
 //! - [`tls`]: certificates for the TLS listener, replaceable at run time.
 //! - [`fds`]: the open-file limit, raised at start, and the connection cap
 //!   it implies.
+//! - [`admission`]: which connections are let in: limits overall and per
+//!   address, and the share of those not logged in yet.
 //! - [`embedded`]: natterd running inside another process (`natter
 //!   --local`, tests), started on its caller's listeners and stopped
 //!   gracefully.
@@ -34,6 +36,7 @@
 //!   port 0 with a temp data dir and limits lifted, and shared fixtures.
 
 pub mod admin;
+pub mod admission;
 pub mod auth;
 pub mod config;
 pub mod embedded;
@@ -96,10 +99,8 @@ pub struct Shared {
     pub throttle: Mutex<auth::Throttle>,
     /// Open connections per IP address.
     conns: Mutex<HashMap<IpAddr, usize>>,
-    /// Connections not logged in yet: they get a smaller share of the
-    /// connection limit, so idle unauthenticated sockets cannot crowd out
-    /// users.
-    pre_login: std::sync::atomic::AtomicUsize,
+    /// Connections not logged in yet, oldest first: see [`admission`].
+    pre_login: Mutex<admission::PreLoginQueue>,
     /// The most connections the open-file limit allows (see [`fds`]).
     fd_cap: Option<usize>,
     /// Password hashing is slow and memory-hungry (argon2, ~19 MiB each):
@@ -290,7 +291,7 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let (guard, pre_login) = match admit(&shared, peer.ip()) {
+        let (guard, pre_login) = match admission::admit(&shared, peer.ip()) {
             Ok(admitted) => admitted,
             Err(message) => {
                 tracing::warn!(%peer, message, "connection refused");
@@ -464,7 +465,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         hub: Mutex::new(hub),
         throttle: Mutex::new(auth::Throttle::default()),
         conns: Mutex::new(HashMap::new()),
-        pre_login: std::sync::atomic::AtomicUsize::new(0),
+        pre_login: Mutex::new(admission::PreLoginQueue::default()),
         fd_cap,
         hasher,
         login_settled: tokio::sync::Notify::new(),
@@ -515,96 +516,6 @@ fn deliver_loop(shared: &std::sync::Weak<Shared>, commits: store::Commits) {
             }
         }
     }
-}
-
-/// Releases a connection slot when the connection ends.
-struct ConnGuard {
-    shared: Arc<Shared>,
-    ip: IpAddr,
-}
-
-impl Drop for ConnGuard {
-    fn drop(&mut self) {
-        let mut conns = self
-            .shared
-            .conns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = conns.get_mut(&self.ip) {
-            *n -= 1;
-            if *n == 0 {
-                conns.remove(&self.ip);
-            }
-        }
-    }
-}
-
-/// A connection's place among those not logged in yet; the front end drops
-/// it at login (or the connection ends with it).
-#[derive(Debug)]
-pub struct PreLogin {
-    shared: std::sync::Weak<Shared>,
-}
-
-impl Drop for PreLogin {
-    fn drop(&mut self) {
-        if let Some(shared) = self.shared.upgrade() {
-            shared.pre_login.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-impl Shared {
-    /// The connection limit in force: `max_connections`, lowered to what
-    /// the open-file limit allows.
-    #[must_use]
-    pub fn max_connections(&self) -> usize {
-        let configured = self.config().limits.max_connections;
-        self.fd_cap.map_or(configured, |cap| configured.min(cap))
-    }
-
-    /// The share of [`Shared::max_connections`] that may be connections
-    /// not logged in yet: `max_unauthenticated`, or a quarter.
-    #[must_use]
-    pub fn max_pre_login(&self) -> usize {
-        let max = self.max_connections();
-        match self.config().limits.max_unauthenticated {
-            0 => (max / 4).max(1),
-            n => n.min(max),
-        }
-    }
-}
-
-fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<(ConnGuard, PreLogin), &'static str> {
-    let max = shared.max_connections();
-    let max_pre_login = shared.max_pre_login();
-    let per_ip = shared.config().limits.max_connections_per_ip;
-    let mut conns = shared
-        .conns
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let total: usize = conns.values().sum();
-    if total >= max {
-        return Err("the server has too many connections; try again later");
-    }
-    if shared.pre_login.load(Ordering::Relaxed) >= max_pre_login {
-        return Err("too many connections are logging in at once; try again shortly");
-    }
-    let n = conns.entry(ip).or_insert(0);
-    if *n >= per_ip {
-        return Err("too many connections from your address");
-    }
-    *n += 1;
-    shared.pre_login.fetch_add(1, Ordering::Relaxed);
-    Ok((
-        ConnGuard {
-            shared: Arc::clone(shared),
-            ip,
-        },
-        PreLogin {
-            shared: Arc::downgrade(shared),
-        },
-    ))
 }
 
 /// How often the store is polled for account changes made by the admin CLI

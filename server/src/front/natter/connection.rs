@@ -72,7 +72,7 @@ pub(super) struct Conn {
     pub(super) bad_frames: u32,
     /// Held until login: this connection's place in the smaller share of
     /// connections not logged in yet.
-    pub(super) pre_login: Option<crate::PreLogin>,
+    pub(super) pre_login: Option<crate::admission::PreLogin>,
     /// The account's request rate, shared with its other connections; set
     /// at login.
     pub(super) account_rate: Option<ops::quotas::AccountRate>,
@@ -108,6 +108,21 @@ impl Conn {
             let wake = shrink_at.map_or(deadline, |s| s.min(deadline));
             tokio::select! {
                 () = self.outbox.closed() => return,
+                () = async {
+                    match &self.pre_login {
+                        Some(p) => p.evicted().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    // A newer connection needed this one's place among
+                    // those not logged in yet.
+                    self.outbox.close(
+                        ErrorCode::ServerFull,
+                        "too many connections are logging in; log in sooner after connecting",
+                        Some(1000),
+                    );
+                    return;
+                }
                 // Shutting down: stop reading, but stay registered until the
                 // server has delivered pending acknowledgements and said
                 // goodbye (which closes the outbox).

@@ -20,9 +20,10 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::FramedRead;
 
+use crate::Shared;
+use crate::admission::PreLogin;
 use crate::auth::TokenBucket;
 use crate::outbox::{self, Outbox};
-use crate::{PreLogin, Shared};
 use connection::{Conn, State};
 
 /// Encodes a frame for a natter connection; a frame that cannot be encoded

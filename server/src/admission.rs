@@ -1,0 +1,146 @@
+//! Which connections are let in. Every connection counts against
+//! `max_connections` (lowered to what the open-file limit allows, see
+//! [`crate::fds`]) and `max_connections_per_ip`. Connections that have not
+//! logged in yet also share a smaller budget, `max_unauthenticated` (a
+//! quarter by default): when it is full, the *oldest* of them is closed to
+//! make room for the newcomer. Idle sockets that never log in therefore
+//! cannot lock honest clients out; an attacker would have to open new ones
+//! faster than honest clients log in (milliseconds), from more addresses
+//! than `max_connections_per_ip` allows each.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, PoisonError, Weak};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::Shared;
+
+/// Connections not logged in yet, by arrival, each with the token that
+/// closes it.
+#[derive(Debug, Default)]
+pub struct PreLoginQueue {
+    next: u64,
+    waiting: BTreeMap<u64, CancellationToken>,
+}
+
+/// Releases a connection slot when the connection ends.
+pub struct ConnGuard {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        let mut conns = self
+            .shared
+            .conns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = conns.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                conns.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A connection's place among those not logged in yet. The front end drops
+/// it at login; [`PreLogin::evicted`] fires when a newer connection needed
+/// the place first.
+#[derive(Debug)]
+pub struct PreLogin {
+    shared: Weak<Shared>,
+    seq: u64,
+    evicted: CancellationToken,
+}
+
+impl PreLogin {
+    /// Resolves when this connection must make room for a newer one.
+    pub async fn evicted(&self) {
+        self.evicted.cancelled().await;
+    }
+}
+
+impl Drop for PreLogin {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared
+                .pre_login
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .waiting
+                .remove(&self.seq);
+        }
+    }
+}
+
+impl Shared {
+    /// The connection limit in force: `max_connections`, lowered to what
+    /// the open-file limit allows.
+    #[must_use]
+    pub fn max_connections(&self) -> usize {
+        let configured = self.config().limits.max_connections;
+        self.fd_cap.map_or(configured, |cap| configured.min(cap))
+    }
+
+    /// The share of [`Shared::max_connections`] that may be connections
+    /// not logged in yet: `max_unauthenticated`, or a quarter.
+    #[must_use]
+    pub fn max_pre_login(&self) -> usize {
+        let max = self.max_connections();
+        match self.config().limits.max_unauthenticated {
+            0 => (max / 4).max(1),
+            n => n.min(max),
+        }
+    }
+}
+
+/// Admits a connection from `ip`, or says why not. When the pre-login
+/// share is full, the oldest connection in it is told to close instead.
+///
+/// # Errors
+/// The refusal's message: too many connections overall or from `ip`.
+pub fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<(ConnGuard, PreLogin), &'static str> {
+    let max = shared.max_connections();
+    let max_pre_login = shared.max_pre_login();
+    let per_ip = shared.config().limits.max_connections_per_ip;
+    let mut conns = shared.conns.lock().unwrap_or_else(PoisonError::into_inner);
+    let total: usize = conns.values().sum();
+    if total >= max {
+        return Err("the server has too many connections; try again later");
+    }
+    let n = conns.entry(ip).or_insert(0);
+    if *n >= per_ip {
+        return Err("too many connections from your address");
+    }
+    *n += 1;
+    drop(conns);
+    let guard = ConnGuard {
+        shared: Arc::clone(shared),
+        ip,
+    };
+    let mut queue = shared
+        .pre_login
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    while queue.waiting.len() >= max_pre_login {
+        let Some((_, oldest)) = queue.waiting.pop_first() else {
+            break;
+        };
+        oldest.cancel();
+    }
+    let seq = queue.next;
+    queue.next += 1;
+    let evicted = CancellationToken::new();
+    queue.waiting.insert(seq, evicted.clone());
+    Ok((
+        guard,
+        PreLogin {
+            shared: Arc::downgrade(shared),
+            seq,
+            evicted,
+        },
+    ))
+}
