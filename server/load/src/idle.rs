@@ -177,3 +177,87 @@ pub async fn storm(
         server_after,
     })
 }
+
+/// What S8 measured.
+#[derive(Debug, Clone)]
+pub struct IdleFloodReport {
+    /// Idle sockets opened (connected), and those the connect failed for.
+    pub opened: usize,
+    pub connect_failed: usize,
+    /// Of the opened ones, those the server had closed (or told to go) by
+    /// the end.
+    pub closed_by_server: usize,
+    /// The honest token logins made meanwhile, one after another.
+    pub logins: Histogram,
+    pub login_failures: usize,
+}
+
+/// S8, idle sockets: `idle` connections that never say hello, from
+/// loopback addresses 127.1.x.y (100 per address, the default per-address
+/// limit), then `logins` honest token logins one after another while they
+/// sit there. Run natterd under a low open-file limit (`prlimit
+/// --nofile=1024:1024 natterd ...`) to see the descriptors hold.
+///
+/// # Errors
+/// When the server address is not an IP address and port.
+pub async fn idle_flood(
+    target: &Target,
+    idle: usize,
+    logins: usize,
+) -> anyhow::Result<IdleFloodReport> {
+    let addr: std::net::SocketAddr = target.addr.parse()?;
+    let mut sockets = Vec::with_capacity(idle);
+    let mut connect_failed = 0;
+    for i in 0..idle {
+        let group = i / 100;
+        let source = std::net::Ipv4Addr::new(
+            127,
+            1,
+            u8::try_from(group / 250).unwrap_or(u8::MAX),
+            u8::try_from(group % 250 + 1).unwrap_or(u8::MAX),
+        );
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(std::net::SocketAddr::from((source, 0)))?;
+        match tokio::time::timeout(Duration::from_secs(2), socket.connect(addr)).await {
+            Ok(Ok(s)) => sockets.push(s),
+            _ => connect_failed += 1,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut latency = Histogram::default();
+    let mut login_failures = 0;
+    for u in 0..logins {
+        let t = Instant::now();
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            proto::connect(target, u, &[], false),
+        )
+        .await
+        {
+            Ok(Ok(_member)) => latency.record(t.elapsed().as_micros() as u64),
+            Ok(Err(e)) => {
+                login_failures += 1;
+                eprintln!("natter-load: an honest login failed: {e:#}");
+            }
+            Err(_) => {
+                login_failures += 1;
+                eprintln!("natter-load: an honest login timed out");
+            }
+        }
+    }
+    let mut closed_by_server = 0;
+    let mut buf = [0u8; 256];
+    for s in &sockets {
+        match s.try_read(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            _ => closed_by_server += 1,
+        }
+    }
+    Ok(IdleFloodReport {
+        opened: sockets.len(),
+        connect_failed,
+        closed_by_server,
+        logins: latency,
+        login_failures,
+    })
+}

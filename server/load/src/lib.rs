@@ -12,7 +12,8 @@
 //!   rooms), S3 (latency at moderate load) and S5 (slow consumer): closed
 //!   loop with a window per sender, or open loop on a fixed schedule; every
 //!   receiver checks completeness and per-sender order.
-//! - [`idle`]: S4 (idle memory per connection) and the connect storm.
+//! - [`idle`]: S4 (idle memory per connection), S8 (idle sockets that
+//!   never log in, beside honest logins) and the connect storm.
 //! - [`history`]: S6, joining a room and fetching its latest messages.
 //! - [`logins`]: S7, password login storms (memory) and a hashing flood
 //!   beside an honest login (fairness).

@@ -194,6 +194,16 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         secs: f64,
     },
+    /// S8, idle sockets: --idle connections that never say hello, then
+    /// --logins honest token logins one after another (natter only).
+    S8 {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, default_value_t = 3000)]
+        idle: usize,
+        #[arg(long, default_value_t = 50)]
+        logins: usize,
+    },
     /// Connect storm: --clients connect and log in by token at once.
     Storm {
         #[command(flatten)]
@@ -510,6 +520,34 @@ fn main() -> anyhow::Result<()> {
             );
             if r.storm_failures > 0 || r.honest_failures > 0 {
                 bail!("some logins failed");
+            }
+            Ok(())
+        }
+        Command::S8 {
+            server,
+            idle,
+            logins,
+        } => {
+            let target = server.target()?;
+            let r = runtime()?.block_on(idle::idle_flood(&target, idle, logins))?;
+            println!(
+                "S8: {} idle sockets open ({} connects failed; the server closed {} of them to make room); {logins} honest logins: {} ({} failed)",
+                r.opened,
+                r.connect_failed,
+                r.closed_by_server,
+                latency_line(&r.logins),
+                r.login_failures
+            );
+            println!(
+                "result: scenario=S8 idle={} connect_failed={} closed_by_server={} login_failed={} {}",
+                r.opened,
+                r.connect_failed,
+                r.closed_by_server,
+                r.login_failures,
+                latency_kv(&r.logins)
+            );
+            if r.login_failures > 0 {
+                bail!("some honest logins failed");
             }
             Ok(())
         }

@@ -169,6 +169,15 @@ async fn password_storms_and_a_flood_report() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_beside_honest_logins_report() {
+    let s = server(10).await;
+    let r = idle::idle_flood(&s.target(), 150, 5).await.unwrap();
+    assert_eq!((r.opened, r.connect_failed, r.login_failures), (150, 0, 0));
+    assert_eq!(r.logins.count(), 5);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_outside_the_room_is_refused_clearly() {
     let s = server(200).await;
     // u150.. are in #g1, not in #bench's first 100 (which only has 1000
