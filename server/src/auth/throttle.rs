@@ -94,9 +94,11 @@ impl Throttle {
         Admission::Go
     }
 
-    /// Ends an attempt [`Throttle::admit`] let in: no longer pending, and a
-    /// failure under every key when `failed`.
-    pub fn settle(&mut self, keys: &[&str], failed: bool) {
+    /// Ends an attempt [`Throttle::admit`] let in under `keys`: no longer
+    /// pending, and a failure under each of `failed`. (A key that never
+    /// records failures is a pure concurrency limit: at most its limit of
+    /// attempts in flight at once.)
+    pub fn settle(&mut self, keys: &[&str], failed: &[&str]) {
         for key in keys {
             if let Some(n) = self.pending.get_mut(*key) {
                 *n = n.saturating_sub(1);
@@ -104,9 +106,9 @@ impl Throttle {
                     self.pending.remove(*key);
                 }
             }
-            if failed {
-                self.fail(key);
-            }
+        }
+        for key in failed {
+            self.fail(key);
         }
     }
 
@@ -209,7 +211,7 @@ mod tests {
         let mut t = Throttle::default();
         for _ in 0..3 {
             assert_eq!(t.admit(&[("alice", 3)], W), Admission::Go);
-            t.settle(&["alice"], true);
+            t.settle(&["alice"], &["alice"]);
         }
         let Admission::Refused(wait) = t.admit(&[("alice", 3)], W) else {
             panic!("three failures refuse");
@@ -228,14 +230,24 @@ mod tests {
         assert_eq!(t.admit(&[("ip", 2)], W), Admission::Go);
         assert_eq!(t.admit(&[("ip", 2)], W), Admission::Wait);
         // One succeeds: the waiting one gets in.
-        t.settle(&["ip"], false);
+        t.settle(&["ip"], &[]);
         assert_eq!(t.admit(&[("ip", 2)], W), Admission::Go);
         // Both fail: now it is a refusal.
-        t.settle(&["ip"], true);
-        t.settle(&["ip"], true);
+        t.settle(&["ip"], &["ip"]);
+        t.settle(&["ip"], &["ip"]);
         assert!(matches!(t.admit(&[("ip", 2)], W), Admission::Refused(_)));
         // A limit of zero counts as one, and does not wait forever.
         assert_eq!(t.admit(&[("fresh", 0)], W), Admission::Go);
+    }
+
+    #[test]
+    fn a_key_without_failures_limits_attempts_in_flight() {
+        let mut t = Throttle::default();
+        let keys = [("hashing:alice", 1), ("ip", 20)];
+        assert_eq!(t.admit(&keys, W), Admission::Go);
+        assert_eq!(t.admit(&keys, W), Admission::Wait);
+        t.settle(&["hashing:alice", "ip"], &["ip"]);
+        assert_eq!(t.admit(&keys, W), Admission::Go);
     }
 
     #[test]

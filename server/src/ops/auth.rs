@@ -44,7 +44,10 @@ fn throttled(message: &str, wait: Duration) -> ErrorReply {
 /// away mid-attempt), it counts as no failure: nobody learned anything.
 struct Attempt<'a> {
     shared: &'a Shared,
+    /// Keys whose failures count.
     keys: Vec<String>,
+    /// Keys that only limit how many attempts are in flight at once.
+    slots: Vec<String>,
     settled: bool,
 }
 
@@ -54,6 +57,7 @@ impl<'a> Attempt<'a> {
     async fn admit(
         shared: &'a Shared,
         keys: Vec<(String, u32)>,
+        slots: Vec<(String, u32)>,
         refused: &str,
     ) -> OpResult<Attempt<'a>> {
         let (window, patience) = {
@@ -64,7 +68,11 @@ impl<'a> Attempt<'a> {
             )
         };
         let until = tokio::time::Instant::now() + patience;
-        let refs: Vec<(&str, u32)> = keys.iter().map(|(k, l)| (k.as_str(), *l)).collect();
+        let refs: Vec<(&str, u32)> = keys
+            .iter()
+            .chain(&slots)
+            .map(|(k, l)| (k.as_str(), *l))
+            .collect();
         loop {
             // Registered before asking, so a settle in between is not missed.
             let settled = shared.login_settled.notified();
@@ -85,6 +93,7 @@ impl<'a> Attempt<'a> {
         Ok(Attempt {
             shared,
             keys: keys.into_iter().map(|(k, _)| k).collect(),
+            slots: slots.into_iter().map(|(k, _)| k).collect(),
             settled: false,
         })
     }
@@ -97,8 +106,14 @@ impl<'a> Attempt<'a> {
         if std::mem::replace(&mut self.settled, true) {
             return;
         }
-        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
-        self.shared.throttle().settle(&keys, failed);
+        let counted: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        let all: Vec<&str> = counted
+            .iter()
+            .copied()
+            .chain(self.slots.iter().map(String::as_str))
+            .collect();
+        let failed: &[&str] = if failed { &counted } else { &[] };
+        self.shared.throttle().settle(&all, failed);
         self.shared.login_settled.notify_waiters();
     }
 }
@@ -121,6 +136,14 @@ fn password_keys(limits: &LimitsConfig, name: &str, ip: IpAddr) -> Vec<(String, 
     ]
 }
 
+/// The slots of a password check of `name`: at most one hash per hashing
+/// thread in flight for one account, from wherever, so that the pool's
+/// fairness between addresses holds per account as well.
+fn hashing_slots(shared: &Shared, name: &str) -> Vec<(String, u32)> {
+    let threads = u32::try_from(shared.hasher.threads()).unwrap_or(u32::MAX);
+    vec![(format!("hashing:{name}"), threads)]
+}
+
 /// Logs `user` in with `credential`; the session's events go to `outbox`.
 ///
 /// Token logins are counted apart from passwords: a stranger's wrong
@@ -141,7 +164,8 @@ pub async fn login(
     let (row, token) = match credential {
         Credential::Token(token) => {
             let keys = vec![(format!("token-ip:{ip}"), limits.login_failures_per_ip)];
-            let attempt = Attempt::admit(shared, keys, "too many failed logins").await?;
+            let attempt =
+                Attempt::admit(shared, keys, Vec::new(), "too many failed logins").await?;
             let row = shared
                 .store
                 .user_by_name(&name)
@@ -160,6 +184,7 @@ pub async fn login(
             let attempt = Attempt::admit(
                 shared,
                 password_keys(limits, &name, ip),
+                hashing_slots(shared, &name),
                 "too many failed logins",
             )
             .await?;
@@ -261,6 +286,7 @@ pub async fn register(
     let attempt = Attempt::admit(
         shared,
         keys,
+        Vec::new(),
         "too many failed logins or registrations from your address",
     )
     .await?;
@@ -397,7 +423,13 @@ pub async fn change_password(
     auth::check_password_rules(&new).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
     let name = shared.hub().user_name_of(user_id);
     let keys = password_keys(&shared.config().limits, &name, caller.peer.ip());
-    let attempt = Attempt::admit(shared, keys, "too many wrong passwords").await?;
+    let attempt = Attempt::admit(
+        shared,
+        keys,
+        hashing_slots(shared, &name),
+        "too many wrong passwords",
+    )
+    .await?;
     let row = match shared.store.user_by_name(&name).await {
         Ok(Some(row)) if row.id == user_id => row,
         Ok(_) => {
