@@ -162,6 +162,44 @@ impl Drop for NatterdProcess {
     }
 }
 
+/// Whether an outside tool a test needs is here: `command` runs with
+/// `args` and succeeds. When it does not, the test should return early:
+/// this prints why, unless `NATTER_REQUIRE_E2E=1` (set by CI), where a
+/// missing tool fails the test instead.
+///
+/// # Panics
+/// With `NATTER_REQUIRE_E2E=1`, when the tool is missing.
+#[must_use]
+pub fn have_tool(command: &str, args: &[&str], package: &str) -> bool {
+    let ok = std::process::Command::new(command)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    skip_unless(
+        ok,
+        &format!("{command} (Debian package {package}) is missing"),
+    )
+}
+
+/// `ok`, or else the reason a test skips: printed, or a panic with
+/// `NATTER_REQUIRE_E2E=1`. See [`have_tool`].
+///
+/// # Panics
+/// With `NATTER_REQUIRE_E2E=1`, when not `ok`.
+#[must_use]
+pub fn skip_unless(ok: bool, why: &str) -> bool {
+    if !ok {
+        assert!(
+            std::env::var("NATTER_REQUIRE_E2E").as_deref() != Ok("1"),
+            "{why}, and NATTER_REQUIRE_E2E=1 requires it"
+        );
+        eprintln!("skipped: {why}");
+    }
+    ok
+}
+
 /// The seed of a randomised test: `NATTER_CRASH_SEED` when set (to replay a
 /// run), a fresh one otherwise; printed either way, so a failure names it.
 #[must_use]

@@ -17,19 +17,9 @@ async fn login_with(
     user: &str,
     credential: Credential,
 ) -> Result<Client, ErrorCode> {
-    let mut c = Client::connect(addr).await;
-    c.hello().await;
-    match c
-        .request(Request::Login {
-            user: user.into(),
-            credential,
-        })
+    Client::try_login(addr, None, user, credential)
         .await
-    {
-        Ok(Response::Session(_)) => Ok(c),
-        Ok(other) => panic!("unexpected {other:?}"),
-        Err(e) => Err(e.code),
-    }
+        .map(|(c, _)| c)
 }
 
 async fn token_login(

@@ -12,25 +12,9 @@ use std::time::Duration;
 use common::{Client, PASSWORD, ServerExt, TestServer, WAIT, free_port};
 use natter_shared::{ErrorCode, Request, Response, ServerFrame};
 
-/// Whether `prlimit` (util-linux) can run natterd under a lower limit.
-fn have_prlimit() -> bool {
-    let ok = Command::new("prlimit")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("NATTER_REQUIRE_E2E").as_deref() != Ok("1"),
-            "prlimit (Debian package util-linux) is missing, required with NATTER_REQUIRE_E2E=1"
-        );
-        eprintln!("skipped: prlimit (util-linux) is not installed");
-    }
-    ok
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_low_open_file_limit_caps_connections_instead_of_failing_accept() {
-    if !have_prlimit() {
+    if !natter_server::testing::have_tool("prlimit", &["--version"], "util-linux") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -13,26 +13,14 @@ const OWNER: [u8; 4] = [127, 0, 0, 1];
 const STRANGER: [u8; 4] = [127, 0, 0, 2];
 const ELSEWHERE: [u8; 4] = [127, 0, 0, 3];
 
-/// A login from `source` with `credential`: the reply, or its error code.
+/// A login from `source` with `credential`: the client, or the refusal.
 async fn login_from(
     addr: std::net::SocketAddr,
     source: [u8; 4],
     user: &str,
     credential: Credential,
 ) -> Result<(Client, natter_shared::SessionInfo), ErrorCode> {
-    let mut c = Client::connect_from(addr, source).await;
-    c.hello().await;
-    match c
-        .request(Request::Login {
-            user: user.into(),
-            credential,
-        })
-        .await
-    {
-        Ok(Response::Session(info)) => Ok((c, info)),
-        Ok(other) => panic!("unexpected {other:?}"),
-        Err(e) => Err(e.code),
-    }
+    Client::try_login(addr, Some(source), user, credential).await
 }
 
 fn password(p: &str) -> Credential {

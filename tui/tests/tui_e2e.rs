@@ -19,18 +19,7 @@ use natter_server::embedded::Running;
 use natter_server::testing::{self, PASSWORD, free_port};
 
 fn have_tmux() -> bool {
-    let ok = Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("NATTER_REQUIRE_E2E").as_deref() != Ok("1"),
-            "tmux (Debian package tmux) is missing, required with NATTER_REQUIRE_E2E=1"
-        );
-        eprintln!("skipping the tmux end-to-end test: tmux (Debian package tmux) is missing");
-    }
-    ok
+    testing::have_tool("tmux", &["-V"], "tmux")
 }
 
 /// A tmux server of our own, killed on drop.

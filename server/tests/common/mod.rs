@@ -86,6 +86,33 @@ impl Client {
         }
     }
 
+    /// A fresh connection (from the loopback address `source`, if given)
+    /// logging in with `credential`: the client and its session, or the
+    /// refusal's code.
+    pub async fn try_login(
+        addr: SocketAddr,
+        source: Option<[u8; 4]>,
+        user: &str,
+        credential: Credential,
+    ) -> Result<(Self, SessionInfo), ErrorCode> {
+        let mut c = match source {
+            Some(source) => Self::connect_from(addr, source).await,
+            None => Self::connect(addr).await,
+        };
+        c.hello().await;
+        match c
+            .request(Request::Login {
+                user: user.into(),
+                credential,
+            })
+            .await
+        {
+            Ok(Response::Session(info)) => Ok((c, info)),
+            Ok(other) => panic!("unexpected reply to a login: {other:?}"),
+            Err(e) => Err(e.code),
+        }
+    }
+
     /// Sends a frame without waiting; returns its id.
     pub async fn send_req(&mut self, req: Request) -> u64 {
         let id = self.next_id;
