@@ -199,6 +199,9 @@ fn help_overlay() {
         app.credential_source = "session token in the keyutils keyring".into();
         app.on_key(key(KeyCode::F(1)), now, T0);
         insta::assert_snapshot!(format!("help_{w}x{h}"), screen(&app, now));
+        // Longer than the screen: End shows the last commands.
+        app.on_key(key(KeyCode::End), now, T0);
+        insta::assert_snapshot!(format!("help_end_{w}x{h}"), screen(&app, now));
     }
 }
 

@@ -94,7 +94,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/users", "", "list this room's members"),
     ("/rooms", "", "browse public rooms"),
     ("/stats", "", "server statistics"),
-    ("/block", "user", "hide their messages, refuse their DMs"),
+    ("/block", "user", "hide them, refuse their DMs"),
     ("/unblock", "user", "show their messages again"),
     ("/blocked", "", "who you block"),
     (
@@ -472,7 +472,7 @@ impl App {
                 now_ms,
             ),
             Command::Help => {
-                self.overlay = Overlay::Help;
+                self.overlay = Overlay::Help(super::Help::default());
                 Vec::new()
             }
             Command::Quit => {

@@ -36,7 +36,7 @@ pub mod timeline;
 
 pub use composer::{Composer, Outgoing, TYPING_RESEND};
 pub use keys::{Action, KeyMap};
-pub use overlay::{LoginForm, Overlay, SWITCHER_ROWS, Switcher};
+pub use overlay::{Help, LoginForm, Overlay, SWITCHER_ROWS, Switcher};
 pub use rooms::{PAGE, Room, Rooms, Scroll, TYPING_SHOWN};
 pub use safety::Safety;
 pub use timeline::{Delivery, Entry, EntryKind, Nonces, Timeline};
@@ -52,7 +52,7 @@ use natter_shared::{
 };
 
 use crate::notify::NotifyLevel;
-use overlay::{help, login, switcher};
+use overlay::{login, switcher};
 
 /// The connection as the status line shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -780,8 +780,8 @@ impl App {
         }
         match &mut self.overlay {
             Overlay::None => self.on_main_key(key, action, now, now_ms),
-            Overlay::Help => {
-                if help::closes(action) {
+            Overlay::Help(h) => {
+                if h.on_key(action, self.size) {
                     self.overlay = Overlay::None;
                 }
                 Vec::new()
@@ -848,7 +848,7 @@ impl App {
             return Vec::new();
         };
         match action {
-            Action::Help => self.overlay = Overlay::Help,
+            Action::Help => self.overlay = Overlay::Help(Help::default()),
             Action::ToggleRooms => self.show_rooms = Some(!self.rooms_pane()),
             Action::ToggleUsers => self.show_users = Some(!self.users_pane()),
             Action::NextRoom => return self.switch_by(1),
