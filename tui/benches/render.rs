@@ -48,6 +48,7 @@ fn layout(c: &mut Criterion) {
         width,
         utc_offset: 0,
         me: support::ME,
+        blocked: &std::collections::BTreeSet::new(),
     };
     let short = support::message(1).body;
     let long = support::message(2).body;

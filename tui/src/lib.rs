@@ -10,7 +10,7 @@
 //! - [`config`]: the config file, environment and flags, resolved to
 //!   [`config::Settings`].
 //! - [`script`]: the non-interactive modes (`--send`, `tail`, `login`,
-//!   `logout`).
+//!   `logout`, `passwd`, `block`, `unblock`).
 //! - [`format`]: message lines as `tail` prints them (plain and JSON).
 //! - [`app`]: the full-screen client's state, changed only by its `on_*`
 //!   entry points, which return [`app::Effect`]s:
@@ -25,6 +25,9 @@
 //!   - `app/keys.rs`: the key map: keys to actions, per context;
 //!   - `app/overlay/`: `help.rs`, `switcher.rs` (Ctrl+K), `login.rs`;
 //!   - `app/command.rs`: slash commands, parsed and run;
+//!   - `app/safety.rs`: blocking, reports and invitations: who you block
+//!     (their messages hidden, uncounted, unnotified), invitations
+//!     waiting, and the notices both write;
 //!   - `app/text.rs`: wrapping and layout arithmetic shared with drawing.
 //! - [`ui`]: drawing, a pure function of `&App`: `ui/mod.rs` (the theme
 //!   and the frame), `rooms.rs`, `timeline.rs`, `users.rs`, `status.rs`

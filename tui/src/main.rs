@@ -107,6 +107,21 @@ enum Command {
     /// line. Every session token is revoked and your other sessions end;
     /// this machine's keyring gets a fresh token.
     Passwd,
+    /// Block USER: their direct messages are refused, their typing and
+    /// presence no longer reach you, and natter hides their messages in
+    /// rooms you share. They are not told.
+    Block {
+        /// The user to block (name or @name). Not `user`: that is the
+        /// global --user.
+        #[arg(value_name = "USER")]
+        other: String,
+    },
+    /// Undo `natter block USER`
+    Unblock {
+        /// The user to unblock (name or @name)
+        #[arg(value_name = "USER")]
+        other: String,
+    },
 }
 
 fn main() {
@@ -214,6 +229,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
                 LogoutReport::NoToken => eprintln!("natter: no stored session for {account}"),
             }
+            Ok(exit::OK)
+        }
+        Some(Command::Block { other }) => {
+            let r = runtime.block_on(script::block(&ctx, &other, true))?;
+            eprintln!("natter: {} now blocks {}", r.user, r.other);
+            Ok(exit::OK)
+        }
+        Some(Command::Unblock { other }) => {
+            let r = runtime.block_on(script::block(&ctx, &other, false))?;
+            eprintln!("natter: {} no longer blocks {}", r.user, r.other);
             Ok(exit::OK)
         }
         Some(Command::Passwd) => {
@@ -456,6 +481,13 @@ mod tests {
             })
         ));
         assert!(Cli::try_parse_from(["natter", "--", "text"]).is_err());
+
+        // The blocked user is no --user: that stays the account's.
+        let cli = Cli::try_parse_from(["natter", "--user", "alice", "block", "bob"]).unwrap();
+        assert_eq!(cli.user.as_deref(), Some("alice"));
+        assert!(matches!(cli.command, Some(Command::Block { other }) if other == "bob"));
+        let cli = Cli::try_parse_from(["natter", "unblock", "@bob"]).unwrap();
+        assert_eq!(cli.user, None);
         assert!(Cli::try_parse_from(["natter", "--send"]).is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! The non-interactive modes: `--send`, `tail`, `login` and `logout`.
+//! The non-interactive modes: `--send`, `tail`, `login`, `logout`,
+//! `passwd`, `block` and `unblock`.
 //!
 //! Each is one function over a [`Context`] (resolved settings plus the
 //! credential environment), returning a value or a [`ClientError`] whose
@@ -7,8 +8,11 @@
 use std::future::Future;
 use std::io::{self, Read, Write};
 
-use natter_shared::names::Target;
-use natter_shared::{Credential, ErrorCode, HistoryQuery, Message, MessageId, Request, Response};
+use natter_shared::names::{Target, normalize_user};
+use natter_shared::{
+    Credential, ErrorCode, ErrorReply, HistoryQuery, Message, MessageId, Request, Response,
+    features,
+};
 
 use crate::config::{Env, Settings};
 use crate::conn::{ConnectOptions, Connection, Disconnect, Events, Incoming};
@@ -424,6 +428,65 @@ pub async fn passwd(
         user: session.user,
         keyring: stored,
     })
+}
+
+/// What `natter block` or `natter unblock` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockReport {
+    /// Who is logged in.
+    pub user: String,
+    /// Who is (no longer) blocked, as the server names them.
+    pub other: String,
+}
+
+/// `natter block USER` (`block`) and `natter unblock USER`: logs in and
+/// blocks or unblocks `other`. Blocking someone already blocked, or
+/// unblocking someone who is not, succeeds as well.
+///
+/// # Errors
+/// [`ClientError::Usage`] for an invalid name or yourself; an
+/// `unsupported` [`ClientError::Server`] when the server does not list the
+/// `blocking` feature; connection, authentication and server errors (an
+/// unknown user) otherwise.
+pub async fn block(ctx: &Context, other: &str, block: bool) -> Result<BlockReport, ClientError> {
+    let other = normalize_user(other).map_err(|e| ClientError::Usage(e.to_string()))?;
+    let (conn, events, logged_in) = connect_and_log_in(ctx).await?;
+    drop(events);
+    let user = logged_in.session.user;
+    if block && other == user {
+        conn.close();
+        return Err(ClientError::Usage("you cannot block yourself".into()));
+    }
+    if !conn
+        .welcome()
+        .features
+        .iter()
+        .any(|f| f == features::BLOCKING)
+    {
+        conn.close();
+        return Err(ClientError::Server(ErrorReply::new(
+            ErrorCode::Unsupported,
+            "this server does not support blocking",
+        )));
+    }
+    let req = if block {
+        Request::Block {
+            user: other.clone(),
+        }
+    } else {
+        Request::Unblock {
+            user: other.clone(),
+        }
+    };
+    let res = conn.request(req).await?;
+    conn.close();
+    match res {
+        Response::Done => Ok(BlockReport { user, other }),
+        res => Err(ClientError::Protocol(format!(
+            "unexpected reply to {}: {res:?}",
+            if block { "block" } else { "unblock" }
+        ))),
+    }
 }
 
 /// What `natter logout` did.

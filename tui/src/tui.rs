@@ -273,11 +273,7 @@ where
                     Some(Update::Status(Status::Online { conn: c, session })) => {
                         rtt = Some(c.rtt());
                         sender = Some(spawn_sender(c.clone(), done_tx.clone()));
-                        app.nonces.server_echoes = c
-                            .welcome()
-                            .features
-                            .iter()
-                            .any(|f| f == natter_shared::features::NONCE);
+                        app.on_welcome(&c.welcome().features);
                         conn = Some(c);
                         effects = app.on_online(&session);
                     }

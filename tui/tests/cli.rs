@@ -355,6 +355,24 @@ fn password_command_from_the_config_file() {
     assert!(stderr(&out).contains("pasword_command"), "{}", stderr(&out));
 }
 
+/// What `natter block` checks before asking the server. (What the server
+/// answers is tested with the server's side of blocking.)
+#[test]
+fn block_refuses_bad_names_and_yourself_with_exit_2() {
+    let server = Server::start();
+    for (args, error) in [
+        (["block", "b@d"], "invalid"),
+        (["unblock", "@"], "invalid"),
+        (["block", "@Alice"], "you cannot block yourself"),
+    ] {
+        let out = run(server.natter_as("alice", &args), None);
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains(error), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+    }
+}
+
 #[test]
 fn unreachable_server_exits_3() {
     let server = Server::start();

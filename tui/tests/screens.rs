@@ -9,7 +9,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use natter::app::{App, ConnState, Settings, Then};
 use natter::ui::{self, Theme};
 use natter_shared::{
-    Event, Member, Message, PresenceState, Response, Role, RoomKind, RoomState, SessionInfo,
+    Event, Invitation, Member, Message, PresenceState, Report, Response, Role, RoomKind, RoomState,
+    SessionInfo,
 };
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -57,7 +58,17 @@ fn member(name: &str, presence: PresenceState, role: Role, status: Option<&str>)
 
 /// A connected client in #general with history, members and unread rooms.
 fn connected(width: u16, height: u16) -> App {
+    connected_blocking(width, height, &[])
+}
+
+/// [`connected`], blocking `blocked`.
+fn connected_blocking(width: u16, height: u16, blocked: &[&str]) -> App {
     let mut app = App::new("chat.example.org:7878", "alice", Settings::default());
+    let features: Vec<String> = natter_shared::features::ALL
+        .iter()
+        .map(|f| (*f).to_owned())
+        .collect();
+    app.on_welcome(&features);
     app.on_resize(width, height);
     app.on_online(&SessionInfo {
         user: "alice".into(),
@@ -69,7 +80,7 @@ fn connected(width: u16, height: u16) -> App {
             room("#deploys", 3, 0, ""),
             room("@bob", 1, 0, ""),
         ],
-        blocked: Vec::new(),
+        blocked: blocked.iter().map(|b| (*b).to_owned()).collect(),
         invitations: Vec::new(),
     });
     app.on_rtt(Duration::from_millis(3));
@@ -188,6 +199,9 @@ fn help_overlay() {
         app.credential_source = "session token in the keyutils keyring".into();
         app.on_key(key(KeyCode::F(1)), now, T0);
         insta::assert_snapshot!(format!("help_{w}x{h}"), screen(&app, now));
+        // Longer than the screen: End shows the last commands.
+        app.on_key(key(KeyCode::End), now, T0);
+        insta::assert_snapshot!(format!("help_end_{w}x{h}"), screen(&app, now));
     }
 }
 
@@ -261,6 +275,55 @@ fn pending_and_failed_messages() {
             Err("message is 5000 bytes; the limit is 4000".into()),
         );
         insta::assert_snapshot!(format!("pending_failed_{w}x{h}"), screen(&app, now));
+    }
+}
+
+#[test]
+fn blocked_run_invitation_and_report() {
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = connected_blocking(w, h, &["mallory"]);
+        let more = vec![
+            msg(7, "mallory", "BUY CHEAP WATCHES"),
+            msg(8, "mallory", "limited offer, click here"),
+            msg(9, "bob", "thanks carol, looking"),
+            msg(10, "mallory", "are you ignoring me?"),
+        ];
+        app.on_reply(
+            Then::CatchUp {
+                room: "#general".into(),
+            },
+            Ok(Response::Messages {
+                room: "#general".into(),
+                messages: more,
+                more: false,
+            }),
+            T0,
+        );
+        app.on_event(
+            Event::Invited(Invitation {
+                room: "#ops".into(),
+                by: "bob".into(),
+                at: T0 + 11 * 47_000,
+            }),
+            now,
+        );
+        app.on_event(
+            Event::Reported(Report {
+                id: 1,
+                room: "#general".into(),
+                message: 8,
+                author: "mallory".into(),
+                excerpt: "limited offer, click here".into(),
+                by: "carol".into(),
+                reason: "spam".into(),
+                at: T0 + 12 * 47_000,
+            }),
+            now,
+        );
+        let s = screen(&app, now);
+        assert!(!s.contains("WATCHES"), "a blocked user's text never shows");
+        insta::assert_snapshot!(format!("safety_{w}x{h}"), s);
     }
 }
 

@@ -3,10 +3,20 @@
 //! which changes the state and returns the requests to make.
 
 use natter_shared::names::{Target, normalize_user};
-use natter_shared::{PresenceState, Request, Role, RoomKind, RoomState};
+use natter_shared::{InvitePolicy, MessageId, PresenceState, Request, Role, RoomKind, RoomState};
 
+use super::safety::Op;
 use super::timeline::EntryKind;
 use super::{App, Effect, Overlay, Then};
+
+/// Which message `/report` means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reported {
+    /// Message `id` of the room on screen.
+    Id(MessageId),
+    /// This user's newest message loaded in the room on screen.
+    Newest(String),
+}
 
 /// A command typed in the input line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +57,18 @@ pub enum Command {
     Users,
     Rooms,
     Stats,
+    Block(String),
+    Unblock(String),
+    Blocked,
+    Report {
+        what: Reported,
+        reason: String,
+    },
+    Accept(String),
+    Decline(String),
+    /// `/invites`: the pending invitations, or with a policy, who may add
+    /// you to rooms without asking.
+    Invites(Option<InvitePolicy>),
     Help,
     Quit,
 }
@@ -72,6 +94,21 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/users", "", "list this room's members"),
     ("/rooms", "", "browse public rooms"),
     ("/stats", "", "server statistics"),
+    ("/block", "user", "hide them, refuse their DMs"),
+    ("/unblock", "user", "show their messages again"),
+    ("/blocked", "", "who you block"),
+    (
+        "/report",
+        "id|@user reason",
+        "report a message to the moderators",
+    ),
+    ("/accept", "#room", "accept an invitation"),
+    ("/decline", "#room", "decline an invitation"),
+    (
+        "/invites",
+        "[anyone|shared|nobody]",
+        "invitations, or who may add you",
+    ),
     ("/help", "", "keys and commands (also F1)"),
     ("/quit", "", "leave natter"),
 ];
@@ -95,6 +132,16 @@ fn room_arg(arg: &str) -> Result<String, String> {
 
 fn user_arg(arg: &str) -> Result<String, String> {
     normalize_user(arg).map_err(|e| e.to_string())
+}
+
+/// A `#room` (invitations are never to direct conversations).
+fn invited_room_arg(arg: &str) -> Result<String, String> {
+    let room = room_arg(arg)?;
+    if room.starts_with('#') {
+        Ok(room)
+    } else {
+        Err(format!("invitations are to #rooms, not {room}"))
+    }
 }
 
 /// Parses a line starting with `/`. `//text` is not a command (it sends
@@ -194,6 +241,50 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "/users" | "/names" => Ok(Command::Users),
         "/rooms" | "/list" => Ok(Command::Rooms),
         "/stats" => Ok(Command::Stats),
+        "/block" | "/unblock" => match args.as_slice() {
+            [user] => {
+                let user = user_arg(user)?;
+                Ok(if name == "/block" {
+                    Command::Block(user)
+                } else {
+                    Command::Unblock(user)
+                })
+            }
+            _ => usage("user"),
+        },
+        "/blocked" => Ok(Command::Blocked),
+        "/report" => match (args.first(), rest(2)) {
+            (Some(what), Some(reason)) => Ok(Command::Report {
+                // User names start with a letter: digits are an id.
+                what: match what.parse() {
+                    Ok(id) => Reported::Id(id),
+                    Err(_) => Reported::Newest(user_arg(what)?),
+                },
+                reason,
+            }),
+            _ => usage("id|@user reason"),
+        },
+        "/accept" | "/decline" => match args.as_slice() {
+            [room] => {
+                let room = invited_room_arg(room)?;
+                Ok(if name == "/accept" {
+                    Command::Accept(room)
+                } else {
+                    Command::Decline(room)
+                })
+            }
+            _ => usage("#room"),
+        },
+        "/invites" | "/invitations" => match args.as_slice() {
+            [] => Ok(Command::Invites(None)),
+            [policy] => Ok(Command::Invites(Some(match *policy {
+                "anyone" => InvitePolicy::Anyone,
+                "shared" => InvitePolicy::Shared,
+                "nobody" => InvitePolicy::Nobody,
+                _ => return usage("[anyone|shared|nobody]"),
+            }))),
+            _ => usage("[anyone|shared|nobody]"),
+        },
         "/help" | "/?" => Ok(Command::Help),
         "/quit" | "/exit" => Ok(Command::Quit),
         other => Err(format!("unknown command {other}; /help lists them")),
@@ -349,8 +440,39 @@ impl App {
             }
             Command::Rooms => request(Request::Directory, Then::Directory),
             Command::Stats => request(Request::Stats, Then::Stats),
+            Command::Block(user) => {
+                if user == self.user {
+                    self.error(now_ms, "you cannot block yourself");
+                    return Vec::new();
+                }
+                let req = Request::Block { user: user.clone() };
+                self.safety_request(here, Op::Block(user), req, now_ms)
+            }
+            Command::Unblock(user) => {
+                let req = Request::Unblock { user: user.clone() };
+                self.safety_request(here, Op::Unblock(user), req, now_ms)
+            }
+            Command::Blocked => self.safety_request(here, Op::Blocked, Request::Blocked, now_ms),
+            Command::Report { what, reason } => self.report(&here, what, reason, now_ms),
+            Command::Accept(room) => {
+                let req = Request::Accept { room: room.clone() };
+                self.safety_request(here, Op::Accept(room), req, now_ms)
+            }
+            Command::Decline(room) => {
+                let req = Request::Decline { room: room.clone() };
+                self.safety_request(here, Op::Decline(room), req, now_ms)
+            }
+            Command::Invites(None) => {
+                self.safety_request(here, Op::Invitations, Request::Invitations, now_ms)
+            }
+            Command::Invites(Some(policy)) => self.safety_request(
+                here,
+                Op::SetInvites(policy),
+                Request::SetInvites { policy },
+                now_ms,
+            ),
             Command::Help => {
-                self.overlay = Overlay::Help;
+                self.overlay = Overlay::Help(super::Help::default());
                 Vec::new()
             }
             Command::Quit => {
@@ -358,6 +480,58 @@ impl App {
                 vec![Effect::Quit]
             }
         }
+    }
+
+    /// Asks for a blocking, report or invitation request made in `room`,
+    /// unless the server does not list the feature it needs.
+    fn safety_request(&mut self, room: String, op: Op, req: Request, now_ms: i64) -> Vec<Effect> {
+        if !self.supports(op.feature(), &room, now_ms) {
+            return Vec::new();
+        }
+        vec![Effect::Request {
+            req,
+            then: Then::Safety { room, op },
+        }]
+    }
+
+    /// `/report` in `here`: the message by id, or a user's newest one
+    /// loaded here.
+    fn report(&mut self, here: &str, what: Reported, reason: String, now_ms: i64) -> Vec<Effect> {
+        let Some(room) = self.room() else {
+            self.error(now_ms, "join a room first: /join #room");
+            return Vec::new();
+        };
+        let author_of = |e: &super::Entry| match &e.kind {
+            EntryKind::Msg { from, .. } => Some(from.clone()),
+            _ => None,
+        };
+        let (id, author) = match what {
+            Reported::Id(id) => (id, room.entries.message(id).and_then(author_of)),
+            Reported::Newest(user) => {
+                let newest = room
+                    .entries
+                    .iter()
+                    .rev()
+                    .find_map(|e| match (&e.kind, e.id) {
+                        (EntryKind::Msg { from, .. }, Some(id)) if *from == user => Some(id),
+                        _ => None,
+                    });
+                let Some(id) = newest else {
+                    let text = format!(
+                        "no message from {user} is loaded in {here}; scroll up to load older ones"
+                    );
+                    self.error(now_ms, text);
+                    return Vec::new();
+                };
+                (id, Some(user))
+            }
+        };
+        let req = Request::Report {
+            room: here.to_owned(),
+            id,
+            reason,
+        };
+        self.safety_request(here.to_owned(), Op::Report { id, author }, req, now_ms)
     }
 }
 
@@ -408,6 +582,48 @@ mod tests {
                 role: Role::Moderator
             })
         );
+    }
+
+    #[test]
+    fn blocking_report_and_invitation_commands_parse() {
+        assert_eq!(
+            parse("/block @Mallory"),
+            Ok(Command::Block("mallory".into()))
+        );
+        assert_eq!(parse("/unblock eve"), Ok(Command::Unblock("eve".into())));
+        assert_eq!(parse("/blocked"), Ok(Command::Blocked));
+        assert_eq!(
+            parse("/report 42 spam,  and rude"),
+            Ok(Command::Report {
+                what: Reported::Id(42),
+                reason: "spam,  and rude".into()
+            })
+        );
+        assert_eq!(
+            parse("/report @Mallory spam"),
+            Ok(Command::Report {
+                what: Reported::Newest("mallory".into()),
+                reason: "spam".into()
+            })
+        );
+        assert_eq!(parse("/accept ops"), Ok(Command::Accept("#ops".into())));
+        assert_eq!(parse("/decline #Ops"), Ok(Command::Decline("#ops".into())));
+        assert_eq!(parse("/invites"), Ok(Command::Invites(None)));
+        assert_eq!(
+            parse("/invites shared"),
+            Ok(Command::Invites(Some(InvitePolicy::Shared)))
+        );
+        assert_eq!(parse("/block"), Err("usage: /block user".into()));
+        assert_eq!(
+            parse("/report 42"),
+            Err("usage: /report id|@user reason".into())
+        );
+        assert!(parse("/report 4x2 spam").unwrap_err().contains("invalid"));
+        assert_eq!(
+            parse("/accept @bob"),
+            Err("invitations are to #rooms, not @bob".into())
+        );
+        assert!(parse("/invites all").unwrap_err().starts_with("usage"));
     }
 
     #[test]

@@ -197,6 +197,12 @@ impl Default for KeyMap {
         for code in [K::Esc, K::F(1), K::Char('q'), K::Enter] {
             map.bind(C::Help, code, none, A::Close);
         }
+        map.bind(C::Help, K::Up, none, A::Up);
+        map.bind(C::Help, K::Down, none, A::Down);
+        map.bind(C::Help, K::PageUp, none, A::PageUp);
+        map.bind(C::Help, K::PageDown, none, A::PageDown);
+        map.bind(C::Help, K::Home, none, A::Oldest);
+        map.bind(C::Help, K::End, none, A::Newest);
 
         map.bind(C::Switcher, K::Esc, none, A::Close);
         map.bind(C::Switcher, K::Enter, none, A::Confirm);

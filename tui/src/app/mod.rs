@@ -19,6 +19,9 @@
 //! - `keys.rs`: key bindings ([`KeyMap`]): keys to [`Action`]s.
 //! - `overlay/`: the help, the quick switcher and the login screen.
 //! - `command.rs`: slash commands, parsed and run.
+//! - `safety.rs`: blocking, reports and invitations ([`Safety`]): who
+//!   you block (hidden, not counted, not notified), invitations waiting
+//!   for an answer, and their notices.
 //! - `text.rs`: display-width wrapping and layout arithmetic shared with
 //!   rendering, so scrolling and drawing agree on what a row is.
 
@@ -27,13 +30,15 @@ pub mod composer;
 pub mod keys;
 pub mod overlay;
 pub mod rooms;
+pub mod safety;
 pub mod text;
 pub mod timeline;
 
 pub use composer::{Composer, Outgoing, TYPING_RESEND};
 pub use keys::{Action, KeyMap};
-pub use overlay::{LoginForm, Overlay, SWITCHER_ROWS, Switcher};
+pub use overlay::{Help, LoginForm, Overlay, SWITCHER_ROWS, Switcher};
 pub use rooms::{PAGE, Room, Rooms, Scroll, TYPING_SHOWN};
+pub use safety::Safety;
 pub use timeline::{Delivery, Entry, EntryKind, Nonces, Timeline};
 
 use std::collections::HashMap;
@@ -47,7 +52,7 @@ use natter_shared::{
 };
 
 use crate::notify::NotifyLevel;
-use overlay::{help, login, switcher};
+use overlay::{login, switcher};
 
 /// The connection as the status line shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,6 +155,12 @@ pub enum Then {
     Quiet {
         room: String,
     },
+    /// A blocking, report or invitation request typed in `room`: its
+    /// notice goes there.
+    Safety {
+        room: String,
+        op: safety::Op,
+    },
 }
 
 /// Colours and panes the user chose.
@@ -199,6 +210,11 @@ pub struct App {
     /// How sends are named, to know them when they come back: the
     /// composer names them, the timelines match them.
     pub nonces: Nonces,
+    /// What the server's welcome lists (`natter_shared::features`);
+    /// `None` before the first welcome.
+    pub features: Option<Vec<String>>,
+    /// Who you block and the invitations waiting for you.
+    pub safety: Safety,
     own_presence: PresenceState,
     /// The last notice when there is no room to show it in.
     pub loose: Option<String>,
@@ -226,6 +242,8 @@ impl App {
             credential_source: String::new(),
             login_by: LoginBy::Other,
             nonces: Nonces::new(),
+            features: None,
+            safety: Safety::default(),
             own_presence: PresenceState::Online,
             loose: None,
             quit: false,
@@ -316,6 +334,12 @@ impl App {
 
     // ---- connection -------------------------------------------------------
 
+    /// The server's welcome, before each login: what it supports.
+    pub fn on_welcome(&mut self, features: &[String]) {
+        self.nonces.server_echoes = features.iter().any(|f| f == natter_shared::features::NONCE);
+        self.features = Some(features.to_vec());
+    }
+
     /// Logged in (first time or after a reconnect): merge the server's view
     /// and fetch what was missed. Queued messages go out in order.
     pub fn on_online(&mut self, session: &SessionInfo) -> Vec<Effect> {
@@ -334,6 +358,10 @@ impl App {
         }
         effects.extend(self.rooms.merge(&session.rooms));
         effects.extend(self.open_current());
+        for invitation in self.safety.on_login(&session.blocked, &session.invitations) {
+            let text = safety::invitation_text(&invitation);
+            self.notice(None, text::now_ms(), EntryKind::Notice(text));
+        }
         for message in self.composer.drain_queue() {
             effects.push(message.into_effect(&self.nonces));
         }
@@ -404,6 +432,7 @@ impl App {
             }
             Event::Typing { room, user, active } => {
                 if user != self.user
+                    && !self.safety.is_blocked(&user)
                     && let Some(r) = self.rooms.by_name_mut(&room)
                 {
                     r.set_typing(user, active, now);
@@ -459,7 +488,14 @@ impl App {
                     m.role = role;
                 }
             }
-            Event::RoomAdded(state) => self.rooms.add(&state),
+            Event::RoomAdded(state) => {
+                self.rooms.add(&state);
+                if self.safety.joined(&state.name)
+                    && let Some(i) = self.rooms.index_of(&state.name)
+                {
+                    effects.extend(self.switch_to(i));
+                }
+            }
             Event::RoomRemoved {
                 room,
                 kind,
@@ -474,14 +510,17 @@ impl App {
                     effects.extend(self.open_current());
                 }
             }
+            Event::Invited(invitation) => self.on_invited(&invitation),
+            Event::Reported(report) => self.on_reported(&report),
             // Events from a newer server: nothing to show.
-            Event::Closing { .. } | Event::Invited(_) | Event::Reported(_) | Event::Unknown(_) => {}
+            Event::Closing { .. } | Event::Unknown(_) => {}
         }
         effects
     }
 
     /// A new message: into its room's timeline, counted unread unless you
-    /// are looking at it, notified as the settings say.
+    /// are looking at it, notified as the settings say. A blocked user's
+    /// message is kept but hidden: neither counted nor notified.
     fn on_message(&mut self, m: &Message) -> Vec<Effect> {
         let current = self.rooms.current_index();
         let focused = self.focused;
@@ -491,8 +530,12 @@ impl App {
         let room = &mut self.rooms[index];
         room.typing.remove(&m.from);
         let own = m.from == self.user;
-        if !room.insert_message(m, &self.user, &self.nonces) {
+        let hidden = !own && self.safety.is_blocked(&m.from);
+        if !room.insert_message(m, &self.user, &self.nonces, hidden) {
             return Vec::new();
+        }
+        if hidden {
+            return self.mark_read_if_viewing();
         }
         let mentioned = mentions_user(&m.body, &self.user);
         let at_bottom = room.scroll.is_none();
@@ -566,7 +609,8 @@ impl App {
                         r.has_older = more;
                     }
                     for m in &messages {
-                        r.insert_message(m, &self.user, &self.nonces);
+                        let hidden = self.safety.is_blocked(&m.from);
+                        r.insert_message(m, &self.user, &self.nonces, hidden);
                     }
                 }
                 self.mark_read_if_viewing()
@@ -575,7 +619,8 @@ impl App {
                 let mut effects = Vec::new();
                 if let Some(r) = self.rooms.by_name_mut(&room) {
                     for m in &messages {
-                        r.insert_message(m, &self.user, &self.nonces);
+                        let hidden = self.safety.is_blocked(&m.from);
+                        r.insert_message(m, &self.user, &self.nonces, hidden);
                     }
                     if more {
                         effects.push(rooms::catch_up(&room, r.entries.newest()));
@@ -634,6 +679,7 @@ impl App {
                 Vec::new()
             }
             (Then::Quiet { .. }, Ok(_)) => Vec::new(),
+            (Then::Safety { room, op }, result) => self.on_safety_reply(&room, op, result, now_ms),
             (Then::Members { room } | Then::Report { room, .. } | Then::Quiet { room }, Err(e)) => {
                 self.notice(Some(&room), now_ms, EntryKind::Error(e.message));
                 Vec::new()
@@ -734,8 +780,8 @@ impl App {
         }
         match &mut self.overlay {
             Overlay::None => self.on_main_key(key, action, now, now_ms),
-            Overlay::Help => {
-                if help::closes(action) {
+            Overlay::Help(h) => {
+                if h.on_key(action, self.size) {
                     self.overlay = Overlay::None;
                 }
                 Vec::new()
@@ -802,7 +848,7 @@ impl App {
             return Vec::new();
         };
         match action {
-            Action::Help => self.overlay = Overlay::Help,
+            Action::Help => self.overlay = Overlay::Help(Help::default()),
             Action::ToggleRooms => self.show_rooms = Some(!self.rooms_pane()),
             Action::ToggleUsers => self.show_users = Some(!self.users_pane()),
             Action::NextRoom => return self.switch_by(1),
@@ -890,6 +936,7 @@ impl App {
             width,
             utc_offset: self.settings.utc_offset,
             me: &self.user,
+            blocked: self.safety.blocked(),
         };
         let Some(room) = self.rooms.current_mut() else {
             return Vec::new();

@@ -97,14 +97,24 @@ impl Room {
     }
 
     /// Adds a message from the server; false if already there (or it
-    /// confirmed your pending entry). A scrolled-up view stays still.
-    pub(crate) fn insert_message(&mut self, m: &Message, me: &str, nonces: &Nonces) -> bool {
+    /// confirmed your pending entry). A scrolled-up view stays still. A
+    /// `hidden` one (its author is blocked) is kept but neither counts as
+    /// new below nor makes its author a recent speaker.
+    pub(crate) fn insert_message(
+        &mut self,
+        m: &Message,
+        me: &str,
+        nonces: &Nonces,
+        hidden: bool,
+    ) -> bool {
         let Some(pos) = self.entries.insert(m, me, nonces) else {
             return false;
         };
-        self.note_speaker(&m.from);
-        if self.scroll.is_some() && pos + 1 >= self.entries.len() {
-            self.new_below += 1;
+        if !hidden {
+            self.note_speaker(&m.from);
+            if self.scroll.is_some() && pos + 1 >= self.entries.len() {
+                self.new_below += 1;
+            }
         }
         if let Some(s) = &mut self.scroll {
             // The anchor counts from the newest: keep the view still.

@@ -1,6 +1,7 @@
 //! State changes without a terminal: keys, events and replies in, state
 //! and effects out.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -486,7 +487,8 @@ fn a_huge_room_scrolls_by_anchors() {
 fn all_the_way_up_lands_where_the_long_walk_does() {
     // Ctrl+Home takes a short cut to the top; any other huge distance walks
     // there entry by entry. Both must agree, with wrapped messages, day
-    // lines, the "new" marker, notices and any starting position.
+    // lines, the "new" marker, notices, runs of hidden messages and any
+    // starting position.
     let mut app = online_app();
     let long = "a message long enough to wrap over several rows at the narrower widths";
     let messages = (1..=40)
@@ -512,11 +514,17 @@ fn all_the_way_up_lands_where_the_long_walk_does() {
             let mut room = full.clone();
             room.entries.truncate(len);
             room.marker = marker;
-            for width in [12, 30, 80] {
+            for (width, blocked) in [12, 30, 80].into_iter().flat_map(|w| {
+                [
+                    (w, BTreeSet::new()),
+                    (w, BTreeSet::from(["bob".to_owned()])),
+                ]
+            }) {
                 let layout = text::Layout {
                     width,
                     utc_offset: 0,
                     me: "alice",
+                    blocked: &blocked,
                 };
                 for height in 2..14 {
                     for start in [
@@ -990,4 +998,522 @@ fn a_refused_stored_token_is_forgotten_and_the_login_screen_asks() {
     );
     // A typed password that is refused forgets nothing.
     assert!(app.on_stopped("wrong password".into(), true).is_empty());
+}
+
+// ---- blocking, reports and invitations ----------------------------------
+
+/// A client logged in to a server listing every feature, blocking
+/// `blocked`, with `invitations` waiting.
+fn safety_app(blocked: &[&str], invitations: Vec<natter_shared::Invitation>) -> App {
+    let mut app = App::new("chat:7878", "alice", Settings::default());
+    let features: Vec<String> = natter_shared::features::ALL
+        .iter()
+        .map(|f| (*f).to_owned())
+        .collect();
+    app.on_welcome(&features);
+    app.on_online(&SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: None,
+        rooms: vec![room_state("#general", 0, 0), room_state("#rust", 2, 1)],
+        blocked: blocked.iter().map(|b| (*b).to_owned()).collect(),
+        invitations,
+    });
+    app
+}
+
+fn invitation(room: &str, by: &str) -> natter_shared::Invitation {
+    natter_shared::Invitation {
+        room: room.into(),
+        by: by.into(),
+        at: 1_700_000_000_000,
+    }
+}
+
+/// The current room as the messages pane writes it (a pane tall enough
+/// for everything loaded): `<nick> text`, `[collapsed]`, `-- notice`,
+/// `!! error`.
+fn shown(app: &App) -> Vec<String> {
+    let layout = text::Layout {
+        width: 200,
+        utc_offset: 0,
+        me: &app.user,
+        blocked: app.safety.blocked(),
+    };
+    layout
+        .visible(app.room().unwrap(), 10_000)
+        .into_iter()
+        .filter_map(|row| match row {
+            text::Row::Head { nick, text, .. } => Some(format!("<{nick}> {text}")),
+            text::Row::Hidden { text, .. } => Some(format!("[{text}]")),
+            text::Row::Note { text, error, .. } => {
+                Some(format!("{} {text}", if error { "!!" } else { "--" }))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Types `line` and presses Enter.
+fn enter(app: &mut App, line: &str) -> Vec<Effect> {
+    let now = Instant::now();
+    type_text(app, line, now);
+    app.on_key(key(KeyCode::Enter), now, 0)
+}
+
+/// The one request among `effects`, with what its reply is for.
+fn the_request(effects: &[Effect]) -> (Request, Then) {
+    match effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Request { req, then } => Some((req.clone(), then.clone())),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [one] => one.clone(),
+        other => panic!("expected one request, got {other:?}"),
+    }
+}
+
+fn notifications(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Notify { .. }))
+        .count()
+}
+
+#[test]
+fn a_blocked_users_messages_collapse_and_unblocking_shows_them() {
+    let mut app = safety_app(&["mallory"], Vec::new());
+    load_older(
+        &mut app,
+        vec![
+            msg(1, "#general", "bob", "morning"),
+            msg(2, "#general", "mallory", "buy now"),
+            msg(3, "#general", "mallory", "cheap pills"),
+            msg(4, "#general", "mallory", "last chance"),
+            msg(5, "#general", "bob", "anyway"),
+            msg(6, "#general", "mallory", "hello?"),
+        ],
+        false,
+    );
+    assert_eq!(
+        shown(&app),
+        [
+            "<bob> morning",
+            "[3 messages from blocked users]",
+            "<bob> anyway",
+            "[1 message from a blocked user]",
+        ]
+    );
+    // A live one joins the run at the end.
+    app.on_event(
+        Event::Message(msg(7, "#general", "mallory", "still here")),
+        Instant::now(),
+    );
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "[2 messages from blocked users]"
+    );
+
+    let (req, then) = the_request(&enter(&mut app, "/unblock @Mallory"));
+    assert_eq!(
+        req,
+        Request::Unblock {
+            user: "mallory".into()
+        }
+    );
+    app.on_reply(then, Ok(Response::Done), 0);
+    assert!(!app.safety.is_blocked("mallory"));
+    let lines = shown(&app);
+    assert!(
+        lines.contains(&"<mallory> cheap pills".to_owned()),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.last().unwrap(),
+        "-- unblocked mallory: their messages show again"
+    );
+    assert!(!lines.iter().any(|l| l.contains("blocked user")));
+}
+
+#[test]
+fn a_blocked_users_messages_neither_count_nor_notify() {
+    let mut app = safety_app(&["mallory"], Vec::new());
+    let now = Instant::now();
+    app.on_focus(false);
+    let before = (app.rooms[1].unread, app.rooms[1].mentions);
+    // Elsewhere, a mention, a direct-looking ping, on screen unfocused: no
+    // count and no notification.
+    for (id, room) in [(11, "#rust"), (12, "#general")] {
+        let effects = app.on_event(
+            Event::Message(msg(id, room, "mallory", "@alice look at this")),
+            now,
+        );
+        assert_eq!(notifications(&effects), 0, "{room}");
+    }
+    assert_eq!((app.rooms[1].unread, app.rooms[1].mentions), before);
+    assert_eq!(app.rooms[0].unread, 0);
+    assert_eq!(app.title(), "natter (2)");
+    // Someone else's mention still counts and notifies.
+    let effects = app.on_event(
+        Event::Message(msg(13, "#rust", "bob", "@alice real question")),
+        now,
+    );
+    assert_eq!(notifications(&effects), 1);
+    assert_eq!(app.rooms[1].mentions, before.1 + 1);
+    // Scrolled up, a hidden message is not "new below".
+    app.on_focus(true);
+    fill(&mut app, 60);
+    app.on_key(key(KeyCode::PageUp), now, 0);
+    app.on_event(Event::Message(msg(70, "#general", "mallory", "x")), now);
+    assert_eq!(app.room().unwrap().new_below, 0);
+    // Their typing does not show either.
+    app.on_event(
+        Event::Typing {
+            room: "#general".into(),
+            user: "mallory".into(),
+            active: true,
+        },
+        now,
+    );
+    assert_eq!(app.typing_line(), None);
+}
+
+#[test]
+fn block_asks_the_server_and_follows_its_answer() {
+    let mut app = safety_app(&[], Vec::new());
+    let now = Instant::now();
+    app.on_event(
+        Event::Typing {
+            room: "#general".into(),
+            user: "mallory".into(),
+            active: true,
+        },
+        now,
+    );
+    let (req, then) = the_request(&enter(&mut app, "/block mallory"));
+    assert_eq!(
+        req,
+        Request::Block {
+            user: "mallory".into()
+        }
+    );
+    assert!(
+        !app.safety.is_blocked("mallory"),
+        "only once the server agrees"
+    );
+    app.on_reply(then, Ok(Response::Done), 0);
+    assert!(app.safety.is_blocked("mallory"));
+    assert_eq!(app.typing_line(), None, "their typing goes at once");
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "-- blocked mallory: their messages are hidden and they cannot message you directly; /unblock mallory undoes it"
+    );
+
+    // Refusals say what did not happen, and why.
+    let (_, then) = the_request(&enter(&mut app, "/block zed"));
+    app.on_reply(
+        then,
+        Err(ErrorReply::new(
+            natter_shared::ErrorCode::NoSuchUser,
+            "no such user zed",
+        )),
+        0,
+    );
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "!! cannot block zed: no such user zed"
+    );
+    assert!(!app.safety.is_blocked("zed"));
+    let (_, then) = the_request(&enter(&mut app, "/block zed"));
+    app.on_reply(
+        then,
+        Err(ErrorReply::new(
+            natter_shared::ErrorCode::Unsupported,
+            "this server does not support the request \"block\"",
+        )),
+        0,
+    );
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "!! cannot block zed: this server does not support blocking"
+    );
+    assert!(requests(&enter(&mut app, "/block alice")).is_empty());
+    assert_eq!(shown(&app).last().unwrap(), "!! you cannot block yourself");
+
+    // /blocked lists who, as the server says.
+    let (req, then) = the_request(&enter(&mut app, "/blocked"));
+    assert_eq!(req, Request::Blocked);
+    app.on_reply(
+        then,
+        Ok(Response::Blocked(vec!["mallory".into(), "eve".into()])),
+        0,
+    );
+    assert_eq!(shown(&app).last().unwrap(), "-- you block 2: eve, mallory");
+    assert!(app.safety.is_blocked("eve"));
+}
+
+#[test]
+fn without_the_feature_in_the_welcome_nothing_is_asked() {
+    let mut app = online_app();
+    app.on_welcome(&["direct".to_owned(), "nonce".to_owned()]);
+    for (line, error) in [
+        ("/block bob", "blocking"),
+        ("/unblock bob", "blocking"),
+        ("/blocked", "blocking"),
+        ("/report 3 spam", "reports"),
+        ("/accept #ops", "invitations"),
+        ("/decline #ops", "invitations"),
+        ("/invites", "invitations"),
+        ("/invites nobody", "invitations"),
+    ] {
+        assert!(requests(&enter(&mut app, line)).is_empty(), "{line}");
+        assert_eq!(
+            shown(&app).last().unwrap(),
+            &format!("!! this server does not support {error}"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn report_a_message_by_id_or_a_users_newest_one() {
+    let mut app = safety_app(&["mallory"], Vec::new());
+    load_older(
+        &mut app,
+        vec![
+            msg(5, "#general", "mallory", "buy now"),
+            msg(6, "#general", "bob", "ugh"),
+            msg(8, "#general", "mallory", "BUY NOW"),
+        ],
+        false,
+    );
+    let (req, then) = the_request(&enter(&mut app, "/report @mallory spam, twice"));
+    assert_eq!(
+        req,
+        Request::Report {
+            room: "#general".into(),
+            id: 8,
+            reason: "spam, twice".into()
+        }
+    );
+    app.on_reply(then, Ok(Response::Done), 0);
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "-- reported mallory's message 8 to the moderators"
+    );
+    let (req, then) = the_request(&enter(&mut app, "/report 6 rude"));
+    assert!(matches!(req, Request::Report { id: 6, .. }));
+    app.on_reply(then, Ok(Response::Done), 0);
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "-- reported bob's message 6 to the moderators"
+    );
+    let (_, then) = the_request(&enter(&mut app, "/report 99 old"));
+    app.on_reply(
+        then,
+        Err(ErrorReply::new(
+            natter_shared::ErrorCode::Invalid,
+            "no message 99 in #general",
+        )),
+        0,
+    );
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "!! cannot report message 99: no message 99 in #general"
+    );
+    assert!(requests(&enter(&mut app, "/report @carol meh")).is_empty());
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "!! no message from carol is loaded in #general; scroll up to load older ones"
+    );
+    assert!(requests(&enter(&mut app, "/report @mallory")).is_empty());
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "!! usage: /report id|@user reason"
+    );
+}
+
+#[test]
+fn invitations_show_once_and_accepting_opens_the_room() {
+    let mut app = safety_app(&[], vec![invitation("#ops", "bob")]);
+    let announced = |app: &App| {
+        shown(app)
+            .iter()
+            .filter(|l| l.contains("invited you"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        announced(&app),
+        ["-- bob invited you to #ops — /accept #ops or /decline #ops"]
+    );
+    // A reconnect lists it again: it is not announced again.
+    app.on_online(&SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: None,
+        rooms: vec![room_state("#general", 0, 0), room_state("#rust", 0, 0)],
+        blocked: Vec::new(),
+        invitations: vec![invitation("#ops", "bob")],
+    });
+    assert_eq!(announced(&app).len(), 1);
+    app.on_event(Event::Invited(invitation("#dev", "carol")), Instant::now());
+    assert_eq!(
+        announced(&app).last().unwrap(),
+        "-- carol invited you to #dev — /accept #dev or /decline #dev"
+    );
+    assert_eq!(app.safety.invitations().len(), 2);
+
+    // Accepting: the server's RoomAdded follows, and the room opens.
+    let (req, then) = the_request(&enter(&mut app, "/accept ops"));
+    assert_eq!(
+        req,
+        Request::Accept {
+            room: "#ops".into()
+        }
+    );
+    app.on_reply(then, Ok(Response::Done), 0);
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "-- accepted the invitation to #ops"
+    );
+    let effects = app.on_event(Event::RoomAdded(room_state("#ops", 0, 0)), Instant::now());
+    assert_eq!(app.room().unwrap().name, "#ops");
+    assert!(
+        requests(&effects)
+            .iter()
+            .any(|r| matches!(r, Request::History { room, .. } if room == "#ops"))
+    );
+
+    let (req, then) = the_request(&enter(&mut app, "/decline #dev"));
+    assert_eq!(
+        req,
+        Request::Decline {
+            room: "#dev".into()
+        }
+    );
+    app.on_reply(then, Ok(Response::Done), 0);
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "-- declined the invitation to #dev"
+    );
+    assert!(app.safety.invitations().is_empty());
+
+    // /invites lists what the server has; with a policy, sets it.
+    let (req, then) = the_request(&enter(&mut app, "/invites"));
+    assert_eq!(req, Request::Invitations);
+    app.on_reply(
+        then,
+        Ok(Response::Invitations(vec![invitation("#sre", "dave")])),
+        0,
+    );
+    assert_eq!(
+        shown(&app)[shown(&app).len() - 2..],
+        [
+            "-- 1 pending invitation:",
+            "--   #sre from dave — /accept #sre or /decline #sre"
+        ]
+    );
+    assert_eq!(app.safety.invitations(), [invitation("#sre", "dave")]);
+    let (req, then) = the_request(&enter(&mut app, "/invites nobody"));
+    assert_eq!(
+        req,
+        Request::SetInvites {
+            policy: natter_shared::InvitePolicy::Nobody
+        }
+    );
+    app.on_reply(then, Ok(Response::Done), 0);
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "-- every invitation now waits for /accept or /decline"
+    );
+    assert!(requests(&enter(&mut app, "/invites everyone")).is_empty());
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "!! usage: /invites [anyone|shared|nobody]"
+    );
+}
+
+#[test]
+fn a_report_reaches_moderators_as_one_escaped_line() {
+    let mut app = safety_app(&[], Vec::new());
+    app.on_event(
+        Event::Reported(natter_shared::Report {
+            id: 3,
+            room: "#general".into(),
+            message: 42,
+            author: "mallory".into(),
+            excerpt: "buy now\nreally".into(),
+            by: "bob".into(),
+            reason: "spam".into(),
+            at: 1_700_000_000_000,
+        }),
+        Instant::now(),
+    );
+    assert_eq!(
+        shown(&app).last().unwrap(),
+        "-- ⚑ bob reported mallory's message 42 in #general: spam — “buy now\\nreally”"
+    );
+}
+
+#[test]
+fn scrolling_passes_over_hidden_runs_one_row_at_a_time() {
+    // Up to the top one row at a time and back down takes as many steps
+    // as there are rows beyond a screenful, with runs of hidden messages
+    // (and one at the very end) laid out to one row each.
+    let mut app = safety_app(&["mallory"], Vec::new());
+    let messages = (1..=30)
+        .map(|i| {
+            let from = if i % 5 < 3 || i > 27 {
+                "mallory"
+            } else {
+                "bob"
+            };
+            msg(
+                i,
+                "#general",
+                from,
+                "words enough to wrap at a narrow width",
+            )
+        })
+        .collect();
+    load_older(&mut app, messages, false);
+    let room = app.room().unwrap().clone();
+    for width in [14, 40, 120] {
+        let layout = text::Layout {
+            width,
+            utc_offset: 0,
+            me: "alice",
+            blocked: app.safety.blocked(),
+        };
+        let total = layout.visible(&room, 100_000).len();
+        for height in [3, 7] {
+            let mut r = room.clone();
+            let mut up = 0;
+            loop {
+                let (s, _) = layout.scroll(&r, 1, true, height);
+                if s == r.scroll {
+                    break;
+                }
+                r.scroll = s;
+                up += 1;
+            }
+            assert_eq!(
+                up,
+                total.saturating_sub(height),
+                "width {width} height {height}"
+            );
+            let mut down = 0;
+            while r.scroll.is_some() {
+                r.scroll = layout.scroll(&r, 1, false, height).0;
+                down += 1;
+                assert!(down <= up, "width {width} height {height}");
+            }
+            assert_eq!(down, up, "width {width} height {height}");
+        }
+    }
 }

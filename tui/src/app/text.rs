@@ -5,11 +5,19 @@
 //! the entries in view are laid out: the scroll position is an anchor entry
 //! counted from the newest, so scrolling a room with 100,000 messages costs
 //! the same as one with ten.
+//!
+//! A blocked user's messages stay in the timeline but have no rows of
+//! their own: each run of them (consecutive, on one day) shows as one
+//! dimmed [`Row::Hidden`] on its first message, and the others lay out to
+//! nothing, which scrolling passes over.
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, FixedOffset, Utc};
 use ratatui::layout::Rect;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use super::safety::hidden_text;
 use super::{App, Delivery, Entry, EntryKind, Room, Scroll};
 
 /// Width of the rooms pane.
@@ -153,6 +161,9 @@ pub enum Row {
         text: String,
         error: bool,
     },
+    /// A run of messages from blocked users, collapsed: "3 messages from
+    /// blocked users".
+    Hidden { time: String, text: String },
 }
 
 /// Lays out a room's entries at a given width.
@@ -160,6 +171,8 @@ pub struct Layout<'a> {
     pub width: usize,
     pub utc_offset: i32,
     pub me: &'a str,
+    /// Whose messages are collapsed (`Safety::blocked`).
+    pub blocked: &'a BTreeSet<String>,
 }
 
 /// Splits `text` into pieces of at most `first` then `rest` columns,
@@ -212,6 +225,17 @@ pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
 }
 
 impl Layout<'_> {
+    /// Whether `e` is a message hidden because its author is blocked.
+    fn hidden(&self, e: &Entry) -> bool {
+        matches!(&e.kind, EntryKind::Msg { from, .. } if from != self.me && self.blocked.contains(from))
+    }
+
+    /// Whether hidden entry `i` continues a run shown further up (on the
+    /// run's first message): then it has no rows of its own.
+    fn in_run(&self, room: &Room, i: usize) -> bool {
+        i > 0 && self.hidden(&room.entries[i - 1]) && !self.new_day(room, i)
+    }
+
     /// Whether entry `i` starts a new day (the first loaded one does).
     fn new_day(&self, room: &Room, i: usize) -> bool {
         i == 0
@@ -228,7 +252,7 @@ impl Layout<'_> {
         for (i, e) in room.entries.iter().enumerate().rev() {
             match e.id {
                 Some(id) if id <= marker => break,
-                Some(_) if !is_own(e, self.me) => found = Some(i),
+                Some(_) if !is_own(e, self.me) && !self.hidden(e) => found = Some(i),
                 _ => {}
             }
         }
@@ -239,6 +263,10 @@ impl Layout<'_> {
     #[must_use]
     pub fn rows(&self, room: &Room, i: usize, marker: Option<usize>) -> Vec<Row> {
         let e = &room.entries[i];
+        let hidden = self.hidden(e);
+        if hidden && self.in_run(room, i) {
+            return Vec::new();
+        }
         let mut rows = Vec::new();
         if self.new_day(room, i) {
             rows.push(Row::Day(
@@ -251,6 +279,17 @@ impl Layout<'_> {
             rows.push(Row::New);
         }
         let time = clock(e.ts, self.utc_offset);
+        if hidden {
+            let run = 1
+                + (i + 1..room.entries.len())
+                    .take_while(|&j| self.hidden(&room.entries[j]) && !self.new_day(room, j))
+                    .count();
+            rows.push(Row::Hidden {
+                time,
+                text: hidden_text(run),
+            });
+            return rows;
+        }
         match &e.kind {
             EntryKind::Msg {
                 from,
@@ -399,13 +438,21 @@ impl Layout<'_> {
                     break;
                 }
                 left -= s.skip + 1;
-                if s.anchor == 0 {
-                    return (None, self.fits(room, height, marker));
-                }
-                s.anchor -= 1;
-                s.skip = self.count(room, n - 1 - s.anchor, marker) - 1;
+                // On to the first row of the next newer entry that has rows.
+                let rows = loop {
+                    if s.anchor == 0 {
+                        return (None, self.fits(room, height, marker));
+                    }
+                    s.anchor -= 1;
+                    let rows = self.count(room, n - 1 - s.anchor, marker);
+                    if rows > 0 {
+                        break rows;
+                    }
+                };
+                s.skip = rows - 1;
             }
-            if s.anchor == 0 && s.skip == 0 {
+            // Nothing with rows below: that is the bottom.
+            if s.skip == 0 && (0..s.anchor).all(|a| self.count(room, n - 1 - a, marker) == 0) {
                 return (None, self.fits(room, height, marker));
             }
         }

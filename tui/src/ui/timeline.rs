@@ -52,6 +52,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
         width: usize::from(body.width),
         utc_offset: app.settings.utc_offset,
         me: &app.user,
+        blocked: app.safety.blocked(),
     };
     let rows = layout.visible(room, usize::from(body.height));
     let pad = usize::from(body.height).saturating_sub(rows.len());
@@ -134,6 +135,10 @@ fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
             Span::styled(text, theme.fg(theme.error)),
         ]),
         Row::More { indent, text } => Line::raw(format!("{}{text}", " ".repeat(indent))),
+        Row::Hidden { time, text } => Line::styled(
+            format!("{time} ·· {text}"),
+            theme.dim().add_modifier(Modifier::ITALIC),
+        ),
         Row::Note { time, text, error } => {
             let time = if time.is_empty() {
                 "      ".to_owned()

@@ -1,24 +1,29 @@
 //! The help overlay: where the credentials came from, the keys, the
-//! commands.
+//! commands, scrolled to where `app::overlay::Help` says. Its lines are
+//! counted by `app::overlay::help::lines`, which scrolling also uses.
 
 use ratatui::Frame;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::centered;
 use crate::app::App;
 use crate::app::command::COMMANDS;
 use crate::app::keys::KEYS;
+use crate::app::overlay::help::{self, ARGS_COLUMNS, Help, NAME_COLUMNS};
 use crate::ui::Theme;
 
-pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
+pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, state: Help) {
+    let size = (frame.area().width, frame.area().height);
+    let (width, height) = help::box_size(size);
+    let inner = usize::from(width.saturating_sub(2));
     let mut lines = vec![
         Line::styled(
             format!("Credentials: {}", app.credential_source),
             theme.dim(),
         ),
-        Line::styled("Esc closes", theme.dim()),
+        Line::styled("Esc closes · Up/Down, PgUp/PgDn scroll", theme.dim()),
         Line::from(""),
         Line::styled("Keys", Style::default().add_modifier(Modifier::BOLD)),
     ];
@@ -34,19 +39,38 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
         Style::default().add_modifier(Modifier::BOLD),
     ));
     for (c, args, v) in COMMANDS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {c:<11}"), theme.fg(theme.accent)),
-            Span::raw(format!("{args:<19}")),
-            Span::styled(*v, theme.dim()),
-        ]));
+        let name = Span::styled(format!("  {c:<NAME_COLUMNS$}"), theme.fg(theme.accent));
+        let description = Span::styled(*v, theme.dim());
+        if help::description_below(v, inner) {
+            lines.push(Line::from(vec![name, Span::raw(*args)]));
+            lines.push(Line::from(vec![Span::raw("      "), description]));
+        } else {
+            lines.push(Line::from(vec![
+                name,
+                Span::raw(format!("{args:<ARGS_COLUMNS$}")),
+                description,
+            ]));
+        }
     }
-    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let area = centered(frame, 72, height);
+    debug_assert_eq!(
+        lines.len(),
+        help::lines(inner),
+        "app::overlay::help counts these"
+    );
+    let top = state.top.min(help::max_top(size));
+    let more_below = top < help::max_top(size);
+    let mut block = Block::bordered().title(" natter help ");
+    if more_below {
+        block = block.title_bottom(Line::from(" ↓ more ").right_aligned());
+    } else if top > 0 {
+        block = block.title_bottom(Line::from(" ↑ more ").right_aligned());
+    }
+    let area = centered(frame, width, height);
     frame.render_widget(Clear, area);
     frame.render_widget(
         Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::bordered().title(" natter help ")),
+            .scroll((u16::try_from(top).unwrap_or(u16::MAX), 0))
+            .block(block),
         area,
     );
 }

@@ -15,7 +15,7 @@ use crate::app::{App, Overlay};
 pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
     match &app.overlay {
         Overlay::None => {}
-        Overlay::Help => help::draw(frame, app, theme),
+        Overlay::Help(state) => help::draw(frame, app, theme, *state),
         Overlay::Switcher(s) => switcher::draw(frame, app, theme, s),
         Overlay::Login(form) => login::draw(frame, theme, form),
     }
