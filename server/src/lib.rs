@@ -454,10 +454,11 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         );
     }
     let mut hub = Hub::new(Arc::clone(&config), count);
+    // Blocks first: a blocked author's messages are not counted unread.
+    hub.load_blocks(blocks);
     for room in rooms {
         hub.install_room(room);
     }
-    hub.load_blocks(blocks);
     let shared = Arc::new(Shared {
         config: RwLock::new(config),
         tls,

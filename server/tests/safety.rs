@@ -142,6 +142,58 @@ async fn a_blocked_user_is_refused_unseen_and_never_told() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_authors_messages_are_not_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    natter_server::testing::add_users(dir.path(), &["alice", "bob", "mallory"]);
+    let mut server = TestServer::start_in(dir.path(), |c| c.history.in_memory = 4).await;
+    let mut alice = server.login("alice").await;
+    let mut bob = server.login("bob").await;
+    let mut mallory = server.login("mallory").await;
+    ok(
+        &mut alice,
+        Request::Block {
+            user: "mallory".into(),
+        },
+    )
+    .await;
+    for n in 0..3 {
+        mallory
+            .send_text("#general", &format!("spam {n} @alice"))
+            .await
+            .unwrap();
+    }
+    bob.send_text("#general", "hi @alice").await.unwrap();
+    let general = |r: Response| match r {
+        Response::Rooms(rooms) => rooms
+            .into_iter()
+            .find(|r| r.name == "#general")
+            .map(|r| (r.unread, r.mentions))
+            .unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(general(ok(&mut alice, Request::Rooms).await), (1, 1));
+    // Counted from the store too: past the in-memory history, and after a
+    // restart.
+    for n in 0..6 {
+        mallory
+            .send_text("#general", &format!("more {n}"))
+            .await
+            .unwrap();
+    }
+    drop((alice, bob, mallory));
+    server.stop().await;
+    let server = TestServer::start_in(dir.path(), |c| c.history.in_memory = 4).await;
+    let (_, info) = Client::login(server.addr, "alice", PASSWORD).await;
+    let counts = info
+        .rooms
+        .iter()
+        .find(|r| r.name == "#general")
+        .map(|r| (r.unread, r.mentions))
+        .unwrap();
+    assert_eq!(counts, (1, 1), "only bob's message is unread");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitations_wait_for_consent_unless_the_policy_allows() {
     let server = TestServer::start(&["alice", "bob", "mallory"], |_| {}).await;
     let mut alice = server.login("alice").await;

@@ -4,7 +4,7 @@
 //! and their typing and presence no longer reach the blocker. Their
 //! messages in shared rooms still arrive: clients hide them, so that a
 //! conversation stays readable around the gap. The blocked user is never
-//! told.
+//! told. Their messages do not count as unread for the blocker either.
 
 use super::{ErrorCode, ErrorReply, Hub, IdSet, err};
 
@@ -42,6 +42,16 @@ impl Hub {
     #[must_use]
     pub fn blocks(&self, user: i64, other: i64) -> bool {
         self.blocking.get(&user).is_some_and(|s| s.contains(&other))
+    }
+
+    /// The names of the users `user` blocks (those the hub knows): their
+    /// messages do not count as unread for `user`.
+    pub(super) fn blocked_names(&self, user: i64) -> Vec<std::sync::Arc<str>> {
+        self.blocking.get(&user).map_or_else(Vec::new, |set| {
+            set.iter()
+                .filter_map(|id| self.users.get(id).map(|u| std::sync::Arc::clone(&u.name)))
+                .collect()
+        })
     }
 
     /// The users who block `user`: they get none of `user`'s typing or

@@ -128,8 +128,14 @@ impl Hub {
             }
             let mentioned: Vec<String> = names::mentions(&msg.body).collect();
             let author_id = self.user_ids.get(&*msg.author).copied();
+            // Members who block the author see the message hidden: it is
+            // not unread for them. Almost always nobody, at no cost.
+            let blockers = author_id.and_then(|a| self.blocked_by.get(&a));
             for (uid, m) in &mut room.members {
-                if Some(*uid) == author_id || msg.id <= m.last_read {
+                if Some(*uid) == author_id
+                    || msg.id <= m.last_read
+                    || blockers.is_some_and(|b| b.contains(uid))
+                {
                     continue;
                 }
                 m.unread += 1;

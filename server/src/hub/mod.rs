@@ -339,10 +339,11 @@ impl Hub {
         };
         for m in &members {
             self.ensure_user(m.user_id, &m.user_name, m.admin);
+            let blocked = self.blocked_names(m.user_id);
             let counts = far_counts
                 .get(&m.user_id)
                 .copied()
-                .unwrap_or_else(|| ring_counts(&room, m.last_read, &m.user_name));
+                .unwrap_or_else(|| ring_counts(&room, m.last_read, &m.user_name, &blocked));
             room.members.insert(m.user_id, Membership::of(m, counts));
             if let Some(u) = self.users.get_mut(&m.user_id) {
                 u.rooms.insert(room.id);
@@ -611,11 +612,13 @@ impl Hub {
 }
 
 /// Unread and mention counts after `last_read`, from the ring.
-fn ring_counts(room: &Room, last_read: MessageId, user: &str) -> (u32, u32) {
+/// `user`'s unread and mention counts from the ring, after `last_read`,
+/// not counting their own messages nor those of the authors in `blocked`.
+fn ring_counts(room: &Room, last_read: MessageId, user: &str, blocked: &[Arc<str>]) -> (u32, u32) {
     let mut unread = 0;
     let mut mentions = 0;
     for m in room.ring.iter().rev().take_while(|m| m.id > last_read) {
-        if &*m.author != user {
+        if &*m.author != user && !blocked.contains(&m.author) {
             unread += 1;
             if names::mentions_user(&m.body, user) {
                 mentions += 1;

@@ -1,8 +1,10 @@
 //! Presence: each session sets its own; others see the most available
 //! state over a user's sessions, and an invisible user as offline. What
 //! others see changes at most once per `limits.presence_throttle_ms` per
-//! user: changes in between are coalesced, and the latest is announced
-//! when the interval ends (by [`Hub::flush_presence`]), so a client
+//! user: changes in between are coalesced, and where they ended is
+//! announced when the interval ends (by [`Hub::flush_presence`]), even if
+//! that is where they started (someone may have looked in between), so a
+//! client
 //! flipping states on ten connections costs its co-members one event a
 //! second, not hundreds.
 
@@ -117,11 +119,13 @@ impl Hub {
             at: now.checked_sub(throttle).unwrap_or(now),
             pending: false,
         });
-        if last.state == state {
-            last.pending = false;
+        if last.state == state && !last.pending {
             return;
         }
         if now.duration_since(last.at) < throttle {
+            // Even back where it was last announced, it stays pending:
+            // someone may have read the state in between (`members`), and
+            // the flush tells everyone where it ended.
             last.pending = true;
             return;
         }
@@ -147,9 +151,6 @@ impl Hub {
             let state = self.visible_presence(user);
             if let Some(a) = self.announced.get_mut(&user) {
                 a.pending = false;
-                if a.state == state {
-                    continue;
-                }
                 a.state = state.clone();
                 a.at = now;
             }

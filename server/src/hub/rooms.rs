@@ -227,6 +227,7 @@ impl Hub {
     /// nothing.
     pub fn admit_member(&mut self, m: &MemberRow) -> bool {
         self.ensure_user(m.user_id, &m.user_name, m.admin);
+        let blocked = self.blocked_names(m.user_id);
         let Some(room) = self.rooms.get_mut(&m.room_id) else {
             return false;
         };
@@ -234,7 +235,7 @@ impl Hub {
             return true;
         }
         room.bans.remove(&m.user_id);
-        let counts = ring_counts(room, m.last_read, &m.user_name);
+        let counts = ring_counts(room, m.last_read, &m.user_name, &blocked);
         room.members.insert(m.user_id, Membership::of(m, counts));
         if let Some(u) = self.users.get_mut(&m.user_id) {
             u.rooms.insert(m.room_id);

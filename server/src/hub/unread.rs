@@ -21,7 +21,8 @@ impl Hub {
         let room_id = room.id;
         let id = id.min(room.last_id);
         let name = self.user_name(user);
-        let in_memory = (id >= room.floor).then(|| ring_counts(room, id, &name));
+        let blocked = self.blocked_names(user);
+        let in_memory = (id >= room.floor).then(|| ring_counts(room, id, &name, &blocked));
         let Some(m) = self
             .rooms
             .get_mut(&room_id)

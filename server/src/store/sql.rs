@@ -716,8 +716,13 @@ pub fn unread_counts(
     user: &str,
     after: MessageId,
 ) -> Result<(u32, u32), StoreError> {
+    // Not counting the authors `user` blocks: their messages are hidden.
     let mut stmt = conn.prepare_cached(
-        "SELECT body FROM messages WHERE room_id = ?1 AND id > ?2 AND author != ?3",
+        "SELECT body FROM messages WHERE room_id = ?1 AND id > ?2 AND author != ?3
+         AND author NOT IN (SELECT u.name FROM blocks b
+                            JOIN users me ON me.id = b.user_id
+                            JOIN users u ON u.id = b.blocked_id
+                            WHERE me.name = ?3)",
     )?;
     let mut unread = 0u32;
     let mut mentions = 0u32;
@@ -750,6 +755,22 @@ pub fn room_unread_counts(
     let mut all: Vec<MessageId> = Vec::new();
     let mut by_author: HashMap<String, Vec<MessageId>> = HashMap::new();
     let mut mentioning: HashMap<String, Vec<MessageId>> = HashMap::new();
+    // The authors each member blocks: their messages are hidden, not unread.
+    let mut blocks_here: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT b.user_id, u.name FROM blocks b JOIN users u ON u.id = b.blocked_id
+         JOIN members m ON m.user_id = b.user_id AND m.room_id = ?1",
+    )?;
+    let mut rows = stmt.query([room_id])?;
+    while let Some(row) = rows.next()? {
+        blocks_here
+            .entry(row.get(0)?)
+            .or_default()
+            .push(row.get(1)?);
+    }
+    drop(rows);
+    // Who wrote each message, kept only when some member blocks someone.
+    let mut author_of: HashMap<MessageId, String> = HashMap::new();
     let mut stmt = conn.prepare_cached(
         "SELECT id, author, body FROM messages WHERE room_id = ?1 AND id > ?2 ORDER BY id",
     )?;
@@ -767,6 +788,9 @@ pub fn room_unread_counts(
                 mentioning.entry(name).or_default().push(id);
             }
         }
+        if !blocks_here.is_empty() {
+            author_of.insert(id, author.clone());
+        }
         by_author.entry(author).or_default().push(id);
     }
     let after = |ids: Option<&Vec<MessageId>>, marker: MessageId| {
@@ -775,8 +799,23 @@ pub fn room_unread_counts(
     Ok(members
         .iter()
         .map(|&(user, name, marker)| {
-            let unread = after(Some(&all), marker) - after(by_author.get(name), marker);
-            let mentions = after(mentioning.get(name), marker);
+            let blocked = blocks_here.get(&user).map_or(&[][..], Vec::as_slice);
+            let hidden: usize = blocked
+                .iter()
+                .filter(|a| a.as_str() != name)
+                .map(|a| after(by_author.get(a), marker))
+                .sum();
+            let unread = after(Some(&all), marker) - after(by_author.get(name), marker) - hidden;
+            let mentions = if blocked.is_empty() {
+                after(mentioning.get(name), marker)
+            } else {
+                mentioning.get(name).map_or(0, |ids| {
+                    ids.iter()
+                        .filter(|id| **id > marker)
+                        .filter(|id| author_of.get(id).is_none_or(|a| !blocked.contains(a)))
+                        .count()
+                })
+            };
             (user, (unread as u32, mentions as u32))
         })
         .collect())
