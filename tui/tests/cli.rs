@@ -373,6 +373,33 @@ fn block_refuses_bad_names_and_yourself_with_exit_2() {
     }
 }
 
+/// `natter block` against the real server: bob's direct messages to alice
+/// are then refused as to a name nobody has, `--send` says so with exit 5,
+/// and `natter unblock` lets them through again.
+#[test]
+fn block_and_unblock_from_the_command_line() {
+    let server = Server::start();
+    let out = run(server.natter_as("alice", &["block", "bob"]), None);
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("alice now blocks bob"),
+        "{}",
+        stderr(&out)
+    );
+    let refused = run(server.natter_as("bob", &["--send", "@alice", "hi"]), None);
+    assert_exit(&refused, 5);
+    assert!(
+        stderr(&refused).contains("no such user"),
+        "{}",
+        stderr(&refused)
+    );
+    let out = run(server.natter_as("alice", &["unblock", "bob"]), None);
+    assert_exit(&out, 0);
+    let sent = run(server.natter_as("bob", &["--send", "@alice", "hi"]), None);
+    assert_exit(&sent, 0);
+    assert_eq!(server.bodies("alice", "@bob"), ["hi"]);
+}
+
 #[test]
 fn unreachable_server_exits_3() {
     let server = Server::start();

@@ -267,3 +267,136 @@ async fn comes_back_after_a_server_restart_with_its_stored_token() {
     assert!(screen.contains("during the outage"), "{screen}");
     assert!(screen.contains("connected as alice@"), "{screen}");
 }
+
+/// Blocking, reports and invitations from the keyboard, against a real
+/// server: a blocked user's messages collapse into one line, a report of
+/// theirs reaches the store, and an invitation waiting at login is shown
+/// and accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_reports_and_invitations_from_the_keyboard() {
+    let server = TestServer::start(&["alice", "bob", "mallory"], |_| {}).await;
+    let addr = server.addr.to_string();
+    let login = |user: &'static str| {
+        let addr = addr.clone();
+        async move {
+            let (conn, events) = Connection::connect(&addr, &ConnectOptions::default())
+                .await
+                .expect("connects");
+            conn.login(user, Credential::PasswordOnly(PASSWORD.into()))
+                .await
+                .expect("logs in");
+            (conn, events)
+        }
+    };
+    let (bob, _bob_events) = login("bob").await;
+    let (mallory, _mallory_events) = login("mallory").await;
+    let alice = |rig: Rig| {
+        (
+            rig.keys,
+            rig.events,
+            Options {
+                credential: Some(Credential::PasswordOnly(PASSWORD.into())),
+                ..rig.options
+            },
+        )
+    };
+
+    // First run: block mallory, watch her spam collapse, report it.
+    let (keys, events, options) = alice(rig(&addr));
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("a test terminal");
+    let mut out = Vec::new();
+    let client = run_main_loop(&mut terminal, events, &mut out, options);
+    let driver = async {
+        eventually("alice online", || async {
+            matches!(
+                bob.request(natter_shared::Request::Members {
+                    room: "#general".into()
+                })
+                .await,
+                Ok(natter_shared::Response::Members { members, .. })
+                    if members.iter().any(|m| m.name == "alice"
+                        && m.presence == natter_shared::PresenceState::Online)
+            )
+        })
+        .await;
+        type_text(&keys, "/block mallory");
+        press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for body in ["buy now", "buy more"] {
+            mallory
+                .send_message("#general", body, false)
+                .await
+                .expect("mallory posts");
+        }
+        bob.send_message("#general", "after the spam", false)
+            .await
+            .expect("bob posts");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        type_text(&keys, "/report @mallory selling things");
+        press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+        eventually("the report is stored", || async {
+            natter_server::admin::reports(&server.data_dir, true).is_ok_and(|r| r.len() == 1)
+        })
+        .await;
+        press(&keys, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    };
+    let (result, ()) = tokio::join!(client, driver);
+    result.expect("the loop ends cleanly");
+    let shown = format!("{}", terminal.backend());
+    assert!(shown.contains("2 messages from blocked users"), "{shown}");
+    assert!(!shown.contains("buy now"), "{shown}");
+    assert!(shown.contains("after the spam"), "{shown}");
+    let reports = natter_server::admin::reports(&server.data_dir, true).expect("reports");
+    assert_eq!(
+        (
+            reports[0].report.author.as_str(),
+            reports[0].report.reason.as_str()
+        ),
+        ("mallory", "selling things")
+    );
+    assert_eq!(reports[0].report.excerpt, "buy more");
+
+    // While alice is away, bob (only #general in common) invites her: the
+    // invitation waits, is shown at her next login, and she accepts it.
+    bob.create("#team", true).await.expect("bob creates #team");
+    bob.request(natter_shared::Request::Invite {
+        room: "#team".into(),
+        user: "alice".into(),
+    })
+    .await
+    .expect("bob invites alice");
+    let (keys, events, options) = alice(rig(&addr));
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("a test terminal");
+    let client = run_main_loop(&mut terminal, events, &mut out, options);
+    let member_of = |room: &'static str| {
+        let bob = &bob;
+        async move {
+            matches!(
+                bob.request(natter_shared::Request::Members { room: room.into() })
+                    .await,
+                Ok(natter_shared::Response::Members { members, .. })
+                    if members.iter().any(|m| m.name == "alice"
+                        && m.presence == natter_shared::PresenceState::Online)
+            )
+        }
+    };
+    let driver = async {
+        eventually("alice online again", || member_of("#general")).await;
+        type_text(&keys, "/accept #team");
+        press(&keys, KeyCode::Enter, KeyModifiers::NONE);
+        eventually("alice in #team", || member_of("#team")).await;
+        bob.send_message("#team", "welcome aboard", false)
+            .await
+            .expect("bob posts in #team");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        press(&keys, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    };
+    let (result, ()) = tokio::join!(client, driver);
+    result.expect("the loop ends cleanly");
+    let shown = format!("{}", terminal.backend());
+    assert!(shown.contains("#team"), "{shown}");
+    assert!(
+        shown.contains("welcome aboard"),
+        "accepted and switched: {shown}"
+    );
+}
