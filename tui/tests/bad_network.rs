@@ -671,6 +671,19 @@ impl Rig {
     }
 }
 
+impl Drop for Rig {
+    fn drop(&mut self) {
+        // A failure is easier to read with the server's side of it.
+        if std::thread::panicking() {
+            eprintln!(
+                "natterd's log:\n{}\nthe link: {:?}",
+                fs::read_to_string(&self.log).unwrap_or_default(),
+                self.link.counts()
+            );
+        }
+    }
+}
+
 /// Runs a command to completion (with `stdin` fed to it), killing it after
 /// [`WAIT`].
 fn finish(mut cmd: Command, stdin: Option<&str>) -> Output {
