@@ -67,21 +67,7 @@ const LOSSY: Shape = Shape {
 /// Skips (or, with `NATTER_REQUIRE_E2E=1`, fails) a test that cannot run
 /// here, saying why.
 fn skip(why: &str) {
-    assert!(
-        std::env::var("NATTER_REQUIRE_E2E").as_deref() != Ok("1"),
-        "{why}, required with NATTER_REQUIRE_E2E=1"
-    );
-    eprintln!("skipping the bad-network test: {why}");
-}
-
-/// Whether `tool --version` (or `-V`) runs.
-fn have(tool: &str, flag: &str) -> bool {
-    Command::new(tool)
-        .arg(flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    let _ = testing::skip_unless(false, why);
 }
 
 /// Runs `cmd` to completion; its stdout, or what failed.
@@ -242,8 +228,7 @@ impl Link {
             ("bridge", "-V", "iproute2"),
             ("ethtool", "--version", "ethtool"),
         ] {
-            if !have(tool, flag) {
-                skip(&format!("{tool} (Debian package {package}) is missing"));
+            if !testing::have_tool(tool, &[flag], package) {
                 return None;
             }
         }
@@ -871,11 +856,7 @@ fn lossy_link_send_and_tail() {
 }
 
 fn have_tmux() -> bool {
-    let ok = have("tmux", "-V");
-    if !ok {
-        skip("tmux (Debian package tmux) is missing");
-    }
-    ok
+    testing::have_tool("tmux", &["-V"], "tmux")
 }
 
 /// The full-screen client as `user` in a tmux of its own (a private `-L`
