@@ -274,3 +274,39 @@ async fn error_replies_quote_only_a_little_of_bad_input() {
     );
     assert!(e.message.ends_with('…'), "{}", e.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invisible_user_logging_in_again_never_shows_online() {
+    let server = TestServer::start(&["alice", "bob"], |c| c.limits.presence_throttle_ms = 0).await;
+    let mut bob = server.login("bob").await;
+    let mut first = server.login("alice").await;
+    first
+        .request(Request::Presence {
+            state: natter_shared::PresenceState::Invisible,
+            status: None,
+        })
+        .await
+        .unwrap();
+    bob.drain(Duration::from_millis(200)).await;
+    // A second session (another device) logs in: it starts invisible too.
+    let _second = server.login("alice").await;
+    let seen = bob.drain(Duration::from_millis(300)).await;
+    assert!(
+        !seen.iter().any(|e| matches!(
+            e,
+            natter_shared::Event::Presence { user, state, .. }
+                if user == "alice" && *state != natter_shared::PresenceState::Offline
+        )),
+        "{seen:?}"
+    );
+    let Ok(Response::Members { members, .. }) = bob
+        .request(Request::Members {
+            room: "#general".into(),
+        })
+        .await
+    else {
+        panic!("members");
+    };
+    let alice = members.iter().find(|m| m.name == "alice").unwrap();
+    assert_eq!(alice.presence, natter_shared::PresenceState::Offline);
+}
