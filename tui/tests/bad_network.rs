@@ -35,7 +35,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -46,7 +46,9 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
+mod support;
 use natter_server::testing::{self, PASSWORD};
+use support::{Tmux, have_tmux, signal};
 
 /// natterd's `limits.heartbeat_ms`: short, so a test lives through many.
 /// The client declares the link dead when a ping is unanswered for two
@@ -671,35 +673,8 @@ impl Drop for Rig {
 
 /// Runs a command to completion (with `stdin` fed to it), killing it after
 /// [`WAIT`].
-fn finish(mut cmd: Command, stdin: Option<&str>) -> Output {
-    if stdin.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let mut child = cmd.spawn().expect("natter starts");
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(input.as_bytes()).unwrap();
-    }
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    if let Ok(out) = rx.recv_timeout(WAIT) {
-        out.unwrap()
-    } else {
-        signal(pid, "KILL");
-        panic!("{cmd:?} did not finish within {WAIT:?}");
-    }
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([format!("-{sig}"), pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig} {pid}");
+fn finish(cmd: Command, stdin: Option<&str>) -> Output {
+    support::run_within(cmd, stdin, WAIT)
 }
 
 /// Lines of a running child's stdout, read on a thread.
@@ -855,92 +830,38 @@ fn lossy_link_send_and_tail() {
     );
 }
 
-fn have_tmux() -> bool {
-    testing::have_tool("tmux", &["-V"], "tmux")
-}
-
 /// The full-screen client as `user` in a tmux of its own (a private `-L`
 /// socket, killed on drop), on the client's side of the link.
-struct Tmux {
-    socket: String,
+fn open_tui(rig: &Rig, user: &str) -> Tmux {
+    let home = rig.home(user).display().to_string();
+    let command = format!(
+        "ip netns exec {ns} env -i PATH=/usr/bin:/bin HOME={home} XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state LANG=C.UTF-8 TERM=xterm-256color NATTER_USER={user} NATTER_PASSWORD='{PASSWORD}' NATTER_SERVER={addr} NATTER_KEYRING=none {natter}",
+        ns = rig.link.client_ns,
+        addr = rig.addr,
+        natter = env!("CARGO_BIN_EXE_natter"),
+    );
+    Tmux::start(
+        format!("natter-bn-{}", rig.link.client_ns),
+        120,
+        40,
+        &command,
+    )
 }
 
-impl Tmux {
-    fn open(rig: &Rig, user: &str) -> Self {
-        let tmux = Tmux {
-            socket: format!("natter-bn-{}", rig.link.client_ns),
-        };
-        let home = rig.home(user).display().to_string();
-        let command = format!(
-            "ip netns exec {ns} env -i PATH=/usr/bin:/bin HOME={home} XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state LANG=C.UTF-8 TERM=xterm-256color NATTER_USER={user} NATTER_PASSWORD='{PASSWORD}' NATTER_SERVER={addr} NATTER_KEYRING=none {natter}",
-            ns = rig.link.client_ns,
-            addr = rig.addr,
-            natter = env!("CARGO_BIN_EXE_natter"),
-        );
-        assert!(
-            tmux.cmd()
-                .args(["new-session", "-d", "-x", "120", "-y", "40", &command])
-                .status()
-                .unwrap()
-                .success()
-        );
-        tmux
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn capture(&self) -> String {
-        let out = self.cmd().args(["capture-pane", "-p"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Types `line` and Enter.
-    fn enter(&self, line: &str) {
-        for args in [&["send-keys", "-l", line][..], &["send-keys", "Enter"]] {
-            assert!(self.cmd().args(args).status().unwrap().success());
-        }
-    }
-
-    /// Waits up to `limit` until the screen passes `test`; the screen.
-    fn wait_until(&self, limit: Duration, what: &str, test: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let screen = self.capture();
-            if test(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the screen never showed {what} in {limit:?}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn wait_for(&self, text: &str, limit: Duration) -> String {
-        self.wait_until(limit, &format!("{text:?}"), |s| s.contains(text))
-    }
-
-    /// Watches the status line for `period`: it must say connected
-    /// throughout.
-    fn stays_connected(&self, user: &str, period: Duration) {
-        let until = Instant::now() + period;
-        let online = format!("connected as {user}@");
-        while Instant::now() < until {
-            let screen = self.capture();
-            assert!(screen.contains(&online), "the link flapped:\n{screen}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
+/// Waits up to `limit` until the screen shows `text`; the screen.
+fn wait_for(tmux: &Tmux, text: &str, limit: Duration) -> String {
+    tmux.wait_until(limit, &format!("{text:?}"), |s| s.contains(text))
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
+/// Watches the status line for `period`: it must say connected
+/// throughout.
+fn stays_connected(tmux: &Tmux, user: &str, period: Duration) {
+    let until = Instant::now() + period;
+    let online = format!("connected as {user}@");
+    while Instant::now() < until {
+        let screen = tmux.capture();
+        assert!(screen.contains(&online), "the link flapped:\n{screen}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -960,9 +881,9 @@ fn tui_over_a_lossy_link() {
     let Some(rig) = Rig::start(&["alice", "bob"], LOSSY) else {
         return;
     };
-    let tmux = Tmux::open(&rig, "alice");
-    tmux.wait_for("connected as alice@", WAIT);
-    tmux.wait_for("│ #general", WAIT);
+    let tmux = open_tui(&rig, "alice");
+    wait_for(&tmux, "connected as alice@", WAIT);
+    wait_for(&tmux, "│ #general", WAIT);
 
     // Written one after another, faster than the link acknowledges: each
     // is sent once, in order, and shows as delivered.
@@ -997,7 +918,7 @@ fn tui_over_a_lossy_link() {
     );
 
     // Several heartbeats on the lossy link: no flapping.
-    tmux.stays_connected("alice", HEARTBEAT * 5);
+    stays_connected(&tmux, "alice", HEARTBEAT * 5);
     let stored = rig.stored("#general");
     let want: Vec<(String, String)> = lines
         .iter()
@@ -1030,8 +951,8 @@ fn link_cut_for_90_s_then_restored() {
     let Some(rig) = Rig::start(&["alice", "bob"], LOSSY) else {
         return;
     };
-    let tmux = Tmux::open(&rig, "alice");
-    tmux.wait_for("connected as alice@", WAIT);
+    let tmux = open_tui(&rig, "alice");
+    wait_for(&tmux, "connected as alice@", WAIT);
     tmux.enter("before the cut");
     tmux.wait_until(WAIT, "the first line delivered", |s| {
         shown(s, "alice", "before the cut") == 1 && !s.contains('⋯')
@@ -1040,7 +961,7 @@ fn link_cut_for_90_s_then_restored() {
     // The link goes silent: no RST, no ICMP. The heartbeat notices.
     rig.link.cut();
     let cut_at = Instant::now();
-    tmux.wait_for("reconnecting in", WAIT);
+    wait_for(&tmux, "reconnecting in", WAIT);
     println!("offline after {:.1} s", cut_at.elapsed().as_secs_f64());
 
     // Written meanwhile: queued, pending.
@@ -1074,7 +995,7 @@ fn link_cut_for_90_s_then_restored() {
     // catches up.
     rig.link.restore();
     let restored_at = Instant::now();
-    tmux.wait_for("connected as alice@", WAIT + Duration::from_secs(30));
+    wait_for(&tmux, "connected as alice@", WAIT + Duration::from_secs(30));
     println!(
         "online {:.1} s after the link came back",
         restored_at.elapsed().as_secs_f64()
@@ -1097,7 +1018,7 @@ fn link_cut_for_90_s_then_restored() {
         .collect();
     assert!(order.is_sorted(), "out of order:\n{screen}");
     println!("{screen}");
-    tmux.stays_connected("alice", HEARTBEAT * 3);
+    stays_connected(&tmux, "alice", HEARTBEAT * 3);
 
     let stored = rig.stored("#general");
     let want: Vec<(String, String)> =

@@ -5,10 +5,13 @@
 //! kernel keyring test), `XDG_CONFIG_HOME` and `HOME` in a temp dir, and the
 //! password only through `NATTER_PASSWORD`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+
+mod support;
+use support::signal;
 
 use natter::Connection;
 use natter::conn::ConnectOptions;
@@ -163,39 +166,12 @@ impl Server {
 
 /// Runs a command to completion (with `stdin` fed to it), killing it after
 /// [`WAIT`].
-fn run(mut cmd: Command, stdin: Option<&str>) -> Output {
-    if stdin.is_some() {
-        cmd.stdin(Stdio::piped());
-    }
-    let mut child = cmd.spawn().expect("natter starts");
-    if let Some(input) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(input.as_bytes()).unwrap();
-    }
-    wait_output(child)
+fn run(cmd: Command, stdin: Option<&str>) -> Output {
+    support::run_within(cmd, stdin, WAIT)
 }
 
 fn wait_output(child: Child) -> Output {
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    if let Ok(out) = rx.recv_timeout(WAIT) {
-        out.unwrap()
-    } else {
-        signal(pid, "KILL");
-        panic!("natter did not finish within {WAIT:?}");
-    }
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([format!("-{sig}"), pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig} {pid}");
+    support::wait_output(child, WAIT)
 }
 
 fn stderr(out: &Output) -> String {

@@ -8,7 +8,6 @@
 //! `NATTER_REQUIRE_E2E=1`, where a missing tmux fails it.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use natter::conn::{ConnectOptions, Connection};
@@ -18,67 +17,23 @@ use natter_shared::{Credential, HistoryQuery};
 use natter_server::embedded::Running;
 use natter_server::testing::{self, PASSWORD, free_port};
 
-fn have_tmux() -> bool {
-    testing::have_tool("tmux", &["-V"], "tmux")
-}
+mod support;
+use support::{Tmux, have_tmux};
 
-/// A tmux server of our own, killed on drop.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn capture(&self) -> String {
-        let out = self.cmd().args(["capture-pane", "-p"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, literal: &str) {
-        assert!(
-            self.cmd()
-                .args(["send-keys", "-l", literal])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    fn key(&self, key: &str) {
-        assert!(
-            self.cmd()
-                .args(["send-keys", key])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    /// Waits until the screen shows `text`.
-    async fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.capture();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the screen never showed {text:?}:\n{screen}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+/// Waits until the screen shows `text`, without blocking the runtime the
+/// in-process server runs on.
+async fn wait_for(tmux: &Tmux, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let screen = tmux.capture();
+        if screen.contains(text) {
+            return screen;
         }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
+        assert!(
+            Instant::now() < deadline,
+            "the screen never showed {text:?}:\n{screen}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -130,9 +85,6 @@ async fn chat_in_a_real_terminal_through_an_outage() {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut server = serve(&data, addr).await;
 
-    let tmux = Tmux {
-        socket: format!("natter-e2e-{}", std::process::id()),
-    };
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let command = format!(
@@ -140,33 +92,32 @@ async fn chat_in_a_real_terminal_through_an_outage() {
         home = home.display(),
         natter = env!("CARGO_BIN_EXE_natter"),
     );
-    assert!(
-        tmux.cmd()
-            .args(["new-session", "-d", "-x", "120", "-y", "40", &command])
-            .status()
-            .unwrap()
-            .success()
+    let tmux = Tmux::start(
+        format!("natter-e2e-{}", std::process::id()),
+        120,
+        40,
+        &command,
     );
 
     // Logged in, in #general.
-    tmux.wait_for("connected as alice@").await;
-    tmux.wait_for("#general").await;
+    wait_for(&tmux, "connected as alice@").await;
+    wait_for(&tmux, "#general").await;
 
     // Join a public room, then go back to #general with Ctrl+P.
     tmux.keys("/join #lobby");
     tmux.key("Enter");
-    let screen = tmux.wait_for("│ #lobby").await;
+    let screen = wait_for(&tmux, "│ #lobby").await;
     assert!(
         screen.lines().any(|l| l.starts_with(" #lobby")),
         "listed:\n{screen}"
     );
     tmux.key("C-p");
-    tmux.wait_for("│ #general").await;
+    wait_for(&tmux, "│ #general").await;
 
     // Send from the terminal; the server stores it.
     tmux.keys("hello from a real terminal");
     tmux.key("Enter");
-    let screen = tmux.wait_for("alice hello from a real terminal").await;
+    let screen = wait_for(&tmux, "alice hello from a real terminal").await;
     assert!(
         !screen.contains("⋯"),
         "acknowledged, so not pending:\n{screen}"
@@ -191,8 +142,8 @@ async fn chat_in_a_real_terminal_through_an_outage() {
     bob.send_message("#side", "psst @alice", false)
         .await
         .unwrap();
-    tmux.wait_for("bob hi alice, bob here").await;
-    let screen = tmux.wait_for("1 @1").await;
+    wait_for(&tmux, "bob hi alice, bob here").await;
+    let screen = wait_for(&tmux, "1 @1").await;
     assert!(
         screen
             .lines()
@@ -203,18 +154,18 @@ async fn chat_in_a_real_terminal_through_an_outage() {
 
     // The server goes away: the status line counts down to a reconnect.
     server.stop().await.expect("natterd stopped");
-    tmux.wait_for("reconnecting in").await;
+    wait_for(&tmux, "reconnecting in").await;
 
     // Written while offline: queued, shown as pending.
     tmux.keys("written while the server was down");
     tmux.key("Enter");
-    let screen = tmux.wait_for("written while the server was down").await;
+    let screen = wait_for(&tmux, "written while the server was down").await;
     assert!(screen.contains("⋯"), "pending while offline:\n{screen}");
 
     // The server comes back (same port, same data); Ctrl+R retries now.
     let mut server = serve(&data, addr).await;
     tmux.key("C-r");
-    tmux.wait_for("connected as alice@").await;
+    wait_for(&tmux, "connected as alice@").await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let stored = bodies(&addr.to_string(), "#general").await;

@@ -1,0 +1,147 @@
+//! Fixtures the client's black-box tests share: a private tmux server to
+//! run the full-screen client in, and running a command with a deadline.
+//! Each test binary uses its own share of them.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Whether tmux is here (see `natter_server::testing::have_tool`).
+pub fn have_tmux() -> bool {
+    natter_server::testing::have_tool("tmux", &["-V"], "tmux")
+}
+
+/// A tmux server of our own (`tmux -L SOCKET`), killed on drop.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `command` in a `width` x `height` session on a private
+    /// socket.
+    pub fn start(socket: String, width: u16, height: u16, command: &str) -> Self {
+        let tmux = Tmux { socket };
+        let (w, h) = (width.to_string(), height.to_string());
+        assert!(
+            tmux.cmd()
+                .args(["new-session", "-d", "-x", &w, "-y", &h, command])
+                .status()
+                .unwrap()
+                .success(),
+            "tmux starts"
+        );
+        tmux
+    }
+
+    /// A tmux command on this server.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    /// What the pane shows now.
+    pub fn capture(&self) -> String {
+        let out = self.cmd().args(["capture-pane", "-p"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types `literal` as it is.
+    pub fn keys(&self, literal: &str) {
+        assert!(
+            self.cmd()
+                .args(["send-keys", "-l", literal])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Presses one named key (`Enter`, `C-c`, ...).
+    pub fn key(&self, key: &str) {
+        assert!(
+            self.cmd()
+                .args(["send-keys", key])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Types `line` and Enter.
+    pub fn enter(&self, line: &str) {
+        self.keys(line);
+        self.key("Enter");
+    }
+
+    /// Waits up to `limit` until the screen passes `test`, on this thread
+    /// (not for tests whose server runs on the same runtime); the screen.
+    pub fn wait_until(&self, limit: Duration, what: &str, test: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let screen = self.capture();
+            if test(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {what} in {limit:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+/// Runs `cmd` to completion (with `stdin` fed to it), killing it after
+/// `limit`.
+///
+/// # Panics
+/// When it does not finish in time.
+pub fn run_within(mut cmd: Command, stdin: Option<&str>, limit: Duration) -> Output {
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("the command starts");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    wait_output(child, limit)
+}
+
+/// Waits for `child` to exit, killing it after `limit`.
+///
+/// # Panics
+/// When it does not finish in time.
+pub fn wait_output(child: Child, limit: Duration) -> Output {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    if let Ok(out) = rx.recv_timeout(limit) {
+        out.unwrap()
+    } else {
+        signal(pid, "KILL");
+        panic!("the command did not finish within {limit:?}");
+    }
+}
+
+/// Sends `sig` (`"TERM"`, `"INT"`, `"KILL"`) to `pid`.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
