@@ -128,14 +128,8 @@ impl Hub {
             }
             let mentioned: Vec<String> = names::mentions(&msg.body).collect();
             let author_id = self.user_ids.get(&*msg.author).copied();
-            // Members who block the author see the message hidden: it is
-            // not unread for them. Almost always nobody, at no cost.
-            let blockers = author_id.and_then(|a| self.blocked_by.get(&a));
             for (uid, m) in &mut room.members {
-                if Some(*uid) == author_id
-                    || msg.id <= m.last_read
-                    || blockers.is_some_and(|b| b.contains(uid))
-                {
+                if Some(*uid) == author_id || msg.id <= m.last_read {
                     continue;
                 }
                 m.unread += 1;
@@ -144,6 +138,25 @@ impl Hub {
                     && mentioned.iter().any(|n| **n == *u.name)
                 {
                     m.mentions += 1;
+                }
+            }
+            // Members who block the author see the message hidden: it is
+            // not unread for them. Taken back here, apart from the loop
+            // above, which is the hot path and almost never has blockers.
+            if let Some(blockers) = author_id.and_then(|a| self.blocked_by.get(&a)) {
+                for uid in blockers {
+                    if let Some(m) = room.members.get_mut(uid)
+                        && msg.id > m.last_read
+                    {
+                        m.unread = m.unread.saturating_sub(1);
+                        if self
+                            .users
+                            .get(uid)
+                            .is_some_and(|u| mentioned.iter().any(|n| **n == *u.name))
+                        {
+                            m.mentions = m.mentions.saturating_sub(1);
+                        }
+                    }
                 }
             }
             authors.push(author_id);
