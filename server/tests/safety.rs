@@ -252,6 +252,35 @@ async fn invitations_wait_for_consent_unless_the_policy_allows() {
     );
     assert_eq!(again, ErrorCode::Invalid);
 
+    // Opening a direct conversation with alice, or sharing a public room
+    // with her, makes nobody "shared": mallory still has to ask.
+    ok(
+        &mut mallory,
+        Request::Join {
+            room: "@alice".into(),
+        },
+    )
+    .await;
+    assert_eq!(ok(&mut mallory, invite("#spam")).await, Response::Done);
+    let e = alice
+        .event_where(|e| matches!(e, Event::Invited(_) | Event::RoomAdded(_)))
+        .await;
+    assert!(
+        matches!(e, Event::RoomAdded(ref r) if r.name == "@mallory"),
+        "first the conversation: {e:?}"
+    );
+    let e = alice
+        .event_where(|e| matches!(e, Event::Invited(_) | Event::RoomAdded(_)))
+        .await;
+    assert!(matches!(e, Event::Invited(_)), "then an invitation: {e:?}");
+    ok(
+        &mut alice,
+        Request::Decline {
+            room: "#spam".into(),
+        },
+    )
+    .await;
+
     // Bob, a friend from #team... is not one yet: he asks too. Accepted,
     // alice joins; after that, sharing #team, bob may add her directly.
     ok(&mut bob, invite("#team")).await;

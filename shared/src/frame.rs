@@ -436,8 +436,8 @@ pub struct Invitation {
 pub enum InvitePolicy {
     /// Anyone may add you.
     Anyone,
-    /// Someone you share a room with, besides `#general` (where every
-    /// account starts), or a direct conversation. The default.
+    /// Someone you share a private room with (you are there by consent;
+    /// anyone can join a public room or open a conversation). The default.
     Shared,
     /// Nobody: every invitation waits for you.
     Nobody,

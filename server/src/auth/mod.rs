@@ -19,6 +19,24 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+/// The address a client is counted under by the login throttle and the
+/// hashing pool: an IPv4 address as it is, an IPv6 address by its /64 (one
+/// host usually holds a whole /64, so per-address limits would otherwise
+/// be per random suffix).
+#[must_use]
+pub fn client_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V4(v4) => std::net::IpAddr::V4(v4),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                std::net::IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
 /// Hashes a password with argon2id and a random salt, on the calling
 /// thread. For the admin CLI and tests; the server hashes on its
 /// [`Hasher`] pool, which keeps its memory bounded.
@@ -87,6 +105,18 @@ mod tests {
         assert!(verify_password(&h, "correct horse"));
         assert!(!verify_password(&h, "wrong horse"));
         assert!(!verify_password("garbage", "correct horse"));
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        let v4: std::net::IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(
+            client_key(v4),
+            "10.0.0.1".parse::<std::net::IpAddr>().unwrap()
+        );
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum Admission {
 #[derive(Debug, Default)]
 pub struct Throttle {
     failures: HashMap<String, Vec<Instant>>,
+    /// The window the last admission was judged by: failures older than
+    /// it count for nothing and may be forgotten.
+    window: Duration,
     pending: HashMap<String, u32>,
     /// `account@address` pairs that logged in, and when.
     trusted: HashMap<String, Instant>,
@@ -69,6 +72,7 @@ impl Throttle {
     /// Admits an attempt under `keys`, each with its limit of failures per
     /// `window` (a limit of 0 counts as 1).
     pub fn admit(&mut self, keys: &[(&str, u32)], window: Duration) -> Admission {
+        self.window = window;
         let now = Instant::now();
         let mut must_wait = false;
         for (key, limit) in keys {
@@ -112,14 +116,19 @@ impl Throttle {
         }
     }
 
-    /// Records a failure under `key`.
+    /// Records a failure under `key`. Past [`MAX_KEYS`] keys, those whose
+    /// failures have all left the window are forgotten, then, if need be,
+    /// those whose latest failure is oldest: never the key just recorded,
+    /// so a spray of distinct names can fill memory no further and cannot
+    /// switch the counting off.
     pub fn fail(&mut self, key: &str) {
-        self.failures
-            .entry(key.to_owned())
-            .or_default()
-            .push(Instant::now());
+        let now = Instant::now();
+        self.failures.entry(key.to_owned()).or_default().push(now);
         if self.failures.len() > MAX_KEYS {
-            self.failures.retain(|_, v| v.len() > 1);
+            let window = self.window.max(Duration::from_secs(1));
+            self.failures
+                .retain(|_, v| v.last().is_some_and(|t| now.duration_since(*t) < window));
+            evict_oldest(&mut self.failures, |v| v.last().copied());
         }
     }
 
@@ -131,11 +140,12 @@ impl Throttle {
     /// Remembers that `pair` (`account@address`) logged in.
     pub fn trust(&mut self, pair: &str) {
         let now = Instant::now();
+        self.trusted.insert(pair.to_owned(), now);
         if self.trusted.len() > MAX_KEYS {
             self.trusted
                 .retain(|_, at| now.duration_since(*at) < TRUSTED_FOR);
+            evict_oldest(&mut self.trusted, |at| Some(*at));
         }
-        self.trusted.insert(pair.to_owned(), now);
     }
 
     /// Whether `pair` logged in within [`TRUSTED_FOR`].
@@ -147,16 +157,32 @@ impl Throttle {
     }
 
     /// The slow-down for a password attempt on an account with `failures`
-    /// failures from every address in the window, past `free` of them: 100 ms
-    /// doubling with each further failure, at most 5 s.
+    /// failures from every address in the window, once there are more than
+    /// `free` of them: 100 ms doubling with each further failure, at most
+    /// 5 s.
     #[must_use]
     pub fn slowdown(failures: usize, free: u32) -> Duration {
-        let Some(excess) = failures.checked_sub(free as usize) else {
+        let Some(excess) = failures.checked_sub(free as usize + 1) else {
             return Duration::ZERO;
         };
         let doublings = u32::try_from(excess.min(6)).unwrap_or(6);
         Duration::from_millis(100 << doublings).min(Duration::from_secs(5))
     }
+}
+
+/// When `map` still holds more than [`MAX_KEYS`], drops the entries whose
+/// time (`at`) is oldest until it holds three quarters of that.
+fn evict_oldest<V>(map: &mut HashMap<String, V>, at: impl Fn(&V) -> Option<Instant>) {
+    if map.len() <= MAX_KEYS {
+        return;
+    }
+    let mut times: Vec<Instant> = map.values().filter_map(&at).collect();
+    if times.is_empty() {
+        return;
+    }
+    let nth = (map.len() - MAX_KEYS * 3 / 4).min(times.len() - 1);
+    let cutoff = *times.select_nth_unstable(nth).1;
+    map.retain(|_, v| at(v).is_some_and(|t| t > cutoff));
 }
 
 /// A token bucket: `rate` tokens per second, up to `burst`.
@@ -252,10 +278,27 @@ mod tests {
 
     #[test]
     fn slowdown_grows_and_is_capped() {
-        assert_eq!(Throttle::slowdown(4, 5), Duration::ZERO);
-        assert_eq!(Throttle::slowdown(5, 5), Duration::from_millis(100));
-        assert_eq!(Throttle::slowdown(7, 5), Duration::from_millis(400));
+        assert_eq!(Throttle::slowdown(5, 5), Duration::ZERO);
+        assert_eq!(Throttle::slowdown(6, 5), Duration::from_millis(100));
+        assert_eq!(Throttle::slowdown(8, 5), Duration::from_millis(400));
         assert_eq!(Throttle::slowdown(500, 5), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_spray_of_names_cannot_switch_the_counting_off() {
+        let mut t = Throttle::default();
+        assert_eq!(t.admit(&[("x", 3)], W), Admission::Go);
+        for n in 0..=MAX_KEYS {
+            t.fail(&format!("spray{n}"));
+            t.fail(&format!("spray{n}"));
+        }
+        assert!(t.failures.len() <= MAX_KEYS);
+        // A new failure still counts.
+        t.fail("ip:1");
+        assert_eq!(t.failures("ip:1", W), 1);
+        t.fail("ip:1");
+        t.fail("ip:1");
+        assert!(matches!(t.admit(&[("ip:1", 3)], W), Admission::Refused(_)));
     }
 
     #[test]

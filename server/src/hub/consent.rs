@@ -93,9 +93,10 @@ impl Hub {
         Some(self.add_member(room, invitee, Role::Member))
     }
 
-    /// Whether `a` and `b` share a room other than `#general` (where every
-    /// account starts), a direct conversation included: the `shared`
-    /// invitation policy.
+    /// Whether `a` and `b` share a private room: the `shared` invitation
+    /// policy. Only private rooms count, since `b` is in them by consent:
+    /// anyone may join a public room `b` is in, or open a direct
+    /// conversation with `b`, and so make themselves "shared".
     #[must_use]
     pub fn share_a_room(&self, a: i64, b: i64) -> bool {
         let (Some(ua), Some(ub)) = (self.users.get(&a), self.users.get(&b)) else {
@@ -108,7 +109,7 @@ impl Hub {
         };
         small.rooms.iter().any(|r| {
             self.rooms.get(r).is_some_and(|room| {
-                room.name != crate::store::GENERAL && room.members.contains_key(&other)
+                room.kind == RoomKind::Private && room.members.contains_key(&other)
             })
         })
     }

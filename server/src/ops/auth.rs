@@ -85,7 +85,7 @@ impl<'a> Attempt<'a> {
             }
             if tokio::time::timeout_at(until, settled).await.is_err() {
                 return Err(throttled(
-                    "too many logins in progress from your address",
+                    "too many logins for this account or from your address are in progress",
                     Duration::from_secs(1),
                 ));
             }
@@ -158,7 +158,7 @@ pub async fn login(
 ) -> OpResult<LoggedIn> {
     let config = shared.config();
     let limits = &config.limits;
-    let ip = peer.ip();
+    let ip = auth::client_key(peer.ip());
     let name = normalize_user(user).unwrap_or_default();
     let remember = matches!(credential, Credential::Password(_));
     let (row, token) = match credential {
@@ -181,29 +181,41 @@ pub async fn login(
             (row, Some(token))
         }
         Credential::Password(password) | Credential::PasswordOnly(password) => {
-            let attempt = Attempt::admit(
-                shared,
-                password_keys(limits, &name, ip),
-                hashing_slots(shared, &name),
-                "too many failed logins",
-            )
-            .await?;
             let pair = format!("{name}@{ip}");
             let account_key = format!("user:{name}");
-            let slowdown = {
+            let (trusted, slowdown) = {
                 let mut t = shared.throttle();
-                if t.trusted(&pair) {
+                let window = Duration::from_millis(limits.login_window_ms);
+                let failures = t.failures(&account_key, window);
+                let trusted = t.trusted(&pair);
+                let slowdown = if trusted {
                     Duration::ZERO
                 } else {
-                    let window = Duration::from_millis(limits.login_window_ms);
-                    let failures = t.failures(&account_key, window);
                     Throttle::slowdown(
                         failures,
                         limits.login_failures_per_account.saturating_mul(2),
                     )
-                }
+                };
+                (trusted, slowdown)
             };
+            // Slowed down before taking any place: a slowed attempt holds
+            // nobody else up.
             tokio::time::sleep(slowdown).await;
+            // An address that logged into the account before goes past the
+            // account's hashing slots, so strangers keeping them busy never
+            // hold the owner up.
+            let slots = if trusted {
+                Vec::new()
+            } else {
+                hashing_slots(shared, &name)
+            };
+            let attempt = Attempt::admit(
+                shared,
+                password_keys(limits, &name, ip),
+                slots,
+                "too many failed logins",
+            )
+            .await?;
             let row = shared
                 .store
                 .user_by_name(&name)
@@ -280,7 +292,7 @@ pub async fn register(
     // Every registration counts against the address, whatever its outcome:
     // each one may cost a hash, and names are not free to probe.
     let keys = vec![(
-        format!("ip:{}", peer.ip()),
+        format!("ip:{}", auth::client_key(peer.ip())),
         shared.config().limits.login_failures_per_ip,
     )];
     let attempt = Attempt::admit(
@@ -306,7 +318,10 @@ pub async fn register(
         attempt.settle(true);
         return Err(name_taken());
     }
-    let hashed = shared.hasher.hash(peer.ip(), password).await;
+    let hashed = shared
+        .hasher
+        .hash(auth::client_key(peer.ip()), password)
+        .await;
     attempt.settle(true);
     let pw_hash = hashed.map_err(|e| ErrorReply::new(ErrorCode::Internal, e.to_string()))?;
     let row = match shared.store.create_user(&name, pw_hash).await {
@@ -422,7 +437,8 @@ pub async fn change_password(
     let user_id = super::user_of(shared, caller)?;
     auth::check_password_rules(&new).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
     let name = shared.hub().user_name_of(user_id);
-    let keys = password_keys(&shared.config().limits, &name, caller.peer.ip());
+    let ip = auth::client_key(caller.peer.ip());
+    let keys = password_keys(&shared.config().limits, &name, ip);
     let attempt = Attempt::admit(
         shared,
         keys,
@@ -440,7 +456,6 @@ pub async fn change_password(
         }
         Err(e) => return Err(internal(&e)),
     };
-    let ip = caller.peer.ip();
     if !shared.hasher.verify(ip, Some(row.pw_hash), old).await {
         attempt.settle(true);
         return Err(ErrorReply::new(
