@@ -2,14 +2,16 @@
 //! `max_connections` (lowered to what the open-file limit allows, see
 //! [`crate::fds`]) and `max_connections_per_ip`. Connections that have not
 //! logged in yet also share a smaller budget, `max_unauthenticated` (a
-//! quarter by default): when it is full, the *oldest* of them is closed to
-//! make room for the newcomer. Idle sockets that never log in therefore
+//! quarter by default): when it is full, the *oldest* of them that is not
+//! in the middle of a request (a login being checked) is closed to make
+//! room for the newcomer; when every one is busy, the newcomer is refused. Idle sockets that never log in therefore
 //! cannot lock honest clients out; an attacker would have to open new ones
 //! faster than honest clients log in (milliseconds), from more addresses
 //! than `max_connections_per_ip` allows each.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, Weak};
 
 use tokio_util::sync::CancellationToken;
@@ -21,7 +23,15 @@ use crate::Shared;
 #[derive(Debug, Default)]
 pub struct PreLoginQueue {
     next: u64,
-    waiting: BTreeMap<u64, CancellationToken>,
+    waiting: BTreeMap<u64, Waiting>,
+}
+
+/// One connection not logged in yet.
+#[derive(Debug)]
+struct Waiting {
+    evict: CancellationToken,
+    /// Handling a request now: it counts, but is not evicted mid-login.
+    busy: Arc<AtomicBool>,
 }
 
 /// Releases a connection slot when the connection ends.
@@ -54,12 +64,18 @@ pub struct PreLogin {
     shared: Weak<Shared>,
     seq: u64,
     evicted: CancellationToken,
+    busy: Arc<AtomicBool>,
 }
 
 impl PreLogin {
     /// Resolves when this connection must make room for a newer one.
     pub async fn evicted(&self) {
         self.evicted.cancelled().await;
+    }
+
+    /// Marks the connection as handling a request (or done with it).
+    pub fn set_busy(&self, busy: bool) {
+        self.busy.store(busy, Ordering::Relaxed);
     }
 }
 
@@ -126,21 +142,35 @@ pub fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<(ConnGuard, PreLogin), 
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
     while queue.waiting.len() >= max_pre_login {
-        let Some((_, oldest)) = queue.waiting.pop_first() else {
-            break;
+        let idle = queue
+            .waiting
+            .iter()
+            .find(|(_, w)| !w.busy.load(Ordering::Relaxed))
+            .map(|(seq, _)| *seq);
+        let Some(oldest) = idle.and_then(|seq| queue.waiting.remove(&seq)) else {
+            // Every one of them is in the middle of a login.
+            return Err("too many connections are logging in at once; try again shortly");
         };
-        oldest.cancel();
+        oldest.evict.cancel();
     }
     let seq = queue.next;
     queue.next += 1;
     let evicted = CancellationToken::new();
-    queue.waiting.insert(seq, evicted.clone());
+    let busy = Arc::new(AtomicBool::new(false));
+    queue.waiting.insert(
+        seq,
+        Waiting {
+            evict: evicted.clone(),
+            busy: Arc::clone(&busy),
+        },
+    );
     Ok((
         guard,
         PreLogin {
             shared: Arc::downgrade(shared),
             seq,
             evicted,
+            busy,
         },
     ))
 }

@@ -371,6 +371,7 @@ const RESTART_ONLY: &[&str] = &[
     "history.retention",
     "history.sync",
     "tls.listen",
+    "limits.hash_threads",
 ];
 
 impl Shared {
@@ -398,6 +399,8 @@ impl Shared {
         applied.history.retention = old.history.retention;
         applied.history.sync = old.history.sync;
         applied.tls.listen.clone_from(&old.tls.listen);
+        // The hashing pool's threads are started once.
+        applied.limits.hash_threads = old.limits.hash_threads;
         match (&self.tls, applied.tls.files()) {
             (Some(acceptor), Some((cert, key))) => {
                 acceptor.reload(cert, key).map_err(|e| e.to_string())?;

@@ -276,3 +276,22 @@ async fn a_deleted_name_stays_reserved_until_the_operator_frees_it() {
     directs.sort();
     assert_eq!(directs, ["@bob", "@bob (deleted)"]);
 }
+
+#[test]
+fn names_of_accounts_deleted_before_the_upgrade_are_reserved_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(natter_server::store::open_db(dir.path()).unwrap());
+    {
+        // As an older natterd left it: no invitation policy yet, and the
+        // messages of an account deleted back then.
+        let db = rusqlite::Connection::open(dir.path().join("natter.db")).unwrap();
+        db.execute_batch(
+            "ALTER TABLE users DROP COLUMN invites;
+             INSERT INTO messages (room_id, author, ts, body) VALUES (1, 'ghost', 0, 'boo');",
+        )
+        .unwrap();
+    }
+    drop(natter_server::store::open_db(dir.path()).unwrap());
+    let err = admin::add_user(dir.path(), "ghost", PASSWORD, false).unwrap_err();
+    assert!(err.to_string().contains("reserved"), "{err}");
+}

@@ -86,7 +86,12 @@ impl Hub {
     pub fn direct_peer_id(&self, session: u64, target: &str) -> Result<Option<i64>, ErrorReply> {
         let user = self.logged_in(session)?;
         match self.direct_peer(user, target)? {
-            Some(peer) if !self.directs.contains_key(&direct_key(user, peer)) => Ok(Some(peer)),
+            Some(peer) if !self.directs.contains_key(&direct_key(user, peer)) => {
+                // Opening one with someone you block would tell them.
+                let name = self.user_name(peer);
+                self.check_direct(user, peer, &name)?;
+                Ok(Some(peer))
+            }
             _ => Ok(None),
         }
     }

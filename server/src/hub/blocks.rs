@@ -9,10 +9,16 @@
 use super::{ErrorCode, ErrorReply, Hub, IdSet, err};
 
 impl Hub {
-    /// Installs the blocks read at start-up, as (blocker, blocked).
-    pub fn load_blocks(&mut self, blocks: impl IntoIterator<Item = (i64, i64)>) {
-        for (user, other) in blocks {
-            self.block(user, other);
+    /// Installs the blocks read at start-up, before the rooms: the blocked
+    /// accounts become known first, so their messages are left out of the
+    /// blockers' unread counts whichever room loads first.
+    pub fn load_blocks(
+        &mut self,
+        blocks: impl IntoIterator<Item = crate::store::safety::BlockRow>,
+    ) {
+        for b in blocks {
+            self.ensure_user(b.blocked, &b.blocked_name, b.blocked_admin);
+            self.block(b.user, b.blocked);
         }
     }
 
@@ -112,6 +118,9 @@ mod tests {
                 .any(|e| matches!(e, Event::Typing { .. } | Event::Presence { .. })),
             "{seen:?}"
         );
+        // Opening a conversation with him would tell him: refused.
+        let e = hub.direct_peer_id(10, "@bob").unwrap_err();
+        assert_eq!(e.code, ErrorCode::Invalid);
         // Unblocked, all is as before.
         hub.unblock(1, 2);
         hub.plan_send(20, 2, "@ann", "hi".into(), false, None)

@@ -7,9 +7,7 @@
 
 use natter_shared::{Invitation, Report, Role, RoomKind};
 
-use super::{
-    ErrorCode, ErrorReply, Event, Hub, Response, StoreChange, err, event, names, no_such_room,
-};
+use super::{ErrorCode, ErrorReply, Event, Hub, Response, StoreChange, err, event, no_such_room};
 
 /// What an invitation would do, once checked.
 #[derive(Debug)]
@@ -114,14 +112,6 @@ impl Hub {
         })
     }
 
-    /// The id of the room named `target` (`#name`), whoever asks: for
-    /// answering an invitation, which the store then proves was sent.
-    #[must_use]
-    pub fn room_id_named(&self, target: &str) -> Option<i64> {
-        let name = names::normalize_room(target.trim().trim_start_matches('#')).ok()?;
-        self.room_ids.get(&name).copied()
-    }
-
     /// Accepts a checked invitation: the user joins as a member.
     pub fn accept_invitation(
         &mut self,
@@ -176,12 +166,15 @@ impl Hub {
     }
 
     /// Sends a report to the server's admins who are online and the room's
-    /// moderators and owners.
+    /// moderators and owners, except the reported author (who is not told,
+    /// moderator or not).
     pub fn tell_moderators(&self, room: i64, report: Report) {
+        let author = self.user_ids.get(report.author.as_str()).copied();
         let Some(f) = event(Event::Reported(report)) else {
             return;
         };
         let mut told = super::IdSet::default();
+        told.extend(author);
         if let Some(r) = self.rooms.get(&room) {
             for (uid, m) in &r.members {
                 if m.role.rank() >= Role::Moderator.rank() && told.insert(*uid) {

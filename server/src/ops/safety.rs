@@ -139,13 +139,25 @@ fn no_invitation(room: &str) -> ErrorReply {
     )
 }
 
+/// The caller's invitation to `room`, if one waits: looked up by name in
+/// one read whether the room exists or not, so neither the answer nor its
+/// timing tells an outsider anything.
+async fn pending(shared: &Shared, caller: Caller, room: &str) -> OpResult<(i64, String)> {
+    let me = user_of(shared, caller)?;
+    let name = natter_shared::names::normalize_room(room.trim().trim_start_matches('#'))
+        .map_err(|_| no_invitation(room))?;
+    shared
+        .store
+        .invitation_named(me, &name)
+        .await
+        .map_err(|e| internal(&e))?
+        .ok_or_else(|| no_invitation(room))
+}
+
 /// The caller accepts their invitation to `room` and joins it.
 pub async fn accept(shared: &Shared, caller: Caller, room: &str) -> OpResult {
     let me = user_of(shared, caller)?;
-    let room_id = shared
-        .hub()
-        .room_id_named(room)
-        .ok_or_else(|| no_invitation(room))?;
+    let (room_id, _) = pending(shared, caller, room).await?;
     let inviter = shared
         .store
         .take_invitation(room_id, me)
@@ -161,10 +173,7 @@ pub async fn accept(shared: &Shared, caller: Caller, room: &str) -> OpResult {
 /// The caller declines their invitation to `room`.
 pub async fn decline(shared: &Shared, caller: Caller, room: &str) -> OpResult {
     let me = user_of(shared, caller)?;
-    let room_id = shared
-        .hub()
-        .room_id_named(room)
-        .ok_or_else(|| no_invitation(room))?;
+    let (room_id, _) = pending(shared, caller, room).await?;
     shared
         .store
         .take_invitation(room_id, me)

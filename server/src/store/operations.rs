@@ -18,8 +18,8 @@ pub struct Startup {
     pub messages: u64,
     /// The newest `account_events` row, already acted on by definition.
     pub last_account_event: i64,
-    /// Every block, as (blocker, blocked).
-    pub blocks: Vec<(i64, i64)>,
+    /// Every block.
+    pub blocks: Vec<super::safety::BlockRow>,
 }
 
 /// What a login must bring into memory: rooms not loaded yet, and

@@ -10,6 +10,10 @@ use super::now_ms;
 use super::sql::{AuditEntry, insert_audit, to_sql};
 use super::{OperatorStore, Store, StoreError};
 
+/// The most invitations that wait for one user; older ones are dropped, so
+/// that nobody can bury a user's login reply under invitations.
+pub const MAX_PENDING: i64 = 50;
+
 /// The wire name of a policy, as stored.
 fn policy_str(policy: InvitePolicy) -> &'static str {
     match policy {
@@ -27,11 +31,32 @@ fn parse_policy(s: &str) -> InvitePolicy {
     }
 }
 
-/// Every block, as (blocker, blocked) ids: the hub holds them all, so that
-/// a message to someone offline is refused as well.
-pub fn all_blocks(conn: &Connection) -> Result<Vec<(i64, i64)>, StoreError> {
-    let mut stmt = conn.prepare("SELECT user_id, blocked_id FROM blocks")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+/// One block as start-up loads it: who blocks whom, and the blocked
+/// account as the hub must know it (to leave its messages out of unread
+/// counts in rooms loaded before it appears).
+#[derive(Debug, Clone)]
+pub struct BlockRow {
+    pub user: i64,
+    pub blocked: i64,
+    pub blocked_name: String,
+    pub blocked_admin: bool,
+}
+
+/// Every block: the hub holds them all, so that a message to someone
+/// offline is refused as well.
+pub fn all_blocks(conn: &Connection) -> Result<Vec<BlockRow>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT b.user_id, b.blocked_id, u.name, u.admin
+         FROM blocks b JOIN users u ON u.id = b.blocked_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(BlockRow {
+            user: r.get(0)?,
+            blocked: r.get(1)?,
+            blocked_name: r.get(2)?,
+            blocked_admin: r.get(3)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -80,6 +105,12 @@ impl Store {
                 c.execute(
                     "INSERT OR IGNORE INTO blocks (user_id, blocked_id, at) VALUES (?1, ?2, ?3)",
                     params![user, other, now_ms()],
+                )?;
+                // Their invitations waiting for `user` go too.
+                c.execute(
+                    "DELETE FROM invitations WHERE user_id = ?1
+                     AND inviter = (SELECT name FROM users WHERE id = ?2)",
+                    params![user, other],
                 )?;
             } else {
                 c.execute(
@@ -131,11 +162,40 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let inviter = inviter.to_owned();
         self.write(move |c| {
-            Ok(c.execute(
+            let new = c.execute(
                 "INSERT OR IGNORE INTO invitations (room_id, user_id, inviter, at)
                  VALUES (?1, ?2, ?3, ?4)",
                 params![room, user, inviter, now_ms()],
-            )? == 1)
+            )? == 1;
+            // At most MAX_PENDING wait for one user: the oldest go first.
+            c.execute(
+                "DELETE FROM invitations WHERE user_id = ?1 AND room_id NOT IN
+                 (SELECT room_id FROM invitations WHERE user_id = ?1
+                  ORDER BY at DESC, room_id DESC LIMIT ?2)",
+                params![user, MAX_PENDING],
+            )?;
+            Ok(new)
+        })
+        .await
+    }
+
+    /// `user`'s invitation to the room named `name` (normalised, without
+    /// `#`), as the room's id and the inviter, if one waits. A read, the
+    /// same whether the room exists or not.
+    pub async fn invitation_named(
+        &self,
+        user: i64,
+        name: &str,
+    ) -> Result<Option<(i64, String)>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT i.room_id, i.inviter FROM invitations i JOIN rooms r ON r.id = i.room_id
+                 WHERE i.user_id = ?1 AND r.name = ?2",
+                params![user, name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
         })
         .await
     }

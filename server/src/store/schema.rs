@@ -123,6 +123,7 @@ CREATE TABLE IF NOT EXISTS invitations (
     PRIMARY KEY (room_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS invitations_user ON invitations(user_id);
+CREATE INDEX IF NOT EXISTS blocks_blocked ON blocks(blocked_id);
 -- Reported messages, for the admins (`natterd reports`). Names and an
 -- excerpt are copied, so a report outlives the message and its author.
 CREATE TABLE IF NOT EXISTS reports (
@@ -146,6 +147,7 @@ CREATE TABLE IF NOT EXISTS audit (
     room TEXT NOT NULL DEFAULT '',
     detail TEXT NOT NULL DEFAULT ''
 );
+CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
 ";
 
 /// Brings a database made by an older natterd up to this schema. Each step
@@ -169,6 +171,15 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     if !has_invites {
         conn.execute_batch("ALTER TABLE users ADD COLUMN invites TEXT NOT NULL DEFAULT 'shared'")?;
+        // Names of accounts deleted before names were kept: their messages
+        // stay under those names, so the names are reserved now. (Released
+        // names, `NAME (deleted)`, have a space and are no account's.)
+        conn.execute(
+            "INSERT OR IGNORE INTO reserved_names (name, user_id, at)
+             SELECT DISTINCT author, 0, ?1 FROM messages
+             WHERE author NOT IN (SELECT name FROM users) AND instr(author, ' ') = 0",
+            [super::now_ms()],
+        )?;
     }
     Ok(())
 }

@@ -170,8 +170,14 @@ impl Conn {
                         // Boxed: request handling (logins, hashing) makes by
                         // far the largest future, and every idle connection
                         // would otherwise carry room for it.
+                        if let Some(p) = &self.pre_login {
+                            p.set_busy(true);
+                        }
                         if !Box::pin(self.handle_payload(&payload)).await {
                             return;
+                        }
+                        if let Some(p) = &self.pre_login {
+                            p.set_busy(false);
                         }
                         // A working size once logged in (clients send right
                         // away, and reads of a few bytes would cost a
@@ -401,12 +407,33 @@ impl Conn {
                 info,
                 token_hash,
             }) => {
-                self.account_rate = Some(ops::quotas::account_rate(&self.shared, user));
-                self.reply(id, Response::Session(info));
-                self.state = State::Ready {
-                    session,
-                    token_hash,
+                let frame = ServerFrame::Ok {
+                    id,
+                    res: Response::Session(info),
                 };
+                match natter_shared::encode(&frame) {
+                    Ok(bytes) => {
+                        self.outbox.push(bytes);
+                        self.account_rate = Some(ops::quotas::account_rate(&self.shared, user));
+                        self.state = State::Ready {
+                            session,
+                            token_hash,
+                        };
+                    }
+                    Err(e) => {
+                        // A reply too large for a frame: the client never
+                        // learns it is logged in, so it is not.
+                        tracing::warn!(peer = %self.peer, error = %e, "login reply too large");
+                        self.shared.hub().remove_session(session);
+                        self.reply_err(
+                            id,
+                            ErrorReply::new(
+                                ErrorCode::Internal,
+                                "your login reply is too large to send; ask an operator",
+                            ),
+                        );
+                    }
+                }
             }
             Err(e) => self.reply_err(id, e),
         }
