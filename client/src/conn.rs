@@ -23,8 +23,8 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use natter_shared::{
     ClientFrame, Credential, ErrorCode, ErrorReply, Event, FrameCodec, HistoryQuery, Limits,
-    MAX_FRAME_LEN, Message, MessageId, PROTOCOL_VERSION, Request, RequestId, Response, RoomState,
-    ServerFrame, SessionInfo, decode_server, encode,
+    MAX_FRAME_LEN, Message, MessageId, PROTOCOL_VERSION, PresenceChoice, Request, RequestId,
+    Response, RoomState, ServerFrame, SessionInfo, decode_server, encode,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -86,6 +86,19 @@ pub enum Disconnect {
     Lost(String),
     /// [`Connection::close`] was called.
     Local,
+}
+
+impl Disconnect {
+    /// A few words for a status line: the server's own reason, or what
+    /// happened to the link.
+    #[must_use]
+    pub fn brief(&self) -> String {
+        match self {
+            Disconnect::Notice { message, .. } => message.clone(),
+            Disconnect::Lost(_) => "connection lost".to_owned(),
+            Disconnect::Local => "connection closed".to_owned(),
+        }
+    }
 }
 
 impl std::fmt::Display for Disconnect {
@@ -335,16 +348,52 @@ impl Connection {
         user: &str,
         credential: Credential,
     ) -> Result<SessionInfo, ClientError> {
-        match self
+        self.login_as(user, credential, None).await
+    }
+
+    /// Logs in with a presence from the first moment, as a client that
+    /// reconnects while away or invisible must: nobody sees it online in
+    /// between. A server without `login_presence` gets the presence right
+    /// after the login instead, the best it can do.
+    ///
+    /// # Errors
+    /// As [`Connection::login`]; `invalid` for a presence nobody can set
+    /// (`offline`).
+    pub async fn login_as(
+        &self,
+        user: &str,
+        credential: Credential,
+        presence: Option<PresenceChoice>,
+    ) -> Result<SessionInfo, ClientError> {
+        let at_login = self
+            .welcome()
+            .features
+            .iter()
+            .any(|f| f == natter_shared::features::LOGIN_PRESENCE);
+        let (with_login, after) = if at_login {
+            (presence, None)
+        } else {
+            (None, presence)
+        };
+        let session = match self
             .request(Request::Login {
                 user: user.to_owned(),
                 credential,
+                presence: with_login,
             })
             .await?
         {
-            Response::Session(s) => Ok(s),
-            other => Err(unexpected("login", &other)),
+            Response::Session(s) => s,
+            other => return Err(unexpected("login", &other)),
+        };
+        if let Some(p) = after {
+            self.request(Request::Presence {
+                state: p.state,
+                status: p.status,
+            })
+            .await?;
         }
+        Ok(session)
     }
 
     /// Posts a message; returns its id and server timestamp once the server

@@ -93,6 +93,32 @@ pub enum ClientError {
     },
 }
 
+/// An I/O error in a few lowercase words, without "(os error 111)".
+#[must_use]
+pub fn io_brief(e: &io::Error) -> String {
+    use io::ErrorKind as K;
+    let known = match e.kind() {
+        K::ConnectionRefused => "connection refused",
+        K::ConnectionReset => "connection reset",
+        K::ConnectionAborted => "connection aborted",
+        K::TimedOut => "timed out",
+        K::HostUnreachable => "host unreachable",
+        K::NetworkUnreachable => "network unreachable",
+        K::NetworkDown => "network down",
+        K::AddrNotAvailable => "address not available",
+        K::BrokenPipe | K::UnexpectedEof => "connection lost",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    let text = e.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    // "failed to lookup address information: Name or service not known"
+    let text = text.rsplit(": ").next().unwrap_or(text);
+    text.to_lowercase()
+}
+
 fn describe_reply(reply: &ErrorReply) -> String {
     match reply.code {
         ErrorCode::AuthFailed
@@ -107,6 +133,23 @@ fn describe_reply(reply: &ErrorReply) -> String {
 }
 
 impl ClientError {
+    /// A few words for a status line (`connection refused`, `timed out`):
+    /// the address and the OS error number are left to the full message,
+    /// which the log keeps.
+    #[must_use]
+    pub fn brief(&self) -> String {
+        match self {
+            ClientError::Connect { source, .. } => io_brief(source),
+            ClientError::ConnectTimeout { .. } => "timed out".to_owned(),
+            ClientError::Timeout { .. } => "no reply".to_owned(),
+            ClientError::Disconnected(_) => "connection lost".to_owned(),
+            ClientError::Tls { .. } => "TLS failed".to_owned(),
+            ClientError::Protocol(_) => "protocol error".to_owned(),
+            ClientError::Server(reply) => reply.message.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The process exit code for this error; see [`exit`].
     #[must_use]
     pub fn exit_code(&self) -> i32 {
@@ -167,6 +210,18 @@ mod tests {
         let reply = |code| ClientError::Server(ErrorReply::new(code, "x"));
         assert_eq!(ClientError::Usage("x".into()).exit_code(), 2);
         assert_eq!(ClientError::Disconnected("eof".into()).exit_code(), 3);
+        let refused = ClientError::Connect {
+            addr: "127.0.0.1:7878".into(),
+            source: io::Error::from(io::ErrorKind::ConnectionRefused),
+        };
+        assert_eq!(refused.brief(), "connection refused");
+        let dns = ClientError::Connect {
+            addr: "nowhere.invalid:7878".into(),
+            source: io::Error::other(
+                "failed to lookup address information: Name or service not known",
+            ),
+        };
+        assert_eq!(dns.brief(), "name or service not known");
         assert_eq!(reply(ErrorCode::AuthFailed).exit_code(), 4);
         assert_eq!(
             ClientError::NoCredential { user: "a".into() }.exit_code(),

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
-use natter_shared::{Credential, Event, SessionInfo};
-use tokio::sync::mpsc;
+use natter_shared::{Credential, Event, PresenceChoice, SessionInfo};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
@@ -26,6 +26,10 @@ pub struct SupervisorConfig {
     /// How to log in. A password is used once: the token of the resulting
     /// session replaces it, so reconnects do not mint a token each.
     pub credential: Credential,
+    /// The presence to log in with, as the user last chose it: every
+    /// reconnect restores it before anyone can see the session (see
+    /// [`Connection::login_as`]). `None` takes the server's default.
+    pub presence: watch::Receiver<Option<PresenceChoice>>,
     pub connect: ConnectOptions,
     pub backoff: Backoff,
     /// How long a link must hold for the backoff to start over (10 s is a
@@ -44,8 +48,14 @@ pub enum Status {
         conn: Connection,
         session: SessionInfo,
     },
-    /// Waiting `retry_in` before the next attempt.
-    Offline { reason: String, retry_in: Duration },
+    /// Waiting `retry_in` before the next attempt. `reason` is a few
+    /// words for a status line (`connection refused`); `detail` the whole
+    /// message, for the log.
+    Offline {
+        reason: String,
+        detail: String,
+        retry_in: Duration,
+    },
     /// Given up: the credential was rejected (retrying cannot help), or the
     /// handle was dropped.
     Stopped {
@@ -117,7 +127,9 @@ fn is_final(e: &ClientError) -> bool {
 
 /// Why one connected session ended, and how soon to come back.
 struct Ended {
+    /// A few words, and the whole message.
     reason: String,
+    detail: String,
     /// The server asked for at least this long.
     not_before: Option<Duration>,
 }
@@ -165,7 +177,8 @@ async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>, retry: &to
                     _ => None,
                 };
                 Ended {
-                    reason: e.to_string(),
+                    reason: e.brief(),
+                    detail: e.to_string(),
                     not_before,
                 }
             }
@@ -177,8 +190,10 @@ async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>, retry: &to
                 .unwrap_or_default()
                 .min(Duration::from_hours(1)),
         );
+        tracing::info!(reason = %ended.detail, ?retry_in, "offline");
         let status = Status::Offline {
             reason: ended.reason,
+            detail: ended.detail,
             retry_in,
         };
         if tx.send(Update::Status(status)).await.is_err() {
@@ -206,7 +221,11 @@ async fn session(config: &mut SupervisorConfig, tx: &mpsc::Sender<Update>) -> Ou
         Ok(c) => c,
         Err(e) => return Outcome::Failed(e),
     };
-    let session = match conn.login(&config.user, config.credential.clone()).await {
+    let presence = config.presence.borrow().clone();
+    let session = match conn
+        .login_as(&config.user, config.credential.clone(), presence)
+        .await
+    {
         Ok(s) => s,
         Err(e) => return Outcome::Failed(e),
     };
@@ -232,6 +251,7 @@ async fn session(config: &mut SupervisorConfig, tx: &mpsc::Sender<Update>) -> Ou
     }
     Outcome::Ended(Ended {
         reason: "connection closed".into(),
+        detail: "connection closed".into(),
         not_before: None,
     })
 }
@@ -244,7 +264,8 @@ fn ended(why: &Disconnect) -> Ended {
         Disconnect::Lost(_) | Disconnect::Local => None,
     };
     Ended {
-        reason: why.to_string(),
+        reason: why.brief(),
+        detail: why.to_string(),
         not_before,
     }
 }
@@ -267,6 +288,7 @@ mod tests {
             addr,
             user: "alice".into(),
             credential: Credential::Password("pw".into()),
+            presence: watch::channel(None).1,
             connect: ConnectOptions::default(),
             backoff: Backoff::new(Duration::from_millis(20), Duration::from_millis(80)),
             stable_link: Duration::ZERO,
@@ -299,9 +321,12 @@ mod tests {
             match next_status(&mut rx).await {
                 Status::Connecting { attempt } => assert_eq!(attempt as usize, delays.len() + 1),
                 Status::Offline {
-                    retry_in, reason, ..
+                    retry_in,
+                    reason,
+                    detail,
                 } => {
-                    assert!(reason.contains("cannot connect"), "{reason}");
+                    assert_eq!(reason, "connection refused");
+                    assert!(detail.contains("cannot connect"), "{detail}");
                     delays.push(retry_in);
                 }
                 other => panic!("unexpected {other:?}"),
@@ -332,7 +357,9 @@ mod tests {
                     let ClientFrame { id, req } = decode_client(&payload).unwrap();
                     let res = match req {
                         Request::Hello { .. } => crate::conn::test_welcome(10_000),
-                        Request::Login { user, credential } => {
+                        Request::Login {
+                            user, credential, ..
+                        } => {
                             let token = matches!(credential, Credential::Password(_))
                                 .then(|| "tok".to_owned());
                             seen.send(credential).unwrap();
@@ -388,7 +415,9 @@ mod tests {
                 other => panic!("round {round}: {other:?}"),
             }
             match next_status(&mut rx).await {
-                Status::Offline { reason, retry_in } => {
+                Status::Offline {
+                    reason, retry_in, ..
+                } => {
                     assert!(reason.contains("restarting"), "{reason}");
                     // Every session got online, so the backoff stays at its
                     // first step (10-20 ms) and the server's 30 ms hint wins.

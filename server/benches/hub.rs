@@ -161,6 +161,7 @@ fn room_hub(members: u16, sessions: u16) -> (Hub, Vec<Arc<Outbox>>, MessageId) {
             natter_server::front::Protocol::Natter,
             Arc::clone(&outbox),
             None,
+            None,
         );
         boxes.push(outbox);
     }

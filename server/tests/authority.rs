@@ -118,6 +118,7 @@ fn rows() -> Vec<Row> {
             |_| Request::Login {
                 user: "olive".into(),
                 credential: Credential::Password("not the password".into()),
+                presence: None,
             },
             Code(ErrorCode::AuthFailed),
             Code(ErrorCode::Invalid),

@@ -87,6 +87,7 @@ async fn first_request_must_be_hello_and_login_comes_before_anything_else() {
         .request(Request::Login {
             user: "alice".into(),
             credential: Credential::Password(PASSWORD.into()),
+            presence: None,
         })
         .await;
     assert!(matches!(r, Ok(Response::Session(_))));
@@ -108,6 +109,7 @@ async fn login_with_password_then_token_and_logout_revokes() {
         .request(Request::Login {
             user: "alice".into(),
             credential: Credential::Token(token.clone()),
+            presence: None,
         })
         .await
         .unwrap();
@@ -122,6 +124,7 @@ async fn login_with_password_then_token_and_logout_revokes() {
         .request(Request::Login {
             user: "alice".into(),
             credential: Credential::Token(token),
+            presence: None,
         })
         .await;
     assert_eq!(code(r), ErrorCode::AuthFailed);
@@ -142,6 +145,7 @@ async fn only_the_newest_session_tokens_stay_valid() {
     let with = |t: String| Request::Login {
         user: "alice".into(),
         credential: Credential::Token(t),
+        presence: None,
     };
     let mut c = Client::connect(server.addr).await;
     c.hello().await;
@@ -161,6 +165,7 @@ async fn password_only_logins_mint_no_token() {
         .request(Request::Login {
             user: "alice".into(),
             credential: Credential::PasswordOnly(PASSWORD.into()),
+            presence: None,
         })
         .await
     {
@@ -188,6 +193,7 @@ async fn wrong_passwords_fail_then_throttle_per_account() {
     let attempt = |user: &str, pw: &str| Request::Login {
         user: user.into(),
         credential: Credential::Password(pw.into()),
+        presence: None,
     };
     for _ in 0..3 {
         let e = c.request(attempt("alice", "wrong")).await.unwrap_err();
@@ -220,6 +226,7 @@ async fn failed_logins_throttle_per_ip_across_accounts() {
             .request(Request::Login {
                 user: format!("user{i}"),
                 credential: Credential::Password("x".into()),
+                presence: None,
             })
             .await;
         assert_eq!(code(r), ErrorCode::AuthFailed);
@@ -228,6 +235,7 @@ async fn failed_logins_throttle_per_ip_across_accounts() {
         .request(Request::Login {
             user: "alice".into(),
             credential: Credential::Password(PASSWORD.into()),
+            presence: None,
         })
         .await;
     assert_eq!(code(r), ErrorCode::Throttled);

@@ -75,6 +75,7 @@ async fn sender(addr: SocketAddr, sender: usize, first_seq: u64) -> Vec<(u64, u6
     let login = Request::Login {
         user: format!("w{sender}"),
         credential: Credential::PasswordOnly(common::PASSWORD.into()),
+        presence: None,
     };
     if request(&mut framed, 2, login).await.is_none() {
         return acked;

@@ -112,6 +112,7 @@ async fn frames_are_small_until_login_and_full_size_after() {
     c.send_req(Request::Login {
         user: "x".repeat(5000),
         credential: natter_shared::Credential::PasswordOnly(PASSWORD.into()),
+        presence: None,
     })
     .await;
     // Refused from its length prefix alone, so the reply cannot name the

@@ -1105,6 +1105,7 @@ async fn a_slow_reader_is_dropped_while_others_keep_receiving() {
     slow.request(Request::Login {
         user: "slow".into(),
         credential: natter_shared::Credential::Password(PASSWORD.into()),
+        presence: None,
     })
     .await
     .unwrap();

@@ -509,6 +509,7 @@ async fn a_login_brings_blocks_and_invitations_only_to_their_owner() {
         .request(Request::Login {
             user: "bob".into(),
             credential: Credential::PasswordOnly(PASSWORD.into()),
+            presence: None,
         })
         .await
     else {

@@ -373,6 +373,7 @@ mod tests {
             Request::Login {
                 user: "alice".into(),
                 credential: crate::Credential::Password("hunter2".into()),
+                presence: None,
             }
         );
         assert!(

@@ -122,10 +122,15 @@ pub enum Request {
         client: String,
         client_version: String,
     },
-    /// Log in with a password or a session token.
+    /// Log in with a password or a session token. `presence`, when given
+    /// (and the server lists `login_presence`), is the session's presence
+    /// from its first moment: a client reconnecting while away or
+    /// invisible is never shown online in between.
     Login {
         user: String,
         credential: Credential,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        presence: Option<PresenceChoice>,
     },
     /// Create an account and log in (only with `open_registration`).
     Register { user: String, password: Secret },
@@ -591,6 +596,15 @@ pub struct Member {
     pub status: Option<String>,
 }
 
+/// A presence a client chooses, with its status text: what `Presence`
+/// sets and what `Login` may start with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceChoice {
+    pub state: PresenceState,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
 /// Presence. Clients set `Online`, `Away`, `Busy` or `Invisible`; others
 /// see an invisible user as `Offline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -789,6 +803,8 @@ pub mod features {
     /// Invitations that wait for consent: `Accept`, `Decline`,
     /// `Invitations`, `SetInvites`, and `Invited` events.
     pub const INVITATIONS: &str = "invitations";
+    /// `Login.presence`: a session starts with the presence it asks for.
+    pub const LOGIN_PRESENCE: &str = "login_presence";
     /// Every feature name this build knows, in the order servers list them.
     pub const ALL: &[&str] = &[
         DIRECT,
@@ -801,6 +817,7 @@ pub mod features {
         BLOCKING,
         REPORTS,
         INVITATIONS,
+        LOGIN_PRESENCE,
     ];
 }
 
@@ -977,6 +994,7 @@ mod tests {
                 Request::Login {
                     user: "alice".into(),
                     credential: Credential::Token("hunter22".into()),
+                    presence: None,
                 }
             ),
             format!(

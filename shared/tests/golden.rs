@@ -54,6 +54,7 @@ fn requests() -> Vec<(&'static str, Request)> {
             Request::Login {
                 user: "alice".into(),
                 credential: Credential::Password("pw".into()),
+                presence: None,
             },
         ),
         (
@@ -61,6 +62,7 @@ fn requests() -> Vec<(&'static str, Request)> {
             Request::Login {
                 user: "alice".into(),
                 credential: Credential::Token("ab12".into()),
+                presence: None,
             },
         ),
         (
@@ -71,10 +73,22 @@ fn requests() -> Vec<(&'static str, Request)> {
             },
         ),
         (
+            "login_with_presence",
+            Request::Login {
+                user: "alice".into(),
+                credential: Credential::Token("ab12".into()),
+                presence: Some(PresenceChoice {
+                    state: PresenceState::Away,
+                    status: Some("lunch".into()),
+                }),
+            },
+        ),
+        (
             "login_password_only",
             Request::Login {
                 user: "alice".into(),
                 credential: Credential::PasswordOnly("pw".into()),
+                presence: None,
             },
         ),
         (

@@ -43,7 +43,8 @@ fn request() -> impl Strategy<Value = Request> {
                 0 => Credential::Password(s),
                 1 => Credential::PasswordOnly(s),
                 _ => Credential::Token(s),
-            }
+            },
+            presence: None,
         }),
         (text(), text()).prop_map(|(user, password)| Request::Register {
             user,

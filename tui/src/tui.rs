@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures_util::{Stream, StreamExt};
-use natter_shared::{Credential, ErrorCode, ErrorReply, Request, Response};
+use natter_shared::{Credential, ErrorCode, ErrorReply, PresenceChoice, Request, Response};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
@@ -50,6 +50,8 @@ pub struct Options {
 /// What comes back from work the loop started.
 enum Done {
     Reply(Then, Result<Response, ErrorReply>),
+    /// The request was never answered: the link was down or dropped.
+    Lost(Then),
     Sent(u64, Result<(u64, i64), String>),
     /// The link dropped before a send was answered: queue it again.
     Unsent(u64, String, String, bool),
@@ -156,11 +158,16 @@ pub async fn run(options: Options) -> Result<(), ClientError> {
     result
 }
 
-fn supervise(options: &Options, credential: Credential) -> (Supervisor, mpsc::Receiver<Update>) {
+fn supervise(
+    options: &Options,
+    credential: Credential,
+    presence: &tokio::sync::watch::Sender<Option<PresenceChoice>>,
+) -> (Supervisor, mpsc::Receiver<Update>) {
     Supervisor::spawn(SupervisorConfig {
         addr: options.server.clone(),
         user: options.user.clone(),
         credential,
+        presence: presence.subscribe(),
         connect: options.connect.clone(),
         backoff: crate::backoff::Backoff::default(),
         stable_link: Duration::from_secs(10),
@@ -193,13 +200,15 @@ where
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let mut supervisor: Option<Supervisor> = None;
     let mut updates: Option<mpsc::Receiver<Update>> = None;
+    // The presence the user chose, restored at every login.
+    let presence = tokio::sync::watch::Sender::new(None);
     if let Some(Credential::Token(_)) = options.credential {
         app.login_by = LoginBy::StoredToken {
             account: format!("{}@{}", options.user, options.server),
         };
     }
     if let Some(c) = options.credential.take() {
-        let (s, u) = supervise(&options, c);
+        let (s, u) = supervise(&options, c, &presence);
         supervisor = Some(s);
         updates = Some(u);
     } else {
@@ -274,13 +283,14 @@ where
                         rtt = Some(c.rtt());
                         sender = Some(spawn_sender(c.clone(), done_tx.clone()));
                         app.on_welcome(&c.welcome().features);
+                        app.on_motd(c.welcome().motd.as_deref());
                         conn = Some(c);
                         effects = app.on_online(&session);
                     }
                     Some(Update::Status(Status::Connecting { attempt })) => {
                         app.on_conn(ConnState::Connecting { attempt });
                     }
-                    Some(Update::Status(Status::Offline { reason, retry_in })) => {
+                    Some(Update::Status(Status::Offline { reason, retry_in, .. })) => {
                         conn = None;
                         sender = None;
                         rtt = None;
@@ -309,6 +319,7 @@ where
                 dirty = true;
                 match done {
                     Some(Done::Reply(then, result)) => effects = app.on_reply(then, result, now_ms()),
+                    Some(Done::Lost(then)) => app.on_lost(then, now_ms()),
                     Some(Done::Sent(local, result)) => app.on_sent(local, result),
                     Some(Done::Unsent(local, room, body, action)) => app.requeue(local, room, body, action),
                     Some(Done::Stored(what)) => app.credential_source = what,
@@ -340,15 +351,14 @@ where
                         let c = c.clone();
                         let done = done_tx.clone();
                         tokio::spawn(async move {
-                            let result = c.request(req).await.map_err(as_reply);
-                            let _ = done.send(Done::Reply(then, result));
+                            let outcome = match c.request(req).await {
+                                Err(ClientError::Disconnected(_)) => Done::Lost(then),
+                                result => Done::Reply(then, result.map_err(as_reply)),
+                            };
+                            let _ = done.send(outcome);
                         });
                     } else {
-                        let offline = ErrorReply::new(
-                            ErrorCode::Internal,
-                            "offline; try again once connected",
-                        );
-                        let _ = done_tx.send(Done::Reply(then, Err(offline)));
+                        let _ = done_tx.send(Done::Lost(then));
                     }
                 }
                 Effect::Send {
@@ -397,6 +407,9 @@ where
                         let _ = keyring.delete_token(&account).await;
                     });
                 }
+                Effect::LoginPresence(choice) => {
+                    presence.send_replace(Some(choice));
+                }
                 Effect::RetryNow => {
                     if let Some(s) = &supervisor {
                         s.retry_now();
@@ -416,7 +429,7 @@ where
                     } else {
                         Credential::PasswordOnly(password)
                     };
-                    let (s, u) = supervise(&options, credential);
+                    let (s, u) = supervise(&options, credential, &presence);
                     supervisor = Some(s);
                     updates = Some(u);
                     app.on_conn(ConnState::Connecting { attempt: 1 });

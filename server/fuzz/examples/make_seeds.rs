@@ -69,8 +69,7 @@ fn every_request() -> Vec<Request> {
         hello(),
         Request::Login {
             user: "alice".into(),
-            credential: Credential::Password(PASSWORD.into()),
-        },
+            credential: Credential::Password(PASSWORD.into()), presence: None, },
         Request::Register {
             user: "carol".into(),
             password: "hunter2hunter2".into(),
@@ -345,8 +344,7 @@ fn frame_decode(dir: &Path) -> usize {
         hello(),
         Request::Login {
             user: "alice".into(),
-            credential: Credential::Token("0123abcd".into()),
-        },
+            credential: Credential::Token("0123abcd".into()), presence: None, },
         send("#general", "hi"),
         Request::Ping,
     ]
@@ -713,8 +711,7 @@ fn server_requests(dir: &Path) -> usize {
                 2,
                 Request::Login {
                     user: "bob".into(),
-                    credential: Credential::Password(PASSWORD.into()),
-                },
+                    credential: Credential::Password(PASSWORD.into()), presence: None, },
             ),
             p(3, Request::Ping),
         ],
@@ -769,12 +766,10 @@ fn server_requests(dir: &Path) -> usize {
             Request::Ping,
             Request::Login {
                 user: "alice".into(),
-                credential: Credential::Password("wrong horse".into()),
-            },
+                credential: Credential::Password("wrong horse".into()), presence: None, },
             Request::Login {
                 user: "bob".into(),
-                credential: Credential::PasswordOnly(PASSWORD.into()),
-            },
+                credential: Credential::PasswordOnly(PASSWORD.into()), presence: None, },
             send("#general", "bob was here"),
             Request::Logout,
         ]),

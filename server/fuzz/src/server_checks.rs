@@ -384,6 +384,7 @@ impl Harness {
         let reply = conn.request(Request::Login {
             user: user.into(),
             credential: Credential::Password(PASSWORD.into()),
+            presence: None,
         })?;
         match reply {
             Some(Ok(Response::Session(info))) => {
@@ -406,6 +407,7 @@ impl Harness {
             let reply = conn.request(Request::Login {
                 user: user.into(),
                 credential: Credential::Token(token),
+                presence: None,
             })?;
             match reply {
                 Some(Ok(Response::Session(info))) if info.user == user => return Ok(()),

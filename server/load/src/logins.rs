@@ -70,6 +70,7 @@ async fn login(addr: SocketAddr, source: Option<IpAddr>, name: &str) -> anyhow::
         Request::Login {
             user: name.into(),
             credential: Credential::PasswordOnly(PASSWORD.into()),
+            presence: None,
         },
     ];
     for (id, req) in (1..).zip(requests) {

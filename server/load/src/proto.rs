@@ -447,6 +447,7 @@ async fn natter_login(m: &mut Member, name: &str, rooms: &[String]) -> anyhow::R
     let login = Request::Login {
         credential: Credential::Token(provision::token(name)),
         user: name.to_owned(),
+        presence: None,
     };
     match ask(m, 2, login).await? {
         Response::Session(info) => {

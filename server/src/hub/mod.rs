@@ -33,6 +33,8 @@ mod fanout;
 mod history;
 mod messages;
 mod presence;
+
+pub use presence::settable;
 mod rooms;
 mod typing;
 mod unread;
@@ -44,8 +46,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use natter_shared::names::{self, Target};
 use natter_shared::{
-    ErrorCode, ErrorReply, Event, HistoryQuery, LeaveKind, Member, MessageId, PresenceState,
-    Response, Role, RoomKind, RoomListing, RoomState, ServerFrame, SessionInfo, Stats,
+    ErrorCode, ErrorReply, Event, HistoryQuery, LeaveKind, Member, MessageId, PresenceChoice,
+    PresenceState, Response, Role, RoomKind, RoomListing, RoomState, ServerFrame, SessionInfo,
+    Stats,
 };
 
 use crate::config::Config;
@@ -386,12 +389,18 @@ impl Hub {
         protocol: Protocol,
         outbox: Arc<Outbox>,
         token: Option<String>,
+        chosen: Option<PresenceChoice>,
     ) -> SessionInfo {
         self.ensure_user(user.id, &user.name, user.admin);
         let before = self.visible_presence(user.id);
-        // A new session starts as the user's latest choice on their other
-        // sessions: an invisible user logging in again stays invisible.
-        let (presence, status) = self.latest_presence(user.id);
+        // A new session starts as the client asks (it is restoring its
+        // choice after a reconnect), or else as the user's latest choice on
+        // their other sessions: an invisible user logging in again stays
+        // invisible.
+        let (presence, status) = match chosen {
+            Some(c) => (c.state, presence::clean_status(c.status)),
+            None => self.latest_presence(user.id),
+        };
         self.presence_stamp += 1;
         self.sessions.insert(
             session,
@@ -708,6 +717,7 @@ pub(crate) mod testkit {
             &user(id, name),
             crate::front::Protocol::Natter,
             Arc::clone(&outbox),
+            None,
             None,
         );
         outbox

@@ -10,6 +10,8 @@
 
 use std::time::{Duration, Instant};
 
+use natter_shared::ErrorReply;
+
 use super::{
     Announced, ErrorCode, Event, Hub, IdSet, PresenceState, Reply, Response, err, event, rank,
 };
@@ -41,23 +43,13 @@ impl Hub {
         status: Option<String>,
     ) -> Reply {
         let user = self.logged_in(session)?;
-        if state == PresenceState::Unknown {
-            return Err(err(ErrorCode::Invalid, "no such presence state"));
-        }
-        if state == PresenceState::Offline {
-            return Err(err(
-                ErrorCode::Invalid,
-                "offline is not a state you can set; use invisible",
-            ));
-        }
+        settable(state)?;
         let before = self.visible_presence(user);
         self.presence_stamp += 1;
         let stamp = self.presence_stamp;
         if let Some(s) = self.sessions.get_mut(&session) {
             s.presence = state;
-            s.status = status
-                .map(|t| t.chars().take(200).collect::<String>())
-                .filter(|t| !t.trim().is_empty());
+            s.status = clean_status(status);
             s.stamp = stamp;
         }
         self.announce_presence_if_changed(user, &before);
@@ -185,6 +177,29 @@ impl Hub {
             }
         }
     }
+}
+
+/// Whether a client may choose `state` (with `Presence` or at login).
+///
+/// # Errors
+/// `invalid` for `offline` (use `invisible`) and for states this build
+/// does not know.
+pub fn settable(state: PresenceState) -> Result<(), ErrorReply> {
+    match state {
+        PresenceState::Unknown => Err(err(ErrorCode::Invalid, "no such presence state")),
+        PresenceState::Offline => Err(err(
+            ErrorCode::Invalid,
+            "offline is not a state you can set; use invisible",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A status text as it is kept: at most 200 characters, none if blank.
+pub(super) fn clean_status(status: Option<String>) -> Option<String> {
+    status
+        .map(|t| t.chars().take(200).collect::<String>())
+        .filter(|t| !t.trim().is_empty())
 }
 
 #[cfg(test)]

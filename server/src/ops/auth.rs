@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use natter_shared::names::normalize_user;
-use natter_shared::{Credential, ErrorCode, ErrorReply, SessionInfo};
+use natter_shared::{Credential, ErrorCode, ErrorReply, PresenceChoice, SessionInfo};
 
 use super::{Caller, OpResult, internal};
 use crate::Shared;
@@ -155,7 +155,11 @@ pub async fn login(
     outbox: &Arc<Outbox>,
     user: &str,
     credential: Credential,
+    presence: Option<PresenceChoice>,
 ) -> OpResult<LoggedIn> {
+    if let Some(p) = &presence {
+        crate::hub::settable(p.state)?;
+    }
     let config = shared.config();
     let limits = &config.limits;
     let ip = auth::client_key(peer.ip());
@@ -263,7 +267,7 @@ pub async fn login(
         }
         None => (None, None),
     };
-    finish_login(shared, peer, outbox, row, new_token, token_hash).await
+    finish_login(shared, peer, outbox, row, new_token, token_hash, presence).await
 }
 
 async fn issue_token(shared: &Shared, user_id: i64) -> Result<(String, String), StoreError> {
@@ -333,7 +337,7 @@ pub async fn register(
     let (token, hash) = issue_token(shared, row.id)
         .await
         .map_err(|e| internal(&e))?;
-    finish_login(shared, peer, outbox, row, Some(token), Some(hash)).await
+    finish_login(shared, peer, outbox, row, Some(token), Some(hash), None).await
 }
 
 /// Brings the user's rooms into memory (the admin CLI may have added some
@@ -345,6 +349,7 @@ async fn finish_login(
     row: UserRow,
     token: Option<String>,
     token_hash: Option<String>,
+    presence: Option<PresenceChoice>,
 ) -> OpResult<LoggedIn> {
     let user_id = row.id;
     // Read through the writer so that changes queued before this login (a
@@ -390,10 +395,14 @@ async fn finish_login(
         .await
         .map_err(|e| internal(&e))?;
     let session = shared.new_session_id();
-    let mut info =
-        shared
-            .hub()
-            .add_session(session, &row, Protocol::Natter, Arc::clone(outbox), token);
+    let mut info = shared.hub().add_session(
+        session,
+        &row,
+        Protocol::Natter,
+        Arc::clone(outbox),
+        token,
+        presence,
+    );
     info.blocked = blocked;
     info.invitations = invitations;
     tracing::info!(%peer, user = row.name, session, "logged in");

@@ -78,6 +78,7 @@ impl Client {
             .request(Request::Login {
                 user: user.into(),
                 credential: Credential::Password(password.into()),
+                presence: None,
             })
             .await
         {
@@ -104,6 +105,7 @@ impl Client {
             .request(Request::Login {
                 user: user.into(),
                 credential,
+                presence: None,
             })
             .await
         {

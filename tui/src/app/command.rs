@@ -327,26 +327,33 @@ impl App {
                     report(&room, ok),
                 )
             }
-            Command::Kick { user, reason } => {
-                let ok = format!("kicked {user}");
-                request(
-                    Request::Kick {
-                        room: here.clone(),
-                        user,
-                        reason,
-                    },
-                    report(&here, ok),
-                )
-            }
+            // The room's "was kicked" notice says it: no second line.
+            Command::Kick { user, reason } => request(
+                Request::Kick {
+                    room: here.clone(),
+                    user,
+                    reason,
+                },
+                Then::Quiet { room: here },
+            ),
             Command::Ban { user, reason } => {
-                let ok = format!("banned {user}");
+                // A member's ban shows as "was banned"; someone not here
+                // leaves nothing to see, so the reply says it.
+                let member = self
+                    .room()
+                    .is_some_and(|r| r.members.iter().any(|m| m.name == user));
+                let then = if member {
+                    Then::Quiet { room: here.clone() }
+                } else {
+                    report(&here, format!("banned {user}"))
+                };
                 request(
                     Request::Ban {
                         room: here.clone(),
                         user,
                         reason,
                     },
-                    report(&here, ok),
+                    then,
                 )
             }
             Command::Unban(user) => {
@@ -408,10 +415,21 @@ impl App {
                     PresenceState::Invisible => "you are invisible",
                     _ => "you are online",
                 };
-                request(
-                    Request::Presence { state, status },
-                    report(&here, ok.into()),
-                )
+                let mut effects = self.choose_presence(state, status.clone());
+                if self.online() {
+                    effects.extend(request(
+                        Request::Presence { state, status },
+                        report(&here, ok.into()),
+                    ));
+                } else {
+                    // The next login carries it.
+                    self.notice(
+                        None,
+                        now_ms,
+                        EntryKind::Notice(format!("{ok} (from the next connection)")),
+                    );
+                }
+                effects
             }
             Command::Role { user, role } => {
                 let ok = format!("{user} is now {role:?}").to_lowercase();
@@ -475,10 +493,7 @@ impl App {
                 self.overlay = Overlay::Help(super::Help::default());
                 Vec::new()
             }
-            Command::Quit => {
-                self.quit = true;
-                vec![Effect::Quit]
-            }
+            Command::Quit => self.ask_quit(now_ms),
         }
     }
 

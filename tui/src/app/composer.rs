@@ -159,9 +159,15 @@ impl Composer {
         Some(line)
     }
 
-    /// Recalls an older (`delta < 0`) or newer line; past the newest, the
-    /// draft comes back.
+    /// Up (`delta < 0`) or Down: in a message of several lines, moves
+    /// the cursor to the line above or below; from its first line (Up) or
+    /// its last (Down), and in a one-line message, recalls an older or
+    /// newer line instead. Past the newest, the draft comes back. So a
+    /// recalled three-line message is never a dead end.
     pub(crate) fn recall_by(&mut self, delta: isize) {
+        if self.move_line(delta < 0) {
+            return;
+        }
         if self.sent.is_empty() {
             return;
         }
@@ -178,6 +184,41 @@ impl Composer {
         self.recall = next;
         let text = next.map_or_else(|| std::mem::take(&mut self.draft), |i| self.sent[i].clone());
         self.input = Input::new(text);
+    }
+
+    /// Moves the cursor one line up or down in a message of several
+    /// lines, keeping its column where the line is long enough. False at
+    /// the first (or last) line: there is nowhere to go.
+    fn move_line(&mut self, up: bool) -> bool {
+        let chars: Vec<char> = self.input.value().chars().collect();
+        let cursor = self.input.cursor().min(chars.len());
+        // Starts of lines, in characters.
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(
+                chars
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c == '\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        let line = starts.iter().rposition(|s| *s <= cursor).unwrap_or(0);
+        let target = if up {
+            match line.checked_sub(1) {
+                Some(l) => l,
+                None => return false,
+            }
+        } else if line + 1 < starts.len() {
+            line + 1
+        } else {
+            return false;
+        };
+        let column = cursor - starts[line];
+        let end = starts.get(target + 1).map_or(chars.len(), |next| next - 1);
+        let at = (starts[target] + column).min(end);
+        let value = self.input.value().to_owned();
+        self.input = Input::new(value).with_cursor(at);
+        true
     }
 
     /// Any key but Tab ends a completion: the next Tab starts afresh.

@@ -189,8 +189,10 @@ impl Default for KeyMap {
         map.bind_when(C::Main, K::Home, none, When::InputEmpty, A::Oldest);
         map.bind(C::Main, K::End, ctrl, A::Newest);
         map.bind_when(C::Main, K::End, none, When::InputEmpty, A::Newest);
-        map.bind_when(C::Main, K::Up, none, When::SingleLine, A::RecallOlder);
-        map.bind_when(C::Main, K::Down, none, When::SingleLine, A::RecallNewer);
+        // Up and Down move between the lines of a long message, then
+        // recall (`Composer::recall_by`).
+        map.bind(C::Main, K::Up, none, A::RecallOlder);
+        map.bind(C::Main, K::Down, none, A::RecallNewer);
         map.bind(C::Main, K::Tab, none, A::Complete);
         map.bind(C::Main, K::Esc, none, A::ClearInput);
 
@@ -286,7 +288,7 @@ mod tests {
         assert_eq!(main(KeyCode::Home, ""), Some(Action::Oldest));
         assert_eq!(main(KeyCode::Home, "draft"), None);
         assert_eq!(main(KeyCode::Up, "one line"), Some(Action::RecallOlder));
-        assert_eq!(main(KeyCode::Up, "two\nlines"), None);
+        assert_eq!(main(KeyCode::Up, "two\nlines"), Some(Action::RecallOlder));
     }
 
     #[test]

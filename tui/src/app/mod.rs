@@ -95,6 +95,9 @@ pub enum Effect {
     },
     /// Cut the reconnect wait short.
     RetryNow,
+    /// Log in with this presence from now on: the choice survives every
+    /// reconnect and server restart.
+    LoginPresence(natter_shared::PresenceChoice),
     /// Log in with what the login screen collected.
     Login {
         server: String,
@@ -216,6 +219,17 @@ pub struct App {
     /// Who you block and the invitations waiting for you.
     pub safety: Safety,
     own_presence: PresenceState,
+    /// When the link was lost (ms), while it is down after having been up:
+    /// one notice when it goes, one when it is back.
+    outage: Option<i64>,
+    /// Logged in at least once: failing to connect at start is not an
+    /// outage.
+    was_online: bool,
+    /// The message of the day, waiting for a room to show it in.
+    motd: Option<String>,
+    motd_shown: bool,
+    /// Quitting waits for a "y": messages are not sent yet.
+    pub confirm_quit: bool,
     /// The last notice when there is no room to show it in.
     pub loose: Option<String>,
     pub quit: bool,
@@ -245,6 +259,11 @@ impl App {
             features: None,
             safety: Safety::default(),
             own_presence: PresenceState::Online,
+            outage: None,
+            was_online: false,
+            confirm_quit: false,
+            motd: None,
+            motd_shown: false,
             loose: None,
             quit: false,
         }
@@ -275,6 +294,26 @@ impl App {
     #[must_use]
     pub fn own_presence(&self) -> PresenceState {
         self.own_presence
+    }
+
+    /// You chose a presence (`/away`, `/busy`, `/invisible`, `/back`): it
+    /// holds at once, and the next logins restore it. Going invisible
+    /// first withdraws a "typing" already shown.
+    pub(crate) fn choose_presence(
+        &mut self,
+        state: PresenceState,
+        status: Option<String>,
+    ) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if state == PresenceState::Invisible {
+            effects.extend(self.composer.stop_typing(self.online()));
+        }
+        self.own_presence = state;
+        effects.push(Effect::LoginPresence(natter_shared::PresenceChoice {
+            state,
+            status,
+        }));
+        effects
     }
 
     /// Whether the rooms pane shows (and in full).
@@ -321,7 +360,7 @@ impl App {
         } else {
             // No room to show it in: the empty screen shows it instead.
             self.loose = Some(match kind {
-                EntryKind::Error(t) | EntryKind::Notice(t) => t,
+                EntryKind::Error(t) | EntryKind::Notice(t) | EntryKind::Motd(t) => t,
                 EntryKind::Msg { body, .. } => body,
             });
         }
@@ -334,6 +373,16 @@ impl App {
 
     // ---- connection -------------------------------------------------------
 
+    /// The server's message of the day, to show once, when the first
+    /// login has put a room on screen.
+    pub fn on_motd(&mut self, motd: Option<&str>) {
+        if !self.motd_shown
+            && let Some(text) = motd.map(str::trim).filter(|t| !t.is_empty())
+        {
+            self.motd = Some(text.to_owned());
+        }
+    }
+
     /// The server's welcome, before each login: what it supports.
     pub fn on_welcome(&mut self, features: &[String]) {
         self.nonces.server_echoes = features.iter().any(|f| f == natter_shared::features::NONCE);
@@ -344,6 +393,7 @@ impl App {
     /// and fetch what was missed. Queued messages go out in order.
     pub fn on_online(&mut self, session: &SessionInfo) -> Vec<Effect> {
         self.conn = ConnState::Online { rtt: None };
+        self.was_online = true;
         self.user.clone_from(&session.user);
         self.admin = session.admin;
         let mut effects = Vec::new();
@@ -357,6 +407,20 @@ impl App {
             });
         }
         effects.extend(self.rooms.merge(&session.rooms));
+        if let Some(since) = self.outage.take() {
+            let now = text::now_ms();
+            let secs = u64::try_from((now - since).max(0) / 1000).unwrap_or(0);
+            let down = text::duration(secs);
+            self.notice(
+                None,
+                now,
+                EntryKind::Notice(format!("connected again (down for {down})")),
+            );
+        }
+        if let Some(motd) = self.motd.take() {
+            self.motd_shown = true;
+            self.notice(None, text::now_ms(), EntryKind::Motd(motd));
+        }
         effects.extend(self.open_current());
         for invitation in self.safety.on_login(&session.blocked, &session.invitations) {
             let text = safety::invitation_text(&invitation);
@@ -392,8 +456,20 @@ impl App {
         effects
     }
 
-    /// The connection changed state (not online).
+    /// The connection changed state (not online). The first change after
+    /// being online starts an outage and says so, once, however many
+    /// attempts follow.
     pub fn on_conn(&mut self, state: ConnState) {
+        if self.was_online && self.outage.is_none() {
+            let why = match &state {
+                ConnState::Waiting { reason, .. } | ConnState::Stopped(reason) => reason.as_str(),
+                ConnState::Connecting { .. } | ConnState::Online { .. } => "connection lost",
+            };
+            let now = text::now_ms();
+            self.outage = Some(now);
+            let text = format!("disconnected: {why}; reconnecting (Ctrl+R to retry now)");
+            self.notice(None, now, EntryKind::Error(text));
+        }
         self.conn = state;
         for room in &mut self.rooms {
             room.typing.clear();
@@ -531,7 +607,7 @@ impl App {
         room.typing.remove(&m.from);
         let own = m.from == self.user;
         let hidden = !own && self.safety.is_blocked(&m.from);
-        if !room.insert_message(m, &self.user, &self.nonces, hidden) {
+        if !room.insert_message(m, &self.user, &self.nonces, hidden, true) {
             return Vec::new();
         }
         if hidden {
@@ -610,7 +686,7 @@ impl App {
                     }
                     for m in &messages {
                         let hidden = self.safety.is_blocked(&m.from);
-                        r.insert_message(m, &self.user, &self.nonces, hidden);
+                        r.insert_message(m, &self.user, &self.nonces, hidden, false);
                     }
                 }
                 self.mark_read_if_viewing()
@@ -620,7 +696,7 @@ impl App {
                 if let Some(r) = self.rooms.by_name_mut(&room) {
                     for m in &messages {
                         let hidden = self.safety.is_blocked(&m.from);
-                        r.insert_message(m, &self.user, &self.nonces, hidden);
+                        r.insert_message(m, &self.user, &self.nonces, hidden, false);
                     }
                     if more {
                         effects.push(rooms::catch_up(&room, r.entries.newest()));
@@ -654,10 +730,19 @@ impl App {
                 }
             }
             (Then::Directory, Ok(Response::Directory(list))) => {
-                let mut text = format!("{} public rooms:", list.len());
+                let mut text = match list.len() {
+                    1 => "1 public room:".to_owned(),
+                    n => format!("{n} public rooms:"),
+                };
                 for r in &list {
                     use std::fmt::Write as _;
-                    let _ = write!(text, "\n  {} ({} members) {}", r.name, r.members, r.topic);
+                    let _ = write!(
+                        text,
+                        "\n  {} ({}) {}",
+                        r.name,
+                        text::count(u64::from(r.members), "member", "members"),
+                        r.topic
+                    );
                 }
                 self.notice(None, now_ms, EntryKind::Notice(text));
                 Vec::new()
@@ -691,6 +776,28 @@ impl App {
             (then, Ok(other)) => {
                 tracing::warn!(?then, ?other, "unexpected reply");
                 Vec::new()
+            }
+        }
+    }
+
+    /// A request the link took down with it (or that could not go out):
+    /// what the next login fetches again is dropped quietly, since the
+    /// outage already has its notice; what you asked for says it failed.
+    pub fn on_lost(&mut self, then: Then, now_ms: i64) {
+        match then {
+            Then::History { room, .. } | Then::CatchUp { room } => {
+                if let Some(r) = self.rooms.by_name_mut(&room) {
+                    r.loading_older = false;
+                }
+            }
+            Then::Members { .. } | Then::Quiet { .. } => {}
+            Then::Report { room, .. } | Then::Safety { room, .. } => self.notice(
+                Some(&room),
+                now_ms,
+                EntryKind::Error("offline; try again once connected".into()),
+            ),
+            Then::Joined | Then::Directory | Then::Stats => {
+                self.error(now_ms, "offline; try again once connected");
             }
         }
     }
@@ -771,12 +878,14 @@ impl App {
     /// A key press: what the key map makes of it, handled by the overlay
     /// open or the main screen.
     pub fn on_key(&mut self, key: KeyEvent, now: Instant, now_ms: i64) -> Vec<Effect> {
+        if self.confirm_quit {
+            return self.answer_quit(key, now_ms);
+        }
         let action = self
             .keys
             .action(self.overlay.context(), &key, self.composer.value());
         if action == Some(Action::Quit) {
-            self.quit = true;
-            return vec![Effect::Quit];
+            return self.ask_quit(now_ms);
         }
         match &mut self.overlay {
             Overlay::None => self.on_main_key(key, action, now, now_ms),
@@ -889,6 +998,62 @@ impl App {
         Vec::new()
     }
 
+    /// Your messages the server has not stored yet: pending on screen or
+    /// queued for the next connection.
+    #[must_use]
+    pub fn unsent(&self) -> usize {
+        self.rooms
+            .iter()
+            .flat_map(|r| r.entries.iter())
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EntryKind::Msg {
+                        delivery: Delivery::Pending,
+                        ..
+                    }
+                )
+            })
+            .count()
+    }
+
+    /// Ctrl+C or `/quit`: leaves at once, unless messages would be lost;
+    /// then asks first.
+    pub(crate) fn ask_quit(&mut self, now_ms: i64) -> Vec<Effect> {
+        let unsent = self.unsent();
+        if unsent == 0 {
+            self.quit = true;
+            return vec![Effect::Quit];
+        }
+        self.confirm_quit = true;
+        let what = if unsent == 1 {
+            "1 message not sent yet".to_owned()
+        } else {
+            format!("{unsent} messages not sent yet")
+        };
+        self.error(now_ms, format!("{what}: quit anyway? y/n"));
+        Vec::new()
+    }
+
+    /// The key after "quit anyway?": `y` quits, anything else stays.
+    fn answer_quit(&mut self, key: KeyEvent, now_ms: i64) -> Vec<Effect> {
+        self.confirm_quit = false;
+        if matches!(key.code, crossterm::event::KeyCode::Char('y' | 'Y'))
+            && !key
+                .modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL)
+        {
+            self.quit = true;
+            return vec![Effect::Quit];
+        }
+        self.notice(
+            None,
+            now_ms,
+            EntryKind::Notice("not quitting: your messages go out once connected".into()),
+        );
+        Vec::new()
+    }
+
     /// Shows the login screen (no credential source had anything).
     pub fn ask_login(&mut self, error: Option<String>) {
         self.overlay = Overlay::Login(LoginForm::new(&self.server, &self.user, error));
@@ -953,6 +1118,10 @@ impl App {
 
     /// Sends "typing" for the current room as the composer decides.
     fn typing_effects(&mut self, now: Instant) -> Vec<Effect> {
+        // Invisible means no trace at all: not even "typing".
+        if self.own_presence == PresenceState::Invisible {
+            return Vec::new();
+        }
         let online = self.online();
         let room = self.rooms.current().map(|r| r.name.as_str());
         self.composer.typing(room, online, now)
@@ -1027,3 +1196,5 @@ fn leave_text(user: &str, kind: LeaveKind, by: Option<&str>, reason: Option<&str
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_daily;

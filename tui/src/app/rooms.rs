@@ -99,15 +99,17 @@ impl Room {
     /// Adds a message from the server; false if already there (or it
     /// confirmed your pending entry). A scrolled-up view stays still. A
     /// `hidden` one (its author is blocked) is kept but neither counts as
-    /// new below nor makes its author a recent speaker.
+    /// new below nor makes its author a recent speaker. A `live` one came
+    /// as an event, not in a page (see [`Timeline::insert`]).
     pub(crate) fn insert_message(
         &mut self,
         m: &Message,
         me: &str,
         nonces: &Nonces,
         hidden: bool,
+        live: bool,
     ) -> bool {
-        let Some(pos) = self.entries.insert(m, me, nonces) else {
+        let Some(pos) = self.entries.insert(m, me, nonces, live) else {
             return false;
         };
         if !hidden {

@@ -55,15 +55,15 @@ pub fn msg(id: u64, room: &str, from: &str, body: &str) -> Message {
     }
 }
 
-fn key(code: KeyCode) -> KeyEvent {
+pub(super) fn key(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
 }
 
-fn ctrl(c: char) -> KeyEvent {
+pub(super) fn ctrl(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
 }
 
-fn type_text(app: &mut App, text: &str, now: Instant) -> Vec<Effect> {
+pub(super) fn type_text(app: &mut App, text: &str, now: Instant) -> Vec<Effect> {
     let mut effects = Vec::new();
     for c in text.chars() {
         effects.extend(app.on_key(key(KeyCode::Char(c)), now, 0));
@@ -72,13 +72,13 @@ fn type_text(app: &mut App, text: &str, now: Instant) -> Vec<Effect> {
 }
 
 /// Whether the effects move the read marker to `id`.
-fn marks_read(effects: &[Effect], id: u64) -> bool {
+pub(super) fn marks_read(effects: &[Effect], id: u64) -> bool {
     requests(effects)
         .iter()
         .any(|r| matches!(r, Request::MarkRead { id: i, .. } if *i == id))
 }
 
-fn requests(effects: &[Effect]) -> Vec<&Request> {
+pub(super) fn requests(effects: &[Effect]) -> Vec<&Request> {
     effects
         .iter()
         .filter_map(|e| match e {
@@ -218,7 +218,7 @@ fn sending_shows_pending_then_sent_and_the_echo_is_not_doubled() {
     assert_eq!(app.composer.value(), "");
 }
 
-fn app_last(app: &App) -> EntryKind {
+pub(super) fn app_last(app: &App) -> EntryKind {
     app.room().unwrap().entries.back().unwrap().kind.clone()
 }
 
@@ -396,7 +396,7 @@ fn others_typing_reads_naturally_and_expires() {
     assert_eq!(app.typing_line(), None);
 }
 
-fn fill(app: &mut App, n: u64) {
+pub(super) fn fill(app: &mut App, n: u64) {
     let messages = (1..=n)
         .map(|i| msg(i, "#general", "bob", &format!("message {i}")))
         .collect();
@@ -404,7 +404,7 @@ fn fill(app: &mut App, n: u64) {
 }
 
 /// Hands `messages` to the app as a page of older #general history.
-fn load_older(app: &mut App, messages: Vec<Message>, more: bool) {
+pub(super) fn load_older(app: &mut App, messages: Vec<Message>, more: bool) {
     app.on_reply(
         Then::History {
             room: "#general".into(),
@@ -1033,7 +1033,7 @@ fn invitation(room: &str, by: &str) -> natter_shared::Invitation {
 /// The current room as the messages pane writes it (a pane tall enough
 /// for everything loaded): `<nick> text`, `[collapsed]`, `-- notice`,
 /// `!! error`.
-fn shown(app: &App) -> Vec<String> {
+pub(super) fn shown(app: &App) -> Vec<String> {
     let layout = text::Layout {
         width: 200,
         utc_offset: 0,
@@ -1055,14 +1055,14 @@ fn shown(app: &App) -> Vec<String> {
 }
 
 /// Types `line` and presses Enter.
-fn enter(app: &mut App, line: &str) -> Vec<Effect> {
+pub(super) fn enter(app: &mut App, line: &str) -> Vec<Effect> {
     let now = Instant::now();
     type_text(app, line, now);
     app.on_key(key(KeyCode::Enter), now, 0)
 }
 
 /// The one request among `effects`, with what its reply is for.
-fn the_request(effects: &[Effect]) -> (Request, Then) {
+pub(super) fn the_request(effects: &[Effect]) -> (Request, Then) {
     match effects
         .iter()
         .filter_map(|e| match e {
@@ -1077,7 +1077,7 @@ fn the_request(effects: &[Effect]) -> (Request, Then) {
     }
 }
 
-fn notifications(effects: &[Effect]) -> usize {
+pub(super) fn notifications(effects: &[Effect]) -> usize {
     effects
         .iter()
         .filter(|e| matches!(e, Effect::Notify { .. }))

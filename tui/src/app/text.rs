@@ -160,6 +160,8 @@ pub enum Row {
         time: String,
         text: String,
         error: bool,
+        /// Drawn dim throughout (the message of the day).
+        dim: bool,
     },
     /// A run of messages from blocked users, collapsed: "3 messages from
     /// blocked users".
@@ -173,6 +175,83 @@ pub struct Layout<'a> {
     pub me: &'a str,
     /// Whose messages are collapsed (`Safety::blocked`).
     pub blocked: &'a BTreeSet<String>,
+}
+
+/// `1 member`, `3 members`: a count with its noun in the right number.
+#[must_use]
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// Columns between tab stops when a tab in a message is shown as spaces.
+pub const TAB_STOP: usize = 4;
+
+/// Text from others as the screen shows it, so that what is drawn is what
+/// was measured:
+///
+/// - a tab becomes spaces up to the next [`TAB_STOP`] (a terminal cell
+///   cannot hold a tab, and dropping it glues words together);
+/// - a flag (a pair of regional indicators, 🇫🇷) becomes its letters,
+///   `[FR]`: terminals disagree on its width (1, 2 or 4 cells), and a
+///   disagreement leaves stray cells on other lines and moves the border;
+/// - other control characters and bidi controls become `�`: they would
+///   drive the terminal or reorder the line.
+///
+/// Newlines stay: they separate paragraphs for [`wrap`]. Text with none of
+/// these is borrowed.
+#[must_use]
+pub fn display_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let special =
+        |c: char| (c != '\n' && natter_shared::text::is_unsafe(c)) || regional_letter(c).is_some();
+    if !text.chars().any(special) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut column = 0;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => {
+                out.push('\n');
+                column = 0;
+            }
+            '\t' => {
+                let n = TAB_STOP - column % TAB_STOP;
+                out.extend(std::iter::repeat_n(' ', n));
+                column += n;
+            }
+            c => {
+                if let Some(first) = regional_letter(c) {
+                    out.push('[');
+                    out.push(first);
+                    column += 3;
+                    if let Some(second) = chars.peek().copied().and_then(regional_letter) {
+                        chars.next();
+                        out.push(second);
+                        column += 1;
+                    }
+                    out.push(']');
+                } else if natter_shared::text::is_unsafe(c) {
+                    out.push('\u{fffd}');
+                    column += 1;
+                } else {
+                    out.push(c);
+                    column += c.width().unwrap_or(0);
+                }
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// The letter a regional indicator symbol stands for (🇦 is `A`).
+fn regional_letter(c: char) -> Option<char> {
+    let n = u32::from(c).checked_sub(0x1F1E6)?;
+    (n < 26).then(|| char::from(b'A' + u8::try_from(n).unwrap_or(0)))
 }
 
 /// Splits `text` into pieces of at most `first` then `rest` columns,
@@ -311,7 +390,8 @@ impl Layout<'_> {
                     0
                 };
                 let first = self.width.saturating_sub(6 + nick.width() + 1 + mark);
-                let mut parts = wrap(body, first, self.width.saturating_sub(indent)).into_iter();
+                let body = display_text(body);
+                let mut parts = wrap(&body, first, self.width.saturating_sub(indent)).into_iter();
                 let delivery = (from == self.me).then(|| delivery.clone());
                 let failed = match &delivery {
                     Some(Delivery::Failed(why)) => {
@@ -336,10 +416,11 @@ impl Layout<'_> {
                     );
                 }
             }
-            EntryKind::Notice(text) | EntryKind::Error(text) => {
+            EntryKind::Notice(text) | EntryKind::Error(text) | EntryKind::Motd(text) => {
                 let error = matches!(e.kind, EntryKind::Error(_));
+                let dim = matches!(e.kind, EntryKind::Motd(_));
                 for (n, part) in wrap(
-                    text,
+                    &display_text(text),
                     self.width.saturating_sub(9),
                     self.width.saturating_sub(9),
                 )
@@ -350,6 +431,7 @@ impl Layout<'_> {
                         time: if n == 0 { time.clone() } else { String::new() },
                         text: part,
                         error,
+                        dim,
                     });
                 }
             }

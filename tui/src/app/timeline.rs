@@ -77,6 +77,8 @@ pub enum EntryKind {
     },
     /// Joins, leaves, topics and command output.
     Notice(String),
+    /// The server's message of the day: shown once, dimmed.
+    Motd(String),
     /// A command's error: one line.
     Error(String),
 }
@@ -196,13 +198,28 @@ impl Timeline {
     /// Adds a message from the server in id order. `None` if it was
     /// already there or confirmed one of your pending entries; otherwise
     /// where it went.
-    pub(crate) fn insert(&mut self, m: &Message, me: &str, nonces: &Nonces) -> Option<usize> {
+    ///
+    /// Local notices have no id, so they are ordered with messages by
+    /// time: a message from a page (history, catch-up) goes after the
+    /// notices written before it was sent. A `live` message newer than all
+    /// others is the newest line whatever the clocks say: it goes below
+    /// every notice (only your pending messages stay below it), so a
+    /// server clock a little behind this one cannot hide it above
+    /// `/rooms` output.
+    pub(crate) fn insert(
+        &mut self,
+        m: &Message,
+        me: &str,
+        nonces: &Nonces,
+        live: bool,
+    ) -> Option<usize> {
         if self.slots.contains_key(&m.id) {
             return None;
         }
         if m.from == me && self.attach_own(m, nonces, !nonces.server_echoes) {
             return None;
         }
+        let newest = m.id > self.newest;
         self.newest = self.newest.max(m.id);
         let entry = Entry {
             id: Some(m.id),
@@ -215,28 +232,28 @@ impl Timeline {
                 delivery: Delivery::Sent,
             },
         };
-        // Usually newest: append, but keep order when pages overlap, and
-        // keep pending messages last.
-        let pos = self
+        let pending = self
+            .entries
+            .iter()
+            .rposition(|e| e.id.is_some() || e.local.is_none())
+            .map_or(0, |i| i + 1);
+        if live && newest {
+            self.insert_at(pending, entry);
+            return Some(pending);
+        }
+        // After the newest message older than it (pending messages stay
+        // last), then among the notices around that place by time.
+        let mut pos = self
             .entries
             .iter()
             .rposition(|e| e.id.is_some_and(|id| id < m.id))
-            .map_or(0, |i| i + 1);
-        let mut pos = if pos == 0 && self.entries.iter().all(|e| e.id.is_none()) {
-            self.entries
-                .iter()
-                .position(|e| e.local.is_some())
-                .unwrap_or(self.entries.len())
-        } else {
-            pos
-        };
-        // Above notices written after it (a topic change seen before the
-        // room's history was loaded).
-        while pos > 0
-            && self.entries[pos - 1].id.is_none()
-            && self.entries[pos - 1].local.is_none()
-            && self.entries[pos - 1].ts > m.ts
-        {
+            .map_or(0, |i| i + 1)
+            .min(pending);
+        let is_notice = |e: &Entry| e.id.is_none() && e.local.is_none();
+        while pos < pending && is_notice(&self.entries[pos]) && self.entries[pos].ts <= m.ts {
+            pos += 1;
+        }
+        while pos > 0 && is_notice(&self.entries[pos - 1]) && self.entries[pos - 1].ts > m.ts {
             pos -= 1;
         }
         self.insert_at(pos, entry);
@@ -447,17 +464,17 @@ mod tests {
         // scrolling up fetches them), a catch-up page behind, and a gap
         // filled in the middle.
         for id in (50..60).step_by(2) {
-            t.insert(&msg(id, "bob", "x"), "alice", &nonces);
+            t.insert(&msg(id, "bob", "x"), "alice", &nonces, false);
         }
         for page in [40..50, 20..30] {
             for id in page.step_by(2) {
-                t.insert(&msg(id, "bob", "x"), "alice", &nonces);
+                t.insert(&msg(id, "bob", "x"), "alice", &nonces, false);
             }
             assert_indexed(&t);
         }
         t.push_local(59_500, EntryKind::Notice("bob joined".into()));
         for id in [60, 61, 35, 31, 57, 21] {
-            t.insert(&msg(id, "bob", "x"), "alice", &nonces);
+            t.insert(&msg(id, "bob", "x"), "alice", &nonces, false);
             assert_indexed(&t);
         }
         let ids: Vec<_> = t.iter().filter_map(|e| e.id).collect();
@@ -467,7 +484,10 @@ mod tests {
         assert_eq!(t.message(35).map(|e| e.ts), Some(35_000));
         assert_eq!(t.newest(), 61);
         assert_eq!(t.oldest_id(), Some(20));
-        assert!(t.insert(&msg(35, "bob", "x"), "alice", &nonces).is_none());
+        assert!(
+            t.insert(&msg(35, "bob", "x"), "alice", &nonces, false)
+                .is_none()
+        );
     }
 
     #[test]
@@ -475,29 +495,29 @@ mod tests {
         let nonces = Nonces::new();
         let mut t = Timeline::default();
         for id in 1..=5 {
-            t.insert(&msg(id, "bob", "x"), "alice", &nonces);
+            t.insert(&msg(id, "bob", "x"), "alice", &nonces, false);
         }
         t.push_pending(1, 0, "alice".into(), "one".into(), false);
         t.push_pending(2, 0, "alice".into(), "two".into(), false);
         // Another session's message lands above the pending ones.
-        t.insert(&msg(6, "carol", "y"), "alice", &nonces);
+        t.insert(&msg(6, "carol", "y"), "alice", &nonces, false);
         assert!(t.confirm(1, Ok((7, 7000))));
         assert_indexed(&t);
         assert_eq!(t.position(7), Some(6));
         // A page brought message 8 before the reply to send 2: one copy.
-        t.insert(&msg(8, "alice", "two"), "alice", &nonces);
+        t.insert(&msg(8, "alice", "two"), "alice", &nonces, false);
         assert!(t.confirm(2, Ok((8, 8000))));
         assert_indexed(&t);
         assert_eq!(t.len(), 8);
         assert!(!t.confirm(3, Ok((9, 9000))), "no such send");
         // Removing near the front moves the front instead.
         let mut front = Timeline::default();
-        front.insert(&msg(1, "bob", "x"), "alice", &nonces);
+        front.insert(&msg(1, "bob", "x"), "alice", &nonces, false);
         front.push_pending(1, 0, "alice".into(), "a".into(), false);
         for _ in 0..10 {
             front.push_local(0, EntryKind::Notice("n".into()));
         }
-        front.insert(&msg(2, "bob", "x"), "alice", &nonces);
+        front.insert(&msg(2, "bob", "x"), "alice", &nonces, false);
         assert_eq!(front.position(2), Some(1));
         assert!(front.confirm(1, Ok((2, 0))));
         assert_eq!(front.len(), 12);

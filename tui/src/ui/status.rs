@@ -76,7 +76,16 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, 
     } else {
         String::new()
     };
+    // The room's name always shows: the connection's text gives way to
+    // it, then the topic gets what is left.
+    let room_name_w = app.room().map_or(0, |r| r.name.width().min(width / 3) + 3);
+    let conn_room = width.saturating_sub(room_name_w + right.width()).max(1);
     let conn = format!(" {} ", conn_text(app, now, width < 100));
+    let conn = if conn.width() > conn_room {
+        format!("{} ", truncate(&conn, conn_room.saturating_sub(1)))
+    } else {
+        conn
+    };
     let mut spans = vec![Span::styled(
         conn.clone(),
         conn_style.add_modifier(Modifier::BOLD),
@@ -87,7 +96,6 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, 
         } else {
             format!(": {}", room.topic)
         };
-        // The room and topic get what the connection and the count leave.
         let room_w = width.saturating_sub(conn.width() + right.width() + 3);
         let text = truncate(&format!("{}{topic}", room.name), room_w);
         spans.push(Span::raw(format!("│ {text} ")));

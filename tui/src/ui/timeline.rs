@@ -139,28 +139,36 @@ fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
             format!("{time} ·· {text}"),
             theme.dim().add_modifier(Modifier::ITALIC),
         ),
-        Row::Note { time, text, error } => {
-            let time = if time.is_empty() {
-                "      ".to_owned()
+        Row::Note {
+            time,
+            text,
+            error,
+            dim,
+        } => {
+            // A wrapped notice's later lines have no time and no mark.
+            let (time, mark) = if time.is_empty() {
+                ("      ".to_owned(), "   ")
+            } else if error {
+                (format!("{time} "), "!! ")
             } else {
-                format!("{time} ")
+                (format!("{time} "), "-- ")
             };
-            let (mark, style) = if error {
-                ("!! ", theme.fg(theme.error))
+            let style = if error {
+                theme.fg(theme.error)
             } else {
-                ("-- ", theme.dim())
+                theme.dim()
+            };
+            let body = if error {
+                theme.fg(theme.error)
+            } else if dim {
+                theme.dim()
+            } else {
+                Style::default()
             };
             Line::from(vec![
                 Span::styled(time, theme.dim()),
                 Span::styled(mark, style),
-                Span::styled(
-                    text,
-                    if error {
-                        theme.fg(theme.error)
-                    } else {
-                        Style::default()
-                    },
-                ),
+                Span::styled(text, body),
             ])
         }
     }

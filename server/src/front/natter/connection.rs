@@ -312,13 +312,18 @@ impl Conn {
             State::Hello => self.hello(id, req),
             State::Login => {
                 match req {
-                    Request::Login { user, credential } => {
+                    Request::Login {
+                        user,
+                        credential,
+                        presence,
+                    } => {
                         let r = ops::auth::login(
                             &self.shared,
                             self.peer,
                             &self.outbox,
                             &user,
                             credential,
+                            presence,
                         )
                         .await;
                         self.logged_in(id, r);
