@@ -112,6 +112,11 @@ pub enum Effect {
     ForgetToken {
         account: String,
     },
+    /// `/open N`: open this URL with `open_command`, or copy it to the
+    /// clipboard over SSH (see `crate::tui`).
+    Open {
+        url: String,
+    },
     Quit,
 }
 
@@ -163,6 +168,9 @@ pub enum Then {
     },
 }
 
+/// What `/open` runs when the config names nothing.
+pub const DEFAULT_OPEN_COMMAND: &str = "xdg-open";
+
 /// Colours and panes the user chose.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -172,6 +180,10 @@ pub struct Settings {
     pub mouse: bool,
     /// Local time's offset from UTC, in seconds (fixed in tests).
     pub utc_offset: i32,
+    /// For the event loop: where chat logs go (`None`: not logged), and
+    /// what `/open` runs.
+    pub chat_log: Option<std::path::PathBuf>,
+    pub open_command: String,
 }
 
 impl Default for Settings {
@@ -181,6 +193,8 @@ impl Default for Settings {
             notify_default: NotifyLevel::Mentions,
             mouse: false,
             utc_offset: 0,
+            chat_log: None,
+            open_command: DEFAULT_OPEN_COMMAND.to_owned(),
         }
     }
 }
@@ -218,6 +232,10 @@ pub struct App {
     own_presence: PresenceState,
     /// The last notice when there is no room to show it in.
     pub loose: Option<String>,
+    /// The longest body the server takes, in bytes (its welcome's
+    /// `max_message_len`), and a message over it waiting for "split? y/n".
+    pub max_body: Option<usize>,
+    pub split: Option<command::Split>,
     pub quit: bool,
 }
 
@@ -246,6 +264,8 @@ impl App {
             safety: Safety::default(),
             own_presence: PresenceState::Online,
             loose: None,
+            max_body: None,
+            split: None,
             quit: false,
         }
     }
@@ -778,6 +798,9 @@ impl App {
             self.quit = true;
             return vec![Effect::Quit];
         }
+        if let Some(effects) = self.answer_split(&key, now_ms) {
+            return effects;
+        }
         match &mut self.overlay {
             Overlay::None => self.on_main_key(key, action, now, now_ms),
             Overlay::Help(h) => {
@@ -980,6 +1003,9 @@ impl App {
             self.error(now_ms, "join a room first: /join #room");
             return effects;
         };
+        if self.ask_split(&room, body, false, &line, now_ms) {
+            return effects;
+        }
         effects.extend(self.send_text(&room, body.to_owned(), false, now_ms));
         effects
     }

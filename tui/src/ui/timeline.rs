@@ -4,6 +4,7 @@
 //! "scrolled up" bar at the bottom when they apply. Without a room, a hint.
 
 use ratatui::Frame;
+use ratatui::buffer::{Buffer, CellDiffOption};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -56,12 +57,14 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     };
     let rows = layout.visible(room, usize::from(body.height));
     let pad = usize::from(body.height).saturating_sub(rows.len());
+    let links = links(&rows, usize::from(body.width));
     let mut lines: Vec<Line<'_>> = vec![Line::from(""); pad];
     lines.extend(
         rows.into_iter()
             .map(|r| row_line(r, theme, usize::from(body.width))),
     );
     frame.render_widget(Paragraph::new(lines), body);
+    hyperlink(frame.buffer_mut(), body, pad, &links);
     if room.loading_older && body.height > 0 {
         frame.render_widget(
             Paragraph::new(Line::styled("  loading older messages…", theme.dim())),
@@ -83,6 +86,116 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
             )),
             Rect::new(body.x, body.y + body.height - 1, body.width, 1),
         );
+    }
+}
+
+/// A link on screen: row (of the laid-out rows), first column, width in
+/// columns, and where it points (the whole URL, also for a piece of one
+/// cut across rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Link {
+    row: usize,
+    column: usize,
+    width: usize,
+    url: String,
+}
+
+/// Where a row's message text starts, and the columns it may fill.
+fn message_text(row: &Row, width: usize) -> Option<(usize, usize, &str)> {
+    match row {
+        Row::Head {
+            time, nick, text, ..
+        } => {
+            let column = time.width() + 1 + nick.width() + 1;
+            Some((column, width.saturating_sub(column), text))
+        }
+        Row::More { indent, text } => Some((*indent, width.saturating_sub(*indent), text)),
+        _ => None,
+    }
+}
+
+/// The links in message rows. A link too long for any line was cut at
+/// the row's end (`text::wrap`): its pieces on the rows below are found
+/// by that, and all point to the whole URL.
+fn links(rows: &[Row], width: usize) -> Vec<Link> {
+    let mut out = Vec::new();
+    // Bytes at the start of a row that continue the row above's link.
+    let mut continued = vec![0; rows.len()];
+    for (i, row) in rows.iter().enumerate() {
+        let Some((column, room_for, text)) = message_text(row, width) else {
+            continue;
+        };
+        for (at, url) in text::urls(text) {
+            if at < continued[i] || url.chars().any(natter_shared::text::is_unsafe) {
+                continue;
+            }
+            let mut pieces = vec![(i, column + text[..at].width(), url.width())];
+            let mut full = url.to_owned();
+            let (mut j, mut end, mut line, mut fill) = (i, at + url.len(), text, room_for);
+            // A piece that ends its row, filling it, goes on below.
+            while end == line.len() && line.width() == fill && j + 1 < rows.len() {
+                let Row::More { indent, text: next } = &rows[j + 1] else {
+                    break;
+                };
+                let piece = next.split(char::is_whitespace).next().unwrap_or_default();
+                if piece.is_empty() {
+                    break;
+                }
+                j += 1;
+                full.push_str(piece);
+                pieces.push((j, *indent, piece.width()));
+                continued[j] = piece.len();
+                (end, line, fill) = (piece.len(), next, width.saturating_sub(*indent));
+            }
+            if full.chars().any(natter_shared::text::is_unsafe) {
+                continue;
+            }
+            out.extend(pieces.into_iter().map(|(row, column, width)| Link {
+                row,
+                column,
+                width,
+                url: full.clone(),
+            }));
+        }
+    }
+    out
+}
+
+/// Makes the cells of each link an OSC 8 hyperlink, so terminals that
+/// support them make it clickable (others ignore the escape). Each cell
+/// carries its own escape around its own symbol, with a width forced to
+/// what it shows: ratatui's diff then neither skips nor shifts cells, and
+/// redrawing any one cell keeps the link. The `id` makes terminals treat
+/// the cells (and the pieces of a cut link) as one link.
+fn hyperlink(buf: &mut Buffer, area: Rect, pad: usize, links: &[Link]) {
+    use std::hash::{Hash, Hasher};
+    for link in links {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        link.url.hash(&mut hasher);
+        let id = hasher.finish() & 0xffff_ffff;
+        let Ok(y) = u16::try_from(pad + link.row) else {
+            continue;
+        };
+        let y = area.y + y;
+        let mut x = usize::from(area.x) + link.column;
+        let end = (x + link.width).min(usize::from(area.right()));
+        while x < end {
+            let Some(cell) = u16::try_from(x).ok().and_then(|x| buf.cell_mut((x, y))) else {
+                break;
+            };
+            let symbol = cell.symbol().to_owned();
+            let w = symbol.width().max(1);
+            if !symbol.contains('\x1b') {
+                cell.set_symbol(&format!(
+                    "\x1b]8;id={id:x};{}\x1b\\{symbol}\x1b]8;;\x1b\\",
+                    link.url
+                ));
+                if let Some(w) = u16::try_from(w).ok().and_then(std::num::NonZeroU16::new) {
+                    cell.set_diff_option(CellDiffOption::ForcedWidth(w));
+                }
+            }
+            x += w;
+        }
     }
 }
 
