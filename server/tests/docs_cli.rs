@@ -20,7 +20,11 @@ fn natterd(args: &[&str]) -> std::process::Output {
 #[test]
 fn bash_completion_names_the_subcommands_and_parses() {
     let out = natterd(&["completions", "bash"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let script = String::from_utf8(out.stdout).unwrap();
     for sub in ["run", "user", "room", "audit", "backup", "reports", "man"] {
         assert!(script.contains(sub), "{sub}");
@@ -29,18 +33,30 @@ fn bash_completion_names_the_subcommands_and_parses() {
     let file = tmp.path().join("natterd.bash");
     std::fs::write(&file, script).unwrap();
     let check = Command::new("bash").arg("-n").arg(&file).output().unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
 
 #[test]
 fn the_man_page_is_roff_that_man_renders() {
     let out = natterd(&["man"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let page = String::from_utf8(out.stdout).unwrap();
     assert!(page.contains(".TH natterd 1"), "{page}");
     let tmp = tempfile::tempdir().unwrap();
     let out = natterd(&["man", "--out", tmp.path().to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let file = tmp.path().join("natterd.1");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), page);
     if testing::have_tool("man", &["--version"], "man-db") {
@@ -49,7 +65,11 @@ fn the_man_page_is_roff_that_man_renders() {
             .arg(&file)
             .output()
             .unwrap();
-        assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+        assert!(
+            shown.status.success(),
+            "{}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
         let text = String::from_utf8_lossy(&shown.stdout);
         assert!(text.contains("NAME") && text.contains("backup"), "{text}");
     }

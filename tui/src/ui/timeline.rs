@@ -278,3 +278,173 @@ fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use natter_shared::{Event, Message, Role, RoomKind, RoomState, SessionInfo};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::app::Settings;
+
+    fn head(text: &str) -> Row {
+        Row::Head {
+            time: "10:00".into(),
+            nick: "bob".into(),
+            action: false,
+            text: text.into(),
+            delivery: None,
+        }
+    }
+
+    #[test]
+    fn links_in_message_rows_and_a_cut_one_points_to_the_whole_url() {
+        let rows = [
+            head("see https://a.example/x now"),
+            Row::Note {
+                time: "10:01".into(),
+                text: "https://not.a.message".into(),
+                error: false,
+            },
+        ];
+        assert_eq!(
+            links(&rows, 80),
+            [Link {
+                row: 0,
+                column: 10 + 4,
+                width: 19,
+                url: "https://a.example/x".into()
+            }]
+        );
+        // A link longer than any line, cut by the wrap: 10 columns after
+        // the nick, then a continuation row.
+        let rows = [
+            head("https://ab"),
+            Row::More {
+                indent: 2,
+                text: "cdefghij tail".into(),
+            },
+            Row::More {
+                indent: 2,
+                text: "https://next.example".into(),
+            },
+        ];
+        let whole = "https://abcdefghij".to_owned();
+        assert_eq!(
+            links(&rows, 20),
+            [
+                Link {
+                    row: 0,
+                    column: 10,
+                    width: 10,
+                    url: whole.clone()
+                },
+                Link {
+                    row: 1,
+                    column: 2,
+                    width: 8,
+                    url: whole
+                },
+                Link {
+                    row: 2,
+                    column: 2,
+                    width: 20,
+                    url: "https://next.example".into()
+                },
+            ]
+        );
+        // A link that ends its row without filling it is whole: the next
+        // row is the message's next line.
+        let rows = [
+            head("https://a.b"),
+            Row::More {
+                indent: 2,
+                text: "next".into(),
+            },
+        ];
+        assert_eq!(links(&rows, 80)[0].url, "https://a.b");
+        // Escapes in a "link" never reach the terminal inside OSC 8.
+        assert!(links(&[head("https://x.y/\u{7}\u{1b}]52")], 80).is_empty());
+    }
+
+    /// What a cell shows, without its OSC 8 wrapping.
+    fn shown(symbol: &str) -> &str {
+        symbol
+            .strip_prefix("\u{1b}]8;")
+            .and_then(|s| s.split_once("\u{1b}\\"))
+            .and_then(|(_, s)| s.strip_suffix("\u{1b}]8;;\u{1b}\\"))
+            .unwrap_or(symbol)
+    }
+
+    #[test]
+    fn link_cells_carry_osc8_and_keep_their_place() {
+        let mut app = App::new("h:1", "alice", Settings::default());
+        app.on_resize(70, 12);
+        app.on_online(&SessionInfo {
+            user: "alice".into(),
+            admin: false,
+            token: None,
+            rooms: vec![RoomState {
+                name: "#general".into(),
+                kind: RoomKind::Public,
+                topic: String::new(),
+                role: Role::Member,
+                unread: 0,
+                mentions: 0,
+                last_read: 0,
+                last_id: 0,
+                members: 2,
+            }],
+            blocked: Vec::new(),
+            invitations: Vec::new(),
+        });
+        let url = "https://example.org/ü?q=1";
+        app.on_event(
+            Event::Message(Message {
+                id: 1,
+                ts: 1_700_000_000_000,
+                room: "#general".into(),
+                from: "bob".into(),
+                body: format!("look: {url} ok"),
+                action: false,
+                nonce: None,
+            }),
+            Instant::now(),
+        );
+        let mut terminal = Terminal::new(TestBackend::new(70, 12)).unwrap();
+        terminal
+            .draw(|f| super::super::draw(f, &app, &super::super::Theme::plain(), Instant::now()))
+            .unwrap();
+        let buf = terminal.backend().buffer();
+        let (y, linked) = (0..buf.area.height)
+            .find_map(|y| {
+                let linked: Vec<_> = (0..buf.area.width)
+                    .filter(|&x| buf[(x, y)].symbol().starts_with("\u{1b}]8;"))
+                    .collect();
+                (!linked.is_empty()).then_some((y, linked))
+            })
+            .expect("a row with a link");
+        assert_eq!(linked.len(), url.chars().count(), "one cell per character");
+        let row: String = (0..buf.area.width)
+            .map(|x| shown(buf[(x, y)].symbol()))
+            .collect();
+        assert!(row.contains("bob"), "{row:?}");
+        assert!(row.contains(&format!("look: {url} ok")), "{row:?}");
+        for &x in &linked {
+            let cell = &buf[(x, y)];
+            assert!(cell.symbol().contains(url), "{:?}", cell.symbol());
+            assert_eq!(
+                cell.diff_option,
+                CellDiffOption::ForcedWidth(std::num::NonZeroU16::new(1).unwrap())
+            );
+        }
+        // The cells are contiguous and cover exactly the link.
+        assert_eq!(
+            linked.last().unwrap() - linked[0] + 1,
+            u16::try_from(linked.len()).unwrap()
+        );
+    }
+}
