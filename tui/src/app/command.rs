@@ -535,12 +535,11 @@ impl App {
             .flat_map(|body| super::text::urls(body).into_iter().rev())
             .nth(n - 1)
             .map(|(_, url)| url.to_owned());
-        match url {
-            Some(url) => vec![Effect::Open { url }],
-            None => {
-                self.error(now_ms, format!("no link {n} in this room"));
-                Vec::new()
-            }
+        if let Some(url) = url {
+            vec![Effect::Open { url }]
+        } else {
+            self.error(now_ms, format!("no link {n} in this room"));
+            Vec::new()
         }
     }
 

@@ -196,10 +196,7 @@ pub fn urls(text: &str) -> Vec<(usize, &str)> {
             continue;
         };
         let mut url = &token[at.0..];
-        loop {
-            let Some(last) = url.chars().next_back() else {
-                break;
-            };
+        while let Some(last) = url.chars().next_back() {
             let unbalanced = |open: char| url.matches(open).count() < url.matches(last).count();
             let trim = match last {
                 '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '"' => true,

@@ -57,14 +57,14 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     };
     let rows = layout.visible(room, usize::from(body.height));
     let pad = usize::from(body.height).saturating_sub(rows.len());
-    let links = links(&rows, usize::from(body.width));
+    let on_screen = links(&rows, usize::from(body.width));
     let mut lines: Vec<Line<'_>> = vec![Line::from(""); pad];
     lines.extend(
         rows.into_iter()
             .map(|r| row_line(r, theme, usize::from(body.width))),
     );
     frame.render_widget(Paragraph::new(lines), body);
-    hyperlink(frame.buffer_mut(), body, pad, &links);
+    hyperlink(frame.buffer_mut(), body, pad, &on_screen);
     if room.loading_older && body.height > 0 {
         frame.render_widget(
             Paragraph::new(Line::styled("  loading older messages…", theme.dim())),
@@ -130,7 +130,7 @@ fn links(rows: &[Row], width: usize) -> Vec<Link> {
                 continue;
             }
             let mut pieces = vec![(i, column + text[..at].width(), url.width())];
-            let mut full = url.to_owned();
+            let mut whole = url.to_owned();
             let (mut j, mut end, mut line, mut fill) = (i, at + url.len(), text, room_for);
             // A piece that ends its row, filling it, goes on below.
             while end == line.len() && line.width() == fill && j + 1 < rows.len() {
@@ -142,19 +142,19 @@ fn links(rows: &[Row], width: usize) -> Vec<Link> {
                     break;
                 }
                 j += 1;
-                full.push_str(piece);
+                whole.push_str(piece);
                 pieces.push((j, *indent, piece.width()));
                 continued[j] = piece.len();
                 (end, line, fill) = (piece.len(), next, width.saturating_sub(*indent));
             }
-            if full.chars().any(natter_shared::text::is_unsafe) {
+            if whole.chars().any(natter_shared::text::is_unsafe) {
                 continue;
             }
             out.extend(pieces.into_iter().map(|(row, column, width)| Link {
                 row,
                 column,
                 width,
-                url: full.clone(),
+                url: whole.clone(),
             }));
         }
     }
