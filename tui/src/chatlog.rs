@@ -221,22 +221,36 @@ impl ChatLog {
     }
 }
 
-/// Where the event loop hands messages to the logging thread.
-#[derive(Debug, Clone)]
+/// Where the event loop hands messages to the logging thread. Dropping it
+/// (the client quitting) waits for the thread to write what it was given,
+/// so the last messages are not lost at exit.
+#[derive(Debug)]
 pub struct Logger {
-    tx: std::sync::mpsc::Sender<(String, Vec<Message>)>,
+    tx: Option<std::sync::mpsc::Sender<(String, Vec<Message>)>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Logger {
     /// Hands `messages` from `server` to the logging thread; never blocks.
     pub fn log(&self, server: &str, messages: Vec<Message>) {
-        if !messages.is_empty() {
-            let _ = self.tx.send((server.to_owned(), messages));
+        if let Some(tx) = &self.tx
+            && !messages.is_empty()
+        {
+            let _ = tx.send((server.to_owned(), messages));
         }
     }
 }
 
-/// Starts the logging thread for `log`. It ends when every [`Logger`] is
+impl Drop for Logger {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the logging thread for `log`; it ends when its [`Logger`] is
 /// dropped. A failed write is reported once in the diagnostics log, not on
 /// the screen, and the thread goes on trying with later messages.
 #[must_use]
@@ -254,10 +268,13 @@ pub fn spawn(mut log: ChatLog) -> Logger {
                 }
             }
         });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "cannot start the chat log");
+    let thread = spawned
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot start the chat log"))
+        .ok();
+    Logger {
+        tx: Some(tx),
+        thread,
     }
-    Logger { tx }
 }
 
 #[cfg(test)]
