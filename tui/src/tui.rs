@@ -6,7 +6,8 @@
 //! The [`App`] decides; this loop performs its [`Effect`]s: requests run on
 //! their own tasks, sends go through one task so they stay in order,
 //! notifications leave the UI task at once, and the keyring is written off
-//! it.
+//! it. Received messages go to the chat log's own thread (when logging is
+//! on), and `/open` starts its command detached.
 //!
 //! [`run`] owns the real terminal; [`run_main_loop`] is the loop itself,
 //! generic over ratatui's `Backend`, the terminal's event stream and where
