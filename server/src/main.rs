@@ -64,6 +64,17 @@ enum Command {
         #[command(subcommand)]
         action: Option<ReportCommand>,
     },
+    /// Print the shell completion script for SHELL (bash, zsh, fish, ...),
+    /// e.g. `natterd completions bash >
+    /// ~/.local/share/bash-completion/completions/natterd`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff), or write natterd.1 into DIR, e.g.
+    /// `natterd man > ~/.local/share/man/man1/natterd.1`.
+    Man {
+        /// Write DIR/natterd.1 instead of printing.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -127,6 +138,25 @@ enum RoomCommand {
     Invite { name: String, user: String },
 }
 
+/// `natterd man`: the roff page on stdout, or `DIR/natterd.1`.
+fn write_man(out: Option<&std::path::Path>) -> Result<()> {
+    let man = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+    match out {
+        None => man
+            .render(&mut std::io::stdout().lock())
+            .context("cannot write the manual page"),
+        Some(dir) => {
+            let path = dir.join("natterd.1");
+            let mut page = Vec::new();
+            man.render(&mut page)?;
+            std::fs::write(&path, page)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("natterd: wrote {}", path.display());
+            Ok(())
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match real_main(cli) {
@@ -179,6 +209,16 @@ impl Overrides {
 }
 
 fn real_main(cli: Cli) -> Result<()> {
+    // Generated from the command line alone: no config or data dir needed.
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "natterd", &mut std::io::stdout());
+            return Ok(());
+        }
+        Some(Command::Man { out }) => return write_man(out.as_deref()),
+        _ => {}
+    }
     let overrides = Overrides {
         file: cli.config,
         listen: cli.listen,
@@ -309,6 +349,8 @@ fn real_main(cli: Cli) -> Result<()> {
             println!("backed up to {}", file.display());
             Ok(())
         }
+        // Handled before the config is read.
+        Command::Completions { .. } | Command::Man { .. } => Ok(()),
     }
 }
 

@@ -10,6 +10,10 @@
 //! user = "alice"                     # default: $USER
 //! password_command = "pass show natter"  # run with `sh -c`; first line of stdout
 //! ca_file = "/etc/natter/ca.pem"     # private CA for tls:// servers
+//! open_command = "firefox"           # what /open N runs (default xdg-open)
+//!
+//! [log]
+//! chat = true                        # chat logs in ~/.local/share/natter/logs
 //! ```
 //!
 //! The process environment is read once, into [`Env`], by the binary; the
@@ -51,6 +55,35 @@ pub struct FileConfig {
     /// index (`208`) or `#rrggbb`.
     #[serde(default)]
     pub colors: Colors,
+    // -- chat logs and `/open` --
+    /// Chat logs, off by default (`crate::chatlog`).
+    #[serde(default)]
+    pub log: LogConfig,
+    /// What `/open N` runs, the URL added as its last argument; split at
+    /// spaces, not run by a shell. Default `xdg-open`.
+    pub open_command: Option<String>,
+}
+
+/// The `[log]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Write each room's messages to `<dir>/<server>/<room>/<day>.log`.
+    pub chat: bool,
+    /// Where [default: `logs` in the user data dir,
+    /// `~/.local/share/natter/logs`].
+    pub dir: Option<PathBuf>,
+}
+
+impl LogConfig {
+    /// The directory to log into, or `None` when logging is off.
+    #[must_use]
+    pub fn chat_dir(&self) -> Option<PathBuf> {
+        if !self.chat {
+            return None;
+        }
+        self.dir.clone().or_else(crate::chatlog::default_dir)
+    }
 }
 
 /// Colour overrides; unset keys keep the default theme.

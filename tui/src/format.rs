@@ -8,8 +8,10 @@ use serde::Serialize;
 
 /// One `tail` line: `HH:MM <nick> text`, or `HH:MM * nick text` for an
 /// action (`/me`). Continuation lines of a multi-line body are indented to
-/// the text column. Control characters other than newline and tab are
-/// replaced, so a message cannot drive the reader's terminal.
+/// the text column. What [`natter_shared::text::is_unsafe`] names (control
+/// characters, bidi overrides and isolates), newline and tab aside, is
+/// replaced, so a message can neither drive the reader's terminal nor
+/// reorder what it shows.
 #[must_use]
 pub fn plain_line<Tz: TimeZone>(msg: &Message, tz: &Tz) -> String
 where
@@ -36,7 +38,8 @@ where
 }
 
 /// The `--json` form: exactly `id`, `ts` (milliseconds since the epoch),
-/// `room`, `from` and `body`, in that order, on one line.
+/// `room`, `from`, `body` and `action` (true for `/me`), in that order, on
+/// one line. The body is exact: JSON's escapes keep it safe.
 #[must_use]
 pub fn json_line(msg: &Message) -> String {
     #[derive(Serialize)]
@@ -46,6 +49,7 @@ pub fn json_line(msg: &Message) -> String {
         room: &'a str,
         from: &'a str,
         body: &'a str,
+        action: bool,
     }
     serde_json::to_string(&Line {
         id: msg.id,
@@ -53,6 +57,7 @@ pub fn json_line(msg: &Message) -> String {
         room: &msg.room,
         from: &msg.from,
         body: &msg.body,
+        action: msg.action,
     })
     // Serialising strings and integers into a String cannot fail.
     .unwrap_or_default()
@@ -63,7 +68,7 @@ fn sanitize(body: &str) -> String {
         .chars()
         .map(|c| match c {
             '\n' | '\t' => c,
-            c if c.is_control() => '\u{fffd}',
+            c if natter_shared::text::is_unsafe(c) => '\u{fffd}',
             c => c,
         })
         .collect()
@@ -109,6 +114,11 @@ mod tests {
             plain_line(&msg("\u{1b}[2Jgotcha", false), &Utc),
             "07:08 <alice> \u{fffd}[2Jgotcha"
         );
+        // Bidi overrides would reorder the rest of the line.
+        assert_eq!(
+            plain_line(&msg("abc\u{202e}fed\u{2066}x", false), &Utc),
+            "07:08 <alice> abc\u{fffd}fed\u{fffd}x"
+        );
     }
 
     #[test]
@@ -117,7 +127,7 @@ mod tests {
         assert!(!line.contains('\n'));
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
-        let mut expected = vec!["body", "from", "id", "room", "ts"];
+        let mut expected = vec!["action", "body", "from", "id", "room", "ts"];
         expected.sort_unstable();
         let mut keys_sorted = keys.clone();
         keys_sorted.sort();
@@ -127,6 +137,8 @@ mod tests {
         assert_eq!(v["room"], "#general");
         assert_eq!(v["from"], "alice");
         assert_eq!(v["body"], "say \"hi\"\n");
+        assert_eq!(v["action"], true);
+        assert!(json_line(&msg("hi", false)).ends_with(",\"action\":false}"));
         assert!(line.starts_with("{\"id\":42,\"ts\":"), "{line}");
     }
 }

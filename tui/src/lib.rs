@@ -4,6 +4,8 @@
 //! [`transport`], [`backoff`] and [`error`]), credentials and config.
 //!
 //! # Layout
+//! - [`cli`]: the command line's definition, also the source of `natter
+//!   completions` and `natter man`.
 //! - [`credentials`]: the client library's credential order, plus the
 //!   terminal prompt and the keyring as its token store.
 //! - [`keyring`]: session tokens in the Secret Service or kernel keyring.
@@ -35,9 +37,12 @@
 //!   `overlay/` with one file per overlay.
 //! - [`tui`]: the full-screen client's event loop, generic over ratatui's
 //!   `Backend` so tests drive it on a `TestBackend`; [`notify`]: its desktop
-//!   notifications; [`local`]: the in-process server of `natter --local`.
+//!   notifications; [`local`]: the in-process server of `natter --local`;
+//!   [`chatlog`]: its optional chat logs, written on a thread of their own.
 
 pub mod app;
+pub mod chatlog;
+pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod format;

@@ -7,6 +7,10 @@
 //! `local-password` (mode 0600) beside the data, so later runs log in by
 //! themselves. Others on the machine join with their own accounts, which
 //! the owner adds with `natterd --data-dir DIR user add NAME`.
+//!
+//! The scripting modes take `--local` too ([`for_script`]): `natter --local
+//! --send` and `natter --local tail` log in to the same server with the same
+//! password file, so a script needs no password of its own.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +22,9 @@ use natter_server::store::StoreError;
 use rand::RngCore;
 use tokio::net::TcpListener;
 
+use crate::config::{Env, FileConfig, Flags};
 use crate::error::ClientError;
+use crate::script::Context;
 
 /// First port tried.
 pub const FIRST_PORT: u16 = 7878;
@@ -49,6 +55,33 @@ impl std::fmt::Debug for LocalServer {
 #[must_use]
 pub fn default_data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "natter").map(|d| d.data_dir().join("local"))
+}
+
+/// `env` with a fallback account name: `--local` needs some name for its
+/// one account, and with no flag, variable, `$USER` or config `user` it is
+/// `me`.
+#[must_use]
+pub fn with_default_user(flags: &Flags, env: &Env, file: &FileConfig) -> Env {
+    let mut env = env.clone();
+    if flags.user.is_none() && env.user.is_none() && env.login_name.is_none() && file.user.is_none()
+    {
+        env.login_name = Some("me".into());
+    }
+    env
+}
+
+/// Points a scripting mode's `ctx` at the local server: the one a
+/// `natter --local` runs, else one started here (stop it when done), with
+/// the local account's password taking the place of every other source.
+pub async fn for_script(ctx: &mut Context) -> Result<LocalServer, ClientError> {
+    let dir = default_data_dir()
+        .ok_or_else(|| ClientError::Usage("no user data directory for --local".into()))?;
+    let server = LocalServer::start(&dir, &ctx.settings.user).await?;
+    ctx.settings.server = server.addr.to_string();
+    ctx.settings.password_command = None;
+    ctx.env_password = Some(server.password.clone());
+    ctx.connect.ca_file = None;
+    Ok(server)
 }
 
 fn io_err(context: &'static str, e: impl std::fmt::Display) -> ClientError {

@@ -2,127 +2,15 @@
 //! one line on stderr and an exit code.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use natter::ClientError;
+use natter::cli::{self, Cli, Command};
 use natter::config::{Env, FileConfig, Flags, Settings};
 use natter::error::exit;
 use natter::script::{self, Context, LogoutReport, TailEnd, TailOptions};
 use natter_shared::Credential;
-
-const AFTER_HELP: &str = "\
-Without --send or a command, natter opens the full-screen client (F1 there
-lists its keys and commands); with --local it first starts a server in this
-process and logs you in to it.
-
-Environment:
-  NATTER_SERVER    server address, host:port or tls://host:port (below
-                   --server, above the config file)
-  NATTER_USER      account name (below --user, above the config file)
-  NATTER_PASSWORD  password; tried before the keyring token
-  NATTER_KEYRING   secret-service | keyutils | none: force a keyring
-                   (default: Secret Service, else the kernel keyring)
-  RUST_LOG         diagnostics on stderr, e.g. RUST_LOG=natter=debug
-
-Passwords are tried in this order: NATTER_PASSWORD, the token stored by
-`natter login`, password_command from the config, a prompt on a terminal.
-
-Config file: ~/.config/natter/config.toml (keys: server, user,
-password_command, ca_file, ...), or --config FILE.
-
-TLS: a tls://host:port server is verified against the system's root
-certificates, or only the CA in --ca-file. A certificate problem fails with
-exit 3; natter never falls back to plain text.
-
-`natter tail` ends with 0 on Ctrl-C (SIGINT/SIGTERM), when stdout is closed,
-or when the server announces it is shutting down (a note goes to stderr);
-with 3 when the connection is lost, or the server drops it (as a slow reader,
-or silent): messages may have been missed.
-
-Exit codes:
-  0  success (--send: the server stored the message)
-  1  local failure (stdin/stdout, no keyring for `login`)
-  2  usage: bad arguments or config, empty message, invalid name
-  3  connection: unreachable, timed out, or lost
-  4  authentication failed, or no password available
-  5  refused by the server (its message and code are printed)";
-
-/// A terminal chat client for natterd, and a scripting tool.
-#[derive(Debug, Parser)]
-#[command(name = "natter", version, after_help = AFTER_HELP)]
-struct Cli {
-    /// Server address, host:port or tls://host:port [default: 127.0.0.1:7878]
-    #[arg(long, global = true, value_name = "ADDR")]
-    server: Option<String>,
-    /// Account name [default: config `user`, else $USER]
-    #[arg(long, global = true, value_name = "NAME")]
-    user: Option<String>,
-    /// Config file [default: ~/.config/natter/config.toml]
-    #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// For tls:// servers: trust only this CA certificate (PEM) instead of
-    /// the system's roots [default: config `ca_file`]
-    #[arg(long, global = true, value_name = "FILE")]
-    ca_file: Option<PathBuf>,
-    /// Send one message to ROOM (#room, room or @user) and exit once the
-    /// server has stored it. The words after ROOM are the message; without
-    /// any, stdin is (minus one trailing newline). Text starting with '-'
-    /// goes after `--`.
-    #[arg(long, num_args = 1.., value_names = ["ROOM", "TEXT"])]
-    send: Option<Vec<String>>,
-    /// Message text after `--` (with --send)
-    #[arg(last = true, requires = "send", hide = true)]
-    rest: Vec<String>,
-    /// Run a server in this process (127.0.0.1:7878 or the next free
-    /// port, data in the user data dir) and open the client logged in to it
-    #[arg(long)]
-    local: bool,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Print the last messages of ROOM, then new ones as they arrive
-    Tail {
-        /// #room, room or @user
-        room: String,
-        /// How many messages of history to print first
-        #[arg(long, default_value_t = 10, value_name = "N")]
-        last: u32,
-        /// One JSON object per line: id, ts (ms since the epoch), room,
-        /// from, body
-        #[arg(long)]
-        json: bool,
-    },
-    /// Check the password with the server and store a session token in the
-    /// keyring, so later runs need no password
-    Login,
-    /// Revoke the stored session token and remove it from the keyring
-    Logout,
-    /// Change your password: the current one from NATTER_PASSWORD or a
-    /// prompt, the new one from a prompt (asked twice) or stdin's first
-    /// line. Every session token is revoked and your other sessions end;
-    /// this machine's keyring gets a fresh token.
-    Passwd,
-    /// Block USER: their direct messages are refused, their typing and
-    /// presence no longer reach you, and natter hides their messages in
-    /// rooms you share. They are not told.
-    Block {
-        /// The user to block (name or @name). Not `user`: that is the
-        /// global --user.
-        #[arg(value_name = "USER")]
-        other: String,
-    },
-    /// Undo `natter block USER`
-    Unblock {
-        /// The user to unblock (name or @name)
-        #[arg(value_name = "USER")]
-        other: String,
-    },
-}
 
 fn main() {
     let cli = Cli::parse();
@@ -155,13 +43,27 @@ fn init_tracing() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            cli::write_completions(*shell, &mut std::io::stdout().lock());
+            return Ok(exit::OK);
+        }
+        Some(Command::Man { out }) => {
+            let written = cli::write_man(out.as_deref(), &mut std::io::stdout().lock())
+                .context("cannot write the manual page")?;
+            if let Some(path) = written {
+                eprintln!("natter: wrote {}", path.display());
+            }
+            return Ok(exit::OK);
+        }
+        _ => {}
+    }
     if cli.send.is_none() && cli.command.is_none() {
         return run_tui(&cli);
     }
-    if cli.local {
+    if cli.local && !matches!(cli.command, None | Some(Command::Tail { .. })) {
         return Err(ClientError::Usage(
-            "--local starts the full-screen client; it does not combine with --send or a command"
-                .into(),
+            "--local goes with the full-screen client, --send and tail only".into(),
         )
         .into());
     }
@@ -173,13 +75,36 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         user: cli.user.clone(),
         ca_file: cli.ca_file.clone(),
     };
-    let settings = Settings::resolve(&flags, &env, &file)?;
-    let ctx = Context::new(settings, &env)?;
+    let user_env = if cli.local {
+        natter::local::with_default_user(&flags, &env, &file)
+    } else {
+        env.clone()
+    };
+    let settings = Settings::resolve(&flags, &user_env, &file)?;
+    let mut ctx = Context::new(settings, &env)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let local = if cli.local {
+        Some(runtime.block_on(natter::local::for_script(&mut ctx))?)
+    } else {
+        None
+    };
+    let result = run_script(cli, &ctx, &env, &runtime);
+    if let Some(server) = local {
+        runtime.block_on(server.stop());
+    }
+    result
+}
 
+/// `--send` and the commands, once the settings are resolved.
+fn run_script(
+    cli: Cli,
+    ctx: &Context,
+    env: &Env,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<i32> {
     if let Some(args) = cli.send {
         let Some((room, words)) = args.split_first() else {
             return Err(ClientError::Usage("--send needs a ROOM".into()).into());
@@ -190,7 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             eprintln!("natter: reading the message from stdin; end it with Ctrl-D");
         }
         let body = script::message_body(&words, std::io::stdin().lock())?;
-        runtime.block_on(script::send(&ctx, room, &body))?;
+        runtime.block_on(script::send(ctx, room, &body))?;
         return Ok(exit::OK);
     }
     match cli.command {
@@ -199,7 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let end = runtime.block_on(async {
                 let stop = interrupted()?;
                 let mut out = std::io::stdout().lock();
-                anyhow::Ok(script::tail(&ctx, &opts, &mut out, stop).await?)
+                anyhow::Ok(script::tail(ctx, &opts, &mut out, stop).await?)
             })?;
             match end {
                 TailEnd::Interrupted | TailEnd::OutputClosed => {}
@@ -210,7 +135,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Some(Command::Login) => {
-            let r = runtime.block_on(script::login(&ctx))?;
+            // A script's password on stdin, as `passwd` and `natterd user
+            // add` take it.
+            let piped = if env.password.is_none() && !env.stdin_is_terminal {
+                Some(script::password_line(std::io::stdin().lock())?)
+            } else {
+                None
+            };
+            let r = runtime.block_on(script::login(ctx, piped))?;
             eprintln!(
                 "natter: logged in as {} on {}; session token stored in the {} keyring",
                 r.user, r.server, r.keyring
@@ -218,7 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Some(Command::Logout) => {
-            let r = runtime.block_on(script::logout(&ctx))?;
+            let r = runtime.block_on(script::logout(ctx))?;
             let account = ctx.settings.keyring_account();
             match r {
                 LogoutReport::Revoked => eprintln!("natter: logged out {account}"),
@@ -232,12 +164,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(exit::OK)
         }
         Some(Command::Block { other }) => {
-            let r = runtime.block_on(script::block(&ctx, &other, true))?;
+            let r = runtime.block_on(script::block(ctx, &other, true))?;
             eprintln!("natter: {} now blocks {}", r.user, r.other);
             Ok(exit::OK)
         }
         Some(Command::Unblock { other }) => {
-            let r = runtime.block_on(script::block(&ctx, &other, false))?;
+            let r = runtime.block_on(script::block(ctx, &other, false))?;
             eprintln!("natter: {} no longer blocks {}", r.user, r.other);
             Ok(exit::OK)
         }
@@ -252,7 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 None => return Err(ClientError::LoginNeedsPassword.into()),
             };
             let new = new_password(env.stdin_is_terminal)?;
-            let r = runtime.block_on(script::passwd(&ctx, current, new))?;
+            let r = runtime.block_on(script::passwd(ctx, current, new))?;
             match r.keyring {
                 Some(k) => eprintln!(
                     "natter: password changed for {}; other sessions were logged out; a new session token is in the {k} keyring",
@@ -265,7 +197,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(exit::OK)
         }
-        None => Ok(exit::USAGE),
+        // Handled before the settings.
+        Some(Command::Completions { .. } | Command::Man { .. }) | None => Ok(exit::USAGE),
     }
 }
 
@@ -346,16 +279,11 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
         user: cli.user.clone(),
         ca_file: cli.ca_file.clone(),
     };
-    let mut flags_env = env.clone();
-    if cli.local
-        && flags.user.is_none()
-        && env.user.is_none()
-        && env.login_name.is_none()
-        && file.user.is_none()
-    {
-        // --local needs some name for its one account.
-        flags_env.login_name = Some("me".into());
-    }
+    let flags_env = if cli.local {
+        natter::local::with_default_user(&flags, &env, &file)
+    } else {
+        env.clone()
+    };
     let settings = Settings::resolve(&flags, &flags_env, &file)?;
     let ctx = Context::new(settings, &env)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -369,6 +297,11 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
         notify_default: file.notify.default,
         mouse: file.mouse,
         utc_offset: offset,
+        chat_log: file.log.chat_dir(),
+        open_command: file
+            .open_command
+            .clone()
+            .unwrap_or_else(|| natter::app::DEFAULT_OPEN_COMMAND.to_owned()),
     };
     runtime.block_on(async {
         let mut local = None;
@@ -430,64 +363,4 @@ fn interrupted() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     Ok(async {
         let _ = tokio::signal::ctrl_c().await;
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    use super::*;
-
-    #[test]
-    fn the_command_line_is_well_formed() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn send_takes_every_word_and_global_flags_go_anywhere() {
-        let cli =
-            Cli::try_parse_from(["natter", "--send", "#general", "tail", "of", "text"]).unwrap();
-        assert_eq!(cli.send.unwrap(), ["#general", "tail", "of", "text"]);
-        assert!(cli.command.is_none());
-
-        let cli = Cli::try_parse_from(["natter", "--send", "x", "--", "-5", "degrees"]).unwrap();
-        assert_eq!(cli.send.unwrap(), ["x"]);
-        assert_eq!(cli.rest, ["-5", "degrees"]);
-
-        let cli =
-            Cli::try_parse_from(["natter", "tail", "dev", "--server", "h:1", "--user", "bob"])
-                .unwrap();
-        assert_eq!(cli.server.as_deref(), Some("h:1"));
-        assert_eq!(cli.user.as_deref(), Some("bob"));
-        assert!(matches!(
-            cli.command,
-            Some(Command::Tail {
-                last: 10,
-                json: false,
-                ..
-            })
-        ));
-
-        let cli = Cli::try_parse_from([
-            "natter", "--server", "h:1", "tail", "dev", "--last", "3", "--json",
-        ])
-        .unwrap();
-        assert!(matches!(
-            cli.command,
-            Some(Command::Tail {
-                last: 3,
-                json: true,
-                ..
-            })
-        ));
-        assert!(Cli::try_parse_from(["natter", "--", "text"]).is_err());
-
-        // The blocked user is no --user: that stays the account's.
-        let cli = Cli::try_parse_from(["natter", "--user", "alice", "block", "bob"]).unwrap();
-        assert_eq!(cli.user.as_deref(), Some("alice"));
-        assert!(matches!(cli.command, Some(Command::Block { other }) if other == "bob"));
-        let cli = Cli::try_parse_from(["natter", "unblock", "@bob"]).unwrap();
-        assert_eq!(cli.user, None);
-        assert!(Cli::try_parse_from(["natter", "--send"]).is_err());
-    }
 }

@@ -323,14 +323,36 @@ pub struct LoginReport {
     pub keyring: &'static str,
 }
 
-/// `natter login`: checks the password (`NATTER_PASSWORD`, else a prompt)
-/// with the server and stores the new session token in the keyring.
+/// The first line of `input` without its line ending: a password a script
+/// pipes in (`natter login`, like `natterd user add`).
+///
+/// # Errors
+/// [`ClientError::Io`] when it cannot be read, [`ClientError::Usage`] when
+/// it is empty.
+pub fn password_line(mut input: impl io::BufRead) -> Result<String, ClientError> {
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .map_err(|source| ClientError::Io {
+            context: "cannot read the password from stdin",
+            source,
+        })?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(ClientError::Usage("no password on stdin".into()));
+    }
+    Ok(password.to_owned())
+}
+
+/// `natter login`: checks the password (`NATTER_PASSWORD`, else `piped`,
+/// the line a script gave on stdin, else a prompt) with the server and
+/// stores the new session token in the keyring.
 ///
 /// # Errors
 /// [`ClientError::Keyring`] when no keyring is usable (checked first, so no
 /// token is minted for nothing), [`ClientError::LoginNeedsPassword`]
 /// without a password source, authentication and connection errors.
-pub async fn login(ctx: &Context) -> Result<LoginReport, ClientError> {
+pub async fn login(ctx: &Context, piped: Option<String>) -> Result<LoginReport, ClientError> {
     let keyring = Keyring::open(ctx.keyring).await;
     if !keyring.is_available() {
         return Err(ClientError::Keyring(
@@ -338,12 +360,13 @@ pub async fn login(ctx: &Context) -> Result<LoginReport, ClientError> {
         ));
     }
     let account = ctx.account();
-    let password = match &ctx.env_password {
-        Some(p) => p.clone(),
-        None if ctx.interactive => {
+    let password = match (&ctx.env_password, piped) {
+        (Some(p), _) => p.clone(),
+        (None, Some(p)) => p,
+        (None, None) if ctx.interactive => {
             credentials::prompt_password(&format!("Password for {account}: ")).await?
         }
-        None => return Err(ClientError::LoginNeedsPassword),
+        (None, None) => return Err(ClientError::LoginNeedsPassword),
     };
     let (conn, events) = Connection::connect(&ctx.settings.server, &ctx.connect).await?;
     drop(events);
@@ -562,6 +585,18 @@ mod tests {
         );
         let err = message_body(&[], &[0xff, 0xfe][..]).unwrap_err();
         assert_eq!(err.exit_code(), 1);
+    }
+
+    #[test]
+    fn a_piped_password_is_its_first_line() {
+        assert_eq!(
+            password_line("s3cret\nrest\n".as_bytes()).unwrap(),
+            "s3cret"
+        );
+        assert_eq!(password_line("s3cret\r\n".as_bytes()).unwrap(), "s3cret");
+        assert_eq!(password_line(" sp ace".as_bytes()).unwrap(), " sp ace");
+        assert_eq!(password_line("\n".as_bytes()).unwrap_err().exit_code(), 2);
+        assert_eq!(password_line(io::empty()).unwrap_err().exit_code(), 2);
     }
 
     #[test]

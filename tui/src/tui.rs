@@ -6,7 +6,8 @@
 //! The [`App`] decides; this loop performs its [`Effect`]s: requests run on
 //! their own tasks, sends go through one task so they stay in order,
 //! notifications leave the UI task at once, and the keyring is written off
-//! it.
+//! it. Received messages go to the chat log's own thread (when logging is
+//! on), and `/open` starts its command detached.
 //!
 //! [`run`] owns the real terminal; [`run_main_loop`] is the loop itself,
 //! generic over ratatui's `Backend`, the terminal's event stream and where
@@ -220,6 +221,16 @@ where
     let mut rtt: Option<tokio::sync::watch::Receiver<Option<Duration>>> = None;
     let mut title = String::new();
     let mut dirty = true;
+    // Over SSH, `/open` copies instead: SSH sets these for the session.
+    let over_ssh = ["SSH_CONNECTION", "SSH_TTY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()));
+    let chat_log = options.settings.chat_log.clone().map(|dir| {
+        crate::chatlog::spawn(crate::chatlog::ChatLog::new(
+            dir,
+            options.settings.utc_offset,
+        ))
+    });
     loop {
         if dirty {
             let now = Instant::now();
@@ -284,6 +295,7 @@ where
                         sender = Some(spawn_sender(c.clone(), done_tx.clone()));
                         app.on_welcome(&c.welcome().features);
                         app.on_motd(c.welcome().motd.as_deref());
+                        app.max_body = Some(c.welcome().limits.max_message_len as usize);
                         conn = Some(c);
                         effects = app.on_online(&session);
                     }
@@ -309,7 +321,12 @@ where
                         updates = None;
                         effects = app.on_stopped(why, credential_refused);
                     }
-                    Some(Update::Event(e)) => effects = app.on_event(e, Instant::now()),
+                    Some(Update::Event(e)) => {
+                        if let (Some(log), natter_shared::Event::Message(m)) = (&chat_log, &e) {
+                            log_messages(log, &app, std::slice::from_ref(m));
+                        }
+                        effects = app.on_event(e, Instant::now());
+                    }
                     None => {
                         updates = None;
                     }
@@ -318,8 +335,13 @@ where
             done = done_rx.recv() => {
                 dirty = true;
                 match done {
-                    Some(Done::Reply(then, result)) => effects = app.on_reply(then, result, now_ms()),
                     Some(Done::Lost(then)) => app.on_lost(then, now_ms()),
+                    Some(Done::Reply(then, result)) => {
+                        if let (Some(log), Then::History { .. } | Then::CatchUp { .. }, Ok(Response::Messages { messages, .. })) = (&chat_log, &then, &result) {
+                            log_messages(log, &app, messages);
+                        }
+                        effects = app.on_reply(then, result, now_ms());
+                    }
                     Some(Done::Sent(local, result)) => app.on_sent(local, result),
                     Some(Done::Unsent(local, room, body, action)) => app.requeue(local, room, body, action),
                     Some(Done::Stored(what)) => app.credential_source = what,
@@ -410,6 +432,22 @@ where
                 Effect::LoginPresence(choice) => {
                     presence.send_replace(Some(choice));
                 }
+                Effect::Open { url } => {
+                    if over_ssh {
+                        // The browser would open on the far machine: hand
+                        // the link to this terminal's clipboard instead.
+                        let _ = out.write_all(osc52(&url).as_bytes());
+                        let _ = out.flush();
+                        app.note(format!(
+                            "over SSH: copied {url} to the clipboard (OSC 52; if your terminal allows it)"
+                        ));
+                    } else {
+                        match open_url(&options.settings.open_command, &url) {
+                            Ok(()) => app.note(format!("opening {url}")),
+                            Err(e) => app.error(now_ms(), e),
+                        }
+                    }
+                }
                 Effect::RetryNow => {
                     if let Some(s) = &supervisor {
                         s.retry_now();
@@ -444,9 +482,126 @@ where
     Ok(())
 }
 
+/// Starts `command` (split at spaces, no shell) with `url` as its last
+/// argument, detached from the terminal: no stdin, its output discarded so
+/// it cannot scribble over the screen, and reaped on a task of its own so
+/// the UI never waits for it.
+///
+/// # Errors
+/// An empty command, or one that cannot be started, as a line to show.
+pub fn open_url(command: &str, url: &str) -> Result<(), String> {
+    let mut words = command.split_whitespace();
+    let Some(program) = words.next() else {
+        return Err("open_command is empty".into());
+    };
+    let mut child = tokio::process::Command::new(program)
+        .args(words)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    Ok(())
+}
+
+/// The OSC 52 escape that asks the terminal to put `text` on the
+/// clipboard.
+#[must_use]
+pub fn osc52(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::with_capacity(text.len().div_ceil(3) * 4);
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    format!("\x1b]52;c;{b64}\x1b\\")
+}
+
+/// Hands received messages to the chat log, less those of people you
+/// block: the log shows what the screen shows.
+fn log_messages(log: &crate::chatlog::Logger, app: &App, messages: &[natter_shared::Message]) {
+    let shown = messages
+        .iter()
+        .filter(|m| m.from == app.user || !app.safety.is_blocked(&m.from))
+        .cloned()
+        .collect();
+    log.log(&app.server, shown);
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osc52_is_base64_in_the_clipboard_escape() {
+        assert_eq!(osc52("hi"), "\x1b]52;c;aGk=\x1b\\");
+        assert_eq!(osc52("abc"), "\x1b]52;c;YWJj\x1b\\");
+        assert_eq!(osc52("abcd"), "\x1b]52;c;YWJjZA==\x1b\\");
+        assert_eq!(
+            osc52("https://x.io/?q=1"),
+            "\x1b]52;c;aHR0cHM6Ly94LmlvLz9xPTE=\x1b\\"
+        );
+    }
+
+    /// The configured command gets the URL as its last argument, without
+    /// the caller waiting for it.
+    #[tokio::test]
+    async fn open_url_runs_the_command_with_the_url() {
+        let tmp = tempfile::tempdir().unwrap();
+        let script = tmp.path().join("opener");
+        let seen = tmp.path().join("seen");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s|%s' \"$1\" \"$2\" > {}.tmp && mv {0}.tmp {0}\necho noise\n",
+                seen.display()
+            ),
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let command = format!("{} --new-tab", script.display());
+        open_url(&command, "https://example.org/a?b=c").unwrap();
+        let start = Instant::now();
+        while !seen.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the opener never ran"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            std::fs::read_to_string(&seen).unwrap(),
+            "--new-tab|https://example.org/a?b=c"
+        );
+        assert!(open_url("", "https://x").is_err());
+        assert!(
+            open_url("/nonexistent/opener", "https://x")
+                .unwrap_err()
+                .contains("cannot run")
+        );
     }
 }

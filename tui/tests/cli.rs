@@ -440,7 +440,7 @@ fn tail_json_prints_history_then_live_messages_and_ends_on_shutdown() {
     assert_eq!(second["body"], "three");
     let mut keys: Vec<_> = first.as_object().unwrap().keys().cloned().collect();
     keys.sort();
-    assert_eq!(keys, ["body", "from", "id", "room", "ts"]);
+    assert_eq!(keys, ["action", "body", "from", "id", "room", "ts"]);
     assert_eq!(first["room"], "#general");
     assert_eq!(first["from"], "bob");
     assert!(
@@ -769,4 +769,237 @@ fn passwd_changes_the_password_and_keeps_this_machine_logged_in() {
         server.bodies("bob", "#general"),
         ["with the fresh token", "new password"]
     );
+}
+
+// ---- scripting edges, --local, completions and man ------------------------
+
+/// Posts one `/me` action with the library.
+fn post_action(server: &Server, user: &str, room: &str, body: &str) {
+    server.rt().block_on(async {
+        let (conn, _events) = Connection::connect(&server.addr, &ConnectOptions::default())
+            .await
+            .unwrap();
+        conn.login(user, Credential::Password(PASSWORD.into()))
+            .await
+            .unwrap();
+        conn.send_message(room, body, true).await.unwrap();
+    });
+}
+
+#[test]
+fn tail_json_says_which_lines_are_actions() {
+    let server = Server::start();
+    server.post("bob", "#general", "plain words");
+    post_action(&server, "bob", "#general", "waves");
+    let mut child = server
+        .natter_as("alice", &["tail", "general", "--last", "2", "--json"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    let parse = |line: String| -> serde_json::Value { serde_json::from_str(&line).unwrap() };
+    let (first, second) = (parse(lines.next()), parse(lines.next()));
+    assert_eq!(first["body"], "plain words");
+    assert_eq!(first["action"], false);
+    assert_eq!(second["body"], "waves");
+    assert_eq!(second["action"], true);
+    signal(child.id(), "INT");
+    assert_exit(&wait_output(child), 0);
+}
+
+#[test]
+fn plain_tail_is_safe_on_a_terminal_and_json_stays_exact() {
+    let server = Server::start();
+    let hostile = "abc\u{202e}fed \u{1b}]52;c;aGk=\u{7} \u{9b}2J end";
+    server.post("bob", "#general", hostile);
+    post_action(&server, "bob", "#general", "sneaks\u{2066}in");
+    let mut child = server
+        .natter_as("alice", &["tail", "general", "--last", "2"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    let (line, action) = (lines.next(), lines.next());
+    signal(child.id(), "INT");
+    assert_exit(&wait_output(child), 0);
+    assert!(
+        line.ends_with(" <bob> abc\u{fffd}fed \u{fffd}]52;c;aGk=\u{fffd} \u{fffd}2J end"),
+        "{line:?}"
+    );
+    assert!(action.ends_with(" * bob sneaks\u{fffd}in"), "{action:?}");
+    for l in [&line, &action] {
+        assert!(
+            !l.chars().any(natter_shared::text::is_unsafe),
+            "an unsafe character reached the terminal: {l:?}"
+        );
+    }
+
+    let mut child = server
+        .natter_as("alice", &["tail", "general", "--last", "1", "--json"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    let mut child_line = lines.next();
+    signal(child.id(), "INT");
+    assert_exit(&wait_output(child), 0);
+    let v: serde_json::Value = serde_json::from_str(&child_line).unwrap();
+    assert_eq!(v["body"], "sneaks\u{2066}in", "JSON keeps the body exact");
+    // The escapes of JSON, not the raw characters, are on the line.
+    child_line.retain(|c| c != '\n');
+    assert!(!child_line.contains('\u{1b}'));
+}
+
+/// `natter login` takes the password from stdin when stdin is not a
+/// terminal, as `passwd` and `natterd user add` do; the stored token then
+/// logs `--send` in. In a fresh kernel keyring session.
+#[test]
+fn login_reads_the_password_from_stdin() {
+    if !testing::have_tool("keyctl", &["--version"], "keyutils") {
+        return;
+    }
+    let server = Server::start();
+    let script = r#"
+        printf '%s\n' "$PW" | "$NATTER" login; echo "login=$?"
+        "$NATTER" --send general via the piped login; echo "send=$?"
+        printf 'wrong\n' | "$NATTER" login; echo "wrong=$?"
+        "$NATTER" login < /dev/null; echo "empty=$?"
+    "#;
+    let mut cmd = Command::new("keyctl");
+    cmd.args(["session", "-", "sh", "-c", script])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", server.tmp.path())
+        .env("XDG_CONFIG_HOME", server.tmp.path().join("config"))
+        .env("NATTER", env!("CARGO_BIN_EXE_natter"))
+        .env("PW", PASSWORD)
+        .env("NATTER_SERVER", &server.addr)
+        .env("NATTER_USER", "alice")
+        .env("NATTER_KEYRING", "keyutils")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = run(cmd, None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let codes: Vec<_> = stdout.lines().filter(|l| l.contains('=')).collect();
+    assert_eq!(
+        codes,
+        ["login=0", "send=0", "wrong=4", "empty=2"],
+        "stderr: {}",
+        stderr(&out)
+    );
+    assert_eq!(server.bodies("bob", "#general"), ["via the piped login"]);
+}
+
+/// `natter --local --send` and `natter --local tail` need no password:
+/// they use the local server's account. Once with no local server running
+/// (the command starts one on the same data), once joining one started
+/// the way `natter --local` starts it.
+#[test]
+fn local_send_and_tail_use_the_local_account() {
+    let tmp = tempfile::tempdir().unwrap();
+    let share = tmp.path().join("share");
+    let natter = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_natter"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", tmp.path())
+            .env("XDG_CONFIG_HOME", tmp.path().join("config"))
+            .env("XDG_DATA_HOME", &share)
+            .env("NATTER_KEYRING", "none")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let out = run(
+        natter(&["--local", "--send", "general", "stored", "locally"]),
+        None,
+    );
+    assert_exit(&out, 0);
+    // Nothing else is accepted with --local.
+    assert_exit(&run(natter(&["--local", "logout"]), None), 2);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = share.join("natter").join("local");
+    let local = rt
+        .block_on(natter::local::LocalServer::start(&dir, "me"))
+        .expect("the local server starts");
+    let mut child = natter(&["--local", "tail", "general", "--last", "5", "--json"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    let first: serde_json::Value = serde_json::from_str(&lines.next()).unwrap();
+    assert_eq!(first["body"], "stored locally");
+    assert_eq!(first["from"], "me");
+    let out = run(natter(&["--local", "--send", "general", "live"]), None);
+    assert_exit(&out, 0);
+    let live: serde_json::Value = serde_json::from_str(&lines.next()).unwrap();
+    assert_eq!(live["body"], "live");
+    signal(child.id(), "INT");
+    assert_exit(&wait_output(child), 0);
+    rt.block_on(local.stop());
+}
+
+#[test]
+fn completions_and_the_man_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let out = run(server.natter(&["completions", "bash"]), None);
+    assert_exit(&out, 0);
+    let script = String::from_utf8(out.stdout).unwrap();
+    for sub in [
+        "tail",
+        "login",
+        "logout",
+        "passwd",
+        "block",
+        "completions",
+        "man",
+    ] {
+        assert!(script.contains(sub), "{sub} is not completed");
+    }
+    let file = tmp.path().join("natter.bash");
+    std::fs::write(&file, &script).unwrap();
+    let check = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    for shell in ["zsh", "fish"] {
+        let out = run(server.natter(&["completions", shell]), None);
+        assert_exit(&out, 0);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("tail"),
+            "{shell}"
+        );
+    }
+    assert_exit(&run(server.natter(&["completions", "tcsh"]), None), 2);
+
+    let out = run(server.natter(&["man"]), None);
+    assert_exit(&out, 0);
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH natter 1"), "{page}");
+    let out = run(
+        server.natter(&["man", "--out", tmp.path().to_str().unwrap()]),
+        None,
+    );
+    assert_exit(&out, 0);
+    let written = tmp.path().join("natter.1");
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), page);
+    if testing::have_tool("man", &["--version"], "man-db") {
+        let shown = Command::new("man")
+            .args(["-P", "cat", "-l"])
+            .arg(&written)
+            .env("MANWIDTH", "80")
+            .output()
+            .unwrap();
+        assert!(
+            shown.status.success(),
+            "{}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(text.contains("NAME") && text.contains("tail"), "{text}");
+        assert!(!text.contains(".TH"), "rendered, not raw: {text}");
+    }
 }

@@ -182,11 +182,15 @@ fn reconnecting_status() {
     let now = Instant::now();
     for (w, h) in [(120, 40), (60, 20)] {
         let mut app = connected(w, h);
-        app.on_conn(ConnState::Waiting {
-            until: now + Duration::from_millis(7400),
-            attempt: 3,
-            reason: "connection refused".into(),
-        });
+        // The link went down a minute after the last message: one notice.
+        app.on_conn_at(
+            ConnState::Waiting {
+                until: now + Duration::from_millis(7400),
+                attempt: 3,
+                reason: "connection refused".into(),
+            },
+            T0 + 60 * 60_000,
+        );
         insta::assert_snapshot!(format!("reconnecting_{w}x{h}"), screen(&app, now));
     }
 }
@@ -338,5 +342,27 @@ fn no_color_draws_without_colours() {
     for cell in &buffer.content {
         assert_eq!(cell.fg, ratatui::style::Color::Reset, "{cell:?}");
         assert_eq!(cell.bg, ratatui::style::Color::Reset, "{cell:?}");
+    }
+}
+
+/// However long the reason (a server's own words), the room on screen
+/// keeps its place on the status line, down to 60 columns.
+#[test]
+fn a_long_reconnect_reason_leaves_the_room_visible() {
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (80, 24), (60, 20)] {
+        let mut app = connected(w, h);
+        app.on_conn_at(
+            ConnState::Waiting {
+                until: now + Duration::from_millis(2400),
+                attempt: 2,
+                reason: "the server is restarting for maintenance, back in a few minutes".into(),
+            },
+            T0 + 60 * 60_000,
+        );
+        let text = screen(&app, now);
+        let status = text.lines().rev().nth(1).unwrap_or_default();
+        assert!(status.contains("#general"), "{w}x{h}:\n{status}");
+        insta::assert_snapshot!(format!("long_reason_{w}x{h}"), text);
     }
 }

@@ -2,8 +2,10 @@
 //! one-line error for the messages pane), then run by `App::run_command`,
 //! which changes the state and returns the requests to make.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use natter_shared::names::{Target, normalize_user};
 use natter_shared::{InvitePolicy, MessageId, PresenceState, Request, Role, RoomKind, RoomState};
+use unicode_segmentation::UnicodeSegmentation;
 
 use super::safety::Op;
 use super::timeline::EntryKind;
@@ -69,6 +71,8 @@ pub enum Command {
     /// `/invites`: the pending invitations, or with a policy, who may add
     /// you to rooms without asking.
     Invites(Option<InvitePolicy>),
+    /// `/open N`: the Nth newest link in the room on screen, 1 the newest.
+    Open(usize),
     Help,
     Quit,
 }
@@ -109,6 +113,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "[anyone|shared|nobody]",
         "invitations, or who may add you",
     ),
+    ("/open", "[N]", "open the Nth newest link here"),
     ("/help", "", "keys and commands (also F1)"),
     ("/quit", "", "leave natter"),
 ];
@@ -285,6 +290,14 @@ pub fn parse(line: &str) -> Result<Command, String> {
             }))),
             _ => usage("[anyone|shared|nobody]"),
         },
+        "/open" => match args.as_slice() {
+            [] => Ok(Command::Open(1)),
+            [n] => match n.parse() {
+                Ok(n) if n > 0 => Ok(Command::Open(n)),
+                _ => usage("[N] (1 is the newest link)"),
+            },
+            _ => usage("[N] (1 is the newest link)"),
+        },
         "/help" | "/?" => Ok(Command::Help),
         "/quit" | "/exit" => Ok(Command::Quit),
         other => Err(format!("unknown command {other}; /help lists them")),
@@ -406,6 +419,9 @@ impl App {
                     self.error(now_ms, "join a room first: /join #room");
                     return Vec::new();
                 }
+                if self.ask_split(&here, &text, true, &format!("/me {text}"), now_ms) {
+                    return Vec::new();
+                }
                 self.send_text(&here, text, true, now_ms)
             }
             Command::Presence { state, status } => {
@@ -489,6 +505,7 @@ impl App {
                 Request::SetInvites { policy },
                 now_ms,
             ),
+            Command::Open(n) => self.open_link(n, now_ms),
             Command::Help => {
                 self.overlay = Overlay::Help(super::Help::default());
                 Vec::new()
@@ -507,6 +524,38 @@ impl App {
             req,
             then: Then::Safety { room, op },
         }]
+    }
+
+    /// `/open N`: the Nth newest link among the messages loaded in the room
+    /// on screen, counted from the bottom (the last link of the newest
+    /// message is 1). A blocked user's messages do not count: they are not
+    /// shown.
+    fn open_link(&mut self, n: usize, now_ms: i64) -> Vec<Effect> {
+        let Some(room) = self.room() else {
+            self.error(now_ms, "join a room first: /join #room");
+            return Vec::new();
+        };
+        let url = room
+            .entries
+            .iter()
+            .rev()
+            .filter_map(|e| match &e.kind {
+                EntryKind::Msg { from, body, .. }
+                    if *from == self.user || !self.safety.is_blocked(from) =>
+                {
+                    Some(body)
+                }
+                _ => None,
+            })
+            .flat_map(|body| super::text::urls(body).into_iter().rev())
+            .nth(n - 1)
+            .map(|(_, url)| url.to_owned());
+        if let Some(url) = url {
+            vec![Effect::Open { url }]
+        } else {
+            self.error(now_ms, format!("no link {n} in this room"));
+            Vec::new()
+        }
     }
 
     /// `/report` in `here`: the message by id, or a user's newest one
@@ -547,6 +596,145 @@ impl App {
             reason,
         };
         self.safety_request(here.to_owned(), Op::Report { id, author }, req, now_ms)
+    }
+}
+
+/// A message over the server's size limit, waiting for the answer to
+/// "send as N messages? y/n".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub room: String,
+    /// The pieces, in the order they go out.
+    pub parts: Vec<String>,
+    pub action: bool,
+    /// The line as typed, back in the input on "n".
+    pub line: String,
+}
+
+/// `body` as pieces of at most `max` bytes, in order: split after a
+/// newline where possible (that newline is dropped: the message boundary
+/// stands for it), else after a space, else between grapheme clusters, so
+/// no character, and no emoji or accented letter, is cut in two. Pieces
+/// with nothing but spacing are left out.
+#[must_use]
+pub fn split_body(body: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    // A piece's trailing newline or space is dropped if a part ends there,
+    // and counted by the next piece otherwise.
+    let add = |piece: &str, cur: &mut String, parts: &mut Vec<String>| {
+        let counted = piece.trim_end_matches(['\n', ' ']).len();
+        if cur.len() + counted > max && !cur.is_empty() {
+            parts.push(std::mem::take(cur));
+        }
+        cur.push_str(piece);
+    };
+    for line in body.split_inclusive('\n') {
+        let bare = line.strip_suffix('\n').unwrap_or(line);
+        if bare.len() <= max {
+            add(line, &mut cur, &mut parts);
+            continue;
+        }
+        for word in line.split_inclusive(' ') {
+            if word.trim_end_matches(['\n', ' ']).len() <= max {
+                add(word, &mut cur, &mut parts);
+                continue;
+            }
+            for g in word.graphemes(true) {
+                add(g, &mut cur, &mut parts);
+            }
+        }
+    }
+    parts.push(cur);
+    parts
+        .into_iter()
+        .map(|p| p.trim_end_matches(['\n', ' ']).to_owned())
+        .filter(|p| !p.trim().is_empty())
+        .collect()
+}
+
+/// A size for people: `900 bytes`, `9 KB`.
+fn size(bytes: usize) -> String {
+    if bytes < 1024 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{} KB", bytes.div_ceil(1024))
+    }
+}
+
+/// Long messages: asking before splitting, and the answer.
+impl App {
+    /// When `body` is over the server's limit, keeps it (as typed in
+    /// `line`) for a y/n question instead of sending it, and says so.
+    /// False when it fits, or the limit is not known yet.
+    pub(super) fn ask_split(
+        &mut self,
+        room: &str,
+        body: &str,
+        action: bool,
+        line: &str,
+        now_ms: i64,
+    ) -> bool {
+        let Some(max) = self.max_body else {
+            return false;
+        };
+        if body.len() <= max {
+            return false;
+        }
+        let parts = split_body(body, max);
+        let text = format!(
+            "This is {}, over the {max}-byte limit: send as {} messages? y/n",
+            size(body.len()),
+            parts.len()
+        );
+        self.notice(Some(room), now_ms, EntryKind::Notice(text));
+        self.split = Some(Split {
+            room: room.to_owned(),
+            parts,
+            action,
+            line: line.to_owned(),
+        });
+        true
+    }
+
+    /// The key after "send as N messages? y/n": `y` sends the pieces in
+    /// order, `n` or Esc puts the text back in the input; other keys wait.
+    /// `None` when nothing is being asked.
+    pub(super) fn answer_split(&mut self, key: &KeyEvent, now_ms: i64) -> Option<Vec<Effect>> {
+        if !matches!(self.overlay, Overlay::None) {
+            return None;
+        }
+        let split = self.split.take()?;
+        match key.code {
+            KeyCode::Char('y' | 'Y') => {
+                let mut effects = Vec::new();
+                for part in split.parts {
+                    effects.extend(self.send_text(&split.room, part, split.action, now_ms));
+                }
+                Some(effects)
+            }
+            KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+                self.composer.clear();
+                self.composer.paste(&split.line);
+                self.notice(
+                    Some(&split.room),
+                    now_ms,
+                    EntryKind::Notice("not sent; the text is back in the input".into()),
+                );
+                Some(Vec::new())
+            }
+            _ => {
+                self.split = Some(split);
+                Some(Vec::new())
+            }
+        }
+    }
+
+    /// A notice in the room on screen, from the event loop (what `/open`
+    /// did).
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notice(None, super::text::now_ms(), EntryKind::Notice(text.into()));
     }
 }
 

@@ -115,6 +115,11 @@ pub enum Effect {
     ForgetToken {
         account: String,
     },
+    /// `/open N`: open this URL with `open_command`, or copy it to the
+    /// clipboard over SSH (see `crate::tui`).
+    Open {
+        url: String,
+    },
     Quit,
 }
 
@@ -166,6 +171,9 @@ pub enum Then {
     },
 }
 
+/// What `/open` runs when the config names nothing.
+pub const DEFAULT_OPEN_COMMAND: &str = "xdg-open";
+
 /// Colours and panes the user chose.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -175,6 +183,10 @@ pub struct Settings {
     pub mouse: bool,
     /// Local time's offset from UTC, in seconds (fixed in tests).
     pub utc_offset: i32,
+    /// For the event loop: where chat logs go (`None`: not logged), and
+    /// what `/open` runs.
+    pub chat_log: Option<std::path::PathBuf>,
+    pub open_command: String,
 }
 
 impl Default for Settings {
@@ -184,6 +196,8 @@ impl Default for Settings {
             notify_default: NotifyLevel::Mentions,
             mouse: false,
             utc_offset: 0,
+            chat_log: None,
+            open_command: DEFAULT_OPEN_COMMAND.to_owned(),
         }
     }
 }
@@ -232,6 +246,10 @@ pub struct App {
     pub confirm_quit: bool,
     /// The last notice when there is no room to show it in.
     pub loose: Option<String>,
+    /// The longest body the server takes, in bytes (its welcome's
+    /// `max_message_len`), and a message over it waiting for "split? y/n".
+    pub max_body: Option<usize>,
+    pub split: Option<command::Split>,
     pub quit: bool,
 }
 
@@ -265,6 +283,8 @@ impl App {
             motd: None,
             motd_shown: false,
             loose: None,
+            max_body: None,
+            split: None,
             quit: false,
         }
     }
@@ -460,15 +480,20 @@ impl App {
     /// being online starts an outage and says so, once, however many
     /// attempts follow.
     pub fn on_conn(&mut self, state: ConnState) {
+        self.on_conn_at(state, text::now_ms());
+    }
+
+    /// [`App::on_conn`] at a given time (ms since the epoch), for the
+    /// outage notice.
+    pub fn on_conn_at(&mut self, state: ConnState, now_ms: i64) {
         if self.was_online && self.outage.is_none() {
             let why = match &state {
                 ConnState::Waiting { reason, .. } | ConnState::Stopped(reason) => reason.as_str(),
                 ConnState::Connecting { .. } | ConnState::Online { .. } => "connection lost",
             };
-            let now = text::now_ms();
-            self.outage = Some(now);
+            self.outage = Some(now_ms);
             let text = format!("disconnected: {why}; reconnecting (Ctrl+R to retry now)");
-            self.notice(None, now, EntryKind::Error(text));
+            self.notice(None, now_ms, EntryKind::Error(text));
         }
         self.conn = state;
         for room in &mut self.rooms {
@@ -887,6 +912,9 @@ impl App {
         if action == Some(Action::Quit) {
             return self.ask_quit(now_ms);
         }
+        if let Some(effects) = self.answer_split(&key, now_ms) {
+            return effects;
+        }
         match &mut self.overlay {
             Overlay::None => self.on_main_key(key, action, now, now_ms),
             Overlay::Help(h) => {
@@ -1149,6 +1177,9 @@ impl App {
             self.error(now_ms, "join a room first: /join #room");
             return effects;
         };
+        if self.ask_split(&room, body, false, &line, now_ms) {
+            return effects;
+        }
         effects.extend(self.send_text(&room, body.to_owned(), false, now_ms));
         effects
     }

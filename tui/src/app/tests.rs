@@ -1517,3 +1517,187 @@ fn scrolling_passes_over_hidden_runs_one_row_at_a_time() {
         }
     }
 }
+
+// ---- links and long messages (`/open`, the split prompt) ----------------
+mod links_and_splits {
+    use super::*;
+    use crate::app::command::split_body;
+    use unicode_segmentation::UnicodeSegmentation;
+
+    fn run(app: &mut App, line: &str) -> Vec<Effect> {
+        let now = Instant::now();
+        app.on_paste(line, now);
+        app.on_key(key(KeyCode::Enter), now, 0)
+    }
+
+    fn opened(effects: &[Effect]) -> Vec<&str> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Open { url } => Some(url.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn sends(effects: &[Effect]) -> Vec<(&str, &str, bool)> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Send {
+                    room, body, action, ..
+                } => Some((room.as_str(), body.as_str(), *action)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last_note(app: &App) -> String {
+        match app_last(app) {
+            EntryKind::Notice(t) | EntryKind::Error(t) | EntryKind::Motd(t) => t,
+            other @ EntryKind::Msg { .. } => panic!("not a notice: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn open_counts_links_from_the_newest() {
+        let mut app = online_app();
+        let now = Instant::now();
+        let first = msg(
+            11,
+            "#general",
+            "bob",
+            "a https://one.example/x and https://two.example/y.",
+        );
+        app.on_event(Event::Message(first), now);
+        app.on_event(
+            Event::Message(msg(12, "#general", "mallory", "https://blocked.example")),
+            now,
+        );
+        app.on_event(
+            Event::Message(msg(13, "#general", "carol", "see (https://three.example)")),
+            now,
+        );
+        app.on_event(
+            Event::Message(msg(14, "#rust", "bob", "https://elsewhere.example")),
+            now,
+        );
+        let _ = app.safety.on_login(&["mallory".to_owned()], &[]);
+        assert_eq!(opened(&run(&mut app, "/open")), ["https://three.example"]);
+        assert_eq!(opened(&run(&mut app, "/open 1")), ["https://three.example"]);
+        assert_eq!(opened(&run(&mut app, "/open 2")), ["https://two.example/y"]);
+        assert_eq!(opened(&run(&mut app, "/open 3")), ["https://one.example/x"]);
+        assert!(opened(&run(&mut app, "/open 4")).is_empty());
+        assert_eq!(last_note(&app), "no link 4 in this room");
+        assert!(run(&mut app, "/open zero").is_empty());
+        assert!(
+            last_note(&app).starts_with("usage: /open"),
+            "{}",
+            last_note(&app)
+        );
+        assert!(
+            command::COMMANDS.iter().any(|(name, ..)| *name == "/open"),
+            "/open is in the help and completion"
+        );
+    }
+
+    #[test]
+    fn a_long_paste_asks_then_goes_out_in_order() {
+        let mut app = online_app();
+        app.max_body = Some(40);
+        let text =
+            "first line of the paste\nsecond line, a bit longer than that\nthird\nfourth line here";
+        let effects = run(&mut app, text);
+        assert!(sends(&effects).is_empty(), "nothing sent before the answer");
+        assert_eq!(
+            last_note(&app),
+            "This is 82 bytes, over the 40-byte limit: send as 3 messages? y/n"
+        );
+        assert_eq!(app.composer.value(), "");
+        // Other keys wait for the answer.
+        assert!(
+            app.on_key(key(KeyCode::Char('x')), Instant::now(), 0)
+                .is_empty()
+        );
+        assert!(app.split.is_some());
+        let effects = app.on_key(key(KeyCode::Char('y')), Instant::now(), 0);
+        let sent = sends(&effects);
+        assert_eq!(
+            sent,
+            [
+                ("#general", "first line of the paste", false),
+                ("#general", "second line, a bit longer than that", false),
+                ("#general", "third\nfourth line here", false),
+            ]
+        );
+        assert!(app.split.is_none());
+        // Typing goes to the input again.
+        type_text(&mut app, "ok", Instant::now());
+        assert_eq!(app.composer.value(), "ok");
+    }
+
+    #[test]
+    fn no_keeps_the_text_and_short_messages_are_not_asked_about() {
+        let mut app = online_app();
+        app.max_body = Some(10);
+        assert_eq!(
+            sends(&run(&mut app, "short")),
+            [("#general", "short", false)]
+        );
+        let long = "this will not fit in ten bytes";
+        assert!(sends(&run(&mut app, long)).is_empty());
+        assert!(
+            app.on_key(key(KeyCode::Char('n')), Instant::now(), 0)
+                .is_empty()
+        );
+        assert_eq!(app.composer.value(), long);
+        assert!(app.split.is_none());
+        assert_eq!(last_note(&app), "not sent; the text is back in the input");
+        // /me asks too, and keeps its pieces actions.
+        app.composer.clear();
+        assert!(sends(&run(&mut app, "/me waves a very long wave")).is_empty());
+        let effects = app.on_key(key(KeyCode::Char('y')), Instant::now(), 0);
+        assert_eq!(
+            sends(&effects),
+            [
+                ("#general", "waves a", true),
+                ("#general", "very long", true),
+                ("#general", "wave", true),
+            ]
+        );
+        // Without the server's limit (before a welcome), nothing is asked.
+        let mut app = online_app();
+        assert_eq!(sends(&run(&mut app, long)).len(), 1);
+    }
+
+    #[test]
+    fn splitting_never_cuts_a_character_or_grapheme() {
+        // é as e + combining accent, a flag (two code points), CJK.
+        let text = "e\u{301}e\u{301}🇫🇷🇫🇷日本語e\u{301}".repeat(7);
+        for max in [1, 4, 5, 7, 9, 13] {
+            let parts = split_body(&text, max);
+            assert_eq!(parts.concat(), text, "max {max}");
+            let mut at = 0;
+            let bounds: Vec<usize> = text.grapheme_indices(true).map(|(i, _)| i).collect();
+            for p in &parts {
+                assert!(
+                    bounds.contains(&at),
+                    "max {max}: a part starts mid-grapheme"
+                );
+                // A grapheme wider than the limit stands alone.
+                assert!(
+                    p.len() <= max || p.graphemes(true).count() == 1,
+                    "max {max}: {p:?}"
+                );
+                at += p.len();
+            }
+        }
+        assert_eq!(
+            split_body("aaaa\nbbbb\ncccc", 9),
+            ["aaaa\nbbbb", "cccc"],
+            "lines kept together while they fit"
+        );
+        assert_eq!(split_body("one two three", 8), ["one two", "three"]);
+        assert_eq!(split_body("a\n\n\n\nb", 2), ["a", "b"], "no blank messages");
+    }
+}

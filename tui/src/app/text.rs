@@ -254,8 +254,53 @@ fn regional_letter(c: char) -> Option<char> {
     (n < 26).then(|| char::from(b'A' + u8::try_from(n).unwrap_or(0)))
 }
 
+/// The links in `text`, with their byte offsets: `http://` and
+/// `https://` URLs. One runs to the next whitespace, less what usually
+/// ends the sentence around it: trailing `.,;:!?'"` and closing brackets
+/// that were not opened inside it (`(see https://x.org/a_(b))`).
+#[must_use]
+pub fn urls(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for piece in text.split_inclusive(char::is_whitespace) {
+        let token = piece.trim_end_matches(char::is_whitespace);
+        let offset = start;
+        start += piece.len();
+        let lower = token.to_ascii_lowercase();
+        let Some(at) = ["https://", "http://"]
+            .iter()
+            .filter_map(|scheme| lower.find(scheme).map(|i| (i, scheme.len())))
+            .min()
+        else {
+            continue;
+        };
+        let mut url = &token[at.0..];
+        while let Some(last) = url.chars().next_back() {
+            let unbalanced = |open: char| url.matches(open).count() < url.matches(last).count();
+            let trim = match last {
+                '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '"' => true,
+                ')' => unbalanced('('),
+                ']' => unbalanced('['),
+                '>' => unbalanced('<'),
+                '}' => unbalanced('{'),
+                _ => false,
+            };
+            if !trim {
+                break;
+            }
+            url = &url[..url.len() - last.len_utf8()];
+        }
+        if url.len() > at.1 {
+            out.push((offset + at.0, url));
+        }
+    }
+    out
+}
+
 /// Splits `text` into pieces of at most `first` then `rest` columns,
-/// breaking at spaces where possible and inside words that do not fit.
+/// breaking at spaces where possible and inside words that do not fit. A
+/// link is not broken when a line of its own holds it: one too wide for
+/// the first line (the nick takes part of it) starts on the next.
 #[must_use]
 pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
     let mut out = Vec::new();
@@ -283,6 +328,15 @@ pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
                 used = 0;
             }
             if word.trim_end().width() <= limit(&out) {
+                line.push_str(word);
+                used = w;
+                continue;
+            }
+            if out.is_empty() && n == 0 && word.trim_end().width() <= rest && !urls(word).is_empty()
+            {
+                // The first line is narrower: leave it empty rather than
+                // cut the link.
+                out.push(String::new());
                 line.push_str(word);
                 used = w;
                 continue;
@@ -618,6 +672,45 @@ mod tests {
         assert_eq!(wrap("👍👍👍", 4, 4), ["👍👍", "👍"]);
         assert_eq!(wrap("a\nb", 10, 10), ["a", "b"]);
         assert_eq!(wrap("", 10, 10), [""]);
+    }
+
+    #[test]
+    fn links_are_found_without_the_punctuation_around_them() {
+        assert_eq!(
+            urls("see https://example.org/a, or (http://x.io/b_(c)) and HTTPS://Y.io."),
+            [
+                (4, "https://example.org/a"),
+                (31, "http://x.io/b_(c)"),
+                (54, "HTTPS://Y.io")
+            ]
+        );
+        assert_eq!(urls("<https://a.b/c>"), [(1, "https://a.b/c")]);
+        assert_eq!(urls("https:// nothing, ftp://no"), []);
+        assert_eq!(
+            urls("日本 https://例え.jp/パス"),
+            [(7, "https://例え.jp/パス")]
+        );
+    }
+
+    #[test]
+    fn a_link_that_fits_a_line_is_never_cut() {
+        let url = "https://example.org/a/long/path";
+        assert_eq!(url.len(), 31);
+        // Too wide for the first line (20), not for the others (40): it
+        // starts on the second, whole.
+        assert_eq!(wrap(url, 20, 40), ["", url]);
+        assert_eq!(
+            wrap(&format!("see {url} now"), 20, 40),
+            ["see".to_owned(), format!("{url} now")]
+        );
+        // A plain long word still fills the first line.
+        let word = "x".repeat(31);
+        assert_eq!(wrap(&word, 20, 40), ["x".repeat(20), "x".repeat(11)]);
+        // A link wider than any line has to be cut.
+        assert_eq!(
+            wrap(url, 10, 20),
+            ["https://ex", "ample.org/a/long/pat", "h"]
+        );
     }
 
     #[test]

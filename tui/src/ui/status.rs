@@ -78,7 +78,8 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, 
     };
     // The room's name always shows: the connection's text gives way to
     // it, then the topic gets what is left.
-    let room_name_w = app.room().map_or(0, |r| r.name.width().min(width / 3) + 3);
+    // "│ " before, " " after, and a column for the "…" of a topic.
+    let room_name_w = app.room().map_or(0, |r| r.name.width().min(width / 3) + 4);
     let conn_room = width.saturating_sub(room_name_w + right.width()).max(1);
     let conn = format!(" {} ", conn_text(app, now, width < 100));
     let conn = if conn.width() > conn_room {

@@ -4,6 +4,7 @@
 //! "scrolled up" bar at the bottom when they apply. Without a room, a hint.
 
 use ratatui::Frame;
+use ratatui::buffer::{Buffer, CellDiffOption};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -56,12 +57,14 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     };
     let rows = layout.visible(room, usize::from(body.height));
     let pad = usize::from(body.height).saturating_sub(rows.len());
+    let on_screen = links(&rows, usize::from(body.width));
     let mut lines: Vec<Line<'_>> = vec![Line::from(""); pad];
     lines.extend(
         rows.into_iter()
             .map(|r| row_line(r, theme, usize::from(body.width))),
     );
     frame.render_widget(Paragraph::new(lines), body);
+    hyperlink(frame.buffer_mut(), body, pad, &on_screen);
     if room.loading_older && body.height > 0 {
         frame.render_widget(
             Paragraph::new(Line::styled("  loading older messages…", theme.dim())),
@@ -83,6 +86,116 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
             )),
             Rect::new(body.x, body.y + body.height - 1, body.width, 1),
         );
+    }
+}
+
+/// A link on screen: row (of the laid-out rows), first column, width in
+/// columns, and where it points (the whole URL, also for a piece of one
+/// cut across rows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Link {
+    row: usize,
+    column: usize,
+    width: usize,
+    url: String,
+}
+
+/// Where a row's message text starts, and the columns it may fill.
+fn message_text(row: &Row, width: usize) -> Option<(usize, usize, &str)> {
+    match row {
+        Row::Head {
+            time, nick, text, ..
+        } => {
+            let column = time.width() + 1 + nick.width() + 1;
+            Some((column, width.saturating_sub(column), text))
+        }
+        Row::More { indent, text } => Some((*indent, width.saturating_sub(*indent), text)),
+        _ => None,
+    }
+}
+
+/// The links in message rows. A link too long for any line was cut at
+/// the row's end (`text::wrap`): its pieces on the rows below are found
+/// by that, and all point to the whole URL.
+fn links(rows: &[Row], width: usize) -> Vec<Link> {
+    let mut out = Vec::new();
+    // Bytes at the start of a row that continue the row above's link.
+    let mut continued = vec![0; rows.len()];
+    for (i, row) in rows.iter().enumerate() {
+        let Some((column, room_for, text)) = message_text(row, width) else {
+            continue;
+        };
+        for (at, url) in text::urls(text) {
+            if at < continued[i] || url.chars().any(natter_shared::text::is_unsafe) {
+                continue;
+            }
+            let mut pieces = vec![(i, column + text[..at].width(), url.width())];
+            let mut whole = url.to_owned();
+            let (mut j, mut end, mut line, mut fill) = (i, at + url.len(), text, room_for);
+            // A piece that ends its row, filling it, goes on below.
+            while end == line.len() && line.width() == fill && j + 1 < rows.len() {
+                let Row::More { indent, text: next } = &rows[j + 1] else {
+                    break;
+                };
+                let piece = next.split(char::is_whitespace).next().unwrap_or_default();
+                if piece.is_empty() {
+                    break;
+                }
+                j += 1;
+                whole.push_str(piece);
+                pieces.push((j, *indent, piece.width()));
+                continued[j] = piece.len();
+                (end, line, fill) = (piece.len(), next, width.saturating_sub(*indent));
+            }
+            if whole.chars().any(natter_shared::text::is_unsafe) {
+                continue;
+            }
+            out.extend(pieces.into_iter().map(|(row, column, width)| Link {
+                row,
+                column,
+                width,
+                url: whole.clone(),
+            }));
+        }
+    }
+    out
+}
+
+/// Makes the cells of each link an OSC 8 hyperlink, so terminals that
+/// support them make it clickable (others ignore the escape). Each cell
+/// carries its own escape around its own symbol, with a width forced to
+/// what it shows: ratatui's diff then neither skips nor shifts cells, and
+/// redrawing any one cell keeps the link. The `id` makes terminals treat
+/// the cells (and the pieces of a cut link) as one link.
+fn hyperlink(buf: &mut Buffer, area: Rect, pad: usize, links: &[Link]) {
+    use std::hash::{Hash, Hasher};
+    for link in links {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        link.url.hash(&mut hasher);
+        let id = hasher.finish() & 0xffff_ffff;
+        let Ok(y) = u16::try_from(pad + link.row) else {
+            continue;
+        };
+        let y = area.y + y;
+        let mut x = usize::from(area.x) + link.column;
+        let end = (x + link.width).min(usize::from(area.right()));
+        while x < end {
+            let Some(cell) = u16::try_from(x).ok().and_then(|x| buf.cell_mut((x, y))) else {
+                break;
+            };
+            let symbol = cell.symbol().to_owned();
+            let w = symbol.width().max(1);
+            if !symbol.contains('\x1b') {
+                cell.set_symbol(&format!(
+                    "\x1b]8;id={id:x};{}\x1b\\{symbol}\x1b]8;;\x1b\\",
+                    link.url
+                ));
+                if let Some(w) = u16::try_from(w).ok().and_then(std::num::NonZeroU16::new) {
+                    cell.set_diff_option(CellDiffOption::ForcedWidth(w));
+                }
+            }
+            x += w;
+        }
     }
 }
 
@@ -171,5 +284,176 @@ fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
                 Span::styled(text, body),
             ])
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use natter_shared::{Event, Message, Role, RoomKind, RoomState, SessionInfo};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::app::Settings;
+
+    fn head(text: &str) -> Row {
+        Row::Head {
+            time: "10:00".into(),
+            nick: "bob".into(),
+            action: false,
+            text: text.into(),
+            delivery: None,
+        }
+    }
+
+    #[test]
+    fn links_in_message_rows_and_a_cut_one_points_to_the_whole_url() {
+        let rows = [
+            head("see https://a.example/x now"),
+            Row::Note {
+                time: "10:01".into(),
+                text: "https://not.a.message".into(),
+                error: false,
+                dim: false,
+            },
+        ];
+        assert_eq!(
+            links(&rows, 80),
+            [Link {
+                row: 0,
+                column: 10 + 4,
+                width: 19,
+                url: "https://a.example/x".into()
+            }]
+        );
+        // A link longer than any line, cut by the wrap: 10 columns after
+        // the nick, then a continuation row.
+        let rows = [
+            head("https://ab"),
+            Row::More {
+                indent: 2,
+                text: "cdefghij tail".into(),
+            },
+            Row::More {
+                indent: 2,
+                text: "https://next.example".into(),
+            },
+        ];
+        let whole = "https://abcdefghij".to_owned();
+        assert_eq!(
+            links(&rows, 20),
+            [
+                Link {
+                    row: 0,
+                    column: 10,
+                    width: 10,
+                    url: whole.clone()
+                },
+                Link {
+                    row: 1,
+                    column: 2,
+                    width: 8,
+                    url: whole
+                },
+                Link {
+                    row: 2,
+                    column: 2,
+                    width: 20,
+                    url: "https://next.example".into()
+                },
+            ]
+        );
+        // A link that ends its row without filling it is whole: the next
+        // row is the message's next line.
+        let rows = [
+            head("https://a.b"),
+            Row::More {
+                indent: 2,
+                text: "next".into(),
+            },
+        ];
+        assert_eq!(links(&rows, 80)[0].url, "https://a.b");
+        // Escapes in a "link" never reach the terminal inside OSC 8.
+        assert!(links(&[head("https://x.y/\u{7}\u{1b}]52")], 80).is_empty());
+    }
+
+    /// What a cell shows, without its OSC 8 wrapping.
+    fn shown(symbol: &str) -> &str {
+        symbol
+            .strip_prefix("\u{1b}]8;")
+            .and_then(|s| s.split_once("\u{1b}\\"))
+            .and_then(|(_, s)| s.strip_suffix("\u{1b}]8;;\u{1b}\\"))
+            .unwrap_or(symbol)
+    }
+
+    #[test]
+    fn link_cells_carry_osc8_and_keep_their_place() {
+        let mut app = App::new("h:1", "alice", Settings::default());
+        app.on_resize(70, 12);
+        app.on_online(&SessionInfo {
+            user: "alice".into(),
+            admin: false,
+            token: None,
+            rooms: vec![RoomState {
+                name: "#general".into(),
+                kind: RoomKind::Public,
+                topic: String::new(),
+                role: Role::Member,
+                unread: 0,
+                mentions: 0,
+                last_read: 0,
+                last_id: 0,
+                members: 2,
+            }],
+            blocked: Vec::new(),
+            invitations: Vec::new(),
+        });
+        let url = "https://example.org/ü?q=1";
+        app.on_event(
+            Event::Message(Message {
+                id: 1,
+                ts: 1_700_000_000_000,
+                room: "#general".into(),
+                from: "bob".into(),
+                body: format!("look: {url} ok"),
+                action: false,
+                nonce: None,
+            }),
+            Instant::now(),
+        );
+        let mut terminal = Terminal::new(TestBackend::new(70, 12)).unwrap();
+        terminal
+            .draw(|f| super::super::draw(f, &app, &super::super::Theme::plain(), Instant::now()))
+            .unwrap();
+        let buf = terminal.backend().buffer();
+        let (y, linked) = (0..buf.area.height)
+            .find_map(|y| {
+                let linked: Vec<_> = (0..buf.area.width)
+                    .filter(|&x| buf[(x, y)].symbol().starts_with("\u{1b}]8;"))
+                    .collect();
+                (!linked.is_empty()).then_some((y, linked))
+            })
+            .expect("a row with a link");
+        assert_eq!(linked.len(), url.chars().count(), "one cell per character");
+        let row: String = (0..buf.area.width)
+            .map(|x| shown(buf[(x, y)].symbol()))
+            .collect();
+        assert!(row.contains("bob"), "{row:?}");
+        assert!(row.contains(&format!("look: {url} ok")), "{row:?}");
+        for &x in &linked {
+            let cell = &buf[(x, y)];
+            assert!(cell.symbol().contains(url), "{:?}", cell.symbol());
+            assert_eq!(
+                cell.diff_option,
+                CellDiffOption::ForcedWidth(std::num::NonZeroU16::new(1).unwrap())
+            );
+        }
+        // The cells are contiguous and cover exactly the link.
+        assert_eq!(
+            linked.last().unwrap() - linked[0] + 1,
+            u16::try_from(linked.len()).unwrap()
+        );
     }
 }

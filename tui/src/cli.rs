@@ -1,0 +1,238 @@
+//! The `natter` command line, defined here rather than in the binary so
+//! that `natter completions` and `natter man` can generate from the same
+//! definition the binary parses with.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+pub const AFTER_HELP: &str = "\
+Without --send or a command, natter opens the full-screen client (F1 there
+lists its keys and commands); with --local it first starts a server in this
+process and logs you in to it. `natter --local --send ...` and
+`natter --local tail ...` use that local server and account (joining the
+one running, else starting it for the command's length).
+
+Environment:
+  NATTER_SERVER    server address, host:port or tls://host:port (below
+                   --server, above the config file)
+  NATTER_USER      account name (below --user, above the config file)
+  NATTER_PASSWORD  password; tried before the keyring token
+  NATTER_KEYRING   secret-service | keyutils | none: force a keyring
+                   (default: Secret Service, else the kernel keyring)
+  RUST_LOG         diagnostics on stderr, e.g. RUST_LOG=natter=debug
+
+Passwords are tried in this order: NATTER_PASSWORD, the token stored by
+`natter login`, password_command from the config, a prompt on a terminal.
+
+Config file: ~/.config/natter/config.toml (keys: server, user,
+password_command, ca_file, ...), or --config FILE.
+
+TLS: a tls://host:port server is verified against the system's root
+certificates, or only the CA in --ca-file. A certificate problem fails with
+exit 3; natter never falls back to plain text.
+
+`natter tail` ends with 0 on Ctrl-C (SIGINT/SIGTERM), when stdout is closed,
+or when the server announces it is shutting down (a note goes to stderr);
+with 3 when the connection is lost, or the server drops it (as a slow reader,
+or silent): messages may have been missed.
+
+Exit codes:
+  0  success (--send: the server stored the message)
+  1  local failure (stdin/stdout, no keyring for `login`)
+  2  usage: bad arguments or config, empty message, invalid name
+  3  connection: unreachable, timed out, or lost
+  4  authentication failed, or no password available
+  5  refused by the server (its message and code are printed)";
+
+/// A terminal chat client for natterd, and a scripting tool.
+#[derive(Debug, Parser)]
+#[command(name = "natter", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Server address, host:port or tls://host:port [default: 127.0.0.1:7878]
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub server: Option<String>,
+    /// Account name [default: config `user`, else $USER]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Config file [default: ~/.config/natter/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// For tls:// servers: trust only this CA certificate (PEM) instead of
+    /// the system's roots [default: config `ca_file`]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Send one message to ROOM (#room, room or @user) and exit once the
+    /// server has stored it. The words after ROOM are the message; without
+    /// any, stdin is (minus one trailing newline). Text starting with '-'
+    /// goes after `--`.
+    #[arg(long, num_args = 1.., value_names = ["ROOM", "TEXT"])]
+    pub send: Option<Vec<String>>,
+    /// Message text after `--` (with --send)
+    #[arg(last = true, requires = "send", hide = true)]
+    pub rest: Vec<String>,
+    /// Run a server in this process (127.0.0.1:7878 or the next free
+    /// port, data in the user data dir) and open the client logged in to it.
+    /// With --send or tail: use that local server and its account's
+    /// password (joining a running `natter --local`, else starting one for
+    /// the command)
+    #[arg(long, global = true)]
+    pub local: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the last messages of ROOM, then new ones as they arrive
+    Tail {
+        /// #room, room or @user
+        room: String,
+        /// How many messages of history to print first
+        #[arg(long, default_value_t = 10, value_name = "N")]
+        last: u32,
+        /// One JSON object per line: id, ts (ms since the epoch), room,
+        /// from, body, action (true for /me)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the password with the server and store a session token in the
+    /// keyring, so later runs need no password. The password comes from
+    /// NATTER_PASSWORD, a prompt, or stdin's first line when stdin is not a
+    /// terminal
+    Login,
+    /// Revoke the stored session token and remove it from the keyring
+    Logout,
+    /// Change your password: the current one from NATTER_PASSWORD or a
+    /// prompt, the new one from a prompt (asked twice) or stdin's first
+    /// line. Every session token is revoked and your other sessions end;
+    /// this machine's keyring gets a fresh token.
+    Passwd,
+    /// Block USER: their direct messages are refused, their typing and
+    /// presence no longer reach you, and natter hides their messages in
+    /// rooms you share. They are not told.
+    Block {
+        /// The user to block (name or @name). Not `user`: that is the
+        /// global --user.
+        #[arg(value_name = "USER")]
+        other: String,
+    },
+    /// Undo `natter block USER`
+    Unblock {
+        /// The user to unblock (name or @name)
+        #[arg(value_name = "USER")]
+        other: String,
+    },
+    /// Print the shell completion script for SHELL, e.g. `natter
+    /// completions bash > ~/.local/share/bash-completion/completions/natter`
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `natter man >
+    /// ~/.local/share/man/man1/natter.1`, or write natter.1 into DIR
+    Man {
+        /// Write DIR/natter.1 instead of printing
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Writes the completion script for `shell` to `out`.
+pub fn write_completions(shell: clap_complete::Shell, out: &mut dyn Write) {
+    clap_complete::generate(shell, &mut Cli::command(), "natter", out);
+}
+
+/// Writes the manual page: to `out`, or, with `dir`, to `dir/natter.1`,
+/// whose path is returned.
+///
+/// # Errors
+/// Writing the page fails.
+pub fn write_man(dir: Option<&Path>, out: &mut dyn Write) -> std::io::Result<Option<PathBuf>> {
+    let man = clap_mangen::Man::new(Cli::command());
+    let Some(dir) = dir else {
+        man.render(out)?;
+        return Ok(None);
+    };
+    let mut page = Vec::new();
+    man.render(&mut page)?;
+    let path = dir.join("natter.1");
+    std::fs::write(&path, page)?;
+    Ok(Some(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn send_takes_every_word_and_global_flags_go_anywhere() {
+        let cli =
+            Cli::try_parse_from(["natter", "--send", "#general", "tail", "of", "text"]).unwrap();
+        assert_eq!(cli.send.unwrap(), ["#general", "tail", "of", "text"]);
+        assert!(cli.command.is_none());
+
+        let cli = Cli::try_parse_from(["natter", "--send", "x", "--", "-5", "degrees"]).unwrap();
+        assert_eq!(cli.send.unwrap(), ["x"]);
+        assert_eq!(cli.rest, ["-5", "degrees"]);
+
+        let cli =
+            Cli::try_parse_from(["natter", "tail", "dev", "--server", "h:1", "--user", "bob"])
+                .unwrap();
+        assert_eq!(cli.server.as_deref(), Some("h:1"));
+        assert_eq!(cli.user.as_deref(), Some("bob"));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Tail {
+                last: 10,
+                json: false,
+                ..
+            })
+        ));
+
+        let cli = Cli::try_parse_from([
+            "natter", "--server", "h:1", "tail", "dev", "--last", "3", "--json",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Tail {
+                last: 3,
+                json: true,
+                ..
+            })
+        ));
+        assert!(Cli::try_parse_from(["natter", "--", "text"]).is_err());
+
+        // The blocked user is no --user: that stays the account's.
+        let cli = Cli::try_parse_from(["natter", "--user", "alice", "block", "bob"]).unwrap();
+        assert_eq!(cli.user.as_deref(), Some("alice"));
+        assert!(matches!(cli.command, Some(Command::Block { other }) if other == "bob"));
+        let cli = Cli::try_parse_from(["natter", "unblock", "@bob"]).unwrap();
+        assert_eq!(cli.user, None);
+        assert!(Cli::try_parse_from(["natter", "--send"]).is_err());
+        // --local goes with the scripting modes too.
+        let cli = Cli::try_parse_from(["natter", "tail", "dev", "--local"]).unwrap();
+        assert!(cli.local);
+    }
+
+    #[test]
+    fn man_page_names_every_subcommand() {
+        let mut page = Vec::new();
+        write_man(None, &mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(
+            page.starts_with(".ie") || page.contains(".TH natter"),
+            "{page}"
+        );
+        for sub in ["tail", "login", "completions", "man"] {
+            assert!(page.contains(sub), "{sub}");
+        }
+    }
+}
