@@ -43,6 +43,8 @@ pub enum Action {
     Oldest,
     /// Back to the newest message.
     Newest,
+    /// To the first unread message (the "new" line).
+    FirstUnread,
     /// Recall what you sent before.
     RecallOlder,
     RecallNewer,
@@ -188,6 +190,7 @@ impl Default for KeyMap {
         map.bind(C::Main, K::Home, ctrl, A::Oldest);
         map.bind_when(C::Main, K::Home, none, When::InputEmpty, A::Oldest);
         map.bind(C::Main, K::End, ctrl, A::Newest);
+        map.bind(C::Main, K::Char('u'), alt, A::FirstUnread);
         map.bind_when(C::Main, K::End, none, When::InputEmpty, A::Newest);
         // Up and Down move between the lines of a long message, then
         // recall (`Composer::recall_by`).
@@ -233,6 +236,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Ctrl+K", "quick switcher"),
     ("PgUp / PgDn", "scroll"),
     ("Ctrl+Home / Ctrl+End", "oldest / newest"),
+    ("Alt+U", "first unread"),
     ("F2 / F3", "toggle rooms / users pane"),
     ("Ctrl+R", "reconnect now"),
     ("F1", "this help"),

@@ -204,6 +204,7 @@ impl Default for Settings {
 
 /// The whole client state.
 #[derive(Debug)]
+#[allow(clippy::struct_excessive_bools)] // independent facts: admin, focus, quitting, ...
 pub struct App {
     pub server: String,
     pub user: String,
@@ -442,6 +443,7 @@ impl App {
             self.notice(None, text::now_ms(), EntryKind::Motd(motd));
         }
         effects.extend(self.open_current());
+        effects.extend(self.seek_first_unread());
         for invitation in self.safety.on_login(&session.blocked, &session.invitations) {
             let text = safety::invitation_text(&invitation);
             self.notice(None, text::now_ms(), EntryKind::Notice(text));
@@ -677,11 +679,11 @@ impl App {
         if !self.online() || !self.focused {
             return Vec::new();
         }
-        self.rooms
-            .current_mut()
-            .and_then(Room::mark_read)
-            .into_iter()
-            .collect()
+        let Some(room) = self.rooms.current_mut() else {
+            return Vec::new();
+        };
+        let shown = text::Layout::newest_shown(room);
+        room.mark_read(shown).into_iter().collect()
     }
 
     /// Expires others' typing; returns when the next one expires.
@@ -714,7 +716,13 @@ impl App {
                         r.insert_message(m, &self.user, &self.nonces, hidden, false);
                     }
                 }
-                self.mark_read_if_viewing()
+                let mut effects = if self.room().is_some_and(|r| r.name == room) {
+                    self.seek_first_unread()
+                } else {
+                    Vec::new()
+                };
+                effects.extend(self.mark_read_if_viewing());
+                effects
             }
             (Then::CatchUp { room }, Ok(Response::Messages { messages, more, .. })) => {
                 let mut effects = Vec::new();
@@ -1007,6 +1015,15 @@ impl App {
             Action::PageDown => return self.scroll_by(self.page_rows(), false),
             Action::Oldest => return self.scroll_by(usize::MAX, true),
             Action::Newest => return self.scroll_to_bottom(),
+            Action::FirstUnread => {
+                if let Some(r) = self.rooms.current_mut() {
+                    r.seeking = r.marker.is_some();
+                    r.seek_pages = 0;
+                }
+                let mut effects = self.seek_first_unread();
+                effects.extend(self.mark_read_if_viewing());
+                return effects;
+            }
             Action::RecallOlder => self.composer.recall_by(-1),
             Action::RecallNewer => self.composer.recall_by(1),
             Action::Complete => self.composer.complete(&self.rooms, &self.user),
@@ -1105,8 +1122,49 @@ impl App {
         self.rooms.select(index);
         self.composer.end_completion();
         effects.extend(self.open_current());
+        effects.extend(self.seek_first_unread());
         effects.extend(self.mark_read_if_viewing());
         effects
+    }
+
+    /// Takes the room on screen to its first unread message when it was
+    /// opened with some (or Alt+U asked): older pages come first until
+    /// that message is loaded, then the view puts it at the top. Until
+    /// then nothing is marked read: only what has been shown is.
+    fn seek_first_unread(&mut self) -> Vec<Effect> {
+        let height = usize::from(text::messages_area(self).height);
+        let layout = text::Layout {
+            width: text::messages_area(self).width as usize,
+            utc_offset: self.settings.utc_offset,
+            me: &self.user,
+            blocked: self.safety.blocked(),
+        };
+        let Some(room) = self.rooms.current_mut() else {
+            return Vec::new();
+        };
+        if !room.seeking || !room.loaded {
+            return Vec::new();
+        }
+        let Some(marker) = room.marker else {
+            room.seeking = false;
+            return Vec::new();
+        };
+        let reached = !room.has_older
+            || room.seek_pages >= rooms::SEEK_PAGES
+            || room.entries.oldest_id().is_some_and(|id| id <= marker);
+        if !reached {
+            if room.loading_older {
+                return Vec::new();
+            }
+            room.loading_older = true;
+            room.seek_pages += 1;
+            return vec![rooms::history_page(&room.name, room.entries.oldest_id())];
+        }
+        room.seeking = false;
+        if let Some(first) = layout.marker_index(room) {
+            room.scroll = layout.position_at(room, first, height);
+        }
+        Vec::new()
     }
 
     fn page_rows(&self) -> usize {

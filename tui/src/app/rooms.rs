@@ -22,6 +22,10 @@ use super::{Effect, Then};
 pub const TYPING_SHOWN: Duration = Duration::from_secs(6);
 /// Messages fetched per history page.
 pub const PAGE: u32 = 100;
+/// Older pages fetched at most to reach the first unread message of a
+/// room opened with many: past 1,000 the view opens at the oldest
+/// loaded, still above the rest.
+pub const SEEK_PAGES: u32 = 10;
 
 /// Where the messages view is scrolled to: `None` follows the newest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +63,12 @@ pub struct Room {
     pub loaded: bool,
     /// The read marker when the room was last opened: the "new" line.
     pub marker: Option<MessageId>,
+    /// Opened with unread messages: the view goes to the first of them
+    /// once it is loaded (older pages are fetched until it is), and
+    /// nothing is marked read until then.
+    pub seeking: bool,
+    /// Older pages fetched while seeking, to bound the walk.
+    pub seek_pages: u32,
     /// Speakers, most recent last (for nick completion).
     pub recent: Vec<String>,
 }
@@ -84,6 +94,8 @@ impl Room {
             has_older: state.last_id > 0,
             loaded: false,
             marker: None,
+            seeking: false,
+            seek_pages: 0,
             recent: Vec::new(),
         }
     }
@@ -153,8 +165,11 @@ impl Room {
     /// and fetches the first page and the members if not yet. Offline, the
     /// first page waits: the next login opens the room again.
     pub(crate) fn open(&mut self, online: bool) -> Vec<Effect> {
-        // The "new" line goes above the first unread message, if any.
+        // The "new" line goes above the first unread message, if any, and
+        // the view opens there.
         self.marker = (self.unread > 0).then_some(self.last_read);
+        self.seeking = self.unread > 0;
+        self.seek_pages = 0;
         if self.scroll.is_none() {
             self.new_below = 0;
         }
@@ -169,20 +184,27 @@ impl Room {
         effects
     }
 
-    /// Moves the read marker to the newest message when the view is at the
-    /// bottom and something is unread; the request tells the server.
-    pub(crate) fn mark_read(&mut self) -> Option<Effect> {
-        let newest = self.entries.newest();
-        if self.scroll.is_some() || newest <= self.last_read {
+    /// Moves the read marker up to `shown`, the newest message the view
+    /// has shown, if that is news; the request tells the server, whose
+    /// `Unread` answer has the exact counts.
+    pub(crate) fn mark_read(&mut self, shown: MessageId) -> Option<Effect> {
+        if self.seeking || shown <= self.last_read {
             return None;
         }
-        self.last_read = newest;
-        self.unread = 0;
-        self.mentions = 0;
+        self.last_read = shown;
+        let left = self
+            .entries
+            .iter()
+            .filter(|e| e.id.is_some_and(|id| id > shown) && e.local.is_none())
+            .count();
+        self.unread = self.unread.min(u32::try_from(left).unwrap_or(u32::MAX));
+        if self.unread == 0 {
+            self.mentions = 0;
+        }
         Some(Effect::Request {
             req: Request::MarkRead {
                 room: self.name.clone(),
-                id: newest,
+                id: shown,
             },
             then: Then::Quiet {
                 room: self.name.clone(),
@@ -199,6 +221,8 @@ impl Room {
         up: bool,
         height: usize,
     ) -> Option<Effect> {
+        // Scrolling by hand ends a walk to the first unread.
+        self.seeking = false;
         let (scroll, at_top) = layout.scroll(self, rows, up, height);
         self.scroll = scroll;
         if scroll.is_none() {
@@ -213,6 +237,7 @@ impl Room {
 
     /// Back to following the newest message.
     pub(crate) fn scroll_to_bottom(&mut self) {
+        self.seeking = false;
         self.scroll = None;
         self.new_below = 0;
     }
@@ -431,10 +456,11 @@ impl Rooms {
                 room.unread = state.unread;
                 room.mentions = state.mentions;
                 room.last_read = state.last_read;
-                // Any room holding messages (opened or not) fetches what came
-                // after its newest, so no gap opens.
+                // Any room holding messages (opened or not), or loaded while
+                // still empty, fetches what came after its newest, so no
+                // gap opens.
                 let newest = room.entries.newest();
-                if newest > 0 && state.last_id > newest {
+                if (newest > 0 || room.loaded) && state.last_id > newest {
                     effects.push(catch_up(&room.name, newest));
                 }
             } else {
@@ -495,7 +521,7 @@ pub(crate) fn members(room: &str) -> Effect {
 
 /// Fetches the page of `room`'s history before `before` (the newest page
 /// without it).
-fn history_page(room: &str, before: Option<MessageId>) -> Effect {
+pub(crate) fn history_page(room: &str, before: Option<MessageId>) -> Effect {
     Effect::Request {
         req: Request::History {
             room: room.to_owned(),

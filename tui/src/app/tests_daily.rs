@@ -88,6 +88,7 @@ fn reconnect(app: &mut App, unread: u32, last_id: u64) -> Vec<Effect> {
     });
     let mut general = room_state("#general", unread, 0);
     general.last_id = last_id;
+    general.last_read = last_id - u64::from(unread);
     app.on_online(&SessionInfo {
         user: "alice".into(),
         admin: false,
@@ -195,7 +196,7 @@ fn invisible_sends_no_typing_at_all_and_the_choice_outlives_the_link() {
     reconnect(&mut app, 0, 10);
     assert_eq!(app.own_presence(), PresenceState::Invisible);
     assert_eq!(
-        typing_requests(&type_text(&mut app, "x", t0 + Duration::from_secs(60))),
+        typing_requests(&type_text(&mut app, "x", t0 + Duration::from_mins(1))),
         0
     );
     // Back online, typing goes out again.
@@ -435,4 +436,129 @@ fn the_directory_counts_in_words_and_wrapped_notices_mark_only_their_first_line(
             (false, "  #quiet (1 member) shh".to_owned())
         ]
     );
+}
+
+/// The reply to a page of `room`'s older history.
+fn older_page(
+    app: &mut App,
+    room: &str,
+    ids: std::ops::RangeInclusive<u64>,
+    more: bool,
+) -> Vec<Effect> {
+    app.on_reply(
+        Then::History {
+            room: room.into(),
+            older: true,
+        },
+        Ok(Response::Messages {
+            room: room.into(),
+            messages: ids.map(|i| msg(i, room, "bob", &format!("m{i}"))).collect(),
+            more,
+        }),
+        0,
+    )
+}
+
+/// The older-history request among `effects`: `Some(0)` for the newest
+/// page, `Some(id)` for the page before `id`.
+fn history_before(effects: &[Effect]) -> Option<u64> {
+    requests(effects).iter().find_map(|r| match r {
+        Request::History { query, .. } if query.after.is_none() => Some(query.before.unwrap_or(0)),
+        _ => None,
+    })
+}
+
+fn marked(effects: &[Effect]) -> Option<u64> {
+    requests(effects).iter().find_map(|r| match r {
+        Request::MarkRead { id, .. } => Some(*id),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_room_with_many_unread_opens_at_the_first_and_marks_only_what_was_shown() {
+    let mut app = App::new("chat:7878", "alice", Settings::default());
+    app.size = (120, 40);
+    let mut big = room_state("#big", 250, 0);
+    big.last_read = 250;
+    big.last_id = 500;
+    app.on_online(&SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: None,
+        rooms: vec![room_state("#general", 0, 0), big],
+        blocked: Vec::new(),
+        invitations: Vec::new(),
+    });
+    let effects = app.switch_to(0);
+    assert_eq!(app.room().unwrap().name, "#big");
+    assert_eq!(history_before(&effects), Some(0), "the newest page first");
+    // Pages walk back to the first unread; nothing is read meanwhile.
+    let effects = older_page(&mut app, "#big", 401..=500, true);
+    assert_eq!(history_before(&effects), Some(401));
+    assert_eq!(marked(&effects), None);
+    let effects = older_page(&mut app, "#big", 301..=400, true);
+    assert_eq!(history_before(&effects), Some(301));
+    let effects = older_page(&mut app, "#big", 201..=300, true);
+    assert_eq!(history_before(&effects), None, "the first unread is loaded");
+    // The view opens with the "new" line and message 251 at its top; only
+    // the screenful shown is read.
+    let room = app.room().unwrap();
+    assert!(room.scroll.is_some(), "not at the bottom");
+    let rows = shown_rows(&app);
+    assert_eq!(rows.first().map(String::as_str), Some("new"), "{rows:#?}");
+    assert_eq!(rows.get(1).map(String::as_str), Some("<bob> m251"));
+    let read = marked(&effects).expect("the screenful is read");
+    assert!((251..300).contains(&read), "read up to {read}");
+    assert!(app.room().unwrap().unread > 200);
+    // Paging down reads on; the end reads everything.
+    let effects = app.on_key(
+        super::tests::key(crossterm::event::KeyCode::PageDown),
+        Instant::now(),
+        0,
+    );
+    assert!(marked(&effects).is_some_and(|id| id > read));
+    let effects = app.on_key(
+        crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::End,
+            crossterm::event::KeyModifiers::CONTROL,
+        ),
+        Instant::now(),
+        0,
+    );
+    assert_eq!(marked(&effects), Some(500));
+    assert_eq!(app.room().unwrap().unread, 0);
+    // Alt+U goes back to the first unread of this visit.
+    app.on_key(
+        crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('u'),
+            crossterm::event::KeyModifiers::ALT,
+        ),
+        Instant::now(),
+        0,
+    );
+    assert_eq!(
+        shown_rows(&app).get(1).map(String::as_str),
+        Some("<bob> m251")
+    );
+}
+
+/// The rows of the view, as `shown` names them, with the "new" line.
+fn shown_rows(app: &App) -> Vec<String> {
+    let layout = text::Layout {
+        width: app.messages_width(),
+        utc_offset: 0,
+        me: &app.user,
+        blocked: app.safety.blocked(),
+    };
+    let height = usize::from(text::messages_area(app).height);
+    layout
+        .visible(app.room().unwrap(), height)
+        .into_iter()
+        .filter_map(|row| match row {
+            text::Row::Head { nick, text, .. } => Some(format!("<{nick}> {text}")),
+            text::Row::New => Some("new".into()),
+            _ => None,
+        })
+        .collect()
 }

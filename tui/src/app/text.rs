@@ -14,6 +14,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, FixedOffset, Utc};
+use natter_shared::MessageId;
 use ratatui::layout::Rect;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -615,6 +616,42 @@ impl Layout<'_> {
             }
         }
         true
+    }
+
+    /// The position showing entry `index` at the top of the view (with
+    /// the "new" line, when it is the first unread); `None` when
+    /// everything from there down fits: that is the bottom.
+    #[must_use]
+    pub fn position_at(&self, room: &Room, index: usize, height: usize) -> Option<Scroll> {
+        let n = room.entries.len();
+        let marker = self.marker_index(room);
+        let mut acc = 0;
+        for i in index.min(n)..n {
+            acc += self.count(room, i, marker);
+            if acc >= height {
+                let s = Scroll {
+                    anchor: n - 1 - i,
+                    skip: acc - height,
+                };
+                return (s.anchor > 0 || s.skip > 0).then_some(s);
+            }
+        }
+        None
+    }
+
+    /// The newest message whose first row the view shows: what has been
+    /// seen, and so what may be marked read. 0 when none is.
+    #[must_use]
+    pub fn newest_shown(room: &Room) -> MessageId {
+        let n = room.entries.len();
+        let Some(s) = room.scroll else {
+            return room.entries.newest();
+        };
+        let bottom = n.saturating_sub(1 + s.anchor);
+        (0..=bottom.min(n.saturating_sub(1)))
+            .rev()
+            .find_map(|i| room.entries.get(i).and_then(|e| e.id))
+            .unwrap_or(0)
     }
 
     /// The position showing the oldest entry at the top of the view.
