@@ -49,6 +49,7 @@ pub mod format;
 pub mod keyring;
 pub mod local;
 pub mod notify;
+pub mod prefs;
 pub mod script;
 pub mod tui;
 pub mod ui;

@@ -292,7 +292,7 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
         .build()
         .context("cannot start the async runtime")?;
     let offset = chrono::Local::now().offset().local_minus_utc();
-    let settings = natter::app::Settings {
+    let mut settings = natter::app::Settings {
         notify: file.notify.rooms.clone(),
         notify_default: file.notify.default,
         mouse: file.mouse,
@@ -302,6 +302,7 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
             .open_command
             .clone()
             .unwrap_or_else(|| natter::app::DEFAULT_OPEN_COMMAND.to_owned()),
+        ..natter::app::Settings::default()
     };
     runtime.block_on(async {
         let mut local = None;
@@ -322,6 +323,17 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
         } else {
             natter::credentials::tui_credential(&ctx, &keyring).await?
         };
+        // `/notify`, `/mute` and `/close` from earlier runs, per account
+        // (the local server's port changes: it is one account).
+        let account = if cli.local {
+            format!("{user}@local")
+        } else {
+            format!("{user}@{server}")
+        };
+        let prefs_path = natter::prefs::RoomPrefs::default_path(&account);
+        if let Some(path) = &prefs_path {
+            settings.prefs = natter::prefs::RoomPrefs::load(path);
+        }
         let options = natter::tui::Options {
             server,
             user,
@@ -331,6 +343,7 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
             settings,
             theme,
             connect: ctx.connect.clone(),
+            prefs_path,
         };
         let result = natter::tui::run(options).await;
         if let Some(s) = local {

@@ -74,7 +74,7 @@ const BEL: u8 = 0x07;
 /// config. The default, [`NotifyLevel::Mentions`], notifies for direct
 /// messages and mentions of the user, which is what people expect from a
 /// chat client without drowning them in busy rooms.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NotifyLevel {
     /// Every message from someone else.

@@ -46,6 +46,8 @@ pub struct Options {
     pub settings: Settings,
     pub theme: Theme,
     pub connect: crate::conn::ConnectOptions,
+    /// Where `/notify`, `/mute` and `/close` are kept (`None`: not kept).
+    pub prefs_path: Option<std::path::PathBuf>,
 }
 
 /// What comes back from work the loop started.
@@ -428,6 +430,16 @@ where
                     tokio::spawn(async move {
                         let _ = keyring.delete_token(&account).await;
                     });
+                }
+                Effect::SavePrefs(prefs) => {
+                    if let Some(path) = options.prefs_path.clone() {
+                        // Off the UI task; a failure costs only the choice.
+                        tokio::task::spawn_blocking(move || {
+                            if let Err(e) = prefs.save(&path) {
+                                tracing::warn!(path = %path.display(), error = %e, "room preferences not saved");
+                            }
+                        });
+                    }
                 }
                 Effect::LoginPresence(choice) => {
                     presence.send_replace(Some(choice));

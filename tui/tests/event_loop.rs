@@ -70,6 +70,7 @@ fn rig(addr: &str) -> Rig {
         settings: Settings::default(),
         theme: Theme::plain(),
         connect: ConnectOptions::default(),
+        prefs_path: None,
     };
     Rig {
         keys,

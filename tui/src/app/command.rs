@@ -73,6 +73,18 @@ pub enum Command {
     Invites(Option<InvitePolicy>),
     /// `/open N`: the Nth newest link in the room on screen, 1 the newest.
     Open(usize),
+    /// `/notify all|mentions|none` for the room on screen.
+    Notify(crate::notify::NotifyLevel),
+    /// `/mute` (true) or `/unmute`.
+    Mute(bool),
+    /// `/markread`, or `/markread --all`.
+    MarkRead {
+        all: bool,
+    },
+    /// `/close` a direct conversation until its next message.
+    Close,
+    /// `/clear` the view of the room on screen.
+    Clear,
     Help,
     Quit,
 }
@@ -114,6 +126,12 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "invitations, or who may add you",
     ),
     ("/open", "[N]", "open the Nth newest link here"),
+    ("/notify", "all|mentions|none", "notifications here (kept)"),
+    ("/mute", "", "silence this room (kept)"),
+    ("/unmute", "", "undo /mute"),
+    ("/markread", "[--all]", "mark this room (or all) read"),
+    ("/close", "", "hide this DM until it speaks"),
+    ("/clear", "", "empty this room's view"),
     ("/help", "", "keys and commands (also F1)"),
     ("/quit", "", "leave natter"),
 ];
@@ -297,6 +315,29 @@ pub fn parse(line: &str) -> Result<Command, String> {
                 _ => usage("[N] (1 is the newest link)"),
             },
             _ => usage("[N] (1 is the newest link)"),
+        },
+        "/notify" => match args.as_slice() {
+            ["all"] => Ok(Command::Notify(crate::notify::NotifyLevel::All)),
+            ["mentions"] => Ok(Command::Notify(crate::notify::NotifyLevel::Mentions)),
+            ["none"] => Ok(Command::Notify(crate::notify::NotifyLevel::None)),
+            _ => usage("all|mentions|none"),
+        },
+        "/mute" | "/unmute" => match args.as_slice() {
+            [] => Ok(Command::Mute(name == "/mute")),
+            _ => usage(""),
+        },
+        "/markread" | "/read" => match args.as_slice() {
+            [] => Ok(Command::MarkRead { all: false }),
+            ["--all" | "-a" | "all"] => Ok(Command::MarkRead { all: true }),
+            _ => usage("[--all]"),
+        },
+        "/close" => match args.as_slice() {
+            [] => Ok(Command::Close),
+            _ => usage(""),
+        },
+        "/clear" => match args.as_slice() {
+            [] => Ok(Command::Clear),
+            _ => usage(""),
         },
         "/help" | "/?" => Ok(Command::Help),
         "/quit" | "/exit" => Ok(Command::Quit),
@@ -511,6 +552,14 @@ impl App {
                 Vec::new()
             }
             Command::Quit => self.ask_quit(now_ms),
+            Command::Notify(level) => self.set_notify(&here, level, now_ms),
+            Command::Mute(muted) => self.set_muted(&here, muted, now_ms),
+            Command::MarkRead { all } => self.mark_all_read(&here, all),
+            Command::Close => self.close_direct(&here, now_ms),
+            Command::Clear => {
+                self.clear_view(&here);
+                Vec::new()
+            }
         }
     }
 

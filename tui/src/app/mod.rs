@@ -27,6 +27,7 @@
 
 pub mod command;
 pub mod composer;
+pub mod controls;
 pub mod keys;
 pub mod overlay;
 pub mod rooms;
@@ -95,6 +96,8 @@ pub enum Effect {
     },
     /// Cut the reconnect wait short.
     RetryNow,
+    /// Keep these per-room choices for the next start (`prefs.rs`).
+    SavePrefs(crate::prefs::RoomPrefs),
     /// Log in with this presence from now on: the choice survives every
     /// reconnect and server restart.
     LoginPresence(natter_shared::PresenceChoice),
@@ -187,6 +190,8 @@ pub struct Settings {
     /// what `/open` runs.
     pub chat_log: Option<std::path::PathBuf>,
     pub open_command: String,
+    /// `/notify`, `/mute` and `/close` as chosen so far (see `prefs.rs`).
+    pub prefs: crate::prefs::RoomPrefs,
 }
 
 impl Default for Settings {
@@ -198,6 +203,7 @@ impl Default for Settings {
             utc_offset: 0,
             chat_log: None,
             open_command: DEFAULT_OPEN_COMMAND.to_owned(),
+            prefs: crate::prefs::RoomPrefs::default(),
         }
     }
 }
@@ -299,7 +305,11 @@ impl App {
     /// Unread messages in all rooms.
     #[must_use]
     pub fn total_unread(&self) -> u32 {
-        self.rooms.total_unread()
+        self.rooms
+            .iter()
+            .filter(|r| !self.muted(&r.name))
+            .map(|r| r.unread)
+            .sum()
     }
 
     /// The terminal title.
@@ -428,6 +438,7 @@ impl App {
             });
         }
         effects.extend(self.rooms.merge(&session.rooms));
+        effects.extend(self.hide_closed(&session.rooms));
         if let Some(since) = self.outage.take() {
             let now = text::now_ms();
             let secs = u64::try_from((now - since).max(0) / 1000).unwrap_or(0);
@@ -625,20 +636,24 @@ impl App {
     /// are looking at it, notified as the settings say. A blocked user's
     /// message is kept but hidden: neither counted nor notified.
     fn on_message(&mut self, m: &Message) -> Vec<Effect> {
+        // A conversation `/close` hid comes back with its next message.
+        let mut effects: Vec<Effect> = self.reopen_closed(&m.room, m.id).into_iter().collect();
         let current = self.rooms.current_index();
         let focused = self.focused;
         let Some(index) = self.rooms.index_of(&m.room) else {
-            return Vec::new();
+            return effects;
         };
+        let level = self.notify_level(&m.room);
         let room = &mut self.rooms[index];
         room.typing.remove(&m.from);
         let own = m.from == self.user;
         let hidden = !own && self.safety.is_blocked(&m.from);
         if !room.insert_message(m, &self.user, &self.nonces, hidden, true) {
-            return Vec::new();
+            return effects;
         }
         if hidden {
-            return self.mark_read_if_viewing();
+            effects.extend(self.mark_read_if_viewing());
+            return effects;
         }
         let mentioned = mentions_user(&m.body, &self.user);
         let at_bottom = room.scroll.is_none();
@@ -650,13 +665,6 @@ impl App {
             }
         }
         let direct = room.kind == RoomKind::Direct;
-        let mut effects = Vec::new();
-        let level = self
-            .settings
-            .notify
-            .get(&m.room)
-            .copied()
-            .unwrap_or(self.settings.notify_default);
         if crate::notify::should_notify(level, direct, mentioned, own)
             && !crate::notify::visible_to_user(focused, index == current && at_bottom)
         {

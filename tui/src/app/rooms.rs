@@ -46,6 +46,8 @@ pub struct Room {
     pub unread: u32,
     pub mentions: u32,
     pub last_read: MessageId,
+    /// The newest message id the server knows of, loaded or not.
+    pub last_id: MessageId,
     /// Messages and notices, indexed by message id.
     pub entries: Timeline,
     pub members: Vec<Member>,
@@ -84,6 +86,7 @@ impl Room {
             unread: state.unread,
             mentions: state.mentions,
             last_read: state.last_read,
+            last_id: state.last_id,
             entries: Timeline::default(),
             members: Vec::new(),
             members_loaded: false,
@@ -121,6 +124,7 @@ impl Room {
         hidden: bool,
         live: bool,
     ) -> bool {
+        self.last_id = self.last_id.max(m.id);
         let Some(pos) = self.entries.insert(m, me, nonces, live) else {
             return false;
         };
@@ -456,6 +460,7 @@ impl Rooms {
                 room.unread = state.unread;
                 room.mentions = state.mentions;
                 room.last_read = state.last_read;
+                room.last_id = state.last_id;
                 // Any room holding messages (opened or not), or loaded while
                 // still empty, fetches what came after its newest, so no
                 // gap opens.

@@ -562,3 +562,153 @@ fn shown_rows(app: &App) -> Vec<String> {
         })
         .collect()
 }
+
+fn saved(effects: &[Effect]) -> Option<&crate::prefs::RoomPrefs> {
+    effects.iter().find_map(|e| match e {
+        Effect::SavePrefs(p) => Some(p),
+        _ => None,
+    })
+}
+
+#[test]
+fn notify_and_mute_are_per_room_and_kept() {
+    use super::tests::enter;
+    use crate::notify::NotifyLevel;
+    let mut app = online_app();
+    let now = Instant::now();
+    app.on_focus(false);
+    let notifies = |e: &[Effect]| {
+        e.iter()
+            .filter(|e| matches!(e, Effect::Notify { .. }))
+            .count()
+    };
+    // #general, at the default (mentions): a plain message does not notify.
+    assert_eq!(
+        notifies(&app.on_event(Event::Message(msg(11, "#general", "bob", "hi")), now)),
+        0
+    );
+    let effects = enter(&mut app, "/notify all");
+    assert_eq!(
+        saved(&effects).and_then(|p| p.notify.get("#general")),
+        Some(&NotifyLevel::All)
+    );
+    assert_eq!(
+        notifies(&app.on_event(Event::Message(msg(12, "#general", "bob", "hi")), now)),
+        1
+    );
+    // Muted: nothing notifies, not even a mention, and the room leaves
+    // the unread total.
+    let effects = enter(&mut app, "/mute");
+    assert!(saved(&effects).is_some_and(|p| p.muted.contains("#general")));
+    let effects = app.on_event(
+        Event::Message(msg(13, "#general", "bob", "@alice look")),
+        now,
+    );
+    assert_eq!(notifies(&effects), 0);
+    let general = app.rooms.by_name("#general").unwrap().unread;
+    assert!(general > 0);
+    assert_eq!(
+        app.total_unread(),
+        app.rooms.by_name("#rust").unwrap().unread
+    );
+    enter(&mut app, "/unmute");
+    assert_eq!(
+        app.total_unread(),
+        general + app.rooms.by_name("#rust").unwrap().unread
+    );
+    // A new client starts with the choices kept.
+    let prefs = app.settings.prefs.clone();
+    let mut next = online_app();
+    next.set_prefs(prefs);
+    assert_eq!(next.notify_level("#general"), NotifyLevel::All);
+    assert!(enter(&mut next, "/notify loud").is_empty());
+    assert!(
+        shown(&next)
+            .last()
+            .is_some_and(|l| l.contains("usage: /notify all|mentions|none"))
+    );
+}
+
+#[test]
+fn markread_reads_this_room_or_all_of_them() {
+    use super::tests::enter;
+    let mut app = online_app();
+    let effects = enter(&mut app, "/markread --all");
+    // #rust (2 unread, never opened) is read up to its newest, 10.
+    assert!(requests(&effects).iter().any(|r| matches!(
+        r,
+        Request::MarkRead { room, id: 10 } if room == "#rust"
+    )));
+    assert_eq!(app.total_unread(), 0);
+    app.on_event(Event::Message(msg(11, "#rust", "bob", "x")), Instant::now());
+    assert_eq!(app.total_unread(), 1);
+    let effects = enter(&mut app, "/markread");
+    assert!(
+        !requests(&effects)
+            .iter()
+            .any(|r| matches!(r, Request::MarkRead { room, .. } if room == "#rust")),
+        "only the room on screen"
+    );
+}
+
+#[test]
+fn close_hides_a_conversation_until_its_next_message() {
+    use super::tests::enter;
+    let mut app = App::new("chat:7878", "alice", Settings::default());
+    let session = |bob_last: u64| SessionInfo {
+        user: "alice".into(),
+        admin: false,
+        token: None,
+        rooms: vec![room_state("#general", 0, 0), {
+            let mut bob = room_state("@bob", 0, 0);
+            bob.last_id = bob_last;
+            bob
+        }],
+        blocked: Vec::new(),
+        invitations: Vec::new(),
+    };
+    app.on_online(&session(10));
+    app.switch_to(app.rooms.index_of("@bob").unwrap());
+    let effects = enter(&mut app, "/close");
+    assert_eq!(
+        saved(&effects).and_then(|p| p.closed.get("@bob")),
+        Some(&10)
+    );
+    assert!(app.rooms.by_name("@bob").is_none());
+    assert_eq!(app.room().unwrap().name, "#general");
+    // A reconnect with nothing new keeps it hidden.
+    app.on_online(&session(10));
+    assert!(app.rooms.by_name("@bob").is_none());
+    // Bob writes: it is back, counted, and no longer closed.
+    let effects = app.on_event(
+        Event::Message(msg(11, "@bob", "bob", "ping")),
+        Instant::now(),
+    );
+    assert!(saved(&effects).is_some_and(|p| p.closed.is_empty()));
+    assert_eq!(app.rooms.by_name("@bob").map(|r| r.unread), Some(1));
+    // Rooms are left, not closed.
+    enter(&mut app, "/close");
+    assert!(
+        shown(&app)
+            .last()
+            .is_some_and(|l| l.contains("/leave it instead"))
+    );
+}
+
+#[test]
+fn clear_empties_the_view_and_new_messages_still_show() {
+    use super::tests::enter;
+    let mut app = online_app();
+    fill(&mut app, 5);
+    enter(&mut app, "/clear");
+    assert!(shown(&app).is_empty());
+    assert!(
+        !app.room().unwrap().has_older,
+        "scrolling up fetches nothing back"
+    );
+    app.on_event(
+        Event::Message(msg(6, "#general", "bob", "after")),
+        Instant::now(),
+    );
+    assert_eq!(shown(&app), ["<bob> after"]);
+}

@@ -363,6 +363,14 @@ impl Timeline {
         });
     }
 
+    /// Forgets every entry (`/clear`); the newest id seen stays, so a
+    /// reconnect catches up from there and nothing cleared comes back.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.slots.clear();
+        self.front = 0;
+    }
+
     /// Keeps the oldest `len` entries (tests cut rooms to size).
     #[cfg(test)]
     pub(crate) fn truncate(&mut self, len: usize) {
