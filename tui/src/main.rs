@@ -334,10 +334,7 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
     let _guard = init_file_logging();
     let env = Env::from_process();
     let file = FileConfig::load(cli.config.as_deref())?;
-    let mut theme = file
-        .colors
-        .apply(natter::ui::Theme::default())
-        .map_err(ClientError::Usage)?;
+    let mut theme = file.theme().map_err(ClientError::Usage)?;
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         theme = natter::ui::Theme::plain();
     }
@@ -369,6 +366,8 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
         notify_default: file.notify.default,
         mouse: file.mouse,
         utc_offset: offset,
+        highlights: file.highlights.clone(),
+        keys: file.keymap().map_err(ClientError::Usage)?,
     };
     runtime.block_on(async {
         let mut local = None;

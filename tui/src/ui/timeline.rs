@@ -5,14 +5,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::Theme;
 use crate::app::text::{self, Layout, Row};
-use crate::app::{App, Delivery};
+use crate::app::{App, Delivery, EntryKind};
 
 pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let Some(room) = app.room() else {
@@ -29,18 +29,16 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     };
     // Title: the room and its topic (also the room's name when the rooms
     // pane is collapsed).
+    let name = Span::styled(
+        format!(" {}", room.name),
+        theme.fg(theme.title).add_modifier(Modifier::BOLD),
+    );
     let title = if room.topic.is_empty() {
-        vec![Span::styled(
-            format!(" {}", room.name),
-            Style::default().add_modifier(Modifier::BOLD),
-        )]
+        vec![name]
     } else {
         vec![
-            Span::styled(
-                format!(" {}", room.name),
-                Style::default().add_modifier(Modifier::BOLD),
-            ),
-            Span::styled(format!(" │ {}", room.topic), theme.dim()),
+            name,
+            Span::styled(format!(" │ {}", room.topic), theme.soft(theme.topic)),
         ]
     };
     frame.render_widget(
@@ -54,13 +52,21 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
         me: &app.user,
         blocked: app.safety.blocked(),
     };
-    let rows = layout.visible(room, usize::from(body.height));
+    let rows = layout.visible_entries(room, usize::from(body.height));
     let pad = usize::from(body.height).saturating_sub(rows.len());
     let mut lines: Vec<Line<'_>> = vec![Line::from(""); pad];
-    lines.extend(
-        rows.into_iter()
-            .map(|r| row_line(r, theme, usize::from(body.width))),
-    );
+    let draw = Draw {
+        theme,
+        width: usize::from(body.width),
+        me: &app.user,
+    };
+    lines.extend(rows.into_iter().map(|(i, r)| {
+        let mention = match &room.entries[i].kind {
+            EntryKind::Msg { from, body, .. } => *from != app.user && app.mentions_me(body),
+            _ => false,
+        };
+        draw.row(r, mention)
+    }));
     frame.render_widget(Paragraph::new(lines), body);
     if room.loading_older && body.height > 0 {
         frame.render_widget(
@@ -96,72 +102,93 @@ fn rule(label: &str, width: usize) -> String {
     )
 }
 
-fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
-    match row {
-        Row::Day(day) => Line::styled(rule(&format!(" {day} "), width), theme.dim()),
-        Row::New => Line::styled(
-            rule(" new ", width),
-            theme.fg(theme.error).add_modifier(Modifier::BOLD),
-        ),
-        Row::Head {
-            time,
-            nick,
-            action,
-            text,
-            delivery,
-        } => {
-            let mut spans = vec![Span::styled(format!("{time} "), theme.dim())];
-            let name = nick.trim_start_matches("* ").to_owned();
-            if action {
-                spans.push(Span::raw("* "));
+/// What drawing a row needs besides the row.
+struct Draw<'t> {
+    theme: &'t Theme,
+    width: usize,
+    me: &'t str,
+}
+
+impl Draw<'_> {
+    /// One row; `mention` when its message mentions you (or a highlight
+    /// word), drawn in the highlight style so that it stands out.
+    fn row<'a>(&self, row: Row, mention: bool) -> Line<'a> {
+        let theme = self.theme;
+        let text_style = if mention {
+            theme.highlight()
+        } else {
+            theme.fg(theme.text)
+        };
+        match row {
+            Row::Day(day) => Line::styled(rule(&format!(" {day} "), self.width), theme.dim()),
+            Row::New => Line::styled(
+                rule(" new ", self.width),
+                theme.fg(theme.error).add_modifier(Modifier::BOLD),
+            ),
+            Row::Head {
+                time,
+                nick,
+                action,
+                text,
+                delivery,
+            } => {
+                let time_style = if mention {
+                    theme.highlight()
+                } else {
+                    theme.soft(theme.time)
+                };
+                let mut spans = vec![Span::styled(time, time_style), Span::raw(" ")];
+                let name = nick.trim_start_matches("* ").to_owned();
+                if action {
+                    spans.push(Span::styled("* ", text_style));
+                }
+                let nick_style = theme.nick(&name, self.me);
+                spans.push(Span::styled(name, nick_style));
+                spans.push(Span::raw(" "));
+                let text_style = match delivery {
+                    Some(Delivery::Pending) => theme.dim(),
+                    _ => text_style,
+                };
+                spans.push(Span::styled(text, text_style));
+                if delivery == Some(Delivery::Pending) {
+                    spans.push(Span::styled(" ⋯", theme.dim()));
+                }
+                Line::from(spans)
             }
-            spans.push(Span::styled(
-                name,
-                theme.nick(nick.trim_start_matches("* ")),
-            ));
-            spans.push(Span::raw(" "));
-            let text_style = match delivery {
-                Some(Delivery::Pending) => theme.dim(),
-                _ => Style::default(),
-            };
-            spans.push(Span::styled(text, text_style));
-            if delivery == Some(Delivery::Pending) {
-                spans.push(Span::styled(" ⋯", theme.dim()));
+            Row::Failed { indent, text } => Line::from(vec![
+                Span::raw(" ".repeat(indent)),
+                Span::styled(text, theme.fg(theme.error)),
+            ]),
+            Row::More { indent, text } => Line::from(vec![
+                Span::raw(" ".repeat(indent)),
+                Span::styled(text, text_style),
+            ]),
+            Row::Hidden { time, text } => Line::styled(
+                format!("{time} ·· {text}"),
+                theme.dim().add_modifier(Modifier::ITALIC),
+            ),
+            Row::Note { time, text, error } => {
+                let time = if time.is_empty() {
+                    "      ".to_owned()
+                } else {
+                    format!("{time} ")
+                };
+                let (mark, style) = if error {
+                    ("!! ", theme.fg(theme.error))
+                } else {
+                    ("-- ", theme.dim())
+                };
+                let text_style = if error {
+                    theme.fg(theme.error)
+                } else {
+                    theme.fg(theme.notice)
+                };
+                Line::from(vec![
+                    Span::styled(time, theme.soft(theme.time)),
+                    Span::styled(mark, style),
+                    Span::styled(text, text_style),
+                ])
             }
-            Line::from(spans)
-        }
-        Row::Failed { indent, text } => Line::from(vec![
-            Span::raw(" ".repeat(indent)),
-            Span::styled(text, theme.fg(theme.error)),
-        ]),
-        Row::More { indent, text } => Line::raw(format!("{}{text}", " ".repeat(indent))),
-        Row::Hidden { time, text } => Line::styled(
-            format!("{time} ·· {text}"),
-            theme.dim().add_modifier(Modifier::ITALIC),
-        ),
-        Row::Note { time, text, error } => {
-            let time = if time.is_empty() {
-                "      ".to_owned()
-            } else {
-                format!("{time} ")
-            };
-            let (mark, style) = if error {
-                ("!! ", theme.fg(theme.error))
-            } else {
-                ("-- ", theme.dim())
-            };
-            Line::from(vec![
-                Span::styled(time, theme.dim()),
-                Span::styled(mark, style),
-                Span::styled(
-                    text,
-                    if error {
-                        theme.fg(theme.error)
-                    } else {
-                        Style::default()
-                    },
-                ),
-            ])
         }
     }
 }

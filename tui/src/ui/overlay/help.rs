@@ -28,6 +28,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, state: Help)
         Line::styled("Keys", Style::default().add_modifier(Modifier::BOLD)),
     ];
     for (k, v) in KEYS {
+        let k = k.label(&app.keys);
         lines.push(Line::from(vec![
             Span::styled(format!("  {k:<21}"), theme.fg(theme.accent)),
             Span::raw(*v),
