@@ -441,14 +441,20 @@ mod tests {
         assert_eq!(theme.own_nick, Color::Rgb(0xff, 0x88, 0x00));
         assert_eq!(theme.status_bg, Color::Reset);
         assert_eq!(theme.highlight, Color::Indexed(208));
-        assert_eq!(theme.nicks[..4], [Color::Red, Color::Green, Color::Red, Color::Green]);
+        assert_eq!(
+            theme.nicks[..4],
+            [Color::Red, Color::Green, Color::Red, Color::Green]
+        );
         // What was not overridden is the preset's.
         assert_eq!(theme.time, Theme::light().time);
 
         let err = FileConfig::parse("theme = \"solarized\"\n").unwrap_err();
         assert!(err.contains("theme") && err.contains("solarized"), "{err}");
         let err = FileConfig::parse("[colors]\nnicks = [\"red\", \"mauve\"]\n").unwrap_err();
-        assert!(err.contains("colors.nicks") && err.contains("mauve"), "{err}");
+        assert!(
+            err.contains("colors.nicks") && err.contains("mauve"),
+            "{err}"
+        );
         let err = FileConfig::parse("[colors]\nnicks = []\n").unwrap_err();
         assert!(err.contains("colors.nicks"), "{err}");
         let err = FileConfig::parse("[colors]\nborders = \"red\"\n").unwrap_err();
@@ -464,13 +470,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.highlights, ["deploy", "natter"]);
         let keys = c.keymap().unwrap();
-        let main = |code, m| {
-            keys.action(
-                crate::app::keys::Context::Main,
-                &KeyEvent::new(code, m),
-                "",
-            )
-        };
+        let main =
+            |code, m| keys.action(crate::app::keys::Context::Main, &KeyEvent::new(code, m), "");
         assert_eq!(
             main(KeyCode::Char('j'), KeyModifiers::CONTROL),
             Some(crate::app::Action::NextRoom)
@@ -488,7 +489,10 @@ mod tests {
         );
         assert!(err.contains("next_room"), "lists the actions: {err}");
         let err = FileConfig::parse("[keys]\n\"hyper+j\" = \"help\"\n").unwrap_err();
-        assert!(err.contains("keys.\"hyper+j\"") && err.contains("hyper"), "{err}");
+        assert!(
+            err.contains("keys.\"hyper+j\"") && err.contains("hyper"),
+            "{err}"
+        );
         let err = FileConfig::parse("[keys]\n\"f13\" = \"help\"\n").unwrap_err();
         assert!(err.contains("unknown key \"f13\""), "{err}");
         // An overlay's action is not the main screen's.

@@ -347,6 +347,7 @@ fn no_color_draws_without_colours() {
 /// colours, modifiers) where they differ from the terminal's defaults: the
 /// plain snapshots cannot show colours, and these are about colours.
 fn styled_screen(app: &App, theme: &Theme) -> String {
+    use ratatui::style::{Color, Modifier};
     use std::fmt::Write as _;
     let (w, h) = app.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
@@ -367,11 +368,12 @@ fn styled_screen(app: &App, theme: &Theme) -> String {
                 .take_while(|c| style(c) == style(cells[x]))
                 .count();
             let (fg, bg, modifier) = style(cells[x]);
-            let blank = cells[x..x + run].iter().all(|c| c.symbol() == " ");
-            let plain = fg == ratatui::style::Color::Reset
-                && bg == ratatui::style::Color::Reset
-                && modifier.is_empty();
-            if !plain && !(blank && bg == ratatui::style::Color::Reset && !modifier.contains(ratatui::style::Modifier::REVERSED)) {
+            // Spaces show no colour but their background or reverse.
+            let invisible = cells[x..x + run].iter().all(|c| c.symbol() == " ")
+                && bg == Color::Reset
+                && !modifier.contains(Modifier::REVERSED);
+            let plain = fg == Color::Reset && bg == Color::Reset && modifier.is_empty();
+            if !(plain || invisible) {
                 let _ = writeln!(out, "    {x}..{}: {fg:?} on {bg:?} {modifier:?}", x + run);
             }
             x += run;

@@ -141,7 +141,11 @@ impl Composer {
         let word = |c: &char| c.is_alphanumeric();
         let word_back = || {
             let gap = chars[..at].iter().rev().take_while(|c| !word(c)).count();
-            let run = chars[..at - gap].iter().rev().take_while(|c| word(c)).count();
+            let run = chars[..at - gap]
+                .iter()
+                .rev()
+                .take_while(|c| word(c))
+                .count();
             at - gap - run
         };
         let word_forward = || {
@@ -163,7 +167,11 @@ impl Composer {
             KeyCode::Char('f') if alt => (at..at, word_forward()),
             KeyCode::Char('d') if alt => (at..word_forward(), at),
             KeyCode::Char('w') if ctrl => {
-                let gap = chars[..at].iter().rev().take_while(|c| c.is_whitespace()).count();
+                let gap = chars[..at]
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_whitespace())
+                    .count();
                 let run = chars[..at - gap]
                     .iter()
                     .rev()

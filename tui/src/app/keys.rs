@@ -204,11 +204,7 @@ impl KeyMap {
             let action = Action::from_name(action).ok_or_else(|| {
                 format!(
                     "keys.{key:?}: unknown action {action:?} (one of {}, room_1..room_9, none)",
-                    NAMES
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
                 )
             })?;
             if let Some(list) = map.bindings.get_mut(&(Context::Main, code)) {
@@ -233,7 +229,12 @@ impl KeyMap {
                 list.iter()
                     .filter(|b| b.when != When::InputEmpty && b.action == Some(action))
                     .filter(|b| *c == Context::Main || self.reaches_main(*code, b.modifiers))
-                    .map(|b| (b.modifiers.bits().count_ones(), key_name(*code, b.modifiers)))
+                    .map(|b| {
+                        (
+                            b.modifiers.bits().count_ones(),
+                            key_name(*code, b.modifiers),
+                        )
+                    })
             })
             .collect();
         keys.sort();
@@ -338,13 +339,15 @@ pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
     Ok(match code {
         // Terminals report Shift+a as `A` with Shift held, and Ctrl+a as
         // `a`: a binding is written as they report it.
-        KeyCode::Char(c) if c.is_alphabetic() && modifiers.contains(KeyModifiers::SHIFT) => {
-            (KeyCode::Char(c.to_uppercase().next().unwrap_or(c)), modifiers)
-        }
+        KeyCode::Char(c) if c.is_alphabetic() && modifiers.contains(KeyModifiers::SHIFT) => (
+            KeyCode::Char(c.to_uppercase().next().unwrap_or(c)),
+            modifiers,
+        ),
         // `Ctrl+J` is written as the help writes it, and means Ctrl+j.
-        KeyCode::Char(c) if modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => {
-            (KeyCode::Char(c.to_lowercase().next().unwrap_or(c)), modifiers)
-        }
+        KeyCode::Char(c) if modifiers.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) => (
+            KeyCode::Char(c.to_lowercase().next().unwrap_or(c)),
+            modifiers,
+        ),
         KeyCode::Char(c) if c.is_uppercase() => (KeyCode::Char(c), modifiers | KeyModifiers::SHIFT),
         // Shift+Tab arrives as BackTab, with or without Shift.
         KeyCode::BackTab => (code, modifiers - KeyModifiers::SHIFT),
@@ -458,7 +461,8 @@ impl HelpKeys {
             HelpKeys::Fixed(text) => return text.to_owned(),
             // Alt+1 to Alt+9 as one, unless they were rebound.
             HelpKeys::Bound([Action::Room(_)]) => {
-                let all: Vec<Vec<String>> = (0..9).map(|i| keys.keys_for(Action::Room(i))).collect();
+                let all: Vec<Vec<String>> =
+                    (0..9).map(|i| keys.keys_for(Action::Room(i))).collect();
                 let alt = (0..9).all(|i| all[i] == [format!("Alt+{}", i + 1)]);
                 return if alt {
                     "Alt+1..9".to_owned()
@@ -520,10 +524,7 @@ pub const KEYS: &[(HelpKeys, &str)] = &[
         HelpKeys::Fixed("Ctrl+A / Ctrl+E"),
         "start / end of the line",
     ),
-    (
-        HelpKeys::Fixed("Alt+B / Alt+F"),
-        "word back / forward",
-    ),
+    (HelpKeys::Fixed("Alt+B / Alt+F"), "word back / forward"),
     (
         HelpKeys::Fixed("Ctrl+W / Alt+D"),
         "delete word back / forward",
@@ -630,21 +631,20 @@ mod tests {
         assert_eq!(Action::from_name("clear_input"), Some(Action::ClearInput));
         assert_eq!(Action::from_name("room_1"), Some(Action::Room(0)));
         assert_eq!(Action::from_name("room_9"), Some(Action::Room(8)));
-        for bad in ["room_0", "room_10", "room_01", "NextRoom", "close", "confirm"] {
+        for bad in [
+            "room_0", "room_10", "room_01", "NextRoom", "close", "confirm",
+        ] {
             assert_eq!(Action::from_name(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn the_config_unbinds_and_rebinds_keys_of_the_main_screen_only() {
-        let table: BTreeMap<String, String> = [
-            ("ctrl+n", "none"),
-            ("home", "help"),
-            ("ctrl+q", "none"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+        let table: BTreeMap<String, String> =
+            [("ctrl+n", "none"), ("home", "help"), ("ctrl+q", "none")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
         let keys = KeyMap::with_config(&table).unwrap();
         let ctrl = KeyModifiers::CONTROL;
         let none = KeyModifiers::NONE;

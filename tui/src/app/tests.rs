@@ -1727,7 +1727,11 @@ mod daily_driver {
         assert_eq!(label(&app, rooms), "Ctrl+N / Ctrl+P");
         assert_eq!(label(&app, &[Action::Room(0)]), "Alt+1..9");
         assert_eq!(label(&app, &[Action::Quit]), "Ctrl+C, Ctrl+Q");
-        let app = configured(&[("ctrl+j", "next_room"), ("ctrl+p", "none"), ("f9", "room_1")]);
+        let app = configured(&[
+            ("ctrl+j", "next_room"),
+            ("ctrl+p", "none"),
+            ("f9", "room_1"),
+        ]);
         assert_eq!(label(&app, rooms), "Ctrl+J, Ctrl+N / (unbound)");
         assert_eq!(
             label(&app, &[Action::Room(0)]),

@@ -248,15 +248,20 @@ impl Theme {
         }
     }
 
-    /// A line that mentions you: the highlight colour and bold, or bold
-    /// and reversed without colours, so that it stands out either way.
+    /// The text of a message that mentions you: the highlight colour
+    /// and bold (only bold without colours).
     fn highlight(&self) -> Style {
+        self.fg(self.highlight).add_modifier(Modifier::BOLD)
+    }
+
+    /// The time of a message that mentions you, its mark: like its text,
+    /// and reversed without colours, so that the line stands out without
+    /// a whole message in reverse.
+    fn highlight_mark(&self) -> Style {
         if self.color {
-            Style::default()
-                .fg(self.highlight)
-                .add_modifier(Modifier::BOLD)
+            self.highlight()
         } else {
-            Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+            self.highlight().add_modifier(Modifier::REVERSED)
         }
     }
 

@@ -133,7 +133,7 @@ impl Draw<'_> {
                 delivery,
             } => {
                 let time_style = if mention {
-                    theme.highlight()
+                    theme.highlight_mark()
                 } else {
                     theme.soft(theme.time)
                 };
