@@ -4,10 +4,10 @@
 //! The layout comes from `app::text::areas`, shared with scrolling. One
 //! file per area of the screen:
 //!
-//! - `rooms.rs`: the rooms pane on the left, with unread and mention
-//!   counts;
-//! - `timeline.rs`: the messages pane: title, the room's rows, the
-//!   "loading" and "scrolled up" bars;
+//! - `rooms.rs`: the rooms pane on the left, numbered for Alt+1..9, with
+//!   unread and mention counts;
+//! - `timeline.rs`: the messages pane: title, the room's rows (those
+//!   that mention you highlighted), the "loading" and "scrolled up" bars;
 //! - `users.rs`: the users pane on the right, with presence and roles;
 //! - `status.rs`: the typing line and the status line (connection, room,
 //!   unread total);
@@ -15,7 +15,8 @@
 //! - `overlay/`: the help, the quick switcher and the login screen, drawn
 //!   over the rest.
 //!
-//! This file holds the [`Theme`] and the helpers the areas share.
+//! This file holds the [`Theme`] (every colour drawn, from the config's
+//! `theme` and `[colors]`) and the helpers the areas share.
 
 mod composer;
 mod overlay;
