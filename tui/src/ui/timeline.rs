@@ -55,17 +55,12 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     let rows = layout.visible_entries(room, usize::from(body.height));
     let pad = usize::from(body.height).saturating_sub(rows.len());
     let mut lines: Vec<Line<'_>> = vec![Line::from(""); pad];
-    let draw = Draw {
-        theme,
-        width: usize::from(body.width),
-        me: &app.user,
-    };
     lines.extend(rows.into_iter().map(|(i, r)| {
         let mention = match &room.entries[i].kind {
             EntryKind::Msg { from, body, .. } => *from != app.user && app.mentions_me(body),
             _ => false,
         };
-        draw.row(r, mention)
+        row_line(r, theme, usize::from(body.width), &app.user, mention)
     }));
     frame.render_widget(Paragraph::new(lines), body);
     if room.loading_older && body.height > 0 {
@@ -102,93 +97,88 @@ fn rule(label: &str, width: usize) -> String {
     )
 }
 
-/// What drawing a row needs besides the row.
-struct Draw<'t> {
-    theme: &'t Theme,
-    width: usize,
-    me: &'t str,
-}
-
-impl Draw<'_> {
-    /// One row; `mention` when its message mentions you (or a highlight
-    /// word), drawn in the highlight style so that it stands out.
-    fn row<'a>(&self, row: Row, mention: bool) -> Line<'a> {
-        let theme = self.theme;
-        let text_style = if mention {
-            theme.highlight()
-        } else {
-            theme.fg(theme.text)
-        };
-        match row {
-            Row::Day(day) => Line::styled(rule(&format!(" {day} "), self.width), theme.dim()),
-            Row::New => Line::styled(
-                rule(" new ", self.width),
-                theme.fg(theme.error).add_modifier(Modifier::BOLD),
-            ),
-            Row::Head {
-                time,
-                nick,
-                action,
-                text,
-                delivery,
-            } => {
-                let time_style = if mention {
-                    theme.highlight_mark()
-                } else {
-                    theme.soft(theme.time)
-                };
-                let mut spans = vec![Span::styled(time, time_style), Span::raw(" ")];
-                let name = nick.trim_start_matches("* ").to_owned();
-                if action {
-                    spans.push(Span::styled("* ", text_style));
-                }
-                let nick_style = theme.nick(&name, self.me);
-                spans.push(Span::styled(name, nick_style));
-                spans.push(Span::raw(" "));
-                let text_style = match delivery {
-                    Some(Delivery::Pending) => theme.dim(),
-                    _ => text_style,
-                };
-                spans.push(Span::styled(text, text_style));
-                if delivery == Some(Delivery::Pending) {
-                    spans.push(Span::styled(" ⋯", theme.dim()));
-                }
-                Line::from(spans)
+/// One row; `mention` when its message mentions you (or a highlight
+/// word), drawn in the highlight style so that it stands out. `me` names
+/// your own nick, which has its own colour.
+fn row_line<'a>(row: Row, theme: &Theme, width: usize, me: &str, mention: bool) -> Line<'a> {
+    let text_style = if mention {
+        theme.highlight()
+    } else {
+        theme.fg(theme.text)
+    };
+    match row {
+        Row::Day(day) => Line::styled(rule(&format!(" {day} "), width), theme.dim()),
+        Row::New => Line::styled(
+            rule(" new ", width),
+            theme.fg(theme.error).add_modifier(Modifier::BOLD),
+        ),
+        Row::Head {
+            time,
+            nick,
+            action,
+            text,
+            delivery,
+        } => {
+            let time_style = if mention {
+                theme.highlight_mark()
+            } else {
+                theme.soft(theme.time)
+            };
+            let mut spans = vec![Span::styled(time, time_style), Span::raw(" ")];
+            let name = nick.trim_start_matches("* ").to_owned();
+            if action {
+                spans.push(Span::styled("* ", text_style));
             }
-            Row::Failed { indent, text } => Line::from(vec![
-                Span::raw(" ".repeat(indent)),
-                Span::styled(text, theme.fg(theme.error)),
-            ]),
-            Row::More { indent, text } => Line::from(vec![
-                Span::raw(" ".repeat(indent)),
-                Span::styled(text, text_style),
-            ]),
-            Row::Hidden { time, text } => Line::styled(
-                format!("{time} ·· {text}"),
-                theme.dim().add_modifier(Modifier::ITALIC),
-            ),
-            Row::Note { time, text, error } => {
-                let time = if time.is_empty() {
-                    "      ".to_owned()
-                } else {
-                    format!("{time} ")
-                };
-                let (mark, style) = if error {
-                    ("!! ", theme.fg(theme.error))
-                } else {
-                    ("-- ", theme.dim())
-                };
-                let text_style = if error {
-                    theme.fg(theme.error)
-                } else {
-                    theme.fg(theme.notice)
-                };
-                Line::from(vec![
-                    Span::styled(time, theme.soft(theme.time)),
-                    Span::styled(mark, style),
-                    Span::styled(text, text_style),
-                ])
+            spans.push(Span::styled(
+                name,
+                theme.nick(nick.trim_start_matches("* "), me),
+            ));
+            spans.push(Span::raw(" "));
+            let text_style = match delivery {
+                Some(Delivery::Pending) => theme.dim(),
+                _ => text_style,
+            };
+            spans.push(Span::styled(text, text_style));
+            if delivery == Some(Delivery::Pending) {
+                spans.push(Span::styled(" ⋯", theme.dim()));
             }
+            Line::from(spans)
+        }
+        Row::Failed { indent, text } => Line::from(vec![
+            Span::raw(" ".repeat(indent)),
+            Span::styled(text, theme.fg(theme.error)),
+        ]),
+        Row::More { indent, text } => Line::from(vec![
+            Span::raw(" ".repeat(indent)),
+            Span::styled(text, text_style),
+        ]),
+        Row::Hidden { time, text } => Line::styled(
+            format!("{time} ·· {text}"),
+            theme.dim().add_modifier(Modifier::ITALIC),
+        ),
+        Row::Note { time, text, error } => {
+            let time = if time.is_empty() {
+                "      ".to_owned()
+            } else {
+                format!("{time} ")
+            };
+            let (mark, style) = if error {
+                ("!! ", theme.fg(theme.error))
+            } else {
+                ("-- ", theme.dim())
+            };
+            Line::from(vec![
+                Span::styled(time, theme.soft(theme.time)),
+                Span::styled(mark, style),
+                Span::styled(
+                    text,
+                    if error {
+                        theme.fg(theme.error)
+                    } else {
+                        theme.fg(theme.notice)
+                    },
+                ),
+            ])
         }
     }
 }
