@@ -6,6 +6,11 @@
 //! case-insensitive and normalised to lowercase. A room is written `#name`
 //! (the `#` may be left out on the command line), a direct conversation
 //! `@user`.
+//!
+//! Mentions are found here too, the same way by the server (mention
+//! counts) and the client (highlighting, notifications): `@name`, or
+//! `name:` / `name,` at the start of a line; and the client's highlight
+//! words, matched as whole words.
 
 /// Longest user name.
 pub const MAX_USER_LEN: usize = 32;

@@ -1,7 +1,8 @@
 //! The composer: the input line and what helps you write in it.
 //!
 //! - the text itself (tui-input: cursor, words, multi-line with Alt+Enter,
-//!   pastes inserted as-is);
+//!   pastes inserted as-is), with bash's readline keys for words and
+//!   lines where tui-input's differ;
 //! - Up/Down recall of what you sent, keeping the draft you were writing;
 //! - Tab completion of nicks, `#rooms` and `/commands`;
 //! - the typing throttle: "typing" goes out at most every

@@ -341,3 +341,77 @@ fn truncate(s: &str, width: usize) -> String {
     out.push('…');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every foreground colour of a theme (backgrounds are bars, which
+    /// carry their own text colour).
+    fn foregrounds(t: &Theme) -> Vec<Color> {
+        let mut all = vec![
+            t.accent,
+            t.unread,
+            t.mention,
+            t.error,
+            t.dim,
+            t.border,
+            t.title,
+            t.topic,
+            t.time,
+            t.own_nick,
+            t.text,
+            t.notice,
+            t.input,
+            t.prompt,
+            t.highlight,
+            t.online,
+            t.away,
+            t.busy,
+        ];
+        all.extend(t.nicks);
+        all
+    }
+
+    #[test]
+    fn the_light_theme_uses_no_colour_that_fades_on_white() {
+        let faint = [
+            Color::White,
+            Color::Gray,
+            Color::Yellow,
+            Color::LightYellow,
+            Color::LightCyan,
+            Color::LightGreen,
+            Color::LightBlue,
+            Color::LightMagenta,
+            Color::LightRed,
+            Color::Cyan,
+        ];
+        for c in foregrounds(&Theme::light()) {
+            assert!(!faint.contains(&c), "{c:?}");
+        }
+        // The dark theme does use some of them: the two differ.
+        assert!(
+            foregrounds(&Theme::dark())
+                .iter()
+                .any(|c| faint.contains(c))
+        );
+    }
+
+    #[test]
+    fn without_colour_a_mention_still_stands_out() {
+        let plain = Theme::plain();
+        assert_eq!(plain.highlight().fg, None);
+        assert!(plain.highlight().add_modifier.contains(Modifier::BOLD));
+        assert!(
+            plain
+                .highlight_mark()
+                .add_modifier
+                .contains(Modifier::REVERSED)
+        );
+        assert_eq!(
+            plain.bar(Color::Black, Color::White).add_modifier,
+            Modifier::REVERSED
+        );
+    }
+}
