@@ -6,6 +6,11 @@
 //! case-insensitive and normalised to lowercase. A room is written `#name`
 //! (the `#` may be left out on the command line), a direct conversation
 //! `@user`.
+//!
+//! Mentions are found here too, the same way by the server (mention
+//! counts) and the client (highlighting, notifications): `@name`, or
+//! `name:` / `name,` at the start of a line; and the client's highlight
+//! words, matched as whole words.
 
 /// Longest user name.
 pub const MAX_USER_LEN: usize = 32;
@@ -96,29 +101,93 @@ fn is_user_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-'
 }
 
-/// The user names mentioned as `@name` in a message body, lowercased, in
-/// order of appearance (duplicates included). A mention must start a word:
-/// `mail@example` is not one.
+/// The user names a message body mentions, lowercased, in order of
+/// appearance (duplicates included): `@name` anywhere a word starts
+/// (`mail@example` is not one), and `name:` or `name,` at the start of a
+/// line, the way IRC clients address someone (and the way Tab completion
+/// writes a nick at the start of the line).
 pub fn mentions(body: &str) -> impl Iterator<Item = String> + '_ {
-    let bytes = body.as_bytes();
-    body.match_indices('@').filter_map(move |(at, _)| {
+    body.split('\n').flat_map(|line| {
+        addressed(line)
+            .into_iter()
+            .chain(at_names(line))
+            .filter_map(|name| normalize_user(name).ok())
+    })
+}
+
+/// Whether `body` mentions `user` (already normalised), as [`mentions`]
+/// finds them. It runs for every member on every message the server
+/// delivers, so it compares in place and allocates nothing.
+#[must_use]
+pub fn mentions_user(body: &str, user: &str) -> bool {
+    body.split('\n').any(|line| {
+        addressed(line)
+            .into_iter()
+            .chain(at_names(line))
+            .any(|name| name.eq_ignore_ascii_case(user))
+    })
+}
+
+/// Whether `word` occurs in `text` as a whole word, ignoring case (Unicode
+/// simple case folding, letter by letter): `deploy` is in "Deploy done!"
+/// but not in "deployed". A word ends where a letter, digit or `_` would
+/// not continue it, so a word ending in punctuation (`c++`) is found too.
+/// Allocates nothing; an empty `word` is never found.
+#[must_use]
+pub fn contains_word(text: &str, word: &str) -> bool {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    if word.is_empty() {
+        return false;
+    }
+    let mut before: Option<char> = None;
+    for (i, c) in text.char_indices() {
+        if !before.is_some_and(is_word)
+            && let Some(len) = prefix_ignoring_case(&text[i..], word)
+            && !text[i + len..].chars().next().is_some_and(is_word)
+        {
+            return true;
+        }
+        before = Some(c);
+    }
+    false
+}
+
+/// The length in `text` of a prefix equal to `word` ignoring case.
+fn prefix_ignoring_case(text: &str, word: &str) -> Option<usize> {
+    let mut t = text.char_indices();
+    for w in word.chars() {
+        let (_, c) = t.next()?;
+        if c != w && !c.to_lowercase().eq(w.to_lowercase()) {
+            return None;
+        }
+    }
+    Some(t.next().map_or(text.len(), |(i, _)| i))
+}
+
+/// The name a line is addressed to, `name:` or `name,` at its start
+/// (after any blanks), as written: not yet checked nor lowercased.
+fn addressed(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    let end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))?;
+    matches!(line.as_bytes()[end], b':' | b',')
+        .then(|| &line[..end])
+        .filter(|name| !name.is_empty())
+}
+
+/// The names after each `@` that starts a word, as written.
+fn at_names(line: &str) -> impl Iterator<Item = &str> {
+    let bytes = line.as_bytes();
+    line.match_indices('@').filter_map(move |(at, _)| {
         if at > 0 && (bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_') {
             return None;
         }
-        let rest = &body[at + 1..];
+        let rest = &line[at + 1..];
         let end = rest
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
             .unwrap_or(rest.len());
         // A trailing '-' is punctuation ("@bob- see"), not part of the name.
-        let name = rest[..end].trim_end_matches('-');
-        normalize_user(name).ok()
+        Some(rest[..end].trim_end_matches('-')).filter(|name| !name.is_empty())
     })
-}
-
-/// Whether `body` mentions `user` (already normalised).
-#[must_use]
-pub fn mentions_user(body: &str, user: &str) -> bool {
-    mentions(body).any(|m| m == user)
 }
 
 #[cfg(test)]
@@ -149,5 +218,40 @@ mod tests {
         assert_eq!(m, ["bob", "carol-x", "bob"]);
         assert!(mentions_user("hi @alice!", "alice"));
         assert!(!mentions_user("hi @alicia", "alice"));
+    }
+
+    #[test]
+    fn a_nick_and_a_colon_or_comma_at_the_start_of_a_line_is_a_mention() {
+        assert!(mentions_user("alice: lunch?", "alice"));
+        assert!(mentions_user("Alice, lunch?", "alice"));
+        assert!(mentions_user("  alice:", "alice"));
+        assert!(mentions_user("so\nalice: you too", "alice"));
+        // Not at the start, not followed by ':' or ',', or a longer name.
+        assert!(!mentions_user("ask alice: she knows", "alice"));
+        assert!(!mentions_user("alice is here", "alice"));
+        assert!(!mentions_user("alicia: hi", "alice"));
+        assert!(!mentions_user("alice-x: hi", "alice"));
+        assert!(!mentions_user("", "alice"));
+        assert!(!mentions_user(":", "alice"));
+        // `mentions` agrees, in order, and an `@nick:` is one mention.
+        let m: Vec<_> = mentions("Bob: ask @carol\n@dave: and\neve, too, frank,").collect();
+        assert_eq!(m, ["bob", "carol", "dave", "eve"]);
+        // Not a valid user name: not a mention.
+        assert_eq!(mentions("1st: item").count(), 0);
+    }
+
+    #[test]
+    fn whole_words_ignoring_case() {
+        assert!(contains_word("Deploy done!", "deploy"));
+        assert!(contains_word("the DEPLOY", "deploy"));
+        assert!(contains_word("(deploy)", "Deploy"));
+        assert!(contains_word("Über alles", "über"));
+        assert!(!contains_word("deployed", "deploy"));
+        assert!(!contains_word("redeploy", "deploy"));
+        assert!(!contains_word("deploy_x", "deploy"));
+        assert!(!contains_word("depl", "deploy"));
+        assert!(!contains_word("anything", ""));
+        assert!(contains_word("redeploy and deploy", "deploy"));
+        assert!(contains_word("learn c++ now", "c++"));
     }
 }

@@ -14,11 +14,21 @@
 //!
 //! [log]
 //! chat = true                        # chat logs in ~/.local/share/natter/logs
+//! theme = "light"                    # or "dark" (the default)
+//! highlights = ["deploy", "natter"]  # words that count as mentions
+//!
+//! [colors]                           # any element's colour, over the theme
+//! mention = "lightred"
+//!
+//! [keys]                             # key = action, over natter's keys
+//! "ctrl+j" = "next_room"
+//! "ctrl+n" = "none"                  # unbound: left to the input line
 //! ```
 //!
 //! The process environment is read once, into [`Env`], by the binary; the
 //! library only ever sees that value, so tests pass a fake one.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use natter_shared::names;
@@ -51,10 +61,23 @@ pub struct FileConfig {
     /// text selection.
     #[serde(default)]
     pub mouse: bool,
+    /// The colour preset of the full-screen client, which `colors`
+    /// overrides element by element.
+    #[serde(default)]
+    pub theme: ThemeName,
     /// Colours of the full-screen client, by name (`cyan`, `lightred`),
-    /// index (`208`) or `#rrggbb`.
+    /// index (`208`), `#rrggbb` or `reset` (the terminal's own).
     #[serde(default)]
     pub colors: Colors,
+    /// Words that count as mentions of you in the full-screen client
+    /// (whole words, any case): counted, notified and highlighted like
+    /// `@you`.
+    #[serde(default)]
+    pub highlights: Vec<String>,
+    /// Key bindings over natter's, key name to action name (`"none"`
+    /// unbinds); see [`crate::app::keys::KeyMap::with_config`].
+    #[serde(default)]
+    pub keys: BTreeMap<String, String>,
     // -- chat logs and `/open` --
     /// Chat logs, off by default (`crate::chatlog`).
     #[serde(default)]
@@ -86,7 +109,19 @@ impl LogConfig {
     }
 }
 
-/// Colour overrides; unset keys keep the default theme.
+/// The colour presets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeName {
+    /// For dark terminals, in the terminal's own 16 colours.
+    #[default]
+    Dark,
+    /// For light terminals (a white background).
+    Light,
+}
+
+/// Colour overrides, one per element the client draws; unset keys keep
+/// the theme's. See [`crate::ui::Theme`] for what each one colours.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Colors {
@@ -95,6 +130,32 @@ pub struct Colors {
     pub mention: Option<String>,
     pub error: Option<String>,
     pub dim: Option<String>,
+    pub border: Option<String>,
+    pub title: Option<String>,
+    pub topic: Option<String>,
+    pub time: Option<String>,
+    pub own_nick: Option<String>,
+    /// Other people's nicks: a list, each nick given one of them.
+    pub nicks: Option<Vec<String>>,
+    pub text: Option<String>,
+    pub notice: Option<String>,
+    pub status: Option<String>,
+    pub status_bg: Option<String>,
+    pub selected: Option<String>,
+    pub selected_bg: Option<String>,
+    pub input: Option<String>,
+    pub prompt: Option<String>,
+    pub highlight: Option<String>,
+    pub online: Option<String>,
+    pub away: Option<String>,
+    pub busy: Option<String>,
+}
+
+/// A colour as the config writes it.
+fn color(key: &str, value: &str) -> Result<ratatui::style::Color, String> {
+    use std::str::FromStr;
+    ratatui::style::Color::from_str(value)
+        .map_err(|_| format!("colors.{key}: unknown colour {value:?}"))
 }
 
 impl Colors {
@@ -103,19 +164,48 @@ impl Colors {
     /// # Errors
     /// A colour name that does not parse, named with its key.
     pub fn apply(&self, mut theme: crate::ui::Theme) -> Result<crate::ui::Theme, String> {
-        use std::str::FromStr;
-        let pick = |key: &str, value: &Option<String>, slot: &mut ratatui::style::Color| {
+        let t = &mut theme;
+        for (key, value, slot) in [
+            ("accent", &self.accent, &mut t.accent),
+            ("unread", &self.unread, &mut t.unread),
+            ("mention", &self.mention, &mut t.mention),
+            ("error", &self.error, &mut t.error),
+            ("dim", &self.dim, &mut t.dim),
+            ("border", &self.border, &mut t.border),
+            ("title", &self.title, &mut t.title),
+            ("topic", &self.topic, &mut t.topic),
+            ("time", &self.time, &mut t.time),
+            ("own_nick", &self.own_nick, &mut t.own_nick),
+            ("text", &self.text, &mut t.text),
+            ("notice", &self.notice, &mut t.notice),
+            ("status", &self.status, &mut t.status),
+            ("status_bg", &self.status_bg, &mut t.status_bg),
+            ("selected", &self.selected, &mut t.selected),
+            ("selected_bg", &self.selected_bg, &mut t.selected_bg),
+            ("input", &self.input, &mut t.input),
+            ("prompt", &self.prompt, &mut t.prompt),
+            ("highlight", &self.highlight, &mut t.highlight),
+            ("online", &self.online, &mut t.online),
+            ("away", &self.away, &mut t.away),
+            ("busy", &self.busy, &mut t.busy),
+        ] {
             if let Some(v) = value {
-                *slot = ratatui::style::Color::from_str(v)
-                    .map_err(|_| format!("colors.{key}: unknown colour {v:?}"))?;
+                *slot = color(key, v)?;
             }
-            Ok::<(), String>(())
-        };
-        pick("accent", &self.accent, &mut theme.accent)?;
-        pick("unread", &self.unread, &mut theme.unread)?;
-        pick("mention", &self.mention, &mut theme.mention)?;
-        pick("error", &self.error, &mut theme.error)?;
-        pick("dim", &self.dim, &mut theme.dim)?;
+        }
+        if let Some(list) = &self.nicks {
+            if list.is_empty() {
+                return Err("colors.nicks: give at least one colour".to_owned());
+            }
+            let list = list
+                .iter()
+                .map(|v| color("nicks", v))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Fewer than the palette's places: repeated to fill them.
+            for (slot, c) in theme.nicks.iter_mut().zip(list.iter().cycle()) {
+                *slot = *c;
+            }
+        }
         Ok(theme)
     }
 }
@@ -127,7 +217,34 @@ impl FileConfig {
     /// TOML's message (with line and column) for bad syntax, unknown keys or
     /// wrong types.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+        let config: Self = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        // Checked here, so that a bad colour or key is reported as the
+        // file's error, with its path, before anything starts.
+        config.theme()?;
+        config.keymap()?;
+        Ok(config)
+    }
+
+    /// The full-screen client's colours: the preset, then `[colors]`.
+    /// (`NO_COLOR` is the binary's to apply: it is the environment's.)
+    ///
+    /// # Errors
+    /// A colour that does not parse, named with its key.
+    pub fn theme(&self) -> Result<crate::ui::Theme, String> {
+        let preset = match self.theme {
+            ThemeName::Dark => crate::ui::Theme::dark(),
+            ThemeName::Light => crate::ui::Theme::light(),
+        };
+        self.colors.apply(preset)
+    }
+
+    /// The full-screen client's key bindings: natter's, with `[keys]`
+    /// over them.
+    ///
+    /// # Errors
+    /// A key or action name that does not parse, with its entry.
+    pub fn keymap(&self) -> Result<crate::app::KeyMap, String> {
+        crate::app::KeyMap::with_config(&self.keys)
     }
 
     /// Loads `explicit` (which must exist) or, without it, the default file
@@ -332,12 +449,94 @@ mod tests {
         assert_eq!(c.notify.level_for("#x"), crate::notify::NotifyLevel::All);
         let theme = c.colors.apply(crate::ui::Theme::default()).unwrap();
         assert_eq!(theme.accent, ratatui::style::Color::LightMagenta);
-        let bad = FileConfig::parse("[colors]\nerror = \"blurple\"\n").unwrap();
-        let err = bad.colors.apply(crate::ui::Theme::default()).unwrap_err();
+        // A bad colour is the file's error, found when it is read.
+        let err = FileConfig::parse("[colors]\nerror = \"blurple\"\n").unwrap_err();
         assert!(
             err.contains("colors.error") && err.contains("blurple"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_theme_is_a_preset_with_any_element_overridden() {
+        use crate::ui::Theme;
+        use ratatui::style::Color;
+        let c = FileConfig::parse("").unwrap();
+        assert_eq!(c.theme().unwrap(), Theme::dark());
+        let c = FileConfig::parse("theme = \"light\"\n").unwrap();
+        assert_eq!(c.theme().unwrap(), Theme::light());
+        let c = FileConfig::parse(
+            "theme = \"light\"\n[colors]\nborder = \"blue\"\nown_nick = \"#ff8800\"\nstatus_bg = \"reset\"\nhighlight = \"208\"\nnicks = [\"red\", \"green\"]\n",
+        )
+        .unwrap();
+        let theme = c.theme().unwrap();
+        assert_eq!(theme.border, Color::Blue);
+        assert_eq!(theme.own_nick, Color::Rgb(0xff, 0x88, 0x00));
+        assert_eq!(theme.status_bg, Color::Reset);
+        assert_eq!(theme.highlight, Color::Indexed(208));
+        assert_eq!(
+            theme.nicks[..4],
+            [Color::Red, Color::Green, Color::Red, Color::Green]
+        );
+        // What was not overridden is the preset's.
+        assert_eq!(theme.time, Theme::light().time);
+
+        let err = FileConfig::parse("theme = \"solarized\"\n").unwrap_err();
+        assert!(err.contains("theme") && err.contains("solarized"), "{err}");
+        let err = FileConfig::parse("[colors]\nnicks = [\"red\", \"mauve\"]\n").unwrap_err();
+        assert!(
+            err.contains("colors.nicks") && err.contains("mauve"),
+            "{err}"
+        );
+        let err = FileConfig::parse("[colors]\nnicks = []\n").unwrap_err();
+        assert!(err.contains("colors.nicks"), "{err}");
+        let err = FileConfig::parse("[colors]\nborders = \"red\"\n").unwrap_err();
+        assert!(err.contains("borders"), "{err}");
+    }
+
+    #[test]
+    fn highlights_and_keys_parse_and_bad_keys_are_named() {
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let c = FileConfig::parse(
+            "highlights = [\"deploy\", \"natter\"]\n[keys]\n\"ctrl+j\" = \"next_room\"\n\"f5\" = \"reconnect\"\n\"ctrl+n\" = \"none\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.highlights, ["deploy", "natter"]);
+        let keys = c.keymap().unwrap();
+        let main =
+            |code, m| keys.action(crate::app::keys::Context::Main, &KeyEvent::new(code, m), "");
+        assert_eq!(
+            main(KeyCode::Char('j'), KeyModifiers::CONTROL),
+            Some(crate::app::Action::NextRoom)
+        );
+        assert_eq!(
+            main(KeyCode::F(5), KeyModifiers::NONE),
+            Some(crate::app::Action::Reconnect)
+        );
+        assert_eq!(main(KeyCode::Char('n'), KeyModifiers::CONTROL), None);
+
+        let err = FileConfig::parse("[keys]\n\"ctrl+j\" = \"nxt_room\"\n").unwrap_err();
+        assert!(
+            err.contains("keys.\"ctrl+j\"") && err.contains("unknown action \"nxt_room\""),
+            "{err}"
+        );
+        assert!(err.contains("next_room"), "lists the actions: {err}");
+        let err = FileConfig::parse("[keys]\n\"hyper+j\" = \"help\"\n").unwrap_err();
+        assert!(
+            err.contains("keys.\"hyper+j\"") && err.contains("hyper"),
+            "{err}"
+        );
+        let err = FileConfig::parse("[keys]\n\"f13\" = \"help\"\n").unwrap_err();
+        assert!(err.contains("unknown key \"f13\""), "{err}");
+        // An overlay's action is not the main screen's.
+        let err = FileConfig::parse("[keys]\n\"f6\" = \"confirm\"\n").unwrap_err();
+        assert!(err.contains("confirm"), "{err}");
+        // And through the loader, the error names the file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        std::fs::write(&path, "[keys]\n\"ctrl+j\" = \"jump\"\n").unwrap();
+        let err = FileConfig::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("keys.toml") && err.contains("jump"), "{err}");
     }
 
     #[test]

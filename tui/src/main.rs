@@ -267,10 +267,7 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
     let _guard = init_file_logging();
     let env = Env::from_process();
     let file = FileConfig::load(cli.config.as_deref())?;
-    let mut theme = file
-        .colors
-        .apply(natter::ui::Theme::default())
-        .map_err(ClientError::Usage)?;
+    let mut theme = file.theme().map_err(ClientError::Usage)?;
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         theme = natter::ui::Theme::plain();
     }
@@ -302,6 +299,8 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
             .open_command
             .clone()
             .unwrap_or_else(|| natter::app::DEFAULT_OPEN_COMMAND.to_owned()),
+        highlights: file.highlights.clone(),
+        keys: file.keymap().map_err(ClientError::Usage)?,
         ..natter::app::Settings::default()
     };
     runtime.block_on(async {

@@ -366,3 +366,64 @@ fn a_long_reconnect_reason_leaves_the_room_visible() {
         insta::assert_snapshot!(format!("long_reason_{w}x{h}"), text);
     }
 }
+
+// ---- themes and highlights ------------------------------------------------
+
+/// The screen as text, each row followed by its styled runs (columns,
+/// colours, modifiers) where they differ from the terminal's defaults: the
+/// plain snapshots cannot show colours, and these are about colours.
+fn styled_screen(app: &App, theme: &Theme) -> String {
+    use ratatui::style::{Color, Modifier};
+    use std::fmt::Write as _;
+    let (w, h) = app.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal
+        .draw(|f| ui::draw(f, app, theme, Instant::now()))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        let cells: Vec<_> = (0..w).map(|x| &buffer[(x, y)]).collect();
+        let text: String = cells.iter().map(|c| c.symbol()).collect();
+        let _ = writeln!(out, "{:?}", text.trim_end());
+        let mut x = 0;
+        while x < cells.len() {
+            let style = |c: &ratatui::buffer::Cell| (c.fg, c.bg, c.modifier);
+            let run = cells[x..]
+                .iter()
+                .take_while(|c| style(c) == style(cells[x]))
+                .count();
+            let (fg, bg, modifier) = style(cells[x]);
+            // Spaces show no colour but their background or reverse.
+            let invisible = cells[x..x + run].iter().all(|c| c.symbol() == " ")
+                && bg == Color::Reset
+                && !modifier.contains(Modifier::REVERSED);
+            let plain = fg == Color::Reset && bg == Color::Reset && modifier.is_empty();
+            if !(plain || invisible) {
+                let _ = writeln!(out, "    {x}..{}: {fg:?} on {bg:?} {modifier:?}", x + run);
+            }
+            x += run;
+        }
+    }
+    out
+}
+
+#[test]
+fn light_theme_with_a_mention_and_a_highlight_word() {
+    let mut app = connected(60, 20);
+    app.settings.highlights = vec!["release".into()];
+    insta::assert_snapshot!(
+        "light_highlights_60x20",
+        styled_screen(&app, &Theme::light())
+    );
+}
+
+#[test]
+fn mentions_stand_out_without_colours() {
+    let mut app = connected(60, 20);
+    app.settings.highlights = vec!["release".into()];
+    insta::assert_snapshot!(
+        "no_color_highlights_60x20",
+        styled_screen(&app, &Theme::plain())
+    );
+}

@@ -108,7 +108,7 @@ async fn chat_in_a_real_terminal_through_an_outage() {
     tmux.key("Enter");
     let screen = wait_for(&tmux, "│ #lobby").await;
     assert!(
-        screen.lines().any(|l| l.starts_with(" #lobby")),
+        screen.lines().any(|l| l.starts_with(" 2 #lobby")),
         "listed:\n{screen}"
     );
     tmux.key("C-p");

@@ -1,7 +1,8 @@
 //! The composer: the input line and what helps you write in it.
 //!
 //! - the text itself (tui-input: cursor, words, multi-line with Alt+Enter,
-//!   pastes inserted as-is);
+//!   pastes inserted as-is), with bash's readline keys for words and
+//!   lines where tui-input's differ;
 //! - Up/Down recall of what you sent, keeping the draft you were writing;
 //! - Tab completion of nicks, `#rooms` and `/commands`;
 //! - the typing throttle: "typing" goes out at most every
@@ -108,11 +109,90 @@ impl Composer {
     /// True if the text changed.
     pub(crate) fn edit(&mut self, key: KeyEvent) -> bool {
         let before = self.input.value().to_owned();
-        self.input.handle_event(&crossterm::event::Event::Key(key));
+        if !self.readline(key) {
+            self.input.handle_event(&crossterm::event::Event::Key(key));
+        }
         if self.input.value() == before {
             return false;
         }
         self.recall = None;
+        true
+    }
+
+    /// The keys that move and delete by words and lines as bash's do,
+    /// where tui-input differs: it reads Alt+B, Alt+F and Alt+D only from
+    /// terminals that report Meta (most report Alt), deletes backwards on
+    /// Alt+D, empties the whole input on Ctrl+U, and goes to the start
+    /// and end of everything rather than of the line on Ctrl+A and
+    /// Ctrl+E. True if the key was one of them.
+    ///
+    /// Words (Alt+B, Alt+F, Alt+D) are runs of letters and digits; Ctrl+W
+    /// deletes back to a blank. Lines are those of the message, so in a
+    /// message of several lines Ctrl+A, Ctrl+E and Ctrl+U stay on the
+    /// cursor's line.
+    fn readline(&mut self, key: KeyEvent) -> bool {
+        use crossterm::event::{KeyCode, KeyEventKind, KeyModifiers};
+        if key.kind == KeyEventKind::Release {
+            return false;
+        }
+        let chars: Vec<char> = self.input.value().chars().collect();
+        let at = self.input.cursor().min(chars.len());
+        let alt = key.modifiers == KeyModifiers::ALT || key.modifiers == KeyModifiers::META;
+        let ctrl = key.modifiers == KeyModifiers::CONTROL;
+        let word = |c: &char| c.is_alphanumeric();
+        let word_back = || {
+            let gap = chars[..at].iter().rev().take_while(|c| !word(c)).count();
+            let run = chars[..at - gap]
+                .iter()
+                .rev()
+                .take_while(|c| word(c))
+                .count();
+            at - gap - run
+        };
+        let word_forward = || {
+            let gap = chars[at..].iter().take_while(|c| !word(c)).count();
+            let run = chars[at + gap..].iter().take_while(|c| word(c)).count();
+            at + gap + run
+        };
+        let line_start = chars[..at]
+            .iter()
+            .rposition(|c| *c == '\n')
+            .map_or(0, |i| i + 1);
+        let line_end = chars[at..]
+            .iter()
+            .position(|c| *c == '\n')
+            .map_or(chars.len(), |i| at + i);
+        // The characters to delete, and where the cursor goes.
+        let (delete, cursor) = match key.code {
+            KeyCode::Char('b') if alt => (at..at, word_back()),
+            KeyCode::Char('f') if alt => (at..at, word_forward()),
+            KeyCode::Char('d') if alt => (at..word_forward(), at),
+            KeyCode::Char('w') if ctrl => {
+                let gap = chars[..at]
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_whitespace())
+                    .count();
+                let run = chars[..at - gap]
+                    .iter()
+                    .rev()
+                    .take_while(|c| !c.is_whitespace())
+                    .count();
+                (at - gap - run..at, at - gap - run)
+            }
+            KeyCode::Char('a') if ctrl => (at..at, line_start),
+            KeyCode::Char('e') if ctrl => (at..at, line_end),
+            KeyCode::Char('u') if ctrl => (line_start..at, line_start),
+            _ => return false,
+        };
+        if !delete.is_empty() {
+            let value: String = chars[..delete.start]
+                .iter()
+                .chain(&chars[delete.end..])
+                .collect();
+            self.input = Input::new(value);
+        }
+        self.input = std::mem::take(&mut self.input).with_cursor(cursor);
         true
     }
 

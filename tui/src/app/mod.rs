@@ -46,7 +46,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyEvent, MouseEvent, MouseEventKind};
-use natter_shared::names::mentions_user;
+use natter_shared::names::{contains_word, mentions_user};
 use natter_shared::{
     ErrorReply, Event, LeaveKind, Message, MessageId, PresenceState, Request, Response, RoomKind,
     SessionInfo,
@@ -192,6 +192,10 @@ pub struct Settings {
     pub open_command: String,
     /// `/notify`, `/mute` and `/close` as chosen so far (see `prefs.rs`).
     pub prefs: crate::prefs::RoomPrefs,
+    /// Words that count as mentions of you (whole words, any case).
+    pub highlights: Vec<String>,
+    /// The key bindings: natter's, with the config's `[keys]` over them.
+    pub keys: KeyMap,
 }
 
 impl Default for Settings {
@@ -204,6 +208,8 @@ impl Default for Settings {
             chat_log: None,
             open_command: DEFAULT_OPEN_COMMAND.to_owned(),
             prefs: crate::prefs::RoomPrefs::default(),
+            highlights: Vec::new(),
+            keys: KeyMap::default(),
         }
     }
 }
@@ -272,7 +278,7 @@ impl App {
             rooms: Rooms::default(),
             composer: Composer::default(),
             overlay: Overlay::None,
-            keys: KeyMap::default(),
+            keys: settings.keys.clone(),
             size: (120, 40),
             show_rooms: None,
             show_users: None,
@@ -319,6 +325,18 @@ impl App {
             0 => "natter".to_owned(),
             n => format!("natter ({n})"),
         }
+    }
+
+    /// Whether a message body mentions you: `@you`, `you:` at the start
+    /// of a line, or one of your highlight words.
+    #[must_use]
+    pub fn mentions_me(&self, body: &str) -> bool {
+        mentions_user(body, &self.user)
+            || self
+                .settings
+                .highlights
+                .iter()
+                .any(|word| contains_word(body, word))
     }
 
     /// Your presence as you set it.
@@ -655,7 +673,8 @@ impl App {
             effects.extend(self.mark_read_if_viewing());
             return effects;
         }
-        let mentioned = mentions_user(&m.body, &self.user);
+        let mentioned = self.mentions_me(&m.body);
+        let room = &mut self.rooms[index];
         let at_bottom = room.scroll.is_none();
         let on_screen = index == current && at_bottom && focused;
         if !own && !on_screen {

@@ -1714,3 +1714,225 @@ mod links_and_splits {
         assert_eq!(split_body("a\n\n\n\nb", 2), ["a", "b"], "no blank messages");
     }
 }
+
+// ---- highlights, readline keys, configured keys ---------------------------
+
+mod daily_driver {
+    use super::*;
+
+    fn alt(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::ALT)
+    }
+
+    /// `text` in the input, the cursor at `cursor` characters.
+    fn input_at(text: &str, cursor: usize) -> App {
+        let mut app = online_app();
+        app.composer.paste(text);
+        let now = Instant::now();
+        for _ in 0..text.chars().count() - cursor {
+            app.on_key(key(KeyCode::Left), now, 0);
+        }
+        assert_eq!(app.composer.cursor(), cursor);
+        app
+    }
+
+    /// The input after pressing `keys`, with `|` where the cursor is.
+    fn after(text: &str, cursor: usize, keys: &[KeyEvent]) -> String {
+        let mut app = input_at(text, cursor);
+        for k in keys {
+            app.on_key(*k, Instant::now(), 0);
+        }
+        let mut shown: Vec<char> = app.composer.value().chars().collect();
+        shown.insert(app.composer.cursor(), '|');
+        shown.into_iter().collect()
+    }
+
+    #[test]
+    fn nick_colon_at_the_start_counts_and_notifies_as_a_mention() {
+        let mut app = online_app();
+        let now = Instant::now();
+        let effects = app.on_event(
+            Event::Message(msg(11, "#rust", "bob", "alice: lunch?")),
+            now,
+        );
+        assert_eq!(notifications(&effects), 1);
+        assert_eq!(app.rooms.by_name("#rust").unwrap().mentions, 2);
+        // Elsewhere in the line it is just a word.
+        let effects = app.on_event(
+            Event::Message(msg(12, "#rust", "bob", "ask alice: she knows")),
+            now,
+        );
+        assert_eq!(notifications(&effects), 0);
+        assert_eq!(app.rooms.by_name("#rust").unwrap().mentions, 2);
+    }
+
+    #[test]
+    fn highlight_words_count_notify_and_match_whole_words_in_any_case() {
+        let settings = Settings {
+            highlights: vec!["deploy".into(), "Natter".into()],
+            ..Settings::default()
+        };
+        let mut app = App::new("chat:7878", "alice", settings);
+        app.on_online(&SessionInfo {
+            user: "alice".into(),
+            admin: false,
+            token: None,
+            rooms: vec![room_state("#general", 0, 0), room_state("#ops", 0, 0)],
+            blocked: Vec::new(),
+            invitations: Vec::new(),
+        });
+        let now = Instant::now();
+        let mut send = |id, body: &str| {
+            let effects = app.on_event(Event::Message(msg(id, "#ops", "bob", body)), now);
+            notifications(&effects)
+        };
+        assert_eq!(send(11, "DEPLOY is done"), 1);
+        assert_eq!(send(12, "who broke natter?"), 1);
+        assert_eq!(send(13, "redeployed it"), 0);
+        assert_eq!(send(14, "nothing here"), 0);
+        assert_eq!(app.rooms.by_name("#ops").unwrap().mentions, 2);
+        assert_eq!(app.rooms.by_name("#ops").unwrap().unread, 4);
+        // Your own message with the word is not a mention of you.
+        app.on_event(Event::Message(msg(15, "#ops", "alice", "deploy")), now);
+        assert_eq!(app.rooms.by_name("#ops").unwrap().mentions, 2);
+        assert!(app.mentions_me("a deploy!") && !app.mentions_me("deployment"));
+    }
+
+    #[test]
+    fn alt_b_and_alt_f_move_by_words() {
+        assert_eq!(after("one two-three", 13, &[alt('b')]), "one two-|three");
+        assert_eq!(
+            after("one two-three", 13, &[alt('b'), alt('b')]),
+            "one |two-three"
+        );
+        assert_eq!(after("one two-three", 0, &[alt('f')]), "one| two-three");
+        assert_eq!(
+            after("one two-three", 3, &[alt('f'), alt('f')]),
+            "one two-three|"
+        );
+        // Across the lines of a message.
+        assert_eq!(after("one\ntwo", 4, &[alt('b')]), "|one\ntwo");
+        assert_eq!(after("one\ntwo", 3, &[alt('f')]), "one\ntwo|");
+    }
+
+    #[test]
+    fn alt_d_deletes_the_word_ahead() {
+        assert_eq!(after("one two three", 3, &[alt('d')]), "one| three");
+        assert_eq!(after("one two three", 5, &[alt('d')]), "one t| three");
+        assert_eq!(after("one\ntwo three", 3, &[alt('d')]), "one| three");
+        assert_eq!(after("end", 3, &[alt('d')]), "end|");
+    }
+
+    #[test]
+    fn ctrl_w_deletes_back_to_a_blank() {
+        assert_eq!(after("git push -f", 11, &[ctrl('w')]), "git push |");
+        assert_eq!(after("a b-c.d  ", 9, &[ctrl('w')]), "a |");
+        assert_eq!(after("one\ntwo", 7, &[ctrl('w')]), "one\n|");
+        assert_eq!(after("one two", 3, &[ctrl('w')]), "| two");
+    }
+
+    #[test]
+    fn ctrl_a_and_ctrl_e_go_to_the_start_and_end_of_the_line() {
+        assert_eq!(after("hello world", 5, &[ctrl('a')]), "|hello world");
+        assert_eq!(after("hello world", 5, &[ctrl('e')]), "hello world|");
+        assert_eq!(after("one\ntwo\nsix", 5, &[ctrl('a')]), "one\n|two\nsix");
+        assert_eq!(after("one\ntwo\nsix", 5, &[ctrl('e')]), "one\ntwo|\nsix");
+    }
+
+    #[test]
+    fn ctrl_u_deletes_to_the_start_of_the_line() {
+        assert_eq!(after("hello world", 6, &[ctrl('u')]), "|world");
+        assert_eq!(after("one\ntwo three", 8, &[ctrl('u')]), "one\n|three");
+        assert_eq!(after("", 0, &[ctrl('u')]), "|");
+    }
+
+    #[test]
+    fn readline_deletions_send_typing_and_are_text_changes() {
+        let mut app = input_at("hello world", 11);
+        let effects = app.on_key(ctrl('w'), Instant::now(), 0);
+        assert!(
+            requests(&effects)
+                .iter()
+                .any(|r| matches!(r, Request::Typing { active: true, .. })),
+            "{effects:?}"
+        );
+        assert_eq!(app.composer.value(), "hello ");
+    }
+
+    fn configured(table: &[(&str, &str)]) -> App {
+        let table = table
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let settings = Settings {
+            keys: KeyMap::with_config(&table).unwrap(),
+            ..Settings::default()
+        };
+        let mut app = App::new("chat:7878", "alice", settings);
+        app.on_online(&SessionInfo {
+            user: "alice".into(),
+            admin: false,
+            token: None,
+            rooms: vec![
+                room_state("#a", 0, 0),
+                room_state("#b", 0, 0),
+                room_state("#c", 0, 0),
+            ],
+            blocked: Vec::new(),
+            invitations: Vec::new(),
+        });
+        app
+    }
+
+    #[test]
+    fn a_rebound_key_does_the_new_thing_and_an_unbound_one_nothing() {
+        let mut app = configured(&[
+            ("ctrl+j", "next_room"),
+            ("ctrl+n", "none"),
+            ("f5", "room_3"),
+            ("ctrl+q", "toggle_users"),
+        ]);
+        let now = Instant::now();
+        assert_eq!(app.room().unwrap().name, "#a");
+        app.on_key(ctrl('j'), now, 0);
+        assert_eq!(app.room().unwrap().name, "#b");
+        app.on_key(ctrl('n'), now, 0);
+        assert_eq!(app.room().unwrap().name, "#b", "ctrl+n is unbound");
+        app.on_key(key(KeyCode::F(5)), now, 0);
+        assert_eq!(app.room().unwrap().name, "#c");
+        // Ctrl+Q was "quit" anywhere; on the main screen it is taken.
+        let users = app.users_pane();
+        assert!(!app.on_key(ctrl('q'), now, 0).contains(&Effect::Quit));
+        assert_eq!(app.users_pane(), !users);
+        assert!(app.on_key(ctrl('c'), now, 0).contains(&Effect::Quit));
+        // The defaults that were not touched still work.
+        app.on_key(ctrl('p'), now, 0);
+        assert_eq!(app.room().unwrap().name, "#b");
+    }
+
+    #[test]
+    fn the_help_shows_the_keys_in_use() {
+        let label = |app: &App, action| {
+            keys::KEYS
+                .iter()
+                .find(|(k, _)| *k == keys::HelpKeys::Bound(action))
+                .map(|(k, _)| k.label(&app.keys))
+                .unwrap()
+        };
+        let app = online_app();
+        let rooms: &[Action] = &[Action::NextRoom, Action::PrevRoom];
+        assert_eq!(label(&app, rooms), "Ctrl+N / Ctrl+P");
+        assert_eq!(label(&app, &[Action::Room(0)]), "Alt+1..9");
+        assert_eq!(label(&app, &[Action::Quit]), "Ctrl+C, Ctrl+Q");
+        let app = configured(&[
+            ("ctrl+j", "next_room"),
+            ("ctrl+p", "none"),
+            ("f9", "room_1"),
+        ]);
+        assert_eq!(label(&app, rooms), "Ctrl+J, Ctrl+N / (unbound)");
+        assert_eq!(
+            label(&app, &[Action::Room(0)]),
+            "F9, Alt+1, Alt+2, Alt+3, Alt+4, Alt+5, Alt+6, Alt+7, Alt+8, Alt+9"
+        );
+    }
+}

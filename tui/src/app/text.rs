@@ -501,6 +501,16 @@ impl Layout<'_> {
     /// The rows in view, top to bottom, at most `height`.
     #[must_use]
     pub fn visible(&self, room: &Room, height: usize) -> Vec<Row> {
+        self.visible_entries(room, height)
+            .into_iter()
+            .map(|(_, row)| row)
+            .collect()
+    }
+
+    /// [`Layout::visible`], each row with the index of its entry (for
+    /// drawing what depends on the whole message, like a mention).
+    #[must_use]
+    pub fn visible_entries(&self, room: &Room, height: usize) -> Vec<(usize, Row)> {
         let n = room.entries.len();
         if n == 0 || height == 0 {
             return Vec::new();
@@ -510,11 +520,12 @@ impl Layout<'_> {
         let mut i = n - 1 - s.anchor.min(n - 1);
         let mut rows = self.rows(room, i, marker);
         rows.truncate(rows.len().saturating_sub(s.skip));
-        let mut out: std::collections::VecDeque<Row> = rows.into();
+        let mut out: std::collections::VecDeque<(usize, Row)> =
+            rows.into_iter().map(|r| (i, r)).collect();
         while out.len() < height && i > 0 {
             i -= 1;
             for r in self.rows(room, i, marker).into_iter().rev() {
-                out.push_front(r);
+                out.push_front((i, r));
             }
         }
         while out.len() > height {

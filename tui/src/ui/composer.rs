@@ -4,14 +4,15 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
+use super::Theme;
 use crate::app::{App, Overlay};
 
-pub(super) fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
+pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     if area.height == 0 {
         return;
     }
@@ -35,8 +36,8 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
             (*l).to_owned()
         };
         out.push(Line::from(vec![
-            Span::styled(prompt, Style::default().add_modifier(Modifier::BOLD)),
-            Span::raw(text),
+            Span::styled(prompt, theme.fg(theme.prompt).add_modifier(Modifier::BOLD)),
+            Span::styled(text, theme.fg(theme.input)),
         ]));
     }
     frame.render_widget(Paragraph::new(out), area);

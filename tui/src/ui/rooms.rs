@@ -1,9 +1,10 @@
-//! The rooms pane: every room in order, the current one reversed, unread
-//! and mention counts on the right.
+//! The rooms pane: every room in order, the first nine numbered for
+//! Alt+1..9, the current one in the selected colours (reversed by
+//! default), unread and mention counts on the right.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Borders;
 use unicode_width::UnicodeWidthStr;
@@ -20,15 +21,31 @@ fn counts(unread: u32, mentions: u32) -> String {
     }
 }
 
+/// The number Alt+number picks the room at `index` with, if it has one.
+fn number(index: usize) -> String {
+    if index < 9 {
+        format!("{} ", index + 1)
+    } else {
+        "  ".to_owned()
+    }
+}
+
 pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let width = usize::from(area.width.saturating_sub(1));
     let mut lines = vec![Line::styled(" rooms", theme.dim())];
     for (i, r) in app.rooms.iter().enumerate() {
+        let number = number(i);
         let badge = counts(r.unread, r.mentions);
-        let name_w = width.saturating_sub(badge.width() + 2);
+        let name_w = width.saturating_sub(badge.width() + number.width() + 2);
         let name = truncate(&r.name, name_w);
-        let pad = width.saturating_sub(1 + name.width() + badge.width());
-        let mut style = Style::default();
+        let pad = width.saturating_sub(1 + number.width() + name.width() + badge.width());
+        let selected = i == app.rooms.current_index();
+        let (number_style, mut style) = if selected {
+            let bar = theme.bar(theme.selected, theme.selected_bg);
+            (bar, bar)
+        } else {
+            (theme.dim(), theme.fg(theme.text))
+        };
         if r.unread > 0 {
             style = style.add_modifier(Modifier::BOLD);
         }
@@ -37,12 +54,13 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
         } else {
             theme.fg(theme.unread).add_modifier(Modifier::BOLD)
         };
-        if i == app.rooms.current_index() {
-            style = style.add_modifier(Modifier::REVERSED);
-            badge_style = badge_style.add_modifier(Modifier::REVERSED);
+        if selected {
+            badge_style = theme.on_bar(badge_style, theme.selected_bg);
         }
         lines.push(Line::from(vec![
-            Span::styled(format!(" {name}{}", " ".repeat(pad)), style),
+            Span::styled(" ", style),
+            Span::styled(number, number_style),
+            Span::styled(format!("{name}{}", " ".repeat(pad)), style),
             Span::styled(badge, badge_style),
         ]));
     }

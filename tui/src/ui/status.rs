@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
@@ -65,9 +65,9 @@ pub fn conn_text(app: &App, now: Instant, compact: bool) -> String {
 
 pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: Instant) {
     let conn_style = match app.conn {
-        ConnState::Online { .. } => theme.fg(Color::Green),
+        ConnState::Online { .. } => theme.fg(theme.online),
         ConnState::Stopped(_) => theme.fg(theme.error),
-        _ => theme.fg(theme.mention),
+        _ => theme.fg(theme.away),
     };
     let width = usize::from(area.width);
     let total = app.total_unread();
@@ -110,7 +110,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, 
         ));
     }
     frame.render_widget(
-        Paragraph::new(Line::from(spans)).style(Style::default().add_modifier(Modifier::REVERSED)),
+        Paragraph::new(Line::from(spans)).style(theme.bar(theme.status, theme.status_bg)),
         area,
     );
 }

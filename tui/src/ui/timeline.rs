@@ -6,14 +6,14 @@
 use ratatui::Frame;
 use ratatui::buffer::{Buffer, CellDiffOption};
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::Theme;
 use crate::app::text::{self, Layout, Row};
-use crate::app::{App, Delivery};
+use crate::app::{App, Delivery, EntryKind};
 
 pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let Some(room) = app.room() else {
@@ -30,18 +30,16 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     };
     // Title: the room and its topic (also the room's name when the rooms
     // pane is collapsed).
+    let name = Span::styled(
+        format!(" {}", room.name),
+        theme.fg(theme.title).add_modifier(Modifier::BOLD),
+    );
     let title = if room.topic.is_empty() {
-        vec![Span::styled(
-            format!(" {}", room.name),
-            Style::default().add_modifier(Modifier::BOLD),
-        )]
+        vec![name]
     } else {
         vec![
-            Span::styled(
-                format!(" {}", room.name),
-                Style::default().add_modifier(Modifier::BOLD),
-            ),
-            Span::styled(format!(" │ {}", room.topic), theme.dim()),
+            name,
+            Span::styled(format!(" │ {}", room.topic), theme.soft(theme.topic)),
         ]
     };
     frame.render_widget(
@@ -55,14 +53,18 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
         me: &app.user,
         blocked: app.safety.blocked(),
     };
-    let rows = layout.visible(room, usize::from(body.height));
+    let rows = layout.visible_entries(room, usize::from(body.height));
     let pad = usize::from(body.height).saturating_sub(rows.len());
-    let on_screen = links(&rows, usize::from(body.width));
+    let plain: Vec<Row> = rows.iter().map(|(_, r)| r.clone()).collect();
+    let on_screen = links(&plain, usize::from(body.width));
     let mut lines: Vec<Line<'_>> = vec![Line::from(""); pad];
-    lines.extend(
-        rows.into_iter()
-            .map(|r| row_line(r, theme, usize::from(body.width))),
-    );
+    lines.extend(rows.into_iter().map(|(i, r)| {
+        let mention = match &room.entries[i].kind {
+            EntryKind::Msg { from, body, .. } => *from != app.user && app.mentions_me(body),
+            _ => false,
+        };
+        row_line(r, theme, usize::from(body.width), &app.user, mention)
+    }));
     frame.render_widget(Paragraph::new(lines), body);
     hyperlink(frame.buffer_mut(), body, pad, &on_screen);
     if room.loading_older && body.height > 0 {
@@ -209,7 +211,15 @@ fn rule(label: &str, width: usize) -> String {
     )
 }
 
-fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
+/// One row; `mention` when its message mentions you (or a highlight
+/// word), drawn in the highlight style so that it stands out. `me` names
+/// your own nick, which has its own colour.
+fn row_line<'a>(row: Row, theme: &Theme, width: usize, me: &str, mention: bool) -> Line<'a> {
+    let text_style = if mention {
+        theme.highlight()
+    } else {
+        theme.fg(theme.text)
+    };
     match row {
         Row::Day(day) => Line::styled(rule(&format!(" {day} "), width), theme.dim()),
         Row::New => Line::styled(
@@ -223,19 +233,24 @@ fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
             text,
             delivery,
         } => {
-            let mut spans = vec![Span::styled(format!("{time} "), theme.dim())];
+            let time_style = if mention {
+                theme.highlight_mark()
+            } else {
+                theme.soft(theme.time)
+            };
+            let mut spans = vec![Span::styled(time, time_style), Span::raw(" ")];
             let name = nick.trim_start_matches("* ").to_owned();
             if action {
-                spans.push(Span::raw("* "));
+                spans.push(Span::styled("* ", text_style));
             }
             spans.push(Span::styled(
                 name,
-                theme.nick(nick.trim_start_matches("* ")),
+                theme.nick(nick.trim_start_matches("* "), me),
             ));
             spans.push(Span::raw(" "));
             let text_style = match delivery {
                 Some(Delivery::Pending) => theme.dim(),
-                _ => Style::default(),
+                _ => text_style,
             };
             spans.push(Span::styled(text, text_style));
             if delivery == Some(Delivery::Pending) {
@@ -247,7 +262,10 @@ fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
             Span::raw(" ".repeat(indent)),
             Span::styled(text, theme.fg(theme.error)),
         ]),
-        Row::More { indent, text } => Line::raw(format!("{}{text}", " ".repeat(indent))),
+        Row::More { indent, text } => Line::from(vec![
+            Span::raw(" ".repeat(indent)),
+            Span::styled(text, text_style),
+        ]),
         Row::Hidden { time, text } => Line::styled(
             format!("{time} ·· {text}"),
             theme.dim().add_modifier(Modifier::ITALIC),
@@ -276,10 +294,10 @@ fn row_line<'a>(row: Row, theme: &Theme, width: usize) -> Line<'a> {
             } else if dim {
                 theme.dim()
             } else {
-                Style::default()
+                theme.fg(theme.notice)
             };
             Line::from(vec![
-                Span::styled(time, theme.dim()),
+                Span::styled(time, theme.soft(theme.time)),
                 Span::styled(mark, style),
                 Span::styled(text, body),
             ])

@@ -5,7 +5,6 @@
 use natter_shared::{PresenceState, Role};
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Borders;
 use unicode_width::UnicodeWidthStr;
@@ -41,9 +40,9 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     )];
     for m in &room.members {
         let symbol_style = match m.presence {
-            PresenceState::Online => theme.fg(Color::Green),
-            PresenceState::Away => theme.fg(Color::Yellow),
-            PresenceState::Busy => theme.fg(Color::Red),
+            PresenceState::Online => theme.fg(theme.online),
+            PresenceState::Away => theme.fg(theme.away),
+            PresenceState::Busy => theme.fg(theme.busy),
             _ => theme.dim(),
         };
         let role = match m.role {
@@ -59,7 +58,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
                 if m.presence == PresenceState::Offline {
                     theme.dim()
                 } else {
-                    Style::default()
+                    theme.fg(theme.text)
                 },
             ),
         ];

@@ -1,7 +1,8 @@
 //! The help overlay (F1, `/help`): the keys, the commands and where the
-//! credentials came from. What it shows is [`crate::app::keys::KEYS`],
-//! [`crate::app::command::COMMANDS`] and `App::credential_source`, drawn
-//! by `crate::ui::overlay::help`; its only state is how far it is
+//! credentials came from. What it shows is [`crate::app::keys::KEYS`]
+//! (labelled with the keys `App::keys` binds, so the config's `[keys]`
+//! show), [`crate::app::command::COMMANDS`] and `App::credential_source`,
+//! drawn by `crate::ui::overlay::help`; its only state is how far it is
 //! scrolled, since it is longer than most terminals are tall.
 //!
 //! The line arithmetic lives here, shared with drawing, so that scrolling

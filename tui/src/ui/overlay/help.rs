@@ -3,7 +3,7 @@
 //! counted by `app::overlay::help::lines`, which scrolling also uses.
 
 use ratatui::Frame;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
@@ -25,9 +25,10 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, state: Help)
         ),
         Line::styled("Esc closes · Up/Down, PgUp/PgDn scroll", theme.dim()),
         Line::from(""),
-        Line::styled("Keys", Style::default().add_modifier(Modifier::BOLD)),
+        Line::styled("Keys", theme.fg(theme.title).add_modifier(Modifier::BOLD)),
     ];
     for (k, v) in KEYS {
+        let k = k.label(&app.keys);
         lines.push(Line::from(vec![
             Span::styled(format!("  {k:<21}"), theme.fg(theme.accent)),
             Span::raw(*v),
@@ -36,7 +37,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, state: Help)
     lines.push(Line::from(""));
     lines.push(Line::styled(
         "Commands",
-        Style::default().add_modifier(Modifier::BOLD),
+        theme.fg(theme.title).add_modifier(Modifier::BOLD),
     ));
     for (c, args, v) in COMMANDS {
         let name = Span::styled(format!("  {c:<NAME_COLUMNS$}"), theme.fg(theme.accent));

@@ -2,7 +2,7 @@
 //! reversed, and why the last attempt failed.
 
 use ratatui::Frame;
-use ratatui::style::{Modifier, Style};
+
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use unicode_width::UnicodeWidthStr;
@@ -14,9 +14,9 @@ use crate::ui::Theme;
 pub(super) fn draw(frame: &mut Frame<'_>, theme: &Theme, form: &LoginForm) {
     let field = |label: &str, value: String, active: bool| {
         let style = if active {
-            Style::default().add_modifier(Modifier::REVERSED)
+            theme.bar(theme.selected, theme.selected_bg)
         } else {
-            Style::default()
+            theme.fg(theme.input)
         };
         Line::from(vec![
             Span::raw(format!("  {label:<10}")),

@@ -3,7 +3,7 @@
 
 use natter_shared::RoomKind;
 use ratatui::Frame;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use unicode_width::UnicodeWidthStr;
@@ -17,14 +17,14 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, switcher: &S
     let items = app.switcher_items(filter);
     let selected = switcher.selected.min(items.len().saturating_sub(1));
     let mut lines = vec![Line::from(vec![
-        Span::styled("> ", Style::default().add_modifier(Modifier::BOLD)),
-        Span::raw(filter),
+        Span::styled("> ", theme.fg(theme.prompt).add_modifier(Modifier::BOLD)),
+        Span::styled(filter, theme.fg(theme.input)),
     ])];
     for (i, item) in items.iter().take(SWITCHER_ROWS).enumerate() {
         let style = if i == selected {
-            Style::default().add_modifier(Modifier::REVERSED)
+            theme.bar(theme.selected, theme.selected_bg)
         } else {
-            Style::default()
+            theme.fg(theme.text)
         };
         let kind = app.rooms.by_name(item).map_or("message", |r| {
             if r.kind == RoomKind::Direct {
