@@ -1385,3 +1385,65 @@ async fn a_failed_create_or_register_reports_its_real_cause() {
         .unwrap();
     assert!(alice.request(create("#brandnew")).await.is_ok());
 }
+
+/// A client reconnecting while away or invisible logs in with that
+/// presence (`Login.presence`): the others never see it online in between,
+/// and `offline` is refused as a choice there as everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_can_start_with_its_presence() {
+    let server = TestServer::start(&["alice", "bob"], |_| {}).await;
+    let mut bob = server.login("bob").await;
+    let login = |state, status: Option<&str>| Request::Login {
+        user: "alice".into(),
+        credential: natter_shared::Credential::PasswordOnly(PASSWORD.into()),
+        presence: Some(natter_shared::PresenceChoice {
+            state,
+            status: status.map(str::to_owned),
+        }),
+    };
+    let mut away = Client::connect(server.addr).await;
+    away.hello().await;
+    let r = away
+        .request(login(PresenceState::Away, Some("lunch")))
+        .await;
+    assert!(matches!(r, Ok(Response::Session(_))), "{r:?}");
+    let e = bob
+        .event_where(|e| matches!(e, Event::Presence { user, .. } if user == "alice"))
+        .await;
+    assert_eq!(
+        e,
+        Event::Presence {
+            user: "alice".into(),
+            state: PresenceState::Away,
+            status: Some("lunch".into())
+        }
+    );
+    drop(away);
+    bob.event_where(|e| {
+        matches!(e, Event::Presence { user, state: PresenceState::Offline, .. } if user == "alice")
+    })
+    .await;
+    // Invisible from the first moment: bob hears nothing of alice.
+    let mut invisible = Client::connect(server.addr).await;
+    invisible.hello().await;
+    let r = invisible
+        .request(login(PresenceState::Invisible, None))
+        .await;
+    assert!(matches!(r, Ok(Response::Session(_))), "{r:?}");
+    let heard = bob.drain(Duration::from_millis(1500)).await;
+    assert!(
+        !heard
+            .iter()
+            .any(|e| matches!(e, Event::Presence { user, .. } if user == "alice")),
+        "{heard:?}"
+    );
+    let mut offline = Client::connect(server.addr).await;
+    offline.hello().await;
+    let r = offline
+        .request(login(PresenceState::Offline, None))
+        .await;
+    assert!(
+        matches!(&r, Err(e) if e.code == ErrorCode::Invalid && e.message.contains("invisible")),
+        "{r:?}"
+    );
+}
