@@ -1439,9 +1439,7 @@ async fn a_login_can_start_with_its_presence() {
     );
     let mut offline = Client::connect(server.addr).await;
     offline.hello().await;
-    let r = offline
-        .request(login(PresenceState::Offline, None))
-        .await;
+    let r = offline.request(login(PresenceState::Offline, None)).await;
     assert!(
         matches!(&r, Err(e) if e.code == ErrorCode::Invalid && e.message.contains("invisible")),
         "{r:?}"

@@ -427,3 +427,21 @@ fn mentions_stand_out_without_colours() {
         styled_screen(&app, &Theme::plain())
     );
 }
+
+/// A flag typed in the input line shows as its letters, in the cells it
+/// was measured in: nothing is left behind when it is sent.
+#[test]
+fn a_flag_in_the_input_line_leaves_no_stray_cells() {
+    let now = Instant::now();
+    let mut app = connected(60, 20);
+    app.on_paste("vive la 🇫🇷", now);
+    let typing = screen(&app, now);
+    let input = typing.lines().rev().next().unwrap_or_default();
+    assert!(input.contains("> vive la FR"), "{input}");
+    assert!(!input.contains('\u{1f1eb}'), "{input}");
+    app.on_key(key(KeyCode::Enter), now, T0);
+    let sent = screen(&app, now);
+    let input = sent.lines().rev().next().unwrap_or_default();
+    assert_eq!(input.trim_matches('"').trim_end(), ">", "{sent}");
+    assert!(sent.contains("vive la [FR]"), "{sent}");
+}

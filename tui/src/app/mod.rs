@@ -809,11 +809,11 @@ impl App {
             }
             (Then::Stats, Ok(Response::Stats(s))) => {
                 let text = format!(
-                    "server: {} users online, {} sessions, {} rooms, {} messages, up {}",
-                    s.users_online,
-                    s.sessions,
-                    s.rooms,
-                    s.messages,
+                    "server: {} online, {}, {}, {}, up {}",
+                    text::count(u64::from(s.users_online), "user", "users"),
+                    text::count(u64::from(s.sessions), "session", "sessions"),
+                    text::count(u64::from(s.rooms), "room", "rooms"),
+                    text::count(s.messages, "message", "messages"),
                     text::duration(s.uptime_secs)
                 );
                 self.notice(None, now_ms, EntryKind::Notice(text));

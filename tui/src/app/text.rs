@@ -249,6 +249,31 @@ pub fn display_text(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// The input line as drawn: each regional indicator as its letter (a flag
+/// you type shows as `FR` rather than a glyph whose width the terminal and
+/// natter may disagree on, which leaves stray cells behind), a tab as a
+/// space, other control characters as `�`. One character for one, so the
+/// cursor's position is unchanged; the text sent is what was typed.
+#[must_use]
+pub fn input_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let special =
+        |c: char| (c != '\n' && natter_shared::text::is_unsafe(c)) || regional_letter(c).is_some();
+    if !text.chars().any(special) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' => '\n',
+            '\t' => ' ',
+            c => regional_letter(c).unwrap_or(if natter_shared::text::is_unsafe(c) {
+                '\u{fffd}'
+            } else {
+                c
+            }),
+        })
+        .collect()
+}
+
 /// The letter a regional indicator symbol stands for (🇦 is `A`).
 fn regional_letter(c: char) -> Option<char> {
     let n = u32::from(c).checked_sub(0x1F1E6)?;

@@ -16,13 +16,16 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     if area.height == 0 {
         return;
     }
-    let value = app.composer.value();
+    // Measured and drawn alike: what the terminals disagree on is shown
+    // as plain letters (see `text::input_text`).
+    let value = &*crate::app::text::input_text(app.composer.value());
     let width = usize::from(area.width.saturating_sub(2)).max(1);
     let lines: Vec<&str> = value.split('\n').collect();
     let shown = usize::from(area.height);
     let first = lines.len().saturating_sub(shown);
     // Horizontal scroll of the last line so the cursor stays visible.
     let cursor_chars = app.composer.cursor();
+    // `input_text` keeps one character per character: the cursor holds.
     let before: String = value.chars().take(cursor_chars).collect();
     let cursor_line = before.matches('\n').count();
     let cursor_col = before.rsplit('\n').next().unwrap_or("").width();
