@@ -436,12 +436,12 @@ fn a_flag_in_the_input_line_leaves_no_stray_cells() {
     let mut app = connected(60, 20);
     app.on_paste("vive la 🇫🇷", now);
     let typing = screen(&app, now);
-    let input = typing.lines().rev().next().unwrap_or_default();
+    let input = typing.lines().next_back().unwrap_or_default();
     assert!(input.contains("> vive la FR"), "{input}");
     assert!(!input.contains('\u{1f1eb}'), "{input}");
     app.on_key(key(KeyCode::Enter), now, T0);
     let sent = screen(&app, now);
-    let input = sent.lines().rev().next().unwrap_or_default();
+    let input = sent.lines().next_back().unwrap_or_default();
     assert_eq!(input.trim_matches('"').trim_end(), ">", "{sent}");
     assert!(sent.contains("vive la [FR]"), "{sent}");
 }
