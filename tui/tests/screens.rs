@@ -53,6 +53,7 @@ fn member(name: &str, presence: PresenceState, role: Role, status: Option<&str>)
         role,
         presence,
         status: status.map(Into::into),
+        display_name: None,
     }
 }
 
