@@ -83,7 +83,10 @@ async fn display_names_are_checked_announced_and_kept_across_a_restart() {
         Response::Done
     );
     let told = vec![("alice".to_owned(), Some("Alice Liddell".to_owned()))];
-    assert_eq!(profiles(&alice2.drain(Duration::from_millis(200)).await), told);
+    assert_eq!(
+        profiles(&alice2.drain(Duration::from_millis(200)).await),
+        told
+    );
     assert_eq!(profiles(&bob.drain(Duration::from_millis(100)).await), told);
     assert!(profiles(&mallory.drain(Duration::from_millis(100)).await).is_empty());
     assert_eq!(

@@ -248,12 +248,7 @@ fn requests() -> Vec<(&'static str, Request)> {
             "set_profile_clear",
             Request::SetProfile { display_name: None },
         ),
-        (
-            "whois",
-            Request::Whois {
-                user: "bob".into(),
-            },
-        ),
+        ("whois", Request::Whois { user: "bob".into() }),
     ]
 }
 

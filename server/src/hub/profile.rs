@@ -179,9 +179,7 @@ mod tests {
         for o in [&ann, &bob, &cy, &dee] {
             events(o);
         }
-        let (_, change) = hub
-            .set_display_name(10, Some("Ann Smith".into()))
-            .unwrap();
+        let (_, change) = hub.set_display_name(10, Some("Ann Smith".into())).unwrap();
         assert!(matches!(
             change,
             Some(StoreChange::Profile { user: 1, display_name: Some(ref n) }) if n == "Ann Smith"
@@ -192,18 +190,18 @@ mod tests {
         assert!(profiles(events(&cy)).is_empty(), "cy blocks her");
         assert!(profiles(events(&dee)).is_empty(), "dee shares no room");
         // The same name again is no change.
-        let (_, change) = hub
-            .set_display_name(10, Some("Ann Smith".into()))
-            .unwrap();
+        let (_, change) = hub.set_display_name(10, Some("Ann Smith".into())).unwrap();
         assert!(change.is_none());
         assert!(profiles(events(&bob)).is_empty());
         // The member list carries it, except to cy.
         let shown = |hub: &crate::hub::Hub, session| match hub.members(session, "#general") {
-            Ok(Response::Members { members, .. }) => members
-                .into_iter()
-                .find(|m| m.name == "ann")
-                .unwrap()
-                .display_name,
+            Ok(Response::Members { members, .. }) => {
+                members
+                    .into_iter()
+                    .find(|m| m.name == "ann")
+                    .unwrap()
+                    .display_name
+            }
             other => panic!("{other:?}"),
         };
         assert_eq!(shown(&hub, 20).as_deref(), Some("Ann Smith"));
@@ -228,7 +226,8 @@ mod tests {
         assert_eq!(info.rooms, ["#general"]);
         assert_eq!(info.presence, PresenceState::Online);
         // Invisible: offline, no idle time.
-        hub.set_presence(10, PresenceState::Invisible, None).unwrap();
+        hub.set_presence(10, PresenceState::Invisible, None)
+            .unwrap();
         let info = whois(&hub, 20, 1, later);
         assert_eq!(
             (info.presence, info.idle_secs),
@@ -243,10 +242,7 @@ mod tests {
         // her, he sees her offline.
         hub.block(1, 2);
         let info = whois(&hub, 20, 1, later);
-        assert_eq!(
-            (info.presence, info.idle_secs),
-            (PresenceState::Away, None)
-        );
+        assert_eq!((info.presence, info.idle_secs), (PresenceState::Away, None));
         hub.unblock(1, 2);
         hub.block(2, 1);
         let info = whois(&hub, 20, 1, later);

@@ -4,7 +4,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use natter_shared::names::{Target, normalize_user};
-use natter_shared::{InvitePolicy, MessageId, features, PresenceState, Request, Role, RoomKind, RoomState};
+use natter_shared::{
+    InvitePolicy, MessageId, PresenceState, Request, Role, RoomKind, RoomState, features,
+};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::safety::Op;
@@ -118,7 +120,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "invitations, or who may add you",
     ),
     ("/open", "[N]", "open the Nth newest link here"),
-    ("/nick", "[display name]", "set (or clear) your display name"),
+    (
+        "/nick",
+        "[display name]",
+        "set (or clear) your display name",
+    ),
     ("/whois", "user", "presence, idle time, rooms in common"),
     ("/help", "", "keys and commands (also F1)"),
     ("/quit", "", "leave natter"),

@@ -616,7 +616,9 @@ impl App {
                     effects.extend(self.open_current());
                 }
             }
-            Event::Profile { user, display_name } => self.on_profile(&user, display_name),
+            Event::Profile { user, display_name } => {
+                self.on_profile(&user, display_name.as_deref())
+            }
             Event::Invited(invitation) => self.on_invited(&invitation),
             Event::Reported(report) => self.on_reported(&report),
             // Events from a newer server: nothing to show.
@@ -823,11 +825,12 @@ impl App {
                 }
             }
             Then::Members { .. } | Then::Quiet { .. } => {}
-            Then::Report { room, .. } | Then::Safety { room, .. } | Then::Whois { room } => self.notice(
-                Some(&room),
-                now_ms,
-                EntryKind::Error("offline; try again once connected".into()),
-            ),
+            Then::Report { room, .. } | Then::Safety { room, .. } | Then::Whois { room } => self
+                .notice(
+                    Some(&room),
+                    now_ms,
+                    EntryKind::Error("offline; try again once connected".into()),
+                ),
             Then::Joined | Then::Directory | Then::Stats => {
                 self.error(now_ms, "offline; try again once connected");
             }

@@ -2,6 +2,8 @@
 //! stays the identity (mentions, completion and blocks use it); a display
 //! name only shows beside it, in the users pane and in `/whois`.
 
+use std::fmt::Write as _;
+
 use natter_shared::text::escape;
 use natter_shared::{ErrorReply, PresenceState, Response, UserInfo};
 
@@ -10,10 +12,10 @@ use super::{App, Effect, text};
 
 impl App {
     /// Someone (perhaps you) set or cleared their display name.
-    pub(super) fn on_profile(&mut self, user: &str, display_name: Option<String>) {
+    pub(super) fn on_profile(&mut self, user: &str, display_name: Option<&str>) {
         for r in &mut self.rooms {
             if let Some(m) = r.members.iter_mut().find(|m| m.name == user) {
-                m.display_name.clone_from(&display_name);
+                m.display_name = display_name.map(str::to_owned);
             }
         }
     }
@@ -44,7 +46,7 @@ impl App {
 pub fn whois_text(info: &UserInfo) -> String {
     let mut out = info.name.clone();
     if let Some(d) = &info.display_name {
-        out.push_str(&format!(" ({})", escape(d)));
+        let _ = write!(out, " ({})", escape(d));
     }
     let state = match info.presence {
         PresenceState::Online => "online",
@@ -56,15 +58,15 @@ pub fn whois_text(info: &UserInfo) -> String {
     out.push_str(": ");
     out.push_str(state);
     if let Some(s) = &info.status {
-        out.push_str(&format!(" — \"{}\"", escape(s)));
+        let _ = write!(out, " — \"{}\"", escape(s));
     }
     if let Some(idle) = info.idle_secs {
-        out.push_str(&format!("; idle {}", text::duration(idle)));
+        let _ = write!(out, "; idle {}", text::duration(idle));
     }
     if info.rooms.is_empty() {
         out.push_str("; no rooms in common");
     } else {
-        out.push_str(&format!("; rooms in common: {}", info.rooms.join(", ")));
+        let _ = write!(out, "; rooms in common: {}", info.rooms.join(", "));
     }
     out
 }

@@ -17,10 +17,7 @@ fn nick_and_whois_parse() {
         Ok(Command::Nick(Some("Alice  Liddell".into())))
     );
     assert_eq!(parse("/nick"), Ok(Command::Nick(None)));
-    assert_eq!(
-        parse("/whois @Bob"),
-        Ok(Command::Whois("bob".into()))
-    );
+    assert_eq!(parse("/whois @Bob"), Ok(Command::Whois("bob".into())));
     assert_eq!(parse("/whois"), Err("usage: /whois user".into()));
     assert!(parse("/whois no way").is_err());
 }
@@ -71,10 +68,19 @@ fn a_profile_event_updates_the_member_everywhere() {
     };
     app.on_event(event(Some("Robert")), now);
     for r in &app.rooms {
-        assert_eq!(r.members[0].display_name.as_deref(), Some("Robert"), "{}", r.name);
+        assert_eq!(
+            r.members[0].display_name.as_deref(),
+            Some("Robert"),
+            "{}",
+            r.name
+        );
     }
     app.on_event(event(None), now);
-    assert!(app.rooms.iter().all(|r| r.members[0].display_name.is_none()));
+    assert!(
+        app.rooms
+            .iter()
+            .all(|r| r.members[0].display_name.is_none())
+    );
 }
 
 #[test]
