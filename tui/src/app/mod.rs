@@ -617,7 +617,7 @@ impl App {
                 }
             }
             Event::Profile { user, display_name } => {
-                self.on_profile(&user, display_name.as_deref())
+                self.on_profile(&user, display_name.as_deref());
             }
             Event::Invited(invitation) => self.on_invited(&invitation),
             Event::Reported(report) => self.on_reported(&report),
