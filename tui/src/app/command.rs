@@ -125,7 +125,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "[display name]",
         "set (or clear) your display name",
     ),
-    ("/whois", "user", "presence, idle time, rooms in common"),
+    ("/whois", "user", "status, idle time, shared rooms"),
     ("/help", "", "keys and commands (also F1)"),
     ("/quit", "", "leave natter"),
 ];
