@@ -161,6 +161,10 @@ pub struct LimitsConfig {
     /// Messages one user may report per hour (burst and refill alike).
     /// Admins are exempt.
     pub reports_per_user_per_hour: u32,
+    /// Display name changes one user may make per hour (burst and refill
+    /// alike): each is announced to everyone sharing a room with them.
+    /// Admins are exempt.
+    pub profile_changes_per_user_per_hour: u32,
 }
 
 impl Default for LimitsConfig {
@@ -191,6 +195,7 @@ impl Default for LimitsConfig {
             invites_per_user_per_minute: 30,
             directs_per_user_per_hour: 30,
             reports_per_user_per_hour: 20,
+            profile_changes_per_user_per_hour: 20,
         }
     }
 }
@@ -310,12 +315,13 @@ impl Config {
             || l.login_failures_per_account == 0
             || l.directs_per_user_per_hour == 0
             || l.reports_per_user_per_hour == 0
+            || l.profile_changes_per_user_per_hour == 0
             || l.login_failures_per_ip == 0
             || l.max_bad_frames == 0
             || l.rooms_per_user_per_hour == 0
             || l.invites_per_user_per_minute == 0
         {
-            return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip, max_bad_frames, rooms_per_user_per_hour, invites_per_user_per_minute, directs_per_user_per_hour and reports_per_user_per_hour must be at least 1".into());
+            return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip, max_bad_frames, rooms_per_user_per_hour, invites_per_user_per_minute, directs_per_user_per_hour, reports_per_user_per_hour and profile_changes_per_user_per_hour must be at least 1".into());
         }
         if let Err(e) = check_log_filter(&self.log.level) {
             return Err(format!(

@@ -193,6 +193,9 @@ pub enum Quota {
     Directs,
     /// Messages reported (`limits.reports_per_user_per_hour`).
     Reports,
+    /// Display names set (`limits.profile_changes_per_user_per_hour`):
+    /// each change is announced to everyone who shares a room.
+    Profiles,
 }
 
 /// Runs the server on one plain `listener` until `shutdown` resolves; see
@@ -444,6 +447,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         messages: count,
         last_account_event: account_events,
         blocks,
+        profiles,
     } = store.load_all(cap)?;
     let hasher = auth::Hasher::start(config.limits.hash_threads()).map_err(ServerError::Hasher)?;
     let fd_cap = fds::raise_limit();
@@ -462,6 +466,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
     for room in rooms {
         hub.install_room(room);
     }
+    hub.load_profiles(profiles);
     let shared = Arc::new(Shared {
         config: RwLock::new(config),
         tls,

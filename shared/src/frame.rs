@@ -229,6 +229,16 @@ pub enum Request {
     Invitations,
     /// Who may add you to a room without asking first.
     SetInvites { policy: InvitePolicy },
+    /// Set your display name, shown beside your account name; `None` or a
+    /// blank name clears it. Your account name stays who you are:
+    /// mentions, blocks and direct messages use it.
+    SetProfile {
+        #[serde(default)]
+        display_name: Option<String>,
+    },
+    /// What there is to know about `user`: presence, status, display name,
+    /// idle time, and the rooms you share with them.
+    Whois { user: String },
     /// A request from a newer client that this build does not know, by its
     /// name on the wire. Never encoded; the server answers it with
     /// [`ErrorCode::Unsupported`].
@@ -271,6 +281,8 @@ impl Request {
         "decline",
         "invitations",
         "set_invites",
+        "set_profile",
+        "whois",
     ];
 
     /// A short stable name for logs and for the authority tests.
@@ -309,6 +321,8 @@ impl Request {
             Request::Decline { .. } => "decline",
             Request::Invitations => "invitations",
             Request::SetInvites { .. } => "set_invites",
+            Request::SetProfile { .. } => "set_profile",
+            Request::Whois { .. } => "whois",
             Request::Unknown(_) => "unknown",
         }
     }
@@ -396,6 +410,8 @@ pub enum Response {
     Blocked(Vec<String>),
     /// Reply to `Invitations`: your pending invitations, oldest first.
     Invitations(Vec<Invitation>),
+    /// Reply to `Whois`.
+    Whois(UserInfo),
     /// A reply from a newer server that this build cannot read, by its name
     /// on the wire. Never encoded.
     #[serde(skip)]
@@ -419,7 +435,28 @@ impl Response {
         "password_changed",
         "blocked",
         "invitations",
+        "whois",
     ];
+}
+
+/// A user as `Whois` shows them to the one who asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    /// The account name.
+    pub name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// As the asker sees it: an invisible user is `Offline`.
+    pub presence: PresenceState,
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The rooms you are in with them (`#name`), sorted; never a room you
+    /// are not in.
+    pub rooms: Vec<String>,
+    /// Seconds since their last message; `None` when they look offline to
+    /// you or sent nothing since the server started.
+    #[serde(default)]
+    pub idle_secs: Option<u64>,
 }
 
 /// An invitation to a room, waiting for its invitee's `Accept` or
@@ -594,6 +631,9 @@ pub struct Member {
     pub presence: PresenceState,
     #[serde(default)]
     pub status: Option<String>,
+    /// Shown beside `name`; the account name stays the identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }
 
 /// A presence a client chooses, with its status text: what `Presence`
@@ -705,6 +745,13 @@ pub enum Event {
         #[serde(default)]
         status: Option<String>,
     },
+    /// A user you share a room with (or you, from any of your sessions)
+    /// set or cleared their display name.
+    Profile {
+        user: String,
+        #[serde(default)]
+        display_name: Option<String>,
+    },
     /// Someone joined a room you are in.
     Joined { room: String, user: String },
     /// Someone left a room you are in.
@@ -766,6 +813,7 @@ impl Event {
         "read",
         "typing",
         "presence",
+        "profile",
         "joined",
         "left",
         "topic",
@@ -805,6 +853,10 @@ pub mod features {
     pub const INVITATIONS: &str = "invitations";
     /// `Login.presence`: a session starts with the presence it asks for.
     pub const LOGIN_PRESENCE: &str = "login_presence";
+    /// Display names: `SetProfile`, `Profile` events, `Member.display_name`.
+    pub const PROFILES: &str = "profiles";
+    /// `Whois`.
+    pub const WHOIS: &str = "whois";
     /// Every feature name this build knows, in the order servers list them.
     pub const ALL: &[&str] = &[
         DIRECT,
@@ -818,6 +870,8 @@ pub mod features {
         REPORTS,
         INVITATIONS,
         LOGIN_PRESENCE,
+        PROFILES,
+        WHOIS,
     ];
 }
 

@@ -16,6 +16,9 @@
 pub const MAX_USER_LEN: usize = 32;
 /// Longest room name, without the `#`.
 pub const MAX_ROOM_LEN: usize = 50;
+/// Longest display name, in characters (not bytes: a name in any script
+/// gets the same room on screen).
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 
 /// Why a name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +31,10 @@ pub enum NameError {
         "room name {0:?} is invalid: use 1-50 of a-z, 0-9, '_', '-' and '.', starting with a letter or digit"
     )]
     Room(String),
+    #[error("a display name is at most {MAX_DISPLAY_NAME_CHARS} characters; this one has {0}")]
+    DisplayTooLong(usize),
+    #[error("a display name cannot contain control or bidi characters")]
+    DisplayUnsafe,
 }
 
 /// What a room argument names.
@@ -95,6 +102,29 @@ pub fn normalize_room(s: &str) -> Result<String, NameError> {
     } else {
         Err(NameError::Room(s.to_owned()))
     }
+}
+
+/// Checks and trims a display name: `Ok(None)` for none or a blank one
+/// (which clears it). Whether it impersonates another account is for the
+/// server to say: only it knows every account.
+///
+/// # Errors
+/// [`NameError::DisplayTooLong`] past [`MAX_DISPLAY_NAME_CHARS`] once
+/// trimmed; [`NameError::DisplayUnsafe`] for a control or bidi character
+/// (a newline would forge a line, an override would reorder the names
+/// around it).
+pub fn normalize_display_name(s: Option<&str>) -> Result<Option<String>, NameError> {
+    let Some(name) = s.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let chars = name.chars().count();
+    if chars > MAX_DISPLAY_NAME_CHARS {
+        return Err(NameError::DisplayTooLong(chars));
+    }
+    if name.chars().any(crate::text::is_unsafe) {
+        return Err(NameError::DisplayUnsafe);
+    }
+    Ok(Some(name.to_owned()))
 }
 
 fn is_user_char(c: char) -> bool {
@@ -210,6 +240,27 @@ mod tests {
         assert!(Target::parse("#has space").is_err());
         assert!(Target::parse(&format!("#{}", "a".repeat(51))).is_err());
         assert_eq!(Target::Room("x".into()).display(), "#x");
+    }
+
+    #[test]
+    fn display_names_are_trimmed_bounded_and_printable() {
+        assert_eq!(
+            normalize_display_name(Some("  Alice Liddell ")),
+            Ok(Some("Alice Liddell".into()))
+        );
+        assert_eq!(normalize_display_name(Some(" \t ")), Ok(None));
+        assert_eq!(normalize_display_name(None), Ok(None));
+        let long = "é".repeat(MAX_DISPLAY_NAME_CHARS);
+        assert_eq!(normalize_display_name(Some(&long)), Ok(Some(long.clone())));
+        let e = normalize_display_name(Some(&format!("{long}x"))).unwrap_err();
+        assert_eq!(e, NameError::DisplayTooLong(65));
+        assert!(e.to_string().contains("at most 64 characters"), "{e}");
+        for bad in ["a\nb", "a\u{1b}[31m", "a\u{202e}b", "a\u{7f}"] {
+            assert_eq!(
+                normalize_display_name(Some(bad)),
+                Err(NameError::DisplayUnsafe)
+            );
+        }
     }
 
     #[test]

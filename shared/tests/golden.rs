@@ -238,6 +238,17 @@ fn requests() -> Vec<(&'static str, Request)> {
                 policy: InvitePolicy::Nobody,
             },
         ),
+        (
+            "set_profile",
+            Request::SetProfile {
+                display_name: Some("Alice Liddell".into()),
+            },
+        ),
+        (
+            "set_profile_clear",
+            Request::SetProfile { display_name: None },
+        ),
+        ("whois", Request::Whois { user: "bob".into() }),
     ]
 }
 
@@ -335,6 +346,20 @@ fn responses() -> Vec<(&'static str, Response)> {
                     role: Role::Owner,
                     presence: PresenceState::Online,
                     status: None,
+                    display_name: None,
+                }],
+            },
+        ),
+        (
+            "members_with_display_name",
+            Response::Members {
+                room: "#general".into(),
+                members: vec![Member {
+                    name: "alice".into(),
+                    role: Role::Member,
+                    presence: PresenceState::Away,
+                    status: Some("lunch".into()),
+                    display_name: Some("Alice Liddell".into()),
                 }],
             },
         ),
@@ -356,6 +381,28 @@ fn responses() -> Vec<(&'static str, Response)> {
         ),
         ("blocked", Response::Blocked(vec!["mallory".into()])),
         ("invitations", Response::Invitations(vec![invitation()])),
+        (
+            "whois",
+            Response::Whois(UserInfo {
+                name: "alice".into(),
+                display_name: Some("Alice Liddell".into()),
+                presence: PresenceState::Away,
+                status: Some("at lunch".into()),
+                rooms: vec!["#general".into(), "#rust".into()],
+                idle_secs: Some(303),
+            }),
+        ),
+        (
+            "whois_offline",
+            Response::Whois(UserInfo {
+                name: "bob".into(),
+                display_name: None,
+                presence: PresenceState::Offline,
+                status: None,
+                rooms: Vec::new(),
+                idle_secs: None,
+            }),
+        ),
     ]
 }
 
@@ -399,6 +446,20 @@ fn events() -> Vec<(&'static str, Event)> {
                 user: "bob".into(),
                 state: PresenceState::Busy,
                 status: None,
+            },
+        ),
+        (
+            "profile",
+            Event::Profile {
+                user: "alice".into(),
+                display_name: Some("Alice Liddell".into()),
+            },
+        ),
+        (
+            "profile_cleared",
+            Event::Profile {
+                user: "alice".into(),
+                display_name: None,
             },
         ),
         (
@@ -504,6 +565,8 @@ fn exhaustive_request(r: &Request) {
         | Request::Decline { .. }
         | Request::Invitations
         | Request::SetInvites { .. }
+        | Request::SetProfile { .. }
+        | Request::Whois { .. }
         // Never encoded: what a newer client's request decodes as.
         | Request::Unknown(_) => {}
     }
@@ -526,6 +589,7 @@ fn exhaustive_response(r: &Response) {
         | Response::PasswordChanged { .. }
         | Response::Blocked(_)
         | Response::Invitations(_)
+        | Response::Whois(_)
         | Response::Unknown(_) => {}
     }
 }
@@ -538,6 +602,7 @@ fn exhaustive_event(e: &Event) {
         | Event::Read { .. }
         | Event::Typing { .. }
         | Event::Presence { .. }
+        | Event::Profile { .. }
         | Event::Joined { .. }
         | Event::Left { .. }
         | Event::Topic { .. }

@@ -53,6 +53,7 @@ fn member(name: &str, presence: PresenceState, role: Role, status: Option<&str>)
         role,
         presence,
         status: status.map(Into::into),
+        display_name: None,
     }
 }
 
@@ -444,4 +445,31 @@ fn a_flag_in_the_input_line_leaves_no_stray_cells() {
     let input = sent.lines().next_back().unwrap_or_default();
     assert_eq!(input.trim_matches('"').trim_end(), ">", "{sent}");
     assert!(sent.contains("vive la [FR]"), "{sent}");
+}
+
+/// Display names beside account names in the users pane, cut to fit, and
+/// nowhere else (the timeline keeps account names).
+#[test]
+fn display_names_show_beside_account_names_where_there_is_room() {
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (80, 24)] {
+        let mut app = connected(w, h);
+        for (user, name) in [
+            ("bob", "Robert Paulson"),
+            ("carol", "Carol, head of everything that matters"),
+            ("erin", "Erin"),
+        ] {
+            app.on_event(
+                Event::Profile {
+                    user: user.into(),
+                    display_name: Some(name.into()),
+                },
+                now,
+            );
+        }
+        let s = screen(&app, now);
+        // At 80 columns there is no users pane at all.
+        assert_eq!(s.contains("~bob · Robert P…"), w == 120, "{w}x{h}:\n{s}");
+        insta::assert_snapshot!(format!("display_names_{w}x{h}"), s);
+    }
 }

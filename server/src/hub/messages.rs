@@ -1,6 +1,8 @@
 //! Sending: a message is checked (length, membership, nonce) and prepared
 //! for the store; it is delivered by [`super::fanout`] once committed.
 
+use std::time::Instant;
+
 use super::{
     Arc, ErrorCode, ErrorReply, Hub, MAX_NONCE_LEN, NewMessage, Origin, SendPlan, err, no_such_room,
 };
@@ -49,6 +51,10 @@ impl Hub {
             self.check_direct(user, other, &name)?;
         }
         self.stop_typing(room_id, user);
+        // The idle time `whois` shows: one stamp, on the hot path.
+        if let Some(u) = self.users.get_mut(&user) {
+            u.last_sent = Some(Instant::now());
+        }
         Ok(SendPlan::Ready(NewMessage {
             room_id,
             author: self.user_name(user),

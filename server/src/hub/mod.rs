@@ -23,6 +23,7 @@
 //! - [`presence`]: per-session presence and what others see.
 //! - [`typing`]: typing relays and their expiry.
 //! - [`blocks`]: who blocks whom, and what a block holds back.
+//! - [`profile`]: display names, and `whois`.
 //! - [`consent`]: invitations checked, accepted, announced; reports to
 //!   moderators.
 
@@ -33,6 +34,7 @@ mod fanout;
 mod history;
 mod messages;
 mod presence;
+mod profile;
 
 pub use presence::settable;
 mod rooms;
@@ -128,6 +130,12 @@ struct User {
     admin: bool,
     sessions: Vec<u64>,
     rooms: IdSet<i64>,
+    /// Shown beside `name` (see `profile.rs`).
+    display_name: Option<Arc<str>>,
+    /// When their last message was accepted, for `whois`'s idle time. In
+    /// memory only: after a restart nobody has an idle time until they
+    /// write.
+    last_sent: Option<Instant>,
 }
 
 /// A logged-in connection.
@@ -292,6 +300,8 @@ impl Hub {
                 admin,
                 sessions: Vec::new(),
                 rooms: IdSet::default(),
+                display_name: None,
+                last_sent: None,
             },
         );
     }
@@ -518,6 +528,7 @@ impl Hub {
         }
         if let Some(u) = self.users.get_mut(&user) {
             u.admin = false;
+            u.display_name = None;
             let name = Arc::clone(&u.name);
             if self.user_ids.get(&name) == Some(&user) {
                 self.user_ids.remove(&name);

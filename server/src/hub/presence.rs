@@ -160,8 +160,13 @@ impl Hub {
         }) else {
             return;
         };
+        self.send_co_members(user, &f);
+    }
+
+    /// An event about `user` to everyone who shares a room with them, once
+    /// each, except those who block `user`: they hear nothing of them.
+    pub(super) fn send_co_members(&self, user: i64, f: &super::Outgoing) {
         let mut seen = IdSet::default();
-        // Those who block the user hear nothing of them.
         if let Some(blockers) = self.blockers_of(user) {
             seen.extend(blockers.iter().copied());
         }
@@ -170,7 +175,7 @@ impl Hub {
                 if let Some(room) = self.rooms.get(r) {
                     for m in room.members.keys() {
                         if *m != user && seen.insert(*m) {
-                            self.send_user(*m, &f);
+                            self.send_user(*m, f);
                         }
                     }
                 }

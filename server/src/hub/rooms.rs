@@ -529,6 +529,7 @@ impl Hub {
                     role: m.role,
                     presence,
                     status,
+                    display_name: self.display_name_for(user, *uid),
                 }
             })
             .collect();

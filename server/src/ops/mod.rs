@@ -13,6 +13,8 @@
 //! - [`moderation`]: kicks, bans, roles, topics (each audited).
 //! - [`markers`]: read markers and unread recounts.
 //! - [`presence`]: presence, typing, server statistics.
+//! - [`profile`]: display names and `whois`.
+//! - [`safety`]: blocking, reports, consent for invitations.
 //! - [`quotas`]: per-user quotas on actions that cost others.
 //! - `mod.rs` (here): [`Caller`], and what several operations share
 //!   (resolving a user, opening a direct conversation, persisting a hub
@@ -23,6 +25,7 @@ pub mod markers;
 pub mod messages;
 pub mod moderation;
 pub mod presence;
+pub mod profile;
 pub mod quotas;
 pub mod rooms;
 pub mod safety;

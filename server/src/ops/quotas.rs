@@ -1,8 +1,9 @@
 //! Per-user quotas on actions that cost others: rooms created
 //! (`limits.rooms_per_user_per_hour`), invitations sent
 //! (`limits.invites_per_user_per_minute`) and direct conversations opened
-//! (`limits.directs_per_user_per_hour`) and reports made
-//! (`limits.reports_per_user_per_hour`). Admins have none. A unit taken for
+//! (`limits.directs_per_user_per_hour`), reports made
+//! (`limits.reports_per_user_per_hour`) and display names set
+//! (`limits.profile_changes_per_user_per_hour`). Admins have none. A unit taken for
 //! an action that then fails is refunded.
 //!
 //! And each account's request rate, shared by all its connections
@@ -88,6 +89,11 @@ pub fn take(shared: &Shared, user: i64, quota: Quota) -> Result<(), ErrorReply> 
             config.limits.reports_per_user_per_hour,
             3600.0,
             "reports this hour",
+        ),
+        Quota::Profiles => (
+            config.limits.profile_changes_per_user_per_hour,
+            3600.0,
+            "display name changes this hour",
         ),
     };
     let mut quotas = shared

@@ -92,6 +92,11 @@ pub enum StoreChange {
         user: i64,
         id: MessageId,
     },
+    /// A display name set (or cleared, `None`).
+    Profile {
+        user: i64,
+        display_name: Option<String>,
+    },
 }
 
 impl StoreChange {
@@ -120,6 +125,9 @@ impl StoreChange {
             StoreChange::Unban { room, user } => s::set_ban(conn, *room, *user, false),
             StoreChange::Topic { room, topic } => s::set_topic(conn, *room, topic),
             StoreChange::Read { room, user, id } => s::set_last_read(conn, *room, *user, *id),
+            StoreChange::Profile { user, display_name } => {
+                super::profile::set_display_name(conn, *user, display_name.as_deref())
+            }
         }
     }
 }

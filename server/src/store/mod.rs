@@ -13,6 +13,7 @@
 //! - [`operations`]: the named operations the rest of the server calls
 //!   (methods of [`Store`]); nothing outside this module sees a database
 //!   connection.
+//! - [`profile`]: display names (the SQL of the one column).
 //! - [`operator`]: the admin CLI's named operations on the file itself
 //!   ([`OperatorStore`]), each audited and followed by a running server.
 //! - [`sql`]: one named function per query.
@@ -42,6 +43,7 @@
 pub mod changes;
 pub mod operations;
 pub mod operator;
+pub mod profile;
 pub mod safety;
 pub mod schema;
 pub mod sql;

@@ -20,6 +20,8 @@ pub struct Startup {
     pub last_account_event: i64,
     /// Every block.
     pub blocks: Vec<super::safety::BlockRow>,
+    /// Every account with a display name.
+    pub profiles: Vec<super::profile::ProfileRow>,
 }
 
 /// What a login must bring into memory: rooms not loaded yet, and
@@ -48,12 +50,14 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             let messages = sql::message_count(&tx)?;
             let blocks = super::safety::all_blocks(&tx)?;
+            let profiles = super::profile::all_profiles(&tx)?;
             tx.finish()?;
             Ok(Startup {
                 rooms,
                 messages,
                 last_account_event,
                 blocks,
+                profiles,
             })
         })
     }

@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS users (
     name TEXT NOT NULL UNIQUE,
     pw_hash TEXT NOT NULL,
     admin INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    -- Shown beside the name (`set_profile`); the name stays the identity.
+    display_name TEXT
 );
 CREATE TABLE IF NOT EXISTS tokens (
     hash TEXT PRIMARY KEY,
@@ -180,6 +182,15 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
              WHERE author NOT IN (SELECT name FROM users) AND instr(author, ' ') = 0",
             [super::now_ms()],
         )?;
+    }
+    // users gained display names with profiles.
+    let has_display_name: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('users') WHERE name = 'display_name'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_display_name {
+        conn.execute_batch("ALTER TABLE users ADD COLUMN display_name TEXT")?;
     }
     Ok(())
 }

@@ -166,6 +166,7 @@ pub fn loaded_app(n: u64, unread: bool, load: Load) -> App {
                 _ => PresenceState::Offline,
             },
             status: (k % 5 == 2).then(|| "in a meeting".to_owned()),
+            display_name: None,
         })
         .collect();
     app.on_reply(

@@ -4,7 +4,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use natter_shared::names::{Target, normalize_user};
-use natter_shared::{InvitePolicy, MessageId, PresenceState, Request, Role, RoomKind, RoomState};
+use natter_shared::{
+    InvitePolicy, MessageId, PresenceState, Request, Role, RoomKind, RoomState, features,
+};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::safety::Op;
@@ -85,6 +87,10 @@ pub enum Command {
     Close,
     /// `/clear` the view of the room on screen.
     Clear,
+    /// `/nick [name]`: set your display name, or clear it.
+    Nick(Option<String>),
+    /// `/whois user`.
+    Whois(String),
     Help,
     Quit,
 }
@@ -132,6 +138,12 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/markread", "[--all]", "mark this room (or all) read"),
     ("/close", "", "hide this DM until it speaks"),
     ("/clear", "", "empty this room's view"),
+    (
+        "/nick",
+        "[display name]",
+        "set (or clear) your display name",
+    ),
+    ("/whois", "user", "status, idle time, shared rooms"),
     ("/help", "", "keys and commands (also F1)"),
     ("/quit", "", "leave natter"),
 ];
@@ -276,6 +288,12 @@ pub fn parse(line: &str) -> Result<Command, String> {
             _ => usage("user"),
         },
         "/blocked" => Ok(Command::Blocked),
+        // The whole rest of the line: a display name may have spaces.
+        "/nick" => Ok(Command::Nick(rest(1))),
+        "/whois" => match args.as_slice() {
+            [user] => Ok(Command::Whois(user_arg(user)?)),
+            _ => usage("user"),
+        },
         "/report" => match (args.first(), rest(2)) {
             (Some(what), Some(reason)) => Ok(Command::Report {
                 // User names start with a letter: digits are an id.
@@ -547,6 +565,22 @@ impl App {
                 now_ms,
             ),
             Command::Open(n) => self.open_link(n, now_ms),
+            Command::Nick(display_name) => {
+                if !self.supports(features::PROFILES, &here, now_ms) {
+                    return Vec::new();
+                }
+                let ok = match &display_name {
+                    Some(d) => format!("your display name is now {d}"),
+                    None => "your display name is cleared".to_owned(),
+                };
+                request(Request::SetProfile { display_name }, report(&here, ok))
+            }
+            Command::Whois(user) => {
+                if !self.supports(features::WHOIS, &here, now_ms) {
+                    return Vec::new();
+                }
+                request(Request::Whois { user }, Then::Whois { room: here })
+            }
             Command::Help => {
                 self.overlay = Overlay::Help(super::Help::default());
                 Vec::new()

@@ -30,6 +30,7 @@ pub mod composer;
 pub mod controls;
 pub mod keys;
 pub mod overlay;
+pub mod profile;
 pub mod rooms;
 pub mod safety;
 pub mod text;
@@ -171,6 +172,10 @@ pub enum Then {
     Safety {
         room: String,
         op: safety::Op,
+    },
+    /// `/whois` typed in `room`: its notice goes there.
+    Whois {
+        room: String,
     },
 }
 
@@ -642,6 +647,9 @@ impl App {
                     effects.extend(self.open_current());
                 }
             }
+            Event::Profile { user, display_name } => {
+                self.on_profile(&user, display_name.as_deref());
+            }
             Event::Invited(invitation) => self.on_invited(&invitation),
             Event::Reported(report) => self.on_reported(&report),
             // Events from a newer server: nothing to show.
@@ -825,6 +833,7 @@ impl App {
             }
             (Then::Quiet { .. }, Ok(_)) => Vec::new(),
             (Then::Safety { room, op }, result) => self.on_safety_reply(&room, op, result, now_ms),
+            (Then::Whois { room }, result) => self.on_whois_reply(&room, result, now_ms),
             (Then::Members { room } | Then::Report { room, .. } | Then::Quiet { room }, Err(e)) => {
                 self.notice(Some(&room), now_ms, EntryKind::Error(e.message));
                 Vec::new()
@@ -851,11 +860,12 @@ impl App {
                 }
             }
             Then::Members { .. } | Then::Quiet { .. } => {}
-            Then::Report { room, .. } | Then::Safety { room, .. } => self.notice(
-                Some(&room),
-                now_ms,
-                EntryKind::Error("offline; try again once connected".into()),
-            ),
+            Then::Report { room, .. } | Then::Safety { room, .. } | Then::Whois { room } => self
+                .notice(
+                    Some(&room),
+                    now_ms,
+                    EntryKind::Error("offline; try again once connected".into()),
+                ),
             Then::Joined | Then::Directory | Then::Stats => {
                 self.error(now_ms, "offline; try again once connected");
             }
@@ -1314,3 +1324,5 @@ fn leave_text(user: &str, kind: LeaveKind, by: Option<&str>, reason: Option<&str
 mod tests;
 #[cfg(test)]
 mod tests_daily;
+#[cfg(test)]
+mod tests_profile;

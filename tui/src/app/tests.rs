@@ -640,6 +640,7 @@ fn tab_completes_nicks_rooms_and_commands() {
                     role: Role::Member,
                     presence: PresenceState::Online,
                     status: None,
+                    display_name: None,
                 })
                 .collect(),
         }),
@@ -687,6 +688,7 @@ fn the_switcher_filters_rooms_and_people() {
         role: Role::Member,
         presence: PresenceState::Online,
         status: None,
+        display_name: None,
     });
     assert_eq!(app.switcher_items("ru"), ["#rust"]);
     assert_eq!(app.switcher_items("bo"), ["@bob"]);

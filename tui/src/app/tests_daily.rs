@@ -378,6 +378,7 @@ fn kicks_and_bans_of_members_are_told_once() {
                 role: natter_shared::Role::Member,
                 presence: PresenceState::Online,
                 status: None,
+                display_name: None,
             }],
         }),
         0,

@@ -1,7 +1,8 @@
 //! The users pane: how many of the room's members are here, then each
 //! member with a presence symbol, a role mark (`~` owner, `@` moderator)
-//! and their status text if it fits.
+//! and their display name and status text if they fit.
 
+use natter_shared::text::escape;
 use natter_shared::{PresenceState, Role};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -62,8 +63,20 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
                 },
             ),
         ];
+        let mut used = 3 + name.width();
+        // `alice · Alice Liddell`: the account name first, since it is
+        // what mentions and commands take.
+        if let Some(display) = &m.display_name {
+            let room_left = width.saturating_sub(used + 3);
+            if room_left > 2 {
+                let display = truncate(&escape(display), room_left);
+                used += 3 + display.width();
+                spans.push(Span::styled(" · ", theme.dim()));
+                spans.push(Span::raw(display));
+            }
+        }
         if let Some(status) = &m.status {
-            let room_left = width.saturating_sub(3 + name.width() + 1);
+            let room_left = width.saturating_sub(used + 1);
             if room_left > 2 {
                 spans.push(Span::styled(
                     format!(" {}", truncate(status, room_left)),

@@ -142,6 +142,10 @@ impl Conn {
             Request::SetInvites { policy } => {
                 ops::safety::set_invites(shared, caller, policy).await
             }
+            Request::SetProfile { display_name } => {
+                ops::profile::set_profile(shared, caller, display_name).await
+            }
+            Request::Whois { user } => ops::profile::whois(shared, caller, &user).await,
         };
         self.answer(id, result);
         true
