@@ -4,9 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent};
 use natter_shared::names::{Target, normalize_user};
-use natter_shared::{
-    InvitePolicy, MessageId, PresenceState, Request, Role, RoomKind, RoomState, features,
-};
+use natter_shared::{InvitePolicy, MessageId, PresenceState, Request, Role, features};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::safety::Op;
@@ -458,17 +456,7 @@ impl App {
                 }
                 if let Some(text) = text {
                     // Not listed yet: the send itself opens it.
-                    self.rooms.add(&RoomState {
-                        name: room.clone(),
-                        kind: RoomKind::Direct,
-                        topic: String::new(),
-                        role: Role::Member,
-                        unread: 0,
-                        mentions: 0,
-                        last_read: 0,
-                        last_id: 0,
-                        members: 2,
-                    });
+                    self.rooms.add(&super::rooms::direct_state(&room, 0));
                     effects.extend(self.send_text(&room, text, false, now_ms));
                 }
                 effects

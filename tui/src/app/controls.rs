@@ -146,17 +146,8 @@ impl App {
     /// A message in a conversation that `/close` hid: it comes back.
     pub(crate) fn reopen_closed(&mut self, room: &str, id: MessageId) -> Option<Effect> {
         self.settings.prefs.closed.remove(room)?;
-        self.rooms.add(&RoomState {
-            name: room.to_owned(),
-            kind: RoomKind::Direct,
-            topic: String::new(),
-            role: natter_shared::Role::Member,
-            unread: 0,
-            mentions: 0,
-            last_read: id.saturating_sub(1),
-            last_id: id.saturating_sub(1),
-            members: 2,
-        });
+        self.rooms
+            .add(&super::rooms::direct_state(room, id.saturating_sub(1)));
         Some(self.save_prefs())
     }
 

@@ -512,6 +512,22 @@ impl Rooms {
     }
 }
 
+/// A direct conversation not listed yet (opened by your first message,
+/// or back after `/close`), its newest message `last_id`.
+pub(crate) fn direct_state(name: &str, last_id: MessageId) -> RoomState {
+    RoomState {
+        name: name.to_owned(),
+        kind: RoomKind::Direct,
+        topic: String::new(),
+        role: natter_shared::Role::Member,
+        unread: 0,
+        mentions: 0,
+        last_read: last_id,
+        last_id,
+        members: 2,
+    }
+}
+
 /// Fetches `room`'s members.
 pub(crate) fn members(room: &str) -> Effect {
     Effect::Request {

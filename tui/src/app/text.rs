@@ -659,8 +659,18 @@ impl Layout<'_> {
     /// everything from there down fits: that is the bottom.
     #[must_use]
     pub fn position_at(&self, room: &Room, index: usize, height: usize) -> Option<Scroll> {
+        self.position_from(room, index, height, self.marker_index(room))
+    }
+
+    /// The position with entry `index` at the top; `None` is the bottom.
+    fn position_from(
+        &self,
+        room: &Room,
+        index: usize,
+        height: usize,
+        marker: Option<usize>,
+    ) -> Option<Scroll> {
         let n = room.entries.len();
-        let marker = self.marker_index(room);
         let mut acc = 0;
         for i in index.min(n)..n {
             acc += self.count(room, i, marker);
@@ -684,7 +694,7 @@ impl Layout<'_> {
             return room.entries.newest();
         };
         let bottom = n.saturating_sub(1 + s.anchor);
-        (0..=bottom.min(n.saturating_sub(1)))
+        (0..=bottom)
             .rev()
             .find_map(|i| room.entries.get(i).and_then(|e| e.id))
             .unwrap_or(0)
@@ -692,20 +702,7 @@ impl Layout<'_> {
 
     /// The position showing the oldest entry at the top of the view.
     fn top_position(&self, room: &Room, height: usize, marker: Option<usize>) -> Option<Scroll> {
-        let n = room.entries.len();
-        let mut acc = 0;
-        for i in 0..n {
-            let c = self.count(room, i, marker);
-            acc += c;
-            if acc >= height {
-                let s = Scroll {
-                    anchor: n - 1 - i,
-                    skip: acc - height,
-                };
-                return (s.anchor > 0 || s.skip > 0).then_some(s);
-            }
-        }
-        None
+        self.position_from(room, 0, height, marker)
     }
 }
 
