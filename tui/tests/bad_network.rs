@@ -833,12 +833,10 @@ fn lossy_link_send_and_tail() {
 /// The full-screen client as `user` in a tmux of its own (a private `-L`
 /// socket, killed on drop), on the client's side of the link.
 fn open_tui(rig: &Rig, user: &str) -> Tmux {
-    let home = rig.home(user).display().to_string();
     let command = format!(
-        "ip netns exec {ns} env -i PATH=/usr/bin:/bin HOME={home} XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state LANG=C.UTF-8 TERM=xterm-256color NATTER_USER={user} NATTER_PASSWORD='{PASSWORD}' NATTER_SERVER={addr} NATTER_KEYRING=none {natter}",
+        "ip netns exec {ns} {natter}",
         ns = rig.link.client_ns,
-        addr = rig.addr,
-        natter = env!("CARGO_BIN_EXE_natter"),
+        natter = support::natter_command(&rig.home(user), user, &rig.addr),
     );
     Tmux::start(
         format!("natter-bn-{}", rig.link.client_ns),

@@ -102,11 +102,7 @@ async fn a_day_through_a_server_restart() {
     let mut server = serve(&data, addr).await;
     let home = tmp.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let command = format!(
-        "env -i PATH=/usr/bin:/bin HOME={home} XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state LANG=C.UTF-8 TERM=xterm-256color NATTER_USER=alice NATTER_PASSWORD='{PASSWORD}' NATTER_SERVER={addr} NATTER_KEYRING=none {natter}",
-        home = home.display(),
-        natter = env!("CARGO_BIN_EXE_natter"),
-    );
+    let command = support::natter_command(&home, "alice", &addr.to_string());
     let tmux = Tmux::start(
         format!("natter-daily-{}", std::process::id()),
         120,

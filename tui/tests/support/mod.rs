@@ -145,3 +145,15 @@ pub fn signal(pid: u32, sig: &str) {
         .success();
     assert!(ok, "kill -{sig} {pid}");
 }
+
+/// The shell command that runs the built `natter` as `user` against
+/// `server` with nothing of this machine's: a clean environment, `home`
+/// for every XDG dir, the password of the test accounts, no keyring.
+pub fn natter_command(home: &std::path::Path, user: &str, server: &str) -> String {
+    format!(
+        "env -i PATH=/usr/bin:/bin HOME={home} XDG_CONFIG_HOME={home}/config XDG_DATA_HOME={home}/data XDG_STATE_HOME={home}/state LANG=C.UTF-8 TERM=xterm-256color NATTER_USER={user} NATTER_PASSWORD='{password}' NATTER_SERVER={server} NATTER_KEYRING=none {natter}",
+        home = home.display(),
+        password = natter_server::testing::PASSWORD,
+        natter = env!("CARGO_BIN_EXE_natter"),
+    )
+}
