@@ -31,6 +31,29 @@ fn type_text(keys: &Keys, text: &str) {
     }
 }
 
+/// Ctrl+C, and `y` in case the loop asks "quit anyway?": a message whose
+/// `Sent` has not reached the client yet counts as unsent even when others
+/// already see it, so whether the question comes is a race the test must
+/// not depend on. A `y` the loop never reads is harmless.
+fn quit(keys: &Keys) {
+    press(keys, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    let _ = keys.send(Ok(TermEvent::Key(KeyEvent::new(
+        KeyCode::Char('y'),
+        KeyModifiers::NONE,
+    ))));
+}
+
+/// Runs the loop and the test's driver together, with a deadline on both:
+/// a loop that never ends fails the test instead of hanging the suite.
+async fn together<A: std::future::Future, B: std::future::Future>(
+    client: A,
+    driver: B,
+) -> (A::Output, B::Output) {
+    tokio::time::timeout(WAIT * 4, async { tokio::join!(client, driver) })
+        .await
+        .expect("the loop and the test finish in time")
+}
+
 /// Polls `check` until it holds or [`WAIT`] passes.
 async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
     let start = Instant::now();
@@ -133,9 +156,9 @@ async fn logs_in_from_the_login_screen_keeps_the_token_sends_and_quits() {
             (seen.room.as_str(), seen.body.as_str()),
             ("#general", "hello from the loop")
         );
-        press(&keys, KeyCode::Char('c'), KeyModifiers::CONTROL);
+        quit(&keys);
     };
-    let (result, ()) = tokio::join!(client, driver);
+    let (result, ()) = together(client, driver).await;
     result.expect("the loop ends cleanly on Ctrl+C");
 
     let screen = format!("{}", terminal.backend());
@@ -258,10 +281,10 @@ async fn comes_back_after_a_server_restart_with_its_stored_token() {
         })
         .await;
         assert!(keyring.token(&account).await.is_some(), "the token is kept");
-        press(&keys, KeyCode::Char('c'), KeyModifiers::CONTROL);
+        quit(&keys);
         server
     };
-    let (result, mut server) = tokio::join!(client, driver);
+    let (result, mut server) = together(client, driver).await;
     result.expect("the loop ends cleanly on Ctrl+C");
     server.stop().await.expect("natterd stopped");
     let screen = format!("{}", terminal.backend());
@@ -339,9 +362,9 @@ async fn blocks_reports_and_invitations_from_the_keyboard() {
             natter_server::admin::reports(&server.data_dir, true).is_ok_and(|r| r.len() == 1)
         })
         .await;
-        press(&keys, KeyCode::Char('c'), KeyModifiers::CONTROL);
+        quit(&keys);
     };
-    let (result, ()) = tokio::join!(client, driver);
+    let (result, ()) = together(client, driver).await;
     result.expect("the loop ends cleanly");
     let shown = format!("{}", terminal.backend());
     assert!(shown.contains("2 messages from blocked users"), "{shown}");
@@ -390,9 +413,9 @@ async fn blocks_reports_and_invitations_from_the_keyboard() {
             .await
             .expect("bob posts in #team");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        press(&keys, KeyCode::Char('c'), KeyModifiers::CONTROL);
+        quit(&keys);
     };
-    let (result, ()) = tokio::join!(client, driver);
+    let (result, ()) = together(client, driver).await;
     result.expect("the loop ends cleanly");
     let shown = format!("{}", terminal.backend());
     assert!(shown.contains("#team"), "{shown}");
