@@ -413,6 +413,8 @@ impl Connection {
                 body: body.to_owned(),
                 action,
                 nonce: None,
+                reply_to: None,
+                thread: None,
             })
             .await?
         {
@@ -750,6 +752,7 @@ pub(crate) fn test_welcome(heartbeat_ms: u64) -> Response {
             max_message_len: 4000,
             max_history_page: 100,
             heartbeat_ms,
+            max_reaction_keys: 0,
         },
         features: Vec::new(),
         motd: Some("hi".into()),
@@ -805,6 +808,7 @@ mod tests {
             room: room.into(),
             messages: Vec::new(),
             more: false,
+            rev: 0,
         }
     }
 

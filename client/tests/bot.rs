@@ -61,6 +61,7 @@ async fn the_documented_bot_answers_ping() {
                     before: None,
                     after: None,
                     limit: 50,
+                    ..Default::default()
                 },
             )
             .await

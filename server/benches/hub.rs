@@ -76,6 +76,7 @@ fn message_frame(id: MessageId) -> ServerFrame {
         body: BODY.into(),
         action: false,
         nonce: None,
+        ..Default::default()
     }))
 }
 
@@ -247,6 +248,7 @@ fn hub_ring(c: &mut Criterion) {
         before,
         after: None,
         limit,
+        ..Default::default()
     };
     let check = |plan: HistoryPlan| match plan {
         HistoryPlan::Ready(Response::Messages { messages, .. }) => messages.len(),

@@ -33,6 +33,8 @@ async fn a_flooder_is_rate_limited_while_others_get_every_message_in_order() {
                         body: format!("spam {i}"),
                         action: false,
                         nonce: None,
+                        reply_to: None,
+                        thread: None,
                     })
                     .await,
             );

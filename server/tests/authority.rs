@@ -63,6 +63,10 @@ fn kind_of(r: &Request) -> &'static str {
         Request::SetInvites { .. } => "set_invites",
         Request::SetProfile { .. } => "set_profile",
         Request::Whois { .. } => "whois",
+        Request::Edit { .. } => "edit",
+        Request::Delete { .. } => "delete",
+        Request::React { .. } => "react",
+        Request::Search(_) => "search",
         // Cannot be encoded; `connection.rs` sends raw frames of unknown requests.
         Request::Unknown(_) => "unknown",
     }
@@ -148,12 +152,62 @@ fn rows() -> Vec<Row> {
             Code(ErrorCode::AuthFailed),
         ),
         row(|_| Request::Ping, Allowed, Allowed, Allowed, Allowed),
+        // Rich messaging, not served yet.
+        row(
+            |room| Request::Edit {
+                room: room.into(),
+                id: 1,
+                body: "changed".into(),
+            },
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+        ),
+        row(
+            |room| Request::Delete {
+                room: room.into(),
+                id: 1,
+            },
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+        ),
+        row(
+            |room| Request::React {
+                room: room.into(),
+                id: 1,
+                key: "👍".into(),
+                op: natter_shared::ReactOp::Toggle,
+            },
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+        ),
+        row(
+            |room| {
+                Request::Search(natter_shared::SearchQuery {
+                    query: "classified".into(),
+                    room: Some(room.into()),
+                    before: None,
+                    limit: 20,
+                })
+            },
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+            Code(ErrorCode::Unsupported),
+        ),
         row(
             |room| Request::Send {
                 room: room.into(),
                 body: "hello".into(),
                 action: false,
                 nonce: None,
+                reply_to: None,
+                thread: None,
             },
             nli(),
             AsMissing,
@@ -167,6 +221,7 @@ fn rows() -> Vec<Row> {
                     before: None,
                     after: None,
                     limit: 50,
+                    ..Default::default()
                 },
             },
             nli(),

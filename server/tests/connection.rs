@@ -69,6 +69,8 @@ async fn first_request_must_be_hello_and_login_comes_before_anything_else() {
             body: "hi".into(),
             action: false,
             nonce: None,
+            reply_to: None,
+            thread: None,
         },
         Request::History {
             room: "#general".into(),
@@ -363,6 +365,8 @@ async fn oversized_truncated_and_garbage_frames_harm_no_one_else() {
             body: "hello".into(),
             action: false,
             nonce: None,
+            reply_to: None,
+            thread: None,
         },
     })
     .unwrap();
@@ -444,9 +448,11 @@ async fn silent_peers_hit_their_deadlines() {
     let mut shy = Client::connect(server.addr).await;
     shy.hello().await;
     assert_eq!(shy.closing().await.map(|c| c.0), Some(ErrorCode::Timeout));
-    // Logs in, then stops pinging: dropped after three heartbeats.
-    let mut idle = server.login("alice").await;
+    // Logs in, then stops pinging: dropped after three heartbeats. The
+    // server counts from the last frame it read, the login, which comes
+    // after `started` however slowly the reply travels back.
     let started = std::time::Instant::now();
+    let mut idle = server.login("alice").await;
     assert_eq!(idle.closing().await.map(|c| c.0), Some(ErrorCode::Timeout));
     assert!(started.elapsed() >= Duration::from_millis(500));
 }
@@ -505,6 +511,8 @@ async fn shutdown_tells_clients_with_a_reconnect_hint() {
                 body: format!("last words {i}"),
                 action: false,
                 nonce: None,
+                reply_to: None,
+                thread: None,
             })
             .await;
     }

@@ -90,6 +90,8 @@ async fn sender(addr: SocketAddr, sender: usize, first_seq: u64) -> Vec<(u64, u6
                 body: format!("w{sender}-{seq}"),
                 action: false,
                 nonce: None,
+                reply_to: None,
+                thread: None,
             };
             if framed
                 .send(&ClientFrame { id: next_id, req })

@@ -248,6 +248,7 @@ async fn a_deleted_name_stays_reserved_until_the_operator_frees_it() {
                     before: None,
                     after: None,
                     limit: 50,
+                    ..Default::default()
                 },
             })
             .await

@@ -31,6 +31,7 @@ fn message_event() -> ServerFrame {
         body: BODY.into(),
         action: false,
         nonce: None,
+        ..Default::default()
     }))
 }
 
@@ -42,6 +43,8 @@ fn send_request() -> ClientFrame {
             body: BODY.into(),
             action: false,
             nonce: None,
+            reply_to: None,
+            thread: None,
         },
     }
 }

@@ -447,19 +447,19 @@ mod tests {
         #[derive(Serialize)]
         #[serde(rename_all = "snake_case")]
         enum Newer {
-            React { message: u64, key: String },
+            Pin { message: u64, key: String },
             Send { room: u32 },
         }
         let react = named(&Frame {
             id: 4,
-            req: Newer::React {
+            req: Newer::Pin {
                 message: 1,
                 key: ":+1:".into(),
             },
         });
         assert_eq!(
             decode_client(&react).unwrap().req,
-            Request::Unknown("react".into())
+            Request::Unknown("pin".into())
         );
         // A known request with a field of the wrong type stays an error.
         let bad = named(&Frame {
@@ -491,27 +491,27 @@ mod tests {
         #[derive(Serialize)]
         #[serde(rename_all = "snake_case")]
         enum Res {
-            Search { hits: Vec<u32> },
+            Poll { hits: Vec<u32> },
         }
         #[derive(Serialize)]
         #[serde(rename_all = "snake_case")]
         enum Ev {
-            Reaction { message: u64 },
+            Pinned { message: u64 },
             Rebooted,
         }
         let reply = named(&Newer::Ok {
             id: 8,
-            res: Res::Search { hits: vec![1, 2] },
+            res: Res::Poll { hits: vec![1, 2] },
         });
         assert_eq!(
             decode_server(&reply).unwrap(),
             ServerFrame::Ok {
                 id: 8,
-                res: Response::Unknown("search".into())
+                res: Response::Unknown("poll".into())
             }
         );
         for (ev, name) in [
-            (Ev::Reaction { message: 3 }, "reaction"),
+            (Ev::Pinned { message: 3 }, "pinned"),
             (Ev::Rebooted, "rebooted"),
         ] {
             assert_eq!(

@@ -32,6 +32,23 @@ pub type RequestId = u64;
 /// stored, so ids are totally ordered within a room and paging is by id.
 pub type MessageId = u64;
 
+/// A revision: server-assigned from one counter, increasing in the order
+/// changes are stored. A new message gets one, and so does every later
+/// change to it (an edit, a delete, a reaction, a reply in its thread).
+/// A client that remembers the highest revision it has seen in a room
+/// catches up on everything after it with [`HistoryQuery::since`].
+pub type Rev = u64;
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// One frame from the client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientFrame {
@@ -97,8 +114,13 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Which page of a room's history to fetch. Exactly one of `before` and
-/// `after` may be set; with neither, the newest messages are returned.
+/// Which page of a room's history to fetch. At most one of `before`,
+/// `after`, `around` and `since` may be set; with none, the newest
+/// messages are returned.
+///
+/// Pages of the room (`thread` unset) leave out replies inside threads:
+/// they belong to their thread's page. `since` is the exception: a
+/// catch-up returns every change, threads included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct HistoryQuery {
     /// Messages with ids strictly below this one, newest first cut.
@@ -109,6 +131,21 @@ pub struct HistoryQuery {
     pub after: Option<MessageId>,
     /// How many at most; the server caps it at `Limits::max_history_page`.
     pub limit: u32,
+    /// The page centred on this message, which is in it (feature
+    /// `around`): a search result or a reply's parent opened in context.
+    /// `no_such_message` when the asker may not see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub around: Option<MessageId>,
+    /// Every message whose revision is above this one, in revision order
+    /// (feature `changes`): new messages and the current state of changed
+    /// ones (edited, deleted, reacted to, replied to in a thread). The
+    /// reply's `rev` is where the next catch-up starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Rev>,
+    /// Only the replies in the thread rooted at this message, and the root
+    /// itself first (feature `threads`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<MessageId>,
 }
 
 /// Every request a client can make.
@@ -146,6 +183,12 @@ pub enum Request {
     /// `nonce`, chosen by the client, comes back in `Sent` and in the
     /// `Message` event to every session of the sender, so a client matches
     /// its own messages by nonce, never by their text.
+    ///
+    /// `reply_to` quotes an earlier message of the same room (feature
+    /// `replies`); `thread` posts inside the thread rooted at that message
+    /// (feature `threads`), one level deep: the root must not itself be in
+    /// a thread. Either names a message the sender may see, or the send is
+    /// refused with `no_such_message`.
     Send {
         room: String,
         body: String,
@@ -153,7 +196,33 @@ pub enum Request {
         action: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<MessageId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<MessageId>,
     },
+    /// Replace the body of your own message `id` (feature `edits`). The
+    /// server keeps only the new body, and stamps `edited_at`.
+    Edit {
+        room: String,
+        id: MessageId,
+        body: String,
+    },
+    /// Delete message `id` (feature `deletes`): your own, or any in a room
+    /// you moderate. Its body is erased; a tombstone keeps its place.
+    Delete { room: String, id: MessageId },
+    /// Add or remove your reaction `key` on message `id` (feature
+    /// `reactions`). A key is one emoji or a `:shortcode:`
+    /// ([`crate::names::reaction_key`]).
+    React {
+        room: String,
+        id: MessageId,
+        key: String,
+        #[serde(default)]
+        op: ReactOp,
+    },
+    /// Full-text search over the rooms you are in (feature `search`).
+    Search(SearchQuery),
     /// A page of a room's history.
     History { room: String, query: HistoryQuery },
     /// Join a public room (or switch to one already joined).
@@ -283,6 +352,10 @@ impl Request {
         "set_invites",
         "set_profile",
         "whois",
+        "edit",
+        "delete",
+        "react",
+        "search",
     ];
 
     /// A short stable name for logs and for the authority tests.
@@ -323,9 +396,64 @@ impl Request {
             Request::SetInvites { .. } => "set_invites",
             Request::SetProfile { .. } => "set_profile",
             Request::Whois { .. } => "whois",
+            Request::Edit { .. } => "edit",
+            Request::Delete { .. } => "delete",
+            Request::React { .. } => "react",
+            Request::Search(_) => "search",
             Request::Unknown(_) => "unknown",
         }
     }
+}
+
+/// What a `React` does with the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReactOp {
+    /// Add it if it is not there, else remove it.
+    #[default]
+    Toggle,
+    /// Add it; already there is not an error.
+    Add,
+    /// Remove it; not there is not an error.
+    Remove,
+    /// An operation from a newer client; refused with `invalid`.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A search: the query as the user typed it, and which page.
+///
+/// The query language: words (each must appear), `"exact phrases"`, `-excluded` words,
+/// `from:user`, `in:#room`, `before:YYYY-MM-DD`, `after:YYYY-MM-DD`,
+/// `has:link` and `is:reply`. See PROTOCOL.md.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SearchQuery {
+    pub query: String,
+    /// Only this room (as `in:` does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// Results older than this message: the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<MessageId>,
+    /// How many at most; capped at `Limits::max_history_page`.
+    pub limit: u32,
+}
+
+/// One search result: the message as it is now, and a piece of its body
+/// around the matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub message: Message,
+    /// The snippet in order; the parts with `hit` set matched the query.
+    pub snippet: Vec<SnippetPart>,
+}
+
+/// A piece of a search snippet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnippetPart {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hit: bool,
 }
 
 /// One frame from the server.
@@ -352,6 +480,9 @@ pub struct Limits {
     /// How often the client should ping; a client silent for three of these
     /// intervals is dropped.
     pub heartbeat_ms: u64,
+    /// Most distinct reaction keys on one message (0: not announced).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_reaction_keys: u64,
 }
 
 /// A successful reply.
@@ -390,6 +521,10 @@ pub enum Response {
         room: String,
         messages: Vec<Message>,
         more: bool,
+        /// The room's highest revision when the page was read (servers
+        /// with `changes`): a later `since` catch-up starts here.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        rev: Rev,
     },
     /// Reply to `Join` and `Create`.
     Room(RoomState),
@@ -412,6 +547,11 @@ pub enum Response {
     Invitations(Vec<Invitation>),
     /// Reply to `Whois`.
     Whois(UserInfo),
+    /// Reply to `React`: whether your reaction is there now.
+    Reacted { on: bool },
+    /// Reply to `Search`: newest first. `more` says an older page exists
+    /// (ask again with `before` set to the last hit's id).
+    Found { hits: Vec<SearchHit>, more: bool },
     /// A reply from a newer server that this build cannot read, by its name
     /// on the wire. Never encoded.
     #[serde(skip)]
@@ -436,6 +576,8 @@ impl Response {
         "blocked",
         "invitations",
         "whois",
+        "reacted",
+        "found",
     ];
 }
 
@@ -684,8 +826,9 @@ pub struct Stats {
     pub uptime_secs: u64,
 }
 
-/// A stored message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A stored message, as it is now: edits, a delete and reactions are
+/// applied. Fields a plain message does not use are left off the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Message {
     pub id: MessageId,
     /// Server time, milliseconds since the Unix epoch.
@@ -701,6 +844,44 @@ pub struct Message {
     /// the sender's own sessions, never in history or to anyone else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// The message this one replies to (same room).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<MessageId>,
+    /// The root of the thread this message is in (same room).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<MessageId>,
+    /// When the body was last edited (server time, ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<i64>,
+    /// A tombstone: the message was deleted and `body` is empty.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deleted: bool,
+    /// Reactions, in the order their keys were first used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// For a thread root: how many replies, and the newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<ThreadSummary>,
+    /// The message's revision: of its last change, or of the message
+    /// itself (0 from servers without `changes`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rev: Rev,
+}
+
+/// One reaction key on a message, and who used it, in the order they did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reaction {
+    pub key: String,
+    pub users: Vec<String>,
+}
+
+/// A thread root's replies at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSummary {
+    pub count: u32,
+    /// The newest reply's author and time (server ms).
+    pub last_from: String,
+    pub last_ts: i64,
 }
 
 /// How someone came to leave a room.
@@ -751,6 +932,31 @@ pub enum Event {
         user: String,
         #[serde(default)]
         display_name: Option<String>,
+    },
+    /// A message of one of your rooms was edited: its new body.
+    Edited {
+        room: String,
+        id: MessageId,
+        body: String,
+        edited_at: i64,
+        rev: Rev,
+    },
+    /// A message of one of your rooms was deleted, by its author or by
+    /// `by`, a moderator.
+    Deleted {
+        room: String,
+        id: MessageId,
+        by: String,
+        rev: Rev,
+    },
+    /// `user` added (`on`) or removed a reaction on a message.
+    Reaction {
+        room: String,
+        id: MessageId,
+        key: String,
+        user: String,
+        on: bool,
+        rev: Rev,
     },
     /// Someone joined a room you are in.
     Joined { room: String, user: String },
@@ -809,6 +1015,9 @@ impl Event {
     /// The wire name of every event this build knows.
     pub const KINDS: &[&str] = &[
         "message",
+        "edited",
+        "deleted",
+        "reaction",
         "unread",
         "read",
         "typing",
@@ -857,6 +1066,22 @@ pub mod features {
     pub const PROFILES: &str = "profiles";
     /// `Whois`.
     pub const WHOIS: &str = "whois";
+    /// `Send.reply_to`, `Message.reply_to`.
+    pub const REPLIES: &str = "replies";
+    /// `Send.thread`, `Message.thread` and `replies`, thread pages.
+    pub const THREADS: &str = "threads";
+    /// `Edit` and `Edited` events.
+    pub const EDITS: &str = "edits";
+    /// `Delete`, `Deleted` events and tombstones.
+    pub const DELETES: &str = "deletes";
+    /// `React`, `Reaction` events, `Message.reactions`.
+    pub const REACTIONS: &str = "reactions";
+    /// `Search`.
+    pub const SEARCH: &str = "search";
+    /// Revisions: `Message.rev`, `HistoryQuery.since`, `Messages.rev`.
+    pub const CHANGES: &str = "changes";
+    /// `HistoryQuery.around`.
+    pub const AROUND: &str = "around";
     /// Every feature name this build knows, in the order servers list them.
     pub const ALL: &[&str] = &[
         DIRECT,
@@ -872,6 +1097,14 @@ pub mod features {
         LOGIN_PRESENCE,
         PROFILES,
         WHOIS,
+        REPLIES,
+        THREADS,
+        EDITS,
+        DELETES,
+        REACTIONS,
+        SEARCH,
+        CHANGES,
+        AROUND,
     ];
 }
 
@@ -966,6 +1199,9 @@ error_codes! {
     RegistrationClosed = "registration_closed",
     /// The room does not exist, or you may not know that it does.
     NoSuchRoom = "no_such_room",
+    /// The message does not exist, or you may not see it. One answer for
+    /// both, so ids reveal nothing.
+    NoSuchMessage = "no_such_message",
     /// No such user.
     NoSuchUser = "no_such_user",
     /// The room is public but you are not in it.

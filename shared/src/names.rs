@@ -20,6 +20,48 @@ pub const MAX_ROOM_LEN: usize = 50;
 /// gets the same room on screen).
 pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 
+/// Longest reaction key, in bytes: a `:shortcode:` or one emoji (whose
+/// grapheme may be several code points: a flag, a family, a skin tone).
+pub const MAX_REACTION_KEY: usize = 32;
+
+/// Checks a reaction key: one grapheme that is not a letter, digit,
+/// punctuation mark, space or control (an emoji), or a `:shortcode:` of
+/// `a-z 0-9 _ + -`, at most [`MAX_REACTION_KEY`] bytes either way. The
+/// server and the client check the same rule, so the client can refuse a
+/// key before sending it.
+///
+/// # Errors
+/// A sentence saying what is wrong, for the user.
+pub fn reaction_key(key: &str) -> Result<(), &'static str> {
+    if key.is_empty() || key.len() > MAX_REACTION_KEY {
+        return Err("a reaction is one emoji or a :shortcode: of at most 32 bytes");
+    }
+    if let Some(inner) = key.strip_prefix(':').and_then(|k| k.strip_suffix(':')) {
+        let fine = !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_+-".contains(&b));
+        return if fine {
+            Ok(())
+        } else {
+            Err("a :shortcode: is made of a-z, 0-9, '_', '+' and '-'")
+        };
+    }
+    let mut graphemes = unicode_segmentation::UnicodeSegmentation::graphemes(key, true);
+    let (Some(g), None) = (graphemes.next(), graphemes.next()) else {
+        return Err("a reaction is one emoji, or a :shortcode:");
+    };
+    let first = g.chars().next().unwrap_or(' ');
+    // A keycap (1️⃣, #️⃣) starts with its ASCII character.
+    let keycap = g.contains('\u{20e3}');
+    let plain = (first.is_alphanumeric() || first.is_ascii() || first.is_whitespace()) && !keycap;
+    if plain || g.chars().any(crate::text::is_unsafe) {
+        Err("a reaction is one emoji, or a :shortcode:")
+    } else {
+        Ok(())
+    }
+}
+
 /// Why a name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -223,6 +265,42 @@ fn at_names(line: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reaction_keys_are_one_emoji_or_a_shortcode() {
+        for good in [
+            "👍",
+            "🎉",
+            "👍🏽",
+            "🇫🇷",
+            "👨‍👩‍👧",
+            "1️⃣",
+            ":tada:",
+            ":+1:",
+            ":ship-it:",
+        ] {
+            assert_eq!(reaction_key(good), Ok(()), "{good}");
+        }
+        let long = format!(":{}:", "a".repeat(31));
+        for bad in [
+            "",
+            "a",
+            "ab",
+            "👍👍",
+            " ",
+            ":",
+            "::",
+            ":Tada:",
+            ":a b:",
+            "1",
+            "é",
+            "\u{202e}",
+            "👍\u{202e}",
+            long.as_str(),
+        ] {
+            assert!(reaction_key(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn targets() {

@@ -35,6 +35,28 @@ fn message() -> Message {
         body: "hello @bob".into(),
         action: false,
         nonce: None,
+        ..Message::default()
+    }
+}
+
+/// A message with every rich field set: a thread reply that quotes
+/// another, edited, reacted to.
+fn rich_message() -> Message {
+    Message {
+        id: 44,
+        ts: 1_700_000_000_000,
+        room: "#general".into(),
+        from: "bob".into(),
+        body: "agreed".into(),
+        reply_to: Some(43),
+        thread: Some(40),
+        edited_at: Some(1_700_000_001_000),
+        reactions: vec![Reaction {
+            key: "👍".into(),
+            users: vec!["alice".into(), "carol".into()],
+        }],
+        rev: 91,
+        ..Message::default()
     }
 }
 
@@ -107,6 +129,94 @@ fn requests() -> Vec<(&'static str, Request)> {
                 body: "hi".into(),
                 action: false,
                 nonce: None,
+                reply_to: None,
+                thread: None,
+            },
+        ),
+        (
+            "send_reply_in_thread",
+            Request::Send {
+                room: room(),
+                body: "agreed".into(),
+                action: false,
+                nonce: Some("n-2".into()),
+                reply_to: Some(43),
+                thread: Some(40),
+            },
+        ),
+        (
+            "edit",
+            Request::Edit {
+                room: room(),
+                id: 42,
+                body: "hello @bob!".into(),
+            },
+        ),
+        (
+            "delete",
+            Request::Delete {
+                room: room(),
+                id: 42,
+            },
+        ),
+        (
+            "react",
+            Request::React {
+                room: room(),
+                id: 42,
+                key: "🎉".into(),
+                op: ReactOp::Toggle,
+            },
+        ),
+        (
+            "react_remove",
+            Request::React {
+                room: room(),
+                id: 42,
+                key: ":tada:".into(),
+                op: ReactOp::Remove,
+            },
+        ),
+        (
+            "search",
+            Request::Search(SearchQuery {
+                query: "from:bob \"deploy failed\" -staging".into(),
+                room: Some(room()),
+                before: Some(900),
+                limit: 20,
+            }),
+        ),
+        (
+            "history_around",
+            Request::History {
+                room: room(),
+                query: HistoryQuery {
+                    around: Some(42),
+                    limit: 50,
+                    ..HistoryQuery::default()
+                },
+            },
+        ),
+        (
+            "history_since",
+            Request::History {
+                room: room(),
+                query: HistoryQuery {
+                    since: Some(90),
+                    limit: 200,
+                    ..HistoryQuery::default()
+                },
+            },
+        ),
+        (
+            "history_thread",
+            Request::History {
+                room: room(),
+                query: HistoryQuery {
+                    thread: Some(40),
+                    limit: 50,
+                    ..HistoryQuery::default()
+                },
             },
         ),
         (
@@ -116,6 +226,8 @@ fn requests() -> Vec<(&'static str, Request)> {
                 body: "hi".into(),
                 action: true,
                 nonce: Some("n-1".into()),
+                reply_to: None,
+                thread: None,
             },
         ),
         (
@@ -126,6 +238,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                     before: Some(10),
                     after: None,
                     limit: 50,
+                    ..Default::default()
                 },
             },
         ),
@@ -272,6 +385,7 @@ fn responses() -> Vec<(&'static str, Response)> {
                     max_message_len: 4000,
                     max_history_page: 200,
                     heartbeat_ms: 30000,
+                    max_reaction_keys: 0,
                 },
                 features: vec!["registration".into()],
                 motd: None,
@@ -325,6 +439,34 @@ fn responses() -> Vec<(&'static str, Response)> {
                 room: "#general".into(),
                 messages: vec![message()],
                 more: true,
+                rev: 0,
+            },
+        ),
+        (
+            "messages_rich",
+            Response::Messages {
+                room: "#general".into(),
+                messages: vec![
+                    Message {
+                        replies: Some(ThreadSummary {
+                            count: 3,
+                            last_from: "bob".into(),
+                            last_ts: 1_700_000_002_000,
+                        }),
+                        rev: 90,
+                        ..message()
+                    },
+                    rich_message(),
+                    Message {
+                        id: 45,
+                        body: String::new(),
+                        deleted: true,
+                        rev: 92,
+                        ..message()
+                    },
+                ],
+                more: false,
+                rev: 92,
             },
         ),
         ("room", Response::Room(room_state())),
@@ -403,6 +545,26 @@ fn responses() -> Vec<(&'static str, Response)> {
                 idle_secs: None,
             }),
         ),
+        ("reacted", Response::Reacted { on: true }),
+        (
+            "found",
+            Response::Found {
+                hits: vec![SearchHit {
+                    message: message(),
+                    snippet: vec![
+                        SnippetPart {
+                            text: "hello ".into(),
+                            hit: true,
+                        },
+                        SnippetPart {
+                            text: "@bob".into(),
+                            hit: false,
+                        },
+                    ],
+                }],
+                more: true,
+            },
+        ),
     ]
 }
 
@@ -410,6 +572,37 @@ fn events() -> Vec<(&'static str, Event)> {
     let room = || "#general".to_string();
     vec![
         ("message", Event::Message(message())),
+        ("message_rich", Event::Message(rich_message())),
+        (
+            "edited",
+            Event::Edited {
+                room: room(),
+                id: 42,
+                body: "hello @bob!".into(),
+                edited_at: 1_700_000_001_000,
+                rev: 93,
+            },
+        ),
+        (
+            "deleted",
+            Event::Deleted {
+                room: room(),
+                id: 42,
+                by: "carol".into(),
+                rev: 94,
+            },
+        ),
+        (
+            "reaction",
+            Event::Reaction {
+                room: room(),
+                id: 42,
+                key: "👍".into(),
+                user: "bob".into(),
+                on: true,
+                rev: 95,
+            },
+        ),
         (
             "message_own",
             Event::Message(Message {
@@ -567,6 +760,10 @@ fn exhaustive_request(r: &Request) {
         | Request::SetInvites { .. }
         | Request::SetProfile { .. }
         | Request::Whois { .. }
+        | Request::Edit { .. }
+        | Request::Delete { .. }
+        | Request::React { .. }
+        | Request::Search(_)
         // Never encoded: what a newer client's request decodes as.
         | Request::Unknown(_) => {}
     }
@@ -590,6 +787,8 @@ fn exhaustive_response(r: &Response) {
         | Response::Blocked(_)
         | Response::Invitations(_)
         | Response::Whois(_)
+        | Response::Reacted { .. }
+        | Response::Found { .. }
         | Response::Unknown(_) => {}
     }
 }
@@ -598,6 +797,9 @@ fn exhaustive_response(r: &Response) {
 fn exhaustive_event(e: &Event) {
     match e {
         Event::Message(_)
+        | Event::Edited { .. }
+        | Event::Deleted { .. }
+        | Event::Reaction { .. }
         | Event::Unread { .. }
         | Event::Read { .. }
         | Event::Typing { .. }

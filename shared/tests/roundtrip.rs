@@ -62,6 +62,8 @@ fn request() -> impl Strategy<Value = Request> {
                 body,
                 action,
                 nonce,
+                reply_to: None,
+                thread: None,
             }
         ),
         (
@@ -75,7 +77,8 @@ fn request() -> impl Strategy<Value = Request> {
                 query: HistoryQuery {
                     before,
                     after,
-                    limit
+                    limit,
+                    ..Default::default()
                 }
             }),
         text().prop_map(|room| Request::Join { room }),
@@ -114,6 +117,7 @@ fn message() -> impl Strategy<Value = Message> {
             body,
             action,
             nonce: None,
+            ..Default::default()
         })
 }
 
@@ -173,7 +177,8 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             .prop_map(|(room, messages, more)| Response::Messages {
                 room,
                 messages,
-                more
+                more,
+                rev: 0,
             }),
         (
             text(),

@@ -293,6 +293,7 @@ mod tests {
             body: body.into(),
             action,
             nonce: None,
+            ..Default::default()
         }
     }
 

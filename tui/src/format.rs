@@ -90,6 +90,7 @@ mod tests {
             body: body.into(),
             action,
             nonce: None,
+            ..Default::default()
         }
     }
 

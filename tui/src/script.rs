@@ -276,6 +276,7 @@ async fn last_messages(conn: &Connection, room: &str, n: u32) -> Result<Vec<Mess
             before,
             after: None,
             limit: want,
+            ..Default::default()
         };
         let (mut page, more) = conn.history(room, query).await?;
         if page.len() > want as usize {

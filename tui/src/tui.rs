@@ -87,6 +87,8 @@ fn spawn_sender(conn: Connection, done: mpsc::UnboundedSender<Done>) -> mpsc::Un
                 body: job.body.clone(),
                 action: job.action,
                 nonce: Some(job.nonce.clone()),
+                reply_to: None,
+                thread: None,
             };
             let result = match conn.request(req).await {
                 Ok(Response::Sent { id, ts, .. }) => Done::Sent(job.local, Ok((id, ts))),

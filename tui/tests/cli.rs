@@ -128,6 +128,7 @@ impl Server {
                 before: None,
                 after: None,
                 limit: 100,
+                ..Default::default()
             };
             conn.history(room, query).await.unwrap().0
         })

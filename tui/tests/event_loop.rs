@@ -200,6 +200,7 @@ async fn general_bodies(addr: &str) -> Vec<String> {
                 before: None,
                 after: None,
                 limit: 50,
+                ..Default::default()
             },
         )
         .await

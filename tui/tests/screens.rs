@@ -44,6 +44,7 @@ fn msg(id: u64, from: &str, body: &str) -> Message {
         body: body.into(),
         action: false,
         nonce: None,
+        ..Default::default()
     }
 }
 
@@ -109,6 +110,7 @@ fn connected_blocking(width: u16, height: u16, blocked: &[&str]) -> App {
             room: "#general".into(),
             messages: history,
             more: false,
+            rev: 0,
         }),
         T0,
     );
@@ -245,6 +247,7 @@ fn scrolled_up_with_new_below() {
                 room: "#general".into(),
                 messages: more,
                 more: false,
+                rev: 0,
             }),
             T0,
         );
@@ -302,6 +305,7 @@ fn blocked_run_invitation_and_report() {
                 room: "#general".into(),
                 messages: more,
                 more: false,
+                rev: 0,
             }),
             T0,
         );

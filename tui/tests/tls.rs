@@ -157,6 +157,7 @@ impl Server {
                 before: None,
                 after: None,
                 limit: 100,
+                ..Default::default()
             };
             let msgs = conn.history("#general", q).await.unwrap().0;
             msgs.into_iter().map(|m| m.body).collect()

@@ -62,6 +62,7 @@ async fn bodies(addr: &str, room: &str) -> Vec<String> {
                 before: None,
                 after: None,
                 limit: 100,
+                ..Default::default()
             },
         )
         .await

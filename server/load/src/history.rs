@@ -94,6 +94,7 @@ pub async fn run(
                 before: None,
                 after: None,
                 limit: fetch,
+                ..Default::default()
             };
             let (page, _more) = m.history(&room, query).await?;
             let took = t.elapsed();

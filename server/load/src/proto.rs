@@ -58,6 +58,8 @@ impl Proto {
                         body: body.into(),
                         action: false,
                         nonce: None,
+                        reply_to: None,
+                        thread: None,
                     },
                 };
                 // A bench payload is far below the frame cap.
@@ -513,6 +515,7 @@ mod tests {
             body: "L 1 2 3".into(),
             action: false,
             nonce: None,
+            ..Default::default()
         }));
         let bytes = natter_shared::encode(&frame).unwrap();
         assert_eq!(fast_message_body(&bytes[4..]), Some("L 1 2 3"));
@@ -530,6 +533,7 @@ mod tests {
             body: long.clone(),
             action: true,
             nonce: None,
+            ..Default::default()
         }));
         let bytes = natter_shared::encode(&frame).unwrap();
         assert_eq!(fast_message_body(&bytes[4..]), Some(long.as_str()));

@@ -32,6 +32,7 @@ impl Hub {
                 room,
                 messages: Vec::new(),
                 more: false,
+                rev: 0,
             }));
         }
         let room = self.member_room(user, target)?;
@@ -47,6 +48,7 @@ impl Hub {
                     room: name.clone(),
                     messages,
                     more,
+                    rev: 0,
                 }));
             }
             return Ok(HistoryPlan::Disk {
@@ -67,6 +69,7 @@ impl Hub {
                 room: name.clone(),
                 messages,
                 more,
+                rev: 0,
             }));
         }
         Ok(HistoryPlan::Disk {
@@ -113,6 +116,7 @@ mod tests {
             before,
             after,
             limit,
+            ..Default::default()
         };
         // The ring keeps the newest five: 4..=8.
         assert_eq!(

@@ -77,6 +77,7 @@ pub async fn history(shared: &Shared, caller: Caller, room: &str, query: History
                 room,
                 messages,
                 more,
+                rev: 0,
             })
         }
     }

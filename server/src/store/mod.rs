@@ -154,6 +154,7 @@ impl StoredMessage {
             body: self.body.to_string(),
             action: self.action,
             nonce: None,
+            ..Default::default()
         }
     }
 }

@@ -217,6 +217,8 @@ impl Client {
             body: body.into(),
             action: false,
             nonce: None,
+            reply_to: None,
+            thread: None,
         })
         .await
     }

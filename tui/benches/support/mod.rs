@@ -45,6 +45,7 @@ pub fn message(id: MessageId) -> Message {
         body: BODIES[k % BODIES.len()].to_owned(),
         action: k.is_multiple_of(31),
         nonce: None,
+        ..Message::default()
     }
 }
 
@@ -57,6 +58,7 @@ fn page(ids: std::ops::RangeInclusive<MessageId>, more: bool) -> Response {
             room: "#general".into(),
             messages: ids.map(message).collect(),
             more,
+            rev: 0,
         },
     };
     let bytes = natter_shared::encode(&frame).expect("a page encodes");

@@ -654,6 +654,8 @@ impl App {
             Event::Reported(report) => self.on_reported(&report),
             // Events from a newer server: nothing to show.
             Event::Closing { .. } | Event::Unknown(_) => {}
+            // Shown once the timeline carries rich messages.
+            Event::Edited { .. } | Event::Deleted { .. } | Event::Reaction { .. } => {}
         }
         effects
     }

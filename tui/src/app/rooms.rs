@@ -550,6 +550,7 @@ pub(crate) fn history_page(room: &str, before: Option<MessageId>) -> Effect {
                 before,
                 after: None,
                 limit: PAGE,
+                ..Default::default()
             },
         },
         then: Then::History {
@@ -568,6 +569,7 @@ pub(crate) fn catch_up(room: &str, after: MessageId) -> Effect {
                 before: None,
                 after: Some(after),
                 limit: PAGE,
+                ..Default::default()
             },
         },
         then: Then::CatchUp {

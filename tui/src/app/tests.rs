@@ -52,6 +52,7 @@ pub fn msg(id: u64, room: &str, from: &str, body: &str) -> Message {
         body: body.into(),
         action: false,
         nonce: None,
+        ..Default::default()
     }
 }
 
@@ -138,6 +139,7 @@ fn messages_elsewhere_count_as_unread_and_viewing_clears_them() {
             room: "#rust".into(),
             messages: vec![msg(9, "#rust", "bob", "a"), msg(10, "#rust", "bob", "b")],
             more: false,
+            rev: 0,
         }),
         0,
     );
@@ -302,6 +304,7 @@ fn reconnecting_catches_up_after_the_last_id_seen() {
                 msg(7, "#general", "bob", "b"),
             ],
             more: false,
+            rev: 0,
         }),
         0,
     );
@@ -331,6 +334,7 @@ fn reconnecting_catches_up_after_the_last_id_seen() {
                 msg(9, "#general", "carol", "c"),
             ],
             more: false,
+            rev: 0,
         }),
         0,
     );
@@ -427,6 +431,7 @@ pub(super) fn load_older(app: &mut App, messages: Vec<Message>, more: bool) {
             room: "#general".into(),
             messages,
             more,
+            rev: 0,
         }),
         0,
     );
@@ -790,6 +795,7 @@ fn a_history_page_that_brings_a_pending_message_does_not_double_it() {
             room: "#general".into(),
             messages: vec![msg(40, "#general", "alice", "hello")],
             more: false,
+            rev: 0,
         }),
         0,
     );

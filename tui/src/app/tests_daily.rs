@@ -67,6 +67,7 @@ fn pages_put_messages_between_notices_by_time() {
                 msg(4, "#general", "bob", "four"),
             ],
             more: false,
+            rev: 0,
         }),
         0,
     );
@@ -118,6 +119,7 @@ fn a_caught_up_room_on_screen_is_read() {
                 .map(|i| msg(i, "#general", "bob", "missed"))
                 .collect(),
             more: false,
+            rev: 0,
         }),
         0,
     );
@@ -455,6 +457,7 @@ fn older_page(
             room: room.into(),
             messages: ids.map(|i| msg(i, room, "bob", &format!("m{i}"))).collect(),
             more,
+            rev: 0,
         }),
         0,
     )

@@ -449,6 +449,7 @@ mod tests {
             body: body.into(),
             action: false,
             nonce: None,
+            ..Default::default()
         }
     }
 

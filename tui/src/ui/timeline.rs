@@ -438,6 +438,7 @@ mod tests {
                 body: format!("look: {url} ok"),
                 action: false,
                 nonce: None,
+                ..Default::default()
             }),
             Instant::now(),
         );

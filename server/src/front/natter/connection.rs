@@ -394,6 +394,7 @@ impl Conn {
                     max_message_len: c.limits.max_message_len as u32,
                     max_history_page: c.history.max_page,
                     heartbeat_ms: c.limits.heartbeat_ms,
+                    max_reaction_keys: 0,
                 },
                 features: features(&self.shared),
                 motd: c.motd.clone(),

@@ -35,6 +35,14 @@ impl Conn {
                 self.unsupported(id, &name);
                 return true;
             }
+            // Not served yet: rich messaging lands in steps.
+            r @ (Request::Edit { .. }
+            | Request::Delete { .. }
+            | Request::React { .. }
+            | Request::Search(_)) => {
+                self.unsupported(id, r.kind());
+                return true;
+            }
             Request::Logout => {
                 let State::Ready { token_hash, .. } = &self.state else {
                     return false;
@@ -76,6 +84,7 @@ impl Conn {
                 body,
                 action,
                 nonce,
+                ..
             } => {
                 let msg = ops::messages::Outgoing {
                     room: &room,
