@@ -23,8 +23,9 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use natter_shared::{
     ClientFrame, Credential, ErrorCode, ErrorReply, Event, FrameCodec, HistoryQuery, Limits,
-    MAX_FRAME_LEN, Message, MessageId, PROTOCOL_VERSION, PresenceChoice, Request, RequestId,
-    Response, RoomState, ServerFrame, SessionInfo, decode_server, encode,
+    MAX_FRAME_LEN, Message, MessageId, PROTOCOL_VERSION, PresenceChoice, ReactOp, Request,
+    RequestId, Response, RoomState, SearchHit, SearchQuery, ServerFrame, SessionInfo,
+    decode_server, encode,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -423,6 +424,116 @@ impl Connection {
         }
     }
 
+    /// Posts a message that replies to another (`reply_to`), or goes into
+    /// a thread (`thread`, the root's id), or both; returns its id and
+    /// server timestamp once stored.
+    ///
+    /// # Errors
+    /// As [`Connection::send_message`]; `no_such_message` when the parent
+    /// or root is not a message of `room` you may see.
+    pub async fn send_reply(
+        &self,
+        room: &str,
+        body: &str,
+        reply_to: Option<MessageId>,
+        thread: Option<MessageId>,
+    ) -> Result<(MessageId, i64), ClientError> {
+        match self
+            .request(Request::Send {
+                room: room.to_owned(),
+                body: body.to_owned(),
+                action: false,
+                nonce: None,
+                reply_to,
+                thread,
+            })
+            .await?
+        {
+            Response::Sent { id, ts, .. } => Ok((id, ts)),
+            other => Err(unexpected("send", &other)),
+        }
+    }
+
+    /// Replaces the body of your message `id`; returns once stored.
+    ///
+    /// # Errors
+    /// As [`Connection::request`]; `forbidden` for someone else's
+    /// message, `no_such_message` for one you cannot see.
+    pub async fn edit(&self, room: &str, id: MessageId, body: &str) -> Result<(), ClientError> {
+        self.done(
+            "edit",
+            Request::Edit {
+                room: room.to_owned(),
+                id,
+                body: body.to_owned(),
+            },
+        )
+        .await
+    }
+
+    /// Deletes message `id` (yours, or any in a room you moderate).
+    ///
+    /// # Errors
+    /// As [`Connection::edit`].
+    pub async fn delete(&self, room: &str, id: MessageId) -> Result<(), ClientError> {
+        self.done(
+            "delete",
+            Request::Delete {
+                room: room.to_owned(),
+                id,
+            },
+        )
+        .await
+    }
+
+    /// Adds, removes or toggles your reaction `key` on message `id`;
+    /// returns whether it is there now.
+    ///
+    /// # Errors
+    /// As [`Connection::request`]; `invalid` for a key that is not one
+    /// emoji or a `:shortcode:`.
+    pub async fn react(
+        &self,
+        room: &str,
+        id: MessageId,
+        key: &str,
+        op: ReactOp,
+    ) -> Result<bool, ClientError> {
+        match self
+            .request(Request::React {
+                room: room.to_owned(),
+                id,
+                key: key.to_owned(),
+                op,
+            })
+            .await?
+        {
+            Response::Reacted { on } => Ok(on),
+            other => Err(unexpected("react", &other)),
+        }
+    }
+
+    /// One page of search results, newest first, and whether older ones
+    /// exist.
+    ///
+    /// # Errors
+    /// As [`Connection::request`]; `invalid` for a query the server cannot
+    /// read (its message says why).
+    pub async fn search(&self, query: SearchQuery) -> Result<(Vec<SearchHit>, bool), ClientError> {
+        match self.request(Request::Search(query)).await? {
+            Response::Found { hits, more } => Ok((hits, more)),
+            other => Err(unexpected("search", &other)),
+        }
+    }
+
+    /// A request whose success is `Done`.
+    async fn done(&self, what: &str, req: Request) -> Result<(), ClientError> {
+        match self.request(req).await? {
+            Response::Done => Ok(()),
+            other => Err(unexpected(what, &other)),
+        }
+    }
+
     /// One page of a room's history, oldest first, and whether more exist.
     ///
     /// # Errors
@@ -484,10 +595,7 @@ impl Connection {
     /// # Errors
     /// As [`Connection::request`].
     pub async fn logout(&self) -> Result<(), ClientError> {
-        match self.request(Request::Logout).await? {
-            Response::Done => Ok(()),
-            other => Err(unexpected("logout", &other)),
-        }
+        self.done("logout", Request::Logout).await
     }
 }
 

@@ -72,6 +72,15 @@ pub struct Cli {
     /// Message text after `--` (with --send)
     #[arg(last = true, requires = "send", hide = true)]
     pub rest: Vec<String>,
+    /// With --send: reply to message ID (of the same room)
+    #[arg(long, requires = "send", value_name = "ID")]
+    pub reply_to: Option<u64>,
+    /// With --send: post in the thread rooted at message ID
+    #[arg(long, requires = "send", value_name = "ID")]
+    pub thread: Option<u64>,
+    /// With --send: print the stored message's id on stdout
+    #[arg(long, requires = "send")]
+    pub print_id: bool,
     /// Run a server in this process (127.0.0.1:7878 or the next free
     /// port, data in the user data dir) and open the client logged in to it.
     /// With --send or tail: use that local server and its account's
@@ -92,8 +101,56 @@ pub enum Command {
         /// How many messages of history to print first
         #[arg(long, default_value_t = 10, value_name = "N")]
         last: u32,
-        /// One JSON object per line: id, ts (ms since the epoch), room,
-        /// from, body, action (true for /me)
+        /// One JSON object per line, each with a `type`: `message` (id,
+        /// ts in ms since the epoch, room, from, body, action, reply_to,
+        /// thread, edited, deleted, reactions), `edit`, `delete` and
+        /// `reaction` as those happen
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the text of your message ID; exits 0 once the server has
+    /// stored the change. The words after ID are the text; without any,
+    /// stdin is
+    Edit {
+        /// The message's id (from `tail --json`, --print-id or search)
+        id: u64,
+        /// The new text
+        text: Vec<String>,
+        /// The message's room; without it the server finds it by id
+        #[arg(long, value_name = "ROOM")]
+        room: Option<String>,
+    },
+    /// Delete message ID: yours, or any in a room you moderate
+    Delete {
+        id: u64,
+        #[arg(long, value_name = "ROOM")]
+        room: Option<String>,
+    },
+    /// Toggle your reaction KEY (one emoji or a :shortcode:) on message ID
+    React {
+        id: u64,
+        key: String,
+        /// Only remove the reaction (never add it)
+        #[arg(long)]
+        remove: bool,
+        #[arg(long, value_name = "ROOM")]
+        room: Option<String>,
+    },
+    /// Search the rooms you are in, newest first: words, "phrases",
+    /// -word, from:USER, in:#ROOM, before:/after:YYYY-MM-DD, has:link,
+    /// is:reply
+    Search {
+        /// The query (several words are one query)
+        #[arg(required = true)]
+        query: Vec<String>,
+        /// Only this room
+        #[arg(long, value_name = "ROOM")]
+        room: Option<String>,
+        /// How many results at most
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        limit: u32,
+        /// One JSON object per result: the message's keys plus snippet and
+        /// hits
         #[arg(long)]
         json: bool,
     },
@@ -217,6 +274,34 @@ mod tests {
         let cli = Cli::try_parse_from(["natter", "unblock", "@bob"]).unwrap();
         assert_eq!(cli.user, None);
         assert!(Cli::try_parse_from(["natter", "--send"]).is_err());
+        let cli = Cli::try_parse_from([
+            "natter",
+            "--send",
+            "#dev",
+            "yes",
+            "--reply-to",
+            "40",
+            "--thread",
+            "39",
+        ])
+        .unwrap();
+        assert_eq!((cli.reply_to, cli.thread), (Some(40), Some(39)));
+        assert!(Cli::try_parse_from(["natter", "--reply-to", "4"]).is_err());
+        let cli = Cli::try_parse_from(["natter", "react", "42", ":tada:", "--remove"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::React {
+                id: 42,
+                remove: true,
+                room: None,
+                ..
+            })
+        ));
+        let cli = Cli::try_parse_from(["natter", "search", "from:bob", "deploy"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Search { query, limit: 20, .. }) if query == ["from:bob", "deploy"]
+        ));
         // --local goes with the scripting modes too.
         let cli = Cli::try_parse_from(["natter", "tail", "dev", "--local"]).unwrap();
         assert!(cli.local);
@@ -231,7 +316,16 @@ mod tests {
             page.starts_with(".ie") || page.contains(".TH natter"),
             "{page}"
         );
-        for sub in ["tail", "login", "completions", "man"] {
+        for sub in [
+            "tail",
+            "login",
+            "edit",
+            "delete",
+            "react",
+            "search",
+            "completions",
+            "man",
+        ] {
             assert!(page.contains(sub), "{sub}");
         }
     }

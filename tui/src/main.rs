@@ -9,7 +9,7 @@ use natter::ClientError;
 use natter::cli::{self, Cli, Command};
 use natter::config::{Env, FileConfig, Flags, Settings};
 use natter::error::exit;
-use natter::script::{self, Context, LogoutReport, TailEnd, TailOptions};
+use natter::script::{self, Context, LogoutReport, TailEnd, TailOptions, changes};
 use natter_shared::Credential;
 
 fn main() {
@@ -115,10 +115,62 @@ fn run_script(
             eprintln!("natter: reading the message from stdin; end it with Ctrl-D");
         }
         let body = script::message_body(&words, std::io::stdin().lock())?;
-        runtime.block_on(script::send(ctx, room, &body))?;
+        let place = script::Placement {
+            reply_to: cli.reply_to,
+            thread: cli.thread,
+        };
+        let (id, _) = runtime.block_on(script::send(ctx, room, &body, place))?;
+        if cli.print_id {
+            println!("{id}");
+        }
         return Ok(exit::OK);
     }
     match cli.command {
+        Some(Command::Edit { id, text, room }) => {
+            if text.is_empty() && std::io::stdin().is_terminal() {
+                eprintln!("natter: reading the new text from stdin; end it with Ctrl-D");
+            }
+            let body = script::message_body(&text, std::io::stdin().lock())?;
+            let target = changes::Target { id, room };
+            runtime.block_on(changes::edit(ctx, &target, &body))?;
+            Ok(exit::OK)
+        }
+        Some(Command::Delete { id, room }) => {
+            runtime.block_on(changes::delete(ctx, &changes::Target { id, room }))?;
+            Ok(exit::OK)
+        }
+        Some(Command::React {
+            id,
+            key,
+            remove,
+            room,
+        }) => {
+            let target = changes::Target { id, room };
+            let on = runtime.block_on(changes::react(ctx, &target, &key, remove))?;
+            eprintln!(
+                "natter: {key} {} message {id}",
+                if on { "added to" } else { "removed from" }
+            );
+            Ok(exit::OK)
+        }
+        Some(Command::Search {
+            query,
+            room,
+            limit,
+            json,
+        }) => {
+            let hits = runtime.block_on(changes::search(
+                ctx,
+                &query.join(" "),
+                room.as_deref(),
+                limit,
+            ))?;
+            changes::write_hits(&mut std::io::stdout().lock(), &hits, json)?;
+            if hits.is_empty() && !json {
+                eprintln!("natter: no messages match");
+            }
+            Ok(exit::OK)
+        }
         Some(Command::Tail { room, last, json }) => {
             let opts = TailOptions { room, last, json };
             let end = runtime.block_on(async {

@@ -1,9 +1,12 @@
 //! The non-interactive modes: `--send`, `tail`, `login`, `logout`,
-//! `passwd`, `block` and `unblock`.
+//! `passwd`, `block` and `unblock`; `edit`, `delete`, `react` and `search`
+//! are in [`changes`].
 //!
 //! Each is one function over a [`Context`] (resolved settings plus the
 //! credential environment), returning a value or a [`ClientError`] whose
 //! [`ClientError::exit_code`] the binary exits with.
+
+pub mod changes;
 
 use std::future::Future;
 use std::io::{self, Read, Write};
@@ -163,13 +166,27 @@ where
     }
 }
 
+/// Where a `--send` goes besides its room: the message it replies to and
+/// the thread it is posted in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement {
+    pub reply_to: Option<MessageId>,
+    pub thread: Option<MessageId>,
+}
+
 /// `natter --send ROOM`: posts `body` to `room` (joining a public room if
 /// needed) and returns once the server acknowledges it as stored.
 ///
 /// # Errors
-/// [`ClientError::Usage`] for a bad room or empty body; connection,
-/// authentication and server errors otherwise.
-pub async fn send(ctx: &Context, room: &str, body: &str) -> Result<(MessageId, i64), ClientError> {
+/// [`ClientError::Usage`] for a bad room or empty body; an `unsupported`
+/// [`ClientError::Server`] for a reply or thread the server cannot
+/// carry; connection, authentication and server errors otherwise.
+pub async fn send(
+    ctx: &Context,
+    room: &str,
+    body: &str,
+    place: Placement,
+) -> Result<(MessageId, i64), ClientError> {
     let room = parse_room(room)?;
     if body.trim().is_empty() {
         return Err(ClientError::Usage("empty message: nothing to send".into()));
@@ -178,7 +195,25 @@ pub async fn send(ctx: &Context, room: &str, body: &str) -> Result<(MessageId, i
     // Nobody reads events here; dropping the receiver lets the reader skip
     // them instead of queueing.
     drop(events);
-    let sent = joining(&conn, &room, || conn.send_message(&room, body, false)).await?;
+    let lacks = |feature: &str| !conn.welcome().features.iter().any(|f| f == feature);
+    let missing = if place.reply_to.is_some() && lacks(features::REPLIES) {
+        Some("replies")
+    } else if place.thread.is_some() && lacks(features::THREADS) {
+        Some("threads")
+    } else {
+        None
+    };
+    if let Some(what) = missing {
+        conn.close();
+        return Err(ClientError::Server(ErrorReply::new(
+            ErrorCode::Unsupported,
+            format!("this server does not support {what}"),
+        )));
+    }
+    let sent = joining(&conn, &room, || {
+        conn.send_reply(&room, body, place.reply_to, place.thread)
+    })
+    .await?;
     conn.close();
     Ok(sent)
 }
@@ -243,7 +278,14 @@ pub async fn tail(
                     }
                 }
             }
-            Some(Incoming::Event(_)) => {}
+            Some(Incoming::Event(event)) => {
+                // Edits, deletes and reactions in the room, as they happen.
+                if let Some(line) = format::change_line(&event, &room, opts.json, &chrono::Local)
+                    && let Err(end) = write_line(out, &line)
+                {
+                    return end;
+                }
+            }
             // The server going down ends a tail cleanly; being dropped as a
             // slow reader or for silence means messages were missed.
             Some(Incoming::Closed(Disconnect::Notice { code, message, .. }))
@@ -305,6 +347,11 @@ fn print(
     } else {
         format::plain_line(msg, &chrono::Local)
     };
+    write_line(out, &line)
+}
+
+/// Writes `line` and flushes, as [`print`] does.
+fn write_line(out: &mut impl Write, line: &str) -> Result<(), Result<TailEnd, ClientError>> {
     match writeln!(out, "{line}").and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Ok(TailEnd::OutputClosed)),

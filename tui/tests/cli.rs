@@ -441,7 +441,24 @@ fn tail_json_prints_history_then_live_messages_and_ends_on_shutdown() {
     assert_eq!(second["body"], "three");
     let mut keys: Vec<_> = first.as_object().unwrap().keys().cloned().collect();
     keys.sort();
-    assert_eq!(keys, ["action", "body", "from", "id", "room", "ts"]);
+    assert_eq!(
+        keys,
+        [
+            "action",
+            "body",
+            "deleted",
+            "edited",
+            "from",
+            "id",
+            "reactions",
+            "reply_to",
+            "room",
+            "thread",
+            "ts",
+            "type"
+        ]
+    );
+    assert_eq!(first["type"], "message");
     assert_eq!(first["room"], "#general");
     assert_eq!(first["from"], "bob");
     assert!(

@@ -653,9 +653,13 @@ impl App {
             Event::Invited(invitation) => self.on_invited(&invitation),
             Event::Reported(report) => self.on_reported(&report),
             // Events from a newer server: nothing to show.
-            Event::Closing { .. } | Event::Unknown(_) => {}
-            // Shown once the timeline carries rich messages.
-            Event::Edited { .. } | Event::Deleted { .. } | Event::Reaction { .. } => {}
+            // Edits, deletes and reactions: shown once the timeline carries
+            // rich messages.
+            Event::Closing { .. }
+            | Event::Unknown(_)
+            | Event::Edited { .. }
+            | Event::Deleted { .. }
+            | Event::Reaction { .. } => {}
         }
         effects
     }
