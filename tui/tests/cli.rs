@@ -1021,3 +1021,261 @@ fn completions_and_the_man_page() {
         assert!(!text.contains(".TH"), "rendered, not raw: {text}");
     }
 }
+
+/// `natter --send ... --print-id`: the stored message's id.
+fn send_id(server: &Server, user: &str, args: &[&str]) -> u64 {
+    let mut all = vec!["--print-id", "--send"];
+    all.extend_from_slice(args);
+    let out = run(server.natter_as(user, &all), None);
+    assert_exit(&out, 0);
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("--print-id prints the id")
+}
+
+#[test]
+fn edit_delete_and_react_from_the_command_line() {
+    let server = Server::start();
+    let id = send_id(&server, "alice", &["#general", "hello"]);
+    let id_s = id.to_string();
+    let find = |id: u64| {
+        server
+            .history("bob", "#general")
+            .into_iter()
+            .find(|m| m.id == id)
+            .expect("the message is in the history")
+    };
+
+    // Edits: only the author; the room is found from the id.
+    assert_exit(
+        &run(
+            server.natter_as("alice", &["edit", &id_s, "hello", "again"]),
+            None,
+        ),
+        0,
+    );
+    let m = find(id);
+    assert_eq!(m.body, "hello again");
+    assert!(m.edited_at.is_some());
+    let out = run(server.natter_as("bob", &["edit", &id_s, "mine now"]), None);
+    assert_exit(&out, 5);
+    assert!(stderr(&out).contains("forbidden"), "{}", stderr(&out));
+    // A message nobody may see and one that does not exist: one answer.
+    let secret = send_id(&server, "bob", &["#secret", "classified"]);
+    let hidden = run(
+        server.natter_as("alice", &["edit", &secret.to_string(), "x"]),
+        None,
+    );
+    let missing = run(server.natter_as("alice", &["edit", "987654321", "x"]), None);
+    assert_exit(&hidden, 5);
+    assert_exit(&missing, 5);
+    assert!(
+        stderr(&hidden).contains("no_such_message"),
+        "{}",
+        stderr(&hidden)
+    );
+    assert_eq!(stderr(&hidden), stderr(&missing));
+
+    // Reactions toggle; --remove only removes; a bad key is a usage error.
+    for _ in 0..2 {
+        assert_exit(
+            &run(server.natter_as("bob", &["react", &id_s, "👍"]), None),
+            0,
+        );
+    }
+    assert!(find(id).reactions.is_empty(), "toggled on and off");
+    assert_exit(
+        &run(
+            server.natter_as("bob", &["react", &id_s, ":tada:", "--room", "#general"]),
+            None,
+        ),
+        0,
+    );
+    let m = find(id);
+    assert_eq!(m.reactions.len(), 1);
+    assert_eq!(
+        (m.reactions[0].key.as_str(), m.reactions[0].users.clone()),
+        (":tada:", vec!["bob".to_owned()])
+    );
+    assert_exit(
+        &run(
+            server.natter_as("bob", &["react", &id_s, ":tada:", "--remove"]),
+            None,
+        ),
+        0,
+    );
+    assert_exit(
+        &run(
+            server.natter_as("bob", &["react", &id_s, ":tada:", "--remove"]),
+            None,
+        ),
+        0,
+    );
+    assert!(find(id).reactions.is_empty());
+    assert_exit(
+        &run(server.natter_as("bob", &["react", &id_s, "lol"]), None),
+        2,
+    );
+
+    // Deletes: a plain member may not delete another's message; the
+    // author may, and a tombstone keeps the place.
+    assert_exit(&run(server.natter_as("bob", &["delete", &id_s]), None), 5);
+    assert_exit(&run(server.natter_as("alice", &["delete", &id_s]), None), 0);
+    let m = find(id);
+    assert!(m.deleted);
+    assert_eq!(m.body, "");
+}
+
+#[test]
+fn send_replies_and_posts_in_threads() {
+    let server = Server::start();
+    let root = send_id(&server, "alice", &["#general", "release plan?"]);
+    let reply = send_id(
+        &server,
+        "bob",
+        &["#general", "friday", "--reply-to", &root.to_string()],
+    );
+    let in_thread = send_id(
+        &server,
+        "bob",
+        &["#general", "details inside", "--thread", &root.to_string()],
+    );
+    let main = server.history("alice", "#general");
+    let reply_msg = main.iter().find(|m| m.id == reply).expect("the reply");
+    assert_eq!(reply_msg.reply_to, Some(root));
+    assert!(
+        main.iter().all(|m| m.id != in_thread),
+        "thread replies stay out of the room's pages"
+    );
+    let root_msg = main.iter().find(|m| m.id == root).expect("the root");
+    assert_eq!(root_msg.replies.as_ref().map(|r| r.count), Some(1));
+    // A reply to a message of another room is refused, as if it did not
+    // exist.
+    let out = run(
+        server.natter_as(
+            "alice",
+            &["--send", "#ops", "x", "--reply-to", &root.to_string()],
+        ),
+        None,
+    );
+    assert_exit(&out, 5);
+    assert!(stderr(&out).contains("no_such_message"), "{}", stderr(&out));
+}
+
+#[test]
+fn tail_json_shows_messages_as_they_are_now_and_changes_as_they_happen() {
+    let server = Server::start();
+    let first = send_id(&server, "bob", &["#general", "soon gone"]);
+    let second = send_id(&server, "bob", &["#general", "typo"]);
+    assert_exit(
+        &run(
+            server.natter_as("bob", &["delete", &first.to_string()]),
+            None,
+        ),
+        0,
+    );
+    assert_exit(
+        &run(
+            server.natter_as("bob", &["edit", &second.to_string(), "fixed"]),
+            None,
+        ),
+        0,
+    );
+    let mut child = server
+        .natter_as("alice", &["tail", "general", "--last", "2", "--json"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    let parse = |line: String| -> serde_json::Value {
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    let gone = parse(lines.next());
+    assert_eq!(
+        (
+            gone["type"].clone(),
+            gone["deleted"].clone(),
+            gone["body"].clone()
+        ),
+        ("message".into(), true.into(), "".into())
+    );
+    let fixed = parse(lines.next());
+    assert_eq!(
+        (fixed["body"].clone(), fixed["edited"].clone()),
+        ("fixed".into(), true.into())
+    );
+    // Live: a reaction, an edit and a delete each get a line.
+    let id = second.to_string();
+    assert_exit(
+        &run(server.natter_as("bob", &["react", &id, "🎉"]), None),
+        0,
+    );
+    let line = parse(lines.next());
+    assert_eq!(
+        (
+            line["type"].clone(),
+            line["key"].clone(),
+            line["user"].clone()
+        ),
+        ("reaction".into(), "🎉".into(), "bob".into())
+    );
+    assert_exit(
+        &run(server.natter_as("bob", &["edit", &id, "fixed twice"]), None),
+        0,
+    );
+    let line = parse(lines.next());
+    assert_eq!(
+        (line["type"].clone(), line["body"].clone()),
+        ("edit".into(), "fixed twice".into())
+    );
+    assert_exit(&run(server.natter_as("bob", &["delete", &id]), None), 0);
+    let line = parse(lines.next());
+    assert_eq!(
+        (line["type"].clone(), line["id"].clone(), line["by"].clone()),
+        ("delete".into(), second.into(), "bob".into())
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn search_finds_only_what_the_user_may_see() {
+    let server = Server::start();
+    server.post("bob", "#general", "the deploy failed on staging");
+    server.post("bob", "#general", "deploy went fine");
+    server.post("bob", "#secret", "deploy keys are in the vault");
+    let out = run(
+        server.natter_as("alice", &["search", "deploy", "--json"]),
+        None,
+    );
+    assert_exit(&out, 0);
+    let hits: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let bodies: Vec<_> = hits.iter().map(|h| h["body"].as_str().unwrap()).collect();
+    assert_eq!(
+        bodies,
+        ["deploy went fine", "the deploy failed on staging"],
+        "newest first, and nothing from #secret"
+    );
+    assert!(hits[0]["hits"].as_array().is_some_and(|h| !h.is_empty()));
+    let out = run(
+        server.natter_as("alice", &["search", "deploy", "-staging"]),
+        None,
+    );
+    assert_exit(&out, 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("*deploy*"), "{text}");
+    // A room alice cannot see is refused as a missing one.
+    let out = run(
+        server.natter_as("alice", &["search", "deploy", "--room", "#secret"]),
+        None,
+    );
+    assert_exit(&out, 5);
+    assert!(stderr(&out).contains("no_such_room"), "{}", stderr(&out));
+    let out = run(server.natter_as("bob", &["search", "vault"]), None);
+    assert_exit(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("#secret"));
+}
