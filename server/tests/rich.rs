@@ -200,8 +200,11 @@ async fn message_ids_out_of_sight_all_get_the_same_no_such_message() {
     assert_eq!(first.code, ErrorCode::NoSuchMessage);
     for a in &answers {
         assert_eq!(
-            natter_shared::encode(&natter_shared::ServerFrame::Err { id: 1, err: a.clone() })
-                .unwrap(),
+            natter_shared::encode(&natter_shared::ServerFrame::Err {
+                id: 1,
+                err: a.clone()
+            })
+            .unwrap(),
             natter_shared::encode(&natter_shared::ServerFrame::Err {
                 id: 1,
                 err: first.clone()
@@ -215,7 +218,10 @@ async fn message_ids_out_of_sight_all_get_the_same_no_such_message() {
         ErrorCode::NoSuchRoom
     );
     assert_eq!(
-        code(eve.request(react("#secret", secret, "👍", ReactOp::Add)).await),
+        code(
+            eve.request(react("#secret", secret, "👍", ReactOp::Add))
+                .await
+        ),
         ErrorCode::NoSuchRoom
     );
     // A message of one's own room is fine.
@@ -264,7 +270,11 @@ async fn only_the_author_edits_and_no_page_shows_the_old_body() {
         ErrorCode::Invalid
     );
     assert_eq!(
-        code(alice.request(edit("#general", old, &"x".repeat(5000))).await),
+        code(
+            alice
+                .request(edit("#general", old, &"x".repeat(5000)))
+                .await
+        ),
         ErrorCode::TooLong
     );
     for (id, body) in [(old, "old, corrected"), (recent, "recent, corrected")] {
@@ -329,7 +339,10 @@ async fn authors_and_moderators_delete_and_a_tombstone_keeps_the_place() {
         code(carol.request(delete("#club", by_bob)).await),
         ErrorCode::Forbidden
     );
-    assert_eq!(carol.request(delete("#club", by_carol)).await, Ok(Response::Done));
+    assert_eq!(
+        carol.request(delete("#club", by_carol)).await,
+        Ok(Response::Done)
+    );
     // A moderator deletes anyone's.
     alice
         .request(Request::SetRole {
@@ -342,7 +355,10 @@ async fn authors_and_moderators_delete_and_a_tombstone_keeps_the_place() {
     bob.request(react("#club", by_bob, "🎉", ReactOp::Add))
         .await
         .unwrap();
-    assert_eq!(carol.request(delete("#club", by_bob)).await, Ok(Response::Done));
+    assert_eq!(
+        carol.request(delete("#club", by_bob)).await,
+        Ok(Response::Done)
+    );
     let e = bob
         .event_where(|e| matches!(e, Event::Deleted { id, .. } if *id == by_bob))
         .await;
@@ -353,7 +369,10 @@ async fn authors_and_moderators_delete_and_a_tombstone_keeps_the_place() {
         ErrorCode::NoSuchMessage
     );
     assert_eq!(
-        code(bob.request(react("#club", by_bob, "🎉", ReactOp::Add)).await),
+        code(
+            bob.request(react("#club", by_bob, "🎉", ReactOp::Add))
+                .await
+        ),
         ErrorCode::NoSuchMessage
     );
     let (messages, _, _) = page(&mut bob, "#club", newest(10)).await;
@@ -361,7 +380,10 @@ async fn authors_and_moderators_delete_and_a_tombstone_keeps_the_place() {
     assert_eq!(ids, [by_bob, by_carol, by_alice]);
     for id in [by_bob, by_carol] {
         let m = find(&messages, id);
-        assert!(m.deleted && m.body.is_empty() && m.reactions.is_empty(), "{m:?}");
+        assert!(
+            m.deleted && m.body.is_empty() && m.reactions.is_empty(),
+            "{m:?}"
+        );
     }
     assert_eq!(find(&messages, by_alice).body, "alice's");
     // A reply to a tombstone is allowed.
@@ -380,15 +402,25 @@ async fn reactions_toggle_add_remove_within_their_cap_and_rate() {
     let mut alice = server.login("alice").await;
     let mut bob = server.login("bob").await;
     let id = said(&mut alice, "#general", "vote").await;
-    assert!(on(bob.request(react("#general", id, "👍", ReactOp::Toggle)).await));
+    assert!(on(bob
+        .request(react("#general", id, "👍", ReactOp::Toggle))
+        .await));
     let e = alice
         .event_where(|e| matches!(e, Event::Reaction { .. }))
         .await;
-    assert!(matches!(e, Event::Reaction { ref key, ref user, on: true, .. } if key == "👍" && user == "bob"));
-    assert!(on(alice.request(react("#general", id, ":tada:", ReactOp::Add)).await));
-    assert!(on(alice.request(react("#general", id, "👍", ReactOp::Add)).await));
+    assert!(
+        matches!(e, Event::Reaction { ref key, ref user, on: true, .. } if key == "👍" && user == "bob")
+    );
+    assert!(on(alice
+        .request(react("#general", id, ":tada:", ReactOp::Add))
+        .await));
+    assert!(on(alice
+        .request(react("#general", id, "👍", ReactOp::Add))
+        .await));
     // Already there: still on, and nobody hears of it again.
-    assert!(on(alice.request(react("#general", id, "👍", ReactOp::Add)).await));
+    assert!(on(alice
+        .request(react("#general", id, "👍", ReactOp::Add))
+        .await));
     // A third key is over the cap; a used key is not.
     let over = bob
         .request(react("#general", id, "🎉", ReactOp::Add))
@@ -409,8 +441,12 @@ async fn reactions_toggle_add_remove_within_their_cap_and_rate() {
             },
         ]
     );
-    assert!(!on(bob.request(react("#general", id, "👍", ReactOp::Toggle)).await));
-    assert!(!on(bob.request(react("#general", id, "👍", ReactOp::Remove)).await));
+    assert!(!on(bob
+        .request(react("#general", id, "👍", ReactOp::Toggle))
+        .await));
+    assert!(!on(bob
+        .request(react("#general", id, "👍", ReactOp::Remove))
+        .await));
     // Bad keys and operations.
     let bad = bob
         .request(react("#general", id, "hello", ReactOp::Add))
@@ -422,14 +458,20 @@ async fn reactions_toggle_add_remove_within_their_cap_and_rate() {
         natter_shared::names::reaction_key("hello")
     );
     assert_eq!(
-        code(bob.request(react("#general", id, "👍", ReactOp::Unknown)).await),
+        code(
+            bob.request(react("#general", id, "👍", ReactOp::Unknown))
+                .await
+        ),
         ErrorCode::Invalid
     );
     // The rate: bob has used 4 (2 refused ones were refunded or never
     // counted); the burst is 8.
     let mut limited = None;
     for _ in 0..10 {
-        match bob.request(react("#general", id, "👍", ReactOp::Toggle)).await {
+        match bob
+            .request(react("#general", id, "👍", ReactOp::Toggle))
+            .await
+        {
             Ok(_) => {}
             Err(e) => {
                 limited = Some(e);
@@ -473,10 +515,7 @@ async fn threads_have_their_own_pages_and_their_roots_a_summary() {
     let ids: Vec<MessageId> = messages.iter().map(|m| m.id).collect();
     assert_eq!(ids, [root, after]);
     let summary = find(&messages, root).replies.clone().expect("a summary");
-    assert_eq!(
-        (summary.count, summary.last_from.as_str()),
-        (3, "bob")
-    );
+    assert_eq!((summary.count, summary.last_from.as_str()), (3, "bob"));
     // The thread's page: root first, then the replies in order.
     let thread = |before, limit| HistoryQuery {
         thread: Some(root),
@@ -578,7 +617,10 @@ async fn a_client_that_was_away_catches_up_exactly_across_a_reconnect_and_a_rest
     let (_, _, rev) = page(&mut bob, "#general", newest(10)).await;
     drop(bob);
     // While bob is away.
-    alice.request(edit("#general", ids[0], "m0 (edited)")).await.unwrap();
+    alice
+        .request(edit("#general", ids[0], "m0 (edited)"))
+        .await
+        .unwrap();
     alice.request(delete("#general", ids[1])).await.unwrap();
     alice
         .request(react("#general", ids[5], "👀", ReactOp::Add))

@@ -49,7 +49,10 @@ impl Hub {
         let room = self.member_room(user, target)?;
         let moderator = room.kind != RoomKind::Direct
             && (self.is_admin(user)
-                || room.members.get(&user).is_some_and(|m| m.role >= Role::Moderator));
+                || room
+                    .members
+                    .get(&user)
+                    .is_some_and(|m| m.role >= Role::Moderator));
         Ok(MessageScope {
             room_id: room.id,
             user,
@@ -73,7 +76,7 @@ impl Hub {
         for step in steps {
             match step {
                 Applied::Messages(batch) => self.deliver(batch),
-                Applied::Change(change) => self.apply_change(change),
+                Applied::Change(change) => self.apply_change(*change),
             }
         }
     }
@@ -170,14 +173,16 @@ mod tests {
         gone.deleted = true;
         gone.rev = 5;
         hub.apply(vec![
-            Applied::Change(MessageChange {
+            Applied::Change(Box::new(MessageChange {
                 message: edited,
                 kind: ChangeKind::Edited,
-            }),
-            Applied::Change(MessageChange {
+            })),
+            Applied::Change(Box::new(MessageChange {
                 message: gone,
-                kind: ChangeKind::Deleted { by: Arc::from("ann") },
-            }),
+                kind: ChangeKind::Deleted {
+                    by: Arc::from("ann"),
+                },
+            })),
         ]);
         let page = hub
             .plan_history(20, "#general", HistoryQuery::default())
@@ -193,7 +198,10 @@ mod tests {
         assert_eq!(bodies, [("first", false), ("second", false), ("", true)]);
         assert!(matches!(
             &events(&bob)[..],
-            [Event::Edited { id: 2, rev: 4, .. }, Event::Deleted { id: 3, rev: 5, .. }]
+            [
+                Event::Edited { id: 2, rev: 4, .. },
+                Event::Deleted { id: 3, rev: 5, .. }
+            ]
         ));
     }
 }

@@ -126,14 +126,14 @@ impl Hub {
                 // (see `StoredMessage::rev`).
                 room.last_rev = room.last_rev.max(msg.rev + 1);
                 if let Ok(i) = room.ring.binary_search_by_key(&root, |m| m.id) {
-                    let root = &mut room.ring[i];
-                    let count = root.replies.as_ref().map_or(0, |s| s.count);
-                    root.replies = Some(natter_shared::ThreadSummary {
+                    let held = &mut room.ring[i];
+                    let count = held.replies.as_ref().map_or(0, |s| s.count);
+                    held.replies = Some(natter_shared::ThreadSummary {
                         count: count + 1,
                         last_from: msg.author.to_string(),
                         last_ts: msg.ts,
                     });
-                    root.rev = root.rev.max(msg.rev + 1);
+                    held.rev = held.rev.max(msg.rev + 1);
                 }
             }
             room.ring.push_back(msg.clone());

@@ -74,8 +74,12 @@ impl Hub {
         let top = |m: &&StoredMessage| m.thread.is_none();
         if let Some(after) = q.after {
             if after >= room.floor {
-                let newer: Vec<&StoredMessage> =
-                    room.ring.iter().filter(|m| m.id > after).filter(top).collect();
+                let newer: Vec<&StoredMessage> = room
+                    .ring
+                    .iter()
+                    .filter(|m| m.id > after)
+                    .filter(top)
+                    .collect();
                 let more = newer.len() > limit;
                 let messages = newer.into_iter().take(limit).map(wire).collect();
                 return Ok(HistoryPlan::Ready(Response::Messages {

@@ -6,10 +6,10 @@
 use natter_shared::{ErrorCode, ErrorReply, MessageId, ReactOp, Response, names};
 
 use super::{Caller, OpResult, internal, quotas};
+use crate::hub::no_such_message;
 use crate::store::Refusal;
 use crate::store::rich::React;
 use crate::{Quota, Shared};
-use crate::hub::no_such_message;
 
 /// Adds, removes or toggles the caller's reaction `key` on message `id`
 /// in `room`; replies whether it is there now. A request that changes

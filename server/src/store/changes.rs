@@ -35,8 +35,9 @@ pub struct RoomSnapshot {
 pub enum Applied {
     /// New messages.
     Messages(Committed),
-    /// A message changed.
-    Change(MessageChange),
+    /// A message changed (boxed: a message is much larger than a batch's
+    /// handle).
+    Change(Box<MessageChange>),
 }
 
 /// A message a committed job changed: the message as it is now, and what

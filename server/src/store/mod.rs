@@ -62,9 +62,9 @@ use tokio::sync::oneshot;
 use crate::config::SyncMode;
 
 pub use changes::{Applied, ChangeKind, MessageChange, RoomSnapshot, StoreChange, load_room};
-pub use rich::Refusal;
 pub use operations::{Missing, Startup};
 pub use operator::OperatorStore;
+pub use rich::Refusal;
 pub use safety::ReportRow;
 pub use schema::{DB_FILE, open_db};
 pub use sql::*;

@@ -137,7 +137,11 @@ pub fn message(
 }
 
 /// A message of the room that is not deleted, or the refusal.
-fn live(conn: &Connection, room_id: i64, id: MessageId) -> Result<Verdict<StoredMessage>, StoreError> {
+fn live(
+    conn: &Connection,
+    room_id: i64,
+    id: MessageId,
+) -> Result<Verdict<StoredMessage>, StoreError> {
     Ok(match message(conn, room_id, id)? {
         Some(m) if !m.deleted => Ok(m),
         _ => Err(Refusal::NoSuchMessage),
@@ -218,7 +222,10 @@ pub struct React {
 
 /// Adds or removes a reaction; returns whether it is there now. A request
 /// that changes nothing (adding one already there) reports no change.
-fn react(conn: &Connection, r: &React) -> Result<(Verdict<bool>, Option<MessageChange>), StoreError> {
+fn react(
+    conn: &Connection,
+    r: &React,
+) -> Result<(Verdict<bool>, Option<MessageChange>), StoreError> {
     if let Err(refusal) = live(conn, r.room_id, r.id)? {
         return Ok((Err(refusal), None));
     }

@@ -223,7 +223,7 @@ fn run_batch(
                             if !stored.is_empty() {
                                 steps.push(Applied::Messages(std::mem::take(&mut stored)));
                             }
-                            steps.push(Applied::Change(change));
+                            steps.push(Applied::Change(Box::new(change)));
                         }
                     }
                 }
