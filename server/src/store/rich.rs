@@ -448,3 +448,125 @@ impl Store {
         self.read(move |c| read_page(c, room_id, page, limit)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One user and `#general` in a fresh file; returns (connection, user
+    /// id, room id).
+    fn fresh(dir: &std::path::Path) -> (Connection, i64, i64) {
+        let conn = super::super::open_db(dir).unwrap();
+        conn.execute(
+            "INSERT INTO users (name, pw_hash, created_at) VALUES ('ann', 'x', 0)",
+            [],
+        )
+        .unwrap();
+        let user = conn.last_insert_rowid();
+        let room: i64 = conn
+            .query_row("SELECT id FROM rooms WHERE name = 'general'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        (conn, user, room)
+    }
+
+    fn insert(conn: &Connection, room: i64, body: &str) -> MessageId {
+        let rev = next_rev(conn).unwrap();
+        conn.execute(
+            "INSERT INTO messages (room_id, author, ts, body, rev) VALUES (?1, 'ann', 1, ?2, ?3)",
+            params![room, body, to_sql(rev)],
+        )
+        .unwrap();
+        from_sql(conn.last_insert_rowid())
+    }
+
+    #[test]
+    fn an_old_file_gets_revisions_equal_to_ids_and_new_ones_above_them() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // The messages table as natterd made it before rich messaging.
+            let conn = Connection::open(dir.path().join(super::super::DB_FILE)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE messages (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    room_id INTEGER NOT NULL,
+                    author TEXT NOT NULL,
+                    ts INTEGER NOT NULL,
+                    body TEXT NOT NULL,
+                    action INTEGER NOT NULL DEFAULT 0
+                 );
+                 INSERT INTO messages (room_id, author, ts, body) VALUES (1, 'ann', 1, 'a');
+                 INSERT INTO messages (room_id, author, ts, body) VALUES (1, 'ann', 2, 'b');",
+            )
+            .unwrap();
+        }
+        let conn = super::super::open_db(dir.path()).unwrap();
+        let revs: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, rev FROM messages ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(revs, [(1, 1), (2, 2)]);
+        assert_eq!(next_rev(&conn).unwrap(), 3);
+        // Opening again changes nothing.
+        drop(conn);
+        let conn = super::super::open_db(dir.path()).unwrap();
+        assert_eq!(next_rev(&conn).unwrap(), 4);
+        assert_eq!(room_rev(&conn, 1).unwrap(), 2);
+    }
+
+    #[test]
+    fn changes_take_fresh_revisions_and_refusals_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (conn, user, room) = fresh(dir.path());
+        let id = insert(&conn, room, "hello");
+        let ann: Arc<str> = Arc::from("ann");
+        let (at, change) = edit(&conn, room, id, "ann", "hello!").unwrap();
+        assert!(at.is_ok());
+        let edited = change.unwrap().message;
+        assert_eq!((&*edited.body, edited.rev), ("hello!", 2));
+        assert_eq!(
+            edit(&conn, room, id, "bob", "mine").unwrap().0,
+            Err(Refusal::NotAuthor)
+        );
+        assert_eq!(
+            edit(&conn, room + 1, id, "ann", "elsewhere").unwrap().0,
+            Err(Refusal::NoSuchMessage)
+        );
+        let r = |key: &str, op| React {
+            room_id: room,
+            id,
+            user_id: user,
+            user: Arc::clone(&ann),
+            key: key.into(),
+            op,
+            max_keys: 1,
+        };
+        let (on, change) = react(&conn, &r("👍", ReactOp::Toggle)).unwrap();
+        assert_eq!(on, Ok(true));
+        let reacted = change.unwrap().message;
+        assert_eq!(reacted.rev, 3);
+        assert_eq!(reacted.reactions[0].users, ["ann"]);
+        // Nothing to change: no revision, no change.
+        let (on, change) = react(&conn, &r("👍", ReactOp::Add)).unwrap();
+        assert_eq!(on, Ok(true));
+        assert!(change.is_none());
+        assert_eq!(
+            react(&conn, &r(":tada:", ReactOp::Add)).unwrap().0,
+            Err(Refusal::TooManyKeys)
+        );
+        let (done, change) = delete(&conn, room, id, &ann, false).unwrap();
+        assert_eq!(done, Ok(()));
+        let gone = change.unwrap().message;
+        assert!(gone.deleted && gone.body.is_empty() && gone.reactions.is_empty());
+        assert_eq!(gone.rev, 4);
+        assert_eq!(
+            delete(&conn, room, id, &ann, true).unwrap().0,
+            Err(Refusal::NoSuchMessage)
+        );
+        assert_eq!(room_rev(&conn, room).unwrap(), 4);
+    }
+}
