@@ -117,7 +117,8 @@ struct Room {
     topic: String,
     members: IdMap<i64, Membership>,
     bans: IdSet<i64>,
-    /// The newest messages, oldest first.
+    /// The newest messages, oldest first, as they are now (edits, deletes,
+    /// reactions and thread summaries applied: see `changes.rs`).
     ring: VecDeque<StoredMessage>,
     /// Every message with an id above this is in `ring`; 0 when the ring
     /// holds the room's whole history.
@@ -566,6 +567,18 @@ impl Hub {
             for m in &mut room.ring {
                 if m.author == old {
                     m.author = Arc::clone(&renamed);
+                }
+                if let Some(s) = &mut m.replies
+                    && *s.last_from == *old
+                {
+                    s.last_from = renamed.to_string();
+                }
+                for r in &mut m.reactions {
+                    for u in &mut r.users {
+                        if **u == *old {
+                            *u = renamed.to_string();
+                        }
+                    }
                 }
             }
         }

@@ -229,10 +229,23 @@ pub fn release_name(conn: &Connection, name: &str) -> Result<bool, StoreError> {
     let Some(user_id) = user_id else {
         return Ok(false);
     };
-    conn.execute(
-        "UPDATE messages SET author = ?1 WHERE author = ?2",
-        params![released_author(name), name],
-    )?;
+    // Each renamed message (and thread root whose newest reply it wrote)
+    // takes a new revision, so catch-ups learn the new name.
+    let released = released_author(name);
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM messages WHERE author = ?1 OR last_reply_from = ?1 ORDER BY id")?
+        .query_map([name], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        let rev = super::rich::next_rev(conn)?;
+        conn.execute(
+            "UPDATE messages SET rev = ?3,
+             author = CASE author WHEN ?2 THEN ?1 ELSE author END,
+             last_reply_from = CASE last_reply_from WHEN ?2 THEN ?1 ELSE last_reply_from END
+             WHERE id = ?4",
+            params![released, name, to_sql(rev), id],
+        )?;
+    }
     insert_account_event(conn, user_id, AccountEventKind::Released, None, None)?;
     Ok(true)
 }
