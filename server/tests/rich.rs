@@ -692,3 +692,61 @@ async fn a_client_that_was_away_catches_up_exactly_across_a_reconnect_and_a_rest
     let (messages, _, _) = page(&mut bob, "#general", newest(2)).await;
     assert_eq!(find(&messages, new).body, "new (edited)");
 }
+
+/// In a direct conversation each side sees the change under its own name
+/// for the room; a block holds no change back (clients hide what they
+/// hide).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_both_sides_of_a_conversation_and_blockers_too() {
+    let server = TestServer::start(&["alice", "bob", "carol"], |_| {}).await;
+    let mut alice = server.login("alice").await;
+    let mut bob = server.login("bob").await;
+    let mut carol = server.login("carol").await;
+    let direct = said(&mut alice, "@bob", "psst").await;
+    alice.request(edit("@bob", direct, "psst!")).await.unwrap();
+    let e = bob.event_where(|e| matches!(e, Event::Edited { .. })).await;
+    assert!(matches!(e, Event::Edited { ref room, id, .. } if room == "@alice" && id == direct));
+    let e = alice
+        .event_where(|e| matches!(e, Event::Edited { .. }))
+        .await;
+    assert!(matches!(e, Event::Edited { ref room, .. } if room == "@bob"));
+    // Only the author deletes in a conversation.
+    assert_eq!(
+        code(bob.request(delete("@alice", direct)).await),
+        ErrorCode::Forbidden
+    );
+    assert!(on(bob
+        .request(react("@alice", direct, "👍", ReactOp::Add))
+        .await));
+    // Carol, in neither, cannot name it.
+    assert_eq!(
+        code(
+            carol
+                .request(react("#general", direct, "👍", ReactOp::Add))
+                .await
+        ),
+        ErrorCode::NoSuchMessage
+    );
+    // A blocker still hears of the blocked user's changes.
+    carol
+        .request(Request::Block {
+            user: "alice".into(),
+        })
+        .await
+        .unwrap();
+    let id = said(&mut alice, "#general", "hi all").await;
+    alice
+        .request(edit("#general", id, "hi all!"))
+        .await
+        .unwrap();
+    alice
+        .request(react("#general", id, "🎉", ReactOp::Add))
+        .await
+        .unwrap();
+    carol
+        .event_where(|e| matches!(e, Event::Edited { id: i, .. } if *i == id))
+        .await;
+    carol
+        .event_where(|e| matches!(e, Event::Reaction { id: i, .. } if *i == id))
+        .await;
+}
