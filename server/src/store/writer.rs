@@ -111,14 +111,17 @@ impl Commits {
             })
             .collect();
         match run_batch(&self.conn, &mut self.batch, self.retention) {
-            Ok((steps, completions)) => {
-                match <[Applied; 1]>::try_from(steps) {
-                    Ok([Applied::Messages(stored)]) => {
-                        self.ready.push_back(Outcome::Committed(stored));
+            Ok((mut steps, completions)) => {
+                // A batch of messages only, the usual case, goes out as
+                // before; one that changed messages too, step by step.
+                match steps.as_slice() {
+                    [] => {}
+                    [Applied::Messages(_)] => {
+                        if let Some(Applied::Messages(stored)) = steps.pop() {
+                            self.ready.push_back(Outcome::Committed(stored));
+                        }
                     }
-                    Ok(steps) => self.ready.push_back(Outcome::Applied(steps.into())),
-                    Err(steps) if steps.is_empty() => {}
-                    Err(steps) => self.ready.push_back(Outcome::Applied(steps)),
+                    _ => self.ready.push_back(Outcome::Applied(steps)),
                 }
                 if !completions.is_empty() {
                     self.ready.push_back(Outcome::Done(completions));
