@@ -650,6 +650,21 @@ async fn a_client_that_was_away_catches_up_exactly_across_a_reconnect_and_a_rest
         find(&now, ids[2]).replies.as_ref().map(|s| s.count),
         Some(1)
     );
+    // Pages read from disk and around agree.
+    let (messages, _, _) = page(&mut bob, "#general", newest(50)).await;
+    assert_eq!(find(&messages, ids[5]).reactions.len(), 1);
+    assert_eq!(find(&messages, ids[0]).body, "m0 (edited)");
+    let (messages, _, _) = page(
+        &mut bob,
+        "#general",
+        HistoryQuery {
+            around: Some(ids[5]),
+            limit: 3,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(find(&messages, ids[5]).reactions.len(), 1);
     // Nothing new since: an empty catch-up at the same revision.
     let (empty, _, same) = page(&mut bob, "#general", since(next)).await;
     assert!(empty.is_empty());
@@ -688,9 +703,10 @@ async fn a_client_that_was_away_catches_up_exactly_across_a_reconnect_and_a_rest
     assert_eq!(latest.len(), 1);
     assert_eq!(latest[0].body, "new (edited)");
     assert!(latest[0].rev > next);
-    // The in-memory page agrees with the store.
+    // The in-memory page, loaded at start-up, agrees with the store.
     let (messages, _, _) = page(&mut bob, "#general", newest(2)).await;
     assert_eq!(find(&messages, new).body, "new (edited)");
+    assert_eq!(find(&messages, ids[5]).reactions.len(), 1);
 }
 
 /// In a direct conversation each side sees the change under its own name

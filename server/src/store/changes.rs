@@ -75,7 +75,7 @@ pub fn load_room(conn: &Connection, row: RoomRow, cap: usize) -> Result<RoomSnap
     } else {
         0
     };
-    super::rich::add_reactions(conn, &mut recent)?;
+    super::rich::add_room_reactions(conn, row.id, &mut recent)?;
     let far: Vec<_> = members
         .iter()
         .filter(|m| m.last_read < floor)

@@ -218,7 +218,7 @@ impl Store {
                 Some(a) => sql::messages_after(c, room_id, a, limit, false),
                 None => sql::messages_before(c, room_id, before, limit, false),
             }?;
-            super::rich::add_reactions(c, &mut rows)?;
+            super::rich::add_room_reactions(c, room_id, &mut rows)?;
             Ok((rows, rev))
         })
         .await

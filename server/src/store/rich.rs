@@ -115,6 +115,48 @@ pub fn add_reactions(conn: &Connection, messages: &mut [StoredMessage]) -> Resul
     Ok(())
 }
 
+/// Fills in the reactions of a run of one room's messages in id order (a
+/// page, or the newest messages a room keeps in memory) with one query over
+/// their id range, rather than one per message: loading every room's
+/// newest messages at start-up does this for each room.
+pub fn add_room_reactions(
+    conn: &Connection,
+    room_id: i64,
+    messages: &mut [StoredMessage],
+) -> Result<(), StoreError> {
+    let (Some(first), Some(last)) = (messages.first(), messages.last()) else {
+        return Ok(());
+    };
+    let (low, high) = (to_sql(first.id), to_sql(last.id));
+    for m in messages.iter_mut() {
+        m.reactions.clear();
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.message_id, r.key, u.name FROM messages m
+         JOIN reactions r ON r.message_id = m.id
+         JOIN users u ON u.id = r.user_id
+         WHERE m.room_id = ?1 AND m.id BETWEEN ?2 AND ?3 ORDER BY r.id",
+    )?;
+    let mut rows = stmt.query(params![room_id, low, high])?;
+    while let Some(row) = rows.next()? {
+        let id = from_sql(row.get(0)?);
+        let Ok(i) = messages.binary_search_by_key(&id, |m| m.id) else {
+            continue;
+        };
+        let key: String = row.get(1)?;
+        let user: String = row.get(2)?;
+        let reactions = &mut messages[i].reactions;
+        match reactions.iter_mut().find(|r| r.key == key) {
+            Some(r) => r.users.push(user),
+            None => reactions.push(Reaction {
+                key,
+                users: vec![user],
+            }),
+        }
+    }
+    Ok(())
+}
+
 /// Message `id` of a room, as it is now, if it is there.
 pub fn message(
     conn: &Connection,
@@ -372,7 +414,10 @@ fn read_page(
             (rows, more, rev)
         }
     };
-    add_reactions(conn, &mut messages)?;
+    match page {
+        RichPage::Around(_) => add_room_reactions(conn, room_id, &mut messages)?,
+        RichPage::Since(_) | RichPage::Thread { .. } => add_reactions(conn, &mut messages)?,
+    }
     Ok(Some(RichRead {
         messages,
         more,
