@@ -204,4 +204,30 @@ mod tests {
             ]
         ));
     }
+
+    #[test]
+    fn a_thread_reply_updates_its_root_in_the_ring_and_stays_off_the_room_page() {
+        let mut hub = hub(100);
+        ann_and_bob(&mut hub);
+        login(&mut hub, 20, 2, "bob");
+        deliver(&mut hub, stored(1, GENERAL, "ann", "root"), 20, None);
+        let mut reply = stored(2, GENERAL, "bob", "reply");
+        reply.thread = Some(1);
+        deliver(&mut hub, reply, 20, None);
+        let page = hub
+            .plan_history(20, "#general", HistoryQuery::default())
+            .unwrap();
+        let HistoryPlan::Ready(Response::Messages { messages, rev, .. }) = page else {
+            panic!("{page:?}");
+        };
+        // The reply took revision 2, its root 3.
+        assert_eq!(rev, 3);
+        assert_eq!(messages.len(), 1);
+        let root = &messages[0];
+        assert_eq!(root.rev, 3);
+        let summary = root.replies.as_ref().unwrap();
+        assert_eq!((summary.count, summary.last_from.as_str()), (1, "bob"));
+        assert_eq!(hub.held_message(GENERAL, 2), Some(false));
+        assert_eq!(hub.held_message(GENERAL, 1), Some(true));
+    }
 }
