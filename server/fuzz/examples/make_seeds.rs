@@ -289,6 +289,7 @@ fn frame_decode(dir: &Path) -> usize {
                     max_message_len: 4000,
                     max_history_page: 200,
                     heartbeat_ms: 30_000,
+                    max_reaction_keys: 20,
                 },
                 features: vec!["direct".into(), "typing".into()],
                 motd: Some("hi".into()),
@@ -320,8 +321,10 @@ fn frame_decode(dir: &Path) -> usize {
                     from: "bob".into(),
                     body: "hi @alice".into(),
                     action: true,
+                    ..Message::default()
                 }],
                 more: false,
+                rev: 0,
             },
         }),
     );
