@@ -140,6 +140,8 @@ fn stored(id: MessageId, author: &Arc<str>) -> StoredMessage {
         body: BODY.into(),
         action: false,
         ts: T0 + i64::try_from(id).unwrap_or(0),
+        rev: id,
+        ..StoredMessage::default()
     }
 }
 
@@ -191,6 +193,7 @@ fn room_hub(members: u16, sessions: u16) -> (Hub, Vec<Arc<Outbox>>, MessageId) {
         recent,
         floor: 0,
         far_counts: HashMap::new(),
+        last_rev: last,
     });
     (hub, boxes, last + 1)
 }

@@ -165,6 +165,13 @@ pub struct LimitsConfig {
     /// alike): each is announced to everyone sharing a room with them.
     /// Admins are exempt.
     pub profile_changes_per_user_per_hour: u32,
+    /// Reactions one user may add or remove per minute (burst and refill
+    /// alike); each is fanned out to the room like a message. Admins are
+    /// exempt.
+    pub reactions_per_user_per_minute: u32,
+    /// Most distinct reaction keys on one message (announced in
+    /// `Welcome.limits`).
+    pub max_reaction_keys: u64,
 }
 
 impl Default for LimitsConfig {
@@ -196,6 +203,8 @@ impl Default for LimitsConfig {
             directs_per_user_per_hour: 30,
             reports_per_user_per_hour: 20,
             profile_changes_per_user_per_hour: 20,
+            reactions_per_user_per_minute: 30,
+            max_reaction_keys: 20,
         }
     }
 }
@@ -316,12 +325,14 @@ impl Config {
             || l.directs_per_user_per_hour == 0
             || l.reports_per_user_per_hour == 0
             || l.profile_changes_per_user_per_hour == 0
+            || l.reactions_per_user_per_minute == 0
+            || l.max_reaction_keys == 0
             || l.login_failures_per_ip == 0
             || l.max_bad_frames == 0
             || l.rooms_per_user_per_hour == 0
             || l.invites_per_user_per_minute == 0
         {
-            return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip, max_bad_frames, rooms_per_user_per_hour, invites_per_user_per_minute, directs_per_user_per_hour, reports_per_user_per_hour and profile_changes_per_user_per_hour must be at least 1".into());
+            return Err("limits.max_connections, max_connections_per_ip, login_failures_per_account, login_failures_per_ip, max_bad_frames, rooms_per_user_per_hour, invites_per_user_per_minute, directs_per_user_per_hour, reports_per_user_per_hour, profile_changes_per_user_per_hour, reactions_per_user_per_minute and max_reaction_keys must be at least 1".into());
         }
         if let Err(e) = check_log_filter(&self.log.level) {
             return Err(format!(

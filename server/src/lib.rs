@@ -196,6 +196,9 @@ pub enum Quota {
     /// Display names set (`limits.profile_changes_per_user_per_hour`):
     /// each change is announced to everyone who shares a room.
     Profiles,
+    /// Reactions added or removed (`limits.reactions_per_user_per_minute`):
+    /// each is fanned out to the room. Beyond it: `rate_limited`.
+    Reactions,
 }
 
 /// Runs the server on one plain `listener` until `shutdown` resolves; see
@@ -516,6 +519,11 @@ fn deliver_loop(shared: &std::sync::Weak<Shared>, commits: store::Commits) {
             store::Outcome::Committed(batch) => {
                 if let Some(shared) = shared.upgrade() {
                     shared.hub().deliver(batch);
+                }
+            }
+            store::Outcome::Applied(steps) => {
+                if let Some(shared) = shared.upgrade() {
+                    shared.hub().apply(steps);
                 }
             }
             store::Outcome::Failed(origins) => {

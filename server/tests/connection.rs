@@ -583,7 +583,9 @@ async fn write_raw(c: &mut Client, value: &impl serde::Serialize) {
 #[serde(rename_all = "snake_case")]
 enum NewerRequest {
     Teleport,
-    React { message: u64, key: String },
+    // A name this protocol does not know (`react` is known since rich
+    // messaging).
+    Pin { message: u64, key: String },
 }
 
 #[derive(serde::Serialize)]
@@ -627,7 +629,7 @@ async fn unknown_requests_get_unsupported_and_keep_the_connection() {
         let req = if id % 2 == 0 {
             NewerRequest::Teleport
         } else {
-            NewerRequest::React {
+            NewerRequest::Pin {
                 message: 1,
                 key: ":+1:".into(),
             }

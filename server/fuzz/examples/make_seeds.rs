@@ -13,7 +13,7 @@ use natter_fuzz::server_checks::{
 };
 use natter_shared::{
     ClientFrame, Credential, ErrorCode, ErrorReply, Event, HistoryQuery, LeaveKind, Limits,
-    Message, PROTOCOL_VERSION, PresenceState, Request, Response, Role, RoomKind, RoomState,
+    Message, PROTOCOL_VERSION, PresenceState, ReactOp, Request, Response, Role, RoomKind, RoomState,
     ServerFrame, SessionInfo, encode,
 };
 
@@ -49,6 +49,9 @@ fn send(room: &str, body: &str) -> Request {
         room: room.into(),
         body: body.into(),
         action: false,
+        nonce: None,
+        reply_to: None,
+        thread: None,
     }
 }
 
@@ -59,7 +62,17 @@ fn history(room: &str, before: Option<u64>, after: Option<u64>, limit: u32) -> R
             before,
             after,
             limit,
+            ..Default::default()
         },
+    }
+}
+
+/// A history query of rich messaging: a catch-up, a page around a message
+/// or a thread's page.
+fn rich_history(room: &str, query: HistoryQuery) -> Request {
+    Request::History {
+        room: room.into(),
+        query,
     }
 }
 
@@ -133,6 +146,21 @@ fn every_request() -> Vec<Request> {
             status: Some("lunch".into()),
         },
         Request::Stats,
+        Request::Edit {
+            room: "#general".into(),
+            id: 1,
+            body: "hello @bob (edited)".into(),
+        },
+        Request::Delete {
+            room: "#general".into(),
+            id: 1,
+        },
+        Request::React {
+            room: "#general".into(),
+            id: 1,
+            key: "👍".into(),
+            op: ReactOp::Toggle,
+        },
     ]
 }
 
@@ -261,6 +289,7 @@ fn frame_decode(dir: &Path) -> usize {
                     max_message_len: 4000,
                     max_history_page: 200,
                     heartbeat_ms: 30_000,
+                    max_reaction_keys: 20,
                 },
                 features: vec!["direct".into(), "typing".into()],
                 motd: Some("hi".into()),
@@ -292,8 +321,10 @@ fn frame_decode(dir: &Path) -> usize {
                     from: "bob".into(),
                     body: "hi @alice".into(),
                     action: true,
+                    ..Message::default()
                 }],
                 more: false,
+                rev: 0,
             },
         }),
     );
@@ -405,6 +436,9 @@ fn server_requests(dir: &Path) -> usize {
                     room: "#general".into(),
                     body: "waves".into(),
                     action: true,
+                    nonce: Some("n-1".into()),
+                    reply_to: None,
+                    thread: None,
                 },
             ),
             p(3, send("#general", "@bob ping")),
@@ -598,6 +632,100 @@ fn server_requests(dir: &Path) -> usize {
                 Request::MarkRead {
                     room: "#general".into(),
                     id: u64::MAX,
+                },
+            ),
+        ],
+    );
+    put(
+        "rich_messaging",
+        &[
+            p(1, send("#general", "a root")),
+            p(
+                2,
+                Request::Send {
+                    room: "#general".into(),
+                    body: "a reply".into(),
+                    action: false,
+                    nonce: None,
+                    reply_to: Some(1),
+                    thread: None,
+                },
+            ),
+            p(
+                3,
+                Request::Send {
+                    room: "#general".into(),
+                    body: "in the thread".into(),
+                    action: false,
+                    nonce: None,
+                    reply_to: None,
+                    thread: Some(1),
+                },
+            ),
+            p(
+                4,
+                Request::Edit {
+                    room: "#general".into(),
+                    id: 1,
+                    body: "a root, edited".into(),
+                },
+            ),
+            p(
+                5,
+                Request::React {
+                    room: "#general".into(),
+                    id: 1,
+                    key: ":tada:".into(),
+                    op: ReactOp::Add,
+                },
+            ),
+            p(
+                6,
+                rich_history(
+                    "#general",
+                    HistoryQuery {
+                        since: Some(0),
+                        limit: 50,
+                        ..Default::default()
+                    },
+                ),
+            ),
+            p(
+                7,
+                rich_history(
+                    "#general",
+                    HistoryQuery {
+                        around: Some(1),
+                        limit: 5,
+                        ..Default::default()
+                    },
+                ),
+            ),
+            p(
+                8,
+                rich_history(
+                    "#general",
+                    HistoryQuery {
+                        thread: Some(1),
+                        limit: 5,
+                        ..Default::default()
+                    },
+                ),
+            ),
+            p(
+                9,
+                Request::Delete {
+                    room: "#general".into(),
+                    id: 1,
+                },
+            ),
+            p(
+                10,
+                Request::React {
+                    room: "#general".into(),
+                    id: u64::MAX,
+                    key: "not a key".into(),
+                    op: ReactOp::Unknown,
                 },
             ),
         ],

@@ -120,6 +120,22 @@ impl Hub {
         let mut authors = Vec::with_capacity(run.len());
         for (msg, _) in run {
             room.last_id = room.last_id.max(msg.id);
+            room.last_rev = room.last_rev.max(msg.rev);
+            if let Some(root) = msg.thread {
+                // The reply changed its root's summary, at the next revision
+                // (see `StoredMessage::rev`).
+                room.last_rev = room.last_rev.max(msg.rev + 1);
+                if let Ok(i) = room.ring.binary_search_by_key(&root, |m| m.id) {
+                    let held = &mut room.ring[i];
+                    let count = held.replies.as_ref().map_or(0, |s| s.count);
+                    held.replies = Some(natter_shared::ThreadSummary {
+                        count: count + 1,
+                        last_from: msg.author.to_string(),
+                        last_ts: msg.ts,
+                    });
+                    held.rev = held.rev.max(msg.rev + 1);
+                }
+            }
             room.ring.push_back(msg.clone());
             while room.ring.len() > self.ring_cap {
                 if let Some(old) = room.ring.pop_front() {

@@ -3,8 +3,9 @@
 
 use super::{
     ErrorCode, ErrorReply, HistoryPlan, HistoryQuery, Hub, MessageId, Response, StoredMessage,
-    Target, err,
+    Target, changes::no_such_message, err,
 };
+use crate::store::rich::RichPage;
 
 impl Hub {
     /// Answers a history request from memory when the ring covers it.
@@ -18,12 +19,35 @@ impl Hub {
         if q.before.is_some() && q.after.is_some() {
             return Err(err(ErrorCode::Invalid, "give before or after, not both"));
         }
+        let page = match (q.since, q.around, q.thread) {
+            (None, None, None) => None,
+            (Some(rev), None, None) if q.before.is_none() && q.after.is_none() => {
+                Some(RichPage::Since(rev))
+            }
+            (None, Some(id), None) if q.before.is_none() && q.after.is_none() => {
+                Some(RichPage::Around(id))
+            }
+            (None, None, Some(root)) => Some(RichPage::Thread {
+                root,
+                before: q.before,
+                after: q.after,
+            }),
+            _ => {
+                return Err(err(
+                    ErrorCode::Invalid,
+                    "give one of since, around and thread (only thread pages take before or after)",
+                ));
+            }
+        };
         let max = self.config.history.max_page as usize;
         let limit = match q.limit as usize {
             0 => max,
             n => n.min(max),
         };
         if self.find(user, target)?.is_none() {
+            if matches!(page, Some(RichPage::Around(_) | RichPage::Thread { .. })) {
+                return Err(no_such_message());
+            }
             // A direct conversation not started yet has no history.
             let room = Target::parse(target)
                 .map(|t| t.display())
@@ -37,18 +61,32 @@ impl Hub {
         }
         let room = self.member_room(user, target)?;
         let name = self.display(room, user);
+        if let Some(page) = page {
+            return Ok(HistoryPlan::Rich {
+                room_id: room.id,
+                room: name,
+                page,
+                limit,
+            });
+        }
         let wire = |m: &StoredMessage| m.to_wire(name.clone());
+        // Pages of the room leave thread replies to their thread's page.
+        let top = |m: &&StoredMessage| m.thread.is_none();
         if let Some(after) = q.after {
             if after >= room.floor {
-                let newer: Vec<&StoredMessage> =
-                    room.ring.iter().filter(|m| m.id > after).collect();
+                let newer: Vec<&StoredMessage> = room
+                    .ring
+                    .iter()
+                    .filter(|m| m.id > after)
+                    .filter(top)
+                    .collect();
                 let more = newer.len() > limit;
                 let messages = newer.into_iter().take(limit).map(wire).collect();
                 return Ok(HistoryPlan::Ready(Response::Messages {
                     room: name.clone(),
                     messages,
                     more,
-                    rev: 0,
+                    rev: room.last_rev,
                 }));
             }
             return Ok(HistoryPlan::Disk {
@@ -60,7 +98,12 @@ impl Hub {
             });
         }
         let before = q.before.unwrap_or(MessageId::MAX);
-        let older: Vec<&StoredMessage> = room.ring.iter().filter(|m| m.id < before).collect();
+        let older: Vec<&StoredMessage> = room
+            .ring
+            .iter()
+            .filter(|m| m.id < before)
+            .filter(top)
+            .collect();
         if older.len() >= limit || room.floor == 0 {
             let more = older.len() > limit || room.floor > 0;
             let skip = older.len().saturating_sub(limit);
@@ -69,7 +112,7 @@ impl Hub {
                 room: name.clone(),
                 messages,
                 more,
-                rev: 0,
+                rev: room.last_rev,
             }));
         }
         Ok(HistoryPlan::Disk {

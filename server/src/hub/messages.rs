@@ -8,6 +8,25 @@ use super::{
 };
 
 impl Hub {
+    /// Checks a message body, sent or edited: not blank, and within
+    /// `limits.max_message_len`.
+    ///
+    /// # Errors
+    /// `invalid` for a blank body, `too_long` beyond the limit.
+    pub fn check_body(&self, body: &str) -> Result<(), ErrorReply> {
+        if body.trim().is_empty() {
+            return Err(err(ErrorCode::Invalid, "empty messages are not sent"));
+        }
+        let max = self.config.limits.max_message_len;
+        if body.len() > max {
+            return Err(err(
+                ErrorCode::TooLong,
+                format!("message is {} bytes; the limit is {max}", body.len()),
+            ));
+        }
+        Ok(())
+    }
+
     /// Validates a send and prepares the message for the store.
     pub fn plan_send(
         &mut self,
@@ -25,16 +44,7 @@ impl Hub {
                 format!("a nonce is at most {MAX_NONCE_LEN} bytes"),
             ));
         }
-        if body.trim().is_empty() {
-            return Err(err(ErrorCode::Invalid, "empty messages are not sent"));
-        }
-        let max = self.config.limits.max_message_len;
-        if body.len() > max {
-            return Err(err(
-                ErrorCode::TooLong,
-                format!("message is {} bytes; the limit is {max}", body.len()),
-            ));
-        }
+        self.check_body(&body)?;
         let Some(room_id) = self.find(user, target)? else {
             let peer = self
                 .direct_peer(user, target)?
@@ -61,6 +71,8 @@ impl Hub {
             body,
             action,
             ts: crate::store::now_ms(),
+            reply_to: None,
+            thread: None,
             origin: Some(Origin {
                 session,
                 request,

@@ -19,6 +19,8 @@
 //! - [`messages`]: checking a send and preparing it for the store.
 //! - [`fanout`]: committed messages to every member, acknowledgements.
 //! - [`history`]: the ring of newest messages and history pages.
+//! - [`changes`]: edits, deletes and reactions applied to the ring and
+//!   fanned out; who may change which message.
 //! - [`unread`]: unread and mention counts, read markers.
 //! - [`presence`]: per-session presence and what others see.
 //! - [`typing`]: typing relays and their expiry.
@@ -29,6 +31,7 @@
 
 mod access;
 mod blocks;
+mod changes;
 pub mod consent;
 mod fanout;
 mod history;
@@ -36,6 +39,7 @@ mod messages;
 mod presence;
 mod profile;
 
+pub use changes::{MessageScope, no_such_message};
 pub use presence::settable;
 mod rooms;
 mod typing;
@@ -49,7 +53,7 @@ use bytes::Bytes;
 use natter_shared::names::{self, Target};
 use natter_shared::{
     ErrorCode, ErrorReply, Event, HistoryQuery, LeaveKind, Member, MessageId, PresenceChoice,
-    PresenceState, Response, Role, RoomKind, RoomListing, RoomState, ServerFrame, SessionInfo,
+    PresenceState, Response, Rev, Role, RoomKind, RoomListing, RoomState, ServerFrame, SessionInfo,
     Stats,
 };
 
@@ -113,12 +117,15 @@ struct Room {
     topic: String,
     members: IdMap<i64, Membership>,
     bans: IdSet<i64>,
-    /// The newest messages, oldest first.
+    /// The newest messages, oldest first, as they are now (edits, deletes,
+    /// reactions and thread summaries applied: see `changes.rs`).
     ring: VecDeque<StoredMessage>,
     /// Every message with an id above this is in `ring`; 0 when the ring
     /// holds the room's whole history.
     floor: MessageId,
     last_id: MessageId,
+    /// The highest revision of the room's messages applied here.
+    last_rev: Rev,
     /// The two users of a direct conversation.
     direct: Option<(i64, i64)>,
 }
@@ -176,6 +183,14 @@ struct Announced {
 #[derive(Debug)]
 pub enum HistoryPlan {
     Ready(Response),
+    /// A catch-up, a page around a message or a thread's page: always read
+    /// from the store.
+    Rich {
+        room_id: i64,
+        room: String,
+        page: crate::store::rich::RichPage,
+        limit: usize,
+    },
     /// Read from the store: room id, room as named for the requester,
     /// before, after, limit.
     Disk {
@@ -337,6 +352,7 @@ impl Hub {
             recent,
             floor,
             far_counts,
+            last_rev,
         } = snap;
         let mut room = Room {
             id: row.id,
@@ -348,6 +364,7 @@ impl Hub {
             last_id: recent.last().map_or(floor, |m| m.id),
             ring: recent.into(),
             floor,
+            last_rev,
             direct: None,
         };
         for m in &members {
@@ -551,6 +568,18 @@ impl Hub {
                 if m.author == old {
                     m.author = Arc::clone(&renamed);
                 }
+                if let Some(s) = &mut m.replies
+                    && *s.last_from == *old
+                {
+                    s.last_from = renamed.to_string();
+                }
+                for r in &mut m.reactions {
+                    for u in &mut r.users {
+                        if **u == *old {
+                            *u = renamed.to_string();
+                        }
+                    }
+                }
             }
         }
     }
@@ -706,6 +735,7 @@ pub(crate) mod testkit {
             recent: Vec::new(),
             floor: 0,
             far_counts: HashMap::new(),
+            last_rev: 0,
         });
     }
 
@@ -743,6 +773,8 @@ pub(crate) mod testkit {
             body: body.into(),
             action: false,
             ts: 1,
+            rev: id,
+            ..StoredMessage::default()
         }
     }
 

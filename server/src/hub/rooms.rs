@@ -31,6 +31,7 @@ impl Hub {
             ring: VecDeque::new(),
             floor: 0,
             last_id: 0,
+            last_rev: 0,
             direct: Some(direct_key(a, b)),
         };
         self.room_ids.insert(name, room_id);
@@ -77,6 +78,7 @@ impl Hub {
             ring: VecDeque::new(),
             floor: 0,
             last_id: 0,
+            last_rev: 0,
             direct: None,
         };
         self.room_ids.insert(name, room_id);

@@ -1,12 +1,14 @@
 //! Messages: sending (acknowledged once the store has committed the
-//! message, by the hub's fan-out) and history pages (from the in-memory
-//! ring when it covers them, from the store otherwise).
+//! message, by the hub's fan-out), replies and thread posts (checked
+//! against the message they name), and history pages (from the in-memory
+//! ring when it covers them, from the store otherwise; catch-ups, pages
+//! around a message and thread pages always from the store).
 
-use natter_shared::{ErrorCode, ErrorReply, HistoryQuery, Response};
+use natter_shared::{ErrorCode, ErrorReply, HistoryQuery, MessageId, Response};
 
 use super::{Caller, OpResult, internal};
 use crate::Shared;
-use crate::hub::{HistoryPlan, SendPlan};
+use crate::hub::{HistoryPlan, SendPlan, no_such_message};
 use crate::store::StoredMessage;
 
 /// A message to post.
@@ -18,6 +20,11 @@ pub struct Outgoing<'a> {
     pub action: bool,
     /// Echoed to the sender's sessions with the message.
     pub nonce: Option<&'a str>,
+    /// The message it replies to (same room).
+    pub reply_to: Option<MessageId>,
+    /// The thread root it is posted under (same room, not itself a reply
+    /// in a thread).
+    pub thread: Option<MessageId>,
     /// The request to acknowledge: the `Sent` reply comes from the fan-out
     /// once the store has committed the message.
     pub request: u64,
@@ -37,7 +44,15 @@ pub async fn send(shared: &Shared, caller: Caller, msg: Outgoing<'_>) -> OpResul
             msg.nonce,
         )?;
         match plan {
-            SendPlan::Ready(stored) => {
+            SendPlan::Ready(mut stored) => {
+                if let Some(id) = msg.reply_to {
+                    check_named(shared, stored.room_id, id, false).await?;
+                }
+                if let Some(root) = msg.thread {
+                    check_named(shared, stored.room_id, root, true).await?;
+                }
+                stored.reply_to = msg.reply_to;
+                stored.thread = msg.thread;
                 return shared.store.submit(stored).map_err(|e| internal(&e));
             }
             SendPlan::NeedDirect(peer) if !created => {
@@ -54,11 +69,57 @@ pub async fn send(shared: &Shared, caller: Caller, msg: Outgoing<'_>) -> OpResul
     }
 }
 
+/// Checks that message `id` is in the room (the sender is a member, so
+/// may see it) and, for a thread root, that it is not itself in a thread.
+/// Deleted messages may be replied to: the tombstone keeps its place.
+async fn check_named(shared: &Shared, room_id: i64, id: MessageId, root: bool) -> OpResult<()> {
+    let held = shared.hub().held_message(room_id, id);
+    let top_level = match held {
+        Some(top_level) => top_level,
+        None => shared
+            .store
+            .message(room_id, id)
+            .await
+            .map_err(|e| internal(&e))?
+            .ok_or_else(no_such_message)?
+            .thread
+            .is_none(),
+    };
+    if root && !top_level {
+        return Err(no_such_message());
+    }
+    Ok(())
+}
+
 /// A page of a room's history.
 pub async fn history(shared: &Shared, caller: Caller, room: &str, query: HistoryQuery) -> OpResult {
     let plan = shared.hub().plan_history(caller.session, room, query)?;
     match plan {
         HistoryPlan::Ready(res) => Ok(res),
+        HistoryPlan::Rich {
+            room_id,
+            room,
+            page,
+            limit,
+        } => {
+            let read = shared
+                .store
+                .rich_page(room_id, page, limit)
+                .await
+                .map_err(|e| internal(&e))?
+                .ok_or_else(no_such_message)?;
+            let messages = read
+                .messages
+                .into_iter()
+                .map(|m| m.to_wire(room.clone()))
+                .collect();
+            Ok(Response::Messages {
+                room,
+                messages,
+                more: read.more,
+                rev: read.rev,
+            })
+        }
         HistoryPlan::Disk {
             room_id,
             room,
@@ -66,7 +127,7 @@ pub async fn history(shared: &Shared, caller: Caller, room: &str, query: History
             after,
             limit,
         } => {
-            let rows = shared
+            let (rows, rev) = shared
                 .store
                 .messages(room_id, before, after, limit + 1)
                 .await
@@ -77,7 +138,7 @@ pub async fn history(shared: &Shared, caller: Caller, room: &str, query: History
                 room,
                 messages,
                 more,
-                rev: 0,
+                rev,
             })
         }
     }

@@ -7,7 +7,9 @@
 //!
 //! # Layout
 //! - [`auth`]: login, registration, password change, logout.
-//! - [`messages`]: sending and history.
+//! - [`messages`]: sending (replies and thread posts too) and history.
+//! - [`edits`]: editing and deleting messages.
+//! - [`reactions`]: reactions on messages.
 //! - [`rooms`]: joining, leaving, creating, inviting, member lists, the
 //!   room list and directory.
 //! - [`moderation`]: kicks, bans, roles, topics (each audited).
@@ -21,12 +23,14 @@
 //!   change, the audit log).
 
 pub mod auth;
+pub mod edits;
 pub mod markers;
 pub mod messages;
 pub mod moderation;
 pub mod presence;
 pub mod profile;
 pub mod quotas;
+pub mod reactions;
 pub mod rooms;
 pub mod safety;
 

@@ -3,7 +3,9 @@
 //! (`limits.invites_per_user_per_minute`) and direct conversations opened
 //! (`limits.directs_per_user_per_hour`), reports made
 //! (`limits.reports_per_user_per_hour`) and display names set
-//! (`limits.profile_changes_per_user_per_hour`). Admins have none. A unit taken for
+//! (`limits.profile_changes_per_user_per_hour`), and reactions
+//! (`limits.reactions_per_user_per_minute`, refused as `rate_limited`).
+//! Admins have none. A unit taken for
 //! an action that then fails is refunded.
 //!
 //! And each account's request rate, shared by all its connections
@@ -95,6 +97,17 @@ pub fn take(shared: &Shared, user: i64, quota: Quota) -> Result<(), ErrorReply> 
             3600.0,
             "display name changes this hour",
         ),
+        Quota::Reactions => (
+            config.limits.reactions_per_user_per_minute,
+            60.0,
+            "reactions this minute",
+        ),
+    };
+    // A rate rather than an allowance: reactions come back within seconds.
+    let code = if quota == Quota::Reactions {
+        ErrorCode::RateLimited
+    } else {
+        ErrorCode::Quota
     };
     let mut quotas = shared
         .quotas
@@ -106,7 +119,7 @@ pub fn take(shared: &Shared, user: i64, quota: Quota) -> Result<(), ErrorReply> 
     bucket.take().map_err(|wait| {
         let ms = wait.as_millis().max(1) as u64;
         ErrorReply {
-            code: ErrorCode::Quota,
+            code,
             message: format!(
                 "too many {what} (at most {n}); try again in {} s",
                 ms.div_ceil(1000)

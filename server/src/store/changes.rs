@@ -1,17 +1,19 @@
 //! What the rest of the server hands the store and gets back from it, as
 //! plain values: the changes that must persist in order with messages
-//! ([`StoreChange`]), and a room as loaded at start-up or on demand
-//! ([`RoomSnapshot`]).
+//! ([`StoreChange`]), a room as loaded at start-up or on demand
+//! ([`RoomSnapshot`]), and the changes to messages the commit path reports
+//! ([`MessageChange`], in [`Applied`] steps).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use natter_shared::{MessageId, Role};
+use natter_shared::{MessageId, Rev, Role};
 use rusqlite::Connection;
 
 use super::sql::{
     MemberRow, RoomRow, messages_before, room_bans, room_members, room_unread_counts,
 };
-use super::{StoreError, StoredMessage};
+use super::{Committed, StoreError, StoredMessage};
 
 /// A room as loaded from the store, ready to install.
 #[derive(Debug)]
@@ -24,6 +26,41 @@ pub struct RoomSnapshot {
     /// (user id -> unread, mentions) for members whose marker is older than
     /// the ring.
     pub far_counts: HashMap<i64, (u32, u32)>,
+    /// The room's highest revision.
+    pub last_rev: Rev,
+}
+
+/// One step of a committed batch, in commit (and so revision) order.
+#[derive(Debug)]
+pub enum Applied {
+    /// New messages.
+    Messages(Committed),
+    /// A message changed (boxed: a message is much larger than a batch's
+    /// handle).
+    Change(Box<MessageChange>),
+}
+
+/// A message a committed job changed: the message as it is now, and what
+/// happened to it.
+#[derive(Debug, Clone)]
+pub struct MessageChange {
+    pub message: StoredMessage,
+    pub kind: ChangeKind,
+}
+
+/// What happened to a changed message.
+#[derive(Debug, Clone)]
+pub enum ChangeKind {
+    /// Its author gave it a new body.
+    Edited,
+    /// Deleted by `by` (its author or a moderator).
+    Deleted { by: Arc<str> },
+    /// `user` added (`on`) or removed reaction `key`.
+    Reaction {
+        key: String,
+        user: Arc<str>,
+        on: bool,
+    },
 }
 
 /// Loads one room with its members, bans, newest messages and each
@@ -31,12 +68,14 @@ pub struct RoomSnapshot {
 pub fn load_room(conn: &Connection, row: RoomRow, cap: usize) -> Result<RoomSnapshot, StoreError> {
     let members = room_members(conn, row.id)?;
     let bans = room_bans(conn, row.id)?;
-    let mut recent = messages_before(conn, row.id, None, cap + 1)?;
+    let last_rev = super::rich::room_rev(conn, row.id)?;
+    let mut recent = messages_before(conn, row.id, None, cap + 1, true)?;
     let floor = if recent.len() > cap {
         recent.remove(0).id
     } else {
         0
     };
+    super::rich::add_room_reactions(conn, row.id, &mut recent)?;
     let far: Vec<_> = members
         .iter()
         .filter(|m| m.last_read < floor)
@@ -50,6 +89,7 @@ pub fn load_room(conn: &Connection, row: RoomRow, cap: usize) -> Result<RoomSnap
         recent,
         floor,
         far_counts,
+        last_rev,
     })
 }
 

@@ -14,6 +14,8 @@
 //!   (methods of [`Store`]); nothing outside this module sees a database
 //!   connection.
 //! - [`profile`]: display names (the SQL of the one column).
+//! - [`rich`]: replies, threads, edits, deletes, reactions and revisions
+//!   (the SQL of each, run as jobs on the commit path or as reads).
 //! - [`operator`]: the admin CLI's named operations on the file itself
 //!   ([`OperatorStore`]), each audited and followed by a running server.
 //! - [`sql`]: one named function per query.
@@ -44,6 +46,7 @@ pub mod changes;
 pub mod operations;
 pub mod operator;
 pub mod profile;
+pub mod rich;
 pub mod safety;
 pub mod schema;
 pub mod sql;
@@ -52,15 +55,16 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 
-use natter_shared::{Message, MessageId};
+use natter_shared::{Message, MessageId, Reaction, Rev, ThreadSummary};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::config::SyncMode;
 
-pub use changes::{RoomSnapshot, StoreChange, load_room};
+pub use changes::{Applied, ChangeKind, MessageChange, RoomSnapshot, StoreChange, load_room};
 pub use operations::{Missing, Startup};
 pub use operator::OperatorStore;
+pub use rich::Refusal;
 pub use safety::ReportRow;
 pub use schema::{DB_FILE, open_db};
 pub use sql::*;
@@ -127,19 +131,38 @@ pub struct NewMessage {
     pub body: String,
     pub action: bool,
     pub ts: i64,
+    /// The message this one replies to (checked by the caller: same room).
+    pub reply_to: Option<MessageId>,
+    /// The thread root this one is posted in (checked by the caller: same
+    /// room, itself no thread reply).
+    pub thread: Option<MessageId>,
     /// Who to acknowledge.
     pub origin: Option<Origin>,
 }
 
-/// A message the store has committed.
-#[derive(Debug, Clone)]
+/// A message the store has committed, as it is now: its current body,
+/// whether it was edited or deleted, its reactions and, for a thread root,
+/// its thread's summary.
+#[derive(Debug, Clone, Default)]
 pub struct StoredMessage {
     pub id: MessageId,
     pub room_id: i64,
     pub author: Arc<str>,
+    /// Empty once deleted.
     pub body: Arc<str>,
     pub action: bool,
     pub ts: i64,
+    pub reply_to: Option<MessageId>,
+    pub thread: Option<MessageId>,
+    pub edited_at: Option<i64>,
+    pub deleted: bool,
+    /// In the order their keys were first used.
+    pub reactions: Vec<Reaction>,
+    pub replies: Option<ThreadSummary>,
+    /// Its revision: that of the message itself or of its last change. A
+    /// reply posted in a thread takes two: `rev` for itself and `rev + 1`
+    /// for its root, whose summary it changes.
+    pub rev: Rev,
 }
 
 impl StoredMessage {
@@ -154,7 +177,13 @@ impl StoredMessage {
             body: self.body.to_string(),
             action: self.action,
             nonce: None,
-            ..Default::default()
+            reply_to: self.reply_to,
+            thread: self.thread,
+            edited_at: self.edited_at,
+            deleted: self.deleted,
+            reactions: self.reactions.clone(),
+            replies: self.replies.clone(),
+            rev: self.rev,
         }
     }
 }
@@ -173,6 +202,10 @@ pub enum Outcome {
     Committed(Committed),
     /// These senders' messages were not stored.
     Failed(Vec<Origin>),
+    /// A batch that also changed messages (edits, deletes, reactions):
+    /// its messages and changes in commit order, which is revision order.
+    /// Applied as one step, so nobody sees the batch half applied.
+    Applied(Vec<Applied>),
     /// Jobs of the batch just reported: run them after its messages.
     Done(Vec<Completion>),
 }
@@ -182,6 +215,7 @@ impl std::fmt::Debug for Outcome {
         match self {
             Outcome::Committed(c) => write!(f, "Committed({} messages)", c.len()),
             Outcome::Failed(o) => write!(f, "Failed({o:?})"),
+            Outcome::Applied(a) => write!(f, "Applied({} steps)", a.len()),
             Outcome::Done(d) => write!(f, "Done({} jobs)", d.len()),
         }
     }
@@ -263,7 +297,7 @@ impl Store {
             let completion: Completion = Box::new(move || {
                 let _ = done.send(result);
             });
-            (ok, completion)
+            (ok, completion, None)
         });
         self.tx
             .send(writer::Op::Job(job))
@@ -287,11 +321,41 @@ impl Store {
             if let Err(e) = &result {
                 tracing::error!(error = %e, what, "store write failed; rolled back");
             }
-            (result.is_ok(), Box::new(|| {}))
+            (result.is_ok(), Box::new(|| {}), None)
         });
         self.tx
             .send(writer::Op::Job(job))
             .map_err(|_| StoreError::Closed)
+    }
+
+    /// Like [`Store::write`], for a job that may change a message: the
+    /// change is reported on the [`Commits`] channel in commit order with
+    /// the messages around it (so the hub applies it in revision order)
+    /// before `f`'s result reaches the caller.
+    pub(in crate::store) async fn write_change<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<(T, Option<MessageChange>), StoreError> + Send + 'static,
+    {
+        let (done, wait) = oneshot::channel();
+        let job: writer::Job = Box::new(move |conn| match f(conn) {
+            Ok((value, change)) => {
+                let completion: Completion = Box::new(move || {
+                    let _ = done.send(Ok(value));
+                });
+                (true, completion, change)
+            }
+            Err(e) => {
+                let completion: Completion = Box::new(move || {
+                    let _ = done.send(Err(e));
+                });
+                (false, completion, None)
+            }
+        });
+        self.tx
+            .send(writer::Op::Job(job))
+            .map_err(|_| StoreError::Closed)?;
+        wait.await.map_err(|_| StoreError::RolledBack)?
     }
 
     /// Persists a change the hub made, in order with the messages.
@@ -400,6 +464,15 @@ mod tests {
                             .extend(batch.into_iter().map(|(m, _)| m));
                     }
                     Outcome::Done(jobs) => jobs.into_iter().for_each(|done| done()),
+                    Outcome::Applied(steps) => {
+                        for step in steps {
+                            if let Applied::Messages(batch) = step {
+                                sink.lock()
+                                    .unwrap()
+                                    .extend(batch.into_iter().map(|(m, _)| m));
+                            }
+                        }
+                    }
                     Outcome::Failed(_) => {}
                 }
             }
@@ -448,6 +521,8 @@ mod tests {
             body: body.into(),
             action: false,
             ts: 1,
+            reply_to: None,
+            thread: None,
             origin: None,
         };
         store.submit(message("before")).unwrap();
@@ -476,7 +551,7 @@ mod tests {
             .collect();
         assert_eq!(bodies, ["before", "after"]);
         let stored = store
-            .read(|c| messages_before(c, 1, None, 10))
+            .read(|c| messages_before(c, 1, None, 10, true))
             .await
             .unwrap();
         assert_eq!(stored.len(), 2);
@@ -495,6 +570,8 @@ mod tests {
                     body: format!("m{i}"),
                     action: false,
                     ts: 1,
+                    reply_to: None,
+                    thread: None,
                     origin: None,
                 })
                 .unwrap();

@@ -203,17 +203,23 @@ impl Store {
     }
 
     /// Up to `limit` messages of a room after `after`, or before `before`
-    /// (the newest when neither), oldest first.
+    /// (the newest when neither), oldest first, as they are now, leaving
+    /// out thread replies; and the room's highest revision, read first.
     pub async fn messages(
         &self,
         room_id: i64,
         before: Option<MessageId>,
         after: Option<MessageId>,
         limit: usize,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        self.read(move |c| match after {
-            Some(a) => sql::messages_after(c, room_id, a, limit),
-            None => sql::messages_before(c, room_id, before, limit),
+    ) -> Result<(Vec<StoredMessage>, natter_shared::Rev), StoreError> {
+        self.read(move |c| {
+            let rev = super::rich::room_rev(c, room_id)?;
+            let mut rows = match after {
+                Some(a) => sql::messages_after(c, room_id, a, limit, false),
+                None => sql::messages_before(c, room_id, before, limit, false),
+            }?;
+            super::rich::add_room_reactions(c, room_id, &mut rows)?;
+            Ok((rows, rev))
         })
         .await
     }

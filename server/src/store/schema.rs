@@ -150,6 +150,23 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+-- Reactions: one row per user and key on a message; keys show in the
+-- order they were first used (by id).
+CREATE TABLE IF NOT EXISTS reactions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    UNIQUE (message_id, user_id, key)
+);
+CREATE INDEX IF NOT EXISTS reactions_user ON reactions(user_id);
+-- The store-wide revision counter (one row): every new message and every
+-- change to one takes the next value, so `since` catch-ups find them.
+CREATE TABLE IF NOT EXISTS revision (
+    only INTEGER PRIMARY KEY CHECK (only = 1),
+    last INTEGER NOT NULL
+);
 ";
 
 /// Brings a database made by an older natterd up to this schema. Each step
@@ -192,5 +209,34 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if !has_display_name {
         conn.execute_batch("ALTER TABLE users ADD COLUMN display_name TEXT")?;
     }
+    // messages gained replies, threads, edits, deletes and revisions with
+    // rich messaging. Existing messages take their id as their revision,
+    // and the counter continues above them, so revisions keep increasing.
+    let has_rev: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('messages') WHERE name = 'rev'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_rev {
+        conn.execute_batch(
+            "ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+             ALTER TABLE messages ADD COLUMN thread INTEGER;
+             ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+             ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE messages ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+             -- A thread root's summary, kept as replies are posted.
+             ALTER TABLE messages ADD COLUMN reply_count INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE messages ADD COLUMN last_reply_from TEXT;
+             ALTER TABLE messages ADD COLUMN last_reply_ts INTEGER;
+             UPDATE messages SET rev = id;",
+        )?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS messages_rev ON messages(room_id, rev);
+         CREATE INDEX IF NOT EXISTS messages_thread ON messages(thread, id)
+             WHERE thread IS NOT NULL;
+         INSERT OR IGNORE INTO revision (only, last)
+             SELECT 1, COALESCE(MAX(id), 0) FROM messages;",
+    )?;
     Ok(())
 }

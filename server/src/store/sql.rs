@@ -15,7 +15,7 @@ pub(crate) fn to_sql(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn from_sql(n: i64) -> u64 {
+pub(crate) fn from_sql(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
@@ -229,10 +229,23 @@ pub fn release_name(conn: &Connection, name: &str) -> Result<bool, StoreError> {
     let Some(user_id) = user_id else {
         return Ok(false);
     };
-    conn.execute(
-        "UPDATE messages SET author = ?1 WHERE author = ?2",
-        params![released_author(name), name],
-    )?;
+    // Each renamed message (and thread root whose newest reply it wrote)
+    // takes a new revision, so catch-ups learn the new name.
+    let released = released_author(name);
+    let ids: Vec<i64> = conn
+        .prepare("SELECT id FROM messages WHERE author = ?1 OR last_reply_from = ?1 ORDER BY id")?
+        .query_map([name], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        let rev = super::rich::next_rev(conn)?;
+        conn.execute(
+            "UPDATE messages SET rev = ?3,
+             author = CASE author WHEN ?2 THEN ?1 ELSE author END,
+             last_reply_from = CASE last_reply_from WHEN ?2 THEN ?1 ELSE last_reply_from END
+             WHERE id = ?4",
+            params![released, name, to_sql(rev), id],
+        )?;
+    }
     insert_account_event(conn, user_id, AccountEventKind::Released, None, None)?;
     Ok(true)
 }
@@ -658,7 +671,23 @@ pub fn room_bans(conn: &Connection, room_id: i64) -> Result<Vec<i64>, StoreError
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
+/// The columns [`stored_row`] reads, in its order.
+pub(crate) const MESSAGE_COLUMNS: &str = "id, room_id, author, ts, body, action, reply_to, thread, \
+     edited_at, deleted, rev, reply_count, last_reply_from, last_reply_ts";
+
+/// A message row as selected with [`MESSAGE_COLUMNS`], without its
+/// reactions (see [`super::rich::add_reactions`]).
+pub(crate) fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
+    let reply_count: u32 = r.get(11)?;
+    let replies = if reply_count > 0 {
+        Some(natter_shared::ThreadSummary {
+            count: reply_count,
+            last_from: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+            last_ts: r.get::<_, Option<i64>>(13)?.unwrap_or_default(),
+        })
+    } else {
+        None
+    };
     Ok(StoredMessage {
         id: from_sql(r.get(0)?),
         room_id: r.get(1)?,
@@ -666,43 +695,58 @@ fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
         ts: r.get(3)?,
         body: r.get::<_, String>(4)?.into(),
         action: r.get(5)?,
+        reply_to: r.get::<_, Option<i64>>(6)?.map(from_sql),
+        thread: r.get::<_, Option<i64>>(7)?.map(from_sql),
+        edited_at: r.get(8)?,
+        deleted: r.get(9)?,
+        reactions: Vec::new(),
+        replies,
+        rev: from_sql(r.get(10)?),
     })
 }
 
 /// Up to `limit` messages of a room below `before` (or the newest when
-/// `None`), returned oldest first.
+/// `None`), returned oldest first, without their reactions. Thread replies
+/// only with `replies` (the in-memory ring holds them; history pages do
+/// not).
 pub fn messages_before(
     conn: &Connection,
     room_id: i64,
     before: Option<MessageId>,
     limit: usize,
+    replies: bool,
 ) -> Result<Vec<StoredMessage>, StoreError> {
     let before = before.map_or(i64::MAX, to_sql);
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, room_id, author, ts, body, action FROM messages
-         WHERE room_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE room_id = ?1 AND id < ?2 AND (?4 OR thread IS NULL) ORDER BY id DESC LIMIT ?3"
+    ))?;
     let mut rows: Vec<StoredMessage> = stmt
-        .query_map(params![room_id, before, to_sql(limit as u64)], stored_row)?
+        .query_map(
+            params![room_id, before, to_sql(limit as u64), replies],
+            stored_row,
+        )?
         .collect::<Result<_, _>>()?;
     rows.reverse();
     Ok(rows)
 }
 
-/// Up to `limit` messages of a room above `after`, oldest first.
+/// Up to `limit` messages of a room above `after`, oldest first, without
+/// their reactions; thread replies only with `replies`.
 pub fn messages_after(
     conn: &Connection,
     room_id: i64,
     after: MessageId,
     limit: usize,
+    replies: bool,
 ) -> Result<Vec<StoredMessage>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, room_id, author, ts, body, action FROM messages
-         WHERE room_id = ?1 AND id > ?2 ORDER BY id ASC LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE room_id = ?1 AND id > ?2 AND (?4 OR thread IS NULL) ORDER BY id ASC LIMIT ?3"
+    ))?;
     let rows = stmt
         .query_map(
-            params![room_id, to_sql(after), to_sql(limit as u64)],
+            params![room_id, to_sql(after), to_sql(limit as u64), replies],
             stored_row,
         )?
         .collect::<Result<_, _>>()?;

@@ -15,12 +15,17 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, params};
 
-use super::{Committed, Completion, NewMessage, Origin, Outcome, StoreError, StoredMessage};
+use super::{
+    Applied, Committed, Completion, MessageChange, NewMessage, Origin, Outcome, StoreError,
+    StoredMessage, rich,
+};
 
 /// A unit of work on the writer thread: it runs inside the batch's
 /// transaction and says whether it succeeded, with what to run once the
-/// batch has committed.
-pub(super) type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+/// batch has committed, and the message it changed, if any (reported in
+/// commit order with the batch's messages).
+pub(super) type Job =
+    Box<dyn FnOnce(&Connection) -> (bool, Completion, Option<MessageChange>) + Send>;
 
 pub(super) enum Op {
     Message(NewMessage),
@@ -106,9 +111,17 @@ impl Commits {
             })
             .collect();
         match run_batch(&self.conn, &mut self.batch, self.retention) {
-            Ok((stored, completions)) => {
-                if !stored.is_empty() {
-                    self.ready.push_back(Outcome::Committed(stored));
+            Ok((mut steps, completions)) => {
+                // A batch of messages only, the usual case, goes out as
+                // before; one that changed messages too, step by step.
+                match steps.as_slice() {
+                    [] => {}
+                    [Applied::Messages(_)] => {
+                        if let Some(Applied::Messages(stored)) = steps.pop() {
+                            self.ready.push_back(Outcome::Committed(stored));
+                        }
+                    }
+                    _ => self.ready.push_back(Outcome::Applied(steps)),
                 }
                 if !completions.is_empty() {
                     self.ready.push_back(Outcome::Done(completions));
@@ -153,7 +166,8 @@ impl Drop for Commits {
     }
 }
 
-type BatchOutcome = (Committed, Vec<Completion>);
+/// A batch's messages and changes in commit order, and its completions.
+type BatchOutcome = (Vec<Applied>, Vec<Completion>);
 
 fn run_batch(
     conn: &Connection,
@@ -161,18 +175,33 @@ fn run_batch(
     retention: u64,
 ) -> Result<BatchOutcome, rusqlite::Error> {
     let tx = conn.unchecked_transaction()?;
-    let mut stored = Vec::new();
+    let mut steps: Vec<Applied> = Vec::new();
+    let mut stored: Committed = Vec::new();
     let mut completions = Vec::new();
     let mut touched = HashSet::new();
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO messages (room_id, author, ts, body, action) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO messages (room_id, author, ts, body, action, reply_to, thread, rev)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for op in batch.drain(..) {
             match op {
                 Op::Message(m) => {
-                    insert.execute(params![m.room_id, &*m.author, m.ts, m.body, m.action])?;
+                    let rev = rich::next_rev(&tx)?;
+                    insert.execute(params![
+                        m.room_id,
+                        &*m.author,
+                        m.ts,
+                        m.body,
+                        m.action,
+                        m.reply_to.map(super::to_sql),
+                        m.thread.map(super::to_sql),
+                        super::to_sql(rev),
+                    ])?;
                     let id = u64::try_from(tx.last_insert_rowid()).unwrap_or_default();
+                    if let Some(root) = m.thread {
+                        rich::count_reply(&tx, root, &m.author, m.ts)?;
+                    }
                     touched.insert(m.room_id);
                     stored.push((
                         StoredMessage {
@@ -182,18 +211,31 @@ fn run_batch(
                             body: m.body.into(),
                             action: m.action,
                             ts: m.ts,
+                            reply_to: m.reply_to,
+                            thread: m.thread,
+                            rev,
+                            ..StoredMessage::default()
                         },
                         m.origin,
                     ));
                 }
                 Op::Job(job) => {
-                    if let Some(done) = run_job(&tx, job)? {
+                    if let Some((done, change)) = run_job(&tx, job)? {
                         completions.push(done);
+                        if let Some(change) = change {
+                            if !stored.is_empty() {
+                                steps.push(Applied::Messages(std::mem::take(&mut stored)));
+                            }
+                            steps.push(Applied::Change(Box::new(change)));
+                        }
                     }
                 }
                 Op::Shutdown => {}
             }
         }
+    }
+    if !stored.is_empty() {
+        steps.push(Applied::Messages(stored));
     }
     if retention > 0 {
         let mut trim = tx.prepare_cached(
@@ -205,7 +247,7 @@ fn run_batch(
         }
     }
     tx.commit()?;
-    Ok((stored, completions))
+    Ok((steps, completions))
 }
 
 /// Runs one job in a savepoint. A job that fails is rolled back to the
@@ -213,16 +255,19 @@ fn run_batch(
 /// waiter); one that panics is rolled back and has no completion, so its
 /// waiter sees [`StoreError::RolledBack`]. Only a failure of the savepoint
 /// statements themselves fails the batch.
-fn run_job(conn: &Connection, job: Job) -> Result<Option<Completion>, rusqlite::Error> {
+fn run_job(
+    conn: &Connection,
+    job: Job,
+) -> Result<Option<(Completion, Option<MessageChange>)>, rusqlite::Error> {
     conn.execute_batch("SAVEPOINT job")?;
     match catch_unwind(AssertUnwindSafe(|| job(conn))) {
-        Ok((true, done)) => {
+        Ok((true, done, change)) => {
             conn.execute_batch("RELEASE job")?;
-            Ok(Some(done))
+            Ok(Some((done, change)))
         }
-        Ok((false, done)) => {
+        Ok((false, done, _)) => {
             conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
-            Ok(Some(done))
+            Ok(Some((done, None)))
         }
         Err(panic) => {
             let why = panic

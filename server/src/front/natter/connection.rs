@@ -48,6 +48,8 @@ fn features(shared: &Shared) -> Vec<String> {
     f::ALL
         .iter()
         .filter(|name| **name != f::REGISTRATION || registration)
+        // Not served yet.
+        .filter(|name| **name != f::SEARCH)
         .map(|name| (*name).to_owned())
         .collect()
 }
@@ -394,7 +396,7 @@ impl Conn {
                     max_message_len: c.limits.max_message_len as u32,
                     max_history_page: c.history.max_page,
                     heartbeat_ms: c.limits.heartbeat_ms,
-                    max_reaction_keys: 0,
+                    max_reaction_keys: c.limits.max_reaction_keys,
                 },
                 features: features(&self.shared),
                 motd: c.motd.clone(),

@@ -35,11 +35,8 @@ impl Conn {
                 self.unsupported(id, &name);
                 return true;
             }
-            // Not served yet: rich messaging lands in steps.
-            r @ (Request::Edit { .. }
-            | Request::Delete { .. }
-            | Request::React { .. }
-            | Request::Search(_)) => {
+            // Not served yet.
+            r @ Request::Search(_) => {
                 self.unsupported(id, r.kind());
                 return true;
             }
@@ -84,13 +81,16 @@ impl Conn {
                 body,
                 action,
                 nonce,
-                ..
+                reply_to,
+                thread,
             } => {
                 let msg = ops::messages::Outgoing {
                     room: &room,
                     body,
                     action,
                     nonce: nonce.as_deref(),
+                    reply_to,
+                    thread,
                     request: id,
                 };
                 // The reply (Sent) comes from the fan-out once the store has
@@ -100,6 +100,20 @@ impl Conn {
                     Err(e) => Err(e),
                 }
             }
+            Request::Edit {
+                room,
+                id: message,
+                body,
+            } => ops::edits::edit(shared, caller, &room, message, body).await,
+            Request::Delete { room, id: message } => {
+                ops::edits::delete(shared, caller, &room, message).await
+            }
+            Request::React {
+                room,
+                id: message,
+                key,
+                op,
+            } => ops::reactions::react(shared, caller, &room, message, key, op).await,
             Request::History { room, query } => {
                 ops::messages::history(shared, caller, &room, query).await
             }
