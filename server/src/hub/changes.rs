@@ -34,6 +34,23 @@ pub struct MessageScope {
 }
 
 impl Hub {
+    /// How the caller names room `room_id`, if they are a member of it:
+    /// for a request that names a message by id alone.
+    ///
+    /// # Errors
+    /// `not_logged_in`.
+    pub fn member_room_name(
+        &self,
+        session: u64,
+        room_id: Option<i64>,
+    ) -> Result<Option<String>, ErrorReply> {
+        let user = self.logged_in(session)?;
+        Ok(room_id
+            .and_then(|id| self.rooms.get(&id))
+            .filter(|r| r.members.contains_key(&user))
+            .map(|r| self.display(r, user)))
+    }
+
     /// The room `target` names for a request about one of its messages.
     /// The room rule first (a room the caller may not see is missing);
     /// a direct conversation not started yet has no messages.

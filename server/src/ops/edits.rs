@@ -10,6 +10,33 @@ use crate::Shared;
 use crate::hub::no_such_message;
 use crate::store::Refusal;
 
+/// The room a request about message `id` is about: `room` as given, or,
+/// when it is empty, the message's own room as the caller names it. A
+/// message in no room of theirs, or none at all, gets the one
+/// `no_such_message` answer.
+///
+/// # Errors
+/// `not_logged_in`, `no_such_message`, or a store failure.
+pub async fn room_of(
+    shared: &Shared,
+    caller: Caller,
+    room: String,
+    id: MessageId,
+) -> Result<String, ErrorReply> {
+    if !room.is_empty() {
+        return Ok(room);
+    }
+    let room_id = shared
+        .store
+        .message_room(id)
+        .await
+        .map_err(|e| internal(&e))?;
+    shared
+        .hub()
+        .member_room_name(caller.session, room_id)?
+        .ok_or_else(no_such_message)
+}
+
 /// Replaces the body of the caller's own message `id` in `room`. Body
 /// limits are those of a send; earlier versions are not kept.
 ///

@@ -466,6 +466,22 @@ impl Store {
         self.write_change(move |c| react(c, &r)).await
     }
 
+    /// The room message `id` is in, if it exists: for a request that names
+    /// a message by id alone.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn message_room(&self, id: MessageId) -> Result<Option<i64>, StoreError> {
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT room_id FROM messages WHERE id = ?1")?
+                    .query_row([to_sql(id)], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
     /// Message `id` of a room as it is now, if it is there (to check a
     /// reply's parent or a thread's root).
     ///

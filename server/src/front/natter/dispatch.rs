@@ -100,20 +100,30 @@ impl Conn {
                     Err(e) => Err(e),
                 }
             }
+            // An empty room: the message's own (`natter edit ID`).
             Request::Edit {
                 room,
                 id: message,
                 body,
-            } => ops::edits::edit(shared, caller, &room, message, body).await,
+            } => match ops::edits::room_of(shared, caller, room, message).await {
+                Ok(room) => ops::edits::edit(shared, caller, &room, message, body).await,
+                Err(e) => Err(e),
+            },
             Request::Delete { room, id: message } => {
-                ops::edits::delete(shared, caller, &room, message).await
+                match ops::edits::room_of(shared, caller, room, message).await {
+                    Ok(room) => ops::edits::delete(shared, caller, &room, message).await,
+                    Err(e) => Err(e),
+                }
             }
             Request::React {
                 room,
                 id: message,
                 key,
                 op,
-            } => ops::reactions::react(shared, caller, &room, message, key, op).await,
+            } => match ops::edits::room_of(shared, caller, room, message).await {
+                Ok(room) => ops::reactions::react(shared, caller, &room, message, key, op).await,
+                Err(e) => Err(e),
+            },
             Request::History { room, query } => {
                 ops::messages::history(shared, caller, &room, query).await
             }
