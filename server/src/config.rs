@@ -165,6 +165,11 @@ pub struct LimitsConfig {
     /// alike): each is announced to everyone sharing a room with them.
     /// Admins are exempt.
     pub profile_changes_per_user_per_hour: u32,
+    /// Searches per second one user may sustain over all their connections
+    /// (token bucket refill); admins too.
+    pub searches_per_sec: f64,
+    /// Searches one user may burst (token bucket size).
+    pub search_burst: f64,
 }
 
 impl Default for LimitsConfig {
@@ -196,6 +201,8 @@ impl Default for LimitsConfig {
             directs_per_user_per_hour: 30,
             reports_per_user_per_hour: 20,
             profile_changes_per_user_per_hour: 20,
+            searches_per_sec: 1.0,
+            search_burst: 10.0,
         }
     }
 }
@@ -309,6 +316,9 @@ impl Config {
             return Err(
                 "limits.account_requests_per_sec must be > 0 and account_request_burst >= 1".into(),
             );
+        }
+        if l.searches_per_sec <= 0.0 || l.search_burst < 1.0 {
+            return Err("limits.searches_per_sec must be > 0 and search_burst >= 1".into());
         }
         if l.max_connections == 0
             || l.max_connections_per_ip == 0

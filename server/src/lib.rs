@@ -196,6 +196,9 @@ pub enum Quota {
     /// Display names set (`limits.profile_changes_per_user_per_hour`):
     /// each change is announced to everyone who shares a room.
     Profiles,
+    /// Searches (`limits.searches_per_sec`, `limits.search_burst`): a
+    /// rate, refused with `rate_limited` (see `ops::quotas::take_search`).
+    Searches,
 }
 
 /// Runs the server on one plain `listener` until `shutdown` resolves; see

@@ -195,10 +195,10 @@ fn rows() -> Vec<Row> {
                     limit: 20,
                 })
             },
-            Code(ErrorCode::Unsupported),
-            Code(ErrorCode::Unsupported),
-            Code(ErrorCode::Unsupported),
-            Code(ErrorCode::Unsupported),
+            nli(),
+            AsMissing,
+            Allowed,
+            AsMissing,
         ),
         row(
             |room| Request::Send {

@@ -16,6 +16,8 @@
 //! - [`profile`]: display names (the SQL of the one column).
 //! - [`operator`]: the admin CLI's named operations on the file itself
 //!   ([`OperatorStore`]), each audited and followed by a running server.
+//! - [`search`]: full-text search ([`Store::search`]) on its own
+//!   connection.
 //! - [`sql`]: one named function per query.
 //! - [`changes`]: the plain values that cross the seam: changes to persist
 //!   in order ([`StoreChange`]) and rooms as loaded ([`RoomSnapshot`]).
@@ -38,7 +40,8 @@
 //! hub with no hand-off between threads.
 //!
 //! Reads that must not wait behind writes (logins, old history) use a
-//! second connection.
+//! second connection, and searches a third (a long search must not hold
+//! back a login either).
 
 pub mod changes;
 pub mod operations;
@@ -46,6 +49,7 @@ pub mod operator;
 pub mod profile;
 pub mod safety;
 pub mod schema;
+pub mod search;
 pub mod sql;
 pub mod writer;
 
@@ -63,6 +67,7 @@ pub use operations::{Missing, Startup};
 pub use operator::OperatorStore;
 pub use safety::ReportRow;
 pub use schema::{DB_FILE, open_db};
+pub use search::{SearchRow, SearchSpec};
 pub use sql::*;
 
 /// Session tokens kept per user; older ones are revoked.
@@ -194,6 +199,7 @@ pub use writer::Commits;
 pub struct Store {
     tx: std_mpsc::Sender<writer::Op>,
     reader: Arc<Mutex<Connection>>,
+    searcher: Arc<search::Searcher>,
     /// Disconnected once [`Commits`] has ended (see [`Store::close`]).
     ended: Arc<Mutex<Option<std_mpsc::Receiver<()>>>>,
     checkpointer: Arc<Mutex<Option<writer::Checkpointer>>>,
@@ -222,6 +228,7 @@ impl Store {
         writer_conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         let reader = Connection::open(data_dir.join(DB_FILE))?;
         reader.busy_timeout(std::time::Duration::from_secs(10))?;
+        let searcher = search::Searcher::new(Connection::open(data_dir.join(DB_FILE))?)?;
         let checkpointer = writer::Checkpointer::start(Connection::open(data_dir.join(DB_FILE))?)?;
         let (tx, rx) = std_mpsc::channel();
         let (done, ended) = std_mpsc::channel();
@@ -230,6 +237,7 @@ impl Store {
             Self {
                 tx,
                 reader: Arc::new(Mutex::new(reader)),
+                searcher: Arc::new(searcher),
                 ended: Arc::new(Mutex::new(Some(ended))),
                 checkpointer: Arc::new(Mutex::new(Some(checkpointer))),
             },

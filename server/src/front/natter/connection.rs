@@ -41,6 +41,21 @@ const IDLE_SHRINK: Duration = Duration::from_millis(250);
 /// The longest error message sent, in bytes.
 const MAX_ERROR_MESSAGE: usize = 300;
 
+/// Features the protocol knows but this server does not serve yet: never
+/// announced (their requests are answered with `unsupported`).
+const NOT_SERVED: &[&str] = {
+    use natter_shared::features as f;
+    &[
+        f::REPLIES,
+        f::THREADS,
+        f::EDITS,
+        f::DELETES,
+        f::REACTIONS,
+        f::CHANGES,
+        f::AROUND,
+    ]
+};
+
 /// Features announced in the welcome.
 fn features(shared: &Shared) -> Vec<String> {
     use natter_shared::features as f;
@@ -48,6 +63,7 @@ fn features(shared: &Shared) -> Vec<String> {
     f::ALL
         .iter()
         .filter(|name| **name != f::REGISTRATION || registration)
+        .filter(|name| !NOT_SERVED.contains(name))
         .map(|name| (*name).to_owned())
         .collect()
 }

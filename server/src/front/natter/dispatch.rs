@@ -36,10 +36,7 @@ impl Conn {
                 return true;
             }
             // Not served yet: rich messaging lands in steps.
-            r @ (Request::Edit { .. }
-            | Request::Delete { .. }
-            | Request::React { .. }
-            | Request::Search(_)) => {
+            r @ (Request::Edit { .. } | Request::Delete { .. } | Request::React { .. }) => {
                 self.unsupported(id, r.kind());
                 return true;
             }
@@ -155,6 +152,7 @@ impl Conn {
                 ops::profile::set_profile(shared, caller, display_name).await
             }
             Request::Whois { user } => ops::profile::whois(shared, caller, &user).await,
+            Request::Search(query) => ops::search::search(shared, caller, query).await,
         };
         self.answer(id, result);
         true
