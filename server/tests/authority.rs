@@ -159,7 +159,7 @@ fn rows() -> Vec<Row> {
                 id: 1,
                 body: "changed".into(),
             },
-            Code(ErrorCode::Unsupported),
+            nli(),
             Code(ErrorCode::Unsupported),
             Code(ErrorCode::Unsupported),
             Code(ErrorCode::Unsupported),
@@ -169,7 +169,7 @@ fn rows() -> Vec<Row> {
                 room: room.into(),
                 id: 1,
             },
-            Code(ErrorCode::Unsupported),
+            nli(),
             Code(ErrorCode::Unsupported),
             Code(ErrorCode::Unsupported),
             Code(ErrorCode::Unsupported),
@@ -181,7 +181,7 @@ fn rows() -> Vec<Row> {
                 key: "👍".into(),
                 op: natter_shared::ReactOp::Toggle,
             },
-            Code(ErrorCode::Unsupported),
+            nli(),
             Code(ErrorCode::Unsupported),
             Code(ErrorCode::Unsupported),
             Code(ErrorCode::Unsupported),
@@ -540,7 +540,7 @@ async fn every_request_by_every_outsider_is_refused_without_a_leak() {
         kinds.len(),
         "a request type has two rows: {kinds:?}"
     );
-    assert_eq!(unique.len(), 34, "every request type has a row: {kinds:?}");
+    assert_eq!(unique.len(), 38, "every request type has a row: {kinds:?}");
 
     for actor in ["anon", "otto", "mia", "ben"] {
         let mut seen = Vec::new();
