@@ -106,9 +106,15 @@ async fn the_query_language_over_the_rooms_you_are_in() {
     );
     assert_eq!(
         find(&mut ann, "in:#ops").await,
-        ["the lunch deploy failed", "deploy notes: https://example.com/run"]
+        [
+            "the lunch deploy failed",
+            "deploy notes: https://example.com/run"
+        ]
     );
-    assert_eq!(find(&mut ann, "in:@bob lunch").await, ["secret lunch plans"]);
+    assert_eq!(
+        find(&mut ann, "in:@bob lunch").await,
+        ["secret lunch plans"]
+    );
     assert_eq!(
         find(&mut ann, "has:link").await,
         ["deploy notes: https://example.com/run"]
@@ -268,7 +274,11 @@ async fn rooms_you_are_not_in_are_never_searched() {
     .unwrap();
     assert_eq!(
         find(&mut bob, "zebra").await,
-        ["zebra for all", "zebra between ann and bob", "zebra in the open"]
+        [
+            "zebra for all",
+            "zebra between ann and bob",
+            "zebra in the open"
+        ]
     );
     // Leaving and being banned end it: membership is checked now.
     bob.request(Request::Leave {
@@ -339,9 +349,7 @@ async fn searches_have_a_rate_of_their_own() {
     for _ in 0..2 {
         search_page(&mut ann, "x", None, None, 0).await.unwrap();
     }
-    let e = search_page(&mut ann, "x", None, None, 0)
-        .await
-        .unwrap_err();
+    let e = search_page(&mut ann, "x", None, None, 0).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::RateLimited);
     assert!(e.retry_after_ms.is_some_and(|ms| ms > 0));
     // Other requests are not held back.

@@ -40,7 +40,7 @@ pub async fn search(shared: &Shared, caller: Caller, q: SearchQuery) -> OpResult
         0 => max,
         n => n.min(max),
     };
-    let spec = spec(parsed, rooms.iter().map(|(id, _)| *id).collect(), q, limit);
+    let spec = spec(parsed, rooms.iter().map(|(id, _)| *id).collect(), &q, limit);
     let mut rows = shared.store.search(spec).await.map_err(|e| internal(&e))?;
     let more = rows.len() > limit;
     rows.truncate(limit);
@@ -59,7 +59,7 @@ pub async fn search(shared: &Shared, caller: Caller, q: SearchQuery) -> OpResult
 
 /// What the store is asked: one row more than the page, to tell whether
 /// there is another.
-fn spec(parsed: ParsedQuery, rooms: Vec<i64>, q: SearchQuery, limit: usize) -> SearchSpec {
+fn spec(parsed: ParsedQuery, rooms: Vec<i64>, q: &SearchQuery, limit: usize) -> SearchSpec {
     SearchSpec {
         include: parsed.include,
         exclude: parsed.exclude,

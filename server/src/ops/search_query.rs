@@ -52,9 +52,7 @@ pub struct ParsedQuery {
 pub enum QueryError {
     #[error("the search is empty; give a word, a \"phrase\" or a filter such as from:user")]
     Empty,
-    #[error(
-        "a search cannot only exclude; add a word, a \"phrase\" or a filter such as from:user"
-    )]
+    #[error("a search cannot only exclude; add a word, a \"phrase\" or a filter such as from:user")]
     OnlyExclusions,
     #[error("{0}: not a date; write it as YYYY-MM-DD")]
     BadDate(String),
@@ -254,7 +252,13 @@ mod tests {
         let q = ok("has:image is:pinned http://example.com word: :x");
         assert_eq!(
             q.include,
-            ["has:image", "is:pinned", "http://example.com", "word:", ":x"]
+            [
+                "has:image",
+                "is:pinned",
+                "http://example.com",
+                "word:",
+                ":x"
+            ]
         );
         assert!(!q.has_link);
     }
@@ -275,7 +279,10 @@ mod tests {
     fn refusals_say_why() {
         assert_eq!(parse("", None), Err(QueryError::Empty));
         assert_eq!(parse("   \"\" - ...", None), Err(QueryError::Empty));
-        assert_eq!(parse("-spam -\"buy now\"", None), Err(QueryError::OnlyExclusions));
+        assert_eq!(
+            parse("-spam -\"buy now\"", None),
+            Err(QueryError::OnlyExclusions)
+        );
         let bad = parse("before:2026-13-01 x", None).unwrap_err();
         assert_eq!(bad, QueryError::BadDate("before:2026-13-01".into()));
         assert!(bad.to_string().contains("before:2026-13-01"));

@@ -146,16 +146,24 @@ fn match_expr(include: &[String], exclude: &[String]) -> Option<String> {
     }
     let mut expr = format!(
         "({})",
-        include.iter().map(|t| quote(t)).collect::<Vec<_>>().join(" AND ")
+        include
+            .iter()
+            .map(|t| quote(t))
+            .collect::<Vec<_>>()
+            .join(" AND ")
     );
     if !exclude.is_empty() {
-        expr.push_str(&format!(" NOT ({})", any_of(exclude)));
+        expr = format!("{expr} NOT ({})", any_of(exclude));
     }
     Some(expr)
 }
 
 fn any_of(terms: &[String]) -> String {
-    terms.iter().map(|t| quote(t)).collect::<Vec<_>>().join(" OR ")
+    terms
+        .iter()
+        .map(|t| quote(t))
+        .collect::<Vec<_>>()
+        .join(" OR ")
 }
 
 /// Runs a search on `conn`.
@@ -183,63 +191,72 @@ pub fn search(
         .collect::<Vec<_>>()
         .join(",");
     let before = to_sql(spec.before.unwrap_or(MessageId::MAX));
-    let mut sql = String::new();
-    if let Some(expr) = &expr {
+    // Every clause is ANDed; the values are parameters.
+    let mut clauses = Vec::new();
+    let (select, order) = if let Some(expr) = &expr {
         // The index leads: it yields matches newest first, and the LIMIT
         // stops the walk early.
         let start = param(Value::Text(HIT_START.to_string()));
         let end = param(Value::Text(HIT_END.to_string()));
-        let m = param(Value::Text(expr.clone()));
-        let b = param(Value::Integer(before));
-        sql.push_str(&format!(
-            "SELECT m.id, m.room_id, m.author, m.ts, m.body, m.action,
-                    snippet(messages_fts, 0, {start}, {end}, '{ELLIPSIS}', {SNIPPET_TOKENS})
-             FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid
-             WHERE messages_fts MATCH {m} AND messages_fts.rowid < {b}
-               AND m.room_id IN ({rooms})"
+        clauses.push(format!(
+            "messages_fts MATCH {}",
+            param(Value::Text(expr.clone()))
         ));
+        clauses.push(format!(
+            "messages_fts.rowid < {}",
+            param(Value::Integer(before))
+        ));
+        (
+            format!(
+                "SELECT m.id, m.room_id, m.author, m.ts, m.body, m.action,
+                        snippet(messages_fts, 0, {start}, {end}, '{ELLIPSIS}', {SNIPPET_TOKENS})
+                 FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid"
+            ),
+            "messages_fts.rowid",
+        )
     } else {
-        let b = param(Value::Integer(before));
-        sql.push_str(&format!(
-            "SELECT m.id, m.room_id, m.author, m.ts, m.body, m.action, NULL
-             FROM messages m
-             WHERE m.id < {b} AND m.room_id IN ({rooms})"
-        ));
+        clauses.push(format!("m.id < {}", param(Value::Integer(before))));
         if !spec.exclude.is_empty() {
-            let x = param(Value::Text(any_of(&spec.exclude)));
-            sql.push_str(&format!(
-                " AND m.id NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {x})"
+            clauses.push(format!(
+                "m.id NOT IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {})",
+                param(Value::Text(any_of(&spec.exclude)))
             ));
         }
-    }
+        (
+            "SELECT m.id, m.room_id, m.author, m.ts, m.body, m.action, NULL FROM messages m"
+                .to_owned(),
+            "m.id",
+        )
+    };
+    clauses.push(format!("m.room_id IN ({rooms})"));
     if let Some(author) = &spec.author {
-        let a = param(Value::Text(author.clone()));
-        sql.push_str(&format!(" AND m.author = {a}"));
+        clauses.push(format!("m.author = {}", param(Value::Text(author.clone()))));
     }
     if let Some(t) = spec.sent_before {
-        let t = param(Value::Integer(t));
-        sql.push_str(&format!(" AND m.ts < {t}"));
+        clauses.push(format!("m.ts < {}", param(Value::Integer(t))));
     }
     if let Some(t) = spec.sent_from {
-        let t = param(Value::Integer(t));
-        sql.push_str(&format!(" AND m.ts >= {t}"));
+        clauses.push(format!("m.ts >= {}", param(Value::Integer(t))));
     }
     if spec.has_link {
-        sql.push_str(" AND (m.body LIKE '%http://%' OR m.body LIKE '%https://%')");
+        clauses.push("(m.body LIKE '%http://%' OR m.body LIKE '%https://%')".to_owned());
     }
     if spec.is_reply {
         // Before replies existed, no message is one.
-        sql.push_str(if columns.reply_to {
-            " AND m.reply_to IS NOT NULL"
+        clauses.push(if columns.reply_to {
+            "m.reply_to IS NOT NULL".to_owned()
         } else {
-            " AND 0"
+            "0".to_owned()
         });
     }
     if columns.deleted {
-        sql.push_str(" AND m.deleted = 0");
+        clauses.push("m.deleted = 0".to_owned());
     }
     let limit = param(Value::Integer(to_sql(spec.limit as u64)));
-    sql.push_str(&format!(" ORDER BY m.id DESC LIMIT {limit}"));
+    let sql = format!(
+        "{select} WHERE {} ORDER BY {order} DESC LIMIT {limit}",
+        clauses.join(" AND ")
+    );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(params), |r| {
@@ -343,10 +360,17 @@ mod tests {
     fn snippets_split_at_the_markers() {
         assert_eq!(
             split_snippet("…we meet \u{E000}Friday\u{E001} at noon…"),
-            [part("…we meet ", false), part("Friday", true), part(" at noon…", false)]
+            [
+                part("…we meet ", false),
+                part("Friday", true),
+                part(" at noon…", false)
+            ]
         );
         assert_eq!(body_start("a b  c"), [part("a b  c", false)]);
-        let long = (1..=20).map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
+        let long = (1..=20)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
         assert_eq!(
             body_start(&long),
             [part("1 2 3 4 5 6 7 8 9 10 11 12…", false)]
@@ -383,8 +407,8 @@ mod tests {
         (dir, conn)
     }
 
-    fn ids(conn: &Connection, spec: SearchSpec) -> Vec<u64> {
-        search(conn, Columns::of(conn).unwrap(), &spec)
+    fn ids(conn: &Connection, spec: &SearchSpec) -> Vec<u64> {
+        search(conn, Columns::of(conn).unwrap(), spec)
             .unwrap()
             .iter()
             .map(|r| r.message.id)
@@ -404,25 +428,28 @@ mod tests {
     fn matches_follow_inserts_edits_deletes_and_purges() {
         let (_dir, conn) = seeded();
         // Case and accents aside, newest first.
-        assert_eq!(ids(&conn, spec(&["LUNCH"])), [5, 3, 1]);
-        assert_eq!(ids(&conn, spec(&["cafe"])), [1]);
+        assert_eq!(ids(&conn, &spec(&["LUNCH"])), [5, 3, 1]);
+        assert_eq!(ids(&conn, &spec(&["cafe"])), [1]);
         // Syntax characters are text.
-        assert_eq!(ids(&conn, spec(&["NOT (a)"])), [2]);
-        assert_eq!(ids(&conn, spec(&["col:umn"])), [2]);
-        assert_eq!(ids(&conn, spec(&["\"quoted\""])), [2]);
+        assert_eq!(ids(&conn, &spec(&["NOT (a)"])), [2]);
+        assert_eq!(ids(&conn, &spec(&["col:umn"])), [2]);
+        assert_eq!(ids(&conn, &spec(&["\"quoted\""])), [2]);
         // An edit: found by its new text only.
-        conn.execute("UPDATE messages SET body = 'dinner instead' WHERE id = 1", [])
-            .unwrap();
-        assert_eq!(ids(&conn, spec(&["cafe"])), Vec::<u64>::new());
-        assert_eq!(ids(&conn, spec(&["dinner"])), [1]);
+        conn.execute(
+            "UPDATE messages SET body = 'dinner instead' WHERE id = 1",
+            [],
+        )
+        .unwrap();
+        assert_eq!(ids(&conn, &spec(&["cafe"])), Vec::<u64>::new());
+        assert_eq!(ids(&conn, &spec(&["dinner"])), [1]);
         // A delete empties the body (a tombstone): found no more.
         conn.execute("UPDATE messages SET body = '' WHERE id = 3", [])
             .unwrap();
-        assert_eq!(ids(&conn, spec(&["lunch"])), [5]);
+        assert_eq!(ids(&conn, &spec(&["lunch"])), [5]);
         // Retention removes rows: the index follows.
         conn.execute("DELETE FROM messages WHERE id = 5", [])
             .unwrap();
-        assert_eq!(ids(&conn, spec(&["lunch"])), Vec::<u64>::new());
+        assert_eq!(ids(&conn, &spec(&["lunch"])), Vec::<u64>::new());
         let integrity: rusqlite::Result<usize> = conn.execute(
             "INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)",
             [],
@@ -436,7 +463,7 @@ mod tests {
         let only = |f: fn(&mut SearchSpec)| {
             let mut s = spec(&[]);
             f(&mut s);
-            ids(&conn, s)
+            ids(&conn, &s)
         };
         assert_eq!(only(|s| s.author = Some("bob".into())), [3, 2]);
         assert_eq!(only(|s| s.has_link = true), [3]);
@@ -458,16 +485,16 @@ mod tests {
         );
         let mut s = spec(&["lunch"]);
         s.exclude = vec!["example com".into()];
-        assert_eq!(ids(&conn, s), [5, 1]);
+        assert_eq!(ids(&conn, &s), [5, 1]);
         let mut s = spec(&["lunch"]);
         s.rooms = vec![2];
-        assert_eq!(ids(&conn, s.clone()), [3]);
+        assert_eq!(ids(&conn, &s), [3]);
         s.rooms = vec![];
-        assert_eq!(ids(&conn, s), Vec::<u64>::new());
+        assert_eq!(ids(&conn, &s), Vec::<u64>::new());
         let mut s = spec(&["lunch"]);
         s.limit = 1;
         s.before = Some(5);
-        assert_eq!(ids(&conn, s), [3]);
+        assert_eq!(ids(&conn, &s), [3]);
     }
 
     #[test]
@@ -476,10 +503,7 @@ mod tests {
         let rows = search(&conn, Columns::default(), &spec(&["friday"])).unwrap();
         assert_eq!(
             rows[1].snippet,
-            [
-                part("lunch at the café on ", false),
-                part("Friday", true)
-            ]
+            [part("lunch at the café on ", false), part("Friday", true)]
         );
         let hits = rows[0].snippet.iter().filter(|p| p.hit).count();
         assert_eq!(hits, 3, "{:?}", rows[0].snippet);
@@ -499,11 +523,11 @@ mod tests {
         .unwrap();
         drop(conn);
         let conn = open_db(dir.path()).unwrap();
-        assert_eq!(ids(&conn, spec(&["lunch"])), [6, 5, 3, 1]);
+        assert_eq!(ids(&conn, &spec(&["lunch"])), [6, 5, 3, 1]);
         // Opening again changes nothing.
         drop(conn);
         let conn = open_db(dir.path()).unwrap();
-        assert_eq!(ids(&conn, spec(&["lunch"])), [6, 5, 3, 1]);
+        assert_eq!(ids(&conn, &spec(&["lunch"])), [6, 5, 3, 1]);
     }
 
     /// With the columns edits, deletes and replies bring (added here as
