@@ -165,6 +165,10 @@ pub fn queries() -> Vec<(&'static str, String)> {
             "filters only",
             format!("from:{} has:link", provision::user(1)),
         ),
+        ("from only", format!("from:{}", provision::user(1))),
+        // The worst case: a filter no message passes, checked on every
+        // message of the searcher's rooms (no index on times).
+        ("no date match", "before:2000-01-01".to_owned()),
     ]
 }
 

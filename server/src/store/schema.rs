@@ -82,6 +82,8 @@ CREATE TABLE IF NOT EXISTS messages (
     action INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_room ON messages(room_id, id);
+-- A search by `from:user` alone walks this, not every message.
+CREATE INDEX IF NOT EXISTS messages_author ON messages(author, id);
 CREATE TABLE IF NOT EXISTS server_bans (
     user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
     at INTEGER NOT NULL

@@ -137,21 +137,21 @@ fn quote(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
-/// The FTS5 expression: every included term, none of the excluded ones.
-/// `None` without included terms (exclusions alone cannot be an FTS5
-/// query; they become a `NOT IN` instead).
-fn match_expr(include: &[String], exclude: &[String]) -> Option<String> {
-    if include.is_empty() {
+/// The FTS5 expression: every included term, none of the excluded ones,
+/// and with `has_link` one of the words a link starts with (the tokenizer
+/// splits `https://x` into `https` and `x`), so that `has:link` is found
+/// through the index and not by reading every body; the `LIKE` on the body
+/// still decides. `None` without either (exclusions alone cannot be an
+/// FTS5 query; they become a `NOT IN` instead).
+fn match_expr(include: &[String], exclude: &[String], has_link: bool) -> Option<String> {
+    let mut parts: Vec<String> = include.iter().map(|t| quote(t)).collect();
+    if has_link {
+        parts.push(r#"("http" OR "https")"#.to_owned());
+    }
+    if parts.is_empty() {
         return None;
     }
-    let mut expr = format!(
-        "({})",
-        include
-            .iter()
-            .map(|t| quote(t))
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    );
+    let mut expr = format!("({})", parts.join(" AND "));
     if !exclude.is_empty() {
         expr = format!("{expr} NOT ({})", any_of(exclude));
     }
@@ -183,7 +183,7 @@ pub fn search(
         params.push(v);
         format!("?{}", params.len())
     };
-    let expr = match_expr(&spec.include, &spec.exclude);
+    let expr = match_expr(&spec.include, &spec.exclude, spec.has_link);
     let rooms = spec
         .rooms
         .iter()
@@ -274,7 +274,11 @@ pub fn search(
         .map(|row| {
             row.map(|(message, snippet)| {
                 let snippet = match snippet {
-                    Some(s) if !has_markers(&message.body) => split_snippet(&s),
+                    // By filters alone (`has:link` uses the index too): no
+                    // hits to show.
+                    Some(s) if !spec.include.is_empty() && !has_markers(&message.body) => {
+                        split_snippet(&s)
+                    }
                     _ => body_start(&message.body),
                 };
                 SearchRow { message, snippet }
@@ -381,10 +385,19 @@ mod tests {
     fn user_text_is_never_fts_syntax() {
         assert_eq!(quote(r#"say "hi" NOT"#), r#""say ""hi"" NOT""#);
         assert_eq!(
-            match_expr(&["a b".into(), "c".into()], &["d".into(), "e".into()]).unwrap(),
+            match_expr(
+                &["a b".into(), "c".into()],
+                &["d".into(), "e".into()],
+                false
+            )
+            .unwrap(),
             r#"("a b" AND "c") NOT ("d" OR "e")"#
         );
-        assert_eq!(match_expr(&[], &["d".into()]), None);
+        assert_eq!(match_expr(&[], &["d".into()], false), None);
+        assert_eq!(
+            match_expr(&[], &[], true).unwrap(),
+            r#"(("http" OR "https"))"#
+        );
     }
 
     /// A store file with some messages, written directly.
