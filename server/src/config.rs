@@ -172,6 +172,11 @@ pub struct LimitsConfig {
     /// Most distinct reaction keys on one message (announced in
     /// `Welcome.limits`).
     pub max_reaction_keys: u64,
+    /// Searches per second one user may sustain over all their connections
+    /// (token bucket refill); admins too.
+    pub searches_per_sec: f64,
+    /// Searches one user may burst (token bucket size).
+    pub search_burst: f64,
 }
 
 impl Default for LimitsConfig {
@@ -205,6 +210,8 @@ impl Default for LimitsConfig {
             profile_changes_per_user_per_hour: 20,
             reactions_per_user_per_minute: 30,
             max_reaction_keys: 20,
+            searches_per_sec: 1.0,
+            search_burst: 10.0,
         }
     }
 }
@@ -318,6 +325,9 @@ impl Config {
             return Err(
                 "limits.account_requests_per_sec must be > 0 and account_request_burst >= 1".into(),
             );
+        }
+        if l.searches_per_sec <= 0.0 || l.search_burst < 1.0 {
+            return Err("limits.searches_per_sec must be > 0 and search_burst >= 1".into());
         }
         if l.max_connections == 0
             || l.max_connections_per_ip == 0

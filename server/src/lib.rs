@@ -199,6 +199,9 @@ pub enum Quota {
     /// Reactions added or removed (`limits.reactions_per_user_per_minute`):
     /// each is fanned out to the room. Beyond it: `rate_limited`.
     Reactions,
+    /// Searches (`limits.searches_per_sec`, `limits.search_burst`): a
+    /// rate, refused with `rate_limited` (see `ops::quotas::take_search`).
+    Searches,
 }
 
 /// Runs the server on one plain `listener` until `shutdown` resolves; see

@@ -26,8 +26,8 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// Lifts the limit every test would trip by accident: the request rate
-/// (tests send as fast as they can). Login throttling and connection limits
+/// Lifts the limit every test would trip by accident: the request rate and
+/// the search rate (tests send as fast as they can). Login throttling and connection limits
 /// stay as in production: their tests rely on the defaults, and a test that
 /// needs more lifts them in its own tweak.
 pub fn lift_limits(c: &mut Config) {
@@ -35,6 +35,8 @@ pub fn lift_limits(c: &mut Config) {
     c.limits.request_burst = 100_000.0;
     c.limits.account_requests_per_sec = 100_000.0;
     c.limits.account_request_burst = 100_000.0;
+    c.limits.searches_per_sec = 100_000.0;
+    c.limits.search_burst = 100_000.0;
 }
 
 /// The test configuration: `data_dir`, and limits lifted.

@@ -198,9 +198,9 @@ fn rows() -> Vec<Row> {
                 })
             },
             nli(),
-            Code(ErrorCode::Unsupported),
-            Code(ErrorCode::Unsupported),
-            Code(ErrorCode::Unsupported),
+            AsMissing,
+            Allowed,
+            AsMissing,
         ),
         row(
             |room| Request::Send {

@@ -17,6 +17,8 @@
 //! - [`history`]: S6, joining a room and fetching its latest messages.
 //! - [`logins`]: S7, password login storms (memory) and a hashing flood
 //!   beside an honest login (fairness).
+//! - [`search`]: S9, typical searches over a store seeded with a million
+//!   messages.
 //! - [`provision`]: a natterd data dir of bench users that log in by token
 //!   (no argon2 hash per connection) and a config with limits lifted.
 //! - [`measure`]: latency histograms, server CPU and RSS from `/proc`,
@@ -32,6 +34,7 @@ pub mod measure;
 pub mod proto;
 pub mod provision;
 pub mod rooms;
+pub mod search;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

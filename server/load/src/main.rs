@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use natter_load::measure::Histogram;
 use natter_load::proto::{Proto, Target};
 use natter_load::rooms::{self, Load};
-use natter_load::{history, idle, logins, provision};
+use natter_load::{history, idle, logins, provision, search};
 
 #[derive(Parser)]
 #[command(
@@ -203,6 +203,28 @@ enum Command {
         idle: usize,
         #[arg(long, default_value_t = 50)]
         logins: usize,
+    },
+    /// Seed a data dir for S9: bench users, rooms #s0.. and --messages
+    /// messages written straight into the store (minutes for a million).
+    SeedSearch {
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 100)]
+        rooms: usize,
+    },
+    /// S9, search: typical searches over a seeded store (`seed-search`),
+    /// each --rounds times, one after another; p50/p99 per query (natter
+    /// only).
+    S9 {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, default_value_t = 100)]
+        rounds: usize,
+        /// Hits per page.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
     },
     /// Connect storm: --clients connect and log in by token at once.
     Storm {
@@ -549,6 +571,49 @@ fn main() -> anyhow::Result<()> {
             if r.login_failures > 0 {
                 bail!("some honest logins failed");
             }
+            Ok(())
+        }
+        Command::SeedSearch {
+            data_dir,
+            messages,
+            rooms,
+        } => {
+            let start = std::time::Instant::now();
+            search::seed(&data_dir, messages, rooms)?;
+            println!(
+                "seeded {messages} messages in {rooms} rooms in {} in {:.1} s; run natterd --data-dir {2} --config {2}/bench.toml",
+                data_dir.display(),
+                start.elapsed().as_secs_f64(),
+                data_dir.display()
+            );
+            Ok(())
+        }
+        Command::S9 {
+            server,
+            rounds,
+            limit,
+        } => {
+            let target = server.target()?;
+            let r = runtime()?.block_on(search::run(&target, rounds, limit, server.pid))?;
+            println!("S9: {rounds} rounds of each search, pages of {limit}");
+            for (label, query, hits, h) in &r.queries {
+                println!(
+                    "{label:>14} {query:<28} {hits:>3} hits  p50 {}  p99 {}  max {}",
+                    ms(h.quantile(0.5)),
+                    ms(h.quantile(0.99)),
+                    ms(h.quantile(1.0))
+                );
+            }
+            println!("all searches: {}", latency_line(&r.all));
+            if let Some(a) = r.server_after {
+                println!("server rss {:.1} MB", a.rss as f64 / 1e6);
+            }
+            println!(
+                "result: scenario=S9 proto={:?} {} rss_kb={}",
+                server.proto,
+                latency_kv(&r.all),
+                r.server_after.map_or(0, |a| a.rss / 1024)
+            );
             Ok(())
         }
         Command::Storm { server, clients } => {

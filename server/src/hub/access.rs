@@ -74,6 +74,42 @@ impl Hub {
         }
     }
 
+    /// The rooms a search by `session` looks in, each with its name as the
+    /// searcher sees it (`#name`, `@other`): the one `target` names, or
+    /// every room they are a member of now. Public rooms they have not
+    /// joined, other people's conversations and rooms they left or were
+    /// banned from are not among them.
+    ///
+    /// # Errors
+    /// `not_logged_in`; for `target`, what history says of it (a room they
+    /// may not see is `no_such_room`, exactly as a missing one).
+    pub fn search_scope(
+        &self,
+        session: u64,
+        target: Option<&str>,
+    ) -> Result<(i64, Vec<(i64, String)>), ErrorReply> {
+        let user = self.logged_in(session)?;
+        let rooms = match target {
+            Some(target) => {
+                if self.find(user, target)?.is_none() {
+                    // A direct conversation not started has nothing to find.
+                    return Ok((user, Vec::new()));
+                }
+                let room = self.member_room(user, target)?;
+                vec![(room.id, self.display(room, user))]
+            }
+            None => self.users.get(&user).map_or_else(Vec::new, |u| {
+                u.rooms
+                    .iter()
+                    .filter_map(|id| self.rooms.get(id))
+                    .filter(|room| room.members.contains_key(&user))
+                    .map(|room| (room.id, self.display(room, user)))
+                    .collect()
+            }),
+        };
+        Ok((user, rooms))
+    }
+
     /// The other user of a `@user` target (for creating a conversation).
     pub fn direct_peer(&self, viewer: i64, target: &str) -> Result<Option<i64>, ErrorReply> {
         match Target::parse(target) {

@@ -17,6 +17,8 @@
 //! - [`presence`]: presence, typing, server statistics.
 //! - [`profile`]: display names and `whois`.
 //! - [`safety`]: blocking, reports, consent for invitations.
+//! - [`search`]: full-text search over the caller's rooms, and
+//!   [`search_query`], its query language.
 //! - [`quotas`]: per-user quotas on actions that cost others.
 //! - `mod.rs` (here): [`Caller`], and what several operations share
 //!   (resolving a user, opening a direct conversation, persisting a hub
@@ -33,6 +35,8 @@ pub mod quotas;
 pub mod reactions;
 pub mod rooms;
 pub mod safety;
+pub mod search;
+pub mod search_query;
 
 use std::net::SocketAddr;
 

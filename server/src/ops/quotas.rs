@@ -8,6 +8,9 @@
 //! Admins have none. A unit taken for
 //! an action that then fails is refunded.
 //!
+//! Searches have a rate of their own (`limits.searches_per_sec`), refused
+//! with `rate_limited` like the request rate.
+//!
 //! And each account's request rate, shared by all its connections
 //! (`limits.account_requests_per_sec`): ten connections of one account get
 //! the rate of one account, not ten.
@@ -65,6 +68,35 @@ pub fn take_request(rate: &AccountRate) -> Result<(), ErrorReply> {
         })
 }
 
+/// Takes one search from a user's search bucket
+/// (`limits.searches_per_sec`, bursts of `limits.search_burst`), shared by
+/// all their connections. Searches cost the server far more than most
+/// requests, so they have a bucket of their own; admins too.
+///
+/// # Errors
+/// `rate_limited`, with how long to wait.
+pub fn take_search(shared: &Shared, user: i64) -> Result<(), ErrorReply> {
+    let (rate, burst) = {
+        let limits = &shared.config().limits;
+        (limits.searches_per_sec, limits.search_burst)
+    };
+    let mut quotas = shared
+        .quotas
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let bucket = quotas
+        .entry((user, Quota::Searches))
+        .or_insert_with(|| TokenBucket::new(rate, burst));
+    bucket.take().map_err(|wait| {
+        let ms = wait.as_millis().max(1) as u64;
+        ErrorReply {
+            code: ErrorCode::RateLimited,
+            message: format!("too many searches; retry in {ms} ms"),
+            retry_after_ms: Some(ms),
+        }
+    })
+}
+
 /// Takes one unit of a user's quota.
 pub fn take(shared: &Shared, user: i64, quota: Quota) -> Result<(), ErrorReply> {
     if shared.hub().is_admin(user) {
@@ -97,6 +129,8 @@ pub fn take(shared: &Shared, user: i64, quota: Quota) -> Result<(), ErrorReply> 
             3600.0,
             "display name changes this hour",
         ),
+        // A rate, not a quota: its own bucket and error code.
+        Quota::Searches => return take_search(shared, user),
         Quota::Reactions => (
             config.limits.reactions_per_user_per_minute,
             60.0,

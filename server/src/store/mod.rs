@@ -18,6 +18,8 @@
 //!   (the SQL of each, run as jobs on the commit path or as reads).
 //! - [`operator`]: the admin CLI's named operations on the file itself
 //!   ([`OperatorStore`]), each audited and followed by a running server.
+//! - [`search`]: full-text search ([`Store::search`]) on its own
+//!   connection.
 //! - [`sql`]: one named function per query.
 //! - [`changes`]: the plain values that cross the seam: changes to persist
 //!   in order ([`StoreChange`]) and rooms as loaded ([`RoomSnapshot`]).
@@ -40,7 +42,8 @@
 //! hub with no hand-off between threads.
 //!
 //! Reads that must not wait behind writes (logins, old history) use a
-//! second connection.
+//! second connection, and searches a third (a long search must not hold
+//! back a login either).
 
 pub mod changes;
 pub mod operations;
@@ -49,6 +52,7 @@ pub mod profile;
 pub mod rich;
 pub mod safety;
 pub mod schema;
+pub mod search;
 pub mod sql;
 pub mod writer;
 
@@ -67,6 +71,7 @@ pub use operator::OperatorStore;
 pub use rich::Refusal;
 pub use safety::ReportRow;
 pub use schema::{DB_FILE, open_db};
+pub use search::{SearchRow, SearchSpec};
 pub use sql::*;
 
 /// Session tokens kept per user; older ones are revoked.
@@ -228,6 +233,7 @@ pub use writer::Commits;
 pub struct Store {
     tx: std_mpsc::Sender<writer::Op>,
     reader: Arc<Mutex<Connection>>,
+    searcher: Arc<search::Searcher>,
     /// Disconnected once [`Commits`] has ended (see [`Store::close`]).
     ended: Arc<Mutex<Option<std_mpsc::Receiver<()>>>>,
     checkpointer: Arc<Mutex<Option<writer::Checkpointer>>>,
@@ -256,6 +262,7 @@ impl Store {
         writer_conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         let reader = Connection::open(data_dir.join(DB_FILE))?;
         reader.busy_timeout(std::time::Duration::from_secs(10))?;
+        let searcher = search::Searcher::new(Connection::open(data_dir.join(DB_FILE))?)?;
         let checkpointer = writer::Checkpointer::start(Connection::open(data_dir.join(DB_FILE))?)?;
         let (tx, rx) = std_mpsc::channel();
         let (done, ended) = std_mpsc::channel();
@@ -264,6 +271,7 @@ impl Store {
             Self {
                 tx,
                 reader: Arc::new(Mutex::new(reader)),
+                searcher: Arc::new(searcher),
                 ended: Arc::new(Mutex::new(Some(ended))),
                 checkpointer: Arc::new(Mutex::new(Some(checkpointer))),
             },

@@ -82,6 +82,8 @@ CREATE TABLE IF NOT EXISTS messages (
     action INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS messages_room ON messages(room_id, id);
+-- A search by `from:user` alone walks this, not every message.
+CREATE INDEX IF NOT EXISTS messages_author ON messages(author, id);
 CREATE TABLE IF NOT EXISTS server_bans (
     user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
     at INTEGER NOT NULL
@@ -238,5 +240,50 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
          INSERT OR IGNORE INTO revision (only, last)
              SELECT 1, COALESCE(MAX(id), 0) FROM messages;",
     )?;
+    // Messages gained a full-text index with search.
+    let has_search: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'messages_fts'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_search {
+        conn.execute_batch(SEARCH_INDEX)?;
+    }
     Ok(())
 }
+
+/// The full-text index of message bodies (see `search.rs`), and the
+/// triggers that keep it in step with `messages`.
+///
+/// External content (`content = messages`): the index holds only tokens,
+/// the text stays in `messages`. The triggers run inside the transaction
+/// that changes a message, so a message is findable as soon as it is
+/// committed, an edited one (`UPDATE OF body`) by its new text only, and a
+/// deleted one (its body emptied) or a purged one not at all. `rebuild`
+/// indexes what an older natterd stored. One transaction: a crash halfway
+/// leaves no half-built index behind.
+///
+/// `unicode61 remove_diacritics 2`: case and accents do not matter
+/// ("Cafe" finds "café"). No prefix indexes: the query language has no
+/// prefix search, and they would double the index.
+const SEARCH_INDEX: &str = "
+BEGIN IMMEDIATE;
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+    body,
+    content = 'messages',
+    content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+COMMIT;
+";

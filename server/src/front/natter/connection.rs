@@ -48,8 +48,6 @@ fn features(shared: &Shared) -> Vec<String> {
     f::ALL
         .iter()
         .filter(|name| **name != f::REGISTRATION || registration)
-        // Not served yet.
-        .filter(|name| **name != f::SEARCH)
         .map(|name| (*name).to_owned())
         .collect()
 }

@@ -35,11 +35,6 @@ impl Conn {
                 self.unsupported(id, &name);
                 return true;
             }
-            // Not served yet.
-            r @ Request::Search(_) => {
-                self.unsupported(id, r.kind());
-                return true;
-            }
             Request::Logout => {
                 let State::Ready { token_hash, .. } = &self.state else {
                     return false;
@@ -179,6 +174,7 @@ impl Conn {
                 ops::profile::set_profile(shared, caller, display_name).await
             }
             Request::Whois { user } => ops::profile::whois(shared, caller, &user).await,
+            Request::Search(query) => ops::search::search(shared, caller, query).await,
         };
         self.answer(id, result);
         true
