@@ -123,7 +123,7 @@ async fn create(owner: &mut Client, room: &str, private: bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn welcome_announces_rich_messaging_and_the_reaction_cap_but_not_search() {
+async fn welcome_announces_rich_messaging_search_and_the_reaction_cap() {
     let server = TestServer::start(&["alice"], |c| c.limits.max_reaction_keys = 7).await;
     let mut c = Client::connect(server.addr).await;
     let Response::Welcome {
@@ -140,10 +140,10 @@ async fn welcome_announces_rich_messaging_and_the_reaction_cap_but_not_search() 
         features::REACTIONS,
         features::CHANGES,
         features::AROUND,
+        features::SEARCH,
     ] {
         assert!(features.iter().any(|x| x == f), "{f} in {features:?}");
     }
-    assert!(!features.iter().any(|x| x == features::SEARCH));
     assert_eq!(limits.max_reaction_keys, 7);
 }
 

@@ -62,39 +62,9 @@ pub struct SearchRow {
     pub snippet: Vec<SnippetPart>,
 }
 
-/// Columns of `messages` that come and go with schema versions, looked up
-/// once when the store opens.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Columns {
-    /// `reply_to`: without it no message is a reply.
-    pub reply_to: bool,
-    /// `deleted`: with it, tombstones are left out (their body is empty,
-    /// so they match no word anyway; this also keeps them out of
-    /// filter-only searches).
-    pub deleted: bool,
-}
-
-impl Columns {
-    /// Reads which optional columns `messages` has.
-    pub fn of(conn: &Connection) -> Result<Self, StoreError> {
-        let has = |name: &str| -> Result<bool, StoreError> {
-            Ok(conn.query_row(
-                "SELECT COUNT(*) > 0 FROM pragma_table_info('messages') WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )?)
-        };
-        Ok(Self {
-            reply_to: has("reply_to")?,
-            deleted: has("deleted")?,
-        })
-    }
-}
-
-/// The search connection and what it knows of the schema.
+/// The search connection.
 pub(super) struct Searcher {
     conn: Mutex<Connection>,
-    columns: Columns,
 }
 
 impl Searcher {
@@ -102,10 +72,8 @@ impl Searcher {
     pub(super) fn new(conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "query_only", true)?;
-        let columns = Columns::of(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
-            columns,
         })
     }
 }
@@ -125,7 +93,7 @@ impl Store {
                 .conn
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            search(&conn, searcher.columns, &spec)
+            search(&conn, &spec)
         })
         .await
         .map_err(|_| StoreError::Closed)?
@@ -170,11 +138,7 @@ fn any_of(terms: &[String]) -> String {
 ///
 /// # Errors
 /// A database error.
-pub fn search(
-    conn: &Connection,
-    columns: Columns,
-    spec: &SearchSpec,
-) -> Result<Vec<SearchRow>, StoreError> {
+pub fn search(conn: &Connection, spec: &SearchSpec) -> Result<Vec<SearchRow>, StoreError> {
     if spec.rooms.is_empty() || spec.limit == 0 {
         return Ok(Vec::new());
     }
@@ -230,10 +194,7 @@ pub fn search(
                 param(Value::Text(any_of(&spec.exclude)))
             ));
         }
-        (
-            format!("SELECT {cols}, NULL FROM messages m"),
-            "m.id",
-        )
+        (format!("SELECT {cols}, NULL FROM messages m"), "m.id")
     };
     clauses.push(format!("m.room_id IN ({rooms})"));
     if let Some(author) = &spec.author {
@@ -250,15 +211,11 @@ pub fn search(
     }
     if spec.is_reply {
         // Before replies existed, no message is one.
-        clauses.push(if columns.reply_to {
-            "m.reply_to IS NOT NULL".to_owned()
-        } else {
-            "0".to_owned()
-        });
+        clauses.push("m.reply_to IS NOT NULL".to_owned());
     }
-    if columns.deleted {
-        clauses.push("m.deleted = 0".to_owned());
-    }
+    // Tombstones match no word (their body is empty); this keeps them out
+    // of filter-only searches too.
+    clauses.push("m.deleted = 0".to_owned());
     let limit = param(Value::Integer(to_sql(spec.limit as u64)));
     let sql = format!(
         "{select} WHERE {} ORDER BY {order} DESC LIMIT {limit}",
@@ -429,7 +386,7 @@ mod tests {
     }
 
     fn ids(conn: &Connection, spec: &SearchSpec) -> Vec<u64> {
-        search(conn, Columns::of(conn).unwrap(), spec)
+        search(conn, spec)
             .unwrap()
             .iter()
             .map(|r| r.message.id)
@@ -521,14 +478,14 @@ mod tests {
     #[test]
     fn snippets_mark_hits_and_forged_markers_do_not_count() {
         let (_dir, conn) = seeded();
-        let rows = search(&conn, Columns::default(), &spec(&["friday"])).unwrap();
+        let rows = search(&conn, &spec(&["friday"])).unwrap();
         assert_eq!(
             rows[1].snippet,
             [part("lunch at the café on ", false), part("Friday", true)]
         );
         let hits = rows[0].snippet.iter().filter(|p| p.hit).count();
         assert_eq!(hits, 3, "{:?}", rows[0].snippet);
-        let rows = search(&conn, Columns::default(), &spec(&["forged"])).unwrap();
+        let rows = search(&conn, &spec(&["forged"])).unwrap();
         assert_eq!(rows[0].snippet, [part("forged hit lunch", false)]);
     }
 
@@ -551,23 +508,18 @@ mod tests {
         assert_eq!(ids(&conn, &spec(&["lunch"])), [6, 5, 3, 1]);
     }
 
-    /// With the columns edits, deletes and replies bring (added here as
-    /// their migration will): tombstones are left out even of filter-only
-    /// searches, and `is:reply` finds replies.
+    /// Tombstones are left out even of filter-only searches, and
+    /// `is:reply` finds replies.
     #[test]
-    fn tombstones_and_replies_once_their_columns_exist() {
+    fn tombstones_are_never_found_and_is_reply_finds_replies() {
         let (_dir, conn) = seeded();
         conn.execute_batch(
-            "ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
-             ALTER TABLE messages ADD COLUMN reply_to INTEGER;
-             UPDATE messages SET body = '', deleted = 1 WHERE id = 3;
+            "UPDATE messages SET body = '', deleted = 1 WHERE id = 3;
              UPDATE messages SET reply_to = 1 WHERE id = 4;",
         )
         .unwrap();
-        let columns = Columns::of(&conn).unwrap();
-        assert!(columns.deleted && columns.reply_to);
         let run = |s: SearchSpec| -> Vec<u64> {
-            search(&conn, columns, &s)
+            search(&conn, &s)
                 .unwrap()
                 .iter()
                 .map(|r| r.message.id)
