@@ -140,7 +140,8 @@ pub enum Command {
     /// -word, from:USER, in:#ROOM, before:/after:YYYY-MM-DD, has:link,
     /// is:reply
     Search {
-        /// The query (several words are one query)
+        /// The query (several words are one query). A query with `-word`
+        /// goes after `--`: natter search --json -- deploy -staging
         #[arg(required = true)]
         query: Vec<String>,
         /// Only this room
@@ -301,6 +302,16 @@ mod tests {
         assert!(matches!(
             cli.command,
             Some(Command::Search { query, limit: 20, .. }) if query == ["from:bob", "deploy"]
+        ));
+        // An excluded word goes after `--`, as text starting with '-' does.
+        let cli = Cli::try_parse_from([
+            "natter", "search", "--json", "--room", "#ops", "--", "deploy", "-staging",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Search { query, json: true, room: Some(_), .. })
+                if query == ["deploy", "-staging"]
         ));
         // --local goes with the scripting modes too.
         let cli = Cli::try_parse_from(["natter", "tail", "dev", "--local"]).unwrap();

@@ -1261,7 +1261,7 @@ fn search_finds_only_what_the_user_may_see() {
     );
     assert!(hits[0]["hits"].as_array().is_some_and(|h| !h.is_empty()));
     let out = run(
-        server.natter_as("alice", &["search", "deploy", "-staging"]),
+        server.natter_as("alice", &["search", "--", "deploy", "-staging"]),
         None,
     );
     assert_exit(&out, 0);
