@@ -309,7 +309,7 @@ impl Reader {
         loop {
             let item = match self.proto {
                 Proto::Natter => match self.codec.decode(&mut self.buf)? {
-                    Some(p) => RawItem::Frame(decode_server(&p)?),
+                    Some(p) => RawItem::Frame(Box::new(decode_server(&p)?)),
                     None => return Ok(None),
                 },
                 Proto::Irc => {
@@ -325,7 +325,7 @@ impl Reader {
                 return Ok(Some(Ok(())));
             }
             match &item {
-                RawItem::Frame(ServerFrame::Err { err, .. }) => {
+                RawItem::Frame(frame) if let ServerFrame::Err { err, .. } = &**frame => {
                     return Ok(Some(Err(anyhow::anyhow!("refused: {err}"))));
                 }
                 RawItem::Line(l) if matches!(classify_irc(l.as_bytes()), Incoming::Refused(_)) => {
@@ -337,9 +337,10 @@ impl Reader {
     }
 }
 
-/// A frame or line read during setup.
+/// A frame or line read during setup (frames boxed: a frame is large
+/// beside a line).
 enum RawItem {
-    Frame(ServerFrame),
+    Frame(Box<ServerFrame>),
     Line(String),
 }
 
@@ -429,11 +430,14 @@ pub async fn ask(m: &mut Member, id: u64, req: Request) -> anyhow::Result<Respon
     let mut res = None;
     m.reader
         .until(|item| match item {
-            RawItem::Frame(ServerFrame::Ok { id: r, res: got }) if *r == id => {
-                res = Some(got.clone());
-                true
-            }
-            _ => false,
+            RawItem::Frame(frame) => match &**frame {
+                ServerFrame::Ok { id: r, res: got } if *r == id => {
+                    res = Some(got.clone());
+                    true
+                }
+                _ => false,
+            },
+            RawItem::Line(_) => false,
         })
         .await?;
     res.context("no reply")
