@@ -1460,3 +1460,5 @@ mod tests;
 mod tests_daily;
 #[cfg(test)]
 mod tests_profile;
+#[cfg(test)]
+mod tests_rich;

@@ -518,3 +518,157 @@ impl App {
         }
     }
 }
+
+/// The commands that act on messages: `/reply`, `/edit`, `/delete`,
+/// `/react`, `/thread`, `/search`.
+impl App {
+    /// Runs one of them in the room on screen.
+    pub(super) fn run_rich(&mut self, cmd: super::command::Command, now_ms: i64) -> Vec<Effect> {
+        use super::command::Command;
+        let Some(here) = self.room().map(|r| r.name.clone()) else {
+            self.error(now_ms, "join a room first: /join #room");
+            return Vec::new();
+        };
+        match cmd {
+            Command::Reply { what, text } => {
+                if !self.require(features::REPLIES, now_ms) {
+                    return Vec::new();
+                }
+                match self.message_id(&here, what, now_ms) {
+                    Some(id) => self.send_rich(&here, text, false, Some(id), None, now_ms),
+                    None => Vec::new(),
+                }
+            }
+            Command::Edit { id, text } => {
+                if !self.require(features::EDITS, now_ms) {
+                    return Vec::new();
+                }
+                self.edit_command(&here, id, text, now_ms)
+            }
+            Command::Delete(what) => {
+                if !self.require(features::DELETES, now_ms) {
+                    return Vec::new();
+                }
+                match self.message_id(&here, what, now_ms) {
+                    Some(id) => vec![App::change(&here, Request::Delete { room: here.clone(), id })],
+                    None => Vec::new(),
+                }
+            }
+            Command::React { what, key } => {
+                if !self.require(features::REACTIONS, now_ms) {
+                    return Vec::new();
+                }
+                let key = match super::emoji::key_of(&key) {
+                    Ok(key) => key,
+                    Err(why) => {
+                        self.error(now_ms, why);
+                        return Vec::new();
+                    }
+                };
+                match self.message_id(&here, what, now_ms) {
+                    Some(id) => self.react_to(&here, id, key),
+                    None => Vec::new(),
+                }
+            }
+            Command::Thread(what) => match self.message_id(&here, what, now_ms) {
+                Some(id) => {
+                    let root = self
+                        .room()
+                        .and_then(|r| r.entries.message(id))
+                        .and_then(|e| e.rich.thread)
+                        .unwrap_or(id);
+                    self.open_thread(&here, root, now_ms)
+                }
+                None => Vec::new(),
+            },
+            Command::Search(query) => self.open_search(Some(query), now_ms),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The id a command names in `here`: as given, or `@user`'s newest
+    /// message loaded there (as `/report` takes it).
+    fn message_id(
+        &mut self,
+        here: &str,
+        what: super::command::Reported,
+        now_ms: i64,
+    ) -> Option<MessageId> {
+        use super::command::Reported;
+        match what {
+            Reported::Id(id) => Some(id),
+            Reported::Newest(user) => {
+                let newest = self.rooms.by_name(here).and_then(|r| newest_from(r, &user));
+                if newest.is_none() {
+                    self.error(
+                        now_ms,
+                        format!("no message from {user} is loaded in {here}; scroll up to load older ones"),
+                    );
+                }
+                newest
+            }
+        }
+    }
+
+    /// `/edit [id] text`.
+    fn edit_command(
+        &mut self,
+        here: &str,
+        id: Option<MessageId>,
+        text: String,
+        now_ms: i64,
+    ) -> Vec<Effect> {
+        let me = self.user.clone();
+        let id = match id {
+            Some(id) => id,
+            None => match self.rooms.by_name(here).and_then(|r| newest_from(r, &me)) {
+                Some(id) => id,
+                None => {
+                    self.error(now_ms, format!("no message of yours is loaded in {here}"));
+                    return Vec::new();
+                }
+            },
+        };
+        let not_own = self
+            .rooms
+            .by_name(here)
+            .and_then(|r| r.entries.message(id))
+            .is_some_and(|e| !matches!(&e.kind, EntryKind::Msg { from, .. } if *from == me));
+        if not_own {
+            self.error(now_ms, "you can only edit your own messages");
+            return Vec::new();
+        }
+        if text.trim().is_empty() {
+            // `/edit` alone: the text goes into the input to change.
+            let body = self
+                .rooms
+                .by_name(here)
+                .and_then(|r| r.entries.message(id))
+                .and_then(|e| match &e.kind {
+                    EntryKind::Msg { body, .. } => Some(body.clone()),
+                    _ => None,
+                });
+            match body {
+                Some(body) => self.begin_edit(here.to_owned(), id, &body),
+                None => self.error(now_ms, "usage: /edit [id] text"),
+            }
+            return Vec::new();
+        }
+        vec![App::change(
+            here,
+            Request::Edit {
+                room: here.to_owned(),
+                id,
+                body: text,
+            },
+        )]
+    }
+}
+
+/// `user`'s newest message (not deleted) held in `room`.
+fn newest_from(room: &super::Room, user: &str) -> Option<MessageId> {
+    room.entries.iter().rev().find_map(|e| match (&e.kind, e.id) {
+        (EntryKind::Msg { from, .. }, Some(id)) if from == user && !e.rich.deleted => Some(id),
+        _ => None,
+    })
+}
