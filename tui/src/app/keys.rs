@@ -543,7 +543,7 @@ pub const KEYS: &[(HelpKeys, &str)] = &[
     ),
     (
         HelpKeys::Fixed("r t e d + y Enter"),
-        "selected: reply, thread, edit, delete, react, copy, go to parent",
+        "then reply/thread/edit/delete/react/copy/go",
     ),
     (HelpKeys::Bound(&[Action::Search]), "search messages"),
     (

@@ -87,6 +87,31 @@ impl App {
         }
     }
 
+    /// The keys of selection mode, as the line under the messages lists
+    /// them: only those whose feature the server lists.
+    #[must_use]
+    pub fn select_hint(&self) -> Option<String> {
+        self.select?;
+        let mut keys = vec!["↑↓ move"];
+        for (feature, label) in [
+            (features::REPLIES, "r reply"),
+            (features::THREADS, "t thread"),
+            (features::EDITS, "e edit"),
+            (features::DELETES, "d delete"),
+            (features::REACTIONS, "+ react"),
+        ] {
+            if self.has(feature) {
+                keys.push(label);
+            }
+        }
+        keys.push("y copy");
+        if self.has(features::REPLIES) {
+            keys.push("Enter go to parent");
+        }
+        keys.push("Esc done");
+        Some(format!(" selecting: {}", keys.join(" · ")))
+    }
+
     /// Selects message `id` of the room on screen and scrolls it into view.
     pub(crate) fn select_message(&mut self, id: MessageId) {
         self.select = Some(id);

@@ -243,6 +243,26 @@ pub fn quote_text(room: &Room, parent: MessageId) -> String {
     }
 }
 
+/// `text` cut to `width` columns, ending in `…` when cut.
+#[must_use]
+pub fn fit(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
 /// Lays out a room's entries at a given width.
 pub struct Layout<'a> {
     pub width: usize,
@@ -546,10 +566,7 @@ impl Layout<'_> {
                 let first = self.width.saturating_sub(6 + nick.width() + 1 + mark);
                 if let Some(parent) = e.rich.reply_to {
                     let w = self.width.saturating_sub(indent);
-                    let text = wrap(&quote_text(room, parent), w, w)
-                        .into_iter()
-                        .next()
-                        .unwrap_or_default();
+                    let text = fit(&quote_text(room, parent), w);
                     rows.push(Row::Meta {
                         indent,
                         parts: vec![(text, Tone::Dim)],
