@@ -91,7 +91,8 @@ pub struct Theme {
     pub highlight: Color,
     /// Reactions you made, under a message (others' are dim).
     pub reaction: Color,
-    /// The message selected in selection mode (its background).
+    /// The message selected in selection mode (its background; `Reset`
+    /// draws it reversed, readable whatever the palette).
     pub select_bg: Color,
     /// Presence: online (also "connected"), away (also "connecting"),
     /// busy.
@@ -147,7 +148,7 @@ impl Theme {
             prompt: Color::Reset,
             highlight: Color::Yellow,
             reaction: Color::LightCyan,
-            select_bg: Color::DarkGray,
+            select_bg: Color::Reset,
             online: Color::Green,
             away: Color::Yellow,
             busy: Color::Red,
@@ -260,7 +261,7 @@ impl Theme {
     /// The message selected in selection mode: its background, or
     /// reversed without colours.
     fn selection(&self) -> Style {
-        if self.color {
+        if self.color && self.select_bg != Color::Reset {
             Style::default().bg(self.select_bg)
         } else {
             Style::default().add_modifier(Modifier::REVERSED)
