@@ -209,7 +209,12 @@ where
     E: Stream<Item = std::io::Result<TermEvent>> + Unpin,
     W: Write,
 {
-    let mut app = App::new(&options.server, &options.user, options.settings.clone());
+    // Boxed: the state is large, and the loop's future holds it.
+    let mut app = Box::new(App::new(
+        &options.server,
+        &options.user,
+        options.settings.clone(),
+    ));
     app.credential_source.clone_from(&options.source);
     if let Ok(size) = terminal.size() {
         app.on_resize(size.width, size.height);

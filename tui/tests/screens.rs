@@ -646,11 +646,19 @@ fn search_overlay() {
                         room: "#rust".into(),
                         ..msg(40, "erin", "the release notes are up")
                     },
-                    snippet: vec![part("the ", false), part("release", true), part(" notes are up", false)],
+                    snippet: vec![
+                        part("the ", false),
+                        part("release", true),
+                        part(" notes are up", false),
+                    ],
                 },
                 SearchHit {
                     message: msg(2, "carol", "has anyone tried the new release?"),
-                    snippet: vec![part("…tried the new ", false), part("release", true), part("? the reconnect…", false)],
+                    snippet: vec![
+                        part("…tried the new ", false),
+                        part("release", true),
+                        part("? the reconnect…", false),
+                    ],
                 },
             ],
             more: true,

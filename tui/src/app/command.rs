@@ -91,13 +91,22 @@ pub enum Command {
     /// `/whois user`.
     Whois(String),
     /// `/reply id|@user text`.
-    Reply { what: Reported, text: String },
+    Reply {
+        what: Reported,
+        text: String,
+    },
     /// `/edit [id] text`: without an id, your newest message here.
-    Edit { id: Option<MessageId>, text: String },
+    Edit {
+        id: Option<MessageId>,
+        text: String,
+    },
     /// `/delete id|@user`.
     Delete(Reported),
     /// `/react id|@user key`: toggles your reaction.
-    React { what: Reported, key: String },
+    React {
+        what: Reported,
+        key: String,
+    },
     /// `/thread id|@user`.
     Thread(Reported),
     /// `/search query`.

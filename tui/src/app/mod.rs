@@ -687,7 +687,13 @@ impl App {
             Event::Reported(report) => self.on_reported(&report),
             // Events from a newer server: nothing to show.
             Event::Closing { .. } | Event::Unknown(_) => {}
-            Event::Edited { room, id, body, rev, .. } => self.on_edited(&room, id, &body, rev),
+            Event::Edited {
+                room,
+                id,
+                body,
+                rev,
+                ..
+            } => self.on_edited(&room, id, &body, rev),
             Event::Deleted { room, id, rev, .. } => self.on_deleted(&room, id, rev),
             Event::Reaction {
                 room,
@@ -788,7 +794,10 @@ impl App {
             (
                 Then::History { room, older },
                 Ok(Response::Messages {
-                    messages, more, rev, ..
+                    messages,
+                    more,
+                    rev,
+                    ..
                 }),
             ) => {
                 if let Some(r) = self.rooms.by_name_mut(&room) {
@@ -814,7 +823,10 @@ impl App {
             (
                 Then::CatchUp { room },
                 Ok(Response::Messages {
-                    messages, more, rev, ..
+                    messages,
+                    more,
+                    rev,
+                    ..
                 }),
             ) => {
                 let mut effects = Vec::new();
@@ -1040,8 +1052,8 @@ impl App {
                     Vec::new()
                 }
                 overlay::thread::Outcome::Send(text) => {
-                    let (room, root) = (t.room.clone(), t.root);
-                    self.send_rich(&room, text, false, None, Some(root), now_ms)
+                    let (room, thread) = (t.room.clone(), t.root);
+                    self.send_rich(&room, text, false, None, Some(thread), now_ms)
                 }
             },
             Overlay::Search(s) => match s.on_key(key, action) {
@@ -1053,7 +1065,8 @@ impl App {
                 overlay::search::Outcome::Run => self.run_search(false),
                 overlay::search::Outcome::More => self.run_search(true),
                 overlay::search::Outcome::Chosen => {
-                    let Some((room, id)) = s.chosen().map(|h| (h.message.room.clone(), h.message.id))
+                    let Some((room, id)) =
+                        s.chosen().map(|h| (h.message.room.clone(), h.message.id))
                     else {
                         return Vec::new();
                     };

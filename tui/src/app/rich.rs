@@ -194,7 +194,11 @@ impl App {
     /// `since` (servers with `changes`) instead of `after`, which would
     /// miss edits, deletes and reactions to what is held.
     pub(super) fn since_catch_ups(&self, effects: &mut Vec<Effect>) {
-        if !self.features.as_ref().is_some_and(|f| f.iter().any(|f| f == features::CHANGES)) {
+        if !self
+            .features
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|f| f == features::CHANGES))
+        {
             return;
         }
         let by_rev: Vec<(String, Rev)> = self
@@ -211,7 +215,13 @@ impl App {
     }
 
     /// Applies a `since` page to `room`.
-    fn apply_changes(&mut self, room: &str, messages: &[Message], more: bool, rev: Rev) -> Vec<Effect> {
+    fn apply_changes(
+        &mut self,
+        room: &str,
+        messages: &[Message],
+        more: bool,
+        rev: Rev,
+    ) -> Vec<Effect> {
         let mut effects = Vec::new();
         for m in messages {
             if m.thread.is_some() {
@@ -270,7 +280,10 @@ impl App {
             (
                 Pending::Since { room },
                 Ok(Response::Messages {
-                    messages, more, rev, ..
+                    messages,
+                    more,
+                    rev,
+                    ..
                 }),
             ) => {
                 let mut effects = self.apply_changes(&room, &messages, more, rev);
@@ -292,9 +305,15 @@ impl App {
                 }
                 Vec::new()
             }
-            (Pending::Around { room, id }, Ok(Response::Messages { messages, more, rev, .. })) => {
-                self.show_around(&room, id, &messages, more, rev)
-            }
+            (
+                Pending::Around { room, id },
+                Ok(Response::Messages {
+                    messages,
+                    more,
+                    rev,
+                    ..
+                }),
+            ) => self.show_around(&room, id, &messages, more, rev),
             (Pending::Search { next }, Ok(Response::Found { hits, more })) => {
                 if let Overlay::Search(s) = &mut self.overlay {
                     s.found(hits, more, next);
@@ -345,7 +364,9 @@ impl App {
                     s.error = Some("offline; try again once connected".into());
                 }
             }
-            Pending::Thread { room, .. } | Pending::Around { room, .. } | Pending::Change { room } => {
+            Pending::Thread { room, .. }
+            | Pending::Around { room, .. }
+            | Pending::Change { room } => {
                 self.notice(
                     Some(&room),
                     now_ms,
@@ -368,7 +389,10 @@ impl App {
         rev: Rev,
     ) -> Vec<Effect> {
         let mut effects = Vec::new();
-        let blocked: Vec<bool> = messages.iter().map(|m| self.safety.is_blocked(&m.from)).collect();
+        let blocked: Vec<bool> = messages
+            .iter()
+            .map(|m| self.safety.is_blocked(&m.from))
+            .collect();
         let Some(r) = self.rooms.by_name_mut(room) else {
             return effects;
         };
@@ -433,14 +457,19 @@ impl App {
     }
 
     /// Opens the thread rooted at `root` of `room`, fetching its page.
-    pub(crate) fn open_thread(&mut self, room: &str, root: MessageId, now_ms: i64) -> Vec<Effect> {
+    pub(crate) fn open_thread(
+        &mut self,
+        room: &str,
+        root_id: MessageId,
+        now_ms: i64,
+    ) -> Vec<Effect> {
         if !self.require(features::THREADS, now_ms) {
             return Vec::new();
         }
-        let mut view = ThreadView::new(room, root);
+        let mut view = ThreadView::new(room, root_id);
         // The root at once, if held; the page brings it again.
         if let Some(r) = self.rooms.by_name(room)
-            && let Some(e) = r.entries.message(root)
+            && let Some(e) = r.entries.message(root_id)
         {
             view.entries.push_copy(e);
         }
@@ -451,13 +480,13 @@ impl App {
                 room: room.to_owned(),
                 query: HistoryQuery {
                     limit: PAGE,
-                    thread: Some(root),
+                    thread: Some(root_id),
                     ..Default::default()
                 },
             },
             then: Then::Rich(Pending::Thread {
                 room: room.to_owned(),
-                root,
+                root: root_id,
             }),
         }]
     }
@@ -474,7 +503,11 @@ impl App {
             view.query = q;
         }
         self.overlay = Overlay::Search(Box::new(view));
-        if run { self.run_search(false) } else { Vec::new() }
+        if run {
+            self.run_search(false)
+        } else {
+            Vec::new()
+        }
     }
 
     /// Runs the search overlay's query: afresh, or its `next` page.
@@ -550,7 +583,13 @@ impl App {
                     return Vec::new();
                 }
                 match self.message_id(&here, what, now_ms) {
-                    Some(id) => vec![App::change(&here, Request::Delete { room: here.clone(), id })],
+                    Some(id) => vec![App::change(
+                        &here,
+                        Request::Delete {
+                            room: here.clone(),
+                            id,
+                        },
+                    )],
                     None => Vec::new(),
                 }
             }
@@ -619,15 +658,10 @@ impl App {
         now_ms: i64,
     ) -> Vec<Effect> {
         let me = self.user.clone();
-        let id = match id {
-            Some(id) => id,
-            None => match self.rooms.by_name(here).and_then(|r| newest_from(r, &me)) {
-                Some(id) => id,
-                None => {
-                    self.error(now_ms, format!("no message of yours is loaded in {here}"));
-                    return Vec::new();
-                }
-            },
+        let Some(id) = id.or_else(|| self.rooms.by_name(here).and_then(|r| newest_from(r, &me)))
+        else {
+            self.error(now_ms, format!("no message of yours is loaded in {here}"));
+            return Vec::new();
         };
         let not_own = self
             .rooms
@@ -667,8 +701,11 @@ impl App {
 
 /// `user`'s newest message (not deleted) held in `room`.
 fn newest_from(room: &super::Room, user: &str) -> Option<MessageId> {
-    room.entries.iter().rev().find_map(|e| match (&e.kind, e.id) {
-        (EntryKind::Msg { from, .. }, Some(id)) if from == user && !e.rich.deleted => Some(id),
-        _ => None,
-    })
+    room.entries
+        .iter()
+        .rev()
+        .find_map(|e| match (&e.kind, e.id) {
+            (EntryKind::Msg { from, .. }, Some(id)) if from == user && !e.rich.deleted => Some(id),
+            _ => None,
+        })
 }

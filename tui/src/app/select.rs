@@ -166,8 +166,8 @@ impl App {
             KeyCode::Char('t') => {
                 if let Some((room, e)) = self.selected() {
                     let room = room.to_owned();
-                    let root = e.rich.thread.or(e.id).unwrap_or_default();
-                    return self.open_thread(&room, root, now_ms);
+                    let thread = e.rich.thread.or(e.id).unwrap_or_default();
+                    return self.open_thread(&room, thread, now_ms);
                 }
             }
             KeyCode::Enter => {
@@ -295,7 +295,13 @@ impl App {
         };
         if matches!(key.code, KeyCode::Char('y' | 'Y')) {
             self.select = None;
-            return vec![App::change(&room, Request::Delete { room: room.clone(), id })];
+            return vec![App::change(
+                &room,
+                Request::Delete {
+                    room: room.clone(),
+                    id,
+                },
+            )];
         }
         self.notice(None, now_ms, EntryKind::Notice("not deleted".into()));
         Vec::new()
@@ -389,10 +395,20 @@ impl App {
             }
             Compose::Edit { room, id } => {
                 if body.trim().is_empty() {
-                    self.error(now_ms, "an edit cannot be empty; d in selection mode deletes");
+                    self.error(
+                        now_ms,
+                        "an edit cannot be empty; d in selection mode deletes",
+                    );
                     return Some(Vec::new());
                 }
-                vec![App::change(&room, Request::Edit { room: room.clone(), id, body })]
+                vec![App::change(
+                    &room,
+                    Request::Edit {
+                        room: room.clone(),
+                        id,
+                        body,
+                    },
+                )]
             }
         })
     }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use natter_shared::{
-    ErrorCode, ErrorReply, Event, HistoryQuery, Message, Reaction, ReactOp, Request, Response,
+    ErrorCode, ErrorReply, Event, HistoryQuery, Message, ReactOp, Reaction, Request, Response,
     SearchHit, SessionInfo, SnippetPart, ThreadSummary, features,
 };
 
@@ -24,10 +24,15 @@ fn rich_app_with(list: &[&str]) -> App {
     let list: Vec<String> = list.iter().map(|f| (*f).to_owned()).collect();
     app.on_welcome(&list);
     app.on_online(&session());
-    let page: Vec<Message> = [(1, "bob", "first words here"), (2, "carol", "hello"), (3, "alice", "mine"), (4, "bob", "last")]
-        .iter()
-        .map(|(id, from, body)| with_rev(msg(*id, "#general", from, body), *id))
-        .collect();
+    let page: Vec<Message> = [
+        (1, "bob", "first words here"),
+        (2, "carol", "hello"),
+        (3, "alice", "mine"),
+        (4, "bob", "last"),
+    ]
+    .iter()
+    .map(|(id, from, body)| with_rev(msg(*id, "#general", from, body), *id))
+    .collect();
     app.on_reply(
         Then::History {
             room: "#general".into(),
@@ -95,7 +100,15 @@ fn rows(app: &App) -> Vec<String> {
 fn no_typing(effects: Vec<Effect>) -> Vec<Effect> {
     effects
         .into_iter()
-        .filter(|e| !matches!(e, Effect::Request { req: Request::Typing { .. }, .. }))
+        .filter(|e| {
+            !matches!(
+                e,
+                Effect::Request {
+                    req: Request::Typing { .. },
+                    ..
+                }
+            )
+        })
         .collect()
 }
 
@@ -108,7 +121,11 @@ fn press(app: &mut App, code: KeyCode) -> Vec<Effect> {
 }
 
 fn last_error(app: &App) -> String {
-    match app.room().and_then(|r| r.entries.back()).map(|e| e.kind.clone()) {
+    match app
+        .room()
+        .and_then(|r| r.entries.back())
+        .map(|e| e.kind.clone())
+    {
         Some(EntryKind::Error(t) | EntryKind::Notice(t)) => t,
         other => panic!("no notice: {other:?}"),
     }
@@ -185,7 +202,15 @@ fn a_since_catch_up_leaves_no_stale_body_no_ghost_and_no_missing_reaction() {
     let (req, then) = the_request(
         &effects
             .iter()
-            .filter(|e| matches!(e, Effect::Request { req: Request::History { .. }, .. }))
+            .filter(|e| {
+                matches!(
+                    e,
+                    Effect::Request {
+                        req: Request::History { .. },
+                        ..
+                    }
+                )
+            })
             .cloned()
             .collect::<Vec<_>>(),
     );
@@ -227,7 +252,10 @@ fn a_since_catch_up_leaves_no_stale_body_no_ghost_and_no_missing_reaction() {
         }),
         0,
     );
-    let shown: Vec<String> = rows(&app).into_iter().filter(|r| !r.starts_with("--")).collect();
+    let shown: Vec<String> = rows(&app)
+        .into_iter()
+        .filter(|r| !r.starts_with("--"))
+        .collect();
     assert_eq!(
         shown,
         [
@@ -265,7 +293,13 @@ fn a_thread_opens_shows_its_replies_and_sends_inside_it() {
     let (req, then) = the_request(&press(&mut app, KeyCode::Char('t')));
     assert!(matches!(
         req,
-        Request::History { query: HistoryQuery { thread: Some(1), .. }, .. }
+        Request::History {
+            query: HistoryQuery {
+                thread: Some(1),
+                ..
+            },
+            ..
+        }
     ));
     let mut r1 = msg(6, "#general", "carol", "in thread");
     r1.thread = Some(1);
@@ -351,7 +385,10 @@ fn selection_mode_edits_only_your_own() {
     press(&mut app, KeyCode::Up);
     press(&mut app, KeyCode::Char('e'));
     assert_eq!(app.composer.value(), "mine");
-    assert_eq!(app.compose.as_ref().map(Compose::label).unwrap(), "editing your message  (Esc cancels)");
+    assert_eq!(
+        app.compose.as_ref().map(Compose::label).unwrap(),
+        "editing your message  (Esc cancels)"
+    );
     type_text(&mut app, "!", Instant::now());
     let (req, _) = the_request(&no_typing(press(&mut app, KeyCode::Enter)));
     assert_eq!(
@@ -369,7 +406,10 @@ fn selection_mode_deletes_after_yes() {
     let mut app = rich_app();
     app.on_key(alt(KeyCode::Up), Instant::now(), 0);
     press(&mut app, KeyCode::Char('d'));
-    assert_eq!(last_error(&app), "you can only delete your own messages here");
+    assert_eq!(
+        last_error(&app),
+        "you can only delete your own messages here"
+    );
     press(&mut app, KeyCode::Up);
     press(&mut app, KeyCode::Char('d'));
     assert_eq!(last_error(&app), "delete this message? y/n");
@@ -464,7 +504,13 @@ fn enter_on_a_reply_goes_to_its_parent_or_fetches_around_it() {
     let (req, _) = the_request(&press(&mut app, KeyCode::Enter));
     assert!(matches!(
         req,
-        Request::History { query: HistoryQuery { around: Some(100), .. }, .. }
+        Request::History {
+            query: HistoryQuery {
+                around: Some(100),
+                ..
+            },
+            ..
+        }
     ));
 }
 
@@ -508,7 +554,10 @@ fn message_commands_parse_and_address_messages_like_report() {
         })
     );
     assert_eq!(parse("/thread 1"), Ok(Command::Thread(Reported::Id(1))));
-    assert_eq!(parse("/search rust async"), Ok(Command::Search("rust async".into())));
+    assert_eq!(
+        parse("/search rust async"),
+        Ok(Command::Search("rust async".into()))
+    );
     assert_eq!(parse("/reply 3"), Err("usage: /reply id|@user text".into()));
     for name in ["/reply", "/edit", "/delete", "/react", "/thread", "/search"] {
         assert!(command::COMMANDS.iter().any(|(n, ..)| *n == name), "{name}");
@@ -545,7 +594,13 @@ fn message_commands_run() {
     let (req, _) = the_request(&enter(&mut app, "/thread @carol"));
     assert!(matches!(
         req,
-        Request::History { query: HistoryQuery { thread: Some(2), .. }, .. }
+        Request::History {
+            query: HistoryQuery {
+                thread: Some(2),
+                ..
+            },
+            ..
+        }
     ));
     app.overlay = Overlay::None;
     let (req, _) = the_request(&enter(&mut app, "/search hello"));
@@ -615,7 +670,10 @@ fn search_runs_pages_and_jumps_to_a_result_in_its_room() {
         then,
         Ok(Response::Messages {
             room: "#rust".into(),
-            messages: vec![msg(39, "#rust", "carol", "before"), msg(40, "#rust", "bob", "the hello word")],
+            messages: vec![
+                msg(39, "#rust", "carol", "before"),
+                msg(40, "#rust", "bob", "the hello word"),
+            ],
             more: true,
             rev: 50,
         }),
@@ -638,7 +696,12 @@ fn what_the_server_lacks_is_refused_with_a_notice() {
     let basic: Vec<&str> = features::ALL
         .iter()
         .copied()
-        .filter(|f| !matches!(*f, "replies" | "threads" | "edits" | "deletes" | "reactions" | "search" | "around"))
+        .filter(|f| {
+            !matches!(
+                *f,
+                "replies" | "threads" | "edits" | "deletes" | "reactions" | "search" | "around"
+            )
+        })
         .collect();
     let mut app = rich_app_with(&basic);
     for (line, what) in [
@@ -650,14 +713,24 @@ fn what_the_server_lacks_is_refused_with_a_notice() {
         ("/search x", "search"),
     ] {
         assert!(enter(&mut app, line).is_empty(), "{line}");
-        assert_eq!(last_error(&app), format!("the server does not support {what}"));
+        assert_eq!(
+            last_error(&app),
+            format!("the server does not support {what}")
+        );
     }
-    app.on_key(KeyEvent::new(KeyCode::Char('f'), KeyModifiers::CONTROL), Instant::now(), 0);
+    app.on_key(
+        KeyEvent::new(KeyCode::Char('f'), KeyModifiers::CONTROL),
+        Instant::now(),
+        0,
+    );
     assert_eq!(app.overlay, Overlay::None);
     app.on_key(alt(KeyCode::Up), Instant::now(), 0);
     for c in ['r', 't', 'e', 'd', '+'] {
         assert!(press(&mut app, KeyCode::Char(c)).is_empty());
-        assert!(last_error(&app).starts_with("the server does not support"), "{c}");
+        assert!(
+            last_error(&app).starts_with("the server does not support"),
+            "{c}"
+        );
     }
     assert_eq!(app.compose, None);
 }

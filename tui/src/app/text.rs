@@ -160,7 +160,10 @@ pub enum Row {
     /// A line about a message rather than of it, indented by `indent`:
     /// the quote of the message it replies to (above it), its thread
     /// summary and its reactions (below it).
-    Meta { indent: usize, parts: Vec<(String, Tone)> },
+    Meta {
+        indent: usize,
+        parts: Vec<(String, Tone)>,
+    },
     /// A continuation of a message, indented by `indent` columns.
     More { indent: usize, text: String },
     /// Why your message was not sent, under it.

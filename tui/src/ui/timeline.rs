@@ -242,7 +242,13 @@ fn rule(label: &str, width: usize) -> String {
 /// One row; `mention` when its message mentions you (or a highlight
 /// word), drawn in the highlight style so that it stands out. `me` names
 /// your own nick, which has its own colour.
-pub(super) fn row_line<'a>(row: Row, theme: &Theme, width: usize, me: &str, mention: bool) -> Line<'a> {
+pub(super) fn row_line<'a>(
+    row: Row,
+    theme: &Theme,
+    width: usize,
+    me: &str,
+    mention: bool,
+) -> Line<'a> {
     let text_style = if mention {
         theme.highlight()
     } else {

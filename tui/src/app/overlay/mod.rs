@@ -51,9 +51,10 @@ impl Overlay {
         match self {
             Overlay::None => Context::Main,
             Overlay::Help(_) => Context::Help,
-            Overlay::Switcher(_) => Context::Switcher,
+            Overlay::Switcher(_) | Overlay::Thread(_) | Overlay::Search(_) | Overlay::React(_) => {
+                Context::Switcher
+            }
             Overlay::Login(_) => Context::Login,
-            Overlay::Thread(_) | Overlay::Search(_) | Overlay::React(_) => Context::Switcher,
         }
     }
 }

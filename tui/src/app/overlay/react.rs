@@ -63,14 +63,13 @@ impl ReactPrompt {
                 }
             }
             KeyCode::Tab => {
-                let (list, i) = self
-                    .completion
-                    .take()
-                    .map(|(list, i)| {
+                let (list, i) = match self.completion.take() {
+                    Some((list, i)) => {
                         let next = (i + 1) % list.len().max(1);
                         (list, next)
-                    })
-                    .unwrap_or_else(|| (emoji::complete(&self.input), 0));
+                    }
+                    None => (emoji::complete(&self.input), 0),
+                };
                 if let Some(code) = list.get(i) {
                     (*code).clone_into(&mut self.input);
                     self.completion = Some((list, i));

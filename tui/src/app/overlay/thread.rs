@@ -37,10 +37,10 @@ pub enum Outcome {
 impl ThreadView {
     /// The thread rooted at `root` of `room`, nothing loaded.
     #[must_use]
-    pub fn new(room: &str, root: MessageId) -> Self {
+    pub fn new(room: &str, root_id: MessageId) -> Self {
         Self {
             room: room.to_owned(),
-            root,
+            root: root_id,
             entries: Timeline::default(),
             input: String::new(),
             loaded: false,

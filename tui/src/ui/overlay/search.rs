@@ -9,9 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
+use crate::app::App;
 use crate::app::overlay::SearchView;
 use crate::app::text;
-use crate::app::App;
 use crate::ui::Theme;
 
 pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, view: &SearchView) {
@@ -49,8 +49,18 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, view: &Searc
                 format!(" {} ", text::clock(m.ts, app.settings.utc_offset)),
                 if chosen { base } else { theme.soft(theme.time) },
             ),
-            Span::styled(format!("{} ", text::display_text(&m.room)), if chosen { base } else { theme.dim() }),
-            Span::styled(format!("{}: ", text::display_text(&m.from)), if chosen { base } else { theme.nick(&m.from, &app.user) }),
+            Span::styled(
+                format!("{} ", text::display_text(&m.room)),
+                if chosen { base } else { theme.dim() },
+            ),
+            Span::styled(
+                format!("{}: ", text::display_text(&m.from)),
+                if chosen {
+                    base
+                } else {
+                    theme.nick(&m.from, &app.user)
+                },
+            ),
         ];
         for part in &hit.snippet {
             let shown = text::display_text(&part.text).replace('\n', " ");
@@ -64,7 +74,10 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, view: &Searc
         lines.push(Line::from(spans));
     }
     let foot = if let Some(e) = &view.error {
-        Line::styled(format!("  {}", text::display_text(e)), theme.fg(theme.error))
+        Line::styled(
+            format!("  {}", text::display_text(e)),
+            theme.fg(theme.error),
+        )
     } else if view.loading {
         Line::styled("  searching…", theme.dim())
     } else if view.ran.is_some() && view.hits.is_empty() {
@@ -72,7 +85,13 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, view: &Searc
     } else if view.more {
         Line::styled("  more: PgDn on the last result", theme.dim())
     } else if view.ran.is_some() {
-        Line::styled(format!("  {}", text::count(view.hits.len() as u64, "result", "results")), theme.dim())
+        Line::styled(
+            format!(
+                "  {}",
+                text::count(view.hits.len() as u64, "result", "results")
+            ),
+            theme.dim(),
+        )
     } else {
         Line::styled("  type a query, Enter searches your rooms", theme.dim())
     };

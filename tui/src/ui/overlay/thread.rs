@@ -9,9 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 use unicode_width::UnicodeWidthStr;
 
+use crate::app::App;
 use crate::app::overlay::ThreadView;
 use crate::app::text::{self, Layout};
-use crate::app::App;
 use crate::ui::Theme;
 use crate::ui::timeline::{dim_edited, row_line};
 
@@ -21,7 +21,10 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, view: &Threa
     let height = screen.height.saturating_sub(4).max(6);
     let area = super::centered(frame, width, height);
     frame.render_widget(Clear, area);
-    let title = format!(" thread in {} · Esc closes ", text::display_text(&view.room));
+    let title = format!(
+        " thread in {} · Esc closes ",
+        text::display_text(&view.room)
+    );
     let block = Block::bordered().title(Span::styled(
         title,
         theme.fg(theme.title).add_modifier(Modifier::BOLD),
@@ -44,13 +47,20 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, view: &Threa
         let edited = room.entries[i].rich.edited && !room.entries[i].rich.deleted;
         for row in layout.rows(&room, i, None) {
             let line = row_line(row, theme, usize::from(inner.width), &app.user, false);
-            lines.push(if edited { dim_edited(line, theme) } else { line });
+            lines.push(if edited {
+                dim_edited(line, theme)
+            } else {
+                line
+            });
         }
     }
     if !view.loaded {
         lines.push(Line::styled("  loading the thread…", theme.dim()));
     } else if room.entries.len() <= 1 {
-        lines.push(Line::styled("  no replies yet: write one below", theme.dim()));
+        lines.push(Line::styled(
+            "  no replies yet: write one below",
+            theme.dim(),
+        ));
     }
     let skip = lines.len().saturating_sub(body_h);
     let shown: Vec<Line<'_>> = lines.into_iter().skip(skip).collect();
@@ -59,7 +69,10 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, view: &Threa
         Rect::new(inner.x, inner.y, inner.width, inner.height - 2),
     );
     let status = match &view.error {
-        Some(e) => Line::styled(format!("  {}", text::display_text(e)), theme.fg(theme.error)),
+        Some(e) => Line::styled(
+            format!("  {}", text::display_text(e)),
+            theme.fg(theme.error),
+        ),
         None => Line::styled("  Enter replies in the thread", theme.dim()),
     };
     frame.render_widget(
