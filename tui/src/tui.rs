@@ -57,7 +57,7 @@ enum Done {
     Lost(Then),
     Sent(u64, Result<(u64, i64), String>),
     /// The link dropped before a send was answered: queue it again.
-    Unsent(u64, String, String, bool),
+    Unsent(crate::app::Outgoing),
     /// A token from a login-screen login was stored (or not).
     Stored(String),
 }
@@ -68,6 +68,22 @@ struct Job {
     room: String,
     body: String,
     action: bool,
+    reply_to: Option<natter_shared::MessageId>,
+    thread: Option<natter_shared::MessageId>,
+}
+
+impl Job {
+    /// The message again, to queue for the next connection.
+    fn into_outgoing(self) -> crate::app::Outgoing {
+        crate::app::Outgoing {
+            local: self.local,
+            room: self.room,
+            body: self.body,
+            action: self.action,
+            reply_to: self.reply_to,
+            thread: self.thread,
+        }
+    }
 }
 
 fn as_reply(e: ClientError) -> ErrorReply {
@@ -87,8 +103,8 @@ fn spawn_sender(conn: Connection, done: mpsc::UnboundedSender<Done>) -> mpsc::Un
                 body: job.body.clone(),
                 action: job.action,
                 nonce: Some(job.nonce.clone()),
-                reply_to: None,
-                thread: None,
+                reply_to: job.reply_to,
+                thread: job.thread,
             };
             let result = match conn.request(req).await {
                 Ok(Response::Sent { id, ts, .. }) => Done::Sent(job.local, Ok((id, ts))),
@@ -96,9 +112,7 @@ fn spawn_sender(conn: Connection, done: mpsc::UnboundedSender<Done>) -> mpsc::Un
                 Err(ClientError::Server(e)) => Done::Sent(job.local, Err(e.message)),
                 // The link dropped before the request went out: queue it for the
                 // next connection. Anything else is final for this message.
-                Err(ClientError::Disconnected(_)) => {
-                    Done::Unsent(job.local, job.room, job.body, job.action)
-                }
+                Err(ClientError::Disconnected(_)) => Done::Unsent(job.into_outgoing()),
                 Err(ClientError::Timeout { .. }) => Done::Sent(
                     job.local,
                     Err(
@@ -195,7 +209,12 @@ where
     E: Stream<Item = std::io::Result<TermEvent>> + Unpin,
     W: Write,
 {
-    let mut app = App::new(&options.server, &options.user, options.settings.clone());
+    // Boxed: the state is large, and the loop's future holds it.
+    let mut app = Box::new(App::new(
+        &options.server,
+        &options.user,
+        options.settings.clone(),
+    ));
     app.credential_source.clone_from(&options.source);
     if let Ok(size) = terminal.size() {
         app.on_resize(size.width, size.height);
@@ -347,7 +366,7 @@ where
                         effects = app.on_reply(then, result, now_ms());
                     }
                     Some(Done::Sent(local, result)) => app.on_sent(local, result),
-                    Some(Done::Unsent(local, room, body, action)) => app.requeue(local, room, body, action),
+                    Some(Done::Unsent(message)) => app.requeue(message),
                     Some(Done::Stored(what)) => app.credential_source = what,
                     None => {}
                 }
@@ -393,22 +412,31 @@ where
                     room,
                     body,
                     action,
-                } => match &sender {
-                    Some(s) => {
-                        let job = Job {
-                            local,
-                            nonce,
-                            room,
-                            body,
-                            action,
-                        };
-                        if let Err(e) = s.send(job) {
-                            let j = e.0;
-                            app.requeue(j.local, j.room, j.body, j.action);
+                    reply_to,
+                    thread,
+                } => {
+                    let job = Job {
+                        local,
+                        nonce,
+                        room,
+                        body,
+                        action,
+                        reply_to,
+                        thread,
+                    };
+                    match &sender {
+                        Some(s) => {
+                            if let Err(e) = s.send(job) {
+                                app.requeue(e.0.into_outgoing());
+                            }
                         }
+                        None => app.requeue(job.into_outgoing()),
                     }
-                    None => app.requeue(local, room, body, action),
-                },
+                }
+                Effect::Copy { text } => {
+                    let _ = out.write_all(osc52(&text).as_bytes());
+                    let _ = out.flush();
+                }
                 Effect::Notify { title, body } => {
                     if let Some(bytes) = notifier.notify(&title, &body) {
                         let _ = out.write_all(&bytes);

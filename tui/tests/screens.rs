@@ -477,3 +477,206 @@ fn display_names_show_beside_account_names_where_there_is_room() {
         insta::assert_snapshot!(format!("display_names_{w}x{h}"), s);
     }
 }
+
+/// [`connected`] with rich messages: a reply, a thread root with its
+/// summary, an edit, a delete and reactions (one of them yours).
+fn rich(width: u16, height: u16) -> App {
+    use natter_shared::ThreadSummary;
+    let mut app = connected(width, height);
+    let now = Instant::now();
+    let mut root = msg(1, "bob", "morning all");
+    root.replies = Some(ThreadSummary {
+        count: 3,
+        last_from: "carol".into(),
+        last_ts: T0 + 600_000,
+    });
+    app.on_reply(
+        Then::CatchUp {
+            room: "#general".into(),
+        },
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages: vec![
+                root,
+                Message {
+                    reply_to: Some(2),
+                    ..msg(7, "dave", "same here, no gaps since")
+                },
+            ],
+            more: false,
+            rev: 0,
+        }),
+        T0,
+    );
+    // `root` was held: the catch-up above only adds 7; the summary comes
+    // with a `since` page or live replies. One live reply here:
+    app.on_event(
+        Event::Message(Message {
+            thread: Some(1),
+            ..msg(8, "carol", "in the thread")
+        }),
+        now,
+    );
+    app.on_event(
+        Event::Edited {
+            room: "#general".into(),
+            id: 3,
+            body: "yes, works well here (after the fix)".into(),
+            edited_at: T0,
+            rev: 9,
+        },
+        now,
+    );
+    app.on_event(
+        Event::Deleted {
+            room: "#general".into(),
+            id: 5,
+            by: "bob".into(),
+            rev: 10,
+        },
+        now,
+    );
+    for (key, user) in [("👍", "alice"), ("👍", "bob"), ("🎉", "bob")] {
+        app.on_event(
+            Event::Reaction {
+                room: "#general".into(),
+                id: 6,
+                key: key.into(),
+                user: user.into(),
+                on: true,
+                rev: 11,
+            },
+            now,
+        );
+    }
+    app
+}
+
+#[test]
+fn rich_messages_reply_summary_edited_deleted_reactions() {
+    let app = rich(100, 30);
+    insta::assert_snapshot!("rich_100x30", screen(&app, Instant::now()));
+    // Your reaction stands out: bold (and coloured with colours).
+    insta::assert_snapshot!("rich_plain_100x30", styled_screen(&app, &Theme::plain()));
+}
+
+fn alt_up() -> KeyEvent {
+    KeyEvent::new(KeyCode::Up, KeyModifiers::ALT)
+}
+
+#[test]
+fn selection_highlight_and_the_reply_line() {
+    let mut app = rich(100, 30);
+    let now = Instant::now();
+    app.on_key(alt_up(), now, T0);
+    app.on_key(key(KeyCode::Up), now, T0);
+    insta::assert_snapshot!("selected_100x30", styled_screen(&app, &Theme::default()));
+    app.on_key(key(KeyCode::Char('r')), now, T0);
+    for c in "agreed".chars() {
+        app.on_key(key(KeyCode::Char(c)), now, T0);
+    }
+    insta::assert_snapshot!("replying_100x30", screen(&app, now));
+}
+
+#[test]
+fn thread_overlay() {
+    use natter::app::rich::Pending;
+    let mut app = rich(100, 30);
+    let now = Instant::now();
+    app.on_key(alt_up(), now, T0);
+    for _ in 0..6 {
+        app.on_key(key(KeyCode::Up), now, T0);
+    }
+    assert_eq!(app.select, Some(1));
+    app.on_key(key(KeyCode::Char('t')), now, T0);
+    app.on_reply(
+        Then::Rich(Pending::Thread {
+            room: "#general".into(),
+            root: 1,
+        }),
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages: vec![
+                msg(1, "bob", "morning all"),
+                Message {
+                    thread: Some(1),
+                    ..msg(8, "carol", "in the thread")
+                },
+                Message {
+                    thread: Some(1),
+                    ..msg(9, "dave", "me too, and a longer reply that wraps onto a second line of the overlay so we see it")
+                },
+            ],
+            more: false,
+            rev: 12,
+        }),
+        T0,
+    );
+    for c in "hi thread".chars() {
+        app.on_key(key(KeyCode::Char(c)), now, T0);
+    }
+    insta::assert_snapshot!("thread_100x30", screen(&app, now));
+}
+
+#[test]
+fn search_overlay() {
+    use natter::app::rich::Pending;
+    use natter_shared::{SearchHit, SnippetPart};
+    let mut app = rich(100, 30);
+    let now = Instant::now();
+    app.on_key(
+        KeyEvent::new(KeyCode::Char('f'), KeyModifiers::CONTROL),
+        now,
+        T0,
+    );
+    for c in "release".chars() {
+        app.on_key(key(KeyCode::Char(c)), now, T0);
+    }
+    app.on_key(key(KeyCode::Enter), now, T0);
+    let part = |text: &str, hit: bool| SnippetPart {
+        text: text.into(),
+        hit,
+    };
+    app.on_reply(
+        Then::Rich(Pending::Search { next: false }),
+        Ok(Response::Found {
+            hits: vec![
+                SearchHit {
+                    message: Message {
+                        room: "#rust".into(),
+                        ..msg(40, "erin", "the release notes are up")
+                    },
+                    snippet: vec![
+                        part("the ", false),
+                        part("release", true),
+                        part(" notes are up", false),
+                    ],
+                },
+                SearchHit {
+                    message: msg(2, "carol", "has anyone tried the new release?"),
+                    snippet: vec![
+                        part("…tried the new ", false),
+                        part("release", true),
+                        part("? the reconnect…", false),
+                    ],
+                },
+            ],
+            more: true,
+        }),
+        T0,
+    );
+    insta::assert_snapshot!("search_100x30", screen(&app, now));
+    insta::assert_snapshot!("search_plain_100x30", styled_screen(&app, &Theme::plain()));
+}
+
+#[test]
+fn reaction_prompt() {
+    let mut app = rich(100, 30);
+    let now = Instant::now();
+    app.on_key(alt_up(), now, T0);
+    app.on_key(key(KeyCode::Char('+')), now, T0);
+    for c in ":ro".chars() {
+        app.on_key(key(KeyCode::Char(c)), now, T0);
+    }
+    insta::assert_snapshot!("react_100x30", screen(&app, now));
+}

@@ -11,7 +11,8 @@ use super::safety::Op;
 use super::timeline::EntryKind;
 use super::{App, Effect, Overlay, Then};
 
-/// Which message `/report` means.
+/// Which message `/report`, `/reply`, `/delete`, `/react` and `/thread`
+/// mean.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reported {
     /// Message `id` of the room on screen.
@@ -89,6 +90,27 @@ pub enum Command {
     Nick(Option<String>),
     /// `/whois user`.
     Whois(String),
+    /// `/reply id|@user text`.
+    Reply {
+        what: Reported,
+        text: String,
+    },
+    /// `/edit [id] text`: without an id, your newest message here.
+    Edit {
+        id: Option<MessageId>,
+        text: String,
+    },
+    /// `/delete id|@user`.
+    Delete(Reported),
+    /// `/react id|@user key`: toggles your reaction.
+    React {
+        what: Reported,
+        key: String,
+    },
+    /// `/thread id|@user`.
+    Thread(Reported),
+    /// `/search query`.
+    Search(String),
     Help,
     Quit,
 }
@@ -122,6 +144,12 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "id|@user reason",
         "report a message to the moderators",
     ),
+    ("/reply", "id|@user text", "reply to a message"),
+    ("/edit", "[id] text", "edit your message (the last one)"),
+    ("/delete", "id|@user", "delete a message"),
+    ("/react", "id|@user :emoji:", "toggle a reaction"),
+    ("/thread", "id|@user", "open a message's thread"),
+    ("/search", "query", "search your rooms (also Ctrl+F)"),
     ("/accept", "#room", "accept an invitation"),
     ("/decline", "#room", "decline an invitation"),
     (
@@ -161,6 +189,16 @@ fn room_arg(arg: &str) -> Result<String, String> {
     Target::parse(arg)
         .map(|t| t.display())
         .map_err(|e| e.to_string())
+}
+
+/// A message as commands name it: its id, or `@user` (or `user`) for
+/// their newest message loaded here.
+fn message_arg(arg: &str) -> Result<Reported, String> {
+    // User names start with a letter: digits are an id.
+    match arg.parse() {
+        Ok(id) => Ok(Reported::Id(id)),
+        Err(_) => Ok(Reported::Newest(user_arg(arg)?)),
+    }
 }
 
 fn user_arg(arg: &str) -> Result<String, String> {
@@ -292,6 +330,40 @@ pub fn parse(line: &str) -> Result<Command, String> {
             [user] => Ok(Command::Whois(user_arg(user)?)),
             _ => usage("user"),
         },
+        "/reply" => match (args.first(), rest(2)) {
+            (Some(what), Some(text)) => Ok(Command::Reply {
+                what: message_arg(what)?,
+                text,
+            }),
+            _ => usage("id|@user text"),
+        },
+        "/edit" => match args.first().map(|a| a.parse::<MessageId>()) {
+            Some(Ok(id)) => match rest(2) {
+                Some(text) => Ok(Command::Edit { id: Some(id), text }),
+                None => usage("[id] text"),
+            },
+            Some(Err(_)) => Ok(Command::Edit {
+                id: None,
+                text: rest(1).unwrap_or_default(),
+            }),
+            None => usage("[id] text"),
+        },
+        "/delete" | "/del" => match args.as_slice() {
+            [what] => Ok(Command::Delete(message_arg(what)?)),
+            _ => usage("id|@user"),
+        },
+        "/react" => match args.as_slice() {
+            [what, key] => Ok(Command::React {
+                what: message_arg(what)?,
+                key: (*key).to_owned(),
+            }),
+            _ => usage("id|@user :emoji:"),
+        },
+        "/thread" => match args.as_slice() {
+            [what] => Ok(Command::Thread(message_arg(what)?)),
+            _ => usage("id|@user"),
+        },
+        "/search" | "/find" => rest(1).map(Command::Search).map_or(usage("query"), Ok),
         "/report" => match (args.first(), rest(2)) {
             (Some(what), Some(reason)) => Ok(Command::Report {
                 // User names start with a letter: digits are an id.
@@ -563,6 +635,12 @@ impl App {
                 };
                 request(Request::SetProfile { display_name }, report(&here, ok))
             }
+            Command::Reply { .. }
+            | Command::Edit { .. }
+            | Command::Delete(_)
+            | Command::React { .. }
+            | Command::Thread(_)
+            | Command::Search(_) => self.run_rich(cmd, now_ms),
             Command::Whois(user) => {
                 if !self.supports(features::WHOIS, &here, now_ms) {
                     return Vec::new();

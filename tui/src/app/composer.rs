@@ -35,6 +35,10 @@ pub struct Outgoing {
     pub room: String,
     pub body: String,
     pub action: bool,
+    /// The message it quotes (`Send.reply_to`).
+    pub reply_to: Option<natter_shared::MessageId>,
+    /// The thread it goes in (`Send.thread`).
+    pub thread: Option<natter_shared::MessageId>,
 }
 
 impl Outgoing {
@@ -47,6 +51,8 @@ impl Outgoing {
             room: self.room,
             body: self.body,
             action: self.action,
+            reply_to: self.reply_to,
+            thread: self.thread,
         }
     }
 }

@@ -53,6 +53,10 @@ pub enum Action {
     RecallNewer,
     Complete,
     ClearInput,
+    /// Selection mode: a highlight over the messages, to act on one.
+    Select,
+    /// Open the search overlay.
+    Search,
     // Overlays.
     Close,
     /// Choose the selected entry, or go on to the next field.
@@ -274,6 +278,8 @@ const NAMES: &[(&str, Action)] = &[
     ("recall_newer", Action::RecallNewer),
     ("complete", Action::Complete),
     ("clear_input", Action::ClearInput),
+    ("select", Action::Select),
+    ("search", Action::Search),
 ];
 
 impl Action {
@@ -419,6 +425,10 @@ impl Default for KeyMap {
         // Up and Down move between the lines of a long message, then
         // recall (`Composer::recall_by`).
         map.bind(C::Main, K::Up, none, A::RecallOlder);
+        // Selection mode starts only from an empty input (`App::enter_select`);
+        // bound always so that the help lists it.
+        map.bind(C::Main, K::Up, alt, A::Select);
+        map.bind(C::Main, K::Char('f'), ctrl, A::Search);
         map.bind(C::Main, K::Down, none, A::RecallNewer);
         map.bind(C::Main, K::Tab, none, A::Complete);
         map.bind(C::Main, K::Esc, none, A::ClearInput);
@@ -527,6 +537,15 @@ pub const KEYS: &[(HelpKeys, &str)] = &[
     ),
     (HelpKeys::Bound(&[Action::Reconnect]), "reconnect now"),
     (HelpKeys::Bound(&[Action::ClearInput]), "clear the input"),
+    (
+        HelpKeys::Bound(&[Action::Select]),
+        "select a message (empty input)",
+    ),
+    (
+        HelpKeys::Fixed("r t e d + y Enter"),
+        "then reply/thread/edit/delete/react/copy/go",
+    ),
+    (HelpKeys::Bound(&[Action::Search]), "search messages"),
     (
         HelpKeys::Fixed("Ctrl+A / Ctrl+E"),
         "start / end of the line",

@@ -22,17 +22,24 @@
 //! - `safety.rs`: blocking, reports and invitations ([`Safety`]): who
 //!   you block (hidden, not counted, not notified), invitations waiting
 //!   for an answer, and their notices.
+//! - `rich.rs`: edits, deletes, reactions and thread summaries applied
+//!   to what is held, the `since` catch-up, threads, jumps and search.
+//! - `select.rs`: selection mode and the replies and edits it starts.
+//! - `emoji.rs`: the reaction shortcodes.
 //! - `text.rs`: display-width wrapping and layout arithmetic shared with
 //!   rendering, so scrolling and drawing agree on what a row is.
 
 pub mod command;
 pub mod composer;
 pub mod controls;
+pub mod emoji;
 pub mod keys;
 pub mod overlay;
 pub mod profile;
+pub mod rich;
 pub mod rooms;
 pub mod safety;
+pub mod select;
 pub mod text;
 pub mod timeline;
 
@@ -41,7 +48,8 @@ pub use keys::{Action, KeyMap};
 pub use overlay::{Help, LoginForm, Overlay, SWITCHER_ROWS, Switcher};
 pub use rooms::{PAGE, Room, Rooms, Scroll, TYPING_SHOWN};
 pub use safety::Safety;
-pub use timeline::{Delivery, Entry, EntryKind, Nonces, Timeline};
+pub use select::Compose;
+pub use timeline::{Delivery, Entry, EntryKind, Nonces, Rich, Timeline};
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -89,6 +97,15 @@ pub enum Effect {
         room: String,
         body: String,
         action: bool,
+        /// `Send.reply_to`: the message it quotes.
+        reply_to: Option<MessageId>,
+        /// `Send.thread`: the thread it goes in.
+        thread: Option<MessageId>,
+    },
+    /// Put this text on the terminal's clipboard (OSC 52: works over SSH
+    /// and in tmux with `set-clipboard`).
+    Copy {
+        text: String,
     },
     /// Show a notification.
     Notify {
@@ -177,6 +194,9 @@ pub enum Then {
     Whois {
         room: String,
     },
+    /// Threads, jumps, search, edits, deletes, reactions, catch-ups
+    /// (`rich.rs`).
+    Rich(rich::Pending),
 }
 
 /// What `/open` runs when the config names nothing.
@@ -268,6 +288,14 @@ pub struct App {
     /// `max_message_len`), and a message over it waiting for "split? y/n".
     pub max_body: Option<usize>,
     pub split: Option<command::Split>,
+    /// Selection mode: the message highlighted in the room on screen.
+    pub select: Option<MessageId>,
+    /// A reply or an edit being written in the input.
+    pub compose: Option<Compose>,
+    /// A delete waiting for "y/n".
+    pub confirm_delete: Option<(String, MessageId)>,
+    /// Your last used reactions, newest first (1-9 in the prompt).
+    pub recent_reactions: Vec<String>,
     pub quit: bool,
 }
 
@@ -303,6 +331,10 @@ impl App {
             loose: None,
             max_body: None,
             split: None,
+            select: None,
+            compose: None,
+            confirm_delete: None,
+            recent_reactions: Vec::new(),
             quit: false,
         }
     }
@@ -461,6 +493,7 @@ impl App {
             });
         }
         effects.extend(self.rooms.merge(&session.rooms));
+        self.since_catch_ups(&mut effects);
         effects.extend(self.hide_closed(&session.rooms));
         if let Some(since) = self.outage.take() {
             let now = text::now_ms();
@@ -653,13 +686,23 @@ impl App {
             Event::Invited(invitation) => self.on_invited(&invitation),
             Event::Reported(report) => self.on_reported(&report),
             // Events from a newer server: nothing to show.
-            // Edits, deletes and reactions: shown once the timeline carries
-            // rich messages.
-            Event::Closing { .. }
-            | Event::Unknown(_)
-            | Event::Edited { .. }
-            | Event::Deleted { .. }
-            | Event::Reaction { .. } => {}
+            Event::Closing { .. } | Event::Unknown(_) => {}
+            Event::Edited {
+                room,
+                id,
+                body,
+                rev,
+                ..
+            } => self.on_edited(&room, id, &body, rev),
+            Event::Deleted { room, id, rev, .. } => self.on_deleted(&room, id, rev),
+            Event::Reaction {
+                room,
+                id,
+                key,
+                user,
+                on,
+                rev,
+            } => self.on_reaction(&room, id, &key, &user, on, rev),
         }
         effects
     }
@@ -676,6 +719,9 @@ impl App {
             return effects;
         };
         let level = self.notify_level(&m.room);
+        if m.thread.is_some() {
+            self.thread_message(m);
+        }
         let room = &mut self.rooms[index];
         room.typing.remove(&m.from);
         let own = m.from == self.user;
@@ -745,8 +791,17 @@ impl App {
         now_ms: i64,
     ) -> Vec<Effect> {
         match (then, result) {
-            (Then::History { room, older }, Ok(Response::Messages { messages, more, .. })) => {
+            (
+                Then::History { room, older },
+                Ok(Response::Messages {
+                    messages,
+                    more,
+                    rev,
+                    ..
+                }),
+            ) => {
                 if let Some(r) = self.rooms.by_name_mut(&room) {
+                    r.rev = r.rev.max(rev);
                     r.loading_older = false;
                     r.loaded = true;
                     if older {
@@ -765,9 +820,18 @@ impl App {
                 effects.extend(self.mark_read_if_viewing());
                 effects
             }
-            (Then::CatchUp { room }, Ok(Response::Messages { messages, more, .. })) => {
+            (
+                Then::CatchUp { room },
+                Ok(Response::Messages {
+                    messages,
+                    more,
+                    rev,
+                    ..
+                }),
+            ) => {
                 let mut effects = Vec::new();
                 if let Some(r) = self.rooms.by_name_mut(&room) {
+                    r.rev = r.rev.max(rev);
                     for m in &messages {
                         let hidden = self.safety.is_blocked(&m.from);
                         r.insert_message(m, &self.user, &self.nonces, hidden, false);
@@ -840,6 +904,7 @@ impl App {
             (Then::Quiet { .. }, Ok(_)) => Vec::new(),
             (Then::Safety { room, op }, result) => self.on_safety_reply(&room, op, result, now_ms),
             (Then::Whois { room }, result) => self.on_whois_reply(&room, result, now_ms),
+            (Then::Rich(pending), result) => self.on_rich_reply(pending, result, now_ms),
             (Then::Members { room } | Then::Report { room, .. } | Then::Quiet { room }, Err(e)) => {
                 self.notice(Some(&room), now_ms, EntryKind::Error(e.message));
                 Vec::new()
@@ -875,6 +940,7 @@ impl App {
             Then::Joined | Then::Directory | Then::Stats => {
                 self.error(now_ms, "offline; try again once connected");
             }
+            Then::Rich(pending) => self.on_rich_lost(pending, now_ms),
         }
     }
 
@@ -891,22 +957,28 @@ impl App {
 
     /// A send could not even be attempted (the link dropped first): queue it
     /// again for the next connection.
-    pub fn requeue(&mut self, local: u64, room: String, body: String, action: bool) {
-        self.composer.queue(Outgoing {
-            local,
-            room,
-            body,
-            action,
-        });
+    pub fn requeue(&mut self, message: Outgoing) {
+        self.composer.queue(message);
     }
 
     // ---- terminal input ---------------------------------------------------
 
     /// Text pasted into the terminal: inserted as-is, never sent.
     pub fn on_paste(&mut self, text: &str, now: Instant) -> Vec<Effect> {
-        if let Overlay::Login(form) = &mut self.overlay {
-            form.paste(text);
-            return Vec::new();
+        match &mut self.overlay {
+            Overlay::Login(form) => {
+                form.paste(text);
+                return Vec::new();
+            }
+            Overlay::Thread(t) => {
+                t.paste(text);
+                return Vec::new();
+            }
+            Overlay::Search(s) => {
+                s.query.push_str(&text.replace(['\r', '\n'], " "));
+                return Vec::new();
+            }
+            _ => {}
         }
         self.composer.paste(text);
         self.typing_effects(now)
@@ -966,8 +1038,42 @@ impl App {
         if let Some(effects) = self.answer_split(&key, now_ms) {
             return effects;
         }
+        if self.confirm_delete.is_some() {
+            return self.answer_delete(key, now_ms);
+        }
         match &mut self.overlay {
+            Overlay::None if self.select.is_some() => self.on_select_key(key, now_ms),
             Overlay::None => self.on_main_key(key, action, now, now_ms),
+            Overlay::React(_) => self.on_react_key(key, action, now_ms),
+            Overlay::Thread(t) => match t.on_key(key, action) {
+                overlay::thread::Outcome::Open => Vec::new(),
+                overlay::thread::Outcome::Closed => {
+                    self.overlay = Overlay::None;
+                    Vec::new()
+                }
+                overlay::thread::Outcome::Send(text) => {
+                    let (room, thread) = (t.room.clone(), t.root);
+                    self.send_rich(&room, text, false, None, Some(thread), now_ms)
+                }
+            },
+            Overlay::Search(s) => match s.on_key(key, action) {
+                overlay::search::Outcome::Open => Vec::new(),
+                overlay::search::Outcome::Closed => {
+                    self.overlay = Overlay::None;
+                    Vec::new()
+                }
+                overlay::search::Outcome::Run => self.run_search(false),
+                overlay::search::Outcome::More => self.run_search(true),
+                overlay::search::Outcome::Chosen => {
+                    let Some((room, id)) =
+                        s.chosen().map(|h| (h.message.room.clone(), h.message.id))
+                    else {
+                        return Vec::new();
+                    };
+                    self.overlay = Overlay::None;
+                    self.jump_to(&room, id, now_ms)
+                }
+            },
             Overlay::Help(h) => {
                 if h.on_key(action, self.size) {
                     self.overlay = Overlay::None;
@@ -1070,7 +1176,14 @@ impl App {
             Action::RecallOlder => self.composer.recall_by(-1),
             Action::RecallNewer => self.composer.recall_by(1),
             Action::Complete => self.composer.complete(&self.rooms, &self.user),
+            Action::Select => {
+                if self.composer.value().is_empty() {
+                    self.enter_select(now_ms);
+                }
+            }
+            Action::Search => return self.open_search(None, now_ms),
             Action::ClearInput => {
+                self.compose = None;
                 self.composer.clear();
                 return self.typing_effects(now);
             }
@@ -1162,6 +1275,8 @@ impl App {
             return Vec::new();
         }
         let mut effects = self.composer.stop_typing(self.online());
+        self.select = None;
+        self.compose = None;
         self.rooms.select(index);
         self.composer.end_completion();
         effects.extend(self.open_current());
@@ -1263,6 +1378,10 @@ impl App {
             return Vec::new();
         };
         let mut effects = self.composer.stop_typing(self.online());
+        if let Some(more) = self.submit_compose(&line, now_ms) {
+            effects.extend(more);
+            return effects;
+        }
         if line.starts_with('/') && !line.starts_with("//") {
             match command::parse(&line) {
                 Ok(cmd) => effects.extend(self.run_command(cmd, now_ms)),
@@ -1288,15 +1407,37 @@ impl App {
     /// Shows your message as pending in `room` and sends it, or holds it
     /// until the next login while offline.
     fn send_text(&mut self, room: &str, body: String, action: bool, now_ms: i64) -> Vec<Effect> {
+        self.send_rich(room, body, action, None, None, now_ms)
+    }
+
+    /// [`App::send_text`] as a reply to `reply_to` or inside `thread`. A
+    /// thread reply is not pending in the room's timeline (it does not
+    /// belong there): the thread shows it when the server sends it back.
+    pub(crate) fn send_rich(
+        &mut self,
+        room: &str,
+        body: String,
+        action: bool,
+        reply_to: Option<MessageId>,
+        thread: Option<MessageId>,
+        now_ms: i64,
+    ) -> Vec<Effect> {
         let local = self.composer.next_local();
-        if let Some(r) = self.rooms.by_name_mut(room) {
+        if thread.is_none()
+            && let Some(r) = self.rooms.by_name_mut(room)
+        {
             r.push_pending(local, now_ms, self.user.clone(), body.clone(), action);
+            if let Some(parent) = reply_to {
+                r.entries.set_pending_reply(local, parent);
+            }
         }
         let message = Outgoing {
             local,
             room: room.to_owned(),
             body,
             action,
+            reply_to,
+            thread,
         };
         if self.online() {
             vec![message.into_effect(&self.nonces)]
@@ -1332,3 +1473,5 @@ mod tests;
 mod tests_daily;
 #[cfg(test)]
 mod tests_profile;
+#[cfg(test)]
+mod tests_rich;

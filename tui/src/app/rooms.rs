@@ -73,6 +73,11 @@ pub struct Room {
     pub seek_pages: u32,
     /// Speakers, most recent last (for nick completion).
     pub recent: Vec<String>,
+    /// The highest revision seen here (pages, messages, events): where a
+    /// `since` catch-up starts after a reconnect. 0: none seen.
+    pub rev: natter_shared::Rev,
+    /// Your role here (who may delete others' messages).
+    pub role: natter_shared::Role,
 }
 
 impl Room {
@@ -100,6 +105,8 @@ impl Room {
             seeking: false,
             seek_pages: 0,
             recent: Vec::new(),
+            rev: 0,
+            role: state.role,
         }
     }
 
@@ -124,6 +131,16 @@ impl Room {
         hidden: bool,
         live: bool,
     ) -> bool {
+        self.rev = self.rev.max(m.rev);
+        if let Some(root) = m.thread {
+            // A reply in a thread belongs to the thread's page, not the
+            // room's: only the root's summary shows it. A page's root
+            // comes with its summary as it is; a live reply counts.
+            if live {
+                self.entries.count_reply(root, m);
+            }
+            return false;
+        }
         self.last_id = self.last_id.max(m.id);
         let Some(pos) = self.entries.insert(m, me, nonces, live) else {
             return false;
@@ -461,6 +478,7 @@ impl Rooms {
                 room.mentions = state.mentions;
                 room.last_read = state.last_read;
                 room.last_id = state.last_id;
+                room.role = state.role;
                 // Any room holding messages (opened or not), or loaded while
                 // still empty, fetches what came after its newest, so no
                 // gap opens.

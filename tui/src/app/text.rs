@@ -73,9 +73,12 @@ fn day(ts: i64, offset: i32) -> chrono::NaiveDate {
 #[must_use]
 pub fn input_rows(app: &App) -> u16 {
     let lines = app.composer.value().split('\n').count();
+    // A reply or an edit says so on a line of its own above.
+    let label = u16::from(app.compose.is_some());
     u16::try_from(lines)
         .unwrap_or(u16::MAX)
         .clamp(1, INPUT_MAX_ROWS)
+        + label
 }
 
 /// The panes' rectangles for the app's terminal size.
@@ -151,6 +154,15 @@ pub enum Row {
         action: bool,
         text: String,
         delivery: Option<Delivery>,
+        /// Drawn dim (a deleted message's `message deleted`).
+        dim: bool,
+    },
+    /// A line about a message rather than of it, indented by `indent`:
+    /// the quote of the message it replies to (above it), its thread
+    /// summary and its reactions (below it).
+    Meta {
+        indent: usize,
+        parts: Vec<(String, Tone)>,
     },
     /// A continuation of a message, indented by `indent` columns.
     More { indent: usize, text: String },
@@ -167,6 +179,91 @@ pub enum Row {
     /// A run of messages from blocked users, collapsed: "3 messages from
     /// blocked users".
     Hidden { time: String, text: String },
+}
+
+/// How a part of a [`Row::Meta`] is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Secondary: quotes, summaries, others' reactions.
+    Dim,
+    /// A reaction you made, in the theme's `reaction` colour.
+    Mine,
+}
+
+/// What marks an edited message, after its text.
+pub const EDITED: &str = " (edited)";
+
+/// What a deleted message shows instead of its text.
+pub const DELETED: &str = "message deleted";
+
+/// The reactions line: `👍 2  🎉 1`, yours marked.
+#[must_use]
+pub fn reaction_parts(reactions: &[natter_shared::Reaction], me: &str) -> Vec<(String, Tone)> {
+    let mut parts = Vec::new();
+    for (n, r) in reactions.iter().enumerate() {
+        if n > 0 {
+            parts.push(("  ".to_owned(), Tone::Dim));
+        }
+        let mine = r.users.iter().any(|u| u == me);
+        let key = display_text(&r.key);
+        parts.push((
+            format!("{key} {}", r.users.len()),
+            if mine { Tone::Mine } else { Tone::Dim },
+        ));
+    }
+    parts
+}
+
+/// A thread root's summary: `3 replies, last by bob 14:02`.
+#[must_use]
+pub fn summary_text(s: &natter_shared::ThreadSummary, utc_offset: i32) -> String {
+    format!(
+        "{}, last by {} {}",
+        count(u64::from(s.count), "reply", "replies"),
+        display_text(&s.last_from),
+        clock(s.last_ts, utc_offset)
+    )
+}
+
+/// The quote above a reply: `↳ alice: first words…`, or `↳ a message`
+/// when the parent is not loaded (Enter in selection mode fetches it).
+#[must_use]
+pub fn quote_text(room: &Room, parent: MessageId) -> String {
+    match room.entries.message(parent) {
+        Some(Entry {
+            kind: EntryKind::Msg { from, body, .. },
+            rich,
+            ..
+        }) => {
+            let text = if rich.deleted {
+                DELETED.to_owned()
+            } else {
+                crate::app::select::quote(&display_text(body))
+            };
+            format!("↳ {}: {text}", display_text(from))
+        }
+        _ => "↳ a message".to_owned(),
+    }
+}
+
+/// `text` cut to `width` columns, ending in `…` when cut.
+#[must_use]
+pub fn fit(text: &str, width: usize) -> String {
+    if text.width() <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    out.push('…');
+    out
 }
 
 /// Lays out a room's entries at a given width.
@@ -470,7 +567,22 @@ impl Layout<'_> {
                     0
                 };
                 let first = self.width.saturating_sub(6 + nick.width() + 1 + mark);
-                let body = display_text(body);
+                if let Some(parent) = e.rich.reply_to {
+                    let w = self.width.saturating_sub(indent);
+                    let text = fit(&quote_text(room, parent), w);
+                    rows.push(Row::Meta {
+                        indent,
+                        parts: vec![(text, Tone::Dim)],
+                    });
+                }
+                let deleted = e.rich.deleted;
+                let body = if deleted {
+                    std::borrow::Cow::Borrowed(DELETED)
+                } else if e.rich.edited {
+                    std::borrow::Cow::Owned(format!("{}{EDITED}", display_text(body)))
+                } else {
+                    display_text(body)
+                };
                 let mut parts = wrap(&body, first, self.width.saturating_sub(indent)).into_iter();
                 let delivery = (from == self.me).then(|| delivery.clone());
                 let failed = match &delivery {
@@ -485,8 +597,23 @@ impl Layout<'_> {
                     action: *action,
                     text: parts.next().unwrap_or_default(),
                     delivery,
+                    dim: deleted,
                 });
                 rows.extend(parts.map(|text| Row::More { indent, text }));
+                if let Some(summary) = &e.rich.replies
+                    && summary.count > 0
+                {
+                    rows.push(Row::Meta {
+                        indent,
+                        parts: vec![(summary_text(summary, self.utc_offset), Tone::Dim)],
+                    });
+                }
+                if !e.rich.reactions.is_empty() && !deleted {
+                    rows.push(Row::Meta {
+                        indent,
+                        parts: reaction_parts(&e.rich.reactions, self.me),
+                    });
+                }
                 if let Some(failed) = failed {
                     let w = self.width.saturating_sub(indent);
                     rows.extend(

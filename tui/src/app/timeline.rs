@@ -16,7 +16,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::ops::Index;
 
-use natter_shared::{Message, MessageId};
+use natter_shared::{Message, MessageId, Reaction, Rev, ThreadSummary};
 
 /// How this client names its sends (`Send.nonce`), so that it knows its
 /// own messages when they come back, and no other session's.
@@ -91,6 +91,43 @@ pub struct Entry {
     pub local: Option<u64>,
     pub ts: i64,
     pub kind: EntryKind,
+    /// What a message carries beyond its text (replies, edits, reactions);
+    /// empty for notices.
+    pub rich: Rich,
+}
+
+/// A message's state beyond its text, as the server last told it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rich {
+    /// The message this one quotes.
+    pub reply_to: Option<MessageId>,
+    /// The thread it is in (only in a thread's own timeline).
+    pub thread: Option<MessageId>,
+    /// Edited at least once: shown `(edited)`.
+    pub edited: bool,
+    /// A tombstone: shown `message deleted`, body empty.
+    pub deleted: bool,
+    pub reactions: Vec<Reaction>,
+    /// For a thread root: its replies at a glance.
+    pub replies: Option<ThreadSummary>,
+    /// The revision of its last change.
+    pub rev: Rev,
+}
+
+impl Rich {
+    /// What `m` carries.
+    #[must_use]
+    pub fn of(m: &Message) -> Self {
+        Self {
+            reply_to: m.reply_to,
+            thread: m.thread,
+            edited: m.edited_at.is_some(),
+            deleted: m.deleted,
+            reactions: m.reactions.clone(),
+            replies: m.replies.clone(),
+            rev: m.rev,
+        }
+    }
 }
 
 /// A room's entries, oldest first, with every message indexed by id.
@@ -231,6 +268,7 @@ impl Timeline {
                 action: m.action,
                 delivery: Delivery::Sent,
             },
+            rich: Rich::of(m),
         };
         let pending = self
             .entries
@@ -283,6 +321,7 @@ impl Timeline {
         let e = &mut self.entries[pos];
         e.id = Some(m.id);
         e.ts = m.ts;
+        e.rich = Rich::of(m);
         if let EntryKind::Msg { delivery, .. } = &mut e.kind {
             *delivery = Delivery::Sent;
         }
@@ -338,6 +377,7 @@ impl Timeline {
             local: None,
             ts,
             kind,
+            rich: Rich::default(),
         });
     }
 
@@ -360,7 +400,69 @@ impl Timeline {
                 action,
                 delivery: Delivery::Pending,
             },
+            rich: Rich::default(),
         });
+    }
+
+    /// Your pending reply to `parent`: shown with its quote at once.
+    pub(crate) fn set_pending_reply(&mut self, local: u64, parent: MessageId) {
+        if let Some(pos) = self.local_position(local) {
+            self.entries[pos].rich.reply_to = Some(parent);
+        }
+    }
+
+    /// Message `id`'s entry, to change in place (edits, deletes,
+    /// reactions): its position and id stay.
+    pub(crate) fn message_mut(&mut self, id: MessageId) -> Option<&mut Entry> {
+        let i = self.position(id)?;
+        self.entries.get_mut(i)
+    }
+
+    /// A live reply `m` in the thread rooted at `root`: the root's
+    /// summary counts it.
+    pub(crate) fn count_reply(&mut self, root: MessageId, m: &Message) {
+        if let Some(e) = self.message_mut(root) {
+            let s = e.rich.replies.get_or_insert(ThreadSummary {
+                count: 0,
+                last_from: String::new(),
+                last_ts: 0,
+            });
+            s.count += 1;
+            s.last_from.clone_from(&m.from);
+            s.last_ts = m.ts;
+            e.rich.rev = e.rich.rev.max(m.rev);
+        }
+    }
+
+    /// A copy of an entry held elsewhere (a thread's root, shown before
+    /// its page arrives), at the newest end.
+    pub(crate) fn push_copy(&mut self, e: &Entry) {
+        let pos = self.entries.len();
+        self.entries.push_back(e.clone());
+        if let Some(id) = e.id {
+            self.assign(pos, id);
+            self.newest = self.newest.max(id);
+        }
+    }
+
+    /// Forgets every entry and the newest id too: a page around an old
+    /// message starts the timeline over (see `app::rich`).
+    pub(crate) fn reset(&mut self) {
+        self.clear();
+        self.newest = 0;
+    }
+
+    /// Takes `m` as the current state of a message held here: body,
+    /// tombstone, reactions, summary. False if it is not held.
+    pub(crate) fn replace(&mut self, m: &Message) -> bool {
+        let Some(e) = self.message_mut(m.id) else {
+            return false;
+        };
+        if let EntryKind::Msg { body, .. } = &mut e.kind {
+            body.clone_from(&m.body);
+        }
+        e.rich = Rich::of(m);
+        true
     }
 
     /// Forgets every entry (`/clear`); the newest id seen stays, so a

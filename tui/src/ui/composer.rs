@@ -16,6 +16,21 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     if area.height == 0 {
         return;
     }
+    // A reply or an edit: its line first, the input below it.
+    let area = match &app.compose {
+        Some(compose) if area.height > 1 => {
+            let label = crate::app::text::display_text(&compose.label()).into_owned();
+            frame.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::styled("  ", theme.dim()),
+                    Span::styled(label, theme.fg(theme.accent)),
+                ])),
+                Rect::new(area.x, area.y, area.width, 1),
+            );
+            Rect::new(area.x, area.y + 1, area.width, area.height - 1)
+        }
+        _ => area,
+    };
     // Measured and drawn alike: what the terminals disagree on is shown
     // as plain letters (see `text::input_text`).
     let value = &*crate::app::text::input_text(app.composer.value());

@@ -22,7 +22,7 @@ mod composer;
 mod overlay;
 mod rooms;
 mod status;
-mod timeline;
+pub(crate) mod timeline;
 mod users;
 
 use std::hash::{Hash, Hasher};
@@ -89,6 +89,11 @@ pub struct Theme {
     pub prompt: Color,
     /// Lines that mention you or a highlight word.
     pub highlight: Color,
+    /// Reactions you made, under a message (others' are dim).
+    pub reaction: Color,
+    /// The message selected in selection mode (its background; `Reset`
+    /// draws it reversed, readable whatever the palette).
+    pub select_bg: Color,
     /// Presence: online (also "connected"), away (also "connecting"),
     /// busy.
     pub online: Color,
@@ -142,6 +147,8 @@ impl Theme {
             input: Color::Reset,
             prompt: Color::Reset,
             highlight: Color::Yellow,
+            reaction: Color::LightCyan,
+            select_bg: Color::Reset,
             online: Color::Green,
             away: Color::Yellow,
             busy: Color::Red,
@@ -188,6 +195,8 @@ impl Theme {
             input: Color::Reset,
             prompt: Color::Indexed(25),
             highlight: Color::Indexed(161),
+            reaction: Color::Indexed(25),
+            select_bg: Color::Indexed(153),
             online: Color::Indexed(28),
             away: Color::Indexed(130),
             busy: Color::Indexed(160),
@@ -247,6 +256,21 @@ impl Theme {
         } else {
             style.add_modifier(Modifier::REVERSED)
         }
+    }
+
+    /// The message selected in selection mode: its background, or
+    /// reversed without colours.
+    fn selection(&self) -> Style {
+        if self.color && self.select_bg != Color::Reset {
+            Style::default().bg(self.select_bg)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        }
+    }
+
+    /// A reaction you made: its colour, bold (bold alone without colours).
+    fn reaction_mine(&self) -> Style {
+        self.fg(self.reaction).add_modifier(Modifier::BOLD)
     }
 
     /// The text of a message that mentions you: the highlight colour

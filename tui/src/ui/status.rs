@@ -16,6 +16,14 @@ use crate::app::{App, ConnState};
 
 /// "bob is typing...", dim and italic, when anyone is.
 pub(super) fn draw_typing(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
+    // Selection mode: its keys, only those the server supports.
+    if let Some(hint) = app.select_hint() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(hint, theme.fg(theme.accent))),
+            area,
+        );
+        return;
+    }
     if let Some(line) = app.typing_line() {
         frame.render_widget(
             Paragraph::new(Line::styled(

@@ -59,11 +59,24 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     let on_screen = links(&plain, usize::from(body.width));
     let mut lines: Vec<Line<'_>> = vec![Line::from(""); pad];
     lines.extend(rows.into_iter().map(|(i, r)| {
-        let mention = match &room.entries[i].kind {
-            EntryKind::Msg { from, body, .. } => *from != app.user && app.mentions_me(body),
+        let entry = &room.entries[i];
+        let mention = match &entry.kind {
+            EntryKind::Msg { from, body, .. } => {
+                *from != app.user && !entry.rich.deleted && app.mentions_me(body)
+            }
             _ => false,
         };
-        row_line(r, theme, usize::from(body.width), &app.user, mention)
+        let line = row_line(r, theme, usize::from(body.width), &app.user, mention);
+        let line = if entry.rich.edited && !entry.rich.deleted {
+            dim_edited(line, theme)
+        } else {
+            line
+        };
+        if app.select.is_some() && app.select == entry.id {
+            line.patch_style(theme.selection())
+        } else {
+            line
+        }
     }));
     frame.render_widget(Paragraph::new(lines), body);
     hyperlink(frame.buffer_mut(), body, pad, &on_screen);
@@ -201,6 +214,21 @@ fn hyperlink(buf: &mut Buffer, area: Rect, pad: usize, links: &[Link]) {
     }
 }
 
+/// A message's last text row ends in ` (edited)`: that part dim.
+pub(super) fn dim_edited<'a>(mut line: Line<'a>, theme: &Theme) -> Line<'a> {
+    let Some(last) = line.spans.last_mut() else {
+        return line;
+    };
+    let Some(text) = last.content.strip_suffix(text::EDITED) else {
+        return line;
+    };
+    let text = text.to_owned();
+    let style = last.style;
+    *last = Span::styled(text, style);
+    line.spans.push(Span::styled(text::EDITED, theme.dim()));
+    line
+}
+
 /// `label` centred in a horizontal rule `width` columns wide.
 fn rule(label: &str, width: usize) -> String {
     let side = width.saturating_sub(label.width()) / 2;
@@ -214,7 +242,13 @@ fn rule(label: &str, width: usize) -> String {
 /// One row; `mention` when its message mentions you (or a highlight
 /// word), drawn in the highlight style so that it stands out. `me` names
 /// your own nick, which has its own colour.
-fn row_line<'a>(row: Row, theme: &Theme, width: usize, me: &str, mention: bool) -> Line<'a> {
+pub(super) fn row_line<'a>(
+    row: Row,
+    theme: &Theme,
+    width: usize,
+    me: &str,
+    mention: bool,
+) -> Line<'a> {
     let text_style = if mention {
         theme.highlight()
     } else {
@@ -232,7 +266,9 @@ fn row_line<'a>(row: Row, theme: &Theme, width: usize, me: &str, mention: bool) 
             action,
             text,
             delivery,
+            dim,
         } => {
+            let text_style = if dim { theme.dim() } else { text_style };
             let time_style = if mention {
                 theme.highlight_mark()
             } else {
@@ -266,6 +302,14 @@ fn row_line<'a>(row: Row, theme: &Theme, width: usize, me: &str, mention: bool) 
             Span::raw(" ".repeat(indent)),
             Span::styled(text, text_style),
         ]),
+        Row::Meta { indent, parts } => {
+            let mut spans = vec![Span::raw(" ".repeat(indent))];
+            spans.extend(parts.into_iter().map(|(text, tone)| match tone {
+                text::Tone::Dim => Span::styled(text, theme.dim()),
+                text::Tone::Mine => Span::styled(text, theme.reaction_mine()),
+            }));
+            Line::from(spans)
+        }
         Row::Hidden { time, text } => Line::styled(
             format!("{time} ·· {text}"),
             theme.dim().add_modifier(Modifier::ITALIC),
@@ -323,6 +367,7 @@ mod tests {
             action: false,
             text: text.into(),
             delivery: None,
+            dim: false,
         }
     }
 

@@ -3,15 +3,27 @@
 //!
 //! - `help.rs`: F1's keys and commands, scrolled;
 //! - `switcher.rs`: Ctrl+K's fuzzy filter over rooms and people;
-//! - `login.rs`: the login screen, when no source had credentials.
+//! - `login.rs`: the login screen, when no source had credentials;
+//! - `thread.rs`: a thread, with its own input line;
+//! - `search.rs`: search results, newest first;
+//! - `react.rs`: the reaction prompt.
+//!
+//! The last three use the switcher's bindings (Esc closes, Enter
+//! chooses, Up and Down move); the rest of their keys edit their text.
 
 pub mod help;
 pub mod login;
+pub mod react;
+pub mod search;
 pub mod switcher;
+pub mod thread;
 
 pub use help::Help;
 pub use login::LoginForm;
+pub use react::ReactPrompt;
+pub use search::SearchView;
 pub use switcher::{SWITCHER_ROWS, Switcher};
+pub use thread::ThreadView;
 
 use super::keys::Context;
 
@@ -24,6 +36,12 @@ pub enum Overlay {
     Switcher(Switcher),
     /// Asked for credentials when no source had any.
     Login(LoginForm),
+    /// A thread and its input line.
+    Thread(Box<ThreadView>),
+    /// Search results.
+    Search(Box<SearchView>),
+    /// Which reaction to add.
+    React(ReactPrompt),
 }
 
 impl Overlay {
@@ -33,7 +51,9 @@ impl Overlay {
         match self {
             Overlay::None => Context::Main,
             Overlay::Help(_) => Context::Help,
-            Overlay::Switcher(_) => Context::Switcher,
+            Overlay::Switcher(_) | Overlay::Thread(_) | Overlay::Search(_) | Overlay::React(_) => {
+                Context::Switcher
+            }
             Overlay::Login(_) => Context::Login,
         }
     }

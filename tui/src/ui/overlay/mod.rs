@@ -3,7 +3,10 @@
 
 mod help;
 mod login;
+mod react;
+mod search;
 mod switcher;
+mod thread;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -18,6 +21,9 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
         Overlay::Help(state) => help::draw(frame, app, theme, *state),
         Overlay::Switcher(s) => switcher::draw(frame, app, theme, s),
         Overlay::Login(form) => login::draw(frame, theme, form),
+        Overlay::Thread(view) => thread::draw(frame, app, theme, view),
+        Overlay::Search(view) => search::draw(frame, app, theme, view),
+        Overlay::React(prompt) => react::draw(frame, app, theme, prompt),
     }
 }
 
