@@ -15,7 +15,7 @@
 //! `NATTER_REQUIRE_E2E=1`, where a missing tmux fails it.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use natter::conn::{ConnectOptions, Connection, Incoming};
 use natter_server::admin;
@@ -26,25 +26,12 @@ use natter_shared::{Credential, Event, PresenceState, Request, Response};
 mod support;
 use support::{Tmux, have_tmux};
 
-/// Waits until the screen passes `test`, without blocking the runtime the
-/// in-process server runs on.
 async fn wait_until(tmux: &Tmux, what: &str, test: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let screen = tmux.capture();
-        if test(&screen) {
-            return screen;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the screen never showed {what}:\n{screen}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    tmux.screen_until(what, test).await
 }
 
 async fn wait_for(tmux: &Tmux, text: &str) -> String {
-    wait_until(tmux, text, |s| s.contains(text)).await
+    tmux.screen_with(text).await
 }
 
 async fn serve(dir: &Path, addr: std::net::SocketAddr) -> Running {

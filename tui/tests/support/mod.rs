@@ -95,6 +95,30 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// Waits up to 20 s until the screen passes `test`, sleeping on the
+    /// runtime (for tests whose server runs in this process); the screen.
+    pub async fn screen_until(&self, what: &str, test: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.capture();
+            if test(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {what}:\n{screen}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the screen shows `text` (see [`Tmux::screen_until`]).
+    pub async fn screen_with(&self, text: &str) -> String {
+        self.screen_until(text, |s| s.contains(text)).await
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd().arg("kill-server").status();

@@ -1,0 +1,164 @@
+//! Rich messaging where a user sees it: the real `natter` binary in a real
+//! terminal (tmux on a private `-L` socket), against a real natterd (the
+//! server library, in this process, on loopback), with a second client
+//! (the client library, as bob) on the other side.
+//!
+//! From the keyboard alice replies to bob's message, edits her reply,
+//! reacts to bob's message and deletes her reply; bob sees each change as
+//! its event. Bob's edit and reaction show on alice's screen as
+//! `(edited)` and a reactions line.
+//!
+//! Needs `tmux`: without it the test says why it skips, unless
+//! `NATTER_REQUIRE_E2E=1`, where a missing tmux fails it.
+
+use std::time::Duration;
+
+use natter::conn::{ConnectOptions, Connection, Events, Incoming};
+use natter_server::admin;
+use natter_server::embedded::Running;
+use natter_server::testing::{self, PASSWORD};
+use natter_shared::{Credential, Event, ReactOp};
+
+mod support;
+use support::{Tmux, have_tmux};
+
+/// Bob's next event that `pick` accepts, within 20 s.
+async fn bob_sees<T>(events: &mut Events, what: &str, pick: impl Fn(Event) -> Option<T>) -> T {
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(incoming) = events.recv().await {
+            if let Incoming::Event(e) = incoming
+                && let Some(t) = pick(e)
+            {
+                return Some(t);
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(t)) => t,
+        Ok(None) => panic!("bob's connection closed before {what}"),
+        Err(_) => panic!("bob never saw {what}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_edit_react_and_delete_are_seen_by_the_other_side() {
+    if !have_tmux() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("server");
+    for user in ["alice", "bob"] {
+        admin::add_user(&data, user, PASSWORD, false).unwrap();
+    }
+    let mut server = Running::start(testing::config(&data))
+        .await
+        .expect("natterd starts");
+    let addr = server.addr.to_string();
+    let (bob, mut events) = Connection::connect(&addr, &ConnectOptions::default())
+        .await
+        .unwrap();
+    bob.login("bob", Credential::PasswordOnly(PASSWORD.into()))
+        .await
+        .unwrap();
+    let (question, _) = bob
+        .send_message("#general", "when is the demo?", false)
+        .await
+        .unwrap();
+
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let command = support::natter_command(&home, "alice", &addr);
+    let tmux = Tmux::start(
+        format!("natter-rich-{}", std::process::id()),
+        120,
+        40,
+        &command,
+    );
+    tmux.screen_with("when is the demo?").await;
+
+    // Reply: Alt+Up selects bob's message, r, the text, Enter.
+    tmux.key("M-Up");
+    tmux.screen_with("reply").await;
+    tmux.keys("r");
+    tmux.screen_with("replying to bob").await;
+    tmux.enter("at three");
+    let reply = bob_sees(&mut events, "alice's reply", |e| match e {
+        Event::Message(m) if m.from == "alice" => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (reply.body.as_str(), reply.reply_to),
+        ("at three", Some(question))
+    );
+    tmux.screen_with("↳ bob: when is the demo?").await;
+
+    // Edit her reply: Alt+Up selects it (the newest), e, a new text.
+    tmux.key("M-Up");
+    tmux.keys("e");
+    tmux.screen_with("editing your message").await;
+    tmux.key("C-u");
+    tmux.enter("at four");
+    let (id, body) = bob_sees(&mut events, "the edit", |e| match e {
+        Event::Edited { id, body, .. } => Some((id, body)),
+        _ => None,
+    })
+    .await;
+    assert_eq!((id, body.as_str()), (reply.id, "at four"));
+    tmux.screen_until("the edited reply", |s| {
+        s.contains("at four") && s.contains("(edited)")
+    })
+    .await;
+
+    // React to bob's message: Alt+Up, Up to it, +, a shortcode, Enter.
+    tmux.key("M-Up");
+    tmux.key("Up");
+    tmux.keys("+");
+    tmux.keys(":tada:");
+    tmux.key("Enter");
+    let (id, key, user, on) = bob_sees(&mut events, "alice's reaction", |e| match e {
+        Event::Reaction {
+            id, key, user, on, ..
+        } => Some((id, key, user, on)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (id, key.as_str(), user.as_str(), on),
+        (question, "🎉", "alice", true)
+    );
+    tmux.screen_with("🎉 1").await;
+    // Selection stays after a reaction (to add another); Esc leaves it.
+    tmux.key("Escape");
+
+    // Bob edits his question and reacts to her reply: alice sees both.
+    bob.edit("#general", question, "when is the demo, today?")
+        .await
+        .unwrap();
+    bob.react("#general", reply.id, "👍", ReactOp::Add)
+        .await
+        .unwrap();
+    tmux.screen_until("bob's edit and reaction", |s| {
+        s.contains("when is the demo, today?") && s.contains("👍 1")
+    })
+    .await;
+
+    // Delete her reply: Alt+Up, d, y.
+    tmux.key("M-Up");
+    tmux.keys("d");
+    tmux.screen_with("y/n").await;
+    tmux.keys("y");
+    let (id, by) = bob_sees(&mut events, "the delete", |e| match e {
+        Event::Deleted { id, by, .. } => Some((id, by)),
+        _ => None,
+    })
+    .await;
+    assert_eq!((id, by.as_str()), (reply.id, "alice"));
+    let screen = tmux.screen_with("message deleted").await;
+    assert!(!screen.contains("at four"), "{screen}");
+
+    tmux.enter("/quit");
+    server.stop().await.expect("natterd stopped");
+}
