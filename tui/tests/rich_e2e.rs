@@ -6,7 +6,9 @@
 //! From the keyboard alice replies to bob's message, edits her reply,
 //! reacts to bob's message and deletes her reply; bob sees each change as
 //! its event. Bob's edit and reaction show on alice's screen as
-//! `(edited)` and a reactions line.
+//! `(edited)` and a reactions line. Alice posts in a thread from its
+//! overlay (the reply stays out of the room's timeline) and finds a
+//! message with `/search`.
 //!
 //! Needs `tmux`: without it the test says why it skips, unless
 //! `NATTER_REQUIRE_E2E=1`, where a missing tmux fails it.
@@ -158,6 +160,47 @@ async fn reply_edit_react_and_delete_are_seen_by_the_other_side() {
     assert_eq!((id, by.as_str()), (reply.id, "alice"));
     let screen = tmux.screen_with("message deleted").await;
     assert!(!screen.contains("at four"), "{screen}");
+
+    // A thread: t on bob's question (above the tombstone) opens it; its
+    // own input posts in it.
+    tmux.key("M-Up");
+    tmux.key("Up");
+    tmux.keys("t");
+    tmux.screen_with("thread").await;
+    tmux.enter("slides are ready");
+    let in_thread = bob_sees(&mut events, "alice's thread reply", |e| match e {
+        Event::Message(m) if m.from == "alice" => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (in_thread.body.as_str(), in_thread.thread),
+        ("slides are ready", Some(question))
+    );
+    tmux.key("Escape");
+    // The reply stays in its thread; the root counts it.
+    let screen = tmux.screen_with("1 reply").await;
+    assert!(!screen.contains("slides are ready"), "{screen}");
+
+    // Search: /search opens the results, Enter goes to the message.
+    bob.send_message("#general", "unrelated chatter", false)
+        .await
+        .unwrap();
+    tmux.screen_with("unrelated chatter").await;
+    tmux.enter("/search demo");
+    let results = tmux
+        .screen_until("one result for demo", |s| {
+            s.contains(" search · ") && s.contains("1 result")
+        })
+        .await;
+    assert!(results.contains("bob: when is the demo"), "{results}");
+    assert!(!results.contains("bob: unrelated chatter"), "{results}");
+    tmux.key("Enter");
+    tmux.screen_until("the chosen result in its room", |s| {
+        !s.contains(" search · ") && s.contains("when is the demo, today?")
+    })
+    .await;
+    tmux.key("Escape");
 
     tmux.enter("/quit");
     server.stop().await.expect("natterd stopped");
