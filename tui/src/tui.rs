@@ -436,6 +436,7 @@ where
                 Effect::Copy { text } => {
                     let _ = out.write_all(osc52(&text).as_bytes());
                     let _ = out.flush();
+                    app.note("copied to the clipboard (OSC 52; if your terminal allows it)");
                 }
                 Effect::Notify { title, body } => {
                     if let Some(bytes) = notifier.notify(&title, &body) {

@@ -952,6 +952,14 @@ impl App {
             .find(|r| r.entries.local_position(local).is_some())
         {
             room.entries.confirm(local, result);
+        } else if let Err(why) = result {
+            // A thread reply has no pending entry: its failure is said
+            // in the thread, and in the room.
+            let text = format!("✗ not sent: {why}");
+            if let Overlay::Thread(t) = &mut self.overlay {
+                t.error = Some(text.clone());
+            }
+            self.error(text::now_ms(), text);
         }
     }
 

@@ -753,3 +753,82 @@ fn a_gone_message_says_so() {
     );
     assert_eq!(last_error(&app), "offline; try again once connected");
 }
+
+#[test]
+fn a_since_catch_up_fills_inside_what_is_held_and_ignores_what_is_older() {
+    let mut app = App::new("chat:7878", "alice", Settings::default());
+    let all: Vec<String> = features::ALL.iter().map(|f| (*f).to_owned()).collect();
+    app.on_welcome(&all);
+    app.on_online(&session());
+    let page: Vec<Message> = [5, 6, 8]
+        .iter()
+        .map(|id| with_rev(msg(*id, "#general", "bob", "x"), *id))
+        .collect();
+    app.on_reply(
+        Then::History {
+            room: "#general".into(),
+            older: true,
+        },
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages: page,
+            more: true,
+            rev: 8,
+        }),
+        0,
+    );
+    let old = with_rev(msg(2, "#general", "bob", "old, edited"), 9);
+    let gap = with_rev(msg(7, "#general", "carol", "in between"), 10);
+    let effects = app.on_reply(
+        Then::Rich(Pending::Since {
+            room: "#general".into(),
+        }),
+        Ok(Response::Messages {
+            room: "#general".into(),
+            messages: vec![old, gap],
+            more: true,
+            rev: 12,
+        }),
+        0,
+    );
+    let ids: Vec<_> = app
+        .room()
+        .unwrap()
+        .entries
+        .iter()
+        .filter_map(|e| e.id)
+        .collect();
+    assert_eq!(ids, [5, 6, 7, 8], "no ghost of 2, 7 in its place");
+    // More to come: the next page starts after the last revision applied.
+    let (req, _) = the_request(&effects);
+    assert!(matches!(
+        req,
+        Request::History {
+            query: HistoryQuery {
+                since: Some(10),
+                ..
+            },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_failed_thread_reply_says_so() {
+    let mut app = rich_app();
+    app.open_thread("#general", 1, 0);
+    type_text(&mut app, "lost", Instant::now());
+    let effects = press(&mut app, KeyCode::Enter);
+    let local = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Send { local, .. } => Some(*local),
+            _ => None,
+        })
+        .unwrap();
+    app.on_sent(local, Err("too fast".into()));
+    let Overlay::Thread(t) = &app.overlay else {
+        panic!("closed");
+    };
+    assert_eq!(t.error.as_deref(), Some("✗ not sent: too fast"));
+}
