@@ -726,7 +726,9 @@ impl App {
         room.typing.remove(&m.from);
         let own = m.from == self.user;
         let hidden = !own && self.safety.is_blocked(&m.from);
-        if !room.insert_message(m, &self.user, &self.nonces, hidden, true) {
+        // A thread reply is not in the timeline, but it counts and
+        // notifies in its room as the server counts it.
+        if !room.insert_message(m, &self.user, &self.nonces, hidden, true) && m.thread.is_none() {
             return effects;
         }
         if hidden {

@@ -78,6 +78,11 @@ pub struct Room {
     pub rev: natter_shared::Rev,
     /// Your role here (who may delete others' messages).
     pub role: natter_shared::Role,
+    /// The newest thread reply seen live: replies stay out of the
+    /// timeline, but the server counts them unread in the room, so viewing
+    /// the room at its bottom (where their roots' summaries show) reads
+    /// them too.
+    pub thread_newest: MessageId,
 }
 
 impl Room {
@@ -107,6 +112,7 @@ impl Room {
             recent: Vec::new(),
             rev: 0,
             role: state.role,
+            thread_newest: 0,
         }
     }
 
@@ -138,6 +144,7 @@ impl Room {
             // comes with its summary as it is; a live reply counts.
             if live {
                 self.entries.count_reply(root, m);
+                self.thread_newest = self.thread_newest.max(m.id);
             }
             return false;
         }

@@ -283,6 +283,32 @@ fn thread_replies_stay_out_of_the_timeline_and_count_on_the_root() {
 }
 
 #[test]
+fn thread_replies_count_and_notify_in_their_room_and_viewing_reads_them() {
+    let mut app = rich_app();
+    // #general is on screen at its bottom: a reply in one of its threads
+    // is read at once, with its own id, as the server counts it.
+    let mut reply = with_rev(msg(5, "#general", "bob", "a reply"), 5);
+    reply.thread = Some(1);
+    let effects = app.on_event(Event::Message(reply), Instant::now());
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Request {
+            req: Request::MarkRead { room, id: 5 }, ..
+        } if room == "#general")),
+        "{effects:?}"
+    );
+    // Elsewhere it counts, and a mention in a thread notifies.
+    let mut elsewhere = with_rev(msg(6, "#rust", "bob", "@alice look"), 6);
+    elsewhere.thread = Some(2);
+    let effects = app.on_event(Event::Message(elsewhere), Instant::now());
+    let rust = app.rooms.by_name("#rust").unwrap();
+    assert_eq!((rust.unread, rust.mentions), (1, 1));
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Notify { .. })),
+        "{effects:?}"
+    );
+}
+
+#[test]
 fn a_thread_opens_shows_its_replies_and_sends_inside_it() {
     let mut app = rich_app();
     app.on_key(alt(KeyCode::Up), Instant::now(), 0);

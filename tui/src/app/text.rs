@@ -818,7 +818,7 @@ impl Layout<'_> {
     pub fn newest_shown(room: &Room) -> MessageId {
         let n = room.entries.len();
         let Some(s) = room.scroll else {
-            return room.entries.newest();
+            return room.entries.newest().max(room.thread_newest);
         };
         let bottom = n.saturating_sub(1 + s.anchor);
         (0..=bottom)
