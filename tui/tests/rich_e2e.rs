@@ -37,11 +37,9 @@ async fn bob_sees<T>(events: &mut Events, what: &str, pick: impl Fn(Event) -> Op
         None
     })
     .await;
-    match found {
-        Ok(Some(t)) => t,
-        Ok(None) => panic!("bob's connection closed before {what}"),
-        Err(_) => panic!("bob never saw {what}"),
-    }
+    found
+        .unwrap_or_else(|_| panic!("bob never saw {what}"))
+        .unwrap_or_else(|| panic!("bob's connection closed before {what}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,6 +27,25 @@ pub use thread::ThreadView;
 
 use super::keys::Context;
 
+/// A key typed into an overlay's one-line input: Backspace deletes the
+/// last character, a plain character (no Ctrl or Alt) is added. Whether
+/// `input` changed.
+pub(crate) fn edit_line(input: &mut String, key: &crossterm::event::KeyEvent) -> bool {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    match key.code {
+        KeyCode::Backspace => input.pop().is_some(),
+        KeyCode::Char(c)
+            if !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+        {
+            input.push(c);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// The overlay open, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {

@@ -2,7 +2,7 @@
 //! with Tab completing it over `app::emoji`, or 1-9 picking one of your
 //! last used reactions. Enter reacts (a toggle), Esc closes.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use natter_shared::MessageId;
 
 use crate::app::emoji;
@@ -75,17 +75,9 @@ impl ReactPrompt {
                     self.completion = Some((list, i));
                 }
             }
-            KeyCode::Backspace => {
-                self.input.pop();
+            _ => {
+                super::edit_line(&mut self.input, &key);
             }
-            KeyCode::Char(c)
-                if !key
-                    .modifiers
-                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-            {
-                self.input.push(c);
-            }
-            _ => {}
         }
         Outcome::Open
     }

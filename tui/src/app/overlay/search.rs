@@ -2,7 +2,7 @@
 //! first below it. Enter runs a changed query, or jumps to the result
 //! chosen; PgDn on the last result fetches the next page.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent};
 use natter_shared::SearchHit;
 
 use crate::app::keys::Action;
@@ -67,17 +67,9 @@ impl SearchView {
                 self.selected = (self.selected + 10).min(last);
             }
             KeyCode::PageUp => self.selected = self.selected.saturating_sub(10),
-            KeyCode::Backspace => {
-                self.query.pop();
+            _ => {
+                super::edit_line(&mut self.query, &key);
             }
-            KeyCode::Char(c)
-                if !key
-                    .modifiers
-                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-            {
-                self.query.push(c);
-            }
-            _ => {}
         }
         Outcome::Open
     }

@@ -2,7 +2,7 @@
 //! with `HistoryQuery::thread`), live replies as they come, and its own
 //! input line, whose Enter posts inside the thread.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 use natter_shared::MessageId;
 
 use crate::app::keys::Action;
@@ -62,19 +62,7 @@ impl ThreadView {
             }
             _ => {}
         }
-        match key.code {
-            KeyCode::Backspace => {
-                self.input.pop();
-            }
-            KeyCode::Char(c)
-                if !key
-                    .modifiers
-                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-            {
-                self.input.push(c);
-            }
-            _ => {}
-        }
+        super::edit_line(&mut self.input, &key);
         Outcome::Open
     }
 
