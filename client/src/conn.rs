@@ -190,6 +190,16 @@ impl Drop for Tasks {
     }
 }
 
+/// Where a message goes besides its room: the message it replies to, the
+/// thread it is posted in, and whether it calls the whole room to
+/// attention (`--priority high`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub reply_to: Option<MessageId>,
+    pub thread: Option<MessageId>,
+    pub attention: bool,
+}
+
 /// A handle to one live connection. Cheap to clone; the connection closes
 /// when the last clone is dropped or [`Connection::close`] is called.
 #[derive(Clone)]
@@ -416,6 +426,7 @@ impl Connection {
                 nonce: None,
                 reply_to: None,
                 thread: None,
+                attention: false,
             })
             .await?
         {
@@ -424,19 +435,19 @@ impl Connection {
         }
     }
 
-    /// Posts a message that replies to another (`reply_to`), or goes into
-    /// a thread (`thread`, the root's id), or both; returns its id and
+    /// Posts a message placed as `place` says: a reply to another, in a
+    /// thread, calling the whole room to attention; returns its id and
     /// server timestamp once stored.
     ///
     /// # Errors
     /// As [`Connection::send_message`]; `no_such_message` when the parent
-    /// or root is not a message of `room` you may see.
-    pub async fn send_reply(
+    /// or root is not a message of `room` you may see; `forbidden` for
+    /// attention from someone who is no moderator of the room.
+    pub async fn send_placed(
         &self,
         room: &str,
         body: &str,
-        reply_to: Option<MessageId>,
-        thread: Option<MessageId>,
+        place: Placement,
     ) -> Result<(MessageId, i64), ClientError> {
         match self
             .request(Request::Send {
@@ -444,8 +455,9 @@ impl Connection {
                 body: body.to_owned(),
                 action: false,
                 nonce: None,
-                reply_to,
-                thread,
+                reply_to: place.reply_to,
+                thread: place.thread,
+                attention: place.attention,
             })
             .await?
         {

@@ -44,6 +44,6 @@ pub mod supervisor;
 pub mod transport;
 
 pub use backoff::Backoff;
-pub use conn::{ConnectOptions, Connection, Disconnect, Events, Incoming, Welcome};
+pub use conn::{ConnectOptions, Connection, Disconnect, Events, Incoming, Placement, Welcome};
 pub use error::ClientError;
 pub use supervisor::{Status, Supervisor, SupervisorConfig, Update};

@@ -86,7 +86,8 @@ pub fn add_user(
     password: &str,
     admin: bool,
 ) -> Result<(), AdminError> {
-    let name = user_name(name)?;
+    let name = natter_shared::names::new_account_name(name)
+        .map_err(|e| AdminError::BadName(e.to_string()))?;
     let hash = hash(password)?;
     Ok(open(data_dir)?.add_user(&name, &hash, admin)?)
 }

@@ -177,6 +177,11 @@ pub struct LimitsConfig {
     pub searches_per_sec: f64,
     /// Searches one user may burst (token bucket size).
     pub search_burst: f64,
+    /// Messages per hour that may call a whole room to attention (`@room`,
+    /// `--priority high`), per room, whoever sends them (burst and refill
+    /// alike). Each one notifies every member; 0 turns room-wide attention
+    /// off.
+    pub attention_per_room_per_hour: u32,
 }
 
 impl Default for LimitsConfig {
@@ -212,6 +217,7 @@ impl Default for LimitsConfig {
             max_reaction_keys: 20,
             searches_per_sec: 1.0,
             search_burst: 10.0,
+            attention_per_room_per_hour: 12,
         }
     }
 }

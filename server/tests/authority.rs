@@ -210,6 +210,7 @@ fn rows() -> Vec<Row> {
                 nonce: None,
                 reply_to: None,
                 thread: None,
+                attention: false,
             },
             nli(),
             AsMissing,

@@ -71,6 +71,7 @@ async fn first_request_must_be_hello_and_login_comes_before_anything_else() {
             nonce: None,
             reply_to: None,
             thread: None,
+            attention: false,
         },
         Request::History {
             room: "#general".into(),
@@ -367,6 +368,7 @@ async fn oversized_truncated_and_garbage_frames_harm_no_one_else() {
             nonce: None,
             reply_to: None,
             thread: None,
+            attention: false,
         },
     })
     .unwrap();
@@ -513,6 +515,7 @@ async fn shutdown_tells_clients_with_a_reconnect_hint() {
                 nonce: None,
                 reply_to: None,
                 thread: None,
+                attention: false,
             })
             .await;
     }

@@ -92,6 +92,7 @@ async fn sender(addr: SocketAddr, sender: usize, first_seq: u64) -> Vec<(u64, u6
                 nonce: None,
                 reply_to: None,
                 thread: None,
+                attention: false,
             };
             if framed
                 .send(&ClientFrame { id: next_id, req })

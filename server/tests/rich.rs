@@ -27,6 +27,7 @@ async fn post(
             nonce: None,
             reply_to,
             thread,
+            attention: false,
         })
         .await?;
     match res {

@@ -91,6 +91,7 @@ async fn fan_out_to_many_clients_keeps_per_sender_order() {
                     nonce: None,
                     reply_to: None,
                     thread: None,
+                    attention: false,
                 })
                 .await;
         }
@@ -186,6 +187,7 @@ async fn private_rooms_and_direct_conversations_stay_private() {
                 nonce: None,
                 reply_to: None,
                 thread: None,
+                attention: false,
             },
             history(room, None, None, 10),
             Request::Join { room: room.into() },
@@ -1227,6 +1229,7 @@ async fn batched_fan_out_keeps_id_order_and_sent_first() {
                 nonce: None,
                 reply_to: None,
                 thread: None,
+                attention: false,
             })
             .await;
         requests.push(id);
@@ -1277,6 +1280,7 @@ async fn two_sessions_sending_the_same_text_at_once_each_get_their_own_nonce() {
         nonce: Some(nonce.into()),
         reply_to: None,
         thread: None,
+        attention: false,
     };
     // Both in flight before either is answered: the store may commit them
     // in one batch, in either order.

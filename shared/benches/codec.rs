@@ -45,6 +45,7 @@ fn send_request() -> ClientFrame {
             nonce: None,
             reply_to: None,
             thread: None,
+            attention: false,
         },
     }
 }

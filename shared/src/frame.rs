@@ -200,6 +200,11 @@ pub enum Request {
         reply_to: Option<MessageId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         thread: Option<MessageId>,
+        /// Notify the whole room, as `@room` in the body does (feature
+        /// `attention`; `natter --send --priority high`): for moderators
+        /// only, refused in direct conversations, and rate-limited per room.
+        #[serde(default, skip_serializing_if = "is_false")]
+        attention: bool,
     },
     /// Replace the body of your own message `id` (feature `edits`). The
     /// server keeps only the new body, and stamps `edited_at`.
@@ -866,6 +871,10 @@ pub struct Message {
     /// itself (0 from servers without `changes`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rev: Rev,
+    /// A moderator notified the whole room with it (`@room`, or a `Send`
+    /// with `attention`): it counts as a mention for every member.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub attention: bool,
 }
 
 /// One reaction key on a message, and who used it, in the order they did.
@@ -1082,6 +1091,8 @@ pub mod features {
     pub const CHANGES: &str = "changes";
     /// `HistoryQuery.around`.
     pub const AROUND: &str = "around";
+    /// Room-wide attention: `@room` and `Send.attention`, `Message.attention`.
+    pub const ATTENTION: &str = "attention";
     /// Every feature name this build knows, in the order servers list them.
     pub const ALL: &[&str] = &[
         DIRECT,
@@ -1105,6 +1116,7 @@ pub mod features {
         SEARCH,
         CHANGES,
         AROUND,
+        ATTENTION,
     ];
 }
 

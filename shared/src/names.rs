@@ -77,6 +77,8 @@ pub enum NameError {
     DisplayTooLong(usize),
     #[error("a display name cannot contain control or bidi characters")]
     DisplayUnsafe,
+    #[error("user name {0:?} is reserved: @{0} notifies a whole room")]
+    Reserved(String),
 }
 
 /// What a room argument names.
@@ -200,6 +202,38 @@ pub fn mentions_user(body: &str, user: &str) -> bool {
     })
 }
 
+/// The name that mentions a whole room: `@room`, like Slack's
+/// `@channel`. No account may take it (see [`new_account_name`]).
+pub const ROOM_MENTION: &str = "room";
+
+/// Whether `body` calls the whole room to attention: `@room` where a word
+/// starts (not `room:` at the start of a line, which reads as addressing
+/// someone). Whether the author may do so is the server's to say.
+#[must_use]
+pub fn mentions_room(body: &str) -> bool {
+    body.as_bytes()
+        .windows(5)
+        .any(|w| w.eq_ignore_ascii_case(b"@room"))
+        && body
+            .split('\n')
+            .any(|line| at_names(line).any(|name| name.eq_ignore_ascii_case(ROOM_MENTION)))
+}
+
+/// Checks a name for a new account: a valid user name, and not one that
+/// means something else in a message ([`ROOM_MENTION`]). Existing accounts
+/// keep logging in with [`normalize_user`].
+///
+/// # Errors
+/// [`NameError::User`] for an invalid name, [`NameError::Reserved`] for a
+/// reserved one.
+pub fn new_account_name(s: &str) -> Result<String, NameError> {
+    let name = normalize_user(s)?;
+    if name == ROOM_MENTION {
+        return Err(NameError::Reserved(name));
+    }
+    Ok(name)
+}
+
 /// Whether `word` occurs in `text` as a whole word, ignoring case (Unicode
 /// simple case folding, letter by letter): `deploy` is in "Deploy done!"
 /// but not in "deployed". A word ends where a letter, digit or `_` would
@@ -265,6 +299,22 @@ fn at_names(line: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_room_calls_the_whole_room_and_room_is_no_new_account() {
+        for yes in ["@room deploy failed", "look @ROOM!", "a\nb @room"] {
+            assert!(mentions_room(yes), "{yes}");
+        }
+        for no in ["room: hello", "@roomy", "mail@room", "@rooms", "the room", ""] {
+            assert!(!mentions_room(no), "{no}");
+        }
+        assert_eq!(
+            new_account_name("Room"),
+            Err(NameError::Reserved("room".into()))
+        );
+        assert_eq!(new_account_name("roomba").as_deref(), Ok("roomba"));
+        assert!(matches!(new_account_name("9x"), Err(NameError::User(_))));
+    }
 
     #[test]
     fn reaction_keys_are_one_emoji_or_a_shortcode() {

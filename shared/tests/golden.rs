@@ -131,6 +131,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                 nonce: None,
                 reply_to: None,
                 thread: None,
+                attention: false,
             },
         ),
         (
@@ -142,6 +143,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                 nonce: Some("n-2".into()),
                 reply_to: Some(43),
                 thread: Some(40),
+                attention: false,
             },
         ),
         (
@@ -228,6 +230,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                 nonce: Some("n-1".into()),
                 reply_to: None,
                 thread: None,
+                attention: false,
             },
         ),
         (

@@ -64,6 +64,7 @@ fn request() -> impl Strategy<Value = Request> {
                 nonce,
                 reply_to: None,
                 thread: None,
+                attention: false,
             }
         ),
         (

@@ -78,6 +78,10 @@ pub struct Cli {
     /// With --send: post in the thread rooted at message ID
     #[arg(long, requires = "send", value_name = "ID")]
     pub thread: Option<u64>,
+    /// With --send: `high` notifies every member of the room, as @room in
+    /// the text does (room moderators only)
+    #[arg(long, requires = "send", value_name = "LEVEL")]
+    pub priority: Option<Priority>,
     /// With --send: print the stored message's id on stdout
     #[arg(long, requires = "send")]
     pub print_id: bool,
@@ -90,6 +94,15 @@ pub struct Cli {
     pub local: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `--priority`: how loudly a `--send` calls the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Priority {
+    /// An ordinary message
+    Normal,
+    /// Notify every member of the room (room moderators only)
+    High,
 }
 
 #[derive(Debug, Subcommand)]

@@ -71,8 +71,9 @@ where
 /// The `--json` form of a message: `type` ("message"), `id`, `ts`
 /// (milliseconds since the epoch), `room`, `from`, `body`, `action` (true
 /// for `/me`), then `reply_to` and `thread` (ids or null), `edited`
-/// (bool), `deleted` (bool; the body is then ""), and `reactions` (a map
-/// from key to the users who used it), on one line. The body is exact:
+/// (bool), `deleted` (bool; the body is then ""), `reactions` (a map
+/// from key to the users who used it), and `attention` (true when a
+/// moderator called the whole room with it, `@room`), on one line. The body is exact:
 /// JSON's escapes keep it safe.
 #[must_use]
 pub fn json_line(msg: &Message) -> String {
@@ -90,6 +91,7 @@ pub fn json_line(msg: &Message) -> String {
         edited: bool,
         deleted: bool,
         reactions: BTreeMap<&'a str, &'a [String]>,
+        attention: bool,
     }
     to_json(&Line {
         r#type: "message",
@@ -108,6 +110,7 @@ pub fn json_line(msg: &Message) -> String {
             .iter()
             .map(|r| (r.key.as_str(), r.users.as_slice()))
             .collect(),
+        attention: msg.attention,
     })
 }
 
@@ -322,6 +325,7 @@ mod tests {
             keys,
             [
                 "action",
+                "attention",
                 "body",
                 "deleted",
                 "edited",

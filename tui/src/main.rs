@@ -118,6 +118,7 @@ fn run_script(
         let place = script::Placement {
             reply_to: cli.reply_to,
             thread: cli.thread,
+            attention: cli.priority == Some(cli::Priority::High),
         };
         let (id, _) = runtime.block_on(script::send(ctx, room, &body, place))?;
         if cli.print_id {

@@ -166,13 +166,9 @@ where
     }
 }
 
-/// Where a `--send` goes besides its room: the message it replies to and
-/// the thread it is posted in.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Placement {
-    pub reply_to: Option<MessageId>,
-    pub thread: Option<MessageId>,
-}
+/// Where a `--send` goes besides its room (`--reply-to`, `--thread`,
+/// `--priority high`).
+pub use natter_client::Placement;
 
 /// `natter --send ROOM`: posts `body` to `room` (joining a public room if
 /// needed) and returns once the server acknowledges it as stored.
@@ -200,6 +196,8 @@ pub async fn send(
         Some("replies")
     } else if place.thread.is_some() && lacks(features::THREADS) {
         Some("threads")
+    } else if place.attention && lacks(features::ATTENTION) {
+        Some("room-wide attention (--priority high)")
     } else {
         None
     };
@@ -211,7 +209,7 @@ pub async fn send(
         )));
     }
     let sent = joining(&conn, &room, || {
-        conn.send_reply(&room, body, place.reply_to, place.thread)
+        conn.send_placed(&room, body, place)
     })
     .await?;
     conn.close();

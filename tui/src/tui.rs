@@ -105,6 +105,7 @@ fn spawn_sender(conn: Connection, done: mpsc::UnboundedSender<Done>) -> mpsc::Un
                 nonce: Some(job.nonce.clone()),
                 reply_to: job.reply_to,
                 thread: job.thread,
+                attention: false,
             };
             let result = match conn.request(req).await {
                 Ok(Response::Sent { id, ts, .. }) => Done::Sent(job.local, Ok((id, ts))),

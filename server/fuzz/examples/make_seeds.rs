@@ -52,6 +52,7 @@ fn send(room: &str, body: &str) -> Request {
         nonce: None,
         reply_to: None,
         thread: None,
+        attention: false,
     }
 }
 
@@ -439,6 +440,7 @@ fn server_requests(dir: &Path) -> usize {
                     nonce: Some("n-1".into()),
                     reply_to: None,
                     thread: None,
+                    attention: false,
                 },
             ),
             p(3, send("#general", "@bob ping")),
@@ -649,6 +651,7 @@ fn server_requests(dir: &Path) -> usize {
                     nonce: None,
                     reply_to: Some(1),
                     thread: None,
+                    attention: false,
                 },
             ),
             p(
@@ -660,6 +663,7 @@ fn server_requests(dir: &Path) -> usize {
                     nonce: None,
                     reply_to: None,
                     thread: Some(1),
+                    attention: false,
                 },
             ),
             p(

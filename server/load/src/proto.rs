@@ -60,6 +60,7 @@ impl Proto {
                         nonce: None,
                         reply_to: None,
                         thread: None,
+                        attention: false,
                     },
                 };
                 // A bench payload is far below the frame cap.

@@ -149,9 +149,12 @@ impl Hub {
                     continue;
                 }
                 m.unread += 1;
-                if !mentioned.is_empty()
-                    && let Some(u) = self.users.get(uid)
-                    && mentioned.iter().any(|n| **n == *u.name)
+                if msg.attention
+                    || (!mentioned.is_empty()
+                        && self
+                            .users
+                            .get(uid)
+                            .is_some_and(|u| mentioned.iter().any(|n| **n == *u.name)))
                 {
                     m.mentions += 1;
                 }
@@ -165,10 +168,11 @@ impl Hub {
                         && msg.id > m.last_read
                     {
                         m.unread = m.unread.saturating_sub(1);
-                        if self
-                            .users
-                            .get(uid)
-                            .is_some_and(|u| mentioned.iter().any(|n| **n == *u.name))
+                        if msg.attention
+                            || self
+                                .users
+                                .get(uid)
+                                .is_some_and(|u| mentioned.iter().any(|n| **n == *u.name))
                         {
                             m.mentions = m.mentions.saturating_sub(1);
                         }

@@ -3,9 +3,13 @@
 
 use std::time::Instant;
 
+use natter_shared::Role;
+use natter_shared::names;
+
 use super::{
     Arc, ErrorCode, ErrorReply, Hub, MAX_NONCE_LEN, NewMessage, Origin, SendPlan, err, no_such_room,
 };
+use crate::auth::TokenBucket;
 
 impl Hub {
     /// Checks a message body, sent or edited: not blank, and within
@@ -25,6 +29,79 @@ impl Hub {
             ));
         }
         Ok(())
+    }
+
+    /// Whether a message calls the whole room to attention, and whether it
+    /// may: asked for (`explicit`) or written (`@room`), by a moderator or
+    /// owner of the room (or an admin), within the room's rate. A direct
+    /// conversation has no room-wide attention: both people are notified
+    /// anyway, so `@room` there is plain text and `explicit` is refused.
+    ///
+    /// # Errors
+    /// `invalid` in a direct conversation, `forbidden` for a member who is
+    /// no moderator, `rate_limited` past
+    /// `limits.attention_per_room_per_hour`.
+    pub fn check_attention(
+        &mut self,
+        session: u64,
+        room_id: i64,
+        explicit: bool,
+        body: &str,
+    ) -> Result<bool, ErrorReply> {
+        let Some(room) = self.rooms.get(&room_id) else {
+            return Ok(false);
+        };
+        if room.direct.is_some() {
+            if explicit {
+                return Err(err(
+                    ErrorCode::Invalid,
+                    "a direct conversation has no room-wide attention: the other person is notified anyway",
+                ));
+            }
+            return Ok(false);
+        }
+        if !explicit && !names::mentions_room(body) {
+            return Ok(false);
+        }
+        let user = self.logged_in(session)?;
+        let shown = format!("#{}", room.name);
+        let moderator = room
+            .members
+            .get(&user)
+            .is_some_and(|m| m.role >= Role::Moderator);
+        if !moderator && !self.is_admin(user) {
+            return Err(err(
+                ErrorCode::Forbidden,
+                format!(
+                    "only moderators and owners of {shown} may notify the whole room (@room); \
+                     write it without the @ to send it as text"
+                ),
+            ));
+        }
+        let n = self.config.limits.attention_per_room_per_hour;
+        if n == 0 {
+            return Err(err(
+                ErrorCode::Forbidden,
+                "room-wide attention (@room) is turned off on this server",
+            ));
+        }
+        let rate = self
+            .attention
+            .entry(room_id)
+            .or_insert_with(|| TokenBucket::new(f64::from(n) / 3600.0, f64::from(n)));
+        rate.take().map_err(|wait| {
+            let ms = wait.as_millis().max(1) as u64;
+            ErrorReply {
+                code: ErrorCode::RateLimited,
+                message: format!(
+                    "{shown} was called to attention {n} times this hour already; \
+                     try again in {} min, or send it without @room",
+                    ms.div_ceil(60_000)
+                ),
+                retry_after_ms: Some(ms),
+            }
+        })?;
+        Ok(true)
     }
 
     /// Validates a send and prepares the message for the store.
@@ -73,6 +150,7 @@ impl Hub {
             ts: crate::store::now_ms(),
             reply_to: None,
             thread: None,
+            attention: false,
             origin: Some(Origin {
                 session,
                 request,

@@ -230,6 +230,9 @@ pub struct Hub {
     messages_stored: u64,
     presence_stamp: u64,
     ring_cap: usize,
+    /// Each room's rate of room-wide attention
+    /// (`limits.attention_per_room_per_hour`; see `messages.rs`).
+    attention: IdMap<i64, crate::auth::TokenBucket>,
 }
 
 /// How many newest messages each room keeps in memory: never more than the
@@ -291,6 +294,7 @@ impl Hub {
             messages_stored,
             presence_stamp: 0,
             ring_cap,
+            attention: IdMap::default(),
         }
     }
 
@@ -660,7 +664,6 @@ impl Hub {
     }
 }
 
-/// Unread and mention counts after `last_read`, from the ring.
 /// `user`'s unread and mention counts from the ring, after `last_read`,
 /// not counting their own messages nor those of the authors in `blocked`.
 fn ring_counts(room: &Room, last_read: MessageId, user: &str, blocked: &[Arc<str>]) -> (u32, u32) {
@@ -669,7 +672,7 @@ fn ring_counts(room: &Room, last_read: MessageId, user: &str, blocked: &[Arc<str
     for m in room.ring.iter().rev().take_while(|m| m.id > last_read) {
         if &*m.author != user && !blocked.contains(&m.author) {
             unread += 1;
-            if names::mentions_user(&m.body, user) {
+            if m.attention || names::mentions_user(&m.body, user) {
                 mentions += 1;
             }
         }

@@ -290,8 +290,8 @@ pub async fn register(
             "registration is closed on this server; ask an operator for an account",
         ));
     }
-    let name =
-        normalize_user(user).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e.to_string()))?;
+    let name = natter_shared::names::new_account_name(user)
+        .map_err(|e| ErrorReply::new(ErrorCode::Invalid, e.to_string()))?;
     auth::check_password_rules(&password).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
     // Every registration counts against the address, whatever its outcome:
     // each one may cost a hash, and names are not free to probe.

@@ -28,6 +28,9 @@ pub struct Outgoing<'a> {
     /// The request to acknowledge: the `Sent` reply comes from the fan-out
     /// once the store has committed the message.
     pub request: u64,
+    /// Call the whole room to attention (`Send.attention`), as `@room` in
+    /// the body does.
+    pub attention: bool,
 }
 
 /// Queues a message for the store. `Ok` means queued: the acknowledgement
@@ -51,6 +54,12 @@ pub async fn send(shared: &Shared, caller: Caller, msg: Outgoing<'_>) -> OpResul
                 if let Some(root) = msg.thread {
                     check_named(shared, stored.room_id, root, true).await?;
                 }
+                stored.attention = shared.hub().check_attention(
+                    caller.session,
+                    stored.room_id,
+                    msg.attention,
+                    &msg.body,
+                )?;
                 stored.reply_to = msg.reply_to;
                 stored.thread = msg.thread;
                 return shared.store.submit(stored).map_err(|e| internal(&e));

@@ -141,6 +141,9 @@ pub struct NewMessage {
     /// The thread root this one is posted in (checked by the caller: same
     /// room, itself no thread reply).
     pub thread: Option<MessageId>,
+    /// It calls the whole room (checked by the hub: a moderator's, in a
+    /// room, within the room's rate).
+    pub attention: bool,
     /// Who to acknowledge.
     pub origin: Option<Origin>,
 }
@@ -168,6 +171,8 @@ pub struct StoredMessage {
     /// reply posted in a thread takes two: `rev` for itself and `rev + 1`
     /// for its root, whose summary it changes.
     pub rev: Rev,
+    /// It called the whole room (`@room`, see `names::mentions_room`).
+    pub attention: bool,
 }
 
 impl StoredMessage {
@@ -189,6 +194,7 @@ impl StoredMessage {
             reactions: self.reactions.clone(),
             replies: self.replies.clone(),
             rev: self.rev,
+            attention: self.attention,
         }
     }
 }
@@ -517,6 +523,66 @@ mod tests {
         store.close();
     }
 
+    /// The batch counts revisions in memory and hands the count to jobs:
+    /// messages, jobs, a rolled-back job and a thread reply (two
+    /// revisions) still take each revision once, in order.
+    #[tokio::test]
+    async fn revisions_stay_unique_across_messages_jobs_and_rollbacks() {
+        use futures_util::FutureExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = open(dir.path());
+        let message = |body: &str, thread: Option<MessageId>| NewMessage {
+            room_id: 1,
+            author: "ann".into(),
+            body: body.into(),
+            action: false,
+            ts: 1,
+            reply_to: None,
+            thread,
+            attention: false,
+            origin: None,
+        };
+        store.submit(message("root", None)).unwrap();
+        // A write queues its job when first polled: poll each once, so the
+        // jobs sit between the messages.
+        let mut job = Box::pin(store.write(|c| Ok(rich::next_rev(c)?)));
+        let job_early = (&mut job).now_or_never();
+        let mut failed = Box::pin(store.write(|c| -> Result<Rev, StoreError> {
+            rich::next_rev(c)?;
+            Err(StoreError::RoomExists("taken".into()))
+        }));
+        let failed_early = (&mut failed).now_or_never();
+        store.submit(message("plain", None)).unwrap();
+        store.submit(message("reply", Some(1))).unwrap();
+        let job = match job_early {
+            Some(done) => done,
+            None => job.await,
+        };
+        assert_eq!(job.unwrap(), 2);
+        let failed = match failed_early {
+            Some(done) => done,
+            None => failed.await,
+        };
+        assert!(failed.is_err());
+        store.flush().await.unwrap();
+        let revs: Vec<(String, Rev)> = store
+            .read(|c| messages_before(c, 1, None, 10, true))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.body.to_string(), m.rev))
+            .collect();
+        // The root's summary changed with the reply, at the revision after it.
+        assert_eq!(
+            revs,
+            [("root".into(), 5), ("plain".into(), 3), ("reply".into(), 4)]
+        );
+        // The counter was written back: the next revision follows them.
+        let next = store.write(|c| Ok(rich::next_rev(c)?)).await.unwrap();
+        assert_eq!(next, 6);
+        store.close();
+    }
+
     #[tokio::test]
     async fn a_panicking_job_fails_alone_and_the_writer_carries_on() {
         let dir = tempfile::tempdir().unwrap();
@@ -531,6 +597,7 @@ mod tests {
             ts: 1,
             reply_to: None,
             thread: None,
+            attention: false,
             origin: None,
         };
         store.submit(message("before")).unwrap();
@@ -580,6 +647,7 @@ mod tests {
                     ts: 1,
                     reply_to: None,
                     thread: None,
+                    attention: false,
                     origin: None,
                 })
                 .unwrap();

@@ -64,15 +64,52 @@ pub(super) fn next_rev(conn: &Connection) -> rusqlite::Result<Rev> {
     stmt.query_row([], |r| r.get::<_, i64>(0)).map(from_sql)
 }
 
+/// The store-wide revision counter, held in memory while a batch inserts
+/// messages. Every message takes a revision, and an `UPDATE … RETURNING`
+/// per message was a tenth of S1's throughput; the batch now reads the
+/// counter once, counts in memory, and writes it back once, before any job
+/// (jobs take theirs with [`next_rev`]) and before the commit.
+pub(super) struct RevCounter {
+    last: i64,
+    dirty: bool,
+}
+
+impl RevCounter {
+    /// Reads the counter as the transaction sees it.
+    pub(super) fn load(conn: &Connection) -> rusqlite::Result<Self> {
+        let last = conn
+            .prepare_cached("SELECT last FROM revision WHERE only = 1")?
+            .query_row([], |r| r.get::<_, i64>(0))?;
+        Ok(Self { last, dirty: false })
+    }
+
+    /// Takes the next revision.
+    pub(super) fn take(&mut self) -> Rev {
+        self.last += 1;
+        self.dirty = true;
+        from_sql(self.last)
+    }
+
+    /// Writes the counter back, if a revision was taken since it was read.
+    pub(super) fn save(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        if self.dirty {
+            conn.prepare_cached("UPDATE revision SET last = ?1 WHERE only = 1")?
+                .execute([self.last])?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+}
+
 /// Counts a reply posted in the thread rooted at `root`: its summary
-/// changes, so the root takes a new revision.
+/// changes, so the root takes a new revision, `rev`.
 pub(super) fn count_reply(
     conn: &Connection,
     root: MessageId,
     author: &str,
     ts: i64,
+    rev: Rev,
 ) -> rusqlite::Result<()> {
-    let rev = next_rev(conn)?;
     let mut stmt = conn.prepare_cached(
         "UPDATE messages SET reply_count = reply_count + 1, last_reply_from = ?2,
          last_reply_ts = ?3, rev = ?4 WHERE id = ?1",

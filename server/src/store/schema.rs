@@ -240,6 +240,15 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
          INSERT OR IGNORE INTO revision (only, last)
              SELECT 1, COALESCE(MAX(id), 0) FROM messages;",
     )?;
+    // messages gained room-wide attention (`@room`) after rich messaging.
+    let has_attention: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('messages') WHERE name = 'attention'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_attention {
+        conn.execute_batch("ALTER TABLE messages ADD COLUMN attention INTEGER NOT NULL DEFAULT 0")?;
+    }
     // Messages gained a full-text index with search.
     let has_search: bool = conn.query_row(
         "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'messages_fts'",

@@ -673,7 +673,7 @@ pub fn room_bans(conn: &Connection, room_id: i64) -> Result<Vec<i64>, StoreError
 
 /// The columns [`stored_row`] reads, in its order.
 pub(crate) const MESSAGE_COLUMNS: &str = "id, room_id, author, ts, body, action, reply_to, thread, \
-     edited_at, deleted, rev, reply_count, last_reply_from, last_reply_ts";
+     edited_at, deleted, rev, reply_count, last_reply_from, last_reply_ts, attention";
 
 /// A message row as selected with [`MESSAGE_COLUMNS`], without its
 /// reactions (see [`super::rich::add_reactions`]).
@@ -702,6 +702,7 @@ pub(crate) fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessag
         reactions: Vec::new(),
         replies,
         rev: from_sql(r.get(10)?),
+        attention: r.get(14)?,
     })
 }
 
@@ -762,7 +763,7 @@ pub fn unread_counts(
 ) -> Result<(u32, u32), StoreError> {
     // Not counting the authors `user` blocks: their messages are hidden.
     let mut stmt = conn.prepare_cached(
-        "SELECT body FROM messages WHERE room_id = ?1 AND id > ?2 AND author != ?3
+        "SELECT body, attention FROM messages WHERE room_id = ?1 AND id > ?2 AND author != ?3
          AND author NOT IN (SELECT u.name FROM blocks b
                             JOIN users me ON me.id = b.user_id
                             JOIN users u ON u.id = b.blocked_id
@@ -774,7 +775,8 @@ pub fn unread_counts(
     while let Some(row) = rows.next()? {
         unread += 1;
         let body: String = row.get(0)?;
-        if natter_shared::names::mentions_user(&body, user) {
+        let attention: bool = row.get(1)?;
+        if attention || natter_shared::names::mentions_user(&body, user) {
             mentions += 1;
         }
     }
@@ -799,6 +801,9 @@ pub fn room_unread_counts(
     let mut all: Vec<MessageId> = Vec::new();
     let mut by_author: HashMap<String, Vec<MessageId>> = HashMap::new();
     let mut mentioning: HashMap<String, Vec<MessageId>> = HashMap::new();
+    // Messages that call the whole room (`@room`), with their authors: a
+    // mention for everyone but the author. Rare, so kept as a list.
+    let mut attention: Vec<(MessageId, String)> = Vec::new();
     // The authors each member blocks: their messages are hidden, not unread.
     let mut blocks_here: HashMap<i64, Vec<String>> = HashMap::new();
     let mut stmt = conn.prepare_cached(
@@ -816,7 +821,7 @@ pub fn room_unread_counts(
     // Who wrote each message, kept only when some member blocks someone.
     let mut author_of: HashMap<MessageId, String> = HashMap::new();
     let mut stmt = conn.prepare_cached(
-        "SELECT id, author, body FROM messages WHERE room_id = ?1 AND id > ?2 ORDER BY id",
+        "SELECT id, author, body, attention FROM messages WHERE room_id = ?1 AND id > ?2 ORDER BY id",
     )?;
     let mut rows = stmt.query(params![room_id, to_sql(lowest)])?;
     while let Some(row) = rows.next()? {
@@ -824,12 +829,17 @@ pub fn room_unread_counts(
         let author: String = row.get(1)?;
         let body = row.get_ref(2)?.as_str().unwrap_or_default();
         all.push(id);
-        let mut seen: Vec<String> = natter_shared::names::mentions(body).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for name in seen {
-            if name != author {
-                mentioning.entry(name).or_default().push(id);
+        if row.get::<_, bool>(3)? {
+            // A mention of everyone: counted once, whoever else it names.
+            attention.push((id, author.clone()));
+        } else {
+            let mut seen: Vec<String> = natter_shared::names::mentions(body).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            for name in seen {
+                if name != author {
+                    mentioning.entry(name).or_default().push(id);
+                }
             }
         }
         if !blocks_here.is_empty() {
@@ -859,7 +869,10 @@ pub fn room_unread_counts(
                         .filter(|id| author_of.get(id).is_none_or(|a| !blocked.contains(a)))
                         .count()
                 })
-            };
+            } + attention
+                .iter()
+                .filter(|(id, a)| *id > marker && a != name && !blocked.contains(a))
+                .count();
             (user, (unread as u32, mentions as u32))
         })
         .collect())

@@ -179,15 +179,16 @@ fn run_batch(
     let mut stored: Committed = Vec::new();
     let mut completions = Vec::new();
     let mut touched = HashSet::new();
+    let mut revs = rich::RevCounter::load(&tx)?;
     {
         let mut insert = tx.prepare_cached(
-            "INSERT INTO messages (room_id, author, ts, body, action, reply_to, thread, rev)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO messages (room_id, author, ts, body, action, reply_to, thread, rev, attention)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         for op in batch.drain(..) {
             match op {
                 Op::Message(m) => {
-                    let rev = rich::next_rev(&tx)?;
+                    let rev = revs.take();
                     insert.execute(params![
                         m.room_id,
                         &*m.author,
@@ -197,10 +198,11 @@ fn run_batch(
                         m.reply_to.map(super::to_sql),
                         m.thread.map(super::to_sql),
                         super::to_sql(rev),
+                        m.attention,
                     ])?;
                     let id = u64::try_from(tx.last_insert_rowid()).unwrap_or_default();
                     if let Some(root) = m.thread {
-                        rich::count_reply(&tx, root, &m.author, m.ts)?;
+                        rich::count_reply(&tx, root, &m.author, m.ts, revs.take())?;
                     }
                     touched.insert(m.room_id);
                     stored.push((
@@ -214,13 +216,19 @@ fn run_batch(
                             reply_to: m.reply_to,
                             thread: m.thread,
                             rev,
+                            attention: m.attention,
                             ..StoredMessage::default()
                         },
                         m.origin,
                     ));
                 }
                 Op::Job(job) => {
-                    if let Some((done, change)) = run_job(&tx, job)? {
+                    // A job takes its revisions from the table, and may
+                    // roll back: hand the count over, then read it again.
+                    revs.save(&tx)?;
+                    let ran = run_job(&tx, job)?;
+                    revs = rich::RevCounter::load(&tx)?;
+                    if let Some((done, change)) = ran {
                         completions.push(done);
                         if let Some(change) = change {
                             if !stored.is_empty() {
@@ -234,6 +242,7 @@ fn run_batch(
             }
         }
     }
+    revs.save(&tx)?;
     if !stored.is_empty() {
         steps.push(Applied::Messages(stored));
     }

@@ -219,6 +219,7 @@ impl Client {
             nonce: None,
             reply_to: None,
             thread: None,
+            attention: false,
         })
         .await
     }

@@ -735,7 +735,7 @@ impl App {
             effects.extend(self.mark_read_if_viewing());
             return effects;
         }
-        let mentioned = self.mentions_me(&m.body);
+        let mentioned = m.attention || self.mentions_me(&m.body);
         let room = &mut self.rooms[index];
         let at_bottom = room.scroll.is_none();
         let on_screen = index == current && at_bottom && focused;

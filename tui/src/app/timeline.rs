@@ -112,6 +112,9 @@ pub struct Rich {
     pub replies: Option<ThreadSummary>,
     /// The revision of its last change.
     pub rev: Rev,
+    /// A moderator called the whole room with it (`@room`): it counts,
+    /// shows and notifies as a mention of you.
+    pub attention: bool,
 }
 
 impl Rich {
@@ -126,6 +129,7 @@ impl Rich {
             reactions: m.reactions.clone(),
             replies: m.replies.clone(),
             rev: m.rev,
+            attention: m.attention,
         }
     }
 }

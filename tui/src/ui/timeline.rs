@@ -62,7 +62,9 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
         let entry = &room.entries[i];
         let mention = match &entry.kind {
             EntryKind::Msg { from, body, .. } => {
-                *from != app.user && !entry.rich.deleted && app.mentions_me(body)
+                *from != app.user
+                    && !entry.rich.deleted
+                    && (entry.rich.attention || app.mentions_me(body))
             }
             _ => false,
         };

@@ -78,6 +78,7 @@ impl Conn {
                 nonce,
                 reply_to,
                 thread,
+                attention,
             } => {
                 let msg = ops::messages::Outgoing {
                     room: &room,
@@ -87,6 +88,7 @@ impl Conn {
                     reply_to,
                     thread,
                     request: id,
+                    attention,
                 };
                 // The reply (Sent) comes from the fan-out once the store has
                 // committed the message.
