@@ -132,7 +132,12 @@ async fn a_moderators_at_room_is_a_mention_for_everyone_and_others_are_refused()
     let flags: Vec<(u64, bool)> = messages.iter().map(|m| (m.id, m.attention)).collect();
     assert_eq!(
         flags,
-        [(plain, false), (by_text, true), (by_flag, true), (by_bob, true)]
+        [
+            (plain, false),
+            (by_text, true),
+            (by_flag, true),
+            (by_bob, true)
+        ]
     );
 
     // After a restart the store counts the same.
@@ -181,7 +186,10 @@ async fn each_room_has_a_rate_and_a_direct_conversation_has_no_attention() {
         .unwrap();
     post(&mut alice, "#ops", "@room one", false).await.unwrap();
     post(&mut alice, "#ops", "two", true).await.unwrap();
-    let e = alice.request(send("#ops", "@room three", false)).await.unwrap_err();
+    let e = alice
+        .request(send("#ops", "@room three", false))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::RateLimited, "{e:?}");
     assert!(e.retry_after_ms.is_some_and(|ms| ms > 60_000), "{e:?}");
     // The message is refused whole, not sent quietly; plain text still goes.

@@ -305,7 +305,14 @@ mod tests {
         for yes in ["@room deploy failed", "look @ROOM!", "a\nb @room"] {
             assert!(mentions_room(yes), "{yes}");
         }
-        for no in ["room: hello", "@roomy", "mail@room", "@rooms", "the room", ""] {
+        for no in [
+            "room: hello",
+            "@roomy",
+            "mail@room",
+            "@rooms",
+            "the room",
+            "",
+        ] {
             assert!(!mentions_room(no), "{no}");
         }
         assert_eq!(

@@ -147,6 +147,18 @@ fn requests() -> Vec<(&'static str, Request)> {
             },
         ),
         (
+            "send_attention",
+            Request::Send {
+                room: room(),
+                body: "db1 is down".into(),
+                action: false,
+                nonce: None,
+                reply_to: None,
+                thread: None,
+                attention: true,
+            },
+        ),
+        (
             "edit",
             Request::Edit {
                 room: room(),
@@ -576,6 +588,15 @@ fn events() -> Vec<(&'static str, Event)> {
     vec![
         ("message", Event::Message(message())),
         ("message_rich", Event::Message(rich_message())),
+        (
+            "message_attention",
+            Event::Message(Message {
+                body: "@room deploy 812 failed".into(),
+                attention: true,
+                rev: 92,
+                ..message()
+            }),
+        ),
         (
             "edited",
             Event::Edited {

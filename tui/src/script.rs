@@ -208,10 +208,7 @@ pub async fn send(
             format!("this server does not support {what}"),
         )));
     }
-    let sent = joining(&conn, &room, || {
-        conn.send_placed(&room, body, place)
-    })
-    .await?;
+    let sent = joining(&conn, &room, || conn.send_placed(&room, body, place)).await?;
     conn.close();
     Ok(sent)
 }

@@ -1280,3 +1280,46 @@ fn search_finds_only_what_the_user_may_see() {
     assert_exit(&out, 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("#secret"));
 }
+
+#[test]
+fn send_with_priority_high_calls_the_room_for_its_moderators_only() {
+    let server = Server::start();
+    // bob owns #secret: his high-priority message calls the whole room.
+    let id = send_id(
+        &server,
+        "bob",
+        &["#secret", "db1 is down", "--priority", "high"],
+    );
+    let sent = server.history("bob", "#secret");
+    assert!(sent.iter().any(|m| m.id == id && m.attention), "{sent:?}");
+    // alice is a plain member of #general: refused, and nothing is stored.
+    let out = run(
+        server.natter_as(
+            "alice",
+            &["--send", "#general", "lunch?", "--priority", "high"],
+        ),
+        None,
+    );
+    assert_exit(&out, 5);
+    assert!(stderr(&out).contains("moderators"), "{}", stderr(&out));
+    assert!(
+        !server
+            .bodies("bob", "#general")
+            .contains(&"lunch?".to_owned())
+    );
+    // `@room` in a direct message is plain text; asking there is refused.
+    let dm = send_id(&server, "alice", &["@bob", "@room is for rooms"]);
+    let held = server.history("bob", "@alice");
+    assert!(held.iter().any(|m| m.id == dm && !m.attention), "{held:?}");
+    let out = run(
+        server.natter_as("alice", &["--send", "@bob", "psst", "--priority", "high"]),
+        None,
+    );
+    assert_exit(&out, 5);
+    // A level that does not exist is a usage error.
+    let out = run(
+        server.natter_as("alice", &["--send", "#general", "x", "--priority", "loud"]),
+        None,
+    );
+    assert_exit(&out, 2);
+}

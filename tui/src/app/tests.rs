@@ -195,6 +195,28 @@ fn mentions_and_direct_messages_notify_unless_seen() {
     );
 }
 
+/// A moderator's `@room` (the server set `attention`) counts, shows and
+/// notifies as a mention, whatever its text.
+#[test]
+fn room_wide_attention_counts_and_notifies_as_a_mention() {
+    let mut app = online_app();
+    let now = Instant::now();
+    let before = (app.rooms[1].unread, app.rooms[1].mentions);
+    let mut m = msg(11, "#rust", "bob", "deploy 812 failed");
+    m.attention = true;
+    let effects = app.on_event(Event::Message(m), now);
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::Notify { .. })),
+        "{effects:?}"
+    );
+    assert_eq!(
+        (app.rooms[1].unread, app.rooms[1].mentions),
+        (before.0 + 1, before.1 + 1)
+    );
+    let entry = app.rooms[1].entries.iter().last().unwrap();
+    assert!(entry.rich.attention);
+}
+
 #[test]
 fn sending_shows_pending_then_sent_and_the_echo_is_not_doubled() {
     let mut app = online_app();
