@@ -187,6 +187,8 @@ fn room_hub(members: u16, sessions: u16) -> (Hub, Vec<Arc<Outbox>>, MessageId) {
             name: "general".into(),
             kind: RoomKind::Public,
             topic: String::new(),
+            announce: false,
+            category: None,
         },
         members,
         bans: Vec::new(),

@@ -222,6 +222,26 @@ pub fn add_room(
     Ok(db.add_room(&name, kind, owner.as_ref())?)
 }
 
+/// Sets a room's modes: `announce` (only moderators post) and its
+/// `category` (`""` clears it); what is left out stays.
+pub fn set_room_mode(
+    data_dir: &Path,
+    room: &str,
+    announce: Option<bool>,
+    category: Option<&str>,
+) -> Result<(), AdminError> {
+    let name = room_name(room)?;
+    let category = category
+        .map(natter_shared::names::normalize_category)
+        .transpose()
+        .map_err(|why| AdminError::BadName(why.into()))?;
+    let mut db = open(data_dir)?;
+    let room = db
+        .room(&name)?
+        .ok_or(AdminError::NoSuchRoom(name.clone()))?;
+    Ok(db.set_mode(&room, announce, category)?)
+}
+
 /// A room as listed by `natterd room list`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomSummary {
@@ -229,6 +249,8 @@ pub struct RoomSummary {
     pub kind: RoomKind,
     pub members: usize,
     pub topic: String,
+    pub announce: bool,
+    pub category: Option<String>,
 }
 
 /// Every room except direct conversations.
@@ -242,6 +264,8 @@ pub fn list_rooms(data_dir: &Path) -> Result<Vec<RoomSummary>, AdminError> {
             name: format!("#{}", r.row.name),
             kind: r.row.kind,
             topic: r.row.topic,
+            announce: r.row.announce,
+            category: r.row.category,
         })
         .collect())
 }

@@ -581,6 +581,20 @@ async fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
             shared.hub().release_name(e.user_id);
             return;
         }
+        K::RoomChanged => {
+            // The store holds the new modes already: apply them as they are.
+            let Some(id) = e.room_id else { return };
+            match shared.store.room_row(id).await {
+                Ok(Some(row)) => {
+                    shared
+                        .hub()
+                        .apply_mode(id, Some(row.announce), Some(row.category), "operator");
+                }
+                Ok(None) => {}
+                Err(err) => tracing::warn!(error = %err, "cannot follow a room's new modes"),
+            }
+            return;
+        }
         K::UserAdded | K::RoomAdded | K::MemberAdded => {
             if let Err(err) = follow_room_change(shared, e).await {
                 tracing::warn!(error = %err, kind = ?e.kind, "cannot follow an operator change");

@@ -131,11 +131,36 @@ enum RoomCommand {
         /// Its owner.
         #[arg(long, value_name = "USER")]
         owner: Option<String>,
+        /// Only its moderators post (an announcement room).
+        #[arg(long)]
+        announce: bool,
+        /// The group clients show it in.
+        #[arg(long, value_name = "NAME")]
+        category: Option<String>,
+    },
+    /// Change a room's modes; what is left out stays.
+    Set {
+        name: String,
+        /// on: only its moderators post; off: every member does.
+        #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+        announce: Option<bool>,
+        /// The group clients show it in ("" clears it).
+        #[arg(long, value_name = "NAME")]
+        category: Option<String>,
     },
     /// List rooms.
     List,
     /// Add a user to a room.
     Invite { name: String, user: String },
+}
+
+/// `on`/`off` (and the usual spellings of yes and no).
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => Err(format!("{s:?}: say on or off")),
+    }
 }
 
 /// `natterd man`: the roff page on stdout, or `DIR/natterd.1`.
@@ -293,9 +318,26 @@ fn real_main(cli: Cli) -> Result<()> {
                 name,
                 private,
                 owner,
+                announce,
+                category,
             } => {
                 admin::add_room(&data_dir, &name, private, owner.as_deref())?;
+                if announce || category.is_some() {
+                    admin::set_room_mode(&data_dir, &name, Some(announce), category.as_deref())?;
+                }
                 println!("created room {name}");
+                Ok(())
+            }
+            RoomCommand::Set {
+                name,
+                announce,
+                category,
+            } => {
+                if announce.is_none() && category.is_none() {
+                    anyhow::bail!("nothing to set: give --announce on|off or --category NAME");
+                }
+                admin::set_room_mode(&data_dir, &name, announce, category.as_deref())?;
+                println!("changed room {name}");
                 Ok(())
             }
             RoomCommand::List => {
@@ -305,8 +347,16 @@ fn real_main(cli: Cli) -> Result<()> {
                     } else {
                         "public"
                     };
+                    let mut flags = String::new();
+                    if r.announce {
+                        flags.push_str("\tannounce");
+                    }
+                    if let Some(c) = &r.category {
+                        flags.push_str("\tcategory=");
+                        flags.push_str(&escape(c));
+                    }
                     println!(
-                        "{}\t{kind}\t{} members\t{}",
+                        "{}\t{kind}\t{} members\t{}{flags}",
                         escape(&r.name),
                         r.members,
                         escape(&r.topic)

@@ -46,6 +46,7 @@ fn kind_of(r: &Request) -> &'static str {
         Request::Unban { .. } => "unban",
         Request::SetRole { .. } => "set_role",
         Request::Topic { .. } => "topic",
+        Request::SetMode { .. } => "set_mode",
         Request::Members { .. } => "members",
         Request::Rooms => "rooms",
         Request::Directory => "directory",
@@ -315,6 +316,17 @@ fn rows() -> Vec<Row> {
             AsMissing,
         ),
         row(
+            |room| Request::SetMode {
+                room: room.into(),
+                announce: Some(true),
+                category: Some("mine".into()),
+            },
+            nli(),
+            AsMissing,
+            forbidden(),
+            AsMissing,
+        ),
+        row(
             |room| Request::Members { room: room.into() },
             nli(),
             AsMissing,
@@ -543,7 +555,7 @@ async fn every_request_by_every_outsider_is_refused_without_a_leak() {
         kinds.len(),
         "a request type has two rows: {kinds:?}"
     );
-    assert_eq!(unique.len(), 38, "every request type has a row: {kinds:?}");
+    assert_eq!(unique.len(), 39, "every request type has a row: {kinds:?}");
 
     for actor in ["anon", "otto", "mia", "ben"] {
         let mut seen = Vec::new();

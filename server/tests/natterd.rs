@@ -84,6 +84,12 @@ fn admin_commands_manage_accounts_and_rooms() {
         Some("password!\n"),
     ));
     assert!(err.contains("invalid"), "{err}");
+    let err = fails(&natterd(
+        dir,
+        &["user", "add", "room"],
+        Some("long enough\n"),
+    ));
+    assert!(err.contains("reserved"), "{err}");
     let err = fails(&natterd(dir, &["user", "add", "carol"], Some("short\n")));
     assert!(err.contains("8 characters"), "{err}");
     let err = fails(&natterd(dir, &["user", "add", "carol"], Some("")));
@@ -103,6 +109,56 @@ fn admin_commands_manage_accounts_and_rooms() {
     );
     let err = fails(&natterd(dir, &["room", "add", "#ops"], None));
     assert!(err.contains("already exists"), "{err}");
+    // Announcement rooms and categories, at creation and later.
+    ok(&natterd(
+        dir,
+        &["room", "add", "#news", "--announce", "--category", "Team"],
+        None,
+    ));
+    ok(&natterd(
+        dir,
+        &["room", "set", "lobby", "--category", "Team"],
+        None,
+    ));
+    ok(&natterd(
+        dir,
+        &["room", "set", "#news", "--announce", "off"],
+        None,
+    ));
+    ok(&natterd(
+        dir,
+        &["room", "set", "#ops", "--announce", "on"],
+        None,
+    ));
+    let rooms = ok(&natterd(dir, &["room", "list"], None));
+    assert_eq!(
+        rooms,
+        "#general\tpublic\t2 members\t\n#lobby\tpublic\t0 members\t\tcategory=Team\n\
+         #news\tpublic\t0 members\t\tcategory=Team\n#ops\tprivate\t2 members\t\tannounce\n"
+    );
+    let err = fails(&natterd(dir, &["room", "set", "#news"], None));
+    assert!(err.contains("nothing to set"), "{err}");
+    let err = fails(&natterd(
+        dir,
+        &["room", "set", "#nope", "--announce", "on"],
+        None,
+    ));
+    assert!(err.contains("no such room"), "{err}");
+    ok(&natterd(
+        dir,
+        &["room", "set", "#ops", "--announce", "off"],
+        None,
+    ));
+    ok(&natterd(
+        dir,
+        &["room", "set", "lobby", "--category", ""],
+        None,
+    ));
+    ok(&natterd(
+        dir,
+        &["room", "set", "news", "--category", ""],
+        None,
+    ));
     let err = fails(&natterd(dir, &["room", "invite", "#nope", "bob"], None));
     assert!(err.contains("no such room"), "{err}");
 

@@ -262,6 +262,16 @@ pub enum Request {
     },
     /// Set the room's topic.
     Topic { room: String, topic: String },
+    /// Change a room's modes (feature `room_modes`; moderators): `announce`
+    /// (only moderators post), `category` (the rooms pane groups by it;
+    /// `""` clears it). A field left out stays as it is.
+    SetMode {
+        room: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        announce: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
+    },
     /// The members of a room, with roles and presence.
     Members { room: String },
     /// The rooms you are in, with unread counts.
@@ -361,6 +371,7 @@ impl Request {
         "delete",
         "react",
         "search",
+        "set_mode",
     ];
 
     /// A short stable name for logs and for the authority tests.
@@ -405,6 +416,7 @@ impl Request {
             Request::Delete { .. } => "delete",
             Request::React { .. } => "react",
             Request::Search(_) => "search",
+            Request::SetMode { .. } => "set_mode",
             Request::Unknown(_) => "unknown",
         }
     }
@@ -760,6 +772,12 @@ pub struct RoomState {
     /// The newest message's id (0: empty room).
     pub last_id: MessageId,
     pub members: u32,
+    /// Only moderators post (feature `room_modes`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub announce: bool,
+    /// The group the rooms pane shows it in (feature `room_modes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
 }
 
 /// A public room in the directory.
@@ -768,6 +786,8 @@ pub struct RoomListing {
     pub name: String,
     pub topic: String,
     pub members: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
 }
 
 /// A room member.
@@ -985,6 +1005,15 @@ pub enum Event {
         topic: String,
         by: String,
     },
+    /// A room's modes changed (`set_mode`, or an operator's `natterd
+    /// room set`): both are given as they are now.
+    Mode {
+        room: String,
+        announce: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<String>,
+        by: String,
+    },
     /// A member's role changed.
     Role {
         room: String,
@@ -1035,6 +1064,7 @@ impl Event {
         "joined",
         "left",
         "topic",
+        "mode",
         "role",
         "room_added",
         "room_removed",
@@ -1093,6 +1123,9 @@ pub mod features {
     pub const AROUND: &str = "around";
     /// Room-wide attention: `@room` and `Send.attention`, `Message.attention`.
     pub const ATTENTION: &str = "attention";
+    /// Announcement rooms and categories: `SetMode`, `Event::Mode`,
+    /// `RoomState.announce` and `category`.
+    pub const ROOM_MODES: &str = "room_modes";
     /// Every feature name this build knows, in the order servers list them.
     pub const ALL: &[&str] = &[
         DIRECT,
@@ -1117,6 +1150,7 @@ pub mod features {
         CHANGES,
         AROUND,
         ATTENTION,
+        ROOM_MODES,
     ];
 }
 

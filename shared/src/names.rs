@@ -202,6 +202,29 @@ pub fn mentions_user(body: &str, user: &str) -> bool {
     })
 }
 
+/// Longest room category, in characters.
+pub const MAX_CATEGORY_CHARS: usize = 32;
+
+/// Checks and trims a room category: `Ok(None)` for a blank one (which
+/// clears it). Case is kept as written ("Ops", "Team A"): it is a label,
+/// not a name anything is looked up by.
+///
+/// # Errors
+/// A sentence saying what is wrong, for the user.
+pub fn normalize_category(s: &str) -> Result<Option<String>, &'static str> {
+    let c = s.trim();
+    if c.is_empty() {
+        return Ok(None);
+    }
+    if c.chars().count() > MAX_CATEGORY_CHARS {
+        return Err("a category is at most 32 characters");
+    }
+    if c.chars().any(crate::text::is_unsafe) {
+        return Err("a category cannot contain control or bidi characters");
+    }
+    Ok(Some(c.to_owned()))
+}
+
 /// The name that mentions a whole room: `@room`, like Slack's
 /// `@channel`. No account may take it (see [`new_account_name`]).
 pub const ROOM_MENTION: &str = "room";
@@ -299,6 +322,19 @@ fn at_names(line: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn categories_are_trimmed_labels_of_printable_text() {
+        assert_eq!(normalize_category("  Team A "), Ok(Some("Team A".into())));
+        assert_eq!(normalize_category(" "), Ok(None));
+        assert!(normalize_category(&"x".repeat(33)).is_err());
+        assert_eq!(
+            normalize_category(&"é".repeat(32)).map(|c| c.is_some()),
+            Ok(true)
+        );
+        assert!(normalize_category("a\u{202e}b").is_err());
+        assert!(normalize_category("a\nb").is_err());
+    }
 
     #[test]
     fn at_room_calls_the_whole_room_and_room_is_no_new_account() {

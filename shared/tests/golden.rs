@@ -23,6 +23,8 @@ fn room_state() -> RoomState {
         last_read: 40,
         last_id: 42,
         members: 3,
+        announce: false,
+        category: None,
     }
 }
 
@@ -144,6 +146,14 @@ fn requests() -> Vec<(&'static str, Request)> {
                 reply_to: Some(43),
                 thread: Some(40),
                 attention: false,
+            },
+        ),
+        (
+            "set_mode",
+            Request::SetMode {
+                room: room(),
+                announce: Some(true),
+                category: Some("Ops".into()),
             },
         ),
         (
@@ -492,6 +502,7 @@ fn responses() -> Vec<(&'static str, Response)> {
                 name: "#general".into(),
                 topic: String::new(),
                 members: 3,
+                category: None,
             }]),
         ),
         (
@@ -588,6 +599,24 @@ fn events() -> Vec<(&'static str, Event)> {
     vec![
         ("message", Event::Message(message())),
         ("message_rich", Event::Message(rich_message())),
+        (
+            "mode",
+            Event::Mode {
+                room: "#deploys".into(),
+                announce: true,
+                category: Some("Ops".into()),
+                by: "alice".into(),
+            },
+        ),
+        (
+            "room_added_announce",
+            Event::RoomAdded(RoomState {
+                name: "#deploys".into(),
+                announce: true,
+                category: Some("Ops".into()),
+                ..room_state()
+            }),
+        ),
         (
             "message_attention",
             Event::Message(Message {
@@ -788,6 +817,7 @@ fn exhaustive_request(r: &Request) {
         | Request::Delete { .. }
         | Request::React { .. }
         | Request::Search(_)
+        | Request::SetMode { .. }
         // Never encoded: what a newer client's request decodes as.
         | Request::Unknown(_) => {}
     }
@@ -833,6 +863,7 @@ fn exhaustive_event(e: &Event) {
         | Event::Left { .. }
         | Event::Topic { .. }
         | Event::Role { .. }
+        | Event::Mode { .. }
         | Event::RoomAdded(_)
         | Event::RoomRemoved { .. }
         | Event::Invited(_)

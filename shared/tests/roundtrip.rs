@@ -146,6 +146,8 @@ fn room_state() -> impl Strategy<Value = RoomState> {
                     last_read,
                     last_id,
                     members,
+                    announce: false,
+                    category: None,
                 }
             },
         )

@@ -29,6 +29,9 @@ pub struct RoomPrefs {
     /// `/close`: direct conversations hidden until a message newer than
     /// this id arrives.
     pub closed: BTreeMap<String, MessageId>,
+    /// `/fold`: categories of the rooms pane shown folded (by their name;
+    /// [`crate::app::modes::DIRECT`] for direct conversations).
+    pub folded: BTreeSet<String>,
 }
 
 impl RoomPrefs {

@@ -32,6 +32,8 @@ fn room(name: &str, unread: u32, mentions: u32, topic: &str) -> RoomState {
         last_read: 0,
         last_id: 50,
         members: 4,
+        announce: false,
+        category: None,
     }
 }
 
@@ -679,4 +681,40 @@ fn reaction_prompt() {
         app.on_key(key(KeyCode::Char(c)), now, T0);
     }
     insta::assert_snapshot!("react_100x30", screen(&app, now));
+}
+
+/// Rooms grouped by category, one group folded with its counts, and an
+/// announcement room's input line for a plain member.
+#[test]
+fn categories_fold_and_an_announcement_room_says_who_posts() {
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = connected(w, h);
+        // The modes as a login (or a reconnect) lists them.
+        let mut rust = room("#rust", 12, 2, "borrowck support group");
+        rust.category = Some("Lang".into());
+        let mut deploys = room("#deploys", 3, 0, "");
+        deploys.category = Some("Ops".into());
+        deploys.announce = true;
+        app.on_online(&SessionInfo {
+            user: "alice".into(),
+            admin: false,
+            token: None,
+            rooms: vec![
+                room("#general", 0, 0, "all things natter"),
+                rust,
+                deploys,
+                room("@bob", 1, 0, ""),
+            ],
+            blocked: Vec::new(),
+            invitations: Vec::new(),
+        });
+        for c in "/fold lang".chars() {
+            app.on_key(key(KeyCode::Char(c)), now, T0);
+        }
+        app.on_key(key(KeyCode::Enter), now, T0);
+        let deploys = app.rooms.index_of("#deploys").unwrap();
+        app.switch_to(deploys);
+        insta::assert_snapshot!(format!("categories_{w}x{h}"), screen(&app, now));
+    }
 }

@@ -252,6 +252,8 @@ fn room_state(name: &str) -> RoomState {
         last_read: 3,
         last_id: 5,
         members: 2,
+        announce: false,
+        category: None,
     }
 }
 

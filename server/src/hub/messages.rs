@@ -132,6 +132,18 @@ impl Hub {
         };
         let room = self.member_room(user, target)?;
         debug_assert_eq!(room.id, room_id);
+        if room.announce
+            && room
+                .members
+                .get(&user)
+                .is_none_or(|m| m.role < Role::Moderator)
+            && !self.is_admin(user)
+        {
+            return Err(err(
+                ErrorCode::Forbidden,
+                format!("{target} is an announcement room: only its moderators post there"),
+            ));
+        }
         if let Some((a, b)) = room.direct {
             let other = if a == user { b } else { a };
             let name = self.user_name(other);

@@ -128,6 +128,10 @@ struct Room {
     last_rev: Rev,
     /// The two users of a direct conversation.
     direct: Option<(i64, i64)>,
+    /// Only moderators post (`/mode +announce`).
+    announce: bool,
+    /// The group clients show it in.
+    category: Option<String>,
 }
 
 /// A user known in memory.
@@ -370,6 +374,8 @@ impl Hub {
             floor,
             last_rev,
             direct: None,
+            announce: row.announce,
+            category: row.category,
         };
         for m in &members {
             self.ensure_user(m.user_id, &m.user_name, m.admin);
@@ -617,6 +623,8 @@ impl Hub {
             last_read: m.map_or(0, |m| m.last_read),
             last_id: room.last_id,
             members: room.members.len() as u32,
+            announce: room.announce,
+            category: room.category.clone(),
         }
     }
 
@@ -722,6 +730,8 @@ pub(crate) mod testkit {
                 name: name.into(),
                 kind,
                 topic: String::new(),
+                announce: false,
+                category: None,
             },
             members: members
                 .iter()

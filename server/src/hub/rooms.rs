@@ -33,6 +33,8 @@ impl Hub {
             last_id: 0,
             last_rev: 0,
             direct: Some(direct_key(a, b)),
+            announce: false,
+            category: None,
         };
         self.room_ids.insert(name, room_id);
         self.directs.insert(direct_key(a, b), room_id);
@@ -80,6 +82,8 @@ impl Hub {
             last_id: 0,
             last_rev: 0,
             direct: None,
+            announce: false,
+            category: None,
         };
         self.room_ids.insert(name, room_id);
         if let Some(u) = self.users.get_mut(&owner) {
@@ -128,6 +132,7 @@ impl Hub {
                 name: format!("#{}", r.name),
                 topic: r.topic.clone(),
                 members: r.members.len() as u32,
+                category: r.category.clone(),
             })
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -508,6 +513,67 @@ impl Hub {
             self.send_room(room, &f, None);
         }
         Ok((Response::Done, Some(StoreChange::Topic { room: id, topic })))
+    }
+
+    /// Changes a room's modes (moderators and admins): `announce`, and
+    /// `category` (`""` clears it); a field left out stays. Members hear
+    /// of a change as [`Event::Mode`]; one that changes nothing is quiet.
+    ///
+    /// # Errors
+    /// As [`Hub::moderator`]; `invalid` for a bad category.
+    pub fn set_mode(
+        &mut self,
+        session: u64,
+        target: &str,
+        announce: Option<bool>,
+        category: Option<&str>,
+    ) -> Result<(Response, Option<StoreChange>), ErrorReply> {
+        let user = self.logged_in(session)?;
+        let (id, _) = self.moderator(user, target)?;
+        let category = match category {
+            Some(c) => Some(
+                natter_shared::names::normalize_category(c)
+                    .map_err(|why| err(ErrorCode::Invalid, why))?,
+            ),
+            None => None,
+        };
+        let by = self.user_name(user).to_string();
+        Ok((Response::Done, self.apply_mode(id, announce, category, &by)))
+    }
+
+    /// Applies modes to room `id` (`None`: unchanged; for the category,
+    /// `Some(None)` clears it) and tells its members. `None` when nothing
+    /// changed; otherwise what the store must keep. Also how an operator's
+    /// `natterd room set` reaches a running server.
+    pub fn apply_mode(
+        &mut self,
+        id: i64,
+        announce: Option<bool>,
+        category: Option<Option<String>>,
+        by: &str,
+    ) -> Option<StoreChange> {
+        let room = self.rooms.get_mut(&id)?;
+        let announce = announce.unwrap_or(room.announce);
+        let category = category.unwrap_or_else(|| room.category.clone());
+        if announce == room.announce && category == room.category {
+            return None;
+        }
+        room.announce = announce;
+        room.category.clone_from(&category);
+        let room = &self.rooms[&id];
+        if let Some(f) = event(Event::Mode {
+            room: format!("#{}", room.name),
+            announce,
+            category: category.clone(),
+            by: by.to_owned(),
+        }) {
+            self.send_room(room, &f, None);
+        }
+        Some(StoreChange::Mode {
+            room: id,
+            announce,
+            category,
+        })
     }
 
     /// A room's members, most available first.

@@ -75,6 +75,27 @@ pub async fn set_role(
     Ok(res)
 }
 
+/// Changes a room's modes: announcement-only, and its category.
+pub fn set_mode(
+    shared: &Shared,
+    caller: Caller,
+    room: &str,
+    announce: Option<bool>,
+    category: Option<&str>,
+) -> OpResult {
+    let r = shared
+        .hub()
+        .set_mode(caller.session, room, announce, category);
+    let res = changed(shared, r)?;
+    let detail = match announce {
+        Some(true) => "+announce",
+        Some(false) => "-announce",
+        None => "",
+    };
+    audit(shared, caller, "mode", "", room, detail);
+    Ok(res)
+}
+
 /// Sets a room's topic.
 pub fn topic(shared: &Shared, caller: Caller, room: &str, topic: &str) -> OpResult {
     let r = shared.hub().topic(caller.session, room, topic);

@@ -127,6 +127,12 @@ pub enum StoreChange {
         room: i64,
         topic: String,
     },
+    /// A room's modes, as they are now.
+    Mode {
+        room: i64,
+        announce: bool,
+        category: Option<String>,
+    },
     Read {
         room: i64,
         user: i64,
@@ -164,6 +170,11 @@ impl StoreChange {
             }
             StoreChange::Unban { room, user } => s::set_ban(conn, *room, *user, false),
             StoreChange::Topic { room, topic } => s::set_topic(conn, *room, topic),
+            StoreChange::Mode {
+                room,
+                announce,
+                category,
+            } => s::set_mode(conn, *room, *announce, category.as_deref()),
             StoreChange::Read { room, user, id } => s::set_last_read(conn, *room, *user, *id),
             StoreChange::Profile { user, display_name } => {
                 super::profile::set_display_name(conn, *user, display_name.as_deref())

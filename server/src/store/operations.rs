@@ -72,6 +72,11 @@ impl Store {
         .await
     }
 
+    /// A room's row alone (name, kind, topic, modes).
+    pub async fn room_row(&self, room_id: i64) -> Result<Option<super::RoomRow>, StoreError> {
+        self.read(move |c| sql::room_by_id(c, room_id)).await
+    }
+
     /// A user by (normalised) name.
     pub async fn user_by_name(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
         let name = name.to_owned();

@@ -170,6 +170,30 @@ impl OperatorStore {
         })
     }
 
+    /// Sets a room's modes (`None`: unchanged; a category of `Some(None)`
+    /// clears it); a running server applies them and tells the members.
+    pub fn set_mode(
+        &mut self,
+        room: &RoomRow,
+        announce: Option<bool>,
+        category: Option<Option<String>>,
+    ) -> Result<(), StoreError> {
+        let announce = announce.unwrap_or(room.announce);
+        let category = category.unwrap_or_else(|| room.category.clone());
+        let detail = format!(
+            "{}announce{}",
+            if announce { "+" } else { "-" },
+            category
+                .as_deref()
+                .map(|c| format!(" category={c}"))
+                .unwrap_or_default()
+        );
+        self.audited("room.mode", "", &format!("#{}", room.name), &detail, |c| {
+            sql::set_mode(c, room.id, announce, category.as_deref())?;
+            sql::insert_account_event(c, 0, AccountEventKind::RoomChanged, None, Some(room.id))
+        })
+    }
+
     /// Every room with its member count.
     pub fn rooms(&self) -> Result<Vec<RoomWithMembers>, StoreError> {
         sql::all_rooms(&self.conn)?

@@ -249,6 +249,18 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if !has_attention {
         conn.execute_batch("ALTER TABLE messages ADD COLUMN attention INTEGER NOT NULL DEFAULT 0")?;
     }
+    // rooms gained announcement mode and categories.
+    let has_announce: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('rooms') WHERE name = 'announce'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_announce {
+        conn.execute_batch(
+            "ALTER TABLE rooms ADD COLUMN announce INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE rooms ADD COLUMN category TEXT;",
+        )?;
+    }
     // Messages gained a full-text index with search.
     let has_search: bool = conn.query_row(
         "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'messages_fts'",

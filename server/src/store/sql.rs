@@ -37,6 +37,10 @@ pub struct RoomRow {
     pub name: String,
     pub kind: RoomKind,
     pub topic: String,
+    /// Only moderators post.
+    pub announce: bool,
+    /// The group clients show it in.
+    pub category: Option<String>,
 }
 
 pub(crate) fn kind_str(kind: RoomKind) -> &'static str {
@@ -98,6 +102,8 @@ fn room_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRow> {
         name: r.get(1)?,
         kind: parse_kind(&r.get::<_, String>(2)?),
         topic: r.get(3)?,
+        announce: r.get(4)?,
+        category: r.get(5)?,
     })
 }
 
@@ -285,6 +291,8 @@ pub enum AccountEventKind {
     /// A deleted account's name was freed: its messages now show as
     /// [`released_author`].
     Released,
+    /// The modes of room `room_id` changed (`natterd room set`).
+    RoomChanged,
 }
 
 impl AccountEventKind {
@@ -297,6 +305,7 @@ impl AccountEventKind {
             AccountEventKind::RoomAdded => "room_added",
             AccountEventKind::MemberAdded => "member_added",
             AccountEventKind::Released => "released",
+            AccountEventKind::RoomChanged => "room_changed",
         }
     }
 
@@ -309,6 +318,7 @@ impl AccountEventKind {
             "room_added" => Some(AccountEventKind::RoomAdded),
             "member_added" => Some(AccountEventKind::MemberAdded),
             "released" => Some(AccountEventKind::Released),
+            "room_changed" => Some(AccountEventKind::RoomChanged),
             _ => None,
         }
     }
@@ -527,7 +537,8 @@ pub fn insert_room(conn: &Connection, name: &str, kind: RoomKind) -> Result<i64,
 
 /// Every room.
 pub fn all_rooms(conn: &Connection) -> Result<Vec<RoomRow>, StoreError> {
-    let mut stmt = conn.prepare("SELECT id, name, kind, topic FROM rooms ORDER BY name")?;
+    let mut stmt =
+        conn.prepare("SELECT id, name, kind, topic, announce, category FROM rooms ORDER BY name")?;
     let rows = stmt.query_map([], room_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -536,7 +547,7 @@ pub fn all_rooms(conn: &Connection) -> Result<Vec<RoomRow>, StoreError> {
 pub fn room_by_id(conn: &Connection, id: i64) -> Result<Option<RoomRow>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT id, name, kind, topic FROM rooms WHERE id = ?1",
+            "SELECT id, name, kind, topic, announce, category FROM rooms WHERE id = ?1",
             [id],
             room_row,
         )
@@ -597,6 +608,20 @@ pub fn set_topic(conn: &Connection, room_id: i64, topic: &str) -> Result<(), Sto
     conn.execute(
         "UPDATE rooms SET topic = ?2 WHERE id = ?1",
         params![room_id, topic],
+    )?;
+    Ok(())
+}
+
+/// Sets a room's modes: whether only moderators post, and its category.
+pub fn set_mode(
+    conn: &Connection,
+    room_id: i64,
+    announce: bool,
+    category: Option<&str>,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE rooms SET announce = ?2, category = ?3 WHERE id = ?1",
+        params![room_id, announce, category],
     )?;
     Ok(())
 }

@@ -87,6 +87,8 @@ fn room(name: &str, unread: u32, last_id: MessageId) -> RoomState {
         last_read: 0,
         last_id,
         members: 25,
+        announce: false,
+        category: None,
     }
 }
 

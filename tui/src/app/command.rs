@@ -111,6 +111,14 @@ pub enum Command {
     Thread(Reported),
     /// `/search query`.
     Search(String),
+    /// `/mode +announce|-announce` (true: only moderators post), or `/mode`
+    /// alone to show the room's modes.
+    Mode(Option<bool>),
+    /// `/category [name]`: put the room in a category of the rooms pane,
+    /// or take it out.
+    Category(String),
+    /// `/fold [category]`: fold or unfold a group of the rooms pane.
+    Fold(Option<String>),
     Help,
     Quit,
 }
@@ -126,6 +134,13 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/ban", "user [reason]", "remove and keep out (moderators)"),
     ("/unban", "user", "lift a ban"),
     ("/topic", "text", "set the topic (moderators)"),
+    (
+        "/mode",
+        "[+announce|-announce]",
+        "announcement room (moderators)",
+    ),
+    ("/category", "[name]", "group this room (moderators)"),
+    ("/fold", "[category]", "fold a group of rooms (kept)"),
     ("/role", "user owner|mod|member", "change a role (owners)"),
     ("/msg", "@user [text]", "open a direct conversation"),
     ("/me", "text", "an action: * you text"),
@@ -273,6 +288,14 @@ pub fn parse(line: &str) -> Result<Command, String> {
             _ => usage("user"),
         },
         "/topic" => rest(1).map(Command::Topic).map_or(usage("text"), Ok),
+        "/mode" => match args.as_slice() {
+            [] => Ok(Command::Mode(None)),
+            ["+announce"] => Ok(Command::Mode(Some(true))),
+            ["-announce"] => Ok(Command::Mode(Some(false))),
+            _ => usage("[+announce|-announce]"),
+        },
+        "/category" => Ok(Command::Category(rest(1).unwrap_or_default())),
+        "/fold" => Ok(Command::Fold(rest(1))),
         "/msg" | "/query" => match args.split_first() {
             Some((user, _)) => Ok(Command::Msg {
                 user: user_arg(user)?,
@@ -515,6 +538,38 @@ impl App {
                 },
                 Then::Quiet { room: here },
             ),
+            Command::Mode(None) => {
+                let text = self.room().map_or_else(String::new, |r| {
+                    let who = if r.announce {
+                        "only moderators post (+announce)"
+                    } else {
+                        "every member posts (-announce)"
+                    };
+                    match &r.category {
+                        Some(c) => format!("{here}: {who}; category {c}"),
+                        None => format!("{here}: {who}; no category"),
+                    }
+                });
+                self.notice(Some(&here), now_ms, EntryKind::Notice(text));
+                Vec::new()
+            }
+            Command::Mode(Some(announce)) => request(
+                Request::SetMode {
+                    room: here.clone(),
+                    announce: Some(announce),
+                    category: None,
+                },
+                Then::Quiet { room: here },
+            ),
+            Command::Category(category) => request(
+                Request::SetMode {
+                    room: here.clone(),
+                    announce: None,
+                    category: Some(category),
+                },
+                Then::Quiet { room: here },
+            ),
+            Command::Fold(name) => self.fold(&here, name.as_deref(), now_ms),
             Command::Msg { user, text } => {
                 let room = format!("@{user}");
                 let mut effects = Vec::new();

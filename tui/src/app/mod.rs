@@ -34,6 +34,7 @@ pub mod composer;
 pub mod controls;
 pub mod emoji;
 pub mod keys;
+pub mod modes;
 pub mod overlay;
 pub mod profile;
 pub mod rich;
@@ -651,6 +652,35 @@ impl App {
                     );
                 }
             }
+            Event::Mode {
+                room,
+                announce,
+                category,
+                by,
+            } => {
+                if let Some(r) = self.rooms.by_name_mut(&room) {
+                    let mut said = Vec::new();
+                    if r.announce != announce {
+                        said.push(if announce {
+                            format!("{by} made {room} an announcement room: only moderators post")
+                        } else {
+                            format!("{by} opened {room} to every member's posts")
+                        });
+                    }
+                    if r.category != category {
+                        said.push(match &category {
+                            Some(c) => format!("{by} put {room} in the category {c}"),
+                            None => format!("{by} took {room} out of its category"),
+                        });
+                    }
+                    r.announce = announce;
+                    r.category = category;
+                    for text in said {
+                        r.push_local(text::now_ms(), EntryKind::Notice(text));
+                    }
+                    self.rooms.sort();
+                }
+            }
             Event::Role { room, user, role } => {
                 if let Some(r) = self.rooms.by_name_mut(&room)
                     && let Some(m) = r.members.iter_mut().find(|m| m.name == user)
@@ -1022,9 +1052,15 @@ impl App {
                     && m.row > area.y
                     && m.row < area.bottom()
                 {
-                    let index = usize::from(m.row - area.y - 1);
-                    if index < self.rooms.len() {
-                        return self.switch_to(index);
+                    let row = usize::from(m.row - area.y - 1);
+                    match self.pane_rows().get(row) {
+                        Some(modes::PaneRow::Room(index)) => return self.switch_to(*index),
+                        Some(modes::PaneRow::Header { key, .. }) => {
+                            let key = key.clone();
+                            self.toggle_fold(&key);
+                            return vec![Effect::SavePrefs(self.settings.prefs.clone())];
+                        }
+                        None => {}
                     }
                 }
                 Vec::new()
@@ -1272,11 +1308,19 @@ impl App {
 
     // ---- rooms and scrolling ----------------------------------------------
 
+    /// The next (or previous) room the rooms pane shows: rooms of folded
+    /// groups are passed over.
     fn switch_by(&mut self, delta: isize) -> Vec<Effect> {
-        match self.rooms.index_by(delta) {
-            Some(i) => self.switch_to(i),
-            None => Vec::new(),
+        let step = delta.signum();
+        let mut by = delta;
+        for _ in 0..self.rooms.len() {
+            match self.rooms.index_by(by) {
+                Some(i) if self.room_shown(i) => return self.switch_to(i),
+                Some(_) => by += step,
+                None => break,
+            }
         }
+        Vec::new()
     }
 
     /// Shows another room.
@@ -1481,6 +1525,8 @@ fn leave_text(user: &str, kind: LeaveKind, by: Option<&str>, reason: Option<&str
 mod tests;
 #[cfg(test)]
 mod tests_daily;
+#[cfg(test)]
+mod tests_modes;
 #[cfg(test)]
 mod tests_profile;
 #[cfg(test)]

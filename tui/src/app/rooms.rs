@@ -78,6 +78,10 @@ pub struct Room {
     pub rev: natter_shared::Rev,
     /// Your role here (who may delete others' messages).
     pub role: natter_shared::Role,
+    /// Only moderators post (`/mode +announce`).
+    pub announce: bool,
+    /// The group of the rooms pane it is in (`/category`).
+    pub category: Option<String>,
     /// The newest thread reply seen live: replies stay out of the
     /// timeline, but the server counts them unread in the room, so viewing
     /// the room at its bottom (where their roots' summaries show) reads
@@ -113,6 +117,8 @@ impl Room {
             rev: 0,
             role: state.role,
             thread_newest: 0,
+            announce: state.announce,
+            category: state.category.clone(),
         }
     }
 
@@ -486,6 +492,8 @@ impl Rooms {
                 room.last_read = state.last_read;
                 room.last_id = state.last_id;
                 room.role = state.role;
+                room.announce = state.announce;
+                room.category.clone_from(&state.category);
                 // Any room holding messages (opened or not), or loaded while
                 // still empty, fetches what came after its newest, so no
                 // gap opens.
@@ -522,11 +530,17 @@ impl Rooms {
         effects
     }
 
-    /// Rooms by name, then conversations; the current room stays current.
-    fn sort(&mut self) {
+    /// Rooms by name (those without a category first, then each category
+    /// in turn, by name), then conversations; the current room stays
+    /// current.
+    pub(crate) fn sort(&mut self) {
         let current = self.current().map(|r| r.name.clone());
-        self.list.sort_by(|a, b| {
-            (a.kind == RoomKind::Direct, &a.name).cmp(&(b.kind == RoomKind::Direct, &b.name))
+        self.list.sort_by_cached_key(|r| {
+            (
+                r.kind == RoomKind::Direct,
+                r.category.as_ref().map(|c| c.to_lowercase()),
+                r.name.clone(),
+            )
         });
         if let Some(name) = current
             && let Some(i) = self.index_of(&name)
@@ -550,6 +564,8 @@ pub(crate) fn direct_state(name: &str, last_id: MessageId) -> RoomState {
         last_read: last_id,
         last_id,
         members: 2,
+        announce: false,
+        category: None,
     }
 }
 

@@ -27,6 +27,8 @@ pub fn room_state(name: &str, unread: u32, mentions: u32) -> RoomState {
         last_read: 0,
         last_id: 10,
         members: 2,
+        announce: false,
+        category: None,
     }
 }
 

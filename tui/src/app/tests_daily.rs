@@ -415,6 +415,7 @@ fn the_directory_counts_in_words_and_wrapped_notices_mark_only_their_first_line(
             name: "#quiet".into(),
             topic: "shh".into(),
             members: 1,
+            category: None,
         }])),
         0,
     );

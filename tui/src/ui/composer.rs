@@ -53,9 +53,19 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
         } else {
             (*l).to_owned()
         };
+        // An announcement room says so where you would write, before the
+        // server has to refuse a message.
+        let text = if value.is_empty() && app.read_only_here() {
+            Span::styled(
+                "only moderators post in this announcement room",
+                theme.dim(),
+            )
+        } else {
+            Span::styled(text, theme.fg(theme.input))
+        };
         out.push(Line::from(vec![
             Span::styled(prompt, theme.fg(theme.prompt).add_modifier(Modifier::BOLD)),
-            Span::styled(text, theme.fg(theme.input)),
+            text,
         ]));
     }
     frame.render_widget(Paragraph::new(out), area);

@@ -471,6 +471,8 @@ mod tests {
                 last_read: 0,
                 last_id: 0,
                 members: 2,
+                announce: false,
+                category: None,
             }],
             blocked: Vec::new(),
             invitations: Vec::new(),

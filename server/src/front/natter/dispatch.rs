@@ -145,6 +145,11 @@ impl Conn {
                 ops::moderation::set_role(shared, caller, &room, &user, role).await
             }
             Request::Topic { room, topic } => ops::moderation::topic(shared, caller, &room, &topic),
+            Request::SetMode {
+                room,
+                announce,
+                category,
+            } => ops::moderation::set_mode(shared, caller, &room, announce, category.as_deref()),
             Request::Members { room } => ops::rooms::members(shared, caller, &room),
             Request::Rooms => ops::rooms::list(shared, caller),
             Request::Directory => ops::rooms::directory(shared, caller),
