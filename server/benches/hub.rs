@@ -179,6 +179,7 @@ fn room_hub(members: u16, sessions: u16) -> (Hub, Vec<Arc<Outbox>>, MessageId) {
             admin: false,
             role: if id == 0 { Role::Owner } else { Role::Member },
             last_read: last,
+            delivered: 0,
         })
         .collect();
     hub.install_room(RoomSnapshot {

@@ -182,6 +182,10 @@ pub struct LimitsConfig {
     /// alike). Each one notifies every member; 0 turns room-wide attention
     /// off.
     pub attention_per_room_per_hour: u32,
+    /// Rooms of up to this many members send read receipts as events, to
+    /// members who share theirs; in larger ones they are read on request
+    /// (`Readers`). Direct conversations always send them.
+    pub receipts_max_members: u32,
 }
 
 impl Default for LimitsConfig {
@@ -218,6 +222,7 @@ impl Default for LimitsConfig {
             searches_per_sec: 1.0,
             search_burst: 10.0,
             attention_per_room_per_hour: 12,
+            receipts_max_members: 50,
         }
     }
 }

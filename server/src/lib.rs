@@ -454,6 +454,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         last_account_event: account_events,
         blocks,
         profiles,
+        receipts_off,
     } = store.load_all(cap)?;
     let hasher = auth::Hasher::start(config.limits.hash_threads()).map_err(ServerError::Hasher)?;
     let fd_cap = fds::raise_limit();
@@ -473,6 +474,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         hub.install_room(room);
     }
     hub.load_profiles(profiles);
+    hub.load_receipts_off(receipts_off);
     let shared = Arc::new(Shared {
         config: RwLock::new(config),
         tls,

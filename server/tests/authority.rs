@@ -47,6 +47,9 @@ fn kind_of(r: &Request) -> &'static str {
         Request::SetRole { .. } => "set_role",
         Request::Topic { .. } => "topic",
         Request::SetMode { .. } => "set_mode",
+        Request::Readers { .. } => "readers",
+        Request::Received { .. } => "received",
+        Request::ShareReceipts { .. } => "share_receipts",
         Request::Members { .. } => "members",
         Request::Rooms => "rooms",
         Request::Directory => "directory",
@@ -316,6 +319,33 @@ fn rows() -> Vec<Row> {
             AsMissing,
         ),
         row(
+            |room| Request::Readers {
+                room: room.into(),
+                id: None,
+            },
+            nli(),
+            AsMissing,
+            Allowed,
+            AsMissing,
+        ),
+        row(
+            |room| Request::Received {
+                room: room.into(),
+                id: 1,
+            },
+            nli(),
+            AsMissing,
+            Allowed,
+            AsMissing,
+        ),
+        row(
+            |_| Request::ShareReceipts { share: None },
+            nli(),
+            Allowed,
+            Allowed,
+            Allowed,
+        ),
+        row(
             |room| Request::SetMode {
                 room: room.into(),
                 announce: Some(true),
@@ -555,7 +585,7 @@ async fn every_request_by_every_outsider_is_refused_without_a_leak() {
         kinds.len(),
         "a request type has two rows: {kinds:?}"
     );
-    assert_eq!(unique.len(), 39, "every request type has a row: {kinds:?}");
+    assert_eq!(unique.len(), 42, "every request type has a row: {kinds:?}");
 
     for actor in ["anon", "otto", "mia", "ben"] {
         let mut seen = Vec::new();

@@ -228,6 +228,23 @@ pub enum Request {
     },
     /// Full-text search over the rooms you are in (feature `search`).
     Search(SearchQuery),
+    /// Whose read markers you may see in `room` and where they are; with
+    /// `id`, only those who have read up to that message ("who has seen
+    /// this?"). Feature `receipts`; needs your own sharing on.
+    Readers {
+        room: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<MessageId>,
+    },
+    /// Your client received the messages of a direct conversation up to
+    /// `id`: the sender sees them `delivered` (feature `receipts`).
+    Received { room: String, id: MessageId },
+    /// Turn sharing your read receipts on or off (`None` asks). Off, you
+    /// see nobody's either (feature `receipts`).
+    ShareReceipts {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        share: Option<bool>,
+    },
     /// A page of a room's history.
     History { room: String, query: HistoryQuery },
     /// Join a public room (or switch to one already joined).
@@ -372,6 +389,9 @@ impl Request {
         "react",
         "search",
         "set_mode",
+        "readers",
+        "received",
+        "share_receipts",
     ];
 
     /// A short stable name for logs and for the authority tests.
@@ -417,6 +437,9 @@ impl Request {
             Request::React { .. } => "react",
             Request::Search(_) => "search",
             Request::SetMode { .. } => "set_mode",
+            Request::Readers { .. } => "readers",
+            Request::Received { .. } => "received",
+            Request::ShareReceipts { .. } => "share_receipts",
             Request::Unknown(_) => "unknown",
         }
     }
@@ -569,6 +592,16 @@ pub enum Response {
     /// Reply to `Search`: newest first. `more` says an older page exists
     /// (ask again with `before` set to the last hit's id).
     Found { hits: Vec<SearchHit>, more: bool },
+    /// Reply to `Readers`: members and their read markers, by name; in a
+    /// direct conversation also how far your messages were delivered.
+    Readers {
+        room: String,
+        readers: Vec<Reader>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivered: Option<MessageId>,
+    },
+    /// Reply to `ShareReceipts`: whether you share them now.
+    SharingReceipts { share: bool },
     /// A reply from a newer server that this build cannot read, by its name
     /// on the wire. Never encoded.
     #[serde(skip)]
@@ -595,6 +628,8 @@ impl Response {
         "whois",
         "reacted",
         "found",
+        "readers",
+        "sharing_receipts",
     ];
 }
 
@@ -897,6 +932,14 @@ pub struct Message {
     pub attention: bool,
 }
 
+/// A member's read marker, as `Readers` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reader {
+    pub user: String,
+    /// They have read everything up to this message id.
+    pub read: MessageId,
+}
+
 /// One reaction key on a message, and who used it, in the order they did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reaction {
@@ -987,6 +1030,17 @@ pub enum Event {
         on: bool,
         rev: Rev,
     },
+    /// A member's read marker moved (feature `receipts`): in direct
+    /// conversations and rooms of up to `limits.receipts_max_members`,
+    /// when you and they share receipts.
+    Receipt {
+        room: String,
+        user: String,
+        id: MessageId,
+    },
+    /// In a direct conversation, the other person's client received your
+    /// messages up to `id` (feature `receipts`).
+    Delivered { room: String, id: MessageId },
     /// Someone joined a room you are in.
     Joined { room: String, user: String },
     /// Someone left a room you are in.
@@ -1056,6 +1110,8 @@ impl Event {
         "edited",
         "deleted",
         "reaction",
+        "receipt",
+        "delivered",
         "unread",
         "read",
         "typing",
@@ -1126,6 +1182,9 @@ pub mod features {
     /// Announcement rooms and categories: `SetMode`, `Event::Mode`,
     /// `RoomState.announce` and `category`.
     pub const ROOM_MODES: &str = "room_modes";
+    /// Read receipts and delivery: `Readers`, `Received`, `ShareReceipts`,
+    /// `Event::Receipt`, `Event::Delivered`.
+    pub const RECEIPTS: &str = "receipts";
     /// Every feature name this build knows, in the order servers list them.
     pub const ALL: &[&str] = &[
         DIRECT,
@@ -1151,6 +1210,7 @@ pub mod features {
         AROUND,
         ATTENTION,
         ROOM_MODES,
+        RECEIPTS,
     ];
 }
 

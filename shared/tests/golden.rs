@@ -149,6 +149,24 @@ fn requests() -> Vec<(&'static str, Request)> {
             },
         ),
         (
+            "readers",
+            Request::Readers {
+                room: room(),
+                id: Some(42),
+            },
+        ),
+        (
+            "received",
+            Request::Received {
+                room: "@alice".into(),
+                id: 43,
+            },
+        ),
+        (
+            "share_receipts",
+            Request::ShareReceipts { share: Some(false) },
+        ),
+        (
             "set_mode",
             Request::SetMode {
                 room: room(),
@@ -573,6 +591,21 @@ fn responses() -> Vec<(&'static str, Response)> {
         ),
         ("reacted", Response::Reacted { on: true }),
         (
+            "readers",
+            Response::Readers {
+                room: "@bob".into(),
+                readers: vec![natter_shared::Reader {
+                    user: "bob".into(),
+                    read: 42,
+                }],
+                delivered: Some(43),
+            },
+        ),
+        (
+            "sharing_receipts",
+            Response::SharingReceipts { share: false },
+        ),
+        (
             "found",
             Response::Found {
                 hits: vec![SearchHit {
@@ -599,6 +632,21 @@ fn events() -> Vec<(&'static str, Event)> {
     vec![
         ("message", Event::Message(message())),
         ("message_rich", Event::Message(rich_message())),
+        (
+            "receipt",
+            Event::Receipt {
+                room: room(),
+                user: "bob".into(),
+                id: 42,
+            },
+        ),
+        (
+            "delivered",
+            Event::Delivered {
+                room: "@bob".into(),
+                id: 43,
+            },
+        ),
         (
             "mode",
             Event::Mode {
@@ -818,6 +866,9 @@ fn exhaustive_request(r: &Request) {
         | Request::React { .. }
         | Request::Search(_)
         | Request::SetMode { .. }
+        | Request::Readers { .. }
+        | Request::Received { .. }
+        | Request::ShareReceipts { .. }
         // Never encoded: what a newer client's request decodes as.
         | Request::Unknown(_) => {}
     }
@@ -843,6 +894,8 @@ fn exhaustive_response(r: &Response) {
         | Response::Whois(_)
         | Response::Reacted { .. }
         | Response::Found { .. }
+        | Response::Readers { .. }
+        | Response::SharingReceipts { .. }
         | Response::Unknown(_) => {}
     }
 }
@@ -864,6 +917,8 @@ fn exhaustive_event(e: &Event) {
         | Event::Topic { .. }
         | Event::Role { .. }
         | Event::Mode { .. }
+        | Event::Receipt { .. }
+        | Event::Delivered { .. }
         | Event::RoomAdded(_)
         | Event::RoomRemoved { .. }
         | Event::Invited(_)

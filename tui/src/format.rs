@@ -122,9 +122,11 @@ fn to_json(value: &impl Serialize) -> String {
 }
 
 /// A live change to a message of `room` (an edit, a delete, a reaction),
-/// as a `tail` line: plain, or with `json` an object whose `type` is
-/// `edit`, `delete` or `reaction`. `None` for any other event, or one of
-/// another room.
+/// or a receipt (someone read up to a message; the other person received
+/// a direct conversation up to one), as a `tail` line: plain, or with
+/// `json` an object whose `type` is `edit`, `delete`, `reaction`,
+/// `receipt` or `delivered`. `None` for any other event, or one of another
+/// room.
 #[must_use]
 pub fn change_line<Tz: TimeZone>(event: &Event, room: &str, json: bool, tz: &Tz) -> Option<String>
 where
@@ -150,6 +152,15 @@ where
             key: &'a str,
             user: &'a str,
             on: bool,
+        },
+        Receipt {
+            id: MessageId,
+            room: &'a str,
+            user: &'a str,
+        },
+        Delivered {
+            id: MessageId,
+            room: &'a str,
         },
     }
     let line = match event {
@@ -207,6 +218,22 @@ where
             } else {
                 format!("-- {user} took back {key} from #{id}")
             }
+        }
+        Event::Receipt { room: r, user, id } if r == room => {
+            if json {
+                return Some(to_json(&Line::Receipt {
+                    id: *id,
+                    room: r,
+                    user,
+                }));
+            }
+            format!("-- {user} has read up to #{id}")
+        }
+        Event::Delivered { room: r, id } if r == room => {
+            if json {
+                return Some(to_json(&Line::Delivered { id: *id, room: r }));
+            }
+            format!("-- delivered up to #{id}")
         }
         _ => return None,
     };

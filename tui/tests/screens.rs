@@ -718,3 +718,87 @@ fn categories_fold_and_an_announcement_room_says_who_posts() {
         insta::assert_snapshot!(format!("categories_{w}x{h}"), screen(&app, now));
     }
 }
+
+/// Your messages of a direct conversation as sent, delivered and seen,
+/// and who has read a room's newest message.
+#[test]
+fn receipts_in_a_conversation_and_a_room() {
+    use natter::app::receipts::ReadersFor;
+    use natter_shared::Reader;
+    let now = Instant::now();
+    for (w, h) in [(120, 40), (60, 20)] {
+        let mut app = connected(w, h);
+        app.on_reply(
+            Then::Readers {
+                room: "#general".into(),
+                what: ReadersFor::Fill,
+            },
+            Ok(Response::Readers {
+                room: "#general".into(),
+                readers: vec![
+                    Reader {
+                        user: "bob".into(),
+                        read: 6,
+                    },
+                    Reader {
+                        user: "dave".into(),
+                        read: 6,
+                    },
+                ],
+                delivered: None,
+            }),
+            T0,
+        );
+        insta::assert_snapshot!(format!("receipts_room_{w}x{h}"), screen(&app, now));
+        let bob = app.rooms.index_of("@bob").unwrap();
+        app.switch_to(bob);
+        let dm = |id: u64, from: &str, body: &str| Message {
+            room: "@bob".into(),
+            ..msg(id, from, body)
+        };
+        app.on_reply(
+            Then::History {
+                room: "@bob".into(),
+                older: true,
+            },
+            Ok(Response::Messages {
+                room: "@bob".into(),
+                messages: vec![
+                    dm(20, "bob", "are you around?"),
+                    dm(21, "alice", "yes"),
+                    dm(22, "alice", "give me five minutes"),
+                    dm(23, "alice", "ok, ready"),
+                ],
+                more: false,
+                rev: 0,
+            }),
+            T0,
+        );
+        app.on_reply(
+            Then::Readers {
+                room: "@bob".into(),
+                what: ReadersFor::Fill,
+            },
+            Ok(Response::Readers {
+                room: "@bob".into(),
+                readers: vec![Reader {
+                    user: "bob".into(),
+                    read: 21,
+                }],
+                delivered: Some(23),
+            }),
+            T0,
+        );
+        // Your last message: delivered, not read yet.
+        insta::assert_snapshot!(format!("receipts_direct_{w}x{h}"), screen(&app, now));
+        app.on_event(
+            Event::Receipt {
+                room: "@bob".into(),
+                user: "bob".into(),
+                id: 23,
+            },
+            now,
+        );
+        insta::assert_snapshot!(format!("receipts_seen_{w}x{h}"), screen(&app, now));
+    }
+}

@@ -38,6 +38,7 @@ mod history;
 mod messages;
 mod presence;
 mod profile;
+mod receipts;
 
 pub use changes::{MessageScope, no_such_message};
 pub use presence::settable;
@@ -93,6 +94,9 @@ struct Membership {
     last_read: MessageId,
     unread: u32,
     mentions: u32,
+    /// In a direct conversation: this member's client received it up to
+    /// here (see `receipts.rs`).
+    delivered: MessageId,
 }
 
 impl Membership {
@@ -103,6 +107,7 @@ impl Membership {
             last_read: m.last_read,
             unread,
             mentions,
+            delivered: m.delivered,
         }
     }
 }
@@ -234,6 +239,8 @@ pub struct Hub {
     messages_stored: u64,
     presence_stamp: u64,
     ring_cap: usize,
+    /// The users who do not share read receipts (see `receipts.rs`).
+    receipts_off: IdSet<i64>,
     /// Each room's rate of room-wide attention
     /// (`limits.attention_per_room_per_hour`; see `messages.rs`).
     attention: IdMap<i64, crate::auth::TokenBucket>,
@@ -299,6 +306,7 @@ impl Hub {
             presence_stamp: 0,
             ring_cap,
             attention: IdMap::default(),
+            receipts_off: IdSet::default(),
         }
     }
 
@@ -742,6 +750,7 @@ pub(crate) mod testkit {
                     admin: false,
                     role: *role,
                     last_read: 0,
+                    delivered: 0,
                 })
                 .collect(),
             bans: Vec::new(),

@@ -20,6 +20,7 @@ impl Hub {
             last_read: 0,
             unread: 0,
             mentions: 0,
+            delivered: 0,
         };
         let room = Room {
             id: room_id,
@@ -72,6 +73,7 @@ impl Hub {
                     last_read: 0,
                     unread: 0,
                     mentions: 0,
+                    delivered: 0,
                 },
             )]
             .into_iter()
@@ -188,6 +190,7 @@ impl Hub {
                 last_read: last_id,
                 unread: 0,
                 mentions: 0,
+                delivered: 0,
             },
         );
         if let Some(u) = self.users.get_mut(&user) {
@@ -679,6 +682,7 @@ mod tests {
             admin: false,
             role: Role::Member,
             last_read: 0,
+            delivered: 0,
         };
         assert!(hub.admit_member(&m));
         assert!(hub.is_member(2, 2));

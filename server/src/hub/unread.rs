@@ -45,6 +45,7 @@ impl Hub {
         if in_memory.is_some() {
             self.announce_counts(room_id, user);
         }
+        self.announce_receipt(room_id, user, id);
         Ok((
             Response::Done,
             Some(StoreChange::Read {

@@ -1,5 +1,6 @@
 //! Read markers: moving yours forward, and recounting unread messages from
-//! the store when the marker is older than the in-memory ring.
+//! the store when the marker is older than the in-memory ring; and what
+//! others see of them (read receipts, delivery; see `hub::receipts`).
 
 use std::sync::Arc;
 
@@ -17,6 +18,23 @@ pub fn mark_read(shared: &Arc<Shared>, caller: Caller, room: &str, id: MessageId
     }
     persist(shared, change);
     Ok(res)
+}
+
+/// Who has read how far in a room (`Readers`).
+pub fn readers(shared: &Shared, caller: Caller, room: &str, id: Option<MessageId>) -> OpResult {
+    shared.hub().readers(caller.session, room, id)
+}
+
+/// The caller's client received a direct conversation up to `id`.
+pub fn received(shared: &Shared, caller: Caller, room: &str, id: MessageId) -> OpResult {
+    let r = shared.hub().received(caller.session, room, id);
+    super::changed(shared, r)
+}
+
+/// Turns sharing the caller's read receipts on or off, or asks.
+pub fn share_receipts(shared: &Shared, caller: Caller, share: Option<bool>) -> OpResult {
+    let r = shared.hub().share_receipts(caller.session, share);
+    super::changed(shared, r)
 }
 
 /// Recounts unread messages from the store for a marker older than the

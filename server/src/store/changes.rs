@@ -138,6 +138,17 @@ pub enum StoreChange {
         user: i64,
         id: MessageId,
     },
+    /// A member's client received a direct conversation up to `id`.
+    Delivered {
+        room: i64,
+        user: i64,
+        id: MessageId,
+    },
+    /// A user shares their read receipts, or stopped.
+    Receipts {
+        user: i64,
+        share: bool,
+    },
     /// A display name set (or cleared, `None`).
     Profile {
         user: i64,
@@ -176,6 +187,12 @@ impl StoreChange {
                 category,
             } => s::set_mode(conn, *room, *announce, category.as_deref()),
             StoreChange::Read { room, user, id } => s::set_last_read(conn, *room, *user, *id),
+            StoreChange::Delivered { room, user, id } => {
+                super::receipts::set_delivered(conn, *room, *user, *id)
+            }
+            StoreChange::Receipts { user, share } => {
+                super::receipts::set_sharing(conn, *user, *share)
+            }
             StoreChange::Profile { user, display_name } => {
                 super::profile::set_display_name(conn, *user, display_name.as_deref())
             }

@@ -49,6 +49,7 @@ pub mod changes;
 pub mod operations;
 pub mod operator;
 pub mod profile;
+pub mod receipts;
 pub mod rich;
 pub mod safety;
 pub mod schema;

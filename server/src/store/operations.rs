@@ -22,6 +22,8 @@ pub struct Startup {
     pub blocks: Vec<super::safety::BlockRow>,
     /// Every account with a display name.
     pub profiles: Vec<super::profile::ProfileRow>,
+    /// The accounts that do not share read receipts.
+    pub receipts_off: Vec<i64>,
 }
 
 /// What a login must bring into memory: rooms not loaded yet, and
@@ -51,6 +53,7 @@ impl Store {
             let messages = sql::message_count(&tx)?;
             let blocks = super::safety::all_blocks(&tx)?;
             let profiles = super::profile::all_profiles(&tx)?;
+            let receipts_off = super::receipts::receipts_off(&tx)?;
             tx.finish()?;
             Ok(Startup {
                 rooms,
@@ -58,6 +61,7 @@ impl Store {
                 last_account_event,
                 blocks,
                 profiles,
+                receipts_off,
             })
         })
     }

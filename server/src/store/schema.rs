@@ -261,6 +261,18 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
              ALTER TABLE rooms ADD COLUMN category TEXT;",
         )?;
     }
+    // users and members gained read receipts and delivery.
+    let has_receipts: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('users') WHERE name = 'receipts'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_receipts {
+        conn.execute_batch(
+            "ALTER TABLE users ADD COLUMN receipts INTEGER NOT NULL DEFAULT 1;
+             ALTER TABLE members ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0;",
+        )?;
+    }
     // Messages gained a full-text index with search.
     let has_search: bool = conn.query_row(
         "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'messages_fts'",

@@ -656,6 +656,8 @@ pub struct MemberRow {
     pub admin: bool,
     pub role: Role,
     pub last_read: MessageId,
+    /// In a direct conversation: received up to here (see `receipts.rs`).
+    pub delivered: MessageId,
 }
 
 /// The members of a room.
@@ -671,7 +673,7 @@ pub fn user_memberships(conn: &Connection, user_id: i64) -> Result<Vec<MemberRow
 /// Memberships whose `column` (one of the two above, never input) is `id`.
 fn members_where(conn: &Connection, column: &str, id: i64) -> Result<Vec<MemberRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT m.room_id, m.user_id, u.name, u.admin, m.role, m.last_read
+        "SELECT m.room_id, m.user_id, u.name, u.admin, m.role, m.last_read, m.delivered
          FROM members m JOIN users u ON u.id = m.user_id WHERE {column} = ?1"
     ))?;
     let rows = stmt.query_map([id], member_row)?;
@@ -686,6 +688,7 @@ fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
         admin: r.get(3)?,
         role: parse_role(&r.get::<_, String>(4)?),
         last_read: from_sql(r.get(5)?),
+        delivered: from_sql(r.get(6)?),
     })
 }
 

@@ -119,6 +119,11 @@ pub enum Command {
     Category(String),
     /// `/fold [category]`: fold or unfold a group of the rooms pane.
     Fold(Option<String>),
+    /// `/receipts [on|off]`: share your read receipts, or not (`None`
+    /// asks).
+    Receipts(Option<bool>),
+    /// `/seen [id]`: who has read up to a message (the newest here).
+    Seen(Option<MessageId>),
     Help,
     Quit,
 }
@@ -141,6 +146,8 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ),
     ("/category", "[name]", "group this room (moderators)"),
     ("/fold", "[category]", "fold a group of rooms (kept)"),
+    ("/receipts", "[on|off]", "share what you have read?"),
+    ("/seen", "[id]", "who has read up to a message"),
     ("/role", "user owner|mod|member", "change a role (owners)"),
     ("/msg", "@user [text]", "open a direct conversation"),
     ("/me", "text", "an action: * you text"),
@@ -296,6 +303,21 @@ pub fn parse(line: &str) -> Result<Command, String> {
         },
         "/category" => Ok(Command::Category(rest(1).unwrap_or_default())),
         "/fold" => Ok(Command::Fold(rest(1))),
+        "/receipts" => match args.as_slice() {
+            [] => Ok(Command::Receipts(None)),
+            ["on"] => Ok(Command::Receipts(Some(true))),
+            ["off"] => Ok(Command::Receipts(Some(false))),
+            _ => usage("[on|off]"),
+        },
+        "/seen" => match args.as_slice() {
+            [] => Ok(Command::Seen(None)),
+            [id] => id
+                .trim_start_matches('#')
+                .parse()
+                .map(|id| Command::Seen(Some(id)))
+                .map_err(|_| format!("{id:?} is no message id; usage: /seen [id]")),
+            _ => usage("[id]"),
+        },
         "/msg" | "/query" => match args.split_first() {
             Some((user, _)) => Ok(Command::Msg {
                 user: user_arg(user)?,
@@ -570,6 +592,8 @@ impl App {
                 Then::Quiet { room: here },
             ),
             Command::Fold(name) => self.fold(&here, name.as_deref(), now_ms),
+            Command::Receipts(share) => self.set_receipts(&here, share, now_ms),
+            Command::Seen(id) => self.ask_seen(&here, id, now_ms),
             Command::Msg { user, text } => {
                 let room = format!("@{user}");
                 let mut effects = Vec::new();

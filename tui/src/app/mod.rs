@@ -37,6 +37,7 @@ pub mod keys;
 pub mod modes;
 pub mod overlay;
 pub mod profile;
+pub mod receipts;
 pub mod rich;
 pub mod rooms;
 pub mod safety;
@@ -198,6 +199,17 @@ pub enum Then {
     /// Threads, jumps, search, edits, deletes, reactions, catch-ups
     /// (`rich.rs`).
     Rich(rich::Pending),
+    /// Read markers of `room` (`receipts.rs`).
+    Readers {
+        room: String,
+        what: receipts::ReadersFor,
+    },
+    /// `/receipts`, typed in `room`.
+    Sharing {
+        room: String,
+    },
+    /// Nothing to show, success or not (a delivery acknowledgement).
+    Silent,
 }
 
 /// What `/open` runs when the config names nothing.
@@ -525,10 +537,13 @@ impl App {
     /// Fetches the current room's first page if needed and notes its marker.
     fn open_current(&mut self) -> Vec<Effect> {
         let online = self.online();
-        self.rooms
+        let mut effects = self
+            .rooms
             .current_mut()
             .map(|r| r.open(online))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        effects.extend(self.fetch_readers());
+        effects
     }
 
     /// The connection stopped for good (no more retries). If the server
@@ -681,6 +696,8 @@ impl App {
                     self.rooms.sort();
                 }
             }
+            Event::Receipt { room, user, id } => self.on_receipt(&room, &user, id),
+            Event::Delivered { room, id } => self.on_delivered(&room, id),
             Event::Role { room, user, role } => {
                 if let Some(r) = self.rooms.by_name_mut(&room)
                     && let Some(m) = r.members.iter_mut().find(|m| m.name == user)
@@ -765,6 +782,9 @@ impl App {
             effects.extend(self.mark_read_if_viewing());
             return effects;
         }
+        if !own {
+            effects.extend(self.ack_direct(&m.room, m.id));
+        }
         let mentioned = m.attention || self.mentions_me(&m.body);
         let room = &mut self.rooms[index];
         let at_bottom = room.scroll.is_none();
@@ -823,6 +843,14 @@ impl App {
         now_ms: i64,
     ) -> Vec<Effect> {
         match (then, result) {
+            (Then::Readers { room, what }, result) => {
+                self.on_readers(&room, &what, result, now_ms);
+                Vec::new()
+            }
+            (Then::Sharing { room }, result) => {
+                self.on_sharing(&room, result, now_ms);
+                Vec::new()
+            }
             (
                 Then::History { room, older },
                 Ok(Response::Messages {
@@ -849,6 +877,10 @@ impl App {
                 } else {
                     Vec::new()
                 };
+                // What a page of a conversation holds was received here.
+                if let Some(newest) = messages.iter().map(|m| m.id).max() {
+                    effects.extend(self.ack_direct(&room, newest));
+                }
                 effects.extend(self.mark_read_if_viewing());
                 effects
             }
@@ -933,7 +965,7 @@ impl App {
                 self.notice(Some(&room), now_ms, EntryKind::Notice(ok));
                 Vec::new()
             }
-            (Then::Quiet { .. }, Ok(_)) => Vec::new(),
+            (Then::Quiet { .. }, Ok(_)) | (Then::Silent, _) => Vec::new(),
             (Then::Safety { room, op }, result) => self.on_safety_reply(&room, op, result, now_ms),
             (Then::Whois { room }, result) => self.on_whois_reply(&room, result, now_ms),
             (Then::Rich(pending), result) => self.on_rich_reply(pending, result, now_ms),
@@ -962,13 +994,25 @@ impl App {
                     r.loading_older = false;
                 }
             }
-            Then::Members { .. } | Then::Quiet { .. } => {}
-            Then::Report { room, .. } | Then::Safety { room, .. } | Then::Whois { room } => self
-                .notice(
-                    Some(&room),
-                    now_ms,
-                    EntryKind::Error("offline; try again once connected".into()),
-                ),
+            Then::Members { .. } | Then::Quiet { .. } | Then::Silent => {}
+            // Asked again at the next login.
+            Then::Readers {
+                room,
+                what: receipts::ReadersFor::Fill,
+            } => {
+                if let Some(r) = self.rooms.by_name_mut(&room) {
+                    r.readers_asked = false;
+                }
+            }
+            Then::Report { room, .. }
+            | Then::Safety { room, .. }
+            | Then::Whois { room }
+            | Then::Sharing { room }
+            | Then::Readers { room, .. } => self.notice(
+                Some(&room),
+                now_ms,
+                EntryKind::Error("offline; try again once connected".into()),
+            ),
             Then::Joined | Then::Directory | Then::Stats => {
                 self.error(now_ms, "offline; try again once connected");
             }
@@ -1529,5 +1573,7 @@ mod tests_daily;
 mod tests_modes;
 #[cfg(test)]
 mod tests_profile;
+#[cfg(test)]
+mod tests_receipts;
 #[cfg(test)]
 mod tests_rich;

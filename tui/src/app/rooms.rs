@@ -82,6 +82,15 @@ pub struct Room {
     pub announce: bool,
     /// The group of the rooms pane it is in (`/category`).
     pub category: Option<String>,
+    /// The others' read markers you may see, by name (`receipts.rs`).
+    pub readers: HashMap<String, MessageId>,
+    /// A direct conversation: the other person's client received it up to
+    /// here.
+    pub delivered: MessageId,
+    /// `Readers` was asked on this connection.
+    pub readers_asked: bool,
+    /// The server answered it: receipts are drawn.
+    pub receipts_shown: bool,
     /// The newest thread reply seen live: replies stay out of the
     /// timeline, but the server counts them unread in the room, so viewing
     /// the room at its bottom (where their roots' summaries show) reads
@@ -119,6 +128,10 @@ impl Room {
             thread_newest: 0,
             announce: state.announce,
             category: state.category.clone(),
+            readers: HashMap::new(),
+            delivered: 0,
+            readers_asked: false,
+            receipts_shown: false,
         }
     }
 
@@ -526,6 +539,7 @@ impl Rooms {
         // as rooms are opened.
         for room in &mut self.list {
             room.members_loaded = false;
+            room.readers_asked = false;
         }
         effects
     }

@@ -14,11 +14,12 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use natter_shared::MessageId;
+use natter_shared::{MessageId, RoomKind};
 use ratatui::layout::Rect;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::safety::hidden_text;
+use super::timeline::Mark;
 use super::{App, Delivery, Entry, EntryKind, Room, Scroll};
 
 /// Width of the rooms pane.
@@ -560,9 +561,16 @@ impl Layout<'_> {
                 };
                 let indent = 6 + nick.width() + 1;
                 let indent = if indent * 2 > self.width { 2 } else { indent };
-                // Your pending message keeps two columns for its mark.
+                // Your pending message keeps two columns for its mark, and
+                // your last one of a direct conversation five for its
+                // receipt (` seen`).
+                let receipt = (from == self.me && *delivery == Delivery::Sent)
+                    .then(|| receipt_mark(room, e.id, self.me))
+                    .flatten();
                 let mark = if from == self.me && *delivery == Delivery::Pending {
                     2
+                } else if receipt.is_some() {
+                    5
                 } else {
                     0
                 };
@@ -584,7 +592,8 @@ impl Layout<'_> {
                     display_text(body)
                 };
                 let mut parts = wrap(&body, first, self.width.saturating_sub(indent)).into_iter();
-                let delivery = (from == self.me).then(|| delivery.clone());
+                let delivery = (from == self.me)
+                    .then(|| receipt.map_or_else(|| delivery.clone(), Delivery::Receipt));
                 let failed = match &delivery {
                     Some(Delivery::Failed(why)) => {
                         Some(format!("✗ not sent: {why}. Up recalls it to send again."))
@@ -612,6 +621,19 @@ impl Layout<'_> {
                     rows.push(Row::Meta {
                         indent,
                         parts: reaction_parts(&e.rich.reactions, self.me),
+                    });
+                }
+                // Who has read up to the newest message of a room.
+                if room.receipts_shown
+                    && room.kind != RoomKind::Direct
+                    && let Some(id) = e.id
+                    && id == room.entries.newest()
+                    && let Some(seen) = super::receipts::seen_by(room.readers.iter(), from, id)
+                {
+                    let w = self.width.saturating_sub(indent);
+                    rows.push(Row::Meta {
+                        indent,
+                        parts: vec![(fit(&format!("✓ {seen}"), w), Tone::Dim)],
                     });
                 }
                 if let Some(failed) = failed {
@@ -831,6 +853,36 @@ impl Layout<'_> {
     fn top_position(&self, room: &Room, height: usize, marker: Option<usize>) -> Option<Scroll> {
         self.position_from(room, 0, height, marker)
     }
+}
+
+/// The receipt of your stored message `id` when it is your last one in a
+/// direct conversation whose receipts are known; `None` otherwise.
+fn receipt_mark(room: &Room, id: Option<MessageId>, me: &str) -> Option<Mark> {
+    let id = id?;
+    if room.kind != RoomKind::Direct || !room.receipts_shown {
+        return None;
+    }
+    // Your last stored message: the walk back ends there, so it is short
+    // (what was said after it).
+    let last = room
+        .entries
+        .iter()
+        .rev()
+        .find_map(|e| match (&e.kind, e.id) {
+            (EntryKind::Msg { from, .. }, Some(id)) if from == me => Some(id),
+            _ => None,
+        })?;
+    if last != id {
+        return None;
+    }
+    let other = room.name.trim_start_matches('@');
+    Some(if room.readers.get(other).is_some_and(|&read| read >= id) {
+        Mark::Seen
+    } else if room.delivered >= id {
+        Mark::Delivered
+    } else {
+        Mark::Sent
+    })
 }
 
 fn is_own(e: &Entry, me: &str) -> bool {

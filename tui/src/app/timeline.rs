@@ -64,6 +64,20 @@ pub enum Delivery {
     Sent,
     /// Refused; the reason and how to retry.
     Failed(String),
+    /// Only in laid-out rows (never held): a stored message of a direct
+    /// conversation, as the receipts show it.
+    Receipt(Mark),
+}
+
+/// How far your message in a direct conversation got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Stored by the server: ✓.
+    Sent,
+    /// The other person's client received it: ✓✓.
+    Delivered,
+    /// They have read it: `seen`.
+    Seen,
 }
 
 /// One line-producing item of a room's view.

@@ -13,6 +13,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::Theme;
 use crate::app::text::{self, Layout, Row};
+use crate::app::timeline::Mark;
 use crate::app::{App, Delivery, EntryKind};
 
 pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
@@ -291,8 +292,17 @@ pub(super) fn row_line<'a>(
                 _ => text_style,
             };
             spans.push(Span::styled(text, text_style));
-            if delivery == Some(Delivery::Pending) {
-                spans.push(Span::styled(" ⋯", theme.dim()));
+            match delivery {
+                Some(Delivery::Pending) => spans.push(Span::styled(" ⋯", theme.dim())),
+                Some(Delivery::Receipt(Mark::Sent)) => spans.push(Span::styled(" ✓", theme.dim())),
+                Some(Delivery::Receipt(Mark::Delivered)) => {
+                    spans.push(Span::styled(" ✓✓", theme.dim()));
+                }
+                Some(Delivery::Receipt(Mark::Seen)) => spans.push(Span::styled(
+                    " seen",
+                    theme.fg(theme.accent).add_modifier(Modifier::BOLD),
+                )),
+                _ => {}
             }
             Line::from(spans)
         }

@@ -156,6 +156,13 @@ impl Conn {
             Request::MarkRead { room, id: marker } => {
                 ops::markers::mark_read(shared, caller, &room, marker)
             }
+            Request::Readers { room, id: upto } => {
+                ops::markers::readers(shared, caller, &room, upto)
+            }
+            Request::Received { room, id: upto } => {
+                ops::markers::received(shared, caller, &room, upto)
+            }
+            Request::ShareReceipts { share } => ops::markers::share_receipts(shared, caller, share),
             Request::Typing { room, active } => {
                 ops::presence::typing(shared, caller, &room, active)
             }
