@@ -5,7 +5,9 @@
 # (idle memory, 100 rooms x 100 members) of natter-load against both
 # servers, first with the server pinned to core 0 and the generator to
 # core 1, then unpinned, and prints one table with both figures and their
-# ratio. Installs ngircd (Debian package) when it is missing. Every run is
+# ratio. S10 (S1 with reactions instead of messages) runs on natterd alone,
+# IRC having no reactions, and prints beside S1 what a reaction costs to
+# fan out against a message. Installs ngircd (Debian package) when it is missing. Every run is
 # bounded in time; the servers are stopped on exit.
 #
 # Usage: server/bench/compare.sh         (about 5 minutes on 2 cores)
@@ -121,6 +123,9 @@ for pin in pinned unpinned; do
   for server in natterd ngircd; do
     start_server "$server" "$pin"
     run "$server" "$pin" s1 --secs "$SECS" --window "$S1_WINDOW"
+    if [ "$server" = natterd ]; then
+      run "$server" "$pin" s10 --secs "$SECS" --window "$S1_WINDOW"
+    fi
     run "$server" "$pin" s3 --secs "$SECS"
     stop_server
     # A fresh server, so the idle figure is not what earlier runs left.
@@ -159,5 +164,13 @@ for pin in pinned unpinned; do
   row $pin S3 "latency p99.9" p999_us lat
   row $pin S4 "server RSS/connection" rss_per_conn_b bytes
   row $pin S4 "kernel sockets/conn" sock_per_conn_b bytes
+done
+for pin in pinned unpinned; do
+  printf '%-9s %-8s %-24s %14.0f %14s %8s\n' "$pin" S10 "reactions/s delivered" \
+    "${R[natterd,$pin,s10,deliveries_per_s]:-0}" "(S1: $(printf '%.0f' "${R[natterd,$pin,s1,deliveries_per_s]:-0}"))" \
+    "$(ratio "${R[natterd,$pin,s10,deliveries_per_s]:-0}" "${R[natterd,$pin,s1,deliveries_per_s]:-0}")"
+  printf '%-9s %-8s %-24s %14s %14s %8s\n' "$pin" S10 "server CPU/delivery" \
+    "$(printf '%.3f us' "${R[natterd,$pin,s10,cpu_us]:-0}")" "(S1: $(printf '%.3f us' "${R[natterd,$pin,s1,cpu_us]:-0}"))" \
+    "$(ratio "${R[natterd,$pin,s10,cpu_us]:-0}" "${R[natterd,$pin,s1,cpu_us]:-0}")"
 done
 echo "S1 ratio natterd/ngircd: $(ratio "${R[natterd,pinned,s1,deliveries_per_s]}" "${R[ngircd,pinned,s1,deliveries_per_s]}")"

@@ -110,6 +110,22 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         window: usize,
     },
+    /// S10, reactions in one big room: S1's room and senders, each sender
+    /// putting its own reaction on one message and taking it off again.
+    /// Compare its deliveries/s and CPU per delivery with S1's.
+    S10 {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(flatten)]
+        traffic: Traffic,
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        /// Unacknowledged reactions in flight per sender.
+        #[arg(long, default_value_t = 16)]
+        window: usize,
+    },
     /// S2, many rooms, one sender each: open loop at --rate messages/s per
     /// room, or at full speed with --window.
     S2 {
@@ -347,6 +363,7 @@ fn one_sender(
         payload: usize::from(t.payload),
         pid: server.pid,
         slow_member,
+        react_to: None,
     })
 }
 
@@ -389,8 +406,34 @@ fn main() -> anyhow::Result<()> {
                 payload: usize::from(t.payload),
                 pid: server.pid,
                 slow_member: false,
+                react_to: None,
             };
             traffic("S1", &server, &p)
+        }
+        Command::S10 {
+            server,
+            traffic: t,
+            members,
+            senders,
+            window,
+        } => {
+            if server.proto != Proto::Natter {
+                bail!("S10 needs natter: IRC has no reactions to compare");
+            }
+            let target = server.target()?;
+            let message = runtime()?.block_on(rooms::reaction_target(&target))?;
+            let p = rooms::Params {
+                target,
+                rooms: vec![provision::bench_room(members)],
+                senders,
+                load: Load::Window(window),
+                duration: Duration::from_secs_f64(t.secs),
+                payload: usize::from(t.payload),
+                pid: server.pid,
+                slow_member: false,
+                react_to: Some(message),
+            };
+            traffic("S10", &server, &p)
         }
         Command::S2 {
             server,
@@ -409,6 +452,7 @@ fn main() -> anyhow::Result<()> {
                 payload: usize::from(t.payload),
                 pid: server.pid,
                 slow_member: false,
+                react_to: None,
             };
             traffic("S2", &server, &p)
         }

@@ -20,7 +20,7 @@ use std::io;
 use anyhow::{Context, bail};
 use bytes::{Buf, BytesMut};
 use natter_shared::{
-    ClientFrame, Credential, FrameCodec, PROTOCOL_VERSION, Request, Response, ServerFrame,
+    ClientFrame, Credential, FrameCodec, PROTOCOL_VERSION, ReactOp, Request, Response, ServerFrame,
     decode_server,
 };
 use serde::Deserialize;
@@ -78,6 +78,31 @@ impl Proto {
         }
     }
 
+    /// Appends one reaction (natter only): `key` put on (`on`) or taken
+    /// off message `message`. `id` is the request id.
+    pub fn encode_react(
+        self,
+        buf: &mut BytesMut,
+        id: u64,
+        room: &str,
+        message: u64,
+        key: &str,
+        on: bool,
+    ) {
+        let frame = ClientFrame {
+            id,
+            req: Request::React {
+                room: room.into(),
+                id: message,
+                key: key.into(),
+                op: if on { ReactOp::Add } else { ReactOp::Remove },
+            },
+        };
+        FrameCodec::default()
+            .encode(&frame, buf)
+            .expect("a bench reaction fits in a frame");
+    }
+
     /// Appends what makes the server acknowledge the `n` messages before
     /// it: nothing on natter (each `Send` is acknowledged), `PING :n` on IRC.
     pub fn encode_ack_marker(self, buf: &mut BytesMut, n: usize) {
@@ -102,6 +127,8 @@ pub struct Target {
 pub enum Incoming<'a> {
     /// A chat message's body.
     Message(&'a str),
+    /// A reaction event: its key, and whether it was put on or taken off.
+    Reaction { key: &'a str, on: bool },
     /// The server acknowledged this many sends.
     Acked(usize),
     /// The server refused a request.
@@ -183,6 +210,42 @@ fn fast_message_body(payload: &[u8]) -> Option<&str> {
     None
 }
 
+/// `{"event": {"reaction": {` in natter's named MessagePack encoding.
+const REACTION_EVENT: &[u8] = b"\x81\xa5event\x81\xa8reaction";
+
+/// The key and `on` of a reaction event, read off the bytes like
+/// [`fast_message_body`]: a reaction fans out like a message, so the
+/// generator must read it as cheaply. `None` takes the serde path.
+fn fast_reaction(payload: &[u8]) -> Option<(&str, bool)> {
+    let rest = payload.strip_prefix(REACTION_EVENT)?;
+    let (&head, mut rest) = rest.split_first()?;
+    if head & 0xf0 != 0x80 {
+        return None;
+    }
+    let (mut key, mut on) = (None, None);
+    for _ in 0..(head & 0x0f) {
+        let (name, after) = str_at(rest)?;
+        rest = after;
+        match name {
+            b"key" => {
+                let (k, after) = str_at(rest)?;
+                key = Some(std::str::from_utf8(k).ok()?);
+                rest = after;
+            }
+            b"on" => {
+                on = Some(match rest.first()? {
+                    0xc3 => true,
+                    0xc2 => false,
+                    _ => return None,
+                });
+                rest = skip_scalar(rest)?;
+            }
+            _ => rest = skip_scalar(rest)?,
+        }
+    }
+    Some((key?, on?))
+}
+
 /// A fixstr, str8 or str16 at the start of `b`, and what follows it.
 fn str_at(b: &[u8]) -> Option<(&[u8], &[u8])> {
     let (&t, rest) = b.split_first()?;
@@ -217,13 +280,16 @@ fn classify_natter(payload: &[u8]) -> Incoming<'_> {
     if let Some(body) = fast_message_body(payload) {
         return Incoming::Message(body);
     }
+    if let Some((key, on)) = fast_reaction(payload) {
+        return Incoming::Reaction { key, on };
+    }
     if let Ok(FrameRef::Event(EventRef::Message(m))) = rmp_serde::from_slice::<FrameRef>(payload) {
         return Incoming::Message(m.body);
     }
 
     match decode_server(payload) {
         Ok(ServerFrame::Ok {
-            res: Response::Sent { .. },
+            res: Response::Sent { .. } | Response::Reacted { .. },
             ..
         }) => Incoming::Acked(1),
         Ok(ServerFrame::Err { err, .. }) => Incoming::Refused(err.to_string()),
@@ -509,6 +575,33 @@ fn numeric(item: &RawItem, code: &str) -> bool {
 mod tests {
     use super::*;
     use natter_shared::{Event, Message};
+
+    #[test]
+    fn a_reaction_is_read_without_the_full_decode() {
+        for on in [true, false] {
+            let frame = ServerFrame::Event(Event::Reaction {
+                room: "#bench".into(),
+                id: u64::MAX / 5,
+                key: ":r12:".into(),
+                user: "u12".into(),
+                on,
+                rev: 1 << 40,
+            });
+            let bytes = natter_shared::encode(&frame).unwrap();
+            assert_eq!(fast_reaction(&bytes[4..]), Some((":r12:", on)));
+            assert!(matches!(
+                classify_natter(&bytes[4..]),
+                Incoming::Reaction { key: ":r12:", on: o } if o == on
+            ));
+            assert_eq!(fast_reaction(&bytes[4..bytes.len() - 3]), None);
+        }
+        let reacted = ServerFrame::Ok {
+            id: 9,
+            res: Response::Reacted { on: true },
+        };
+        let bytes = natter_shared::encode(&reacted).unwrap();
+        assert!(matches!(classify_natter(&bytes[4..]), Incoming::Acked(1)));
+    }
 
     #[test]
     fn a_natter_message_is_read_without_the_full_decode() {

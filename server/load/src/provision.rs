@@ -73,6 +73,7 @@ rooms_per_user_per_hour = 1000000
 invites_per_user_per_minute = 1000000
 searches_per_sec = 1000000000.0
 search_burst = 1000000000.0
+reactions_per_user_per_minute = 1000000000
 # S7's flood logs in from two addresses as fast as it can; successes are
 # never failures, but a mistyped bench run should not be throttled either.
 login_failures_per_ip = 1000000

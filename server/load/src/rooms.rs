@@ -13,6 +13,9 @@
 //!
 //! Each receiver keeps its own histogram and per-sender sequence check, so
 //! the hot path touches no shared state but a per-receiver counter.
+//!
+//! With [`Params::react_to`] the senders react instead of posting (S10):
+//! the same fan-out, measured the same way, so the two compare directly.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -60,6 +63,10 @@ pub struct Params {
     pub pid: Option<u32>,
     /// S5: the first non-sender of the first room never reads.
     pub slow_member: bool,
+    /// S10: instead of messages, each sender puts its own reaction key
+    /// (`:rS:`) on this message and takes it off again, in turn (closed
+    /// loop only). Receivers check each sender's on/off alternation.
+    pub react_to: Option<u64>,
 }
 
 /// What a run measured.
@@ -264,13 +271,16 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
     for (s, room, writer, window) in closed_loop {
         let room = p.rooms[room].name.clone();
         tasks.push(tokio::spawn(send_closed(
-            s,
-            room,
+            Sender {
+                s,
+                room,
+                len: p.payload,
+                react_to: p.react_to,
+            },
             writer,
             window,
             Arc::clone(&sending),
             stop_sending.clone(),
-            p.payload,
         )));
     }
     let thread = match p.load {
@@ -375,6 +385,29 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// Posts the message S10's senders react to, as `u0` in `#bench`, and
+/// returns its id.
+///
+/// # Errors
+/// When `u0` cannot log in or the server refuses the message.
+pub async fn reaction_target(target: &Target) -> anyhow::Result<u64> {
+    let room = crate::provision::bench_room(1).name;
+    let mut m = proto::connect(target, 0, std::slice::from_ref(&room), true).await?;
+    let req = natter_shared::Request::Send {
+        room,
+        body: "react to me".into(),
+        action: false,
+        nonce: None,
+        reply_to: None,
+        thread: None,
+        attention: false,
+    };
+    match proto::ask(&mut m, 3, req).await? {
+        natter_shared::Response::Sent { id, .. } => Ok(id),
+        other => bail!("unexpected reply to the S10 message: {other:?}"),
+    }
+}
+
 /// What a member becomes once it is in: its receiver (with the counter the
 /// drain loop watches) and what it writes with.
 struct Joined {
@@ -476,6 +509,20 @@ async fn receive(
                 }
                 view.deliveries += 1;
             }
+            Incoming::Reaction { key, on } => {
+                // `:rS:`: sender S's k-th reaction is on for even k.
+                let s = key
+                    .strip_prefix(":r")
+                    .and_then(|k| k.strip_suffix(':'))
+                    .and_then(|k| k.parse::<usize>().ok());
+                if let Some(next) = s.and_then(|s| view.next.get_mut(s)) {
+                    if on != (*next % 2 == 0) {
+                        view.reordered += 1;
+                    }
+                    *next += 1;
+                }
+                view.deliveries += 1;
+            }
             Incoming::Acked(n) => {
                 view.acked += n as u64;
                 if let Some(w) = &window {
@@ -502,18 +549,33 @@ async fn receive(
     view
 }
 
+/// Who a closed-loop sender is and what it sends.
+struct Sender {
+    s: usize,
+    room: String,
+    /// Message body size.
+    len: usize,
+    /// React to this message instead of posting (see [`Params::react_to`]).
+    react_to: Option<u64>,
+}
+
 /// A closed-loop sender: waits for window space, then writes every message
 /// the window allows in one write. Returns its index, how many it sent and
 /// its writer (to keep the connection open).
 async fn send_closed(
-    s: usize,
-    room: String,
+    sender: Sender,
     mut writer: proto::Writer,
     window: Arc<Semaphore>,
     sending: Arc<AtomicBool>,
     stop: CancellationToken,
-    len: usize,
 ) -> (usize, u64, proto::Writer) {
+    let Sender {
+        s,
+        room,
+        len,
+        react_to,
+    } = sender;
+    let key = format!(":r{s}:");
     let mut seq = 0u64;
     while sending.load(Ordering::Relaxed) {
         let permit = tokio::select! {
@@ -530,8 +592,19 @@ async fn send_closed(
         let now = crate::now_us();
         let proto = writer.proto;
         for _ in 0..n {
-            let body = crate::payload(s, seq, now, len);
-            proto.encode_send(&mut writer.buf, 10 + seq, &room, &body);
+            if let Some(message) = react_to {
+                proto.encode_react(
+                    &mut writer.buf,
+                    10 + seq,
+                    &room,
+                    message,
+                    &key,
+                    seq % 2 == 0,
+                );
+            } else {
+                let body = crate::payload(s, seq, now, len);
+                proto.encode_send(&mut writer.buf, 10 + seq, &room, &body);
+            }
             seq += 1;
         }
         proto.encode_ack_marker(&mut writer.buf, n);

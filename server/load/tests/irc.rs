@@ -77,6 +77,7 @@ async fn the_same_scenario_runs_against_ngircd() {
         payload: 64,
         pid: Some(server.0.id()),
         slow_member: false,
+        react_to: None,
     };
     let r = rooms::run(&p).await.unwrap();
     assert!(

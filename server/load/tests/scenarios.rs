@@ -59,7 +59,31 @@ fn params(
         payload: 64,
         pid: Some(std::process::id()),
         slow_member: false,
+        react_to: None,
     }
+}
+
+/// S10's engine: reactions fan out to every member, each sender's on/off
+/// in order, every one acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactions_fan_out_to_everyone_in_order() {
+    let s = server(200).await;
+    let message = rooms::reaction_target(&s.target()).await.unwrap();
+    let mut p = params(
+        s.target(),
+        vec![provision::bench_room(30)],
+        3,
+        Load::Window(4),
+    );
+    p.react_to = Some(message);
+    let r = rooms::run(&p).await.unwrap();
+    assert!(r.sent > 0, "{r:?}");
+    assert_eq!(r.refused, 0, "{r:?}");
+    assert_eq!(r.expected, r.sent * 30, "the reactor hears its own too");
+    assert_eq!(r.acked, r.sent, "every reaction is acknowledged");
+    assert!(r.complete(), "{r:?}");
+    assert!(r.cpu_us_per_delivery().is_some());
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
