@@ -162,6 +162,29 @@ fn every_request() -> Vec<Request> {
             key: "👍".into(),
             op: ReactOp::Toggle,
         },
+        Request::Send {
+            room: "#general".into(),
+            body: "@room deploy failed".into(),
+            action: false,
+            nonce: None,
+            reply_to: None,
+            thread: None,
+            attention: true,
+        },
+        Request::SetMode {
+            room: "#general".into(),
+            announce: Some(true),
+            category: Some("Ops".into()),
+        },
+        Request::Readers {
+            room: "#general".into(),
+            id: Some(1),
+        },
+        Request::Received {
+            room: "@bob".into(),
+            id: 1,
+        },
+        Request::ShareReceipts { share: Some(false) },
     ]
 }
 

@@ -584,6 +584,43 @@ mod tests {
         store.close();
     }
 
+    /// Another connection holding the write lock (the operator's CLI, the
+    /// checkpointer) makes a batch wait, never fail: a batch that read
+    /// before taking the lock rolled back with `database is locked`.
+    #[tokio::test]
+    async fn a_batch_waits_for_another_writer_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, seen) = open(dir.path());
+        let other = Connection::open(dir.path().join("natter.db")).unwrap();
+        other
+            .execute_batch("BEGIN IMMEDIATE; UPDATE revision SET last = last;")
+            .unwrap();
+        store
+            .submit(NewMessage {
+                room_id: 1,
+                author: "ann".into(),
+                body: "while locked".into(),
+                action: false,
+                ts: 1,
+                reply_to: None,
+                thread: None,
+                attention: false,
+                origin: None,
+            })
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        other.execute_batch("COMMIT").unwrap();
+        store.flush().await.unwrap();
+        let bodies: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| m.body.to_string())
+            .collect();
+        assert_eq!(bodies, ["while locked"]);
+        store.close();
+    }
+
     #[tokio::test]
     async fn a_panicking_job_fails_alone_and_the_writer_carries_on() {
         let dir = tempfile::tempdir().unwrap();

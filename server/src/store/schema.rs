@@ -282,19 +282,37 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     if !has_search {
         conn.execute_batch(SEARCH_INDEX)?;
     }
+    // The triggers that index row by row gave way to bulk indexing.
+    let bulk: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM sqlite_master WHERE name = 'messages_fts_update'
+         AND sql LIKE '%search_indexed%'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !bulk {
+        conn.execute_batch(SEARCH_TRIGGERS)?;
+    }
+    // What a crash (or a stop before the commit path was idle) left
+    // unindexed; with its mark, in one transaction.
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    super::search::index_pending(&tx)?;
+    tx.commit()?;
     Ok(())
 }
 
-/// The full-text index of message bodies (see `search.rs`), and the
-/// triggers that keep it in step with `messages`.
+/// The full-text index of message bodies (see `search.rs`), how far it
+/// goes (`search_indexed`), and the triggers that keep what it holds in
+/// step with `messages`.
 ///
 /// External content (`content = messages`): the index holds only tokens,
-/// the text stays in `messages`. The triggers run inside the transaction
-/// that changes a message, so a message is findable as soon as it is
-/// committed, an edited one (`UPDATE OF body`) by its new text only, and a
-/// deleted one (its body emptied) or a purged one not at all. `rebuild`
-/// indexes what an older natterd stored. One transaction: a crash halfway
-/// leaves no half-built index behind.
+/// the text stays in `messages`. New messages are indexed in bulk by
+/// `search::index_pending` (searches ask for it first); the triggers run
+/// inside the transaction that changes a message, but only for messages
+/// already indexed (at or below the mark), so an edited one (`UPDATE OF
+/// body`) is found by its new text only, and a deleted one (its body
+/// emptied) or a purged one not at all. `rebuild` indexes what an older
+/// natterd stored. One transaction: a crash halfway leaves no half-built
+/// index behind.
 ///
 /// `unicode61 remove_diacritics 2`: case and accents do not matter
 /// ("Cafe" finds "café"). No prefix indexes: the query language has no
@@ -307,16 +325,37 @@ CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
     content_rowid = 'id',
     tokenize = 'unicode61 remove_diacritics 2'
 );
-CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
-END;
-CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF body ON messages BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
-    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
-END;
-CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
-END;
 INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+CREATE TABLE IF NOT EXISTS search_indexed (
+    only INTEGER PRIMARY KEY CHECK (only = 1),
+    upto INTEGER NOT NULL
+);
+INSERT OR REPLACE INTO search_indexed (only, upto) SELECT 1, COALESCE(MAX(id), 0) FROM messages;
+COMMIT;
+";
+
+/// The edit and delete triggers, for indexed messages only (see
+/// [`SEARCH_INDEX`]). Replaces those of a file whose index was kept row by
+/// row, whose insert trigger goes: every row it has is indexed, so the
+/// mark starts at the newest.
+const SEARCH_TRIGGERS: &str = "
+BEGIN IMMEDIATE;
+DROP TRIGGER IF EXISTS messages_fts_insert;
+CREATE TABLE IF NOT EXISTS search_indexed (
+    only INTEGER PRIMARY KEY CHECK (only = 1),
+    upto INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO search_indexed (only, upto) SELECT 1, COALESCE(MAX(id), 0) FROM messages;
+DROP TRIGGER IF EXISTS messages_fts_update;
+DROP TRIGGER IF EXISTS messages_fts_delete;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF body ON messages
+WHEN old.id <= (SELECT upto FROM search_indexed WHERE only = 1) BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+WHEN old.id <= (SELECT upto FROM search_indexed WHERE only = 1) BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
 COMMIT;
 ";

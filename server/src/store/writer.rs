@@ -37,6 +37,10 @@ pub(super) enum Op {
 /// Most operations in one transaction.
 const BATCH_MAX: usize = 4096;
 
+/// How long the commit path waits for work before it indexes the messages
+/// that wait for the search index (see `search.rs`).
+const INDEX_WHEN_IDLE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The ordered commit path, as the iterator of its outcomes: each `next`
 /// waits for queued writes, commits them as one batch and yields what
 /// happened, in commit order. The server drives it on a thread of its own
@@ -55,6 +59,9 @@ pub struct Commits {
     /// Outcomes of the last batch not handed out yet (messages, then jobs).
     ready: std::collections::VecDeque<Outcome>,
     stopped: bool,
+    /// Messages committed since the search index last caught up (a
+    /// search may have indexed them since: then indexing finds nothing).
+    unindexed: usize,
     /// Dropped when the path has ended, which [`super::Store::close`] waits
     /// for.
     _done: std_mpsc::Sender<()>,
@@ -74,6 +81,7 @@ impl Commits {
             batch: Vec::with_capacity(256),
             ready: std::collections::VecDeque::new(),
             stopped: false,
+            unindexed: 0,
             _done: done,
         }
     }
@@ -81,7 +89,19 @@ impl Commits {
     /// Gathers what is queued (waiting for the first op), or nothing once
     /// the store shuts down.
     fn gather(&mut self) {
-        let Ok(first) = self.rx.recv() else {
+        let first = if self.unindexed > 0 {
+            match self.rx.recv_timeout(INDEX_WHEN_IDLE) {
+                Ok(op) => Ok(op),
+                Err(std_mpsc::RecvTimeoutError::Timeout) => {
+                    self.index_now();
+                    self.rx.recv()
+                }
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(std_mpsc::RecvError),
+            }
+        } else {
+            self.rx.recv()
+        };
+        let Ok(first) = first else {
             self.stopped = true;
             return;
         };
@@ -100,6 +120,20 @@ impl Commits {
         }
     }
 
+    /// Indexes what waits for the search index, in a transaction of its
+    /// own. A failure is logged; the next search or idle moment tries again.
+    fn index_now(&mut self) {
+        let indexed = write_transaction(&self.conn).and_then(|tx| {
+            let n = super::search::index_pending(&tx)?;
+            tx.commit()?;
+            Ok(n)
+        });
+        match indexed {
+            Ok(_) => self.unindexed = 0,
+            Err(e) => tracing::warn!(error = %e, "indexing new messages for search failed"),
+        }
+    }
+
     /// Commits the gathered batch and queues its outcomes.
     fn commit(&mut self) {
         let origins: Vec<Origin> = self
@@ -110,7 +144,12 @@ impl Commits {
                 _ => None,
             })
             .collect();
-        match run_batch(&self.conn, &mut self.batch, self.retention) {
+        match run_batch(
+            &self.conn,
+            &mut self.batch,
+            self.retention,
+            &mut self.unindexed,
+        ) {
             Ok((mut steps, completions)) => {
                 // A batch of messages only, the usual case, goes out as
                 // before; one that changed messages too, step by step.
@@ -169,17 +208,22 @@ impl Drop for Commits {
 /// A batch's messages and changes in commit order, and its completions.
 type BatchOutcome = (Vec<Applied>, Vec<Completion>);
 
+/// Runs one batch in one transaction. `unindexed` counts the messages
+/// waiting for the search index across batches: past
+/// [`super::search::INDEX_BATCH`] this batch indexes them too.
 fn run_batch(
     conn: &Connection,
     batch: &mut Vec<Op>,
     retention: u64,
+    unindexed: &mut usize,
 ) -> Result<BatchOutcome, rusqlite::Error> {
-    let tx = conn.unchecked_transaction()?;
+    let tx = write_transaction(conn)?;
     let mut steps: Vec<Applied> = Vec::new();
     let mut stored: Committed = Vec::new();
     let mut completions = Vec::new();
     let mut touched = HashSet::new();
     let mut revs = rich::RevCounter::load(&tx)?;
+    let mut inserted = 0usize;
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO messages (room_id, author, ts, body, action, reply_to, thread, rev, attention)
@@ -188,6 +232,7 @@ fn run_batch(
         for op in batch.drain(..) {
             match op {
                 Op::Message(m) => {
+                    inserted += 1;
                     let rev = revs.take();
                     insert.execute(params![
                         m.room_id,
@@ -243,6 +288,11 @@ fn run_batch(
         }
     }
     revs.save(&tx)?;
+    let waiting = *unindexed + inserted;
+    let indexed = waiting >= super::search::INDEX_BATCH;
+    if indexed {
+        super::search::index_pending(&tx)?;
+    }
     if !stored.is_empty() {
         steps.push(Applied::Messages(stored));
     }
@@ -256,7 +306,19 @@ fn run_batch(
         }
     }
     tx.commit()?;
+    // Counted once the batch is in: a rolled-back one added nothing.
+    *unindexed = if indexed { 0 } else { waiting };
     Ok((steps, completions))
+}
+
+/// A transaction that takes the write lock as it begins (`BEGIN
+/// IMMEDIATE`), waiting out the busy timeout if another connection holds
+/// it. A deferred one that reads first (the revision counter) and writes
+/// later could not wait: SQLite fails its upgrade at once with `database is
+/// locked` when the checkpointer or the operator's CLI got in between, and
+/// the whole batch would roll back.
+fn write_transaction(conn: &Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
 }
 
 /// Runs one job in a savepoint. A job that fails is rolled back to the
