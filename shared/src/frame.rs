@@ -897,8 +897,10 @@ pub struct Message {
     pub room: String,
     pub from: String,
     pub body: String,
-    /// `/me` action.
-    #[serde(default)]
+    /// `/me` action. Left off the wire when false: every message goes to
+    /// every member, and its bytes are the fan-out's cost (S1). Optional
+    /// since protocol 1, so no client ever needed it.
+    #[serde(default, skip_serializing_if = "is_false")]
     pub action: bool,
     /// The nonce of the `Send` that posted it: only in the live event to
     /// the sender's own sessions, never in history or to anyone else.
