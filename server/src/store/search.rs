@@ -7,7 +7,7 @@
 //! writes a segment per transaction, and indexing every small batch of the
 //! commit path cost a tenth of the busiest room's throughput (S1).
 //! `search_indexed.upto` says how far the index goes; the commit path
-//! indexes what lies above it once 1024 messages wait, or when it has been
+//! indexes what lies above it once 256 messages wait, or when it has been
 //! idle for a moment, and **every search first asks the commit path to
 //! index what waits**, so a message is findable as soon as its `Sent`
 //! arrives. The edit and delete triggers touch the index only at or below
@@ -92,7 +92,7 @@ impl Searcher {
 
 /// Messages that may wait unindexed before the commit path indexes them
 /// within a batch.
-pub(super) const INDEX_BATCH: usize = 1024;
+pub(super) const INDEX_BATCH: usize = 256;
 
 /// Indexes every message above `search_indexed.upto` and moves the mark to
 /// the newest message; returns how many it indexed. Runs in the caller's
