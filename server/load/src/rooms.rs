@@ -516,7 +516,7 @@ async fn receive(
                     .and_then(|k| k.strip_suffix(':'))
                     .and_then(|k| k.parse::<usize>().ok());
                 if let Some(next) = s.and_then(|s| view.next.get_mut(s)) {
-                    if on != (*next % 2 == 0) {
+                    if on != next.is_multiple_of(2) {
                         view.reordered += 1;
                     }
                     *next += 1;
@@ -599,7 +599,7 @@ async fn send_closed(
                     &room,
                     message,
                     &key,
-                    seq % 2 == 0,
+                    seq.is_multiple_of(2),
                 );
             } else {
                 let body = crate::payload(s, seq, now, len);

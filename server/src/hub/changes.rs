@@ -10,7 +10,8 @@
 
 use std::sync::Arc;
 
-use super::{ErrorCode, ErrorReply, Event, Hub, Role, Room, RoomKind, err, event};
+use super::{ErrorCode, ErrorReply, Event, Hub, Role, RoomKind, err, event};
+use crate::front::Outgoing;
 use crate::store::{Applied, ChangeKind, MessageChange};
 
 /// The one answer for a message id the caller may not see: in another
@@ -88,24 +89,47 @@ impl Hub {
     }
 
     /// Applies a committed batch that changed messages: its new messages
-    /// and its changes, in commit order.
+    /// and its changes, in commit order. Consecutive changes in one room
+    /// go out as one run, as a batch's messages do: a busy room's reactions
+    /// would otherwise cost a hand-over (and a wake-up) per member each.
     pub fn apply(&mut self, steps: Vec<Applied>) {
+        let mut run: Option<(i64, Vec<Outgoing>)> = None;
         for step in steps {
             match step {
-                Applied::Messages(batch) => self.deliver(batch),
-                Applied::Change(change) => self.apply_change(*change),
+                Applied::Messages(batch) => {
+                    self.send_changes(run.take());
+                    self.deliver(batch);
+                }
+                Applied::Change(change) => {
+                    let room_id = change.message.room_id;
+                    if run.as_ref().is_some_and(|(r, _)| *r != room_id) {
+                        self.send_changes(run.take());
+                    }
+                    if let Some(out) = self.apply_change(*change) {
+                        run.get_or_insert_with(|| (room_id, Vec::new())).1.push(out);
+                    }
+                }
             }
+        }
+        self.send_changes(run);
+    }
+
+    /// A run of changes to one room's members.
+    fn send_changes(&self, run: Option<(i64, Vec<Outgoing>)>) {
+        if let Some((room_id, outgoing)) = run
+            && let Some(room) = self.rooms.get(&room_id)
+        {
+            self.send_room_run(room, &super::fanout::Run::new(outgoing));
         }
     }
 
-    /// One committed change: into the ring if it holds the message, then to
-    /// every member (blocks hold nothing back: clients hide what they
-    /// hide).
-    fn apply_change(&mut self, change: MessageChange) {
+    /// One committed change: into the ring if it holds the message; then
+    /// to every member (blocks hold nothing back: clients hide what they
+    /// hide): at once in a direct conversation, whose name differs per
+    /// participant, else returned for the run of the room's changes.
+    fn apply_change(&mut self, change: MessageChange) -> Option<Outgoing> {
         let MessageChange { message: m, kind } = change;
-        let Some(room) = self.rooms.get_mut(&m.room_id) else {
-            return;
-        };
+        let room = self.rooms.get_mut(&m.room_id)?;
         room.last_rev = room.last_rev.max(m.rev);
         if let Ok(i) = room.ring.binary_search_by_key(&m.id, |r| r.id) {
             let held = &mut room.ring[i];
@@ -124,7 +148,7 @@ impl Hub {
             held.rev = held.rev.max(m.rev);
         }
         let room = &self.rooms[&m.room_id];
-        self.send_room_event(room, |name| match &kind {
+        let make = |name| match &kind {
             ChangeKind::Edited => Event::Edited {
                 room: name,
                 id: m.id,
@@ -146,21 +170,16 @@ impl Hub {
                 on: *on,
                 rev: m.rev,
             },
-        });
-    }
-
-    /// An event about a room to all its members, encoded once (once per
-    /// participant of a direct conversation, whose name differs).
-    fn send_room_event(&self, room: &Room, make: impl Fn(String) -> Event) {
+        };
         if let Some((a, b)) = room.direct {
             for viewer in [a, b] {
                 if let Some(f) = event(make(self.display(room, viewer))) {
                     self.send_user(viewer, &f);
                 }
             }
-        } else if let Some(f) = event(make(format!("#{}", room.name))) {
-            self.send_room(room, &f, None);
+            return None;
         }
+        Some(Outgoing::new(make(format!("#{}", room.name))))
     }
 }
 

@@ -13,15 +13,15 @@ use super::{
 };
 use crate::front::{Outgoing, Protocol};
 
-/// A run of messages for one room, encoded per protocol when the first
-/// recipient speaking it needs them.
-struct Run {
+/// A run of events for one room (messages, or changes to them), encoded
+/// per protocol when the first recipient speaking it needs them.
+pub(super) struct Run {
     outgoing: Vec<Outgoing>,
     natter: OnceCell<Vec<Bytes>>,
 }
 
 impl Run {
-    fn new(outgoing: Vec<Outgoing>) -> Self {
+    pub(super) fn new(outgoing: Vec<Outgoing>) -> Self {
         Self {
             outgoing,
             natter: OnceCell::new(),
@@ -48,6 +48,20 @@ impl Hub {
                     && let Some(bytes) = frame.frame(s.protocol)
                 {
                     s.outbox.push(bytes.clone());
+                }
+            }
+        }
+    }
+
+    /// A run of events to every member of `room`: one hand-over per
+    /// session for the whole run, as the messages of a batch go.
+    pub(super) fn send_room_run(&self, room: &Room, run: &Run) {
+        for user in room.members.keys() {
+            if let Some(u) = self.users.get(user) {
+                for sid in &u.sessions {
+                    if let Some(s) = self.sessions.get(sid) {
+                        s.outbox.push_many(run.frames(s.protocol));
+                    }
                 }
             }
         }

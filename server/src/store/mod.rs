@@ -200,6 +200,20 @@ impl StoredMessage {
     }
 }
 
+/// A change queued on the commit path, its result to wait for.
+#[derive(Debug)]
+pub struct Queued<T>(oneshot::Receiver<Result<T, StoreError>>);
+
+impl<T> Queued<T> {
+    /// The result, once the batch that held the change has committed.
+    ///
+    /// # Errors
+    /// What the change failed with; `RolledBack` when its batch was.
+    pub async fn wait(self) -> Result<T, StoreError> {
+        self.0.await.map_err(|_| StoreError::RolledBack)?
+    }
+}
+
 /// A committed batch, in commit order, with each message's origin.
 pub type Committed = Vec<(StoredMessage, Option<Origin>)>;
 
@@ -352,6 +366,17 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<(T, Option<MessageChange>), StoreError> + Send + 'static,
     {
+        self.queue_change(f)?.wait().await
+    }
+
+    /// [`Store::write_change`], queued at once (in order with whatever is
+    /// queued next) and waited for later: a request answered once stored,
+    /// while the connection goes on with the next, as a send is.
+    pub(in crate::store) fn queue_change<T, F>(&self, f: F) -> Result<Queued<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<(T, Option<MessageChange>), StoreError> + Send + 'static,
+    {
         let (done, wait) = oneshot::channel();
         let job: writer::Job = Box::new(move |conn| match f(conn) {
             Ok((value, change)) => {
@@ -370,7 +395,7 @@ impl Store {
         self.tx
             .send(writer::Op::Job(job))
             .map_err(|_| StoreError::Closed)?;
-        wait.await.map_err(|_| StoreError::RolledBack)?
+        Ok(Queued(wait))
     }
 
     /// Persists a change the hub made, in order with the messages.

@@ -500,7 +500,15 @@ impl Store {
     /// # Errors
     /// A store failure; a refusal is the `Ok` value's `Err`.
     pub async fn react(&self, r: React) -> Result<Verdict<bool>, StoreError> {
-        self.write_change(move |c| react(c, &r)).await
+        self.queue_react(r)?.wait().await
+    }
+
+    /// [`Store::react`], queued now and waited for later.
+    ///
+    /// # Errors
+    /// `Closed`.
+    pub fn queue_react(&self, r: React) -> Result<super::Queued<Verdict<bool>>, StoreError> {
+        self.queue_change(move |c| react(c, &r))
     }
 
     /// The room message `id` is in, if it exists: for a request that names

@@ -222,7 +222,9 @@ fn run_batch(
     let mut stored: Committed = Vec::new();
     let mut completions = Vec::new();
     let mut touched = HashSet::new();
-    let mut revs = rich::RevCounter::load(&tx)?;
+    // Read when a message first needs one, and again only after a job
+    // (which takes its own from the table): a run of jobs reads nothing.
+    let mut revs: Option<rich::RevCounter> = None;
     let mut inserted = 0usize;
     {
         let mut insert = tx.prepare_cached(
@@ -233,7 +235,11 @@ fn run_batch(
             match op {
                 Op::Message(m) => {
                     inserted += 1;
-                    let rev = revs.take();
+                    let counter = match &mut revs {
+                        Some(c) => c,
+                        None => revs.insert(rich::RevCounter::load(&tx)?),
+                    };
+                    let rev = counter.take();
                     insert.execute(params![
                         m.room_id,
                         &*m.author,
@@ -247,7 +253,7 @@ fn run_batch(
                     ])?;
                     let id = u64::try_from(tx.last_insert_rowid()).unwrap_or_default();
                     if let Some(root) = m.thread {
-                        rich::count_reply(&tx, root, &m.author, m.ts, revs.take())?;
+                        rich::count_reply(&tx, root, &m.author, m.ts, counter.take())?;
                     }
                     touched.insert(m.room_id);
                     stored.push((
@@ -269,10 +275,11 @@ fn run_batch(
                 }
                 Op::Job(job) => {
                     // A job takes its revisions from the table, and may
-                    // roll back: hand the count over, then read it again.
-                    revs.save(&tx)?;
+                    // roll back: hand the count over, to be read again.
+                    if let Some(mut counter) = revs.take() {
+                        counter.save(&tx)?;
+                    }
                     let ran = run_job(&tx, job)?;
-                    revs = rich::RevCounter::load(&tx)?;
                     if let Some((done, change)) = ran {
                         completions.push(done);
                         if let Some(change) = change {
@@ -287,7 +294,9 @@ fn run_batch(
             }
         }
     }
-    revs.save(&tx)?;
+    if let Some(mut counter) = revs {
+        counter.save(&tx)?;
+    }
     let waiting = *unindexed + inserted;
     let indexed = waiting >= super::search::INDEX_BATCH;
     if indexed {
@@ -311,6 +320,14 @@ fn run_batch(
     Ok((steps, completions))
 }
 
+/// Runs one statement from the statement cache: a job's savepoint
+/// statements run for every job, and parsing them each time was a visible
+/// share of a burst of reactions.
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
 /// A transaction that takes the write lock as it begins (`BEGIN
 /// IMMEDIATE`), waiting out the busy timeout if another connection holds
 /// it. A deferred one that reads first (the revision counter) and writes
@@ -330,14 +347,15 @@ fn run_job(
     conn: &Connection,
     job: Job,
 ) -> Result<Option<(Completion, Option<MessageChange>)>, rusqlite::Error> {
-    conn.execute_batch("SAVEPOINT job")?;
+    run_cached(conn, "SAVEPOINT job")?;
     match catch_unwind(AssertUnwindSafe(|| job(conn))) {
         Ok((true, done, change)) => {
-            conn.execute_batch("RELEASE job")?;
+            run_cached(conn, "RELEASE job")?;
             Ok(Some((done, change)))
         }
         Ok((false, done, _)) => {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            run_cached(conn, "ROLLBACK TO job")?;
+            run_cached(conn, "RELEASE job")?;
             Ok(Some((done, None)))
         }
         Err(panic) => {
@@ -347,7 +365,8 @@ fn run_job(
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             tracing::error!(panic = why, "a store job panicked; it was rolled back");
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            run_cached(conn, "ROLLBACK TO job")?;
+            run_cached(conn, "RELEASE job")?;
             Ok(None)
         }
     }

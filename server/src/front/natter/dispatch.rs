@@ -118,7 +118,23 @@ impl Conn {
                 key,
                 op,
             } => match ops::edits::room_of(shared, caller, room, message).await {
-                Ok(room) => ops::reactions::react(shared, caller, &room, message, key, op).await,
+                Ok(room) => match ops::reactions::queue(shared, caller, &room, message, key, op) {
+                    Ok(queued) => {
+                        // Answered once stored, as a send is: the next
+                        // requests go on meanwhile (replies by id).
+                        let shared = std::sync::Arc::clone(&self.shared);
+                        let outbox = std::sync::Arc::clone(&self.outbox);
+                        self.shared.tasks.spawn(async move {
+                            let frame = match queued.finish(&shared).await {
+                                Ok(res) => natter_shared::ServerFrame::Ok { id, res },
+                                Err(err) => natter_shared::ServerFrame::Err { id, err },
+                            };
+                            outbox.send(&frame);
+                        });
+                        return true;
+                    }
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             },
             Request::History { room, query } => {
