@@ -102,13 +102,8 @@ enum Command {
         server: ServerArgs,
         #[command(flatten)]
         traffic: Traffic,
-        #[arg(long, default_value_t = 1000)]
-        members: usize,
-        #[arg(long, default_value_t = 10)]
-        senders: usize,
-        /// Unacknowledged sends in flight per sender.
-        #[arg(long, default_value_t = 16)]
-        window: usize,
+        #[command(flatten)]
+        room: BigRoom,
     },
     /// S10, reactions in one big room: S1's room and senders, each sender
     /// putting its own reaction on one message and taking it off again.
@@ -118,13 +113,8 @@ enum Command {
         server: ServerArgs,
         #[command(flatten)]
         traffic: Traffic,
-        #[arg(long, default_value_t = 1000)]
-        members: usize,
-        #[arg(long, default_value_t = 10)]
-        senders: usize,
-        /// Unacknowledged reactions in flight per sender.
-        #[arg(long, default_value_t = 16)]
-        window: usize,
+        #[command(flatten)]
+        room: BigRoom,
     },
     /// S2, many rooms, one sender each: open loop at --rate messages/s per
     /// room, or at full speed with --window.
@@ -346,6 +336,39 @@ fn traffic(name: &str, server: &ServerArgs, p: &rooms::Params) -> anyhow::Result
     Ok(())
 }
 
+/// S1's and S10's room: `#bench`'s first `members`, the first `senders`
+/// of them sending with a bounded window.
+#[derive(Args)]
+struct BigRoom {
+    #[arg(long, default_value_t = 1000)]
+    members: usize,
+    #[arg(long, default_value_t = 10)]
+    senders: usize,
+    /// Unacknowledged sends (or reactions) in flight per sender.
+    #[arg(long, default_value_t = 16)]
+    window: usize,
+}
+
+/// S1 (messages) or, reacting to `react_to`, S10 (reactions).
+fn big_room(
+    server: &ServerArgs,
+    t: &Traffic,
+    room: &BigRoom,
+    react_to: Option<u64>,
+) -> anyhow::Result<rooms::Params> {
+    Ok(rooms::Params {
+        target: server.target()?,
+        rooms: vec![provision::bench_room(room.members)],
+        senders: room.senders,
+        load: Load::Window(room.window),
+        duration: Duration::from_secs_f64(t.secs),
+        payload: usize::from(t.payload),
+        pid: server.pid,
+        slow_member: false,
+        react_to,
+    })
+}
+
 /// S3 and S5: `#bench`'s first `members`, one open-loop sender.
 fn one_sender(
     server: &ServerArgs,
@@ -393,47 +416,18 @@ fn main() -> anyhow::Result<()> {
         Command::S1 {
             server,
             traffic: t,
-            members,
-            senders,
-            window,
-        } => {
-            let p = rooms::Params {
-                target: server.target()?,
-                rooms: vec![provision::bench_room(members)],
-                senders,
-                load: Load::Window(window),
-                duration: Duration::from_secs_f64(t.secs),
-                payload: usize::from(t.payload),
-                pid: server.pid,
-                slow_member: false,
-                react_to: None,
-            };
-            traffic("S1", &server, &p)
-        }
+            room,
+        } => traffic("S1", &server, &big_room(&server, &t, &room, None)?),
         Command::S10 {
             server,
             traffic: t,
-            members,
-            senders,
-            window,
+            room,
         } => {
             if server.proto != Proto::Natter {
                 bail!("S10 needs natter: IRC has no reactions to compare");
             }
-            let target = server.target()?;
-            let message = runtime()?.block_on(rooms::reaction_target(&target))?;
-            let p = rooms::Params {
-                target,
-                rooms: vec![provision::bench_room(members)],
-                senders,
-                load: Load::Window(window),
-                duration: Duration::from_secs_f64(t.secs),
-                payload: usize::from(t.payload),
-                pid: server.pid,
-                slow_member: false,
-                react_to: Some(message),
-            };
-            traffic("S10", &server, &p)
+            let message = runtime()?.block_on(rooms::reaction_target(&server.target()?))?;
+            traffic("S10", &server, &big_room(&server, &t, &room, Some(message))?)
         }
         Command::S2 {
             server,

@@ -520,6 +520,21 @@ mod tests {
         (store, seen)
     }
 
+    /// A message by ann in room 1, in the thread of `thread` if given.
+    fn message(body: &str, thread: Option<MessageId>) -> NewMessage {
+        NewMessage {
+            room_id: 1,
+            author: "ann".into(),
+            body: body.into(),
+            action: false,
+            ts: 1,
+            reply_to: None,
+            thread,
+            attention: false,
+            origin: None,
+        }
+    }
+
     fn rooms(conn: &Connection) -> Vec<String> {
         all_rooms(conn)
             .unwrap()
@@ -557,17 +572,6 @@ mod tests {
         use futures_util::FutureExt as _;
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = open(dir.path());
-        let message = |body: &str, thread: Option<MessageId>| NewMessage {
-            room_id: 1,
-            author: "ann".into(),
-            body: body.into(),
-            action: false,
-            ts: 1,
-            reply_to: None,
-            thread,
-            attention: false,
-            origin: None,
-        };
         store.submit(message("root", None)).unwrap();
         // A write queues its job when first polled: poll each once, so the
         // jobs sit between the messages.
@@ -621,17 +625,7 @@ mod tests {
             .execute_batch("BEGIN IMMEDIATE; UPDATE revision SET last = last;")
             .unwrap();
         store
-            .submit(NewMessage {
-                room_id: 1,
-                author: "ann".into(),
-                body: "while locked".into(),
-                action: false,
-                ts: 1,
-                reply_to: None,
-                thread: None,
-                attention: false,
-                origin: None,
-            })
+            .submit(message("while locked", None))
             .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         other.execute_batch("COMMIT").unwrap();
@@ -652,23 +646,12 @@ mod tests {
         let (store, seen) = open(dir.path());
         // Queue a message, a job that writes then panics, and another
         // message, so all three can land in one batch.
-        let message = |body: &str| NewMessage {
-            room_id: 1,
-            author: "ann".into(),
-            body: body.into(),
-            action: false,
-            ts: 1,
-            reply_to: None,
-            thread: None,
-            attention: false,
-            origin: None,
-        };
-        store.submit(message("before")).unwrap();
+        store.submit(message("before", None)).unwrap();
         let panicked = store.write(|c| -> Result<(), StoreError> {
             insert_room(c, "doomed", natter_shared::RoomKind::Public)?;
             panic!("a bug in a job");
         });
-        store.submit(message("after")).unwrap();
+        store.submit(message("after", None)).unwrap();
         assert!(matches!(panicked.await, Err(StoreError::RolledBack)));
         // Later writes work, and the messages around the panic are stored.
         store.flush().await.unwrap();
@@ -702,17 +685,7 @@ mod tests {
         let (store, seen) = open(dir.path());
         for i in 0..50 {
             store
-                .submit(NewMessage {
-                    room_id: 1,
-                    author: "ann".into(),
-                    body: format!("m{i}"),
-                    action: false,
-                    ts: 1,
-                    reply_to: None,
-                    thread: None,
-                    attention: false,
-                    origin: None,
-                })
+                .submit(message(&format!("m{i}"), None))
                 .unwrap();
         }
         // Once a write returns, every message queued before it was handed
