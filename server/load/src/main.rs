@@ -427,7 +427,11 @@ fn main() -> anyhow::Result<()> {
                 bail!("S10 needs natter: IRC has no reactions to compare");
             }
             let message = runtime()?.block_on(rooms::reaction_target(&server.target()?))?;
-            traffic("S10", &server, &big_room(&server, &t, &room, Some(message))?)
+            traffic(
+                "S10",
+                &server,
+                &big_room(&server, &t, &room, Some(message))?,
+            )
         }
         Command::S2 {
             server,

@@ -624,9 +624,7 @@ mod tests {
         other
             .execute_batch("BEGIN IMMEDIATE; UPDATE revision SET last = last;")
             .unwrap();
-        store
-            .submit(message("while locked", None))
-            .unwrap();
+        store.submit(message("while locked", None)).unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         other.execute_batch("COMMIT").unwrap();
         store.flush().await.unwrap();
@@ -684,9 +682,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, seen) = open(dir.path());
         for i in 0..50 {
-            store
-                .submit(message(&format!("m{i}"), None))
-                .unwrap();
+            store.submit(message(&format!("m{i}"), None)).unwrap();
         }
         // Once a write returns, every message queued before it was handed
         // over: the server relies on this at shutdown.
