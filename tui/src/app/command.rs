@@ -128,6 +128,45 @@ pub enum Command {
     Quit,
 }
 
+/// The server feature each command needs, for those that need one: the
+/// help leaves out what the server lacks (the command itself then says
+/// the server does not support it).
+const NEEDS: &[(&str, &str)] = &[
+    ("/block", features::BLOCKING),
+    ("/unblock", features::BLOCKING),
+    ("/blocked", features::BLOCKING),
+    ("/report", features::REPORTS),
+    ("/accept", features::INVITATIONS),
+    ("/decline", features::INVITATIONS),
+    ("/invites", features::INVITATIONS),
+    ("/nick", features::PROFILES),
+    ("/whois", features::WHOIS),
+    ("/reply", features::REPLIES),
+    ("/edit", features::EDITS),
+    ("/delete", features::DELETES),
+    ("/react", features::REACTIONS),
+    ("/thread", features::THREADS),
+    ("/search", features::SEARCH),
+    ("/mode", features::ROOM_MODES),
+    ("/category", features::ROOM_MODES),
+    ("/receipts", features::RECEIPTS),
+    ("/seen", features::RECEIPTS),
+];
+
+/// The commands a server with `features` supports (all of them while its
+/// features are not known yet).
+pub fn offered(
+    features: Option<&[String]>,
+) -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    COMMANDS.iter().filter(move |(name, ..)| {
+        let needs = NEEDS.iter().find(|(c, _)| c == name).map(|(_, f)| *f);
+        match (features, needs) {
+            (Some(have), Some(need)) => have.iter().any(|f| f == need),
+            _ => true,
+        }
+    })
+}
+
 /// Every command: name, arguments, what it does (for `/help` and
 /// completion).
 pub const COMMANDS: &[(&str, &str, &str)] = &[

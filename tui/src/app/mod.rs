@@ -1165,7 +1165,7 @@ impl App {
                 }
             },
             Overlay::Help(h) => {
-                if h.on_key(action, self.size) {
+                if h.on_key(action, self.size, self.features.as_deref()) {
                     self.overlay = Overlay::None;
                 }
                 Vec::new()

@@ -11,7 +11,7 @@
 
 use unicode_width::UnicodeWidthStr;
 
-use crate::app::command::COMMANDS;
+use crate::app::command::offered;
 use crate::app::keys::{Action, KEYS};
 
 /// The box's width, when the terminal is wide enough.
@@ -39,14 +39,14 @@ pub fn description_below(description: &str, inner: usize) -> bool {
     2 + NAME_COLUMNS + ARGS_COLUMNS + description.width() > inner
 }
 
-/// The help's lines in a box `inner` columns wide.
+/// The help's lines in a box `inner` columns wide, for a server with
+/// `features` (see [`offered`]).
 #[must_use]
-pub fn lines(inner: usize) -> usize {
+pub fn lines(inner: usize, features: Option<&[String]>) -> usize {
     HEAD_LINES
         + KEYS.len()
         + GAP_LINES
-        + COMMANDS
-            .iter()
+        + offered(features)
             .map(|(_, _, d)| 1 + usize::from(description_below(d, inner)))
             .sum::<usize>()
 }
@@ -54,9 +54,9 @@ pub fn lines(inner: usize) -> usize {
 /// The box on a terminal of `size` (columns, rows): its width and height,
 /// border included.
 #[must_use]
-pub fn box_size(size: (u16, u16)) -> (u16, u16) {
+pub fn box_size(size: (u16, u16), features: Option<&[String]>) -> (u16, u16) {
     let width = WIDTH.min(size.0);
-    let lines = lines(usize::from(width.saturating_sub(2)));
+    let lines = lines(usize::from(width.saturating_sub(2)), features);
     let height = u16::try_from(lines + 2).unwrap_or(u16::MAX).min(size.1);
     (width, height)
 }
@@ -64,18 +64,23 @@ pub fn box_size(size: (u16, u16)) -> (u16, u16) {
 /// The most the help scrolls on a terminal of `size`: its last line at the
 /// bottom of the box.
 #[must_use]
-pub fn max_top(size: (u16, u16)) -> usize {
-    let (width, height) = box_size(size);
-    lines(usize::from(width.saturating_sub(2)))
+pub fn max_top(size: (u16, u16), features: Option<&[String]>) -> usize {
+    let (width, height) = box_size(size, features);
+    lines(usize::from(width.saturating_sub(2)), features)
         .saturating_sub(usize::from(height.saturating_sub(2)))
 }
 
 impl Help {
     /// A key bound to `action` while the help is open, on a terminal of
     /// `size`; true if it closes the help (every other key is swallowed).
-    pub fn on_key(&mut self, action: Option<Action>, size: (u16, u16)) -> bool {
-        let max = max_top(size);
-        let page = usize::from(box_size(size).1.saturating_sub(3)).max(1);
+    pub fn on_key(
+        &mut self,
+        action: Option<Action>,
+        size: (u16, u16),
+        features: Option<&[String]>,
+    ) -> bool {
+        let max = max_top(size, features);
+        let page = usize::from(box_size(size, features).1.saturating_sub(3)).max(1);
         self.top = match action {
             Some(Action::Close) => return true,
             Some(Action::Up) => self.top.saturating_sub(1),
@@ -94,28 +99,35 @@ impl Help {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::command::COMMANDS;
+
+    impl Help {
+        fn on_key_all(&mut self, action: Option<Action>, size: (u16, u16)) -> bool {
+            self.on_key(action, size, None)
+        }
+    }
 
     #[test]
     fn scrolling_stops_at_the_last_line() {
         let mut help = Help::default();
         let size = (80, 24);
-        let max = max_top(size);
+        let max = max_top(size, None);
         assert!(max > 0, "the help is taller than 24 rows");
-        assert!(!help.on_key(Some(Action::Up), size));
+        assert!(!help.on_key_all(Some(Action::Up), size));
         assert_eq!(help.top, 0);
-        help.on_key(Some(Action::PageDown), size);
+        help.on_key_all(Some(Action::PageDown), size);
         assert_eq!(help.top, 21);
         for _ in 0..100 {
-            help.on_key(Some(Action::Down), size);
+            help.on_key_all(Some(Action::Down), size);
         }
         assert_eq!(help.top, max);
-        help.on_key(Some(Action::Oldest), size);
+        help.on_key_all(Some(Action::Oldest), size);
         assert_eq!(help.top, 0);
-        help.on_key(Some(Action::Newest), size);
+        help.on_key_all(Some(Action::Newest), size);
         assert_eq!(help.top, max);
-        assert!(help.on_key(Some(Action::Close), size));
+        assert!(help.on_key_all(Some(Action::Close), size));
         // A terminal tall enough shows everything: nothing to scroll.
-        assert_eq!(max_top((80, 200)), 0);
+        assert_eq!(max_top((80, 200), None), 0);
     }
 
     #[test]
@@ -124,8 +136,19 @@ mod tests {
             assert!(name.width() < NAME_COLUMNS, "{name}");
             assert!(args.width() < ARGS_COLUMNS, "{name} {args}");
         }
-        let wide = lines(usize::from(WIDTH) - 2);
+        let wide = lines(usize::from(WIDTH) - 2, None);
         assert_eq!(wide, HEAD_LINES + KEYS.len() + GAP_LINES + COMMANDS.len());
-        assert!(lines(58) > wide);
+        assert!(lines(58, None) > wide);
+        // A server without rich messaging: its commands are not offered.
+        let old: Vec<String> = ["direct", "presence", "typing"]
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect();
+        let names: Vec<&str> = offered(Some(&old)).map(|(n, ..)| *n).collect();
+        for gone in ["/react", "/search", "/mode", "/seen", "/whois", "/block"] {
+            assert!(!names.contains(&gone), "{gone}");
+        }
+        assert!(names.contains(&"/join") && names.contains(&"/topic"));
+        assert!(lines(usize::from(WIDTH) - 2, Some(&old)) < wide);
     }
 }

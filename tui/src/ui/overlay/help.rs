@@ -9,14 +9,15 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::centered;
 use crate::app::App;
-use crate::app::command::COMMANDS;
+use crate::app::command::offered;
 use crate::app::keys::KEYS;
 use crate::app::overlay::help::{self, ARGS_COLUMNS, Help, NAME_COLUMNS};
 use crate::ui::Theme;
 
 pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, state: Help) {
     let size = (frame.area().width, frame.area().height);
-    let (width, height) = help::box_size(size);
+    let features = app.features.as_deref();
+    let (width, height) = help::box_size(size, features);
     let inner = usize::from(width.saturating_sub(2));
     let mut lines = vec![
         Line::styled(
@@ -39,7 +40,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, state: Help)
         "Commands",
         theme.fg(theme.title).add_modifier(Modifier::BOLD),
     ));
-    for (c, args, v) in COMMANDS {
+    for (c, args, v) in offered(features) {
         let name = Span::styled(format!("  {c:<NAME_COLUMNS$}"), theme.fg(theme.accent));
         let description = Span::styled(*v, theme.dim());
         if help::description_below(v, inner) {
@@ -55,11 +56,11 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, state: Help)
     }
     debug_assert_eq!(
         lines.len(),
-        help::lines(inner),
+        help::lines(inner, features),
         "app::overlay::help counts these"
     );
-    let top = state.top.min(help::max_top(size));
-    let more_below = top < help::max_top(size);
+    let top = state.top.min(help::max_top(size, features));
+    let more_below = top < help::max_top(size, features);
     let mut block = Block::bordered().title(" natter help ");
     if more_below {
         block = block.title_bottom(Line::from(" ↓ more ").right_aligned());
