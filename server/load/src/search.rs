@@ -100,8 +100,8 @@ fn body(rng: &mut Rng) -> String {
 
 /// Seeds `data_dir`: the bench users (see [`provision::provision`]), rooms
 /// `#s0..#s{rooms-1}` with the first [`SEARCHERS`] users as members, and
-/// `messages` messages among them, written in one transaction (the search
-/// index follows through its triggers). Sent over the last year.
+/// `messages` messages among them, written in one transaction and indexed
+/// for search in bulk in it, as natterd indexes. Sent over the last year.
 ///
 /// # Errors
 /// When the store cannot be opened or written.
@@ -143,6 +143,7 @@ pub fn seed(data_dir: &Path, messages: usize, rooms: usize) -> anyhow::Result<()
             ))?;
         }
     }
+    store::search::index_pending(&tx)?;
     tx.commit()?;
     Ok(())
 }
