@@ -20,27 +20,10 @@ pub struct Queued {
 }
 
 /// Adds, removes or toggles the caller's reaction `key` on message `id`
-/// in `room`; replies whether it is there now. A request that changes
-/// nothing (adding a reaction already there) is answered and not fanned
-/// out.
-///
-/// # Errors
-/// As [`queue`] and [`Queued::finish`].
-pub async fn react(
-    shared: &Shared,
-    caller: Caller,
-    room: &str,
-    id: MessageId,
-    key: String,
-    op: ReactOp,
-) -> OpResult {
-    queue(shared, caller, room, id, key, op)?
-        .finish(shared)
-        .await
-}
-
-/// Checks a reaction and queues it on the commit path, in order with the
-/// connection's next requests; [`Queued::finish`] answers it once stored.
+/// in `room`: checks it and queues it on the commit path, in order with the
+/// connection's next requests; [`Queued::finish`] answers whether it is
+/// there now, once stored. A request that changes nothing (adding a
+/// reaction already there) is answered and not fanned out.
 /// A busy room's reactions then pipeline as its messages do, instead of
 /// one commit at a time per connection.
 ///

@@ -495,15 +495,8 @@ impl Store {
             .await
     }
 
-    /// Adds or removes a reaction; returns whether it is there now.
-    ///
-    /// # Errors
-    /// A store failure; a refusal is the `Ok` value's `Err`.
-    pub async fn react(&self, r: React) -> Result<Verdict<bool>, StoreError> {
-        self.queue_react(r)?.wait().await
-    }
-
-    /// [`Store::react`], queued now and waited for later.
+    /// Queues adding or removing a reaction; the result, once stored, is
+    /// whether it is there now (a refusal is the `Ok` value's `Err`).
     ///
     /// # Errors
     /// `Closed`.
