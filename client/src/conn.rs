@@ -427,6 +427,7 @@ impl Connection {
                 reply_to: None,
                 thread: None,
                 attention: false,
+                files: Vec::new(),
             })
             .await?
         {
@@ -458,6 +459,40 @@ impl Connection {
                 reply_to: place.reply_to,
                 thread: place.thread,
                 attention: place.attention,
+                files: Vec::new(),
+            })
+            .await?
+        {
+            Response::Sent { id, ts, .. } => Ok((id, ts)),
+            other => Err(unexpected("send", &other)),
+        }
+    }
+
+    /// Posts a message that carries files (from
+    /// [`crate::transfer::Transfer::upload`]), with `body` as its caption
+    /// (which may be empty); returns its id and server timestamp once
+    /// stored with its attachments.
+    ///
+    /// # Errors
+    /// As [`Connection::send_placed`]; `no_such_file` for a file that is
+    /// not one of your uploads.
+    pub async fn send_files(
+        &self,
+        room: &str,
+        body: &str,
+        place: Placement,
+        files: Vec<natter_shared::FileId>,
+    ) -> Result<(MessageId, i64), ClientError> {
+        match self
+            .request(Request::Send {
+                room: room.to_owned(),
+                body: body.to_owned(),
+                action: false,
+                nonce: None,
+                reply_to: place.reply_to,
+                thread: place.thread,
+                attention: place.attention,
+                files,
             })
             .await?
         {
@@ -628,11 +663,11 @@ impl Drop for WaiterGuard<'_> {
     }
 }
 
-async fn raw_request(
-    shared: &Shared,
-    req: Request,
-    timeout: Duration,
-) -> Result<Response, ClientError> {
+/// A request encoded and registered for its reply, not sent yet.
+type Prepared = (u64, &'static str, bytes::Bytes, oneshot::Receiver<Reply>);
+
+/// Encodes a request and registers its waiter.
+fn prepare(shared: &Shared, req: Request) -> Result<Prepared, ClientError> {
     let kind = req.kind();
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let frame = encode(&ClientFrame { id, req }).map_err(|e| match e {
@@ -652,6 +687,102 @@ async fn raw_request(
         }
         pending.waiters.insert(id, tx);
     }
+    Ok((id, kind, frame, rx))
+}
+
+/// A request on its way, its reply still to come: see
+/// [`Connection::queue`].
+pub struct Queued {
+    shared: Arc<Shared>,
+    id: u64,
+    kind: &'static str,
+    rx: Option<oneshot::Receiver<Reply>>,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queued")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Queued {
+    /// Waits for the reply.
+    ///
+    /// # Errors
+    /// As [`Connection::request`].
+    pub async fn reply(mut self) -> Result<Response, ClientError> {
+        let Some(rx) = self.rx.take() else {
+            return Err(ClientError::Disconnected(self.shared.closed_reason()));
+        };
+        settle(&self.shared, rx, self.kind, self.deadline, self.timeout).await
+    }
+}
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        self.shared.lock_pending().waiters.remove(&self.id);
+    }
+}
+
+async fn settle(
+    shared: &Shared,
+    rx: oneshot::Receiver<Reply>,
+    kind: &'static str,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> Result<Response, ClientError> {
+    match tokio::time::timeout_at(deadline, rx).await {
+        Err(_) => Err(ClientError::Timeout {
+            request: kind,
+            after: timeout,
+        }),
+        Ok(Err(_)) => Err(ClientError::Disconnected(shared.closed_reason())),
+        Ok(Ok(Ok(res))) => Ok(res),
+        Ok(Ok(Err(reply))) => Err(ClientError::Server(reply)),
+    }
+}
+
+impl Connection {
+    /// Sends a request without waiting for its reply: requests queued one
+    /// after another reach the server in that order, so a caller keeps
+    /// several in flight (file chunks) and takes their replies in turn.
+    ///
+    /// # Errors
+    /// As [`Connection::request`], for sending.
+    pub async fn queue(&self, req: Request) -> Result<Queued, ClientError> {
+        let shared = &self.shared;
+        let (id, kind, frame, rx) = prepare(shared, req)?;
+        let timeout = shared.request_timeout;
+        let queued = Queued {
+            shared: Arc::clone(shared),
+            id,
+            kind,
+            rx: Some(rx),
+            deadline: tokio::time::Instant::now() + timeout,
+            timeout,
+        };
+        match tokio::time::timeout_at(queued.deadline, shared.out.send(frame)).await {
+            Ok(Ok(())) => Ok(queued),
+            Ok(Err(_)) => Err(ClientError::Disconnected(shared.closed_reason())),
+            Err(_) => Err(ClientError::Timeout {
+                request: kind,
+                after: timeout,
+            }),
+        }
+    }
+}
+
+async fn raw_request(
+    shared: &Shared,
+    req: Request,
+    timeout: Duration,
+) -> Result<Response, ClientError> {
+    let (id, kind, frame, rx) = prepare(shared, req)?;
     let _guard = WaiterGuard { shared, id };
     // The deadline covers queueing too: a stalled socket with a full queue
     // must time out, not hang the caller (or the heartbeat) forever.
@@ -666,15 +797,7 @@ async fn raw_request(
             });
         }
     }
-    match tokio::time::timeout_at(deadline, rx).await {
-        Err(_) => Err(ClientError::Timeout {
-            request: kind,
-            after: timeout,
-        }),
-        Ok(Err(_)) => Err(ClientError::Disconnected(shared.closed_reason())),
-        Ok(Ok(Ok(res))) => Ok(res),
-        Ok(Ok(Err(reply))) => Err(ClientError::Server(reply)),
-    }
+    settle(shared, rx, kind, deadline, timeout).await
 }
 
 /// A read error in words. A "length" whose first bytes are a TLS record
@@ -873,6 +996,9 @@ pub(crate) fn test_welcome(heartbeat_ms: u64) -> Response {
             max_history_page: 100,
             heartbeat_ms,
             max_reaction_keys: 0,
+            max_file_bytes: 0,
+            user_quota_bytes: 0,
+            uploads_per_minute: 0,
         },
         features: Vec::new(),
         motd: Some("hi".into()),

@@ -91,6 +91,22 @@ pub enum ClientError {
         context: &'static str,
         source: io::Error,
     },
+    /// Reading or writing a local file of a transfer.
+    #[error("{}: {source}", path.display())]
+    File { path: PathBuf, source: io::Error },
+    /// A download's bytes do not have the SHA-256 the server announced;
+    /// nothing was kept.
+    #[error(
+        "{name}: the download does not match its checksum (expected {expected}, got {got}); nothing was kept, try again"
+    )]
+    Checksum {
+        name: String,
+        expected: String,
+        got: String,
+    },
+    /// The user stopped a transfer.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// An I/O error in a few lowercase words, without "(os error 111)".
@@ -162,7 +178,8 @@ impl ClientError {
             | ClientError::Timeout { .. }
             | ClientError::Disconnected(_)
             | ClientError::Tls { .. }
-            | ClientError::Protocol(_) => exit::CONNECTION,
+            | ClientError::Protocol(_)
+            | ClientError::Checksum { .. } => exit::CONNECTION,
             ClientError::NoCredential { .. }
             | ClientError::LoginNeedsPassword
             | ClientError::PasswordCommand(_) => exit::AUTH,
@@ -179,7 +196,10 @@ impl ClientError {
                 | ErrorCode::SlowConsumer => exit::CONNECTION,
                 _ => exit::REFUSED,
             },
-            ClientError::Keyring(_) | ClientError::Io { .. } => exit::LOCAL,
+            ClientError::Keyring(_)
+            | ClientError::Io { .. }
+            | ClientError::File { .. }
+            | ClientError::Cancelled => exit::LOCAL,
         }
     }
 

@@ -9,6 +9,8 @@
 //! - [`supervisor`]: a connection that comes back, re-dialling with
 //!   [`backoff`] and re-logging-in with the session token, reporting status
 //!   changes.
+//! - [`transfer`]: uploads and downloads on a transfer connection, with
+//!   resume and checksums.
 //! - [`backoff`]: exponential backoff with jitter (1 s doubling to 30 s).
 //! - [`credentials`]: the order in which passwords and tokens are tried, and
 //!   what is stored, behind a [`credentials::TokenStore`].
@@ -41,6 +43,7 @@ pub mod conn;
 pub mod credentials;
 pub mod error;
 pub mod supervisor;
+pub mod transfer;
 pub mod transport;
 
 pub use backoff::Backoff;

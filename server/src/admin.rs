@@ -38,8 +38,14 @@ pub enum AdminError {
     NotReserved(String),
     #[error("no open report #{0}")]
     NoSuchReport(u64),
-    #[error("{} already exists; choose a new file", .0.display())]
+    #[error("{} already exists; choose a new directory", .0.display())]
     BackupExists(std::path::PathBuf),
+    #[error("cannot write the backup: {0}")]
+    BackupIo(#[from] std::io::Error),
+    /// Blobs the copied database names went while the backup ran (their
+    /// messages were deleted meanwhile): run it again.
+    #[error("{0} files went while the backup ran; run it again")]
+    BackupRaced(usize),
     #[error("no database at {}", .0.display())]
     NoDatabase(std::path::PathBuf),
 }
@@ -176,8 +182,16 @@ pub fn close_report(data_dir: &Path, id: u64) -> Result<(), AdminError> {
     }
 }
 
-/// Writes a consistent copy of the database to `dest` (which must not
-/// exist), also while a server runs.
+/// Writes a consistent copy of the data dir to the directory `dest`
+/// (which must not exist), also while a server runs: the database as
+/// `dest/natter.db`, and every blob it names under `dest/blobs`. `dest`
+/// is then a data dir a server can start on.
+///
+/// Blobs never change, so the copy is consistent if every blob the copied
+/// database names is there: the blobs stored before the copy are linked
+/// first, the database is copied, then what was stored in between. A blob
+/// deleted in the moments between fails the backup (`BackupRaced`) rather
+/// than leave a copy that names a file it lacks.
 pub fn backup(data_dir: &Path, dest: &Path) -> Result<(), AdminError> {
     if dest.exists() {
         return Err(AdminError::BackupExists(dest.to_owned()));
@@ -186,11 +200,37 @@ pub fn backup(data_dir: &Path, dest: &Path) -> Result<(), AdminError> {
     if !db.exists() {
         return Err(AdminError::NoDatabase(db));
     }
-    let result = open(data_dir)?.backup(dest);
+    let result = backup_into(data_dir, dest);
     if result.is_err() {
-        let _ = std::fs::remove_file(dest);
+        let _ = std::fs::remove_dir_all(dest);
     }
-    Ok(result?)
+    result
+}
+
+fn backup_into(data_dir: &Path, dest: &Path) -> Result<(), AdminError> {
+    use std::os::unix::fs::PermissionsExt;
+    use store::BlobStore;
+    std::fs::create_dir_all(dest)?;
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o700))?;
+    let live = open(data_dir)?;
+    let blobs = store::FsBlobs::open(data_dir)?;
+    let before = live.blob_hashes()?;
+    blobs.copy_to(&before, dest)?;
+    let copy = dest.join(store::DB_FILE);
+    live.backup(&copy)?;
+    let named = store::OperatorStore::open(dest, operator())?.blob_hashes()?;
+    let missing = blobs.copy_to(&named, dest)?;
+    if !missing.is_empty() {
+        return Err(AdminError::BackupRaced(missing.len()));
+    }
+    // Linked before the copy, deleted before it: not part of it.
+    let keep: std::collections::HashSet<&String> = named.iter().collect();
+    let extra: Vec<String> = before.into_iter().filter(|h| !keep.contains(h)).collect();
+    let target = store::FsBlobs::open(dest)?;
+    for hash in extra {
+        target.remove(&hash)?;
+    }
+    Ok(())
 }
 
 fn room_name(name: &str) -> Result<String, AdminError> {

@@ -26,6 +26,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub history: HistoryConfig,
     pub tls: TlsConfig,
+    pub files: FilesConfig,
 }
 
 impl Default for Config {
@@ -40,6 +41,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             history: HistoryConfig::default(),
             tls: TlsConfig::default(),
+            files: FilesConfig::default(),
         }
     }
 }
@@ -72,6 +74,72 @@ impl TlsConfig {
     #[must_use]
     pub fn files(&self) -> Option<(&Path, &Path)> {
         Some((self.cert.as_deref()?, self.key.as_deref()?))
+    }
+}
+
+/// Files: uploads, their limits, scanning and thumbnails. Blobs live in
+/// `blobs/` in the data dir.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesConfig {
+    /// Take uploads at all.
+    pub enabled: bool,
+    /// The largest file, in bytes.
+    pub max_file_bytes: u64,
+    /// Bytes of files one account may keep (what it uploaded and what
+    /// still refers to it); 0 for no quota.
+    pub user_quota_bytes: u64,
+    /// Uploads are refused while the data dir's disk has less free space
+    /// than this (after the upload).
+    pub min_free_bytes: u64,
+    /// Uploads one account may start per minute (resuming one is free).
+    pub uploads_per_minute: u32,
+    /// When not empty, only these types are taken (`image/png`, `image/*`),
+    /// as sniffed from the content, never from the name.
+    pub allowed_types: Vec<String>,
+    /// Types refused, by sniffed content (checked after `allowed_types`).
+    pub refused_types: Vec<String>,
+    /// Run on each completed upload with the file on stdin (`sh -c`); a
+    /// non-zero exit refuses it (`rejected`). For example `clamdscan
+    /// --no-summary -`.
+    pub scan_command: Option<String>,
+    /// How long a scan may take before the file is refused.
+    pub scan_timeout_secs: u64,
+    /// Make thumbnails of PNG, JPEG, GIF and WebP images at upload.
+    pub thumbnails: bool,
+    /// Uploads never attached to a message are removed after this long,
+    /// and so are interrupted ones that were never resumed.
+    pub unattached_hours: u64,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_file_bytes: 100 * 1024 * 1024,
+            user_quota_bytes: 1024 * 1024 * 1024,
+            min_free_bytes: 256 * 1024 * 1024,
+            uploads_per_minute: 20,
+            allowed_types: Vec::new(),
+            refused_types: Vec::new(),
+            scan_command: None,
+            scan_timeout_secs: 120,
+            thumbnails: true,
+            unattached_hours: 24,
+        }
+    }
+}
+
+impl FilesConfig {
+    /// Whether a sniffed type may be uploaded.
+    #[must_use]
+    pub fn takes_type(&self, mime: &str) -> bool {
+        let matches = |pattern: &String| match pattern.strip_suffix("/*") {
+            Some(major) => mime.split('/').next() == Some(major),
+            None => pattern == mime,
+        };
+        (self.allowed_types.is_empty() || self.allowed_types.iter().any(matches))
+            && !self.refused_types.iter().any(matches)
     }
 }
 
@@ -318,7 +386,34 @@ impl Config {
     }
 
     /// Checks values that parse but cannot work together.
+    fn validate_files(&self) -> Result<(), String> {
+        let f = &self.files;
+        for t in f.allowed_types.iter().chain(&f.refused_types) {
+            let ok = t.split_once('/').is_some_and(|(a, b)| {
+                !a.is_empty() && !b.is_empty() && !a.contains('*') && (b == "*" || !b.contains('*'))
+            });
+            if !ok {
+                return Err(format!(
+                    "files: {t:?} is not a type like \"image/png\" or \"image/*\""
+                ));
+            }
+        }
+        if f.enabled && f.max_file_bytes == 0 {
+            return Err(
+                "files.max_file_bytes must be positive (or set files.enabled = false)".into(),
+            );
+        }
+        if f.scan_command
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err("files.scan_command is empty; leave it out for no scan".into());
+        }
+        Ok(())
+    }
+
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_files()?;
         let l = &self.limits;
         if l.max_frame > natter_shared::MAX_FRAME_LEN || l.max_frame < 1024 {
             return Err(format!(

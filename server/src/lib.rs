@@ -25,6 +25,8 @@
 //! - [`admin`]: the operator commands (`natterd user ...`, `natterd room ...`,
 //!   `audit`, `backup`), working directly on the data dir.
 //! - [`tls`]: certificates for the TLS listener, replaceable at run time.
+//! - [`uploads`]: files on their way in: transfer tickets, upload rates,
+//!   type sniffing, thumbnails, the scan.
 //! - [`fds`]: the open-file limit, raised at start, and the connection cap
 //!   it implies.
 //! - [`admission`]: which connections are let in: limits overall and per
@@ -49,6 +51,7 @@ pub mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod tls;
+pub mod uploads;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -118,6 +121,8 @@ pub struct Shared {
     pub account_rates: Mutex<HashMap<i64, std::sync::Weak<Mutex<auth::TokenBucket>>>>,
     /// Unread recounts in flight, per (room, user): see `session.rs`.
     pub recounts: Mutex<std::collections::HashSet<(i64, i64)>>,
+    /// Transfers in progress: tickets, upload rates, claims.
+    pub uploads: uploads::Uploads,
     next_session: AtomicU64,
     /// The newest `account_events` row already acted on.
     account_events: std::sync::atomic::AtomicI64,
@@ -253,6 +258,7 @@ pub async fn serve(
     let ticker = tokio::spawn(hub_ticker(Arc::clone(&shared)));
     let watcher = tokio::spawn(watch_accounts(Arc::clone(&shared)));
     let pruner = tokio::spawn(prune_audit(Arc::clone(&shared)));
+    let sweeper = tokio::spawn(sweep_files(Arc::clone(&shared)));
     if let Some(l) = &listeners.plain {
         tracing::info!(addr = %l.local_addr()?, "natterd listening (plain TCP)");
     }
@@ -364,6 +370,7 @@ pub async fn serve(
     ticker.abort();
     watcher.abort();
     pruner.abort();
+    sweeper.abort();
     let store = shared.store.clone();
     let _ = tokio::task::spawn_blocking(move || store.close()).await;
     tracing::info!("natterd stopped");
@@ -489,6 +496,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         quotas: Mutex::new(HashMap::new()),
         account_rates: Mutex::new(HashMap::new()),
         recounts: Mutex::new(std::collections::HashSet::new()),
+        uploads: uploads::Uploads::default(),
         next_session: AtomicU64::new(1),
         account_events: std::sync::atomic::AtomicI64::new(account_events),
         draining: CancellationToken::new(),
@@ -667,6 +675,38 @@ async fn prune_audit(shared: Arc<Shared>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, days, "old audit entries deleted"),
             Err(e) => tracing::warn!(error = %e, "cannot prune the audit log"),
+        }
+    }
+}
+
+/// How often files nothing refers to are looked for.
+const FILE_SWEEP_EVERY: Duration = Duration::from_mins(5);
+
+/// Removes files and blobs nothing refers to any more (after retention, or
+/// uploads never attached), and interrupted uploads never resumed, at
+/// start and every few minutes. Deletes collect at once, in
+/// `ops::edits::delete`.
+async fn sweep_files(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(FILE_SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let hours = shared.config().files.unattached_hours;
+        let grace = Duration::from_hours(hours);
+        match ops::files::collect(&shared).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(blobs = n, "files nothing refers to were removed"),
+            Err(e) => tracing::warn!(error = %e, "cannot collect unused files"),
+        }
+        let blobs = Arc::clone(shared.store.blobs());
+        if let Ok(n) = tokio::task::spawn_blocking(move || blobs.sweep_partials(grace)).await
+            && n > 0
+        {
+            tracing::info!(
+                uploads = n,
+                hours,
+                "interrupted uploads never resumed were removed"
+            );
         }
     }
 }

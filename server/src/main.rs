@@ -53,9 +53,12 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 50)]
         last: u32,
     },
-    /// Write a consistent copy of the database to FILE (safe while the
-    /// server runs).
-    Backup { file: PathBuf },
+    /// Write a consistent copy of the database and its files to the new
+    /// directory DIR (safe while the server runs); DIR is then a data dir.
+    Backup {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// List the open reports of messages (users' `/report`), or close one.
     Reports {
         /// Closed reports too.
@@ -394,9 +397,9 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Backup { file } => {
-            admin::backup(&data_dir, &file)?;
-            println!("backed up to {}", file.display());
+        Command::Backup { dir } => {
+            admin::backup(&data_dir, &dir)?;
+            println!("backed up to {}", dir.display());
             Ok(())
         }
         // Handled before the config is read.

@@ -34,6 +34,9 @@ const WRITE_FRAMES: usize = 512;
 pub struct Outbox {
     inner: Mutex<Inner>,
     data: Notify,
+    /// Woken when the writer takes what is queued (see
+    /// [`Outbox::wait_room`]).
+    room: Notify,
     /// Cancelled when the connection must end (overflow, kick, goodbye), so
     /// the session's read loop and a blocked write both notice at once.
     closed: CancellationToken,
@@ -64,6 +67,7 @@ impl Outbox {
         Self {
             inner: Mutex::new(Inner::default()),
             data: Notify::new(),
+            room: Notify::new(),
             closed: CancellationToken::new(),
             limit,
         }
@@ -167,6 +171,29 @@ impl Outbox {
         self.data.notify_one();
     }
 
+    /// Waits until `need` more bytes fit in the queue, or the connection
+    /// ends. A transfer connection calls this before it reads its next
+    /// request: its replies are large, so instead of the slow-consumer rule
+    /// it has flow control, and a client that does not read stops being
+    /// read, which TCP passes back to it.
+    pub async fn wait_room(&self, need: usize) {
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let inner = self.lock();
+                if inner.end.is_some() || inner.finished || inner.bytes + need <= self.limit {
+                    return;
+                }
+            }
+            tokio::select! {
+                () = notified => {}
+                () = self.closed.cancelled() => return,
+            }
+        }
+    }
+
     /// Whether the connection is ending.
     #[must_use]
     pub fn is_closed(&self) -> bool {
@@ -193,6 +220,8 @@ impl Outbox {
                     let frames = std::mem::take(&mut inner.frames);
                     let end = inner.end.take();
                     inner.finished |= end.is_some();
+                    drop(inner);
+                    self.room.notify_waiters();
                     return (frames, end);
                 }
             }

@@ -36,6 +36,7 @@ async fn a_flooder_is_rate_limited_while_others_get_every_message_in_order() {
                         reply_to: None,
                         thread: None,
                         attention: false,
+                        files: Vec::new(),
                     })
                     .await,
             );

@@ -416,14 +416,14 @@ async fn a_backup_taken_under_load_is_consistent_and_complete_up_to_its_start() 
         }
     });
     let out = tempfile::tempdir().unwrap();
-    let dest = out.path().join("copy.db");
+    let dest = out.path().join("copy");
     let (dir, d) = (server.data_dir.clone(), dest.clone());
     tokio::task::spawn_blocking(move || admin::backup(&dir, &d))
         .await
         .unwrap()
         .unwrap();
     writer.await.unwrap();
-    let copy = rusqlite::Connection::open(&dest).unwrap();
+    let copy = rusqlite::Connection::open(dest.join("natter.db")).unwrap();
     let ok: String = copy
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();

@@ -18,6 +18,7 @@ fn send(room: &str, body: &str, attention: bool) -> Request {
         reply_to: None,
         thread: None,
         attention,
+        files: Vec::new(),
     }
 }
 

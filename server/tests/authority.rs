@@ -25,7 +25,21 @@ const ROOM: &str = "#vault";
 const MISSING: &str = "#nowhere";
 /// Strings only someone allowed in the room can know: a message body, the
 /// topic, and a user who is in no other room.
-const SECRETS: &[&str] = &["classified-marker", "topic-marker", "ghost"];
+const SECRETS: &[&str] = &["classified-marker", "topic-marker", "ghost", "secret-plan"];
+
+/// The file olive posted in the vault (set once it is uploaded): rows
+/// about files ask for it in the room, and for a file that never was
+/// outside it.
+static VAULT_FILE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The file a row asks about: the vault's, or one that does not exist.
+fn file_in(room: &str) -> u64 {
+    if room == ROOM {
+        VAULT_FILE.load(std::sync::atomic::Ordering::Relaxed)
+    } else {
+        u64::MAX >> 2
+    }
+}
 
 fn kind_of(r: &Request) -> &'static str {
     match r {
@@ -71,6 +85,13 @@ fn kind_of(r: &Request) -> &'static str {
         Request::Delete { .. } => "delete",
         Request::React { .. } => "react",
         Request::Search(_) => "search",
+        Request::OpenTransfer => "open_transfer",
+        Request::TransferLogin { .. } => "transfer_login",
+        Request::UploadStart { .. } => "upload_start",
+        Request::UploadChunk { .. } => "upload_chunk",
+        Request::CancelUpload { .. } => "cancel_upload",
+        Request::FileInfo { .. } => "file_info",
+        Request::Download { .. } => "download",
         // Cannot be encoded; `connection.rs` sends raw frames of unknown requests.
         Request::Unknown(_) => "unknown",
     }
@@ -156,6 +177,70 @@ fn rows() -> Vec<Row> {
             Code(ErrorCode::AuthFailed),
         ),
         row(|_| Request::Ping, Allowed, Allowed, Allowed, Allowed),
+        // Files. A ticket is anyone's for their own session; a transfer
+        // login on a chat connection is refused, and so are the requests
+        // of transfer connections. A file is seen only by those in a room
+        // where it was posted: to anyone else it is a file that never was.
+        row(|_| Request::OpenTransfer, nli(), Allowed, Allowed, Allowed),
+        row(
+            |_| Request::TransferLogin {
+                ticket: "not a ticket".into(),
+            },
+            Code(ErrorCode::AuthFailed),
+            Code(ErrorCode::Invalid),
+            Code(ErrorCode::Invalid),
+            Code(ErrorCode::Invalid),
+        ),
+        row(
+            |_| Request::UploadStart {
+                name: "x.txt".into(),
+                size: 1,
+                sha256: "00".repeat(32),
+            },
+            nli(),
+            Code(ErrorCode::Invalid),
+            Code(ErrorCode::Invalid),
+            Code(ErrorCode::Invalid),
+        ),
+        row(
+            |_| Request::UploadChunk {
+                upload: 1,
+                offset: 0,
+                data: natter_shared::ByteBuf::from(vec![1]),
+            },
+            nli(),
+            Code(ErrorCode::Invalid),
+            Code(ErrorCode::Invalid),
+            Code(ErrorCode::Invalid),
+        ),
+        row(
+            |_| Request::CancelUpload { upload: 1 },
+            nli(),
+            Code(ErrorCode::Invalid),
+            Code(ErrorCode::Invalid),
+            Code(ErrorCode::Invalid),
+        ),
+        row(
+            |room| Request::Download {
+                file: file_in(room),
+                offset: 0,
+                len: 100,
+                thumb: false,
+            },
+            nli(),
+            Code(ErrorCode::Invalid),
+            Code(ErrorCode::Invalid),
+            Code(ErrorCode::Invalid),
+        ),
+        row(
+            |room| Request::FileInfo {
+                file: file_in(room),
+            },
+            nli(),
+            AsMissing,
+            Allowed,
+            AsMissing,
+        ),
         // Rich messaging. Message 1 is olive's, in the room: a plain
         // member may react to it, but neither edit nor delete it.
         row(
@@ -215,6 +300,7 @@ fn rows() -> Vec<Row> {
                 reply_to: None,
                 thread: None,
                 attention: false,
+                files: Vec::new(),
             },
             nli(),
             AsMissing,
@@ -559,6 +645,23 @@ async fn every_request_by_every_outsider_is_refused_without_a_leak() {
         .await
         .unwrap();
     olive.send_text(ROOM, "classified-marker").await.unwrap();
+    let file = common::upload(server.addr, &mut olive, "secret-plan.txt", b"the plan")
+        .await
+        .unwrap();
+    VAULT_FILE.store(file.file, std::sync::atomic::Ordering::Relaxed);
+    olive
+        .request(Request::Send {
+            room: ROOM.into(),
+            body: String::new(),
+            action: false,
+            nonce: None,
+            reply_to: None,
+            thread: None,
+            attention: false,
+            files: vec![file.file],
+        })
+        .await
+        .unwrap();
     olive
         .request(Request::Ban {
             room: ROOM.into(),
@@ -585,7 +688,7 @@ async fn every_request_by_every_outsider_is_refused_without_a_leak() {
         kinds.len(),
         "a request type has two rows: {kinds:?}"
     );
-    assert_eq!(unique.len(), 42, "every request type has a row: {kinds:?}");
+    assert_eq!(unique.len(), 49, "every request type has a row: {kinds:?}");
 
     for actor in ["anon", "otto", "mia", "ben"] {
         let mut seen = Vec::new();

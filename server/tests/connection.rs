@@ -72,6 +72,7 @@ async fn first_request_must_be_hello_and_login_comes_before_anything_else() {
             reply_to: None,
             thread: None,
             attention: false,
+            files: Vec::new(),
         },
         Request::History {
             room: "#general".into(),
@@ -369,6 +370,7 @@ async fn oversized_truncated_and_garbage_frames_harm_no_one_else() {
             reply_to: None,
             thread: None,
             attention: false,
+            files: Vec::new(),
         },
     })
     .unwrap();
@@ -516,6 +518,7 @@ async fn shutdown_tells_clients_with_a_reconnect_hint() {
                 reply_to: None,
                 thread: None,
                 attention: false,
+                files: Vec::new(),
             })
             .await;
     }

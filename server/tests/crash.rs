@@ -93,6 +93,7 @@ async fn sender(addr: SocketAddr, sender: usize, first_seq: u64) -> Vec<(u64, u6
                 reply_to: None,
                 thread: None,
                 attention: false,
+                files: Vec::new(),
             };
             if framed
                 .send(&ClientFrame { id: next_id, req })

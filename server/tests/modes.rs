@@ -91,6 +91,7 @@ async fn only_moderators_post_in_an_announcement_room_and_members_still_react() 
             reply_to: None,
             thread: Some(id),
             attention: false,
+            files: Vec::new(),
         })
         .await;
     assert_eq!(code(in_thread), ErrorCode::Forbidden);

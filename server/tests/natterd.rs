@@ -294,22 +294,19 @@ fn suspend_audit_and_backup_from_the_command_line() {
         "{all}"
     );
 
-    let copy = tmp.path().join("backup.db");
+    let copy = tmp.path().join("backup");
     let out = ok(&natterd(&dir, &["backup", copy.to_str().unwrap()], None));
     assert!(out.contains("backed up to"), "{out}");
-    let db = rusqlite::Connection::open(&copy).unwrap();
+    let db = rusqlite::Connection::open(copy.join("natter.db")).unwrap();
     let users: i64 = db
         .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
         .unwrap();
     assert_eq!(users, 1);
-    // A second backup to the same file is refused, leaving it alone.
+    // A second backup to the same directory is refused, leaving it alone.
     let err = fails(&natterd(&dir, &["backup", copy.to_str().unwrap()], None));
     assert!(err.contains("already exists"), "{err}");
-    // Restoring is copying the file back as natter.db.
-    let restored = tmp.path().join("restored");
-    std::fs::create_dir_all(&restored).unwrap();
-    std::fs::copy(&copy, restored.join("natter.db")).unwrap();
-    let list = ok(&natterd(&restored, &["user", "list"], None));
+    // The backup is a data dir to start from.
+    let list = ok(&natterd(&copy, &["user", "list"], None));
     assert_eq!(list.trim(), "alice (suspended)");
 }
 

@@ -28,6 +28,7 @@ async fn post(
             reply_to,
             thread,
             attention: false,
+            files: Vec::new(),
         })
         .await?;
     match res {

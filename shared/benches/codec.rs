@@ -46,6 +46,7 @@ fn send_request() -> ClientFrame {
             reply_to: None,
             thread: None,
             attention: false,
+            files: Vec::new(),
         },
     }
 }

@@ -39,6 +39,15 @@ pub type MessageId = u64;
 /// catches up on everything after it with [`HistoryQuery::since`].
 pub type Rev = u64;
 
+/// A file's id: server-assigned per upload (see [`Attachment`]).
+pub type FileId = u64;
+
+/// Most files one message carries.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// Binary data on the wire: a MessagePack `bin`, not an array of numbers.
+pub use serde_bytes::ByteBuf;
+
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_false(b: &bool) -> bool {
     !*b
@@ -205,6 +214,11 @@ pub enum Request {
         /// only, refused in direct conversations, and rate-limited per room.
         #[serde(default, skip_serializing_if = "is_false")]
         attention: bool,
+        /// Files to attach (feature `files`): ids from `Uploaded`, of your
+        /// own uploads, at most [`MAX_ATTACHMENTS`]. With files the body
+        /// may be empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<FileId>,
     },
     /// Replace the body of your own message `id` (feature `edits`). The
     /// server keeps only the new body, and stamps `edited_at`.
@@ -340,6 +354,47 @@ pub enum Request {
     /// What there is to know about `user`: presence, status, display name,
     /// idle time, and the rooms you share with them.
     Whois { user: String },
+    /// A one-time ticket for a transfer connection of this session
+    /// (feature `files`): answered by [`Response::Ticket`].
+    OpenTransfer,
+    /// The login of a transfer connection: the first request after
+    /// `Hello`, with a ticket from `OpenTransfer`. A transfer connection
+    /// carries only `UploadStart`, `UploadChunk`, `CancelUpload`,
+    /// `FileInfo`, `Download` and `Ping`, gets no events, and has flow
+    /// control of its own: the server reads its next request only once
+    /// the replies before it are on their way.
+    TransferLogin { ticket: Secret },
+    /// Begins (or resumes) an upload of `size` bytes whose SHA-256 is
+    /// `sha256` (lowercase hex). Answered by `Upload` with the offset to
+    /// continue from, or at once by `Uploaded` when the server already
+    /// holds that content. Limits are checked here, before any data.
+    UploadStart {
+        name: String,
+        size: u64,
+        sha256: String,
+    },
+    /// The bytes of an upload at `offset`, which must be where the upload
+    /// stands. Answered by `Stored`, or by `Uploaded` once the last byte
+    /// is in, checked and scanned.
+    UploadChunk {
+        upload: u64,
+        offset: u64,
+        data: ByteBuf,
+    },
+    /// Drops an upload and what it stored.
+    CancelUpload { upload: u64 },
+    /// What a file is: answered by [`Response::File`], or `no_such_file`
+    /// for a file you may not see.
+    FileInfo { file: FileId },
+    /// At most `len` bytes of a file (or of its thumbnail) from `offset`:
+    /// answered by [`Response::Chunk`].
+    Download {
+        file: FileId,
+        offset: u64,
+        len: u32,
+        #[serde(default, skip_serializing_if = "is_false")]
+        thumb: bool,
+    },
     /// A request from a newer client that this build does not know, by its
     /// name on the wire. Never encoded; the server answers it with
     /// [`ErrorCode::Unsupported`].
@@ -392,6 +447,13 @@ impl Request {
         "readers",
         "received",
         "share_receipts",
+        "open_transfer",
+        "transfer_login",
+        "upload_start",
+        "upload_chunk",
+        "cancel_upload",
+        "file_info",
+        "download",
     ];
 
     /// A short stable name for logs and for the authority tests.
@@ -440,6 +502,13 @@ impl Request {
             Request::Readers { .. } => "readers",
             Request::Received { .. } => "received",
             Request::ShareReceipts { .. } => "share_receipts",
+            Request::OpenTransfer => "open_transfer",
+            Request::TransferLogin { .. } => "transfer_login",
+            Request::UploadStart { .. } => "upload_start",
+            Request::UploadChunk { .. } => "upload_chunk",
+            Request::CancelUpload { .. } => "cancel_upload",
+            Request::FileInfo { .. } => "file_info",
+            Request::Download { .. } => "download",
             Request::Unknown(_) => "unknown",
         }
     }
@@ -523,6 +592,15 @@ pub struct Limits {
     /// Most distinct reaction keys on one message (0: not announced).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub max_reaction_keys: u64,
+    /// The largest file the server takes, in bytes (0: no files).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub max_file_bytes: u64,
+    /// How many bytes of files one account may keep (0: no quota).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub user_quota_bytes: u64,
+    /// Uploads one account may start per minute (0: not announced).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub uploads_per_minute: u64,
 }
 
 /// A successful reply.
@@ -602,6 +680,26 @@ pub enum Response {
     },
     /// Reply to `ShareReceipts`: whether you share them now.
     SharingReceipts { share: bool },
+    /// Reply to `OpenTransfer`: log a transfer connection in with it
+    /// (`TransferLogin`) within `expires_ms`; it works once.
+    Ticket { ticket: Secret, expires_ms: u64 },
+    /// Reply to `UploadStart`: send the bytes from `offset` on.
+    Upload { upload: u64, offset: u64 },
+    /// Reply to `UploadChunk`: the upload now stands at `offset`.
+    Stored { offset: u64 },
+    /// The upload is complete, checked and stored: attach it to a message
+    /// with `Send.files`.
+    Uploaded(Attachment),
+    /// Reply to `FileInfo`.
+    File(Attachment),
+    /// Reply to `Download`: the bytes at `offset`; fewer than asked only at
+    /// the end of the file (`eof`).
+    Chunk {
+        offset: u64,
+        data: ByteBuf,
+        #[serde(default, skip_serializing_if = "is_false")]
+        eof: bool,
+    },
     /// A reply from a newer server that this build cannot read, by its name
     /// on the wire. Never encoded.
     #[serde(skip)]
@@ -630,6 +728,12 @@ impl Response {
         "found",
         "readers",
         "sharing_receipts",
+        "ticket",
+        "upload",
+        "stored",
+        "uploaded",
+        "file",
+        "chunk",
     ];
 }
 
@@ -884,6 +988,11 @@ pub struct Stats {
     pub rooms: u32,
     pub messages: u64,
     pub uptime_secs: u64,
+    /// Distinct stored files (blobs), and their bytes with thumbnails.
+    #[serde(default)]
+    pub blobs: u64,
+    #[serde(default)]
+    pub blob_bytes: u64,
 }
 
 /// A stored message, as it is now: edits, a delete and reactions are
@@ -932,6 +1041,32 @@ pub struct Message {
     /// with `attention`): it counts as a mention for every member.
     #[serde(default, skip_serializing_if = "is_false")]
     pub attention: bool,
+    /// Files it carries, in the order they were attached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file carried by a message: what a client shows and needs to fetch it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The id to `Download` it by.
+    pub file: FileId,
+    /// Its name as the uploader gave it, sanitised: no path, no controls.
+    pub name: String,
+    pub size: u64,
+    /// Sniffed from the content by the server, not taken from the name.
+    pub mime: String,
+    /// SHA-256 of the content, lowercase hex: check a download against it.
+    pub sha256: String,
+    /// Pixel size, for images the server could decode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Bytes of its thumbnail (a PNG at most 320 px on a side), 0 for none:
+    /// `Download` with `thumb` fetches it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub thumb: u64,
 }
 
 /// A member's read marker, as `Readers` lists it.
@@ -1187,6 +1322,9 @@ pub mod features {
     /// Read receipts and delivery: `Readers`, `Received`, `ShareReceipts`,
     /// `Event::Receipt`, `Event::Delivered`.
     pub const RECEIPTS: &str = "receipts";
+    /// Files: `OpenTransfer`, transfer connections and their requests,
+    /// `Send.files`, `Message.attachments`.
+    pub const FILES: &str = "files";
     /// Every feature name this build knows, in the order servers list them.
     pub const ALL: &[&str] = &[
         DIRECT,
@@ -1213,6 +1351,7 @@ pub mod features {
         ATTENTION,
         ROOM_MODES,
         RECEIPTS,
+        FILES,
     ];
 }
 
@@ -1340,6 +1479,15 @@ error_codes! {
     /// You hit a per-user quota (rooms created, invites sent); see
     /// `retry_after_ms` when it refills.
     Quota = "quota",
+    /// No file by that id that you may see: never stored, gone, or only in
+    /// rooms you are not in (one answer for all three).
+    NoSuchFile = "no_such_file",
+    /// The file was refused: its scan failed, or its type is not taken.
+    Rejected = "rejected",
+    /// The file is larger than `max_file_bytes`.
+    TooLarge = "too_large",
+    /// The server is short of disk space and takes no uploads now.
+    StorageFull = "storage_full",
     /// The server does not know this request (it is newer than the
     /// server). The connection stays; the reply carries the request's id.
     Unsupported = "unsupported",

@@ -58,7 +58,22 @@ fn rich_message() -> Message {
             users: vec!["alice".into(), "carol".into()],
         }],
         rev: 91,
+        attachments: vec![attachment()],
         ..Message::default()
+    }
+}
+
+/// An image with its thumbnail.
+fn attachment() -> Attachment {
+    Attachment {
+        file: 7,
+        name: "shot.png".into(),
+        size: 12_700,
+        mime: "image/png".into(),
+        sha256: "ab".repeat(32),
+        width: Some(800),
+        height: Some(600),
+        thumb: 4_100,
     }
 }
 
@@ -134,6 +149,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                 reply_to: None,
                 thread: None,
                 attention: false,
+                files: Vec::new(),
             },
         ),
         (
@@ -146,6 +162,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                 reply_to: Some(43),
                 thread: Some(40),
                 attention: false,
+                files: Vec::new(),
             },
         ),
         (
@@ -167,6 +184,53 @@ fn requests() -> Vec<(&'static str, Request)> {
             Request::ShareReceipts { share: Some(false) },
         ),
         (
+            "send_files",
+            Request::Send {
+                room: room(),
+                body: String::new(),
+                action: false,
+                nonce: Some("n2".into()),
+                reply_to: None,
+                thread: None,
+                attention: false,
+                files: vec![7, 8],
+            },
+        ),
+        ("open_transfer", Request::OpenTransfer),
+        (
+            "transfer_login",
+            Request::TransferLogin {
+                ticket: "ef56".into(),
+            },
+        ),
+        (
+            "upload_start",
+            Request::UploadStart {
+                name: "build.log".into(),
+                size: 12_700,
+                sha256: "ab".repeat(32),
+            },
+        ),
+        (
+            "upload_chunk",
+            Request::UploadChunk {
+                upload: 1,
+                offset: 4096,
+                data: ByteBuf::from(vec![0u8, 1, 2, 255]),
+            },
+        ),
+        ("cancel_upload", Request::CancelUpload { upload: 1 }),
+        ("file_info", Request::FileInfo { file: 7 }),
+        (
+            "download",
+            Request::Download {
+                file: 7,
+                offset: 0,
+                len: 65_000,
+                thumb: true,
+            },
+        ),
+        (
             "set_mode",
             Request::SetMode {
                 room: room(),
@@ -184,6 +248,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                 reply_to: None,
                 thread: None,
                 attention: true,
+                files: Vec::new(),
             },
         ),
         (
@@ -271,6 +336,7 @@ fn requests() -> Vec<(&'static str, Request)> {
                 reply_to: None,
                 thread: None,
                 attention: false,
+                files: Vec::new(),
             },
         ),
         (
@@ -429,6 +495,9 @@ fn responses() -> Vec<(&'static str, Response)> {
                     max_history_page: 200,
                     heartbeat_ms: 30000,
                     max_reaction_keys: 0,
+                    max_file_bytes: 104_857_600,
+                    user_quota_bytes: 0,
+                    uploads_per_minute: 20,
                 },
                 features: vec!["registration".into()],
                 motd: None,
@@ -557,6 +626,8 @@ fn responses() -> Vec<(&'static str, Response)> {
                 rooms: 3,
                 messages: 4,
                 uptime_secs: 5,
+                blobs: 6,
+                blob_bytes: 7,
             }),
         ),
         (
@@ -604,6 +675,31 @@ fn responses() -> Vec<(&'static str, Response)> {
         (
             "sharing_receipts",
             Response::SharingReceipts { share: false },
+        ),
+        (
+            "ticket",
+            Response::Ticket {
+                ticket: "ef56".into(),
+                expires_ms: 60_000,
+            },
+        ),
+        (
+            "upload",
+            Response::Upload {
+                upload: 1,
+                offset: 4096,
+            },
+        ),
+        ("stored", Response::Stored { offset: 8192 }),
+        ("uploaded", Response::Uploaded(attachment())),
+        ("file", Response::File(attachment())),
+        (
+            "chunk",
+            Response::Chunk {
+                offset: 65_000,
+                data: ByteBuf::from(vec![9u8, 8, 7]),
+                eof: true,
+            },
         ),
         (
             "found",
@@ -869,6 +965,13 @@ fn exhaustive_request(r: &Request) {
         | Request::Readers { .. }
         | Request::Received { .. }
         | Request::ShareReceipts { .. }
+        | Request::OpenTransfer
+        | Request::TransferLogin { .. }
+        | Request::UploadStart { .. }
+        | Request::UploadChunk { .. }
+        | Request::CancelUpload { .. }
+        | Request::FileInfo { .. }
+        | Request::Download { .. }
         // Never encoded: what a newer client's request decodes as.
         | Request::Unknown(_) => {}
     }
@@ -896,6 +999,12 @@ fn exhaustive_response(r: &Response) {
         | Response::Found { .. }
         | Response::Readers { .. }
         | Response::SharingReceipts { .. }
+        | Response::Ticket { .. }
+        | Response::Upload { .. }
+        | Response::Stored { .. }
+        | Response::Uploaded(_)
+        | Response::File(_)
+        | Response::Chunk { .. }
         | Response::Unknown(_) => {}
     }
 }

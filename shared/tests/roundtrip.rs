@@ -65,6 +65,7 @@ fn request() -> impl Strategy<Value = Request> {
                 reply_to: None,
                 thread: None,
                 attention: false,
+                files: Vec::new(),
             }
         ),
         (

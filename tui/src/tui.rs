@@ -106,6 +106,7 @@ fn spawn_sender(conn: Connection, done: mpsc::UnboundedSender<Done>) -> mpsc::Un
                 reply_to: job.reply_to,
                 thread: job.thread,
                 attention: false,
+                files: Vec::new(),
             };
             let result = match conn.request(req).await {
                 Ok(Response::Sent { id, ts, .. }) => Done::Sent(job.local, Ok((id, ts))),

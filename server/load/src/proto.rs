@@ -61,6 +61,7 @@ impl Proto {
                         reply_to: None,
                         thread: None,
                         attention: false,
+                        files: Vec::new(),
                     },
                 };
                 // A bench payload is far below the frame cap.

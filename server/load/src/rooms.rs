@@ -401,6 +401,7 @@ pub async fn reaction_target(target: &Target) -> anyhow::Result<u64> {
         reply_to: None,
         thread: None,
         attention: false,
+        files: Vec::new(),
     };
     match proto::ask(&mut m, 3, req).await? {
         natter_shared::Response::Sent { id, .. } => Ok(id),

@@ -98,13 +98,13 @@ mod tests {
         hub.block(1, 2);
         // Bob's direct message fails as for a name nobody has.
         let e = hub
-            .plan_send(20, 1, "@ann", "hi".into(), false, None)
+            .plan_send(20, 1, "@ann", "hi".into(), false, None, false)
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::NoSuchUser);
         assert_eq!(e.message, "no such user: ann");
         // Ann is told why she cannot write to him.
         let e = hub
-            .plan_send(10, 1, "@bob", "hi".into(), false, None)
+            .plan_send(10, 1, "@bob", "hi".into(), false, None, false)
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::Invalid);
         events(&ann);
@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(e.code, ErrorCode::Invalid);
         // Unblocked, all is as before.
         hub.unblock(1, 2);
-        hub.plan_send(20, 2, "@ann", "hi".into(), false, None)
+        hub.plan_send(20, 2, "@ann", "hi".into(), false, None, false)
             .unwrap();
     }
 }

@@ -113,6 +113,7 @@ impl Hub {
         body: String,
         action: bool,
         nonce: Option<&str>,
+        with_files: bool,
     ) -> Result<SendPlan, ErrorReply> {
         let user = self.logged_in(session)?;
         if nonce.is_some_and(|n| n.len() > MAX_NONCE_LEN) {
@@ -121,7 +122,10 @@ impl Hub {
                 format!("a nonce is at most {MAX_NONCE_LEN} bytes"),
             ));
         }
-        self.check_body(&body)?;
+        // Files are a message of their own: the text may be left out.
+        if !(with_files && body.trim().is_empty()) {
+            self.check_body(&body)?;
+        }
         let Some(room_id) = self.find(user, target)? else {
             let peer = self
                 .direct_peer(user, target)?
@@ -163,6 +167,7 @@ impl Hub {
             reply_to: None,
             thread: None,
             attention: false,
+            attachments: Vec::new(),
             origin: Some(Origin {
                 session,
                 request,
@@ -191,7 +196,7 @@ mod tests {
         );
         login(&mut hub, 10, 1, "ann");
         let send = |hub: &mut crate::hub::Hub, body: &str, nonce: Option<&str>| {
-            hub.plan_send(10, 1, "#general", body.into(), false, nonce)
+            hub.plan_send(10, 1, "#general", body.into(), false, nonce, false)
         };
         assert_eq!(
             send(&mut hub, "  ", None).unwrap_err().code,

@@ -676,6 +676,9 @@ impl Hub {
                 .count() as u32,
             messages: self.messages_stored,
             uptime_secs: self.started.elapsed().as_secs(),
+            // Filled in from the store by `ops::presence::stats`.
+            blobs: 0,
+            blob_bytes: 0,
         }))
     }
 }

@@ -218,7 +218,7 @@ mod tests {
         login(&mut hub, 10, 1, "ann");
         login(&mut hub, 20, 2, "bob");
         assert_eq!(whois(&hub, 20, 1, Instant::now()).idle_secs, None);
-        hub.plan_send(10, 1, "#general", "hi".into(), false, None)
+        hub.plan_send(10, 1, "#general", "hi".into(), false, None, false)
             .unwrap();
         let later = Instant::now() + Duration::from_secs(303);
         let info = whois(&hub, 20, 1, later);

@@ -88,7 +88,14 @@ pub async fn delete(shared: &Shared, caller: Caller, room: &str, id: MessageId) 
         .await
         .map_err(|e| internal(&e))?;
     match verdict {
-        Ok(()) => Ok(Response::Done),
+        Ok(()) => {
+            // A deleted message's files go with it, now: a user who deletes
+            // a file they posted by mistake expects it gone.
+            if let Err(e) = super::files::collect(shared).await {
+                tracing::warn!(error = %e, "cannot collect a deleted message's files");
+            }
+            Ok(Response::Done)
+        }
         Err(Refusal::NotAuthor) => Err(ErrorReply::new(
             ErrorCode::Forbidden,
             "only its author or a moderator can delete a message",

@@ -31,12 +31,24 @@ pub struct Outgoing<'a> {
     /// Call the whole room to attention (`Send.attention`), as `@room` in
     /// the body does.
     pub attention: bool,
+    /// The sender's uploads to attach.
+    pub files: Vec<natter_shared::FileId>,
 }
 
 /// Queues a message for the store. `Ok` means queued: the acknowledgement
 /// (or a failure) reaches the sender later, in order with the fan-out.
 pub async fn send(shared: &Shared, caller: Caller, msg: Outgoing<'_>) -> OpResult<()> {
     let mut created = false;
+    let with_files = !msg.files.is_empty();
+    let attachments = if with_files {
+        let user = shared
+            .hub()
+            .session_user(caller.session)
+            .ok_or_else(|| ErrorReply::new(ErrorCode::NotLoggedIn, "log in first"))?;
+        super::files::attachments(shared, user, msg.files.clone()).await?
+    } else {
+        Vec::new()
+    };
     loop {
         let plan = shared.hub().plan_send(
             caller.session,
@@ -45,6 +57,7 @@ pub async fn send(shared: &Shared, caller: Caller, msg: Outgoing<'_>) -> OpResul
             msg.body.clone(),
             msg.action,
             msg.nonce,
+            with_files,
         )?;
         match plan {
             SendPlan::Ready(mut stored) => {
@@ -62,6 +75,7 @@ pub async fn send(shared: &Shared, caller: Caller, msg: Outgoing<'_>) -> OpResul
                 )?;
                 stored.reply_to = msg.reply_to;
                 stored.thread = msg.thread;
+                stored.attachments = attachments;
                 return shared.store.submit(stored).map_err(|e| internal(&e));
             }
             SendPlan::NeedDirect(peer) if !created => {

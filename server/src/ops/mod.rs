@@ -9,6 +9,7 @@
 //! - [`auth`]: login, registration, password change, logout.
 //! - [`messages`]: sending (replies and thread posts too) and history.
 //! - [`edits`]: editing and deleting messages.
+//! - [`files`]: transfer tickets, uploads, downloads, attachments.
 //! - [`reactions`]: reactions on messages.
 //! - [`rooms`]: joining, leaving, creating, inviting, member lists, the
 //!   room list and directory.
@@ -26,6 +27,7 @@
 
 pub mod auth;
 pub mod edits;
+pub mod files;
 pub mod markers;
 pub mod messages;
 pub mod moderation;

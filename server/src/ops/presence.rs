@@ -2,7 +2,7 @@
 //! at most once per throttle interval, expiring on its own), and server
 //! statistics.
 
-use natter_shared::PresenceState;
+use natter_shared::{PresenceState, Response};
 
 use super::{Caller, OpResult};
 use crate::Shared;
@@ -23,6 +23,16 @@ pub fn typing(shared: &Shared, caller: Caller, room: &str, active: bool) -> OpRe
 }
 
 /// Server statistics.
-pub fn stats(shared: &Shared, caller: Caller) -> OpResult {
-    shared.hub().stats(caller.session)
+pub async fn stats(shared: &Shared, caller: Caller) -> OpResult {
+    let mut reply = shared.hub().stats(caller.session)?;
+    if let Response::Stats(stats) = &mut reply {
+        let (blobs, bytes) = shared
+            .store
+            .blob_usage()
+            .await
+            .map_err(|e| super::internal(&e))?;
+        stats.blobs = blobs;
+        stats.blob_bytes = bytes;
+    }
+    Ok(reply)
 }

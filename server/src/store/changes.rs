@@ -76,6 +76,7 @@ pub fn load_room(conn: &Connection, row: RoomRow, cap: usize) -> Result<RoomSnap
         0
     };
     super::rich::add_room_reactions(conn, row.id, &mut recent)?;
+    super::files::add_attachments(conn, &mut recent)?;
     let far: Vec<_> = members
         .iter()
         .filter(|m| m.last_read < floor)

@@ -18,6 +18,9 @@
 //!   (the SQL of each, run as jobs on the commit path or as reads).
 //! - [`operator`]: the admin CLI's named operations on the file itself
 //!   ([`OperatorStore`]), each audited and followed by a running server.
+//! - [`files`]: files' metadata (blobs, uploads, attachments) and their
+//!   garbage collection; [`blobs`]: their bytes, behind the [`BlobStore`]
+//!   seam.
 //! - [`search`]: full-text search ([`Store::search`]) on its own
 //!   connection.
 //! - [`sql`]: one named function per query.
@@ -45,7 +48,9 @@
 //! second connection, and searches a third (a long search must not hold
 //! back a login either).
 
+pub mod blobs;
 pub mod changes;
+pub mod files;
 pub mod operations;
 pub mod operator;
 pub mod profile;
@@ -66,7 +71,9 @@ use tokio::sync::oneshot;
 
 use crate::config::SyncMode;
 
+pub use blobs::{BlobStore, FsBlobs, PartialKey};
 pub use changes::{Applied, ChangeKind, MessageChange, RoomSnapshot, StoreChange, load_room};
+pub use files::{AttachRefusal, BlobMeta};
 pub use operations::{Missing, Startup};
 pub use operator::OperatorStore;
 pub use rich::Refusal;
@@ -112,6 +119,9 @@ pub enum StoreError {
     },
     /// The job failed or panicked, or its batch could not commit: nothing
     /// it wrote was kept.
+    /// The blob store failed (a disk error).
+    #[error("blob store: {0}")]
+    Blob(String),
     #[error("the write was rolled back")]
     RolledBack,
     #[error("the store has shut down")]
@@ -145,6 +155,8 @@ pub struct NewMessage {
     /// It calls the whole room (checked by the hub: a moderator's, in a
     /// room, within the room's rate).
     pub attention: bool,
+    /// Files it carries (checked by the caller: the sender's own).
+    pub attachments: Vec<natter_shared::Attachment>,
     /// Who to acknowledge.
     pub origin: Option<Origin>,
 }
@@ -174,6 +186,8 @@ pub struct StoredMessage {
     pub rev: Rev,
     /// It called the whole room (`@room`, see `names::mentions_room`).
     pub attention: bool,
+    /// Files it carries (none once deleted).
+    pub attachments: Vec<natter_shared::Attachment>,
 }
 
 impl StoredMessage {
@@ -196,6 +210,7 @@ impl StoredMessage {
             replies: self.replies.clone(),
             rev: self.rev,
             attention: self.attention,
+            attachments: self.attachments.clone(),
         }
     }
 }
@@ -258,6 +273,8 @@ pub struct Store {
     /// Disconnected once [`Commits`] has ended (see [`Store::close`]).
     ended: Arc<Mutex<Option<std_mpsc::Receiver<()>>>>,
     checkpointer: Arc<Mutex<Option<writer::Checkpointer>>>,
+    /// File bytes (see [`blobs`]).
+    blobs: Arc<dyn BlobStore>,
 }
 
 impl Store {
@@ -285,6 +302,10 @@ impl Store {
         reader.busy_timeout(std::time::Duration::from_secs(10))?;
         let searcher = search::Searcher::new(Connection::open(data_dir.join(DB_FILE))?)?;
         let checkpointer = writer::Checkpointer::start(Connection::open(data_dir.join(DB_FILE))?)?;
+        let blobs = FsBlobs::open(data_dir).map_err(|error| StoreError::DataDir {
+            path: data_dir.join(blobs::BLOBS_DIR),
+            error,
+        })?;
         let (tx, rx) = std_mpsc::channel();
         let (done, ended) = std_mpsc::channel();
         let commits = Commits::new(writer_conn, rx, retention, done);
@@ -295,6 +316,7 @@ impl Store {
                 searcher: Arc::new(searcher),
                 ended: Arc::new(Mutex::new(Some(ended))),
                 checkpointer: Arc::new(Mutex::new(Some(checkpointer))),
+                blobs: Arc::new(blobs),
             },
             commits,
         ))
@@ -531,6 +553,7 @@ mod tests {
             reply_to: None,
             thread,
             attention: false,
+            attachments: Vec::new(),
             origin: None,
         }
     }

@@ -228,6 +228,7 @@ impl Store {
                 None => sql::messages_before(c, room_id, before, limit, false),
             }?;
             super::rich::add_room_reactions(c, room_id, &mut rows)?;
+            super::files::add_attachments(c, &mut rows)?;
             Ok((rows, rev))
         })
         .await

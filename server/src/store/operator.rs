@@ -141,6 +141,11 @@ impl OperatorStore {
         sql::recent_audit(&self.conn, last)
     }
 
+    /// Every stored blob's hash.
+    pub fn blob_hashes(&self) -> Result<Vec<String>, StoreError> {
+        super::files::blob_hashes(&self.conn)
+    }
+
     /// Writes a consistent copy of the database to `dest`.
     pub fn backup(&self, dest: &Path) -> Result<(), StoreError> {
         sql::backup(&self.conn, dest)

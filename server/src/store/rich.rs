@@ -211,6 +211,7 @@ pub fn message(
     };
     let mut one = [row];
     add_reactions(conn, &mut one)?;
+    super::files::add_attachments(conn, &mut one)?;
     let [row] = one;
     Ok(Some(row))
 }
@@ -455,6 +456,7 @@ fn read_page(
         RichPage::Around(_) => add_room_reactions(conn, room_id, &mut messages)?,
         RichPage::Since(_) | RichPage::Thread { .. } => add_reactions(conn, &mut messages)?,
     }
+    super::files::add_attachments(conn, &mut messages)?;
     Ok(Some(RichRead {
         messages,
         more,

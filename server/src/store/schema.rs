@@ -33,6 +33,7 @@ pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(super::files::SCHEMA)?;
     migrate(&conn)?;
     ensure_general(&conn)?;
     Ok(conn)

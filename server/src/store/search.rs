@@ -288,6 +288,7 @@ pub fn search(conn: &Connection, spec: &SearchSpec) -> Result<Vec<SearchRow>, St
     let (mut messages, snippets): (Vec<StoredMessage>, Vec<_>) =
         rows.into_iter().map(|r| (r.message, r.snippet)).unzip();
     super::rich::add_reactions(conn, &mut messages)?;
+    super::files::add_attachments(conn, &mut messages)?;
     Ok(messages
         .into_iter()
         .zip(snippets)

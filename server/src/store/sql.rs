@@ -731,6 +731,7 @@ pub(crate) fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessag
         replies,
         rev: from_sql(r.get(10)?),
         attention: r.get(14)?,
+        attachments: Vec::new(),
     })
 }
 

@@ -251,7 +251,11 @@ fn run_batch(
                         super::to_sql(rev),
                         m.attention,
                     ])?;
-                    let id = u64::try_from(tx.last_insert_rowid()).unwrap_or_default();
+                    let row = tx.last_insert_rowid();
+                    if !m.attachments.is_empty() {
+                        super::files::attach(&tx, row, &m.attachments)?;
+                    }
+                    let id = u64::try_from(row).unwrap_or_default();
                     if let Some(root) = m.thread {
                         rich::count_reply(&tx, root, &m.author, m.ts, counter.take())?;
                     }
@@ -268,6 +272,7 @@ fn run_batch(
                             thread: m.thread,
                             rev,
                             attention: m.attention,
+                            attachments: m.attachments,
                             ..StoredMessage::default()
                         },
                         m.origin,

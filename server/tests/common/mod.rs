@@ -220,8 +220,50 @@ impl Client {
             reply_to: None,
             thread: None,
             attention: false,
+            files: Vec::new(),
         })
         .await
+    }
+}
+
+/// Uploads `bytes` as `name` for `client`'s session through a transfer
+/// connection of its own (one chunk: keep `bytes` under a frame), and
+/// returns the stored file.
+pub async fn upload(
+    addr: SocketAddr,
+    client: &mut Client,
+    name: &str,
+    bytes: &[u8],
+) -> Result<natter_shared::Attachment, ErrorReply> {
+    use sha2::Digest;
+    let Response::Ticket { ticket, .. } = client.request(Request::OpenTransfer).await? else {
+        panic!("no ticket");
+    };
+    let mut t = Client::connect(addr).await;
+    t.hello().await;
+    t.request(Request::TransferLogin { ticket }).await?;
+    let start = t
+        .request(Request::UploadStart {
+            name: name.into(),
+            size: bytes.len() as u64,
+            sha256: hex::encode(sha2::Sha256::digest(bytes)),
+        })
+        .await?;
+    let upload = match start {
+        Response::Uploaded(file) => return Ok(file),
+        Response::Upload { upload, .. } => upload,
+        other => panic!("upload_start: {other:?}"),
+    };
+    match t
+        .request(Request::UploadChunk {
+            upload,
+            offset: 0,
+            data: natter_shared::ByteBuf::from(bytes.to_vec()),
+        })
+        .await?
+    {
+        Response::Uploaded(file) => Ok(file),
+        other => panic!("upload_chunk: {other:?}"),
     }
 }
 

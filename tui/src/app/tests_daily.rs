@@ -28,6 +28,8 @@ fn new_messages_land_below_local_notices_whatever_the_clocks() {
             rooms: 1,
             messages: 3,
             uptime_secs: 60,
+            blobs: 0,
+            blob_bytes: 0,
         })),
         notice_ms,
     );

@@ -61,6 +61,15 @@ pub(super) enum State {
         session: u64,
         token_hash: Option<String>,
     },
+    /// A transfer connection of a chat session (see `transfer.rs`).
+    Transfer(Box<ops::files::Transfer>),
+}
+
+impl State {
+    /// Logged in, as a chat or a transfer connection.
+    fn is_in(&self) -> bool {
+        matches!(self, State::Ready { .. } | State::Transfer(_))
+    }
 }
 
 pub(super) struct Conn {
@@ -103,7 +112,9 @@ impl Conn {
             let (deadline, why) = match self.state {
                 State::Hello => (opened + handshake, "no hello in time"),
                 State::Login => (login_deadline, "no login in time"),
-                State::Ready { .. } => (last_frame + heartbeat, "no heartbeat in time"),
+                State::Ready { .. } | State::Transfer(_) => {
+                    (last_frame + heartbeat, "no heartbeat in time")
+                }
             };
             let wake = shrink_at.map_or(deadline, |s| s.min(deadline));
             tokio::select! {
@@ -176,6 +187,12 @@ impl Conn {
                         if !Box::pin(self.handle_payload(&payload)).await {
                             return;
                         }
+                        if matches!(self.state, State::Transfer(_)) {
+                            // Flow control: the next request is read once
+                            // a full reply fits behind what is queued.
+                            let frame = self.shared.config().limits.max_frame;
+                            self.outbox.wait_room(frame + 1024).await;
+                        }
                         if let Some(p) = &self.pre_login {
                             p.set_busy(false);
                         }
@@ -185,7 +202,7 @@ impl Conn {
                         // frame rather than kept for the connection's
                         // lifetime.
                         let buffer = frames.read_buffer_mut();
-                        if buffer.is_empty() && matches!(self.state, State::Ready { .. }) {
+                        if buffer.is_empty() && self.state.is_in() {
                             if !(READ_BUFFER..=4 * READ_BUFFER).contains(&buffer.capacity()) {
                                 *buffer = bytes::BytesMut::with_capacity(READ_BUFFER);
                             }
@@ -194,7 +211,7 @@ impl Conn {
                         if was_login && matches!(self.state, State::Login) {
                             login_deadline = Instant::now() + login_timeout;
                         }
-                        if self.pre_login.is_some() && matches!(self.state, State::Ready { .. }) {
+                        if self.pre_login.is_some() && self.state.is_in() {
                             // Logged in: full-size frames, and out of the
                             // pre-login share.
                             self.pre_login = None;
@@ -287,7 +304,12 @@ impl Conn {
 
     async fn handle(&mut self, frame: ClientFrame) -> bool {
         let ClientFrame { id, req } = frame;
+        // The bytes of a transfer are paced by its flow control and the
+        // file limits, not by the request rate meant for chat.
+        let paced = matches!(self.state, State::Transfer(_))
+            && matches!(req, Request::UploadChunk { .. } | Request::Download { .. });
         if !matches!(req, Request::Ping)
+            && !paced
             && let Err(wait) = self.bucket.take()
         {
             let ms = wait.as_millis().max(1) as u64;
@@ -302,6 +324,7 @@ impl Conn {
             return true;
         }
         if !matches!(req, Request::Ping)
+            && !paced
             && let Some(rate) = &self.account_rate
             && let Err(e) = ops::quotas::take_request(rate)
         {
@@ -339,6 +362,15 @@ impl Conn {
                         .await;
                         self.logged_in(id, r);
                     }
+                    Request::TransferLogin { ticket } => {
+                        match ops::files::transfer_login(&self.shared, &ticket) {
+                            Ok(t) => {
+                                self.reply(id, Response::Done);
+                                self.state = State::Transfer(Box::new(t));
+                            }
+                            Err(e) => self.reply_err(id, e),
+                        }
+                    }
                     Request::Ping => self.reply(id, Response::Pong),
                     Request::Unknown(name) => self.unsupported(id, &name),
                     Request::Hello { .. } => self.reply_err(
@@ -352,6 +384,7 @@ impl Conn {
                 true
             }
             State::Ready { session, .. } => self.dispatch(session, id, req).await,
+            State::Transfer(_) => self.transfer(id, req).await,
         }
     }
 
@@ -395,6 +428,13 @@ impl Conn {
                     max_history_page: c.history.max_page,
                     heartbeat_ms: c.limits.heartbeat_ms,
                     max_reaction_keys: c.limits.max_reaction_keys,
+                    max_file_bytes: if c.files.enabled {
+                        c.files.max_file_bytes
+                    } else {
+                        0
+                    },
+                    user_quota_bytes: c.files.user_quota_bytes,
+                    uploads_per_minute: u64::from(c.files.uploads_per_minute),
                 },
                 features: features(&self.shared),
                 motd: c.motd.clone(),

@@ -79,6 +79,7 @@ impl Conn {
                 reply_to,
                 thread,
                 attention,
+                files,
             } => {
                 let msg = ops::messages::Outgoing {
                     room: &room,
@@ -89,6 +90,7 @@ impl Conn {
                     thread,
                     request: id,
                     attention,
+                    files,
                 };
                 // The reply (Sent) comes from the fan-out once the store has
                 // committed the message.
@@ -185,7 +187,7 @@ impl Conn {
             Request::Presence { state, status } => {
                 ops::presence::set(shared, caller, state, status)
             }
-            Request::Stats => ops::presence::stats(shared, caller),
+            Request::Stats => ops::presence::stats(shared, caller).await,
             Request::Block { user } => ops::safety::block(shared, caller, &user).await,
             Request::Unblock { user } => ops::safety::unblock(shared, caller, &user).await,
             Request::Blocked => ops::safety::blocked(shared, caller).await,
@@ -205,6 +207,18 @@ impl Conn {
             }
             Request::Whois { user } => ops::profile::whois(shared, caller, &user).await,
             Request::Search(query) => ops::search::search(shared, caller, query).await,
+            Request::OpenTransfer => ops::files::open_transfer(shared, caller),
+            Request::FileInfo { file } => ops::files::info(shared, caller, file).await,
+            Request::TransferLogin { .. } => {
+                Err(ErrorReply::new(ErrorCode::Invalid, "already logged in"))
+            }
+            Request::UploadStart { .. }
+            | Request::UploadChunk { .. }
+            | Request::CancelUpload { .. }
+            | Request::Download { .. } => Err(ErrorReply::new(
+                ErrorCode::Invalid,
+                "files move on a transfer connection: ask for a ticket with open_transfer",
+            )),
         };
         self.answer(id, result);
         true

@@ -7,9 +7,12 @@
 //!   deadlines and heartbeats, reading frames, rate limiting, replies.
 //! - [`dispatch`]: each logged-in request mapped to its operation in
 //!   [`crate::ops`], and the result back to a reply.
+//! - [`transfer`]: the requests of a transfer connection (uploads and
+//!   downloads), which has flow control instead of the slow-consumer rule.
 
 mod connection;
 mod dispatch;
+mod transfer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -105,8 +108,10 @@ async fn serve_io<R, W>(
     };
     tracing::debug!(%peer, "connection opened");
     conn.run(frames).await;
-    if let State::Ready { session, .. } = conn.state {
-        conn.shared.hub().remove_session(session);
+    match &mut conn.state {
+        State::Ready { session, .. } => conn.shared.hub().remove_session(*session),
+        State::Transfer(t) => t.release_all(&conn.shared),
+        _ => {}
     }
     // Wake the writer if the peer simply went away; it flushes and ends.
     conn.outbox
