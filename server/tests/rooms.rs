@@ -92,6 +92,7 @@ async fn fan_out_to_many_clients_keeps_per_sender_order() {
                     reply_to: None,
                     thread: None,
                     attention: false,
+                    files: Vec::new(),
                 })
                 .await;
         }
@@ -188,6 +189,7 @@ async fn private_rooms_and_direct_conversations_stay_private() {
                 reply_to: None,
                 thread: None,
                 attention: false,
+                files: Vec::new(),
             },
             history(room, None, None, 10),
             Request::Join { room: room.into() },
@@ -1230,6 +1232,7 @@ async fn batched_fan_out_keeps_id_order_and_sent_first() {
                 reply_to: None,
                 thread: None,
                 attention: false,
+                files: Vec::new(),
             })
             .await;
         requests.push(id);
@@ -1281,6 +1284,7 @@ async fn two_sessions_sending_the_same_text_at_once_each_get_their_own_nonce() {
         reply_to: None,
         thread: None,
         attention: false,
+        files: Vec::new(),
     };
     // Both in flight before either is answered: the store may commit them
     // in one batch, in either order.
