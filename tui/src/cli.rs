@@ -85,6 +85,14 @@ pub struct Cli {
     /// With --send: print the stored message's id on stdout
     #[arg(long, requires = "send")]
     pub print_id: bool,
+    /// With --send: attach the file at PATH (repeatable; `-` reads it from
+    /// stdin). The text after ROOM becomes its caption, and may be left out
+    #[arg(long = "file", requires = "send", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// With --file: the name others see [default: the file's own; `stdin.txt`
+    /// for -]
+    #[arg(long, requires = "files", value_name = "NAME")]
+    pub name: Option<String>,
     /// Run a server in this process (127.0.0.1:7878 or the next free
     /// port, data in the user data dir) and open the client logged in to it.
     /// With --send or tail: use that local server and its account's
@@ -116,8 +124,8 @@ pub enum Command {
         last: u32,
         /// One JSON object per line, each with a `type`: `message` (id,
         /// ts in ms since the epoch, room, from, body, action, reply_to,
-        /// thread, edited, deleted, reactions), `edit`, `delete` and
-        /// `reaction` as those happen
+        /// thread, edited, deleted, reactions, attachments), `edit`,
+        /// `delete` and `reaction` as those happen
         #[arg(long)]
         json: bool,
     },
@@ -167,6 +175,18 @@ pub enum Command {
         /// hits
         #[arg(long)]
         json: bool,
+    },
+    /// Save the files message ID carries, each checked against its
+    /// SHA-256: into the download dir (~/Downloads), never overwriting a
+    /// file (`name (1).ext`). Prints where each went. An interrupted
+    /// download resumes from its NAME.part
+    Download {
+        /// The message's id (from `tail --json`, --print-id or search)
+        id: u64,
+        /// A directory to save into, or for a message with one file, the
+        /// file's own path (which must not exist)
+        #[arg(short = 'o', long = "output", value_name = "PATH|DIR")]
+        output: Option<PathBuf>,
     },
     /// Check the password with the server and store a session token in the
     /// keyring, so later runs need no password. The password comes from

@@ -65,6 +65,12 @@ where
     if msg.edited_at.is_some() {
         out.push_str(" (edited)");
     }
+    for (i, a) in msg.attachments.iter().enumerate() {
+        if i > 0 || !msg.body.is_empty() {
+            out.push_str("\n      ");
+        }
+        out.push_str(&attachment_line(a));
+    }
     out
 }
 
@@ -73,8 +79,10 @@ where
 /// for `/me`), then `reply_to` and `thread` (ids or null), `edited`
 /// (bool), `deleted` (bool; the body is then ""), `reactions` (a map
 /// from key to the users who used it), and `attention` (true when a
-/// moderator called the whole room with it, `@room`), on one line. The body is exact:
-/// JSON's escapes keep it safe.
+/// moderator called the whole room with it, `@room`), and `attachments`
+/// (a list of `{id, name, size, mime, hash, width, height}`: `id` is what
+/// `natter download` fetches by message, `hash` the SHA-256), on one line.
+/// The body is exact: JSON's escapes keep it safe.
 #[must_use]
 pub fn json_line(msg: &Message) -> String {
     // The flags are the JSON's own fields, one to one.
@@ -94,6 +102,17 @@ pub fn json_line(msg: &Message) -> String {
         deleted: bool,
         reactions: BTreeMap<&'a str, &'a [String]>,
         attention: bool,
+        attachments: Vec<File<'a>>,
+    }
+    #[derive(Serialize)]
+    struct File<'a> {
+        id: u64,
+        name: &'a str,
+        size: u64,
+        mime: &'a str,
+        hash: &'a str,
+        width: Option<u32>,
+        height: Option<u32>,
     }
     to_json(&Line {
         r#type: "message",
@@ -113,7 +132,37 @@ pub fn json_line(msg: &Message) -> String {
             .map(|r| (r.key.as_str(), r.users.as_slice()))
             .collect(),
         attention: msg.attention,
+        attachments: msg
+            .attachments
+            .iter()
+            .map(|a| File {
+                id: a.file,
+                name: &a.name,
+                size: a.size,
+                mime: &a.mime,
+                hash: &a.sha256,
+                width: a.width,
+                height: a.height,
+            })
+            .collect(),
     })
+}
+
+/// One attachment as a line of text: `📎 build.log 12.4 KiB text/plain`
+/// (an image adds its size in pixels). Names are the uploader's: escaped
+/// like any text from a peer.
+#[must_use]
+pub fn attachment_line(a: &natter_shared::Attachment) -> String {
+    let mut line = format!(
+        "📎 {} {} {}",
+        natter_shared::text::escape(&a.name),
+        natter_shared::text::human_size(a.size),
+        a.mime
+    );
+    if let (Some(w), Some(h)) = (a.width, a.height) {
+        let _ = write!(line, " {w}×{h}");
+    }
+    line
 }
 
 fn to_json(value: &impl Serialize) -> String {
@@ -354,6 +403,7 @@ mod tests {
             keys,
             [
                 "action",
+                "attachments",
                 "attention",
                 "body",
                 "deleted",

@@ -60,4 +60,4 @@ pub use natter_client::{
     Backoff, ClientError, ConnectOptions, Connection, Disconnect, Events, Incoming, Status,
     Supervisor, SupervisorConfig, Update, Welcome,
 };
-pub use natter_client::{backoff, conn, error, supervisor, transport};
+pub use natter_client::{backoff, conn, error, supervisor, transfer, transport};

@@ -111,16 +111,31 @@ fn run_script(
         };
         let mut words = words.to_vec();
         words.extend(cli.rest);
-        if words.is_empty() && std::io::stdin().is_terminal() {
-            eprintln!("natter: reading the message from stdin; end it with Ctrl-D");
-        }
-        let body = script::message_body(&words, std::io::stdin().lock())?;
         let place = script::Placement {
             reply_to: cli.reply_to,
             thread: cli.thread,
             attention: cli.priority == Some(cli::Priority::High),
         };
-        let (id, _) = runtime.block_on(script::send(ctx, room, &body, place))?;
+        let (id, _) = if cli.files.is_empty() {
+            if words.is_empty() && std::io::stdin().is_terminal() {
+                eprintln!("natter: reading the message from stdin; end it with Ctrl-D");
+            }
+            let body = script::message_body(&words, std::io::stdin().lock())?;
+            runtime.block_on(script::send(ctx, room, &body, place))?
+        } else {
+            // With files the text is only the caption: stdin, if read at
+            // all, is a file (`--file -`).
+            let caption = words.join(" ");
+            runtime.block_on(script::files::send_with_files(
+                ctx,
+                room,
+                &caption,
+                place,
+                &cli.files,
+                cli.name.as_deref(),
+                std::io::stdin().lock(),
+            ))?
+        };
         if cli.print_id {
             println!("{id}");
         }
@@ -134,6 +149,13 @@ fn run_script(
             let body = script::message_body(&text, std::io::stdin().lock())?;
             let target = changes::Target { id, room };
             runtime.block_on(changes::edit(ctx, &target, &body))?;
+            Ok(exit::OK)
+        }
+        Some(Command::Download { id, output }) => {
+            let saved = runtime.block_on(script::files::download(ctx, id, output.as_deref()))?;
+            for path in saved {
+                println!("{}", path.display());
+            }
             Ok(exit::OK)
         }
         Some(Command::Delete { id, room }) => {

@@ -1,12 +1,13 @@
 //! The non-interactive modes: `--send`, `tail`, `login`, `logout`,
 //! `passwd`, `block` and `unblock`; `edit`, `delete`, `react` and `search`
-//! are in [`changes`].
+//! are in [`changes`]; `--send --file` and `download` in [`files`].
 //!
 //! Each is one function over a [`Context`] (resolved settings plus the
 //! credential environment), returning a value or a [`ClientError`] whose
 //! [`ClientError::exit_code`] the binary exits with.
 
 pub mod changes;
+pub mod files;
 
 use std::future::Future;
 use std::io::{self, Read, Write};

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use natter_shared::text::human_size;
 use natter_shared::{Attachment, ByteBuf, ErrorCode, ErrorReply, FileId, Response, Secret};
 use sha2::{Digest, Sha256};
 
@@ -166,8 +167,8 @@ impl Transfer {
                 ErrorCode::TooLarge,
                 format!(
                     "{name} is {}; the largest file this server takes is {}",
-                    human(size),
-                    human(files.max_file_bytes)
+                    human_size(size),
+                    human_size(files.max_file_bytes)
                 ),
             ));
         }
@@ -285,9 +286,9 @@ impl Transfer {
                 format!(
                     "this file ({}) would take you past your quota: you keep {} of {}; \
                      delete messages with files to make room",
-                    human(size),
-                    human(used),
-                    human(quota)
+                    human_size(size),
+                    human_size(used),
+                    human_size(quota)
                 ),
             ));
         }
@@ -644,21 +645,4 @@ pub async fn collect(shared: &Shared) -> Result<usize, crate::store::StoreError>
     let before =
         crate::store::now_ms() - i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
     shared.store.collect_garbage(before).await
-}
-
-/// Sizes as people read them: `12.4 KiB`.
-#[must_use]
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
 }

@@ -30,7 +30,7 @@ impl Target {
 
 /// Logs in, checks that the server lists `feature` (named `what` for the
 /// user), and runs `op` on the connection.
-async fn with_feature<T, F, Fut>(
+pub(super) async fn with_feature<T, F, Fut>(
     ctx: &Context,
     feature: &str,
     what: &str,

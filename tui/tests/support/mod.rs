@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;

@@ -139,9 +139,17 @@ impl Conn {
                 },
                 Err(e) => Err(e),
             },
-            Request::History { room, query } => {
-                ops::messages::history(shared, caller, &room, query).await
-            }
+            // An empty room with `around`: the message's own room
+            // (`natter download ID`).
+            Request::History { room, query } => match query.around {
+                Some(id) if room.is_empty() => {
+                    match ops::edits::room_of(shared, caller, room, id).await {
+                        Ok(room) => ops::messages::history(shared, caller, &room, query).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                _ => ops::messages::history(shared, caller, &room, query).await,
+            },
             Request::Join { room } => ops::rooms::join(shared, caller, &room).await,
             Request::Leave { room } => ops::rooms::leave(shared, caller, &room),
             Request::Create { room, private } => {

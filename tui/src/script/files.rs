@@ -1,0 +1,245 @@
+//! The scripting modes for files: `natter --send ROOM --file PATH`
+//! (repeatable; `-` is stdin) and `natter download ID`. Each exits 0 only
+//! once the work is done and checked: the message stored with its
+//! attachments, or every file on disk with its checksum matching.
+//!
+//! Both resume: an interrupted `--send --file` run again continues the
+//! upload where the server stopped, and an interrupted download continues
+//! from its `.part` file.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use natter_shared::{Attachment, HistoryQuery, MessageId, features};
+use tokio_util::sync::CancellationToken;
+
+use super::changes::with_feature;
+use super::{Context, Placement, joining, parse_room};
+use crate::error::ClientError;
+use crate::transfer::{Source, Transfer, unique_path};
+
+/// The name a file read from stdin gets without `--name`.
+pub const STDIN_NAME: &str = "stdin.txt";
+
+/// stdin copied to a private temporary file (removed when dropped): an
+/// upload needs its size and hash before the first byte goes.
+struct Spooled(PathBuf);
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn spool(mut input: impl Read) -> Result<Spooled, ClientError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = std::env::temp_dir().join(format!(
+        "natter-stdin-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    let io = |source| ClientError::Io {
+        context: "cannot keep stdin for the upload",
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io)?;
+    let spooled = Spooled(path);
+    std::io::copy(&mut input, &mut f).map_err(io)?;
+    f.flush().map_err(io)?;
+    Ok(spooled)
+}
+
+/// `natter --send ROOM [TEXT] --file PATH...`: uploads each file (`-`
+/// reads stdin, named `name` or [`STDIN_NAME`]) and posts one message
+/// carrying them all, with `body` as its caption (which may be empty).
+///
+/// # Errors
+/// [`ClientError::Usage`] for a bad room, a missing file or a directory;
+/// the server's refusal of a file (`too_large`, `quota`, `rejected`,
+/// `storage_full`) or of the message; connection and local errors.
+pub async fn send_with_files(
+    ctx: &Context,
+    room: &str,
+    body: &str,
+    place: Placement,
+    files: &[PathBuf],
+    name: Option<&str>,
+    stdin: impl Read,
+) -> Result<(MessageId, i64), ClientError> {
+    let room = parse_room(room)?;
+    if files.iter().filter(|p| p.as_os_str() == "-").count() > 1 {
+        return Err(ClientError::Usage(
+            "stdin can be only one of the files (--file -)".into(),
+        ));
+    }
+    // Everything local is read before anything is sent: a typo in the
+    // third path must not leave two files uploaded for nothing.
+    let mut spooled = None;
+    let mut stdin = Some(stdin);
+    let mut sources = Vec::with_capacity(files.len());
+    for path in files {
+        if path.as_os_str() == "-" {
+            let s = spool(
+                stdin
+                    .take()
+                    .ok_or_else(|| ClientError::Usage("stdin twice".into()))?,
+            )?;
+            sources.push(Source::from_path(&s.0, Some(name.unwrap_or(STDIN_NAME)))?);
+            spooled = Some(s);
+        } else {
+            let named = if files.len() == 1 { name } else { None };
+            sources.push(Source::from_path(path, named)?);
+        }
+    }
+    let body = body.to_owned();
+    let result = with_feature(ctx, features::FILES, "files", |conn| async move {
+        let transfer = Transfer::open(&conn, &ctx.connect).await?;
+        let mut ids = Vec::with_capacity(sources.len());
+        for source in &sources {
+            let file = transfer
+                .upload(source, &CancellationToken::new(), resume_note(&source.name))
+                .await?;
+            tracing::debug!(name = file.name, id = file.file, "uploaded");
+            ids.push(file.file);
+        }
+        transfer.close();
+        let sent = joining(&conn, &room, || {
+            conn.send_files(&room, &body, place, ids.clone())
+        })
+        .await;
+        conn.close();
+        sent
+    })
+    .await;
+    drop(spooled);
+    result
+}
+
+/// A progress callback that says once, on stderr, when a transfer picks
+/// up where an earlier one stopped (as `curl -C -` would).
+fn resume_note(name: &str) -> impl FnMut(crate::transfer::Progress) + use<> {
+    let name = natter_shared::text::escape(name).into_owned();
+    let mut first = true;
+    move |p| {
+        if std::mem::take(&mut first) && p.done > 0 && p.done < p.total {
+            eprintln!(
+                "natter: resuming {name} at {} of {}",
+                natter_shared::text::human_size(p.done),
+                natter_shared::text::human_size(p.total)
+            );
+        }
+    }
+}
+
+/// Where `natter download` puts files by default: the XDG download dir,
+/// else the current directory.
+#[must_use]
+pub fn download_dir() -> PathBuf {
+    directories::UserDirs::new()
+        .and_then(|d| d.download_dir().map(Path::to_owned))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `natter download ID [-o PATH|DIR]`: saves every file message `id`
+/// carries, checked against its SHA-256, and returns where each went.
+/// Into a directory, names never overwrite (`name (1).ext`); `-o PATH`
+/// names the file itself, for a message with one file, and refuses one
+/// that exists.
+///
+/// # Errors
+/// [`ClientError::Usage`] for a message without files or an `-o` that
+/// cannot work; `no_such_message` for a message you may not see; a
+/// checksum mismatch; connection and local errors.
+pub async fn download(
+    ctx: &Context,
+    id: MessageId,
+    out: Option<&Path>,
+) -> Result<Vec<PathBuf>, ClientError> {
+    with_feature(ctx, features::FILES, "files", |conn| async move {
+        let (page, _) = conn
+            .history(
+                "",
+                HistoryQuery {
+                    around: Some(id),
+                    limit: 1,
+                    ..HistoryQuery::default()
+                },
+            )
+            .await?;
+        let files: Vec<Attachment> = page
+            .into_iter()
+            .find(|m| m.id == id)
+            .map(|m| m.attachments)
+            .unwrap_or_default();
+        if files.is_empty() {
+            conn.close();
+            return Err(ClientError::Usage(format!("message {id} carries no files")));
+        }
+        let targets = targets(&files, out)?;
+        let transfer = Transfer::open(&conn, &ctx.connect).await?;
+        let mut saved = Vec::new();
+        for (file, dest) in files.iter().zip(targets) {
+            transfer
+                .download(
+                    file,
+                    false,
+                    &dest,
+                    &CancellationToken::new(),
+                    resume_note(&file.name),
+                )
+                .await?;
+            saved.push(dest);
+        }
+        transfer.close();
+        conn.close();
+        Ok(saved)
+    })
+    .await
+}
+
+/// Where each file goes.
+fn targets(files: &[Attachment], out: Option<&Path>) -> Result<Vec<PathBuf>, ClientError> {
+    let dir = match out {
+        Some(p) if p.is_dir() => p.to_owned(),
+        Some(p) => {
+            if files.len() > 1 {
+                return Err(ClientError::Usage(format!(
+                    "the message carries {} files: give -o a directory",
+                    files.len()
+                )));
+            }
+            if p.exists() {
+                return Err(ClientError::Usage(format!(
+                    "{} exists; natter never overwrites a file",
+                    p.display()
+                )));
+            }
+            return Ok(vec![p.to_owned()]);
+        }
+        None => download_dir(),
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| ClientError::File {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut taken: Vec<PathBuf> = Vec::new();
+    Ok(files
+        .iter()
+        .map(|f| {
+            // Two files of one name in one message: the second is (1).
+            let mut p = unique_path(&dir, &f.name);
+            let mut n = 1;
+            while taken.contains(&p) {
+                p = unique_path(&dir, &format!("{} ({n})", f.name));
+                n += 1;
+            }
+            taken.push(p.clone());
+            p
+        })
+        .collect())
+}
