@@ -323,6 +323,35 @@ impl Transfer {
     }
 }
 
+impl Transfer {
+    /// A file's thumbnail (a small PNG), in memory: what a preview is drawn
+    /// from, so a preview over a slow link never pulls the whole image.
+    ///
+    /// # Errors
+    /// `no_such_file` when there is none, or the link failed.
+    pub async fn thumbnail(&self, file: &Attachment) -> Result<Vec<u8>, ClientError> {
+        let mut out = Vec::with_capacity(usize::try_from(file.thumb).unwrap_or(0));
+        while (out.len() as u64) < file.thumb {
+            let len = u32::try_from((file.thumb - out.len() as u64).min(self.chunk as u64))
+                .unwrap_or(u32::MAX);
+            match self
+                .conn
+                .request(Request::Download {
+                    file: file.file,
+                    offset: out.len() as u64,
+                    len,
+                    thumb: true,
+                })
+                .await?
+            {
+                Response::Chunk { data, .. } if !data.is_empty() => out.extend_from_slice(&data),
+                other => return Err(unexpected("download", &other)),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Where a download to `dest` keeps its bytes until they are checked.
 #[must_use]
 pub fn part_path(dest: &Path) -> PathBuf {

@@ -3,6 +3,8 @@
 //! by another member byte for byte; dedup; refusals that leave nothing
 //! behind; privacy; garbage collection after a delete.
 
+use std::os::unix::fs::PermissionsExt;
+
 use natter_client::transfer::{Source, Transfer};
 use natter_client::{ConnectOptions, Connection, Placement};
 use natter_server::testing::{PASSWORD, TestServer};
@@ -86,7 +88,6 @@ async fn a_file_goes_up_and_comes_down_to_another_member_byte_for_byte() {
     let on_disk = blobs(&server);
     assert_eq!(on_disk.len(), 1, "{on_disk:?}");
     assert!(on_disk[0].ends_with(format!("{}/{}", &file.sha256[..2], file.sha256)));
-    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&on_disk[0]).unwrap().permissions().mode() & 0o777,
         0o600

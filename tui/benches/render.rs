@@ -49,6 +49,7 @@ fn layout(c: &mut Criterion) {
         utc_offset: 0,
         me: support::ME,
         blocked: &std::collections::BTreeSet::new(),
+        thumbs: None,
     };
     let short = support::message(1).body;
     let long = support::message(2).body;

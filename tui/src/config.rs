@@ -11,6 +11,7 @@
 //! password_command = "pass show natter"  # run with `sh -c`; first line of stdout
 //! ca_file = "/etc/natter/ca.pem"     # private CA for tls:// servers
 //! open_command = "firefox"           # what /open N runs (default xdg-open)
+//! images = "auto"                    # image previews: "halfblocks" or "off"
 //!
 //! [log]
 //! chat = true                        # chat logs in ~/.local/share/natter/logs
@@ -85,6 +86,9 @@ pub struct FileConfig {
     /// What `/open N` runs, the URL added as its last argument; split at
     /// spaces, not run by a shell. Default `xdg-open`.
     pub open_command: Option<String>,
+    /// How image previews are drawn: `auto`, `halfblocks` or `off`.
+    #[serde(default)]
+    pub images: crate::app::files::ImageMode,
 }
 
 /// The `[log]` table.

@@ -51,6 +51,7 @@ pub mod local;
 pub mod notify;
 pub mod prefs;
 pub mod script;
+pub mod transfers;
 pub mod tui;
 pub mod ui;
 

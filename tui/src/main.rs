@@ -376,6 +376,7 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
             .unwrap_or_else(|| natter::app::DEFAULT_OPEN_COMMAND.to_owned()),
         highlights: file.highlights.clone(),
         keys: file.keymap().map_err(ClientError::Usage)?,
+        images: file.images,
         ..natter::app::Settings::default()
     };
     runtime.block_on(async {

@@ -70,6 +70,7 @@ struct Job {
     action: bool,
     reply_to: Option<natter_shared::MessageId>,
     thread: Option<natter_shared::MessageId>,
+    files: Vec<natter_shared::Attachment>,
 }
 
 impl Job {
@@ -82,6 +83,7 @@ impl Job {
             action: self.action,
             reply_to: self.reply_to,
             thread: self.thread,
+            files: self.files,
         }
     }
 }
@@ -106,7 +108,7 @@ fn spawn_sender(conn: Connection, done: mpsc::UnboundedSender<Done>) -> mpsc::Un
                 reply_to: job.reply_to,
                 thread: job.thread,
                 attention: false,
-                files: Vec::new(),
+                files: job.files.iter().map(|f| f.file).collect(),
             };
             let result = match conn.request(req).await {
                 Ok(Response::Sent { id, ts, .. }) => Done::Sent(job.local, Ok((id, ts))),
@@ -224,6 +226,8 @@ where
     let theme = options.theme;
     let notifier = Notifier::from_env(&RouteEnv::from_process());
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+    let (files_tx, mut files_rx) = mpsc::unbounded_channel::<crate::transfers::Report>();
+    let mut transfers = crate::transfers::Running::default();
     let mut supervisor: Option<Supervisor> = None;
     let mut updates: Option<mpsc::Receiver<Update>> = None;
     // The presence the user chose, restored at every login.
@@ -321,6 +325,8 @@ where
                         app.on_welcome(&c.welcome().features);
                         app.on_motd(c.welcome().motd.as_deref());
                         app.max_body = Some(c.welcome().limits.max_message_len as usize);
+                        let max_file = c.welcome().limits.max_file_bytes;
+                        app.max_file = (max_file > 0).then_some(max_file);
                         conn = Some(c);
                         effects = app.on_online(&session);
                     }
@@ -373,6 +379,18 @@ where
                     None => {}
                 }
             }
+            Some(report) = files_rx.recv() => {
+                dirty = true;
+                match report {
+                    crate::transfers::Report::Transfer(id, event) => {
+                        if !matches!(event, crate::app::files::TransferEvent::Progress { .. }) {
+                            transfers.ended(id);
+                        }
+                        effects = app.on_transfer(id, event, now_ms());
+                    }
+                    crate::transfers::Report::Thumb(file, thumb) => app.on_thumb(file, thumb),
+                }
+            }
             changed = async { rtt.as_mut()?.changed().await.ok() }, if rtt.is_some() => {
                 match changed {
                     Some(()) => {
@@ -390,9 +408,60 @@ where
                 dirty = true;
             }
         }
+        let link = |conn: &Option<Connection>| {
+            conn.as_ref().map(|c| crate::transfers::Link {
+                conn: c.clone(),
+                opts: options.connect.clone(),
+                out: files_tx.clone(),
+            })
+        };
+        // Previews of what came in or came on screen.
+        if !effects.iter().any(|e| matches!(e, Effect::Quit)) && conn.is_some() {
+            effects.extend(app.wanted_thumbs());
+        }
         for effect in effects {
             match effect {
                 Effect::Quit => return Ok(()),
+                Effect::Upload { id, path, name } => {
+                    if let Some(link) = link(&conn) {
+                        transfers.upload(&link, id, path, name);
+                    } else {
+                        let failed = crate::app::files::TransferEvent::Failed("offline".into());
+                        let _ = app.on_transfer(id, failed, now_ms());
+                    }
+                }
+                Effect::Download {
+                    id,
+                    file,
+                    dir,
+                    open,
+                } => {
+                    if let Some(link) = link(&conn) {
+                        transfers.download(&link, id, file, dir, open);
+                    } else {
+                        let failed = crate::app::files::TransferEvent::Failed("offline".into());
+                        let _ = app.on_transfer(id, failed, now_ms());
+                    }
+                }
+                Effect::CancelTransfer { id } => transfers.cancel(id),
+                Effect::Thumb { file } => {
+                    if let Some(link) = link(&conn) {
+                        crate::transfers::Running::thumbnail(&link, file);
+                    }
+                }
+                Effect::OpenPath { path } => {
+                    let shown = path.display().to_string();
+                    if over_ssh {
+                        app.note(format!(
+                            "saved to {shown} on this machine (over SSH there is nothing to open it with here)"
+                        ));
+                    } else {
+                        match open_url(&options.settings.open_command, &shown) {
+                            Ok(()) => app.note(format!("opening {shown}")),
+                            Err(e) => app.error(now_ms(), e),
+                        }
+                    }
+                }
                 Effect::Request { req, then } => {
                     if let Some(c) = &conn {
                         let c = c.clone();
@@ -416,6 +485,7 @@ where
                     action,
                     reply_to,
                     thread,
+                    files,
                 } => {
                     let job = Job {
                         local,
@@ -425,6 +495,7 @@ where
                         action,
                         reply_to,
                         thread,
+                        files,
                     };
                     match &sender {
                         Some(s) => {

@@ -247,6 +247,7 @@ fn tail_json_prints_history_then_live_messages_and_ends_on_shutdown() {
         keys,
         [
             "action",
+            "attachments",
             "attention",
             "body",
             "deleted",

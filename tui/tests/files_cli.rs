@@ -51,7 +51,7 @@ fn partial_bytes(server: &Server) -> u64 {
     std::fs::read_dir(server.tmp.path().join("data/blobs/partial"))
         .unwrap()
         .flatten()
-        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
         .sum()
 }
 

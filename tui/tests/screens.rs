@@ -802,3 +802,106 @@ fn receipts_in_a_conversation_and_a_room() {
         insta::assert_snapshot!(format!("receipts_seen_{w}x{h}"), screen(&app, now));
     }
 }
+
+/// A message with a log and an image (its preview drawn from the
+/// thumbnail), and an upload under way in the status line.
+#[test]
+fn attachments_previews_and_a_transfer_in_the_status_line() {
+    use natter::app::files::{Thumb, TransferEvent};
+    use natter_shared::Attachment;
+    for (w, h) in [(100, 30), (60, 20)] {
+        let mut app = connected(w, h);
+        let now = Instant::now();
+        let log = Attachment {
+            file: 7,
+            name: "build.log".into(),
+            size: 12_700,
+            mime: "text/plain".into(),
+            sha256: "ab".repeat(32),
+            ..Attachment::default()
+        };
+        let shot = Attachment {
+            file: 8,
+            name: "screenshot.png".into(),
+            size: 2_400_000,
+            mime: "image/png".into(),
+            sha256: "cd".repeat(32),
+            width: Some(1600),
+            height: Some(800),
+            thumb: 3_000,
+        };
+        app.on_event(
+            Event::Message(Message {
+                attachments: vec![log, shot],
+                ..msg(9, "bob", "the failing build")
+            }),
+            now,
+        );
+        // The thumbnail is asked for once, and drawn when it arrives.
+        let asked = app.wanted_thumbs();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(app.wanted_thumbs().is_empty());
+        let (tw, th) = (32u32, 16u32);
+        let rgb = (0..tw * th)
+            .map(|i| {
+                if (i % tw) < tw / 2 {
+                    [200, 40, 40]
+                } else {
+                    [40, 40, 200]
+                }
+            })
+            .collect();
+        app.on_thumb(
+            8,
+            Some(Thumb {
+                width: tw,
+                height: th,
+                rgb,
+            }),
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("dump.sql");
+        std::fs::write(&path, vec![b'x'; 1000]).unwrap();
+        let mut effects = Vec::new();
+        for c in format!("/upload {} nightly dump", path.display()).chars() {
+            effects = app.on_key(key(KeyCode::Char(c)), now, T0);
+        }
+        effects.extend(app.on_key(key(KeyCode::Enter), now, T0));
+        let Some(natter::app::Effect::Upload { id, .. }) = effects
+            .iter()
+            .find(|e| matches!(e, natter::app::Effect::Upload { .. }))
+        else {
+            panic!("no upload in {effects:?}");
+        };
+        let id = *id;
+        app.on_transfer(
+            id,
+            TransferEvent::Progress {
+                done: 0,
+                total: 100 * 1024 * 1024,
+            },
+            T0,
+        );
+        app.on_transfer(
+            id,
+            TransferEvent::Progress {
+                done: 45 * 1024 * 1024,
+                total: 100 * 1024 * 1024,
+            },
+            T0,
+        );
+        app.files.transfers[0].started = now;
+        let later = now + Duration::from_secs(3);
+        insta::assert_snapshot!(format!("files_{w}x{h}"), screen(&app, later));
+        // Esc stops it; its failure is told in the room.
+        let effects = app.on_key(key(KeyCode::Esc), now, T0);
+        assert!(
+            effects
+                .iter()
+                .any(|e| matches!(e, natter::app::Effect::CancelTransfer { id: i } if *i == id)),
+            "{effects:?}"
+        );
+        app.on_transfer(id, TransferEvent::Failed("cancelled".into()), T0);
+        assert!(app.files.transfers.is_empty());
+    }
+}

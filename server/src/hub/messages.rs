@@ -104,7 +104,10 @@ impl Hub {
         Ok(true)
     }
 
-    /// Validates a send and prepares the message for the store.
+    /// Validates a send and prepares the message for the store. With
+    /// files (`with_files`) the body may be empty: the files are the
+    /// message.
+    #[allow(clippy::too_many_arguments)] // one per field of the request, all checked here
     pub fn plan_send(
         &mut self,
         session: u64,

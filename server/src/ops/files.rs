@@ -224,7 +224,7 @@ impl Transfer {
             // It went meanwhile: upload it after all.
         }
         let remaining = size - stored.unwrap_or(0).min(size);
-        self.check_disk(shared, remaining)?;
+        Self::check_disk(shared, remaining)?;
         let offset = stored.unwrap_or(0).min(size);
         let mut hasher = Sha256::new();
         if offset > 0 {
@@ -295,7 +295,7 @@ impl Transfer {
         Ok(())
     }
 
-    fn check_disk(&self, shared: &Shared, more: u64) -> OpResult<()> {
+    fn check_disk(shared: &Shared, more: u64) -> OpResult<()> {
         let floor = shared.config().files.min_free_bytes;
         let free = shared
             .store
@@ -361,7 +361,7 @@ impl Transfer {
                 return Err(e);
             }
         }
-        if let Err(e) = self.check_disk(shared, len) {
+        if let Err(e) = Self::check_disk(shared, len) {
             self.drop_upload(shared, upload).await;
             return Err(e);
         }

@@ -138,7 +138,9 @@ fn add_file(
             meta.mime,
             meta.width,
             meta.height,
-            meta.thumb.as_ref().map_or(0, |t| t.len() as i64),
+            meta.thumb
+                .as_ref()
+                .map_or(0, |t| i64::try_from(t.len()).unwrap_or(i64::MAX)),
             now
         ])?;
         // The bytes move into place inside the transaction's job: if the
@@ -157,7 +159,7 @@ fn add_file(
     )?
     .execute(params![key.sha256, owner, name, now])?;
     let id = conn.last_insert_rowid();
-    Ok(file(conn, from_sql(id))?)
+    file(conn, from_sql(id))
 }
 
 /// File `id`, as an attachment.
@@ -257,7 +259,11 @@ pub(super) fn attach(
     )?;
     let mut mark = conn.prepare_cached("UPDATE files SET attached = 1 WHERE id = ?1")?;
     for (pos, a) in files.iter().enumerate() {
-        add.execute(params![message, pos as i64, to_sql(a.file)])?;
+        add.execute(params![
+            message,
+            i64::try_from(pos).unwrap_or(i64::MAX),
+            to_sql(a.file)
+        ])?;
         mark.execute([to_sql(a.file)])?;
     }
     Ok(())

@@ -25,7 +25,7 @@ use crate::auth::TokenBucket;
 use crate::store::PartialKey;
 
 /// How long a transfer ticket may wait for its connection.
-pub const TICKET_LIFETIME: Duration = Duration::from_secs(60);
+pub const TICKET_LIFETIME: Duration = Duration::from_mins(1);
 
 /// State every connection shares about transfers. Each map is behind its
 /// own short lock, never held across an await.

@@ -72,8 +72,19 @@ pub enum Command {
     /// `/invites`: the pending invitations, or with a policy, who may add
     /// you to rooms without asking.
     Invites(Option<InvitePolicy>),
-    /// `/open N`: the Nth newest link in the room on screen, 1 the newest.
+    /// `/open N`: the Nth newest link or file in the room on screen, 1 the
+    /// newest.
     Open(usize),
+    /// `/upload PATH [caption]`.
+    Upload {
+        path: String,
+        caption: String,
+    },
+    /// `/download [N] [DIR]`: the Nth newest file here, 1 the newest.
+    Download {
+        n: usize,
+        dir: Option<String>,
+    },
     /// `/notify all|mentions|none` for the room on screen.
     Notify(crate::notify::NotifyLevel),
     /// `/mute` (true) or `/unmute`.
@@ -151,6 +162,8 @@ const NEEDS: &[(&str, &str)] = &[
     ("/category", features::ROOM_MODES),
     ("/receipts", features::RECEIPTS),
     ("/seen", features::RECEIPTS),
+    ("/upload", features::FILES),
+    ("/download", features::FILES),
 ];
 
 /// The commands a server with `features` supports (all of them while its
@@ -218,7 +231,9 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "[anyone|shared|nobody]",
         "invitations, or who may add you",
     ),
-    ("/open", "[N]", "open the Nth newest link here"),
+    ("/open", "[N]", "open the Nth newest link or file"),
+    ("/upload", "path [caption]", "send a file (Tab: paths)"),
+    ("/download", "[N] [dir]", "save the Nth newest file here"),
     ("/notify", "all|mentions|none", "notifications here (kept)"),
     ("/mute", "", "silence this room (kept)"),
     ("/unmute", "", "undo /mute"),
@@ -234,6 +249,21 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/help", "", "keys and commands (also F1)"),
     ("/quit", "", "leave natter"),
 ];
+
+/// A path at the start of `text`, quoted (`'my file.png'`) when it holds
+/// spaces, and what follows it.
+fn path_arg(text: &str) -> Option<(String, String)> {
+    let text = text.trim_start();
+    let first = text.chars().next()?;
+    let (path, rest) = if let q @ ('\'' | '"') = first {
+        let end = text[1..].find(q)? + 1;
+        (&text[1..end], &text[end + 1..])
+    } else {
+        let end = text.find(char::is_whitespace).unwrap_or(text.len());
+        (&text[..end], &text[end..])
+    };
+    (!path.is_empty()).then(|| (path.to_owned(), rest.trim().to_owned()))
+}
 
 /// The line after its first `n` words, spacing and newlines kept.
 fn text_after(line: &str, n: usize) -> Option<String> {
@@ -484,9 +514,30 @@ pub fn parse(line: &str) -> Result<Command, String> {
             [] => Ok(Command::Open(1)),
             [n] => match n.parse() {
                 Ok(n) if n > 0 => Ok(Command::Open(n)),
-                _ => usage("[N] (1 is the newest link)"),
+                _ => usage("[N] (1 is the newest link or file)"),
             },
-            _ => usage("[N] (1 is the newest link)"),
+            _ => usage("[N] (1 is the newest link or file)"),
+        },
+        "/upload" => {
+            let rest = text_after(line, 1).unwrap_or_default();
+            match path_arg(&rest) {
+                Some((path, caption)) => Ok(Command::Upload { path, caption }),
+                None => usage("path [caption]"),
+            }
+        }
+        "/download" => match args.as_slice() {
+            [] => Ok(Command::Download { n: 1, dir: None }),
+            [first, ..] => match first.parse::<usize>() {
+                Ok(0) => usage("[N] [dir] (1 is the newest file)"),
+                Ok(n) => Ok(Command::Download {
+                    n,
+                    dir: text_after(line, 2),
+                }),
+                Err(_) => Ok(Command::Download {
+                    n: 1,
+                    dir: text_after(line, 1),
+                }),
+            },
         },
         "/notify" => match args.as_slice() {
             ["all"] => Ok(Command::Notify(crate::notify::NotifyLevel::All)),
@@ -743,6 +794,8 @@ impl App {
                 now_ms,
             ),
             Command::Open(n) => self.open_link(n, now_ms),
+            Command::Upload { path, caption } => self.upload(&path, caption, now_ms),
+            Command::Download { n, dir } => self.download(n, dir, now_ms),
             Command::Nick(display_name) => {
                 if !self.supports(features::PROFILES, &here, now_ms) {
                     return Vec::new();
@@ -793,35 +846,56 @@ impl App {
         }]
     }
 
-    /// `/open N`: the Nth newest link among the messages loaded in the room
-    /// on screen, counted from the bottom (the last link of the newest
-    /// message is 1). A blocked user's messages do not count: they are not
-    /// shown.
+    /// `/open N`: the Nth newest link or file among the messages loaded
+    /// in the room on screen, counted from the bottom as they are shown (a
+    /// message's files are below its text: the last file of the newest
+    /// message is 1, then its links). A blocked user's messages do not
+    /// count: they are not shown.
     fn open_link(&mut self, n: usize, now_ms: i64) -> Vec<Effect> {
+        enum Item {
+            Link(String),
+            File(natter_shared::Attachment),
+        }
         let Some(room) = self.room() else {
             self.error(now_ms, "join a room first: /join #room");
             return Vec::new();
         };
-        let url = room
+        let item = room
             .entries
             .iter()
             .rev()
-            .filter_map(|e| match &e.kind {
-                EntryKind::Msg { from, body, .. }
-                    if *from == self.user || !self.safety.is_blocked(from) =>
-                {
-                    Some(body)
-                }
-                _ => None,
+            .filter(|e| match &e.kind {
+                EntryKind::Msg { from, .. } => *from == self.user || !self.safety.is_blocked(from),
+                _ => false,
             })
-            .flat_map(|body| super::text::urls(body).into_iter().rev())
-            .nth(n - 1)
-            .map(|(_, url)| url.to_owned());
-        if let Some(url) = url {
-            vec![Effect::Open { url }]
-        } else {
-            self.error(now_ms, format!("no link {n} in this room"));
-            Vec::new()
+            .flat_map(|e| {
+                let EntryKind::Msg { body, .. } = &e.kind else {
+                    return Vec::new();
+                };
+                let mut items: Vec<Item> = e
+                    .rich
+                    .attachments
+                    .iter()
+                    .rev()
+                    .cloned()
+                    .map(Item::File)
+                    .collect();
+                items.extend(
+                    super::text::urls(body)
+                        .into_iter()
+                        .rev()
+                        .map(|(_, url)| Item::Link(url.to_owned())),
+                );
+                items
+            })
+            .nth(n - 1);
+        match item {
+            Some(Item::Link(url)) => vec![Effect::Open { url }],
+            Some(Item::File(file)) => self.open_file(file),
+            None => {
+                self.error(now_ms, format!("no link or file {n} in this room"));
+                Vec::new()
+            }
         }
     }
 

@@ -39,6 +39,8 @@ pub struct Outgoing {
     pub reply_to: Option<natter_shared::MessageId>,
     /// The thread it goes in (`Send.thread`).
     pub thread: Option<natter_shared::MessageId>,
+    /// Uploaded files it carries (`Send.files`).
+    pub files: Vec<natter_shared::Attachment>,
 }
 
 impl Outgoing {
@@ -53,6 +55,7 @@ impl Outgoing {
             action: self.action,
             reply_to: self.reply_to,
             thread: self.thread,
+            files: self.files,
         }
     }
 }
@@ -214,6 +217,11 @@ impl Composer {
 
     /// Pasted text goes in at the cursor as it is, newlines included; it
     /// is never sent by itself.
+    /// Inserts `text` at the cursor, as typed.
+    pub(crate) fn insert_str(&mut self, text: &str) {
+        self.paste(text);
+    }
+
     pub(crate) fn paste(&mut self, text: &str) {
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         let value = self.input.value();
@@ -340,6 +348,8 @@ impl Composer {
                 .filter(|c| c.starts_with(&lower))
                 .map(|c| c + " ")
                 .collect()
+        } else if value.starts_with("/upload ") && start == "/upload ".len() {
+            path_candidates(&prefix)
         } else if prefix.starts_with('#') {
             rooms
                 .iter()
@@ -445,6 +455,11 @@ impl Composer {
         self.queue.push_back(message);
     }
 
+    /// The message held last, to add to it.
+    pub(crate) fn last_queued_mut(&mut self) -> Option<&mut Outgoing> {
+        self.queue.back_mut()
+    }
+
     /// The held messages, oldest first, to send now.
     pub(crate) fn drain_queue(&mut self) -> impl Iterator<Item = Outgoing> + '_ {
         self.queue.drain(..)
@@ -461,4 +476,38 @@ fn typing_request(room: &str, active: bool) -> Effect {
             room: room.to_owned(),
         },
     }
+}
+/// Local paths that complete `prefix` (`/upload ~/Pic` → `~/Pictures/`):
+/// directories end in `/` to go on from, files in a space. Hidden entries
+/// only when the prefix asks for them with a dot.
+fn path_candidates(prefix: &str) -> Vec<String> {
+    let (dir_text, stem) = match prefix.rfind('/') {
+        Some(i) => (&prefix[..=i], &prefix[i + 1..]),
+        None => ("", prefix),
+    };
+    let dir = if dir_text.is_empty() {
+        std::path::PathBuf::from(".")
+    } else {
+        super::files::expand_home(dir_text)
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(stem) || (name.starts_with('.') && !stem.starts_with('.')) {
+                return None;
+            }
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            Some(format!(
+                "{dir_text}{name}{}",
+                if is_dir { "/" } else { " " }
+            ))
+        })
+        .collect();
+    out.sort();
+    out.truncate(200);
+    out
 }

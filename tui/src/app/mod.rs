@@ -26,6 +26,8 @@
 //!   to what is held, the `since` catch-up, threads, jumps and search.
 //! - `select.rs`: selection mode and the replies and edits it starts.
 //! - `emoji.rs`: the reaction shortcodes.
+//! - `files.rs`: uploads, downloads and opening files, the transfers under
+//!   way, pasted paths, thumbnails for previews.
 //! - `text.rs`: display-width wrapping and layout arithmetic shared with
 //!   rendering, so scrolling and drawing agree on what a row is.
 
@@ -33,6 +35,7 @@ pub mod command;
 pub mod composer;
 pub mod controls;
 pub mod emoji;
+pub mod files;
 pub mod keys;
 pub mod modes;
 pub mod overlay;
@@ -103,6 +106,8 @@ pub enum Effect {
         reply_to: Option<MessageId>,
         /// `Send.thread`: the thread it goes in.
         thread: Option<MessageId>,
+        /// `Send.files`: uploads it carries.
+        files: Vec<natter_shared::Attachment>,
     },
     /// Put this text on the terminal's clipboard (OSC 52: works over SSH
     /// and in tmux with `set-clipboard`).
@@ -142,6 +147,33 @@ pub enum Effect {
     /// clipboard over SSH (see `crate::tui`).
     Open {
         url: String,
+    },
+    /// Upload the file at `path` (transfer `id`), reporting with
+    /// [`App::on_transfer`].
+    Upload {
+        id: u64,
+        path: std::path::PathBuf,
+        name: String,
+    },
+    /// Download `file` (transfer `id`): into `dir`, or the download dir;
+    /// with `open`, into the cache, to open.
+    Download {
+        id: u64,
+        file: natter_shared::Attachment,
+        dir: Option<std::path::PathBuf>,
+        open: bool,
+    },
+    /// Stop transfer `id`.
+    CancelTransfer {
+        id: u64,
+    },
+    /// Fetch `file`'s thumbnail for its preview ([`App::on_thumb`]).
+    Thumb {
+        file: natter_shared::Attachment,
+    },
+    /// Open a downloaded file with `open_command`.
+    OpenPath {
+        path: std::path::PathBuf,
     },
     Quit,
 }
@@ -234,6 +266,8 @@ pub struct Settings {
     pub highlights: Vec<String>,
     /// The key bindings: natter's, with the config's `[keys]` over them.
     pub keys: KeyMap,
+    /// How image previews are drawn (`images` in the config).
+    pub images: files::ImageMode,
 }
 
 impl Default for Settings {
@@ -248,6 +282,7 @@ impl Default for Settings {
             prefs: crate::prefs::RoomPrefs::default(),
             highlights: Vec::new(),
             keys: KeyMap::default(),
+            images: files::ImageMode::default(),
         }
     }
 }
@@ -301,6 +336,10 @@ pub struct App {
     /// `max_message_len`), and a message over it waiting for "split? y/n".
     pub max_body: Option<usize>,
     pub split: Option<command::Split>,
+    /// The largest file the server takes (its welcome's `max_file_bytes`).
+    pub max_file: Option<u64>,
+    /// Transfers under way, thumbnails, a pasted path offered for upload.
+    pub files: files::Files,
     /// Selection mode: the message highlighted in the room on screen.
     pub select: Option<MessageId>,
     /// A reply or an edit being written in the input.
@@ -343,6 +382,8 @@ impl App {
             motd_shown: false,
             loose: None,
             max_body: None,
+            max_file: None,
+            files: files::Files::default(),
             split: None,
             select: None,
             compose: None,
@@ -1064,6 +1105,9 @@ impl App {
             }
             _ => {}
         }
+        if self.offer_paste(text) {
+            return Vec::new();
+        }
         self.composer.paste(text);
         self.typing_effects(now)
     }
@@ -1130,6 +1174,10 @@ impl App {
         }
         if self.confirm_delete.is_some() {
             return self.answer_delete(key, now_ms);
+        }
+        if self.files.offered.is_some() {
+            let yes = matches!(key.code, crossterm::event::KeyCode::Char('y' | 'Y'));
+            return self.answer_offer(yes, now_ms);
         }
         match &mut self.overlay {
             Overlay::None if self.select.is_some() => self.on_select_key(key, now_ms),
@@ -1273,6 +1321,13 @@ impl App {
             }
             Action::Search => return self.open_search(None, now_ms),
             Action::ClearInput => {
+                // Esc with nothing to clear stops the newest transfer.
+                if self.compose.is_none()
+                    && self.composer.value().is_empty()
+                    && let Some(effects) = self.cancel_transfer()
+                {
+                    return effects;
+                }
                 self.compose = None;
                 self.composer.clear();
                 return self.typing_effects(now);
@@ -1394,6 +1449,7 @@ impl App {
             utc_offset: self.settings.utc_offset,
             me: &self.user,
             blocked: self.safety.blocked(),
+            thumbs: files::previews(&self.settings, &self.files),
         };
         let Some(room) = self.rooms.current_mut() else {
             return Vec::new();
@@ -1444,6 +1500,7 @@ impl App {
             utc_offset: self.settings.utc_offset,
             me: &self.user,
             blocked: self.safety.blocked(),
+            thumbs: files::previews(&self.settings, &self.files),
         };
         let Some(room) = self.rooms.current_mut() else {
             return Vec::new();
@@ -1536,6 +1593,7 @@ impl App {
             action,
             reply_to,
             thread,
+            files: Vec::new(),
         };
         if self.online() {
             vec![message.into_effect(&self.nonces)]

@@ -164,6 +164,7 @@ impl App {
             }
             e.rich.deleted = true;
             e.rich.reactions.clear();
+            e.rich.attachments.clear();
         });
     }
 

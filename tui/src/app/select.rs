@@ -105,6 +105,13 @@ impl App {
             }
         }
         keys.push("y copy");
+        if self
+            .selected()
+            .is_some_and(|(_, e)| !e.rich.attachments.is_empty())
+        {
+            keys.push("s save");
+            keys.push("o open");
+        }
         if self.has(features::REPLIES) {
             keys.push("Enter go to parent");
         }
@@ -122,6 +129,7 @@ impl App {
             utc_offset: self.settings.utc_offset,
             me: &self.user,
             blocked: self.safety.blocked(),
+            thumbs: super::files::previews(&self.settings, &self.files),
         };
         let Some(room) = self.rooms.current_mut() else {
             return;
@@ -163,6 +171,23 @@ impl App {
             KeyCode::Char('d') => self.ask_delete(now_ms),
             KeyCode::Char('+') => self.start_react(now_ms),
             KeyCode::Char('y') => return self.copy_selected(),
+            // The selected message's files (its first, for a message with
+            // several: /download N names the others).
+            KeyCode::Char(c @ ('s' | 'o')) => {
+                let Some(file) = self
+                    .selected()
+                    .and_then(|(_, e)| e.rich.attachments.first().cloned())
+                else {
+                    self.error(now_ms, "this message carries no file");
+                    return Vec::new();
+                };
+                let purpose = if c == 's' {
+                    super::files::Purpose::Save
+                } else {
+                    super::files::Purpose::Open
+                };
+                return self.fetch(file, purpose, None);
+            }
             KeyCode::Char('t') => {
                 if let Some((room, e)) = self.selected() {
                     let room = room.to_owned();

@@ -567,6 +567,7 @@ fn all_the_way_up_lands_where_the_long_walk_does() {
                     utc_offset: 0,
                     me: "alice",
                     blocked: &blocked,
+                    thumbs: None,
                 };
                 for height in 2..14 {
                     for start in [
@@ -1084,6 +1085,7 @@ pub(super) fn shown(app: &App) -> Vec<String> {
         utc_offset: 0,
         me: &app.user,
         blocked: app.safety.blocked(),
+        thumbs: None,
     };
     layout
         .visible(app.room().unwrap(), 10_000)
@@ -1534,6 +1536,7 @@ fn scrolling_passes_over_hidden_runs_one_row_at_a_time() {
             utc_offset: 0,
             me: "alice",
             blocked: app.safety.blocked(),
+            thumbs: None,
         };
         let total = layout.visible(&room, 100_000).len();
         for height in [3, 7] {
@@ -1633,7 +1636,7 @@ mod links_and_splits {
         assert_eq!(opened(&run(&mut app, "/open 2")), ["https://two.example/y"]);
         assert_eq!(opened(&run(&mut app, "/open 3")), ["https://one.example/x"]);
         assert!(opened(&run(&mut app, "/open 4")).is_empty());
-        assert_eq!(last_note(&app), "no link 4 in this room");
+        assert_eq!(last_note(&app), "no link or file 4 in this room");
         assert!(run(&mut app, "/open zero").is_empty());
         assert!(
             last_note(&app).starts_with("usage: /open"),

@@ -426,6 +426,7 @@ fn the_directory_counts_in_words_and_wrapped_notices_mark_only_their_first_line(
         utc_offset: 0,
         me: "alice",
         blocked: app.safety.blocked(),
+        thumbs: None,
     };
     let notes: Vec<(bool, String)> = layout
         .visible(app.room().unwrap(), 100)
@@ -557,6 +558,7 @@ fn shown_rows(app: &App) -> Vec<String> {
         utc_offset: 0,
         me: &app.user,
         blocked: app.safety.blocked(),
+        thumbs: None,
     };
     let height = usize::from(text::messages_area(app).height);
     layout

@@ -74,6 +74,7 @@ fn rows(app: &App) -> Vec<String> {
         utc_offset: 0,
         me: &app.user,
         blocked: app.safety.blocked(),
+        thumbs: None,
     };
     layout
         .visible(app.room().unwrap(), 10_000)
@@ -86,7 +87,7 @@ fn rows(app: &App) -> Vec<String> {
                     .iter()
                     .map(|(t, tone)| match tone {
                         text::Tone::Mine => format!("[{t}]"),
-                        text::Tone::Dim => t.clone(),
+                        text::Tone::Dim | text::Tone::File => t.clone(),
                     })
                     .collect::<String>()
             )),

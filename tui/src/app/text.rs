@@ -167,6 +167,15 @@ pub enum Row {
     },
     /// A continuation of a message, indented by `indent` columns.
     More { indent: usize, text: String },
+    /// Row `line` of `lines` of an image's preview, `cols` wide, drawn
+    /// from its thumbnail in half blocks (two pixels a cell).
+    Preview {
+        indent: usize,
+        file: natter_shared::FileId,
+        line: usize,
+        cols: usize,
+        lines: usize,
+    },
     /// Why your message was not sent, under it.
     Failed { indent: usize, text: String },
     /// A notice or error line (first or continued).
@@ -189,6 +198,8 @@ pub enum Tone {
     Dim,
     /// A reaction you made, in the theme's `reaction` colour.
     Mine,
+    /// A file a message carries (`📎 build.log 12.4 KiB text/plain`).
+    File,
 }
 
 /// What marks an edited message, after its text.
@@ -274,6 +285,9 @@ pub struct Layout<'a> {
     pub me: &'a str,
     /// Whose messages are collapsed (`Safety::blocked`).
     pub blocked: &'a BTreeSet<String>,
+    /// Thumbnails to draw previews from (`None`: no previews).
+    pub thumbs:
+        Option<&'a std::collections::HashMap<natter_shared::FileId, Option<super::files::Thumb>>>,
 }
 
 /// `1 member`, `3 members`: a count with its noun in the right number.
@@ -609,6 +623,23 @@ impl Layout<'_> {
                     dim: deleted,
                 });
                 rows.extend(parts.map(|text| Row::More { indent, text }));
+                let w = self.width.saturating_sub(indent);
+                for a in &e.rich.attachments {
+                    rows.push(Row::Meta {
+                        indent,
+                        parts: vec![(fit(&crate::format::attachment_line(a), w), Tone::File)],
+                    });
+                    if let Some(Some(thumb)) = self.thumbs.and_then(|t| t.get(&a.file)) {
+                        let (cols, lines) = super::files::preview_cells(thumb, w.min(48));
+                        rows.extend((0..lines).map(|line| Row::Preview {
+                            indent,
+                            file: a.file,
+                            line,
+                            cols,
+                            lines,
+                        }));
+                    }
+                }
                 if let Some(summary) = &e.rich.replies
                     && summary.count > 0
                 {

@@ -129,6 +129,8 @@ pub struct Rich {
     /// A moderator called the whole room with it (`@room`): it counts,
     /// shows and notifies as a mention of you.
     pub attention: bool,
+    /// The files it carries (none once deleted).
+    pub attachments: Vec<natter_shared::Attachment>,
 }
 
 impl Rich {
@@ -144,6 +146,7 @@ impl Rich {
             replies: m.replies.clone(),
             rev: m.rev,
             attention: m.attention,
+            attachments: m.attachments.clone(),
         }
     }
 }
@@ -426,6 +429,13 @@ impl Timeline {
     pub(crate) fn set_pending_reply(&mut self, local: u64, parent: MessageId) {
         if let Some(pos) = self.local_position(local) {
             self.entries[pos].rich.reply_to = Some(parent);
+        }
+    }
+
+    /// Your pending message `local` carries these files.
+    pub(crate) fn set_pending_files(&mut self, local: u64, files: Vec<natter_shared::Attachment>) {
+        if let Some(pos) = self.local_position(local) {
+            self.entries[pos].rich.attachments = files;
         }
     }
 

@@ -12,6 +12,7 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::{Theme, truncate};
+use crate::app::files::{Purpose, Transfer};
 use crate::app::{App, ConnState};
 
 /// "bob is typing...", dim and italic, when anyone is.
@@ -71,6 +72,54 @@ pub fn conn_text(app: &App, now: Instant, compact: bool) -> String {
     }
 }
 
+/// A transfer in `width` columns, as much as fits of: `↑ build.log
+/// ▕████░░░░▏ 45% 12.3 MiB/s 0:04 left · Esc cancels (+1 more)`.
+#[must_use]
+pub fn transfer_text(t: &Transfer, more: usize, now: Instant, width: usize) -> String {
+    use natter_shared::text::human_size;
+    const BAR: usize = 10;
+    let arrow = match t.purpose {
+        Purpose::Upload { .. } => '↑',
+        Purpose::Save | Purpose::Open => '↓',
+    };
+    let filled = usize::try_from(t.percent()).unwrap_or(0) * BAR / 100;
+    let bar = format!("▕{}{}▏", "█".repeat(filled), "░".repeat(BAR - filled));
+    let rate = t.rate(now);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a rate for people
+    let rate = if rate > 0.0 {
+        format!(" {}/s", human_size(rate as u64))
+    } else {
+        String::new()
+    };
+    let eta = t
+        .eta(now)
+        .map(|s| format!(" {}:{:02} left", s / 60, s % 60))
+        .unwrap_or_default();
+    let more = if more > 0 {
+        format!(" (+{more} more)")
+    } else {
+        String::new()
+    };
+    let name = crate::app::text::display_text(&t.name).into_owned();
+    let full = format!(
+        "{arrow} {name} {bar} {}%{rate}{eta} · Esc cancels{more} ",
+        t.percent()
+    );
+    if full.width() <= width {
+        return full;
+    }
+    let pct = t.percent();
+    for short in [
+        format!("{arrow} {bar} {pct}%{eta} Esc "),
+        format!("{arrow} {pct}%{eta} Esc "),
+    ] {
+        if short.width() <= width {
+            return short;
+        }
+    }
+    truncate(&format!("{arrow} {pct}% "), width)
+}
+
 pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, now: Instant) {
     let conn_style = match app.conn {
         ConnState::Online { .. } => theme.fg(theme.online),
@@ -89,7 +138,12 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, 
     // "│ " before, " " after, and a column for the "…" of a topic.
     let room_name_w = app.room().map_or(0, |r| r.name.width().min(width / 3) + 4);
     let conn_room = width.saturating_sub(room_name_w + right.width()).max(1);
-    let conn = format!(" {} ", conn_text(app, now, width < 100));
+    let transfer = app.files.transfers.last();
+    // A transfer needs the room: the connection says less meanwhile.
+    let conn = format!(
+        " {} ",
+        conn_text(app, now, width < 100 || transfer.is_some())
+    );
     let conn = if conn.width() > conn_room {
         format!("{} ", truncate(&conn, conn_room.saturating_sub(1)))
     } else {
@@ -99,8 +153,9 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, 
         conn.clone(),
         conn_style.add_modifier(Modifier::BOLD),
     )];
+    // A transfer under way takes the topic's place: the room's name stays.
     if let Some(room) = app.room() {
-        let topic = if room.topic.is_empty() {
+        let topic = if room.topic.is_empty() || transfer.is_some() {
             String::new()
         } else {
             format!(": {}", room.topic)
@@ -108,6 +163,13 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect, 
         let room_w = width.saturating_sub(conn.width() + right.width() + 3);
         let text = truncate(&format!("{}{topic}", room.name), room_w);
         spans.push(Span::raw(format!("│ {text} ")));
+    }
+    if let Some(t) = transfer {
+        let used: usize = spans.iter().map(|s| s.content.width()).sum();
+        let room_left = width.saturating_sub(used + right.width());
+        let more = app.files.transfers.len() - 1;
+        let text = transfer_text(t, more, now, room_left);
+        spans.push(Span::styled(text, theme.fg(theme.accent)));
     }
     let used: usize = spans.iter().map(|s| s.content.width()).sum();
     if used + right.width() <= width {

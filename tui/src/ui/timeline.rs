@@ -12,6 +12,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
 use super::Theme;
+use crate::app::files::Thumb;
 use crate::app::text::{self, Layout, Row};
 use crate::app::timeline::Mark;
 use crate::app::{App, Delivery, EntryKind};
@@ -53,6 +54,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
         utc_offset: app.settings.utc_offset,
         me: &app.user,
         blocked: app.safety.blocked(),
+        thumbs: app.previews(),
     };
     let rows = layout.visible_entries(room, usize::from(body.height));
     let pad = usize::from(body.height).saturating_sub(rows.len());
@@ -69,7 +71,10 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
             }
             _ => false,
         };
-        let line = row_line(r, theme, usize::from(body.width), &app.user, mention);
+        let line = match r {
+            Row::Preview { .. } => preview_line(&r, app.previews(), theme),
+            r => row_line(r, theme, usize::from(body.width), &app.user, mention),
+        };
         let line = if entry.rich.edited && !entry.rich.deleted {
             dim_edited(line, theme)
         } else {
@@ -242,6 +247,49 @@ fn rule(label: &str, width: usize) -> String {
     )
 }
 
+/// A row of an image's preview: half blocks, each cell the upper pixel in
+/// its foreground and the lower in its background, sampled from the
+/// thumbnail (nearest pixel). Without colour, a dim placeholder.
+pub(super) fn preview_line<'a>(
+    row: &Row,
+    thumbs: Option<&std::collections::HashMap<natter_shared::FileId, Option<Thumb>>>,
+    theme: &Theme,
+) -> Line<'a> {
+    let Row::Preview {
+        indent,
+        file,
+        line,
+        cols,
+        lines,
+    } = *row
+    else {
+        return Line::from("");
+    };
+    let Some(Some(t)) = thumbs.and_then(|m| m.get(&file)) else {
+        return Line::from("");
+    };
+    let mut spans = vec![Span::raw(" ".repeat(indent))];
+    if !theme.color {
+        spans.push(Span::styled("░".repeat(cols), theme.dim()));
+        return Line::from(spans);
+    }
+    let (w, h) = (t.width as usize, t.height as usize);
+    let rgb = |[r, g, b]: [u8; 3]| ratatui::style::Color::Rgb(r, g, b);
+    let py = |half: usize| u32::try_from(half * h / (2 * lines).max(1)).unwrap_or(0);
+    for c in 0..cols {
+        let x = u32::try_from(c * w / cols.max(1)).unwrap_or(0);
+        let top = t.at(x, py(2 * line));
+        let bottom = t.at(x, py(2 * line + 1));
+        spans.push(Span::styled(
+            "▀",
+            ratatui::style::Style::default()
+                .fg(rgb(top))
+                .bg(rgb(bottom)),
+        ));
+    }
+    Line::from(spans)
+}
+
 /// One row; `mention` when its message mentions you (or a highlight
 /// word), drawn in the highlight style so that it stands out. `me` names
 /// your own nick, which has its own colour.
@@ -319,9 +367,12 @@ pub(super) fn row_line<'a>(
             spans.extend(parts.into_iter().map(|(text, tone)| match tone {
                 text::Tone::Dim => Span::styled(text, theme.dim()),
                 text::Tone::Mine => Span::styled(text, theme.reaction_mine()),
+                text::Tone::File => Span::styled(text, theme.fg(theme.accent)),
             }));
             Line::from(spans)
         }
+        // Drawn by `preview_line`, which has the thumbnails.
+        Row::Preview { .. } => Line::from(""),
         Row::Hidden { time, text } => Line::styled(
             format!("{time} ·· {text}"),
             theme.dim().add_modifier(Modifier::ITALIC),

@@ -28,7 +28,7 @@ impl Conn {
                 ErrorCode::Invalid,
                 "hello was already said",
             )),
-            Request::Login { .. } | Request::Register { .. } => {
+            Request::Login { .. } | Request::Register { .. } | Request::TransferLogin { .. } => {
                 Err(ErrorReply::new(ErrorCode::Invalid, "already logged in"))
             }
             Request::Unknown(name) => {
@@ -217,9 +217,6 @@ impl Conn {
             Request::Search(query) => ops::search::search(shared, caller, query).await,
             Request::OpenTransfer => ops::files::open_transfer(shared, caller),
             Request::FileInfo { file } => ops::files::info(shared, caller, file).await,
-            Request::TransferLogin { .. } => {
-                Err(ErrorReply::new(ErrorCode::Invalid, "already logged in"))
-            }
             Request::UploadStart { .. }
             | Request::UploadChunk { .. }
             | Request::CancelUpload { .. }

@@ -40,6 +40,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, view: &Threa
         utc_offset: app.settings.utc_offset,
         me: &app.user,
         blocked: app.safety.blocked(),
+        thumbs: app.previews(),
     };
     let body_h = usize::from(inner.height - 2);
     let mut lines: Vec<Line<'_>> = Vec::new();
