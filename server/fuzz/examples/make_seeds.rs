@@ -53,7 +53,16 @@ fn send(room: &str, body: &str) -> Request {
         reply_to: None,
         thread: None,
         attention: false,
+        files: Vec::new(),
     }
+}
+
+/// `send` carrying `files`.
+fn with_files(mut req: Request, ids: Vec<u64>) -> Request {
+    if let Request::Send { files, .. } = &mut req {
+        *files = ids;
+    }
+    req
 }
 
 fn history(room: &str, before: Option<u64>, after: Option<u64>, limit: u32) -> Request {
@@ -170,6 +179,7 @@ fn every_request() -> Vec<Request> {
             reply_to: None,
             thread: None,
             attention: true,
+            files: Vec::new(),
         },
         Request::SetMode {
             room: "#general".into(),
@@ -185,7 +195,125 @@ fn every_request() -> Vec<Request> {
             id: 1,
         },
         Request::ShareReceipts { share: Some(false) },
+        Request::OpenTransfer,
+        Request::TransferLogin {
+            ticket: "not a ticket".into(),
+        },
+        Request::FileInfo { file: 1 },
+        Request::Download {
+            file: 1,
+            offset: 0,
+            len: 100,
+            thumb: false,
+        },
     ]
+}
+
+/// Inputs for a transfer connection ([`TRANSFER`]): an upload and its
+/// download, and what such a connection must refuse.
+fn transfer_seeds(dir: &Path) -> usize {
+    use natter_fuzz::server_checks::TRANSFER;
+    let sha = |b: &[u8]| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b))
+    };
+    let put = |name: &str, reqs: Vec<Request>| {
+        let payloads: Vec<Vec<u8>> = reqs
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| payload(i as u64 + 1, r))
+            .collect();
+        let mut input = vec![TRANSFER];
+        input.extend(chunk_input(&payloads));
+        write(dir, name, &input);
+    };
+    let chunk = |upload, offset, data: &[u8]| Request::UploadChunk {
+        upload,
+        offset,
+        data: natter_shared::ByteBuf::from(data.to_vec()),
+    };
+    put(
+        "transfer_upload_download",
+        vec![
+            Request::UploadStart {
+                name: "../notes.txt".into(),
+                size: 11,
+                sha256: sha(b"hello world"),
+            },
+            chunk(1, 0, b"hello"),
+            chunk(1, 5, b" world"),
+            Request::FileInfo { file: 1 },
+            Request::Download {
+                file: 1,
+                offset: 0,
+                len: 64,
+                thumb: false,
+            },
+            Request::Download {
+                file: 1,
+                offset: 6,
+                len: 3,
+                thumb: true,
+            },
+            Request::UploadStart {
+                name: "again.txt".into(),
+                size: 11,
+                sha256: sha(b"hello world"),
+            },
+        ],
+    );
+    put(
+        "transfer_refusals",
+        vec![
+            Request::UploadStart {
+                name: "bad.bin".into(),
+                size: 4,
+                sha256: "XYZ".into(),
+            },
+            Request::UploadStart {
+                name: String::new(),
+                size: 4,
+                sha256: sha(b"abcd"),
+            },
+            Request::UploadStart {
+                name: "huge.bin".into(),
+                size: u64::MAX,
+                sha256: sha(b"abcd"),
+            },
+            Request::UploadStart {
+                name: "liar.txt".into(),
+                size: 4,
+                sha256: sha(b"abcd"),
+            },
+            chunk(1, 2, b"ab"),
+            chunk(1, 0, b"abcdefgh"),
+            chunk(1, 0, b"wxyz"),
+            chunk(7, 0, b"abcd"),
+            Request::CancelUpload { upload: 9 },
+            Request::Download {
+                file: u64::MAX,
+                offset: u64::MAX,
+                len: u32::MAX,
+                thumb: true,
+            },
+            send("#general", "chat does not go here"),
+            Request::OpenTransfer,
+        ],
+    );
+    put(
+        "transfer_cancel",
+        vec![
+            Request::UploadStart {
+                name: "c.txt".into(),
+                size: 8,
+                sha256: sha(b"cancel!!"),
+            },
+            chunk(1, 0, b"canc"),
+            Request::CancelUpload { upload: 1 },
+            chunk(1, 4, b"el!!"),
+        ],
+    );
+    3
 }
 
 // A few hand-written MessagePack payloads, for shapes the types do not
@@ -316,6 +444,9 @@ fn frame_decode(dir: &Path) -> usize {
                     max_history_page: 200,
                     heartbeat_ms: 30_000,
                     max_reaction_keys: 20,
+                    max_file_bytes: 104_857_600,
+                    user_quota_bytes: 0,
+                    uploads_per_minute: 20,
                 },
                 features: vec!["direct".into(), "typing".into()],
                 motd: Some("hi".into()),
@@ -451,6 +582,23 @@ fn server_requests(dir: &Path) -> usize {
         put(&name, &[p(1, req)]);
     }
     put("single_change_password", &[change_password()]);
+    put(
+        "send_files_refused",
+        &[
+            p(
+                1,
+                with_files(send("#general", ""), vec![1, 1]),
+            ),
+            p(
+                2,
+                with_files(send("@bob", ""), vec![u64::MAX]),
+            ),
+            p(
+                3,
+                with_files(send("#general", "many"), (0..20).collect()),
+            ),
+        ],
+    );
 
     put(
         "send_general",
@@ -466,6 +614,7 @@ fn server_requests(dir: &Path) -> usize {
                     reply_to: None,
                     thread: None,
                     attention: false,
+                    files: Vec::new(),
                 },
             ),
             p(3, send("#general", "@bob ping")),
@@ -677,6 +826,7 @@ fn server_requests(dir: &Path) -> usize {
                     reply_to: Some(1),
                     thread: None,
                     attention: false,
+                    files: Vec::new(),
                 },
             ),
             p(
@@ -689,6 +839,7 @@ fn server_requests(dir: &Path) -> usize {
                     reply_to: None,
                     thread: Some(1),
                     attention: false,
+                    files: Vec::new(),
                 },
             ),
             p(
@@ -964,5 +1115,5 @@ fn server_requests(dir: &Path) -> usize {
     }));
     raw.extend_from_slice(&[0, 0, 0, 1, 0xc1]);
     write(dir, "raw_before_hello_garbage", &raw);
-    n + 7
+    n + 7 + transfer_seeds(dir)
 }

@@ -15,6 +15,11 @@
 //!   framing layer and the request handlers, with arbitrary lengths).
 //! - First byte `0xFE` ([`RAW_BEFORE_HELLO`]): the rest written raw to a
 //!   fresh connection (the handshake and login states).
+//! - First byte `0xFD` ([`TRANSFER`]): alice logs in, asks for a transfer
+//!   ticket, and a second connection logs in with it as a transfer
+//!   connection; the rest of the input goes to that one as chunks, as
+//!   below (uploads, downloads and everything a transfer connection must
+//!   refuse).
 //! - Anything else: hello and a token login as alice, then the input as
 //!   chunks `[u16 BE len][len bytes]`, each written as one frame (u32 BE
 //!   length prefix + the bytes as its payload), then a Ping. A short last
@@ -65,6 +70,8 @@ pub const PING_ID: u64 = 0x7fff_ffff_ffff_fff0;
 pub const RAW_AFTER_LOGIN: u8 = 0xFF;
 /// First byte of an input written raw before hello.
 pub const RAW_BEFORE_HELLO: u8 = 0xFE;
+/// First byte of an input sent as chunks on a transfer connection.
+pub const TRANSFER: u8 = 0xFD;
 
 /// Closing codes that may legitimately end the observer's session: an
 /// account-level action (a password change, a suspension), which the
@@ -247,6 +254,7 @@ impl Harness {
         let ran = match data.split_first() {
             Some((&RAW_AFTER_LOGIN, rest)) => self.raw(rest, true),
             Some((&RAW_BEFORE_HELLO, rest)) => self.raw(rest, false),
+            Some((&TRANSFER, rest)) => self.transfer(rest),
             _ => self.framed(data),
         };
         ran.map_err(|e| format!("on the fuzzed connection: {e}"))?;
@@ -263,11 +271,37 @@ impl Harness {
         }
     }
 
+    /// A transfer connection of alice's session, then the chunks on it as
+    /// [`Harness::framed`] sends them.
+    fn transfer(&self, data: &[u8]) -> Result<(), String> {
+        let mut chat = Conn::connect(self.addr)?;
+        self.login(&mut chat, ADMIN)?;
+        let ticket = match chat.request(Request::OpenTransfer)? {
+            Some(Ok(Response::Ticket { ticket, .. })) => ticket,
+            other => return Err(format!("open_transfer answered with {other:?}")),
+        };
+        let mut conn = Conn::connect(self.addr)?;
+        conn.hello()?;
+        match conn.request(Request::TransferLogin { ticket })? {
+            Some(Ok(Response::Done)) => {}
+            other => return Err(format!("transfer_login answered with {other:?}")),
+        }
+        let sent = Self::chunks_then_ping(conn, data);
+        chat.finish()?;
+        sent
+    }
+
     /// Hello, token login, the chunks as frames, a Ping; waits for the Pong
     /// (or the server closing the connection), then ends the connection.
     fn framed(&self, data: &[u8]) -> Result<(), String> {
         let mut conn = Conn::connect(self.addr)?;
         self.login(&mut conn, ADMIN)?;
+        Self::chunks_then_ping(conn, data)
+    }
+
+    /// The chunks of `data` as frames and a Ping; waits for the Pong (or
+    /// the server closing the connection), then ends the connection.
+    fn chunks_then_ping(mut conn: Conn, data: &[u8]) -> Result<(), String> {
         let mut out = Vec::with_capacity(data.len() * 2 + 64);
         for chunk in chunks(data) {
             out.extend_from_slice(&(chunk.len() as u32).to_be_bytes());

@@ -27,6 +27,7 @@
 //! Payloads are `L <sender> <seq> <send time, µs since the epoch> <padding>`
 //! so that any receiver can check order and latency without shared state.
 
+pub mod files;
 pub mod history;
 pub mod idle;
 pub mod logins;

@@ -146,6 +146,32 @@ enum Command {
         #[arg(long, default_value_t = 1000.0)]
         rate: f64,
     },
+    /// S11, chat latency beside a large upload: S3, while bench user
+    /// u<members> uploads --file-mib MiB over and over on a transfer
+    /// connection. Compare its latency with S3's.
+    S11 {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(flatten)]
+        traffic: Traffic,
+        #[arg(long, default_value_t = 100)]
+        members: usize,
+        /// Messages per second.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// The file's size, in MiB.
+        #[arg(long, default_value_t = 1024)]
+        file_mib: u64,
+    },
+    /// Upload and download throughput of one file on loopback, with
+    /// natterd's CPU per MiB (give --pid).
+    Files {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The file's size, in MiB.
+        #[arg(long, default_value_t = 256)]
+        mib: u64,
+    },
     /// S4, idle memory: rooms x members logged in, joined and idle.
     S4 {
         #[command(flatten)]
@@ -274,6 +300,16 @@ fn latency_kv(h: &Histogram) -> String {
 fn traffic(name: &str, server: &ServerArgs, p: &rooms::Params) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let r = runtime.block_on(rooms::run(p))?;
+    report(name, server, p, &r)
+}
+
+/// Prints a traffic run's figures and its `result:` line.
+fn report(
+    name: &str,
+    server: &ServerArgs,
+    p: &rooms::Params,
+    r: &rooms::Report,
+) -> anyhow::Result<()> {
     println!(
         "{name} {:?}: {} rooms, {} connections, {} s",
         server.proto,
@@ -464,6 +500,67 @@ fn main() -> anyhow::Result<()> {
             &server,
             &one_sender(&server, &t, members, rate, false)?,
         ),
+        Command::S11 {
+            server,
+            traffic: t,
+            members,
+            rate,
+            file_mib,
+        } => {
+            if server.proto != Proto::Natter {
+                bail!("S11 needs natter: files are natter's");
+            }
+            let p = one_sender(&server, &t, members, rate, false)?;
+            let runtime = runtime()?;
+            let stop = tokio_util::sync::CancellationToken::new();
+            let (going, started) = tokio::sync::oneshot::channel();
+            let addr = server.server.clone();
+            let upload_stop = stop.clone();
+            let uploader = runtime.spawn(async move {
+                natter_load::files::upload_until(&addr, members, file_mib, upload_stop, going).await
+            });
+            runtime
+                .block_on(started)
+                .map_err(|_| anyhow::anyhow!("the upload never started"))?;
+            let r = runtime.block_on(rooms::run(&p))?;
+            stop.cancel();
+            let moved = runtime.block_on(uploader)??;
+            println!(
+                "upload beside it: {:.0} MiB in {:.1} s, {:.0} MiB/s",
+                moved.bytes as f64 / 1048576.0,
+                moved.secs,
+                moved.mib_per_s()
+            );
+            report("S11", &server, &p, &r)
+        }
+        Command::Files { server, mib } => {
+            if server.proto != Proto::Natter {
+                bail!("files are natter's");
+            }
+            let (up, down) = runtime()?.block_on(natter_load::files::throughput(
+                &server.server,
+                mib,
+                server.pid,
+            ))?;
+            for (what, m) in [("upload", up), ("download", down)] {
+                println!(
+                    "{what} {mib} MiB: {:.2} s, {:.0} MiB/s{}",
+                    m.secs,
+                    m.mib_per_s(),
+                    m.cpu_ms_per_mib()
+                        .map(|c| format!(", natterd cpu {c:.2} ms/MiB"))
+                        .unwrap_or_default()
+                );
+            }
+            println!(
+                "result: scenario=files mib={mib} up_mib_s={:.0} down_mib_s={:.0} up_cpu_ms_mib={:.2} down_cpu_ms_mib={:.2}",
+                up.mib_per_s(),
+                down.mib_per_s(),
+                up.cpu_ms_per_mib().unwrap_or(0.0),
+                down.cpu_ms_per_mib().unwrap_or(0.0)
+            );
+            Ok(())
+        }
         Command::S5 {
             server,
             traffic: t,

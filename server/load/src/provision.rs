@@ -78,6 +78,12 @@ reactions_per_user_per_minute = 1000000000
 # never failures, but a mistyped bench run should not be throttled either.
 login_failures_per_ip = 1000000
 login_failures_per_account = 1000000
+
+[files]
+# S11 and the file benchmark move files of a GiB and more, again and again.
+max_file_bytes = 8589934592
+user_quota_bytes = 0
+uploads_per_minute = 0
 ";
 
 /// Creates (or tops up) the bench data dir with `users` users and their
