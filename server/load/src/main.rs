@@ -516,15 +516,29 @@ fn main() -> anyhow::Result<()> {
             let (going, started) = tokio::sync::oneshot::channel();
             let addr = server.server.clone();
             let upload_stop = stop.clone();
-            let uploader = runtime.spawn(async move {
-                natter_load::files::upload_until(&addr, members, file_mib, upload_stop, going).await
+            // A thread and runtime of its own: the uploader writes and
+            // hashes its file between rounds, which must not stall the
+            // runtime whose clients measure the latency.
+            let uploader = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(natter_load::files::upload_until(
+                        &addr,
+                        members,
+                        file_mib,
+                        upload_stop,
+                        going,
+                    ))
             });
             runtime
                 .block_on(started)
                 .map_err(|_| anyhow::anyhow!("the upload never started"))?;
             let r = runtime.block_on(rooms::run(&p))?;
             stop.cancel();
-            let moved = runtime.block_on(uploader)??;
+            let moved = uploader
+                .join()
+                .map_err(|_| anyhow::anyhow!("the uploader panicked"))??;
             println!(
                 "upload beside it: {:.0} MiB in {:.1} s, {:.0} MiB/s",
                 moved.bytes as f64 / 1048576.0,

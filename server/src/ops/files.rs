@@ -20,6 +20,13 @@ use crate::Shared;
 use crate::store::{BlobMeta, PartialKey};
 use crate::uploads::{content, scan, thumbnail};
 
+/// An upload is flushed to disk every this many bytes: a large file
+/// written at full speed would otherwise fill the page cache with dirty
+/// pages, and the kernel then throttles every writer of the process, the
+/// store's commit path too (chat latency). Flushing as it goes keeps the
+/// dirty share small; the flush runs on the upload's blocking thread.
+const FLUSH_EVERY: u64 = 8 * 1024 * 1024;
+
 /// How long a download may rely on an access check it already made.
 const ACCESS_FOR: Duration = Duration::from_secs(10);
 
@@ -371,9 +378,13 @@ impl Transfer {
         let blobs = std::sync::Arc::clone(shared.store.blobs());
         let key = u.key.clone();
         let mut hasher = std::mem::take(&mut u.hasher);
+        let flush = (offset + len) / FLUSH_EVERY > offset / FLUSH_EVERY;
         let (hasher, written) = blocking(move || {
-            let r = blobs.write_partial(&key, offset, &data);
+            let mut r = blobs.write_partial(&key, offset, &data);
             hasher.update(&data);
+            if flush && r.is_ok() {
+                r = blobs.settle(&key);
+            }
             (hasher, r)
         })
         .await?;
@@ -451,6 +462,8 @@ impl Transfer {
         // Read once: the head for the type, the whole of an image for its
         // thumbnail.
         let (mime, thumb) = blocking(move || -> std::io::Result<_> {
+            // On disk before the store names it, and off the commit path.
+            blobs.settle(&k)?;
             let mut head = Vec::with_capacity(content::SNIFF_BYTES);
             std::io::Read::read_to_end(
                 &mut std::io::Read::take(blobs.read_partial(&k)?, content::SNIFF_BYTES as u64),

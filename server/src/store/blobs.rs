@@ -60,8 +60,17 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// An I/O error other than "not found".
     fn drop_partial(&self, key: &PartialKey) -> io::Result<()>;
+    /// Puts a complete upload's bytes on disk (an fsync), before
+    /// [`BlobStore::promote`] names it: done off the commit path, since
+    /// flushing a large file takes long and would hold back every write.
+    ///
+    /// # Errors
+    /// The flush failed.
+    fn settle(&self, key: &PartialKey) -> io::Result<()>;
     /// Makes a complete upload the blob of its hash, with its thumbnail.
-    /// If the blob is already there the upload is dropped instead.
+    /// If the blob is already there the upload is dropped instead. Runs on
+    /// the commit path: only renames, the upload was
+    /// [settled](BlobStore::settle) before.
     ///
     /// # Errors
     /// The move failed; the upload is still there.
@@ -176,6 +185,10 @@ impl BlobStore for FsBlobs {
         ignore_missing(std::fs::remove_file(self.partial_path(key)))
     }
 
+    fn settle(&self, key: &PartialKey) -> io::Result<()> {
+        File::open(self.partial_path(key))?.sync_all()
+    }
+
     fn promote(&self, key: &PartialKey, thumb: Option<&[u8]>) -> io::Result<()> {
         let path = self.blob_path(&key.sha256, false);
         if path.exists() {
@@ -197,9 +210,7 @@ impl BlobStore for FsBlobs {
             }
             std::fs::rename(&tmp, &t)?;
         }
-        let partial = self.partial_path(key);
-        File::open(&partial)?.sync_all()?;
-        std::fs::rename(partial, &path)?;
+        std::fs::rename(self.partial_path(key), &path)?;
         // The rename must survive a crash before the row that names it.
         File::open(dir)?.sync_all()
     }
@@ -313,6 +324,7 @@ mod tests {
             .read_to_string(&mut all)
             .unwrap();
         assert_eq!(all, "abcdef");
+        blobs.settle(&k).unwrap();
         blobs.promote(&k, Some(b"png")).unwrap();
         assert!(blobs.has("ab12"));
         assert_eq!(blobs.partial_len(&k).unwrap(), None);
