@@ -33,7 +33,7 @@ async fn login(addr: &str, user: usize) -> anyhow::Result<Connection> {
 
 fn options() -> ConnectOptions {
     ConnectOptions {
-        request_timeout: Duration::from_secs(120),
+        request_timeout: Duration::from_mins(2),
         ..ConnectOptions::default()
     }
 }

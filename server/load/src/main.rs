@@ -541,7 +541,7 @@ fn main() -> anyhow::Result<()> {
                 .map_err(|_| anyhow::anyhow!("the uploader panicked"))??;
             println!(
                 "upload beside it: {:.0} MiB in {:.1} s, {:.0} MiB/s",
-                moved.bytes as f64 / 1048576.0,
+                moved.bytes as f64 / 1_048_576.0,
                 moved.secs,
                 moved.mib_per_s()
             );
