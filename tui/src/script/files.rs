@@ -136,12 +136,15 @@ fn resume_note(name: &str) -> impl FnMut(crate::transfer::Progress) + use<> {
     }
 }
 
-/// Where `natter download` puts files by default: the XDG download dir,
-/// else the current directory.
+/// Where `natter download` and `/download` put files by default: the XDG
+/// download dir (`XDG_DOWNLOAD_DIR` in `user-dirs.dirs`), else
+/// `~/Downloads`, else the current directory.
 #[must_use]
 pub fn download_dir() -> PathBuf {
-    directories::UserDirs::new()
+    let dirs = directories::UserDirs::new();
+    dirs.as_ref()
         .and_then(|d| d.download_dir().map(Path::to_owned))
+        .or_else(|| dirs.map(|d| d.home_dir().join("Downloads")))
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
