@@ -35,8 +35,11 @@ pub struct Outbox {
     inner: Mutex<Inner>,
     data: Notify,
     /// Woken when the writer takes what is queued (see
-    /// [`Outbox::wait_room`]).
+    /// [`Outbox::wait_room`]), but only while someone waits for it: chat
+    /// connections never do, and waking nobody still costs a lock on
+    /// every write.
     room: Notify,
+    room_wanted: std::sync::atomic::AtomicBool,
     /// Cancelled when the connection must end (overflow, kick, goodbye), so
     /// the session's read loop and a blocked write both notice at once.
     closed: CancellationToken,
@@ -68,6 +71,7 @@ impl Outbox {
             inner: Mutex::new(Inner::default()),
             data: Notify::new(),
             room: Notify::new(),
+            room_wanted: std::sync::atomic::AtomicBool::new(false),
             closed: CancellationToken::new(),
             limit,
         }
@@ -181,11 +185,16 @@ impl Outbox {
             let notified = self.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            // Set under the queue's lock, which `take` holds when it
+            // empties the queue: it either sees the flag or left room that
+            // the check below sees.
             {
                 let inner = self.lock();
                 if inner.end.is_some() || inner.finished || inner.bytes + need <= self.limit {
                     return;
                 }
+                self.room_wanted
+                    .store(true, std::sync::atomic::Ordering::Release);
             }
             tokio::select! {
                 () = notified => {}
@@ -221,7 +230,9 @@ impl Outbox {
                     let end = inner.end.take();
                     inner.finished |= end.is_some();
                     drop(inner);
-                    self.room.notify_waiters();
+                    if self.room_wanted.load(std::sync::atomic::Ordering::Acquire) {
+                        self.room.notify_waiters();
+                    }
                     return (frames, end);
                 }
             }

@@ -443,6 +443,7 @@ mod event_loop {
             theme: crate::ui::Theme::plain(),
             connect: ConnectOptions::default(),
             prefs_path: None,
+            picker: None,
         };
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
         let mut out = Vec::new();

@@ -419,6 +419,7 @@ fn run_tui(cli: &Cli) -> anyhow::Result<i32> {
             theme,
             connect: ctx.connect.clone(),
             prefs_path,
+            picker: None,
         };
         let result = natter::tui::run(options).await;
         if let Some(s) = local {

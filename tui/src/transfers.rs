@@ -173,6 +173,27 @@ impl Running {
     }
 }
 
+/// A thumbnail in the terminal's graphics, at the size its half-block
+/// preview takes ([`crate::app::files::preview_cells`]).
+#[must_use]
+pub fn graphic(
+    picker: &ratatui_image::picker::Picker,
+    t: &Thumb,
+) -> Option<crate::app::files::Graphic> {
+    let (cols, rows) = crate::app::files::preview_cells(t, crate::app::files::PREVIEW_COLS);
+    let flat: Vec<u8> = t.rgb.iter().flatten().copied().collect();
+    let image = image::DynamicImage::ImageRgb8(image::RgbImage::from_raw(t.width, t.height, flat)?);
+    let size = ratatui::layout::Size::new(u16::try_from(cols).ok()?, u16::try_from(rows).ok()?);
+    let protocol = picker
+        .new_protocol(image, size, ratatui_image::Resize::Fit(None))
+        .ok()?;
+    Some(crate::app::files::Graphic {
+        cols,
+        rows,
+        protocol,
+    })
+}
+
 /// A thumbnail's pixels, from its PNG.
 fn decode(png: &[u8]) -> Option<Thumb> {
     let image = image::load_from_memory_with_format(png, image::ImageFormat::Png)

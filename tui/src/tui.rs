@@ -48,6 +48,9 @@ pub struct Options {
     pub connect: crate::conn::ConnectOptions,
     /// Where `/notify`, `/mute` and `/close` are kept (`None`: not kept).
     pub prefs_path: Option<std::path::PathBuf>,
+    /// The terminal's graphics for image previews (kitty, iTerm2, sixel),
+    /// as [`run`] finds them; `None` draws previews in half blocks.
+    pub picker: Option<ratatui_image::picker::Picker>,
 }
 
 /// What comes back from work the loop started.
@@ -153,6 +156,16 @@ pub async fn run(options: Options) -> Result<(), ClientError> {
         );
         restore(info);
     }));
+    let mut options = options;
+    if options.settings.images == crate::app::files::ImageMode::Auto {
+        // Asked before the event stream reads the terminal: the answers
+        // come on stdin. Under tmux only what passes through counts, which
+        // the query finds out; no answer means half blocks.
+        options.picker = ratatui_image::picker::Picker::from_query_stdio()
+            .ok()
+            .filter(|p| p.protocol_type() != ratatui_image::picker::ProtocolType::Halfblocks);
+        tracing::debug!(graphics = ?options.picker.as_ref().map(ratatui_image::picker::Picker::protocol_type), "image previews");
+    }
     let mouse = options.settings.mouse;
     let mut out = std::io::stdout();
     let _ = crossterm::execute!(
@@ -388,7 +401,14 @@ where
                         }
                         effects = app.on_transfer(id, event, now_ms());
                     }
-                    crate::transfers::Report::Thumb(file, thumb) => app.on_thumb(file, thumb),
+                    crate::transfers::Report::Thumb(file, thumb) => {
+                        if let (Some(picker), Some(t)) = (&options.picker, &thumb)
+                            && let Some(g) = crate::transfers::graphic(picker, t)
+                        {
+                            app.on_graphic(file, g);
+                        }
+                        app.on_thumb(file, thumb);
+                    }
                 }
             }
             changed = async { rtt.as_mut()?.changed().await.ok() }, if rtt.is_some() => {

@@ -94,6 +94,7 @@ fn rig(addr: &str) -> Rig {
         theme: Theme::plain(),
         connect: ConnectOptions::default(),
         prefs_path: None,
+        picker: None,
     };
     Rig {
         keys,

@@ -905,3 +905,56 @@ fn attachments_previews_and_a_transfer_in_the_status_line() {
         assert!(app.files.transfers.is_empty());
     }
 }
+
+/// In a terminal with graphics (kitty's protocol here; sixel and iTerm2
+/// alike), a preview whole on screen is drawn as the image itself, over
+/// its half blocks, in the box they take.
+#[test]
+fn a_preview_in_the_terminals_own_graphics() {
+    use natter::app::files::Thumb;
+    use natter_shared::Attachment;
+    let mut app = connected(100, 30);
+    let now = Instant::now();
+    app.on_event(
+        Event::Message(Message {
+            attachments: vec![Attachment {
+                file: 8,
+                name: "shot.png".into(),
+                size: 2_400,
+                mime: "image/png".into(),
+                sha256: "cd".repeat(32),
+                width: Some(64),
+                height: Some(32),
+                thumb: 300,
+            }],
+            ..msg(9, "bob", "")
+        }),
+        now,
+    );
+    let thumb = Thumb {
+        width: 64,
+        height: 32,
+        rgb: vec![[10, 200, 30]; 64 * 32],
+    };
+    #[allow(deprecated)] // the query needs a real terminal; a test names the font
+    let mut picker = ratatui_image::picker::Picker::from_fontsize((8, 16).into());
+    picker.set_protocol_type(ratatui_image::picker::ProtocolType::Kitty);
+    let graphic = natter::transfers::graphic(&picker, &thumb).expect("a kitty image");
+    assert_eq!((graphic.cols, graphic.rows), (32, 8));
+    app.on_graphic(8, graphic);
+    app.on_thumb(8, Some(thumb));
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    terminal
+        .draw(|f| ui::draw(f, &app, &Theme::default(), now))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let kitty = buffer
+        .content()
+        .iter()
+        .filter(|c| c.symbol().contains("\u{1b}_G"))
+        .count();
+    assert!(kitty > 0, "no kitty graphics in the buffer");
+    // Without graphics the same preview is half blocks.
+    app.files.graphics.clear();
+    insta::assert_snapshot!("graphics_fallback_100x30", screen(&app, now));
+}

@@ -113,6 +113,23 @@ impl Thumb {
     }
 }
 
+/// A preview in the terminal's own graphics (kitty, iTerm2, sixel), made
+/// from the thumbnail for a box of `cols` x `rows` cells.
+pub struct Graphic {
+    pub cols: usize,
+    pub rows: usize,
+    pub protocol: ratatui_image::protocol::Protocol,
+}
+
+impl std::fmt::Debug for Graphic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graphic")
+            .field("cols", &self.cols)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The client's transfers and thumbnails.
 #[derive(Debug, Default)]
 pub struct Files {
@@ -120,9 +137,16 @@ pub struct Files {
     next: u64,
     /// Thumbnails fetched (or being fetched: `None`), by file.
     pub thumbs: HashMap<FileId, Option<Thumb>>,
+    /// Thumbnails in the terminal's graphics, when it has them
+    /// ([`ImageMode::Auto`]); drawn over the half blocks when a preview is
+    /// whole on screen at the size they were made for.
+    pub graphics: HashMap<FileId, Graphic>,
     /// A pasted path waiting for "upload? y/n".
     pub offered: Option<PathBuf>,
 }
+
+/// The widest a preview gets, in columns.
+pub const PREVIEW_COLS: usize = 48;
 
 /// Most rows a preview takes.
 pub const PREVIEW_ROWS: usize = 8;
@@ -411,6 +435,12 @@ impl App {
         if let Some(t) = thumb {
             self.files.thumbs.insert(file, Some(t));
         }
+    }
+
+    /// The same thumbnail in the terminal's graphics (see
+    /// [`crate::tui`], which has the terminal's picker).
+    pub fn on_graphic(&mut self, file: FileId, graphic: Graphic) {
+        self.files.graphics.insert(file, graphic);
     }
 
     /// A paste: a file's path is offered for upload instead of typed.

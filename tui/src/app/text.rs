@@ -630,7 +630,8 @@ impl Layout<'_> {
                         parts: vec![(fit(&crate::format::attachment_line(a), w), Tone::File)],
                     });
                     if let Some(Some(thumb)) = self.thumbs.and_then(|t| t.get(&a.file)) {
-                        let (cols, lines) = super::files::preview_cells(thumb, w.min(48));
+                        let (cols, lines) =
+                            super::files::preview_cells(thumb, w.min(super::files::PREVIEW_COLS));
                         rows.extend((0..lines).map(|line| Row::Preview {
                             indent,
                             file: a.file,

@@ -88,6 +88,7 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
     }));
     frame.render_widget(Paragraph::new(lines), body);
     hyperlink(frame.buffer_mut(), body, pad, &on_screen);
+    graphics(frame, app, body, pad, &plain);
     if room.loading_older && body.height > 0 {
         frame.render_widget(
             Paragraph::new(Line::styled("  loading older messages…", theme.dim())),
@@ -245,6 +246,47 @@ fn rule(label: &str, width: usize) -> String {
         "─".repeat(side),
         "─".repeat(width.saturating_sub(side + label.width()))
     )
+}
+
+/// Previews in the terminal's own graphics, over their half blocks: each
+/// one whole on screen, at the size its graphic was made for (a preview cut
+/// by the edge of the pane, or narrowed by it, keeps its half blocks).
+fn graphics(frame: &mut Frame<'_>, app: &App, body: Rect, pad: usize, rows: &[Row]) {
+    if app.files.graphics.is_empty() {
+        return;
+    }
+    for (at, row) in rows.iter().enumerate() {
+        let Row::Preview {
+            indent,
+            file,
+            line: 0,
+            cols,
+            lines,
+        } = *row
+        else {
+            continue;
+        };
+        let Some(graphic) = app.files.graphics.get(&file) else {
+            continue;
+        };
+        let whole = rows.get(at..at + lines).is_some_and(|run| {
+            run.iter()
+                .all(|r| matches!(r, Row::Preview { file: same, .. } if *same == file))
+        });
+        if !whole || (graphic.cols, graphic.rows) != (cols, lines) {
+            continue;
+        }
+        let (Ok(left), Ok(top), Ok(width), Ok(height)) = (
+            u16::try_from(indent),
+            u16::try_from(pad + at),
+            u16::try_from(cols),
+            u16::try_from(lines),
+        ) else {
+            continue;
+        };
+        let area = Rect::new(body.x + left, body.y + top, width, height).intersection(body);
+        frame.render_widget(ratatui_image::Image::new(&graphic.protocol), area);
+    }
 }
 
 /// A row of an image's preview: half blocks, each cell the upper pixel in
