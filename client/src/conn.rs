@@ -450,22 +450,7 @@ impl Connection {
         body: &str,
         place: Placement,
     ) -> Result<(MessageId, i64), ClientError> {
-        match self
-            .request(Request::Send {
-                room: room.to_owned(),
-                body: body.to_owned(),
-                action: false,
-                nonce: None,
-                reply_to: place.reply_to,
-                thread: place.thread,
-                attention: place.attention,
-                files: Vec::new(),
-            })
-            .await?
-        {
-            Response::Sent { id, ts, .. } => Ok((id, ts)),
-            other => Err(unexpected("send", &other)),
-        }
+        self.send_files(room, body, place, Vec::new()).await
     }
 
     /// Posts a message that carries files (from

@@ -25,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 use crate::conn::{ConnectOptions, Connection};
 use crate::error::ClientError;
 
+/// How long a transfer connection waits for any one reply.
+pub const TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_mins(5);
+
 /// Chunks in flight at once.
 pub const WINDOW: usize = 8;
 
@@ -101,7 +104,13 @@ impl Transfer {
         let Response::Ticket { ticket, .. } = chat.request(Request::OpenTransfer).await? else {
             return Err(ClientError::Protocol("open_transfer: no ticket".into()));
         };
-        let (conn, _events) = Connection::connect(chat.addr(), opts).await?;
+        // A chunk's reply may wait behind the server's flow control, and
+        // the last one behind its checks (a scan may take minutes).
+        let opts = ConnectOptions {
+            request_timeout: opts.request_timeout.max(TRANSFER_TIMEOUT),
+            ..opts.clone()
+        };
+        let (conn, _events) = Connection::connect(chat.addr(), &opts).await?;
         conn.request(Request::TransferLogin { ticket }).await?;
         let max = conn.welcome().limits.max_frame as usize;
         Ok(Self {

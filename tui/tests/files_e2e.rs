@@ -13,12 +13,9 @@
 
 use std::time::Duration;
 
-use natter::conn::{ConnectOptions, Connection, Incoming};
+use natter::conn::{ConnectOptions, Incoming};
 use natter::transfer::{Source, Transfer};
-use natter_server::admin;
-use natter_server::embedded::Running;
-use natter_server::testing::{self, PASSWORD};
-use natter_shared::{Credential, Event};
+use natter_shared::Event;
 use tokio_util::sync::CancellationToken;
 
 mod support;
@@ -30,20 +27,7 @@ async fn upload_and_download_from_the_full_screen_client() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    for user in ["alice", "bob"] {
-        admin::add_user(&data, user, PASSWORD, false).unwrap();
-    }
-    let mut server = Running::start(testing::config(&data))
-        .await
-        .expect("natterd starts");
-    let addr = server.addr.to_string();
-    let (bob, mut events) = Connection::connect(&addr, &ConnectOptions::default())
-        .await
-        .unwrap();
-    bob.login("bob", Credential::PasswordOnly(PASSWORD.into()))
-        .await
-        .unwrap();
+    let (mut server, addr, bob, mut events) = support::server_and_bob(tmp.path()).await;
     let log = tmp.path().join("build.log");
     std::fs::write(&log, "ok 1 - compiles\nnot ok 2 - tests\n".repeat(300)).unwrap();
     let up = Transfer::open(&bob, &ConnectOptions::default())

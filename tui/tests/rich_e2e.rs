@@ -15,11 +15,8 @@
 
 use std::time::Duration;
 
-use natter::conn::{ConnectOptions, Connection, Events, Incoming};
-use natter_server::admin;
-use natter_server::embedded::Running;
-use natter_server::testing::{self, PASSWORD};
-use natter_shared::{Credential, Event, ReactOp};
+use natter::conn::{Events, Incoming};
+use natter_shared::{Event, ReactOp};
 
 mod support;
 use support::{Tmux, have_tmux};
@@ -48,20 +45,7 @@ async fn reply_edit_react_and_delete_are_seen_by_the_other_side() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("server");
-    for user in ["alice", "bob"] {
-        admin::add_user(&data, user, PASSWORD, false).unwrap();
-    }
-    let mut server = Running::start(testing::config(&data))
-        .await
-        .expect("natterd starts");
-    let addr = server.addr.to_string();
-    let (bob, mut events) = Connection::connect(&addr, &ConnectOptions::default())
-        .await
-        .unwrap();
-    bob.login("bob", Credential::PasswordOnly(PASSWORD.into()))
-        .await
-        .unwrap();
+    let (mut server, addr, bob, mut events) = support::server_and_bob(tmp.path()).await;
     let (question, _) = bob
         .send_message("#general", "when is the demo?", false)
         .await

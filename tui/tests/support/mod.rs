@@ -183,3 +183,36 @@ pub fn natter_command(home: &std::path::Path, user: &str, server: &str) -> Strin
         natter = env!("CARGO_BIN_EXE_natter"),
     )
 }
+
+/// A natterd in this process on a data dir in `tmp` holding alice and bob
+/// (the test password), and bob logged in to it through the client
+/// library: the other side of the tmux tests.
+pub async fn server_and_bob(
+    tmp: &std::path::Path,
+) -> (
+    natter_server::embedded::Running,
+    String,
+    natter::conn::Connection,
+    natter::conn::Events,
+) {
+    use natter_server::testing::{self, PASSWORD};
+    let data = tmp.join("server");
+    for user in ["alice", "bob"] {
+        natter_server::admin::add_user(&data, user, PASSWORD, false).unwrap();
+    }
+    let server = natter_server::embedded::Running::start(testing::config(&data))
+        .await
+        .expect("natterd starts");
+    let addr = server.addr.to_string();
+    let (bob, events) =
+        natter::conn::Connection::connect(&addr, &natter::conn::ConnectOptions::default())
+            .await
+            .unwrap();
+    bob.login(
+        "bob",
+        natter_shared::Credential::PasswordOnly(PASSWORD.into()),
+    )
+    .await
+    .unwrap();
+    (server, addr, bob, events)
+}
