@@ -10,9 +10,10 @@ use clap::{CommandFactory, Parser, Subcommand};
 pub const AFTER_HELP: &str = "\
 Without --send or a command, natter opens the full-screen client (F1 there
 lists its keys and commands); with --local it first starts a server in this
-process and logs you in to it. `natter --local --send ...` and
-`natter --local tail ...` use that local server and account (joining the
-one running, else starting it for the command's length).
+process and logs you in to it. `natter --local --send ...`,
+`natter --local tail ...` and `natter --local download ...` use that local
+server and account (joining the one running, else starting it for the
+command's length).
 
 Environment:
   NATTER_SERVER    server address, host:port or tls://host:port (below

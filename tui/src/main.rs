@@ -61,9 +61,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     if cli.send.is_none() && cli.command.is_none() {
         return run_tui(&cli);
     }
-    if cli.local && !matches!(cli.command, None | Some(Command::Tail { .. })) {
+    if cli.local
+        && !matches!(
+            cli.command,
+            None | Some(Command::Tail { .. } | Command::Download { .. })
+        )
+    {
         return Err(ClientError::Usage(
-            "--local goes with the full-screen client, --send and tail only".into(),
+            "--local goes with the full-screen client, --send, tail and download only".into(),
         )
         .into());
     }
