@@ -239,3 +239,67 @@ async fn limits_refuse_before_anything_is_stored() {
     assert_eq!(partials(&server), 0);
     assert_eq!(blobs(&server).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_by_a_server_restart_resumes_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    natter_server::testing::add_users(dir.path(), &["alice"]);
+    let mut server = TestServer::start_in(dir.path(), |_| {}).await;
+    let tmp = tempfile::tempdir().unwrap();
+    // Big enough to still be moving when the server goes.
+    let bytes: Vec<u8> = (0..24_000_000u32).map(|i| (i % 253) as u8).collect();
+    let src = write(tmp.path(), "big.bin", &bytes);
+    let alice = login(&server, "alice").await;
+    let up = Transfer::open(&alice, &ConnectOptions::default())
+        .await
+        .unwrap();
+    let (half_tx, half_rx) = tokio::sync::oneshot::channel();
+    let moving = {
+        let src = src.clone();
+        tokio::spawn(async move {
+            let mut half = Some(half_tx);
+            up.upload(&src, &CancellationToken::new(), move |p| {
+                if p.done > p.total / 3
+                    && let Some(t) = half.take()
+                {
+                    let _ = t.send(());
+                }
+            })
+            .await
+        })
+    };
+    half_rx.await.unwrap();
+    server.stop().await;
+    assert!(
+        moving.await.unwrap().is_err(),
+        "the upload outlived its server"
+    );
+    let stored = std::fs::read_dir(dir.path().join("blobs/partial"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.metadata().unwrap().len())
+        .sum::<u64>();
+    assert!(stored > 0 && stored < bytes.len() as u64, "{stored}");
+
+    let server = TestServer::start_in(dir.path(), |_| {}).await;
+    let alice = login(&server, "alice").await;
+    let up = Transfer::open(&alice, &ConnectOptions::default())
+        .await
+        .unwrap();
+    let mut first = None;
+    let file = up
+        .upload(&src, &CancellationToken::new(), |p| {
+            first.get_or_insert(p.done);
+        })
+        .await
+        .unwrap();
+    assert!(
+        first.unwrap() >= stored,
+        "resumed at {first:?}, {stored} were stored"
+    );
+    let dest = tmp.path().join("back.bin");
+    up.download(&file, false, &dest, &CancellationToken::new(), |_| {})
+        .await
+        .unwrap();
+    assert!(std::fs::read(&dest).unwrap() == bytes);
+}

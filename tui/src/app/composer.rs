@@ -324,7 +324,9 @@ impl Composer {
     /// candidate: `/commands` at the start, `#rooms`, and otherwise the
     /// current room's people, recent speakers first (`nick: ` at the
     /// start of the line). Never yourself.
-    pub(crate) fn complete(&mut self, rooms: &Rooms, me: &str) {
+    /// `features`: the server's, so only commands it supports are offered
+    /// (all of them before its welcome).
+    pub(crate) fn complete(&mut self, rooms: &Rooms, me: &str, features: Option<&[String]>) {
         let value = self.input.value().to_owned();
         let cursor = self.input.cursor();
         let chars: Vec<char> = value.chars().collect();
@@ -342,8 +344,7 @@ impl Composer {
         let prefix: String = chars[start..cursor].iter().collect();
         let lower = prefix.to_lowercase();
         let candidates: Vec<String> = if start == 0 && prefix.starts_with('/') {
-            command::COMMANDS
-                .iter()
+            command::offered(features)
                 .map(|(c, _, _)| (*c).to_owned())
                 .filter(|c| c.starts_with(&lower))
                 .map(|c| c + " ")

@@ -1313,7 +1313,10 @@ impl App {
             }
             Action::RecallOlder => self.composer.recall_by(-1),
             Action::RecallNewer => self.composer.recall_by(1),
-            Action::Complete => self.composer.complete(&self.rooms, &self.user),
+            Action::Complete => {
+                self.composer
+                    .complete(&self.rooms, &self.user, self.features.as_deref());
+            }
             Action::Select => {
                 if self.composer.value().is_empty() {
                     self.enter_select(now_ms);

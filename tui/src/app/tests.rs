@@ -694,6 +694,30 @@ fn tab_completes_nicks_rooms_and_commands() {
 }
 
 #[test]
+fn tab_offers_only_the_commands_the_server_supports_and_completes_paths() {
+    let mut app = online_app();
+    let now = Instant::now();
+    app.on_welcome(&["direct".to_owned()]);
+    type_text(&mut app, "/up", now);
+    app.on_key(key(KeyCode::Tab), now, 0);
+    assert_eq!(app.composer.value(), "/up", "a server without files");
+    app.on_key(key(KeyCode::Esc), now, 0);
+    app.on_welcome(&[natter_shared::features::FILES.to_owned()]);
+    type_text(&mut app, "/up", now);
+    app.on_key(key(KeyCode::Tab), now, 0);
+    assert_eq!(app.composer.value(), "/upload ");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("shots")).unwrap();
+    std::fs::write(dir.path().join("shot.png"), "x").unwrap();
+    type_text(&mut app, &format!("{}/sh", dir.path().display()), now);
+    app.on_key(key(KeyCode::Tab), now, 0);
+    let base = format!("/upload {}/", dir.path().display());
+    assert_eq!(app.composer.value(), format!("{base}shot.png "));
+    app.on_key(key(KeyCode::Tab), now, 0);
+    assert_eq!(app.composer.value(), format!("{base}shots/"));
+}
+
+#[test]
 fn panes_follow_the_width_and_keys_toggle_them() {
     let mut app = online_app();
     let now = Instant::now();
