@@ -1995,3 +1995,35 @@ mod daily_driver {
         );
     }
 }
+
+#[test]
+fn a_pasted_file_path_is_offered_for_upload() {
+    let mut app = online_app();
+    let now = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shot.png");
+    std::fs::write(&file, "png").unwrap();
+    let path = file.display().to_string();
+    // Yes: an upload, nothing typed.
+    assert!(app.on_paste(&path, now).is_empty());
+    assert!(
+        matches!(app_last(&app), EntryKind::Notice(t) if t.contains("upload") && t.contains("y/n"))
+    );
+    let effects = app.on_key(key(KeyCode::Char('y')), now, 0);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Upload { name, .. } if name == "shot.png")),
+        "{effects:?}"
+    );
+    assert_eq!(app.composer.value(), "");
+    assert_eq!(app.files.transfers.len(), 1);
+    // No: the path goes in as text.
+    app.on_paste(&path, now);
+    assert!(app.on_key(key(KeyCode::Char('n')), now, 0).is_empty());
+    assert_eq!(app.composer.value(), path);
+    // Text that is no file's path is pasted as ever.
+    app.on_key(key(KeyCode::Esc), now, 0);
+    app.on_paste("/usr/bin/does-not-exist", now);
+    assert_eq!(app.composer.value(), "/usr/bin/does-not-exist");
+}

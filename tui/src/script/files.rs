@@ -120,19 +120,55 @@ pub async fn send_with_files(
     result
 }
 
-/// A progress callback that says once, on stderr, when a transfer picks
-/// up where an earlier one stopped (as `curl -C -` would).
+/// A progress callback for stderr: says once when a transfer picks up
+/// where an earlier one stopped (as `curl -C -` would), and, when stderr
+/// is a terminal, keeps one line of progress up to date (`natter:
+/// build.log 45% 12.3 MiB/s`), cleared at the end. A script's log gets the
+/// resume note only.
 fn resume_note(name: &str) -> impl FnMut(crate::transfer::Progress) + use<> {
+    use natter_shared::text::human_size;
+    use std::io::IsTerminal;
     let name = natter_shared::text::escape(name).into_owned();
-    let mut first = true;
+    let live = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let mut first: Option<u64> = None;
+    let mut shown: Option<std::time::Instant> = None;
     move |p| {
-        if std::mem::take(&mut first) && p.done > 0 && p.done < p.total {
-            eprintln!(
-                "natter: resuming {name} at {} of {}",
-                natter_shared::text::human_size(p.done),
-                natter_shared::text::human_size(p.total)
-            );
+        let from = *first.get_or_insert_with(|| {
+            if p.done > 0 && p.done < p.total {
+                eprintln!(
+                    "natter: resuming {name} at {} of {}",
+                    human_size(p.done),
+                    human_size(p.total)
+                );
+            }
+            p.done
+        });
+        if !live {
+            return;
         }
+        if p.done >= p.total {
+            if shown.is_some() {
+                eprint!("\r\x1b[K");
+            }
+            return;
+        }
+        if shown.is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(200)) {
+            return;
+        }
+        shown = Some(std::time::Instant::now());
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let rate = ((p.done - from) as f64 / secs) as u64;
+        eprint!(
+            "\r\x1b[Knatter: {name} {}% {}/s",
+            (p.done * 100).checked_div(p.total).unwrap_or(100),
+            human_size(rate)
+        );
     }
 }
 
