@@ -981,9 +981,7 @@ pub(crate) fn test_welcome(heartbeat_ms: u64) -> Response {
             max_history_page: 100,
             heartbeat_ms,
             max_reaction_keys: 0,
-            max_file_bytes: 0,
-            user_quota_bytes: 0,
-            uploads_per_minute: 0,
+            ..natter_shared::Limits::default()
         },
         features: Vec::new(),
         motd: Some("hi".into()),

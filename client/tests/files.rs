@@ -203,6 +203,10 @@ async fn limits_refuse_before_anything_is_stored() {
         (limits.max_file_bytes, limits.user_quota_bytes),
         (100_000, 150_000)
     );
+    assert_eq!(
+        limits.refused_file_types,
+        ["application/x-executable", "image/*"]
+    );
     let up = Transfer::open(&alice, &ConnectOptions::default())
         .await
         .unwrap();

@@ -578,7 +578,7 @@ pub enum ServerFrame {
 }
 
 /// What the server announces in its welcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Limits {
     /// Largest frame payload the server accepts, in bytes.
     pub max_frame: u32,
@@ -601,6 +601,13 @@ pub struct Limits {
     /// Uploads one account may start per minute (0: not announced).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub uploads_per_minute: u64,
+    /// When not empty, the only file types taken (`image/*` for a
+    /// family), judged by the bytes, not the name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_types: Vec<String>,
+    /// File types refused, judged by the bytes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_file_types: Vec<String>,
 }
 
 /// A successful reply.

@@ -498,6 +498,8 @@ fn responses() -> Vec<(&'static str, Response)> {
                     max_file_bytes: 104_857_600,
                     user_quota_bytes: 0,
                     uploads_per_minute: 20,
+                    file_types: vec!["image/*".into()],
+                    refused_file_types: Vec::new(),
                 },
                 features: vec!["registration".into()],
                 motd: None,

@@ -447,6 +447,8 @@ fn frame_decode(dir: &Path) -> usize {
                     max_file_bytes: 104_857_600,
                     user_quota_bytes: 0,
                     uploads_per_minute: 20,
+                    file_types: vec!["image/*".into()],
+                    refused_file_types: Vec::new(),
                 },
                 features: vec!["direct".into(), "typing".into()],
                 motd: Some("hi".into()),

@@ -435,6 +435,8 @@ impl Conn {
                     },
                     user_quota_bytes: c.files.user_quota_bytes,
                     uploads_per_minute: u64::from(c.files.uploads_per_minute),
+                    file_types: c.files.allowed_types.clone(),
+                    refused_file_types: c.files.refused_types.clone(),
                 },
                 features: features(&self.shared),
                 motd: c.motd.clone(),
