@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
+
 use common::{Client, PASSWORD, ServerExt, TestServer};
 use natter_shared::{Request, Response};
 
@@ -56,7 +58,6 @@ async fn a_backup_carries_the_files_and_a_server_on_it_serves_them() {
             .join(&loose.sha256)
             .exists()
     );
-    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&blob).unwrap().permissions().mode() & 0o777,
         0o600
