@@ -649,19 +649,7 @@ async fn every_request_by_every_outsider_is_refused_without_a_leak() {
         .await
         .unwrap();
     VAULT_FILE.store(file.file, std::sync::atomic::Ordering::Relaxed);
-    olive
-        .request(Request::Send {
-            room: ROOM.into(),
-            body: String::new(),
-            action: false,
-            nonce: None,
-            reply_to: None,
-            thread: None,
-            attention: false,
-            files: vec![file.file],
-        })
-        .await
-        .unwrap();
+    olive.send_files(ROOM, "", vec![file.file]).await.unwrap();
     olive
         .request(Request::Ban {
             room: ROOM.into(),

@@ -21,16 +21,7 @@ async fn a_backup_carries_the_files_and_a_server_on_it_serves_them() {
         .await
         .unwrap();
     alice
-        .request(Request::Send {
-            room: "#general".into(),
-            body: "here".into(),
-            action: false,
-            nonce: None,
-            reply_to: None,
-            thread: None,
-            attention: false,
-            files: vec![file.file],
-        })
+        .send_files("#general", "here", vec![file.file])
         .await
         .unwrap();
     let Response::Stats(stats) = alice.request(Request::Stats).await.unwrap() else {

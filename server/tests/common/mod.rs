@@ -212,6 +212,16 @@ impl Client {
     }
 
     pub async fn send_text(&mut self, room: &str, body: &str) -> Result<Response, ErrorReply> {
+        self.send_files(room, body, Vec::new()).await
+    }
+
+    /// A message carrying `files` (uploads of this client's account).
+    pub async fn send_files(
+        &mut self,
+        room: &str,
+        body: &str,
+        files: Vec<u64>,
+    ) -> Result<Response, ErrorReply> {
         self.request(Request::Send {
             room: room.into(),
             body: body.into(),
@@ -220,7 +230,7 @@ impl Client {
             reply_to: None,
             thread: None,
             attention: false,
-            files: Vec::new(),
+            files,
         })
         .await
     }
