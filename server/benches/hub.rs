@@ -152,7 +152,7 @@ fn room_hub(members: u16, sessions: u16) -> (Hub, Vec<Arc<Outbox>>, MessageId) {
     let config = Arc::new(Config::default());
     let ring = natter_server::hub::ring_cap(&config);
     let limit = config.limits.outbound_queue_bytes;
-    let mut hub = Hub::new(Arc::clone(&config), 0);
+    let mut hub = Hub::new(Arc::clone(&config), 0, Arc::default());
     let mut boxes = Vec::with_capacity(usize::from(sessions));
     // Sessions first: before the room exists nobody has co-members to tell
     // about the new presence, so the queues start empty.
@@ -207,6 +207,7 @@ fn origin(request: u64) -> Origin {
         session: 0,
         request,
         nonce: None,
+        received: std::time::Instant::now(),
     }
 }
 

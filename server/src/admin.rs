@@ -36,6 +36,10 @@ pub enum AdminError {
     NoSuchRoom(String),
     #[error("the name {0} is not kept for a deleted account")]
     NotReserved(String),
+    #[error("{0} is a person's account, not a bot; choose another --name")]
+    NotABot(String),
+    #[error("no webhook {0} (see `natterd hook list`)")]
+    NoSuchHook(i64),
     #[error("no open report #{0}")]
     NoSuchReport(u64),
     #[error("{} already exists; choose a new directory", .0.display())]
@@ -96,6 +100,61 @@ pub fn add_user(
         .map_err(|e| AdminError::BadName(e.to_string()))?;
     let hash = hash(password)?;
     Ok(open(data_dir)?.add_user(&name, &hash, admin)?)
+}
+
+fn existing_room(db: &OperatorStore, room: &str) -> Result<store::RoomRow, AdminError> {
+    let name = room_name(room)?;
+    db.room(&name)?.ok_or(AdminError::NoSuchRoom(name))
+}
+
+/// Creates a bot account: no password logs in as it.
+pub fn add_bot(data_dir: &Path, name: &str) -> Result<(), AdminError> {
+    let name = natter_shared::names::new_account_name(name)
+        .map_err(|e| AdminError::BadName(e.to_string()))?;
+    let mut db = open(data_dir)?;
+    match db.ensure_bot(&name)? {
+        (_, true) => Ok(()),
+        (_, false) => Err(StoreError::UserExists(name).into()),
+    }
+}
+
+/// The names of the bot accounts.
+pub fn bots(data_dir: &Path) -> Result<Vec<String>, AdminError> {
+    Ok(open(data_dir)?.bots()?)
+}
+
+/// Adds an incoming webhook into `room` posting as the bot `bot` (created
+/// when missing), and returns its secret token, shown only this once.
+pub fn add_hook(data_dir: &Path, room: &str, bot: &str) -> Result<String, AdminError> {
+    let mut db = open(data_dir)?;
+    let room = existing_room(&db, room)?;
+    let bot = natter_shared::names::normalize_user(bot)
+        .map_err(|e| AdminError::BadName(e.to_string()))?;
+    if db.user(&bot)?.is_none() {
+        natter_shared::names::new_account_name(&bot)
+            .map_err(|e| AdminError::BadName(e.to_string()))?;
+    }
+    let (user, _) = db.ensure_bot(&bot).map_err(|e| match e {
+        StoreError::UserExists(n) => AdminError::NotABot(n),
+        e => e.into(),
+    })?;
+    let (token, hash) = auth::new_token();
+    db.add_hook(&room, &user, &hash)?;
+    Ok(token)
+}
+
+/// Every webhook.
+pub fn hooks(data_dir: &Path) -> Result<Vec<store::HookRow>, AdminError> {
+    Ok(open(data_dir)?.hooks()?)
+}
+
+/// Deletes webhook `id`.
+pub fn delete_hook(data_dir: &Path, id: i64) -> Result<(), AdminError> {
+    if open(data_dir)?.delete_hook(id)? {
+        Ok(())
+    } else {
+        Err(AdminError::NoSuchHook(id))
+    }
 }
 
 /// Changes a password, revokes the account's session tokens and ends its

@@ -26,6 +26,19 @@ pub struct PreLoginQueue {
     waiting: BTreeMap<u64, Waiting>,
 }
 
+impl PreLoginQueue {
+    /// Connections waiting to log in.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+}
+
 /// One connection not logged in yet.
 #[derive(Debug)]
 struct Waiting {

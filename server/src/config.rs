@@ -27,6 +27,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub tls: TlsConfig,
     pub files: FilesConfig,
+    pub http: HttpConfig,
 }
 
 impl Default for Config {
@@ -42,7 +43,63 @@ impl Default for Config {
             history: HistoryConfig::default(),
             tls: TlsConfig::default(),
             files: FilesConfig::default(),
+            http: HttpConfig::default(),
         }
+    }
+}
+
+/// The HTTP listener: metrics, health checks and incoming webhooks.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to serve HTTP on; empty (the default) for none.
+    pub listen: String,
+    /// Serve HTTPS with the `[tls]` certificate instead of plain HTTP.
+    pub tls: bool,
+    /// How webhook URLs start when `natterd hook add` prints them, e.g.
+    /// `https://chat.example.com`; empty derives it from `listen`.
+    pub public_url: String,
+    /// Requests per second per client address, on every endpoint.
+    pub requests_per_sec: f64,
+    /// Requests a client may make at once before the rate applies.
+    pub burst: f64,
+    /// The largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// How long a request may take, headers to reply, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// Serve `/metrics` (Prometheus text format).
+    pub metrics: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: String::new(),
+            tls: false,
+            public_url: String::new(),
+            requests_per_sec: 20.0,
+            burst: 40.0,
+            max_body_bytes: 64 * 1024,
+            request_timeout_ms: 10_000,
+            metrics: true,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The start of the URLs the listener serves, for printed webhook URLs.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        if !self.public_url.is_empty() {
+            return self.public_url.trim_end_matches('/').to_owned();
+        }
+        let scheme = if self.tls { "https" } else { "http" };
+        let host = if self.listen.is_empty() {
+            "127.0.0.1:7880"
+        } else {
+            &self.listen
+        };
+        format!("{scheme}://{host}")
     }
 }
 
@@ -414,6 +471,16 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), String> {
         self.validate_files()?;
+        let h = &self.http;
+        if h.requests_per_sec <= 0.0 || h.burst < 1.0 {
+            return Err("http.requests_per_sec must be > 0 and http.burst >= 1".into());
+        }
+        if h.max_body_bytes == 0 || h.request_timeout_ms == 0 {
+            return Err("http.max_body_bytes and http.request_timeout_ms must be positive".into());
+        }
+        if h.tls && !h.listen.is_empty() && self.tls.files().is_none() {
+            return Err("http.tls needs tls.cert and tls.key".into());
+        }
         let l = &self.limits;
         if l.max_frame > natter_shared::MAX_FRAME_LEN || l.max_frame < 1024 {
             return Err(format!(

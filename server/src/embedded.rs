@@ -19,6 +19,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The TLS listener's address, when it has one.
     pub tls_addr: Option<SocketAddr>,
+    /// The HTTP listener's address, when it has one.
+    pub http_addr: Option<SocketAddr>,
     reloads: mpsc::Sender<ReloadRequest>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), ServerError>>>,
@@ -39,7 +41,7 @@ impl Running {
         Self::start_on(
             Listeners {
                 plain: Some(listener),
-                tls: None,
+                ..Listeners::default()
             },
             config,
         )
@@ -62,6 +64,11 @@ impl Running {
             .as_ref()
             .map(tokio::net::TcpListener::local_addr)
             .transpose()?;
+        let http_addr = listeners
+            .http
+            .as_ref()
+            .map(tokio::net::TcpListener::local_addr)
+            .transpose()?;
         let (reloads, reload_rx) = mpsc::channel(4);
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(crate::serve(listeners, config, Some(reload_rx), async {
@@ -70,6 +77,7 @@ impl Running {
         Ok(Self {
             addr,
             tls_addr,
+            http_addr,
             reloads,
             stop: Some(stop),
             handle: Some(handle),

@@ -44,7 +44,9 @@ pub mod config;
 pub mod embedded;
 pub mod fds;
 pub mod front;
+pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod ops;
 pub mod outbox;
 pub mod store;
@@ -123,6 +125,10 @@ pub struct Shared {
     pub recounts: Mutex<std::collections::HashSet<(i64, i64)>>,
     /// Transfers in progress: tickets, upload rates, claims.
     pub uploads: uploads::Uploads,
+    /// What operators see on `/metrics` and in `natterd top`.
+    pub metrics: Arc<metrics::Metrics>,
+    /// When the server started.
+    pub started: std::time::Instant,
     next_session: AtomicU64,
     /// The newest `account_events` row already acted on.
     account_events: std::sync::atomic::AtomicI64,
@@ -165,6 +171,23 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Connections open now, of every kind.
+    pub fn open_connections(&self) -> usize {
+        self.conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .sum()
+    }
+
+    /// Connections not logged in yet.
+    pub fn pre_login_connections(&self) -> usize {
+        self.pre_login
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
     /// A fresh session id.
     pub fn new_session_id(&self) -> u64 {
         self.next_session.fetch_add(1, Ordering::Relaxed)
@@ -178,6 +201,8 @@ pub struct Listeners {
     pub plain: Option<TcpListener>,
     /// TLS, with the certificate from the config's `tls` section.
     pub tls: Option<TcpListener>,
+    /// HTTP: metrics, health checks, webhooks (see [`http`]).
+    pub http: Option<TcpListener>,
 }
 
 /// The outcome of a reload: the changes applied, as `key: old -> new`
@@ -218,7 +243,7 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let listeners = Listeners {
         plain: Some(listener),
-        tls: None,
+        ..Listeners::default()
     };
     serve(listeners, config, None, shutdown).await
 }
@@ -265,6 +290,29 @@ pub async fn serve(
     if let Some(l) = &listeners.tls {
         tracing::info!(addr = %l.local_addr()?, "natterd listening (TLS)");
     }
+    let http_stop = CancellationToken::new();
+    let http_server = match listeners.http {
+        Some(listener) => {
+            let config = shared.config();
+            let tls = if config.http.tls {
+                shared.tls.clone()
+            } else {
+                None
+            };
+            tracing::info!(
+                addr = %listener.local_addr()?,
+                tls = tls.is_some(),
+                "natterd listening (HTTP: metrics, health, webhooks)"
+            );
+            Some(tokio::spawn(http::serve(
+                listener,
+                Arc::clone(&shared),
+                tls,
+                http_stop.clone(),
+            )))
+        }
+        None => None,
+    };
     tokio::pin!(shutdown);
     loop {
         let (accepted, is_tls) = tokio::select! {
@@ -306,6 +354,7 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
+        shared.metrics.accepted.inc();
         let (guard, pre_login) = match admission::admit(&shared, peer.ip()) {
             Ok(admitted) => admitted,
             Err(message) => {
@@ -348,12 +397,17 @@ pub async fn serve(
             }
         }
     }
-    drop(listeners);
+    drop(listeners.plain);
+    drop(listeners.tls);
     tracing::info!("shutting down");
     // Stop reading requests, commit what is queued so its senders get their
     // acknowledgement, then say goodbye to everyone after it.
     shared.draining.cancel();
     let _ = shared.store.flush().await;
+    http_stop.cancel();
+    if let Some(h) = http_server {
+        let _ = h.await;
+    }
     shared.shutdown.cancel();
     shared.hub().close_all(
         &ErrorCode::ShuttingDown,
@@ -387,6 +441,8 @@ const RESTART_ONLY: &[&str] = &[
     "history.retention",
     "history.sync",
     "tls.listen",
+    "http.listen",
+    "http.tls",
     "limits.hash_threads",
 ];
 
@@ -415,6 +471,8 @@ impl Shared {
         applied.history.retention = old.history.retention;
         applied.history.sync = old.history.sync;
         applied.tls.listen.clone_from(&old.tls.listen);
+        applied.http.listen.clone_from(&old.http.listen);
+        applied.http.tls = old.http.tls;
         // The hashing pool's threads are started once.
         applied.limits.hash_threads = old.limits.hash_threads;
         match (&self.tls, applied.tls.files()) {
@@ -453,7 +511,13 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
     config.validate().map_err(config::ConfigError::Invalid)?;
     let data_dir = config.resolved_data_dir()?;
     let config = Arc::new(config);
-    let (store, commits) = Store::open(&data_dir, config.history.sync, config.history.retention)?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let (store, commits) = Store::open(
+        &data_dir,
+        config.history.sync,
+        config.history.retention,
+        Arc::clone(&metrics),
+    )?;
     let cap = hub::ring_cap(&config);
     let store::Startup {
         rooms,
@@ -474,7 +538,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
             "the open-file limit allows fewer connections than max_connections: at most {cap} are accepted (raise the hard limit, e.g. LimitNOFILE= under systemd)"
         );
     }
-    let mut hub = Hub::new(Arc::clone(&config), count);
+    let mut hub = Hub::new(Arc::clone(&config), count, Arc::clone(&metrics));
     // Blocks first: a blocked author's messages are not counted unread.
     hub.load_blocks(blocks);
     for room in rooms {
@@ -497,6 +561,8 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         account_rates: Mutex::new(HashMap::new()),
         recounts: Mutex::new(std::collections::HashSet::new()),
         uploads: uploads::Uploads::default(),
+        metrics,
+        started: std::time::Instant::now(),
         next_session: AtomicU64::new(1),
         account_events: std::sync::atomic::AtomicI64::new(account_events),
         draining: CancellationToken::new(),
@@ -619,6 +685,23 @@ async fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
     }
     drop(hub);
     tracing::info!(user_id = e.user_id, kind = ?e.kind, sessions = ended, "account change applied");
+}
+
+/// Brings `user`'s membership of `room`, as the store has it, into the
+/// hub now, without waiting for the account watcher to follow the admin
+/// CLI's change (a webhook used the moment after `natterd hook add`).
+///
+/// # Errors
+/// When the store cannot be read.
+pub async fn follow_membership(shared: &Shared, user: i64, room: i64) -> Result<(), StoreError> {
+    let e = store::AccountEvent {
+        id: 0,
+        user_id: user,
+        kind: store::AccountEventKind::MemberAdded,
+        spare_session: None,
+        room_id: Some(room),
+    };
+    follow_room_change(shared, &e).await
 }
 
 /// Brings a new account, a new room or a new membership that the admin CLI

@@ -47,6 +47,9 @@ enum Command {
     /// Manage rooms.
     #[command(subcommand)]
     Room(RoomCommand),
+    /// Manage webhooks: incoming ones post into a room over HTTP.
+    #[command(subcommand)]
+    Hook(HookCommand),
     /// Print the audit log of moderation and admin actions, oldest first.
     Audit {
         /// How many of the newest entries to print.
@@ -81,6 +84,23 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum HookCommand {
+    /// Add an incoming webhook posting into ROOM as the bot NAME (created
+    /// if missing, and made a member), and print its URL. POST JSON
+    /// `{"text": "..."}` or plain text to it.
+    Add {
+        room: String,
+        /// The bot account the messages come from.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
+    /// List the webhooks.
+    List,
+    /// Delete webhook ID; its URL stops working at once.
+    Del { id: i64 },
+}
+
+#[derive(Subcommand)]
 enum ReportCommand {
     /// Mark report ID as dealt with.
     Close { id: u64 },
@@ -94,6 +114,10 @@ enum UserCommand {
         /// Make the account a server admin.
         #[arg(long)]
         admin: bool,
+        /// A bot: shown as one everywhere, and it has no password (it
+        /// posts through webhooks and API tokens).
+        #[arg(long, conflicts_with = "admin")]
+        bot: bool,
     },
     /// Change a password; the account's tokens are revoked and its open
     /// sessions end at once.
@@ -261,8 +285,16 @@ fn real_main(cli: Cli) -> Result<()> {
         Command::Run => serve(config, overrides),
         Command::User(cmd) => match cmd {
             UserCommand::Add {
+                name, bot: true, ..
+            } => {
+                admin::add_bot(&data_dir, &name)?;
+                println!("created bot {name}");
+                Ok(())
+            }
+            UserCommand::Add {
                 name,
                 admin: is_admin,
+                bot: false,
             } => {
                 let password = read_password(&format!("Password for {name}: "), true)?;
                 admin::add_user(&data_dir, &name, &password, is_admin)?;
@@ -305,11 +337,13 @@ fn real_main(cli: Cli) -> Result<()> {
                 Ok(())
             }
             UserCommand::List => {
+                let bots = admin::bots(&data_dir)?;
                 for u in admin::list_users(&data_dir)? {
                     println!(
-                        "{}{}{}",
+                        "{}{}{}{}",
                         escape(&u.name),
                         if u.admin { " (admin)" } else { "" },
+                        if bots.contains(&u.name) { " [bot]" } else { "" },
                         if u.suspended { " (suspended)" } else { "" }
                     );
                 }
@@ -370,6 +404,39 @@ fn real_main(cli: Cli) -> Result<()> {
             RoomCommand::Invite { name, user } => {
                 admin::invite(&data_dir, &name, &user)?;
                 println!("added {user} to {name}");
+                Ok(())
+            }
+        },
+        Command::Hook(cmd) => match cmd {
+            HookCommand::Add { room, name } => {
+                let token = admin::add_hook(&data_dir, &room, &name)?;
+                println!("{}/hooks/{token}", config.http.base_url());
+                if config.http.listen.is_empty() {
+                    eprintln!(
+                        "natterd: the HTTP listener is off; set [http] listen in the config to serve this URL"
+                    );
+                }
+                Ok(())
+            }
+            HookCommand::List => {
+                let hooks = admin::hooks(&data_dir)?;
+                if hooks.is_empty() {
+                    println!("no webhooks");
+                }
+                for h in hooks {
+                    println!(
+                        "{}\tincoming\t{}\tas {}\tsince {}",
+                        h.id,
+                        escape(&h.room),
+                        escape(&h.bot),
+                        time(h.created_at)
+                    );
+                }
+                Ok(())
+            }
+            HookCommand::Del { id } => {
+                admin::delete_hook(&data_dir, id)?;
+                println!("deleted webhook {id}");
                 Ok(())
             }
         },
@@ -487,6 +554,13 @@ fn serve(config: Config, overrides: Overrides) -> Result<()> {
                 tokio::net::TcpListener::bind(&config.listen)
                     .await
                     .with_context(|| format!("cannot listen on {}", config.listen))?,
+            );
+        }
+        if !config.http.listen.is_empty() {
+            listeners.http = Some(
+                tokio::net::TcpListener::bind(&config.http.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {} (HTTP)", config.http.listen))?,
             );
         }
         if config.tls.files().is_some() {

@@ -91,6 +91,12 @@ impl Outbox {
         self.queue(frame.len(), |q| q.push_back(frame))
     }
 
+    /// The bytes waiting to be written.
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        self.lock().bytes
+    }
+
     /// Queues several frames under one lock, in order: all of them, or
     /// none, as [`Outbox::push`] does for one.
     pub fn push_many(&self, frames: &[Bytes]) -> bool {
@@ -209,13 +215,21 @@ impl Outbox {
         self.closed.is_cancelled()
     }
 
-    fn is_overflowed(&self) -> bool {
+    #[must_use]
+    pub fn is_overflowed(&self) -> bool {
         matches!(self.lock().end, Some(End::Overflow))
     }
 
     /// Resolves when the connection starts ending.
     pub async fn closed(&self) {
         self.closed.cancelled().await;
+    }
+
+    /// Waits for frames, and takes them, for a session the server itself
+    /// reads (see `ops::post`); true once the queue has ended.
+    pub(crate) async fn take_frames(&self) -> (Vec<Bytes>, bool) {
+        let (frames, end) = self.take().await;
+        (Vec::from(frames), end.is_some())
     }
 
     /// Waits for frames or an end, and takes them. The queue is taken

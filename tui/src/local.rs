@@ -193,7 +193,7 @@ impl LocalServer {
         };
         let listeners = natter_server::Listeners {
             plain: Some(listener),
-            tls: None,
+            ..natter_server::Listeners::default()
         };
         let running = Running::start_on(listeners, config)
             .map_err(|e| io_err("cannot start the local server", e))?;

@@ -220,6 +220,12 @@ impl TokenBucket {
         }
     }
 
+    /// Whether the bucket has refilled (forgetting it loses nothing).
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.tokens + self.last.elapsed().as_secs_f64() * self.rate >= self.burst
+    }
+
     /// Gives back a token taken for something that then did not happen.
     pub fn refund(&mut self) {
         self.tokens = (self.tokens + 1.0).min(self.burst);

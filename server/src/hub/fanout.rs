@@ -128,6 +128,7 @@ impl Hub {
     /// one frame without it.
     pub(super) fn deliver_run(&mut self, room_id: i64, run: &[(StoredMessage, Option<Origin>)]) {
         self.messages_stored += run.len() as u64;
+        self.metrics.messages.inc_by(run.len() as u64);
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
@@ -200,6 +201,9 @@ impl Hub {
             if let Some(origin) = origin
                 && let Some(author) = author
             {
+                self.metrics
+                    .send_seconds
+                    .observe(origin.received.elapsed().as_secs_f64());
                 self.send_session(
                     origin.session,
                     &ServerFrame::Ok {
@@ -251,16 +255,23 @@ impl Hub {
                     mine.outgoing[i] = wire(item, Some(nonce));
                 }
             }
+            let mut reached = 0u64;
             for user in room.members.keys() {
                 let frames = own.get(user).unwrap_or(&everyone);
                 if let Some(u) = self.users.get(user) {
                     for sid in &u.sessions {
                         if let Some(s) = self.sessions.get(sid) {
                             s.outbox.push_many(frames.frames(s.protocol));
+                            reached += 1;
                         }
                     }
                 }
             }
+            // Counted once per run, not per delivery: the loop above is
+            // the hot path.
+            self.metrics.deliveries.inc_by(reached * run.len() as u64);
+            #[allow(clippy::cast_precision_loss)] // member counts are small
+            self.metrics.fanout.observe(room.members.len() as f64);
         }
     }
 
@@ -336,6 +347,7 @@ mod tests {
             session: 10,
             request: 7,
             nonce: None,
+            received: std::time::Instant::now(),
         }]);
         assert!(matches!(
             &frames(&ann)[..],

@@ -158,8 +158,9 @@ impl Hub {
         }
         self.stop_typing(room_id, user);
         // The idle time `whois` shows: one stamp, on the hot path.
+        let now = Instant::now();
         if let Some(u) = self.users.get_mut(&user) {
-            u.last_sent = Some(Instant::now());
+            u.last_sent = Some(now);
         }
         Ok(SendPlan::Ready(NewMessage {
             room_id,
@@ -175,6 +176,7 @@ impl Hub {
                 session,
                 request,
                 nonce: nonce.map(Arc::from),
+                received: now,
             }),
         }))
     }

@@ -244,6 +244,16 @@ pub struct Hub {
     /// Each room's rate of room-wide attention
     /// (`limits.attention_per_room_per_hour`; see `messages.rs`).
     attention: IdMap<i64, crate::auth::TokenBucket>,
+    /// The server's metrics: fan-out and deliveries are counted here.
+    metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// The hub's levels, for the metrics (see [`Hub::levels`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Levels {
+    pub sessions: usize,
+    pub users_online: usize,
+    pub outbound_bytes: usize,
 }
 
 /// How many newest messages each room keeps in memory: never more than the
@@ -287,7 +297,11 @@ fn rank(p: PresenceState) -> u8 {
 impl Hub {
     /// An empty hub; rooms are added with [`Hub::install_room`].
     #[must_use]
-    pub fn new(config: Arc<Config>, messages_stored: u64) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        messages_stored: u64,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         let ring_cap = ring_cap(&config);
         Self {
             config,
@@ -307,6 +321,7 @@ impl Hub {
             ring_cap,
             attention: IdMap::default(),
             receipts_off: IdSet::default(),
+            metrics,
         }
     }
 
@@ -659,6 +674,21 @@ impl Hub {
     }
 
     /// Server statistics.
+    /// What the metrics read when scraped: sessions, users online, and
+    /// the bytes waiting in outbound queues.
+    #[must_use]
+    pub fn levels(&self) -> Levels {
+        Levels {
+            sessions: self.sessions.len(),
+            users_online: self
+                .users
+                .keys()
+                .filter(|u| self.visible_presence(**u).0 != PresenceState::Offline)
+                .count(),
+            outbound_bytes: self.sessions.values().map(|s| s.outbox.queued()).sum(),
+        }
+    }
+
     pub fn stats(&self, session: u64) -> Reply {
         self.logged_in(session)?;
         let users_online = self
@@ -719,7 +749,7 @@ pub(crate) mod testkit {
     pub fn hub(ring: usize) -> Hub {
         let mut config = Config::default();
         config.history.in_memory = ring;
-        Hub::new(Arc::new(config), 0)
+        Hub::new(Arc::new(config), 0, Arc::default())
     }
 
     pub fn user(id: i64, name: &str) -> UserRow {
@@ -809,6 +839,7 @@ pub(crate) mod testkit {
             session,
             request: msg.id,
             nonce: nonce.map(Arc::from),
+            received: std::time::Instant::now(),
         };
         hub.deliver(vec![(msg, Some(origin))]);
     }

@@ -116,6 +116,16 @@ async fn check_named(shared: &Shared, room_id: i64, id: MessageId, root: bool) -
 
 /// A page of a room's history.
 pub async fn history(shared: &Shared, caller: Caller, room: &str, query: HistoryQuery) -> OpResult {
+    let started = std::time::Instant::now();
+    let result = page_of(shared, caller, room, query).await;
+    shared
+        .metrics
+        .history_seconds
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn page_of(shared: &Shared, caller: Caller, room: &str, query: HistoryQuery) -> OpResult {
     let plan = shared.hub().plan_history(caller.session, room, query)?;
     match plan {
         HistoryPlan::Ready(res) => Ok(res),

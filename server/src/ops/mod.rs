@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`auth`]: login, registration, password change, logout.
 //! - [`messages`]: sending (replies and thread posts too) and history.
+//! - [`post`]: posting from inside the server (webhooks) as an account.
 //! - [`edits`]: editing and deleting messages.
 //! - [`files`]: transfer tickets, uploads, downloads, attachments.
 //! - [`reactions`]: reactions on messages.
@@ -31,6 +32,7 @@ pub mod files;
 pub mod markers;
 pub mod messages;
 pub mod moderation;
+pub mod post;
 pub mod presence;
 pub mod profile;
 pub mod quotas;

@@ -23,6 +23,16 @@ use crate::store::SearchSpec;
 /// search, answered exactly as history answers; `internal` when the store
 /// fails.
 pub async fn search(shared: &Shared, caller: Caller, q: SearchQuery) -> OpResult {
+    let started = std::time::Instant::now();
+    let result = run(shared, caller, q).await;
+    shared
+        .metrics
+        .search_seconds
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn run(shared: &Shared, caller: Caller, q: SearchQuery) -> OpResult {
     let user = super::user_of(shared, caller)?;
     quotas::take_search(shared, user)?;
     let parsed = search_query::parse(&q.query, q.room.as_deref())

@@ -51,6 +51,7 @@
 pub mod blobs;
 pub mod changes;
 pub mod files;
+pub mod hooks;
 pub mod operations;
 pub mod operator;
 pub mod profile;
@@ -74,6 +75,7 @@ use crate::config::SyncMode;
 pub use blobs::{BlobStore, FsBlobs, PartialKey};
 pub use changes::{Applied, ChangeKind, MessageChange, RoomSnapshot, StoreChange, load_room};
 pub use files::{AttachRefusal, BlobMeta};
+pub use hooks::{HookRow, HookTarget};
 pub use operations::{Missing, Startup};
 pub use operator::OperatorStore;
 pub use rich::Refusal;
@@ -137,6 +139,9 @@ pub struct Origin {
     pub request: u64,
     /// The `Send` request's nonce, echoed to the sender's sessions.
     pub nonce: Option<Arc<str>>,
+    /// When the request was read: its `Sent` reports the latency
+    /// (`natterd_send_to_sent_seconds`).
+    pub received: std::time::Instant,
 }
 
 /// A message on its way to the store.
@@ -275,6 +280,8 @@ pub struct Store {
     checkpointer: Arc<Mutex<Option<writer::Checkpointer>>>,
     /// File bytes (see [`blobs`]).
     blobs: Arc<dyn BlobStore>,
+    /// The database file, whose size (with its log) the metrics report.
+    db_path: Arc<std::path::Path>,
 }
 
 impl Store {
@@ -284,6 +291,7 @@ impl Store {
         data_dir: &Path,
         sync: SyncMode,
         retention: u64,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<(Self, Commits), StoreError> {
         let writer_conn = open_db(data_dir)?;
         writer_conn.pragma_update(
@@ -301,14 +309,17 @@ impl Store {
         let reader = Connection::open(data_dir.join(DB_FILE))?;
         reader.busy_timeout(std::time::Duration::from_secs(10))?;
         let searcher = search::Searcher::new(Connection::open(data_dir.join(DB_FILE))?)?;
-        let checkpointer = writer::Checkpointer::start(Connection::open(data_dir.join(DB_FILE))?)?;
+        let checkpointer = writer::Checkpointer::start(
+            Connection::open(data_dir.join(DB_FILE))?,
+            Arc::clone(&metrics),
+        )?;
         let blobs = FsBlobs::open(data_dir).map_err(|error| StoreError::DataDir {
             path: data_dir.join(blobs::BLOBS_DIR),
             error,
         })?;
         let (tx, rx) = std_mpsc::channel();
         let (done, ended) = std_mpsc::channel();
-        let commits = Commits::new(writer_conn, rx, retention, done);
+        let commits = Commits::new(writer_conn, rx, retention, done, metrics);
         Ok((
             Self {
                 tx,
@@ -317,9 +328,21 @@ impl Store {
                 ended: Arc::new(Mutex::new(Some(ended))),
                 checkpointer: Arc::new(Mutex::new(Some(checkpointer))),
                 blobs: Arc::new(blobs),
+                db_path: Arc::from(data_dir.join(DB_FILE)),
             },
             commits,
         ))
+    }
+
+    /// The database's bytes on disk, with its write-ahead log.
+    #[must_use]
+    pub fn size_on_disk(&self) -> u64 {
+        let size = |suffix: &str| {
+            let mut path = self.db_path.as_os_str().to_owned();
+            path.push(suffix);
+            std::fs::metadata(path).map_or(0, |m| m.len())
+        };
+        size("") + size("-wal")
     }
 
     /// Queues a message; it is reported on the [`Commits`] channel once
@@ -513,7 +536,7 @@ mod tests {
     /// A store whose outcomes are applied on a thread of the test's own, as
     /// the server's deliver thread does; committed messages are collected.
     fn open(dir: &Path) -> (Store, Arc<Mutex<Vec<StoredMessage>>>) {
-        let (store, commits) = Store::open(dir, SyncMode::Normal, 0).unwrap();
+        let (store, commits) = Store::open(dir, SyncMode::Normal, 0, Arc::default()).unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
         std::thread::spawn(move || {

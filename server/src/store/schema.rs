@@ -34,7 +34,9 @@ pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(super::files::SCHEMA)?;
+    conn.execute_batch(super::hooks::SCHEMA)?;
     migrate(&conn)?;
+    super::hooks::migrate(&conn)?;
     ensure_general(&conn)?;
     Ok(conn)
 }

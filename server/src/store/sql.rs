@@ -119,6 +119,18 @@ pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<UserRow>, St
         .optional()?)
 }
 
+/// A user by id.
+pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<UserRow>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT id, name, pw_hash, admin, EXISTS(SELECT 1 FROM server_bans WHERE user_id = id)
+             FROM users WHERE id = ?1",
+            [id],
+            user_row,
+        )
+        .optional()?)
+}
+
 /// Every user, by name.
 pub fn all_users(conn: &Connection) -> Result<Vec<UserRow>, StoreError> {
     let mut stmt = conn.prepare(

@@ -62,6 +62,8 @@ pub struct Commits {
     /// Messages committed since the search index last caught up (a
     /// search may have indexed them since: then indexing finds nothing).
     unindexed: usize,
+    /// Batch sizes and commit times are observed here.
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
     /// Dropped when the path has ended, which [`super::Store::close`] waits
     /// for.
     _done: std_mpsc::Sender<()>,
@@ -73,6 +75,7 @@ impl Commits {
         rx: std_mpsc::Receiver<Op>,
         retention: u64,
         done: std_mpsc::Sender<()>,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
             conn,
@@ -82,6 +85,7 @@ impl Commits {
             ready: std::collections::VecDeque::new(),
             stopped: false,
             unindexed: 0,
+            metrics,
             _done: done,
         }
     }
@@ -144,12 +148,19 @@ impl Commits {
                 _ => None,
             })
             .collect();
-        match run_batch(
+        #[allow(clippy::cast_precision_loss)] // a batch holds at most 4096
+        self.metrics.commit_batch.observe(self.batch.len() as f64);
+        let started = std::time::Instant::now();
+        let result = run_batch(
             &self.conn,
             &mut self.batch,
             self.retention,
             &mut self.unindexed,
-        ) {
+        );
+        self.metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match result {
             Ok((mut steps, completions)) => {
                 // A batch of messages only, the usual case, goes out as
                 // before; one that changed messages too, step by step.
@@ -384,12 +395,15 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub(super) fn start(conn: Connection) -> Result<Self, StoreError> {
+    pub(super) fn start(
+        conn: Connection,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+    ) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let (stop, stopped) = std_mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("natterd-checkpoint".into())
-            .spawn(move || checkpoint_loop(&conn, &stopped))
+            .spawn(move || checkpoint_loop(&conn, &stopped, &metrics))
             .map_err(|error| StoreError::Thread {
                 name: "checkpoint",
                 error,
@@ -419,17 +433,25 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 /// [`WAL_RESTART_FRAMES`], a `RESTART` checkpoint follows at once: it
 /// waits for the writer, but only to copy the few frames committed since
 /// the passive one, and then the next commit starts the log over.
-fn checkpoint_loop(conn: &Connection, stop: &std_mpsc::Receiver<()>) {
+fn checkpoint_loop(
+    conn: &Connection,
+    stop: &std_mpsc::Receiver<()>,
+    metrics: &crate::metrics::Metrics,
+) {
     let checkpoint = |mode: &str| {
         conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
             r.get::<_, i64>(1)
         })
     };
     while let Err(std_mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        let started = std::time::Instant::now();
         let done = match checkpoint("PASSIVE") {
             Ok(frames) if frames > WAL_RESTART_FRAMES => checkpoint("RESTART").map(|_| ()),
             other => other.map(|_| ()),
         };
+        metrics
+            .checkpoint_seconds
+            .observe(started.elapsed().as_secs_f64());
         if let Err(e) = done {
             tracing::warn!(error = %e, "checkpoint failed");
         }

@@ -256,6 +256,7 @@ impl Conn {
             err.message.truncate(end);
             err.message.push('…');
         }
+        self.shared.metrics.error(&err.code);
         self.outbox.send(&ServerFrame::Err { id, err });
     }
 
@@ -367,6 +368,7 @@ impl Conn {
                             Ok(t) => {
                                 self.reply(id, Response::Done);
                                 self.state = State::Transfer(Box::new(t));
+                                self.shared.metrics.transfers.inc();
                             }
                             Err(e) => self.reply_err(id, e),
                         }
@@ -462,6 +464,7 @@ impl Conn {
                 match natter_shared::encode(&frame) {
                     Ok(bytes) => {
                         self.outbox.push(bytes);
+                        self.shared.metrics.logins.inc();
                         self.account_rate = Some(ops::quotas::account_rate(&self.shared, user));
                         self.state = State::Ready {
                             session,
@@ -483,7 +486,10 @@ impl Conn {
                     }
                 }
             }
-            Err(e) => self.reply_err(id, e),
+            Err(e) => {
+                self.shared.metrics.login_failures.inc();
+                self.reply_err(id, e);
+            }
         }
     }
 }

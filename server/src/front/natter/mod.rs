@@ -110,8 +110,14 @@ async fn serve_io<R, W>(
     conn.run(frames).await;
     match &mut conn.state {
         State::Ready { session, .. } => conn.shared.hub().remove_session(*session),
-        State::Transfer(t) => t.release_all(&conn.shared),
+        State::Transfer(t) => {
+            t.release_all(&conn.shared);
+            conn.shared.metrics.transfers.dec();
+        }
         _ => {}
+    }
+    if conn.outbox.is_overflowed() {
+        conn.shared.metrics.slow_consumers.inc();
     }
     // Wake the writer if the peer simply went away; it flushes and ends.
     conn.outbox

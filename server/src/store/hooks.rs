@@ -1,0 +1,221 @@
+//! Webhooks and bot accounts in the store: the `hooks` table (incoming
+//! hooks with the hash of their secret token), and the `bot` mark on
+//! accounts.
+//!
+//! An incoming hook posts as a bot account that is a member of its room;
+//! `natterd hook add` creates the bot when it does not exist. Only the
+//! SHA-256 of a hook's token is kept, as for session tokens: a copy of the
+//! database does not let anyone post.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::operator::OperatorStore;
+use super::sql::{self, AccountEventKind, RoomRow, UserRow};
+use super::{Store, StoreError, now_ms};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS hooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    -- The bot account the hook posts as.
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+";
+
+/// Adds what older databases lack: the `bot` mark on accounts.
+pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let has_bot: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('users') WHERE name = 'bot'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_bot {
+        conn.execute_batch("ALTER TABLE users ADD COLUMN bot INTEGER NOT NULL DEFAULT 0")?;
+    }
+    Ok(())
+}
+
+/// The stored form of a bot's password: no argon2 hash parses as it, so
+/// no password logs in as the bot. Bots post through hooks and tokens.
+pub const NO_PASSWORD: &str = "!bot";
+
+/// An incoming hook as the operator lists it.
+#[derive(Debug, Clone)]
+pub struct HookRow {
+    pub id: i64,
+    pub room: String,
+    pub bot: String,
+    pub created_at: i64,
+}
+
+/// What an incoming hook's token unlocks: who posts, and where.
+#[derive(Debug, Clone)]
+pub struct HookTarget {
+    pub hook_id: i64,
+    pub user: UserRow,
+    pub room_id: i64,
+    pub room: String,
+}
+
+/// Whether an account is a bot.
+pub fn is_bot(conn: &Connection, user_id: i64) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row("SELECT bot FROM users WHERE id = ?1", [user_id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// The names of every bot account.
+pub fn bot_names(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare("SELECT name FROM users WHERE bot = 1 ORDER BY name")?;
+    let names = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(names)
+}
+
+fn hook_target(conn: &Connection, token_hash: &str) -> Result<Option<HookTarget>, StoreError> {
+    let found: Option<(i64, i64, i64, String)> = conn
+        .query_row(
+            "SELECT h.id, h.user_id, r.id, r.name FROM hooks h JOIN rooms r ON r.id = h.room_id
+             WHERE h.token_hash = ?1",
+            [token_hash],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((hook_id, user_id, room_id, room)) = found else {
+        return Ok(None);
+    };
+    let Some(user) = sql::user_by_id(conn, user_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(HookTarget {
+        hook_id,
+        user,
+        room_id,
+        room: format!("#{room}"),
+    }))
+}
+
+impl Store {
+    /// The hook a token opens, if any (the token as given; its hash is
+    /// looked up).
+    pub async fn hook_by_token(&self, token: &str) -> Result<Option<HookTarget>, StoreError> {
+        let hash = crate::auth::hash_token(token);
+        self.read(move |c| hook_target(c, &hash)).await
+    }
+}
+
+impl OperatorStore {
+    /// Marks `name` a bot, creating the account (with no usable
+    /// password) when it does not exist. Returns the account and whether
+    /// it was created.
+    pub fn ensure_bot(&mut self, name: &str) -> Result<(UserRow, bool), StoreError> {
+        if let Some(user) = self.user(name)? {
+            if !is_bot(&self.conn, user.id)? {
+                return Err(StoreError::UserExists(name.to_owned()));
+            }
+            return Ok((user, false));
+        }
+        self.audited("user.add", name, "", "bot", |c| {
+            let id = sql::insert_user(c, name, NO_PASSWORD, false)?;
+            c.execute("UPDATE users SET bot = 1 WHERE id = ?1", [id])?;
+            sql::insert_account_event(c, id, AccountEventKind::UserAdded, None, None)
+        })?;
+        let user = self
+            .user(name)?
+            .ok_or_else(|| StoreError::UserExists(name.to_owned()))?;
+        Ok((user, true))
+    }
+
+    /// Marks an existing account a bot (or not).
+    pub fn set_bot(&mut self, user: &UserRow, bot: bool) -> Result<(), StoreError> {
+        let detail = if bot { "bot" } else { "not a bot" };
+        self.audited("user.bot", &user.name, "", detail, |c| {
+            c.execute(
+                "UPDATE users SET bot = ?2 WHERE id = ?1",
+                params![user.id, bot],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Whether an account is a bot.
+    pub fn is_bot(&self, user: &UserRow) -> Result<bool, StoreError> {
+        is_bot(&self.conn, user.id)
+    }
+
+    /// The names of every bot account.
+    pub fn bots(&self) -> Result<Vec<String>, StoreError> {
+        bot_names(&self.conn)
+    }
+
+    /// Adds an incoming hook posting as `bot` in `room`, making the bot a
+    /// member. Returns the hook's id.
+    pub fn add_hook(
+        &mut self,
+        room: &RoomRow,
+        bot: &UserRow,
+        token_hash: &str,
+    ) -> Result<i64, StoreError> {
+        let room_name = format!("#{}", room.name);
+        self.audited("hook.add", &bot.name, &room_name, "incoming", |c| {
+            c.execute(
+                "INSERT INTO hooks (room_id, user_id, token_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![room.id, bot.id, token_hash, now_ms()],
+            )?;
+            let id = c.last_insert_rowid();
+            if !sql::room_members(c, room.id)?
+                .iter()
+                .any(|m| m.user_id == bot.id)
+            {
+                sql::upsert_member(c, room.id, bot.id, natter_shared::Role::Member)?;
+                sql::insert_account_event(
+                    c,
+                    bot.id,
+                    AccountEventKind::MemberAdded,
+                    None,
+                    Some(room.id),
+                )?;
+            }
+            Ok(id)
+        })
+    }
+
+    /// Every incoming hook, oldest first.
+    pub fn hooks(&self) -> Result<Vec<HookRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT h.id, r.name, u.name, h.created_at FROM hooks h
+             JOIN rooms r ON r.id = h.room_id JOIN users u ON u.id = h.user_id
+             ORDER BY h.id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(HookRow {
+                    id: r.get(0)?,
+                    room: format!("#{}", r.get::<_, String>(1)?),
+                    bot: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Deletes hook `id`; false when there was none. Its URL stops working
+    /// at once (each request looks the token up).
+    pub fn delete_hook(&mut self, id: i64) -> Result<bool, StoreError> {
+        let Some(hook) = self.hooks()?.into_iter().find(|h| h.id == id) else {
+            return Ok(false);
+        };
+        self.audited("hook.del", &hook.bot, &hook.room, &id.to_string(), |c| {
+            c.execute("DELETE FROM hooks WHERE id = ?1", [id])?;
+            Ok(true)
+        })
+    }
+}
