@@ -155,7 +155,7 @@ pub async fn serve(
                 Some(acceptor) => {
                     match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            connection(TokioIo::new(stream), service, timeout, stop).await
+                            connection(TokioIo::new(stream), service, timeout, stop).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "HTTPS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "HTTPS handshake timed out"),
