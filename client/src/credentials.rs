@@ -5,6 +5,9 @@
 //! TUI's terminal prompt), if there is one.
 //!
 //! Every mode tries, in order:
+//! 0. `NATTER_TOKEN`, an API token from `natterd token create`: for scripts
+//!    and bots that should hold no password. A token the server rejects
+//!    (expired, revoked) ends the search;
 //! 1. `NATTER_PASSWORD` from the environment;
 //! 2. the session token stored in the keyring by an earlier login. A token
 //!    the server rejects (`auth_failed`, e.g. after a logout elsewhere) is
@@ -111,6 +114,8 @@ pub type Prompt = fn(String) -> Pin<Box<dyn Future<Output = Result<String, Clien
 /// Where a credential came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
+    /// `NATTER_TOKEN`.
+    EnvironmentToken,
     Environment,
     Keyring,
     PasswordCommand,
@@ -120,6 +125,8 @@ pub enum Source {
 /// The credential sources of one run.
 #[derive(Clone)]
 pub struct Sources<K: TokenStore> {
+    /// `NATTER_TOKEN`: an API token.
+    pub env_token: Option<String>,
     /// `NATTER_PASSWORD`.
     pub env_password: Option<String>,
     /// Where session tokens are kept.
@@ -134,6 +141,7 @@ pub struct Sources<K: TokenStore> {
 impl<K: TokenStore + std::fmt::Debug> std::fmt::Debug for Sources<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sources")
+            .field("env_token", &self.env_token.is_some())
             .field("env_password", &self.env_password.is_some())
             .field("keyring", &self.keyring)
             .field("password_command", &self.password_command)
@@ -167,6 +175,18 @@ where
     F: FnMut(Credential) -> Fut,
     Fut: Future<Output = Result<SessionInfo, ClientError>>,
 {
+    if let Some(token) = &sources.env_token {
+        return match attempt(Credential::Token(token.clone())).await {
+            Ok(session) => Ok(LoggedIn {
+                session,
+                source: Source::EnvironmentToken,
+            }),
+            Err(e) if e.is_auth_failure() => Err(ClientError::TokenRefused {
+                user: user.to_owned(),
+            }),
+            Err(e) => Err(e),
+        };
+    }
     if let Some(pw) = &sources.env_password {
         return with_password(sources, account, Source::Environment, pw, &mut attempt).await;
     }
@@ -343,6 +363,7 @@ mod tests {
     fn sources(env: Option<&str>, cmd: Option<&str>) -> Sources<MemoryTokens> {
         // In memory: the test must not touch the real keyring.
         Sources {
+            env_token: None,
             env_password: env.map(str::to_owned),
             keyring: MemoryTokens::default(),
             password_command: cmd.map(str::to_owned),
@@ -360,6 +381,22 @@ mod tests {
         assert_eq!(fake.tried(), [Credential::PasswordOnly("password".into())]);
         assert!(got.session.token.is_none());
         assert_eq!(s.keyring.token(ACCOUNT).await.as_deref(), Some("token"));
+    }
+
+    #[tokio::test]
+    async fn an_environment_token_comes_first_and_its_refusal_is_final() {
+        let mut s = sources(Some("password"), Some("echo other"));
+        s.env_token = Some("api-token".into());
+        let fake = FakeServer::default();
+        let err = log_in(&s, ACCOUNT, "alice", fake.attempt())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::TokenRefused { .. }), "{err}");
+        assert_eq!(err.exit_code(), 4);
+        assert_eq!(fake.tried(), [Credential::Token("api-token".into())]);
+        s.env_token = Some("token".into());
+        let got = log_in(&s, ACCOUNT, "alice", fake.attempt()).await.unwrap();
+        assert_eq!(got.source, Source::EnvironmentToken);
     }
 
     #[tokio::test]

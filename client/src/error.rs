@@ -70,6 +70,11 @@ pub enum ClientError {
         "no password available for {user}: set NATTER_PASSWORD, run `natter login`, set password_command in the config, or run in a terminal"
     )]
     NoCredential { user: String },
+    /// `NATTER_TOKEN` was refused: expired, revoked, or another account's.
+    #[error(
+        "the server refused NATTER_TOKEN for {user}: it expired, was revoked, or is another account's (natterd token list)"
+    )]
+    TokenRefused { user: String },
     /// `natter login` has no password to check: it reads only
     /// `NATTER_PASSWORD` or a terminal.
     #[error("natter login needs a password: set NATTER_PASSWORD or run it in a terminal")]
@@ -181,6 +186,7 @@ impl ClientError {
             | ClientError::Protocol(_)
             | ClientError::Checksum { .. } => exit::CONNECTION,
             ClientError::NoCredential { .. }
+            | ClientError::TokenRefused { .. }
             | ClientError::LoginNeedsPassword
             | ClientError::PasswordCommand(_) => exit::AUTH,
             ClientError::Server(reply) => match reply.code {

@@ -38,6 +38,8 @@ pub enum AdminError {
     NotReserved(String),
     #[error("{0} is a person's account, not a bot; choose another --name")]
     NotABot(String),
+    #[error("no API token {0} (see `natterd token list`)")]
+    NoSuchToken(i64),
     #[error("no webhook {0} (see `natterd hook list`)")]
     NoSuchHook(i64),
     #[error("no open report #{0}")]
@@ -141,6 +143,43 @@ pub fn add_hook(data_dir: &Path, room: &str, bot: &str) -> Result<String, AdminE
     let (token, hash) = auth::new_token();
     db.add_hook(&room, &user, &hash)?;
     Ok(token)
+}
+
+/// Creates an API token for account `name`, expiring after `expires` if
+/// given, and returns it (shown only this once; the store keeps its hash).
+pub fn create_token(
+    data_dir: &Path,
+    name: &str,
+    label: &str,
+    expires: Option<std::time::Duration>,
+) -> Result<String, AdminError> {
+    let label = label.trim();
+    if label.is_empty() || label.len() > 64 || label.chars().any(char::is_control) {
+        return Err(AdminError::BadName(
+            "a token label is 1 to 64 characters, no control characters".into(),
+        ));
+    }
+    let mut db = open(data_dir)?;
+    let user = existing_user(&db, name)?;
+    let expires_at = expires
+        .map(|e| store::now_ms().saturating_add(i64::try_from(e.as_millis()).unwrap_or(i64::MAX)));
+    let (token, hash) = auth::new_token();
+    db.add_api_token(&user, &hash, label, expires_at)?;
+    Ok(token)
+}
+
+/// Every API token.
+pub fn api_tokens(data_dir: &Path) -> Result<Vec<store::ApiToken>, AdminError> {
+    Ok(open(data_dir)?.api_tokens()?)
+}
+
+/// Revokes API token `id`.
+pub fn revoke_token(data_dir: &Path, id: i64) -> Result<(), AdminError> {
+    if open(data_dir)?.revoke_api_token(id)? {
+        Ok(())
+    } else {
+        Err(AdminError::NoSuchToken(id))
+    }
 }
 
 /// Every webhook.

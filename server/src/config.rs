@@ -311,6 +311,11 @@ pub struct LimitsConfig {
     /// members who share theirs; in larger ones they are read on request
     /// (`Readers`). Direct conversations always send them.
     pub receipts_max_members: u32,
+    /// Session tokens (what `natter login` keeps in the keyring) stop
+    /// working this many days after they were issued; 0 keeps them until
+    /// logout or a password change. API tokens have their own expiry
+    /// (`natterd token create --expires`).
+    pub session_token_days: u32,
 }
 
 impl Default for LimitsConfig {
@@ -348,6 +353,7 @@ impl Default for LimitsConfig {
             search_burst: 10.0,
             attention_per_room_per_hour: 12,
             receipts_max_members: 50,
+            session_token_days: 0,
         }
     }
 }

@@ -47,6 +47,10 @@ enum Command {
     /// Manage rooms.
     #[command(subcommand)]
     Room(RoomCommand),
+    /// Manage API tokens: log in as an account without its password
+    /// (scripts and bots take one from NATTER_TOKEN).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Manage webhooks: incoming ones post into a room over HTTP.
     #[command(subcommand)]
     Hook(HookCommand),
@@ -81,6 +85,46 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new API token for account NAME (shown only this once).
+    Create {
+        name: String,
+        /// Stop working after this long: 30d, 12h, 90m (default: never).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        expires: Option<std::time::Duration>,
+        /// What it is for, shown by `token list`.
+        #[arg(long, value_name = "TEXT", default_value = "api")]
+        label: String,
+    },
+    /// List API tokens (never the tokens themselves).
+    List,
+    /// Revoke API token ID: no new login takes it.
+    Revoke { id: i64 },
+}
+
+/// A duration as `30d`, `12h`, `90m` or `45s`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?}: give a number and a unit (d, h, m or s), e.g. 30d"))?;
+    let secs = match unit {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3600),
+        "m" => n.checked_mul(60),
+        "s" => Some(n),
+        _ => return Err(format!("{s:?}: the unit is d, h, m or s")),
+    }
+    .ok_or_else(|| format!("{s:?} is too long"))?;
+    if secs == 0 {
+        return Err("an expiry must be in the future".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[derive(Subcommand)]
@@ -404,6 +448,54 @@ fn real_main(cli: Cli) -> Result<()> {
             RoomCommand::Invite { name, user } => {
                 admin::invite(&data_dir, &name, &user)?;
                 println!("added {user} to {name}");
+                Ok(())
+            }
+        },
+        Command::Token(cmd) => match cmd {
+            TokenCommand::Create {
+                name,
+                expires,
+                label,
+            } => {
+                let token = admin::create_token(&data_dir, &name, &label, expires)?;
+                println!("{token}");
+                match expires {
+                    Some(e) => eprintln!(
+                        "natterd: token for {name}, expires {}; give it to natter as NATTER_TOKEN",
+                        time(
+                            natter_server::store::now_ms()
+                                + i64::try_from(e.as_millis()).unwrap_or(i64::MAX)
+                        )
+                    ),
+                    None => eprintln!(
+                        "natterd: token for {name}, no expiry; give it to natter as NATTER_TOKEN"
+                    ),
+                }
+                Ok(())
+            }
+            TokenCommand::List => {
+                let tokens = admin::api_tokens(&data_dir)?;
+                if tokens.is_empty() {
+                    println!("no API tokens");
+                }
+                for t in tokens {
+                    let expiry = t.expires_at.map_or_else(
+                        || "no expiry".to_owned(),
+                        |at| format!("expires {}", time(at)),
+                    );
+                    println!(
+                        "{}\t{}\t{}\tcreated {}\t{expiry}",
+                        t.id,
+                        escape(&t.user),
+                        escape(&t.label),
+                        time(t.created_at)
+                    );
+                }
+                Ok(())
+            }
+            TokenCommand::Revoke { id } => {
+                admin::revoke_token(&data_dir, id)?;
+                println!("revoked API token {id}");
                 Ok(())
             }
         },

@@ -4,6 +4,7 @@
 mod common;
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -668,4 +669,56 @@ async fn operator_output_shows_hostile_text_escaped_never_raw() {
         "{audit}"
     );
     assert_eq!(rooms.lines().filter(|l| l.starts_with("#lobby")).count(), 1);
+}
+
+#[tokio::test]
+async fn api_tokens_are_created_listed_and_revoked_and_log_a_bot_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(&natterd(dir, &["user", "add", "--bot", "deploybot"], None));
+    let users = ok(&natterd(dir, &["user", "list"], None));
+    assert!(users.lines().any(|l| l == "deploybot [bot]"), "{users}");
+    let out = natterd(
+        dir,
+        &["token", "create", "deploybot", "--expires", "30d"],
+        None,
+    );
+    let token = ok(&out).trim().to_owned();
+    assert_eq!(token.len(), 64, "{token}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expires"));
+    let listed = ok(&natterd(dir, &["token", "list"], None));
+    assert!(listed.contains("deploybot\tapi\tcreated"), "{listed}");
+    assert!(listed.contains("expires 20"), "{listed}");
+    // A bad duration is a usage error that names the units.
+    let bad = natterd(
+        dir,
+        &["token", "create", "deploybot", "--expires", "soon"],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("d, h, m or s"));
+    // The bot logs in with its token, never with a password.
+    let server = NatterdProcess::start(Path::new(env!("CARGO_BIN_EXE_natterd")), dir, &[]);
+    let login = Client::try_login(
+        server.addr,
+        None,
+        "deploybot",
+        natter_shared::Credential::Token(token.clone()),
+    )
+    .await;
+    assert!(login.is_ok(), "{:?}", login.err());
+    let id = listed.split('\t').next().unwrap();
+    ok(&natterd(dir, &["token", "revoke", id], None));
+    assert_eq!(
+        ok(&natterd(dir, &["token", "list"], None)).trim(),
+        "no API tokens"
+    );
+    let login = Client::try_login(
+        server.addr,
+        None,
+        "deploybot",
+        natter_shared::Credential::Token(token),
+    )
+    .await;
+    assert_eq!(login.err(), Some(ErrorCode::AuthFailed));
 }

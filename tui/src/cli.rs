@@ -19,12 +19,14 @@ Environment:
   NATTER_SERVER    server address, host:port or tls://host:port (below
                    --server, above the config file)
   NATTER_USER      account name (below --user, above the config file)
+  NATTER_TOKEN     an API token from `natterd token create`, for scripts
+                   and bots that hold no password; tried first
   NATTER_PASSWORD  password; tried before the keyring token
   NATTER_KEYRING   secret-service | keyutils | none: force a keyring
                    (default: Secret Service, else the kernel keyring)
   RUST_LOG         diagnostics on stderr, e.g. RUST_LOG=natter=debug
 
-Passwords are tried in this order: NATTER_PASSWORD, the token stored by
+Credentials are tried in this order: NATTER_TOKEN, NATTER_PASSWORD, the token stored by
 `natter login`, password_command from the config, a prompt on a terminal.
 
 Config file: ~/.config/natter/config.toml (keys: server, user,

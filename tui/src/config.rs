@@ -296,7 +296,8 @@ pub fn default_path() -> Option<PathBuf> {
 /// |-------------------|------------------------------------------------------|
 /// | `NATTER_SERVER`   | server address (below `--server`, above the config)  |
 /// | `NATTER_USER`     | account name (below `--user`, above the config)      |
-/// | `NATTER_PASSWORD` | the password; first among credential sources        |
+/// | `NATTER_TOKEN`    | an API token (`natterd token create`); tried first   |
+/// | `NATTER_PASSWORD` | the password; first among password sources          |
 /// | `NATTER_KEYRING`  | `secret-service`, `keyutils` or `none`: force a keyring |
 /// | `USER`, `LOGNAME` | the default account name                             |
 #[derive(Clone, Default)]
@@ -304,6 +305,8 @@ pub struct Env {
     pub server: Option<String>,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// `NATTER_TOKEN`.
+    pub token: Option<String>,
     pub keyring: Option<String>,
     pub login_name: Option<String>,
     /// Whether stdin is a terminal (a password may be prompted for).
@@ -316,6 +319,7 @@ impl std::fmt::Debug for Env {
             .field("server", &self.server)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("keyring", &self.keyring)
             .field("login_name", &self.login_name)
             .field("stdin_is_terminal", &self.stdin_is_terminal)
@@ -333,6 +337,7 @@ impl Env {
             server: var("NATTER_SERVER"),
             user: var("NATTER_USER"),
             password: var("NATTER_PASSWORD"),
+            token: var("NATTER_TOKEN"),
             keyring: var("NATTER_KEYRING"),
             login_name: var("USER").or_else(|| var("LOGNAME")),
             stdin_is_terminal: std::io::stdin().is_terminal(),

@@ -47,6 +47,12 @@ pub async fn tui_credential(
     keyring: &Keyring,
 ) -> Result<(Option<Credential>, String), ClientError> {
     let account = ctx.settings.keyring_account();
+    if let Some(token) = &ctx.env_token {
+        return Ok((
+            Some(Credential::Token(token.clone())),
+            "NATTER_TOKEN".to_owned(),
+        ));
+    }
     if let Some(pw) = &ctx.env_password {
         return Ok((
             Some(Credential::PasswordOnly(pw.clone())),

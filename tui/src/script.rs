@@ -29,6 +29,8 @@ use crate::keyring::{Keyring, KeyringChoice};
 #[derive(Clone)]
 pub struct Context {
     pub settings: Settings,
+    /// `NATTER_TOKEN`: an API token, tried before anything else.
+    pub env_token: Option<String>,
     /// `NATTER_PASSWORD`.
     pub env_password: Option<String>,
     pub keyring: KeyringChoice,
@@ -41,6 +43,7 @@ impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Context")
             .field("settings", &self.settings)
+            .field("env_token", &self.env_token.as_ref().map(|_| "<redacted>"))
             .field(
                 "env_password",
                 &self.env_password.as_ref().map(|_| "<redacted>"),
@@ -59,6 +62,7 @@ impl Context {
     /// [`ClientError::Usage`] for a bad `NATTER_KEYRING`.
     pub fn new(settings: Settings, env: &Env) -> Result<Self, ClientError> {
         Ok(Self {
+            env_token: env.token.clone(),
             env_password: env.password.clone(),
             keyring: KeyringChoice::parse(env.keyring.as_deref())?,
             interactive: env.stdin_is_terminal,
@@ -87,12 +91,13 @@ pub async fn connect_and_log_in(
     // With NATTER_PASSWORD the keyring is neither read nor written (the
     // password comes first and logs in for this run only): do not probe it,
     // which can cost seconds or an unlock prompt.
-    let keyring = if ctx.env_password.is_some() {
+    let keyring = if ctx.env_password.is_some() || ctx.env_token.is_some() {
         Keyring::none()
     } else {
         Keyring::open(ctx.keyring).await
     };
     let sources = Sources {
+        env_token: ctx.env_token.clone(),
         env_password: ctx.env_password.clone(),
         keyring,
         password_command: ctx.settings.password_command.clone(),

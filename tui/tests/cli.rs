@@ -99,6 +99,50 @@ fn wrong_password_exits_4() {
 }
 
 #[test]
+fn an_api_token_in_natter_token_logs_in_until_it_expires_or_is_revoked() {
+    let server = Server::start();
+    let data = server.tmp.path().join("data");
+    let token = natter_server::admin::create_token(&data, "alice", "ci", None).unwrap();
+    let with_token = |token: &str, body: &str| {
+        let mut cmd = server.natter(&["--user", "alice", "--send", "#general", body]);
+        cmd.env("NATTER_TOKEN", token);
+        run(cmd, None)
+    };
+    let out = with_token(&token, "sent with a token");
+    assert_exit(&out, 0);
+    assert_eq!(
+        server.bodies("bob", "#general").last().map(String::as_str),
+        Some("sent with a token")
+    );
+    // Another account's token does not open this one.
+    let mut cmd = server.natter(&["--user", "bob", "--send", "#general", "x"]);
+    cmd.env("NATTER_TOKEN", &token);
+    let out = run(cmd, None);
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("NATTER_TOKEN"), "{}", stderr(&out));
+    // Expired: refused, with a clear reason, and nothing is sent.
+    let short = natter_server::admin::create_token(
+        &data,
+        "alice",
+        "short",
+        Some(Duration::from_millis(300)),
+    )
+    .unwrap();
+    assert_exit(&with_token(&short, "in time"), 0);
+    std::thread::sleep(Duration::from_millis(400));
+    let out = with_token(&short, "too late");
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
+    // Revoked: refused too.
+    let listed = natter_server::admin::api_tokens(&data).unwrap();
+    let ci = listed.iter().find(|t| t.label == "ci").unwrap();
+    natter_server::admin::revoke_token(&data, ci.id).unwrap();
+    assert_exit(&with_token(&token, "revoked"), 4);
+    let bodies = server.bodies("bob", "#general");
+    assert!(!bodies.iter().any(|b| b == "too late" || b == "revoked"));
+}
+
+#[test]
 fn no_password_source_exits_4() {
     let server = Server::start();
     let mut cmd = server.natter(&["--user", "alice", "--send", "general", "hi"]);

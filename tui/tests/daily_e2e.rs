@@ -38,7 +38,7 @@ async fn serve(dir: &Path, addr: std::net::SocketAddr) -> Running {
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let listeners = natter_server::Listeners {
         plain: Some(listener),
-        tls: None,
+        ..natter_server::Listeners::default()
     };
     let mut config = testing::config(dir);
     config.motd = Some("Welcome to the team server. Be kind.".into());

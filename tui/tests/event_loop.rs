@@ -180,7 +180,7 @@ fn serve_on(dir: &std::path::Path, addr: std::net::SocketAddr) -> natter_server:
     listener.set_nonblocking(true).unwrap();
     let listeners = natter_server::Listeners {
         plain: Some(tokio::net::TcpListener::from_std(listener).unwrap()),
-        tls: None,
+        ..natter_server::Listeners::default()
     };
     natter_server::embedded::Running::start_on(listeners, natter_server::testing::config(dir))
         .expect("natterd starts")

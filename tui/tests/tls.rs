@@ -84,6 +84,7 @@ impl Server {
         let listeners = natter_server::Listeners {
             plain: Some(plain),
             tls: Some(tls),
+            http: None,
         };
         let running = {
             let _in = rt.enter();

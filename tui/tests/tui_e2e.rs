@@ -43,7 +43,7 @@ async fn serve(dir: &Path, addr: std::net::SocketAddr) -> Running {
     let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     let listeners = natter_server::Listeners {
         plain: Some(listener),
-        tls: None,
+        ..natter_server::Listeners::default()
     };
     Running::start_on(listeners, testing::config(dir)).expect("natterd starts")
 }

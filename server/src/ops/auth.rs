@@ -177,7 +177,7 @@ pub async fn login(
                 .map_err(|e| internal(&e))?;
             let owner = shared
                 .store
-                .token_owner(&auth::hash_token(&token))
+                .token_owner(&auth::hash_token(&token), limits.session_token_days)
                 .await
                 .map_err(|e| internal(&e))?;
             let row = row.filter(|r| Some(r.id) == owner);

@@ -24,8 +24,20 @@ CREATE TABLE IF NOT EXISTS hooks (
 );
 ";
 
-/// Adds what older databases lack: the `bot` mark on accounts.
+/// Adds what older databases lack: the `bot` mark on accounts, and
+/// tokens' expiry and label (API tokens have a label; session tokens none).
 pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let has_expiry: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('tokens') WHERE name = 'expires_at'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_expiry {
+        conn.execute_batch(
+            "ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+             ALTER TABLE tokens ADD COLUMN label TEXT;",
+        )?;
+    }
     let has_bot: bool = conn.query_row(
         "SELECT COUNT(*) > 0 FROM pragma_table_info('users') WHERE name = 'bot'",
         [],
@@ -40,6 +52,17 @@ pub(super) fn migrate(conn: &Connection) -> Result<(), StoreError> {
 /// The stored form of a bot's password: no argon2 hash parses as it, so
 /// no password logs in as the bot. Bots post through hooks and tokens.
 pub const NO_PASSWORD: &str = "!bot";
+
+/// An API token as the operator lists it (never the token itself).
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    /// What `natterd token revoke` takes.
+    pub id: i64,
+    pub user: String,
+    pub label: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
 
 /// An incoming hook as the operator lists it.
 #[derive(Debug, Clone)]
@@ -152,6 +175,63 @@ impl OperatorStore {
     /// The names of every bot account.
     pub fn bots(&self) -> Result<Vec<String>, StoreError> {
         bot_names(&self.conn)
+    }
+
+    /// Stores an API token's hash for `user`, labelled, expiring at
+    /// `expires_at` (ms) if given. Returns its id.
+    pub fn add_api_token(
+        &mut self,
+        user: &UserRow,
+        token_hash: &str,
+        label: &str,
+        expires_at: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        let detail = expires_at.map_or_else(
+            || format!("{label}, no expiry"),
+            |t| format!("{label}, expires {t}"),
+        );
+        self.audited("token.create", &user.name, "", &detail, |c| {
+            c.execute(
+                "INSERT INTO tokens (hash, user_id, created_at, expires_at, label)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![token_hash, user.id, now_ms(), expires_at, label],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// Every API token, by account then age.
+    pub fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT t.rowid, u.name, t.label, t.created_at, t.expires_at FROM tokens t
+             JOIN users u ON u.id = t.user_id WHERE t.label IS NOT NULL
+             ORDER BY u.name, t.rowid",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ApiToken {
+                    id: r.get(0)?,
+                    user: r.get(1)?,
+                    label: r.get(2)?,
+                    created_at: r.get(3)?,
+                    expires_at: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Revokes API token `id`; false when there was none. No new login
+    /// takes it; a session it opened lasts until it disconnects (suspend
+    /// the account to end those at once).
+    pub fn revoke_api_token(&mut self, id: i64) -> Result<bool, StoreError> {
+        let Some(token) = self.api_tokens()?.into_iter().find(|t| t.id == id) else {
+            return Ok(false);
+        };
+        self.audited("token.revoke", &token.user, "", &token.label, |c| {
+            c.execute("DELETE FROM tokens WHERE rowid = ?1", [id])?;
+            Ok(true)
+        })
     }
 
     /// Adds an incoming hook posting as `bot` in `room`, making the bot a

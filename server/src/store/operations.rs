@@ -98,9 +98,16 @@ impl Store {
     }
 
     /// The user a session token (by its hash) belongs to.
-    pub async fn token_owner(&self, token_hash: &str) -> Result<Option<i64>, StoreError> {
+    /// A session token older than `session_days` (when not 0) has
+    /// expired; an API token expires at its own time.
+    pub async fn token_owner(
+        &self,
+        token_hash: &str,
+        session_days: u32,
+    ) -> Result<Option<i64>, StoreError> {
         let hash = token_hash.to_owned();
-        self.read(move |c| sql::token_user(c, &hash)).await
+        self.read(move |c| sql::token_user(c, &hash, session_days))
+            .await
     }
 
     /// Stores a session token's hash (the oldest beyond the limit go).

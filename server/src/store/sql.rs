@@ -509,20 +509,38 @@ pub fn insert_token(conn: &Connection, user_id: i64, hash: &str) -> Result<(), S
     )?;
     // Each password login (a new device, a new `natter login`) adds one;
     // only the newest are kept, so forgotten ones do not stay valid forever.
+    // API tokens (`natterd token create`) are the operator's, and stay.
     conn.execute(
-        "DELETE FROM tokens WHERE user_id = ?1 AND rowid NOT IN
-         (SELECT rowid FROM tokens WHERE user_id = ?1 ORDER BY rowid DESC LIMIT ?2)",
+        "DELETE FROM tokens WHERE user_id = ?1 AND label IS NULL AND rowid NOT IN
+         (SELECT rowid FROM tokens WHERE user_id = ?1 AND label IS NULL
+          ORDER BY rowid DESC LIMIT ?2)",
         params![user_id, MAX_TOKENS_PER_USER],
     )?;
     Ok(())
 }
 
-/// The user a token hash belongs to.
-pub fn token_user(conn: &Connection, hash: &str) -> Result<Option<i64>, StoreError> {
+/// The user a token hash belongs to, unless the token has expired: an API
+/// token at its `expires_at`, a session token (no label) `session_days`
+/// after it was issued, when that is not 0.
+pub fn token_user(
+    conn: &Connection,
+    hash: &str,
+    session_days: u32,
+) -> Result<Option<i64>, StoreError> {
+    let now = now_ms();
+    let issued_after = if session_days == 0 {
+        i64::MIN
+    } else {
+        now - i64::from(session_days) * 86_400_000
+    };
     Ok(conn
-        .query_row("SELECT user_id FROM tokens WHERE hash = ?1", [hash], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT user_id FROM tokens WHERE hash = ?1
+             AND (expires_at IS NULL OR expires_at > ?2)
+             AND (label IS NOT NULL OR created_at > ?3)",
+            params![hash, now, issued_after],
+            |r| r.get(0),
+        )
         .optional()?)
 }
 
