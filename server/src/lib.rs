@@ -27,6 +27,9 @@
 //! - [`tls`]: certificates for the TLS listener, replaceable at run time.
 //! - [`uploads`]: files on their way in: transfer tickets, upload rates,
 //!   type sniffing, thumbnails, the scan.
+//! - [`http`]: the HTTP listener: health checks, `/metrics`, incoming
+//!   webhooks; [`metrics`]: what it counts.
+//! - [`systemd`]: readiness, reload and stop notices, the watchdog.
 //! - [`fds`]: the open-file limit, raised at start, and the connection cap
 //!   it implies.
 //! - [`admission`]: which connections are let in: limits overall and per
@@ -50,6 +53,7 @@ pub mod metrics;
 pub mod ops;
 pub mod outbox;
 pub mod store;
+pub mod systemd;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod tls;
@@ -313,6 +317,9 @@ pub async fn serve(
         }
         None => None,
     };
+    let watchdog = systemd::watchdog_interval()
+        .map(|every| tokio::spawn(systemd::watchdog(Arc::clone(&shared), every)));
+    systemd::ready();
     tokio::pin!(shutdown);
     loop {
         let (accepted, is_tls) = tokio::select! {
@@ -323,7 +330,9 @@ pub async fn serve(
                     None => std::future::pending().await,
                 }
             } => {
+                systemd::reloading();
                 let result = shared.reload(config);
+                systemd::ready();
                 match &result {
                     Ok(changes) if changes.is_empty() => {
                         tracing::info!("config reloaded; nothing changed");
@@ -399,6 +408,10 @@ pub async fn serve(
     }
     drop(listeners.plain);
     drop(listeners.tls);
+    systemd::stopping();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
     tracing::info!("shutting down");
     // Stop reading requests, commit what is queued so its senders get their
     // acknowledgement, then say goodbye to everyone after it.
