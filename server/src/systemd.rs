@@ -81,7 +81,7 @@ pub async fn watchdog(shared: Arc<Shared>, interval: Duration) {
         match tokio::time::timeout(every, shared.store.flush()).await {
             Ok(Ok(())) => notify("WATCHDOG=1"),
             Ok(Err(e)) => {
-                tracing::error!(error = %e, "the store takes no writes; not pinging the watchdog")
+                tracing::error!(error = %e, "the store takes no writes; not pinging the watchdog");
             }
             Err(_) => tracing::error!("the store did not commit in time; not pinging the watchdog"),
         }
