@@ -208,6 +208,18 @@ pub struct LogConfig {
     pub level: String,
     /// When set, logs also go to daily-rolling files `natterd.log.DATE` here.
     pub dir: Option<PathBuf>,
+    /// `text` for people, `json` (one object per line, with the
+    /// connection's and the request's fields) for log collectors.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for LogConfig {
@@ -215,6 +227,7 @@ impl Default for LogConfig {
         Self {
             level: "info".into(),
             dir: None,
+            format: LogFormat::Text,
         }
     }
 }

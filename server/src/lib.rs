@@ -134,6 +134,8 @@ pub struct Shared {
     /// When the server started.
     pub started: std::time::Instant,
     next_session: AtomicU64,
+    /// Numbers every request the server reads (`rid` in the logs).
+    next_request: AtomicU64,
     /// The newest `account_events` row already acted on.
     account_events: std::sync::atomic::AtomicI64,
     /// Cancelled when the server starts shutting down: sessions stop
@@ -190,6 +192,11 @@ impl Shared {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .len()
+    }
+
+    /// A fresh request id, for the logs.
+    pub fn new_request_id(&self) -> u64 {
+        self.next_request.fetch_add(1, Ordering::Relaxed)
     }
 
     /// A fresh session id.
@@ -450,6 +457,7 @@ const RESTART_ONLY: &[&str] = &[
     "listen",
     "data_dir",
     "log.dir",
+    "log.format",
     "history.in_memory",
     "history.retention",
     "history.sync",
@@ -480,6 +488,7 @@ impl Shared {
         applied.listen.clone_from(&old.listen);
         applied.data_dir.clone_from(&old.data_dir);
         applied.log.dir.clone_from(&old.log.dir);
+        applied.log.format = old.log.format;
         applied.history.in_memory = old.history.in_memory;
         applied.history.retention = old.history.retention;
         applied.history.sync = old.history.sync;
@@ -577,6 +586,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         metrics,
         started: std::time::Instant::now(),
         next_session: AtomicU64::new(1),
+        next_request: AtomicU64::new(1),
         account_events: std::sync::atomic::AtomicI64::new(account_events),
         draining: CancellationToken::new(),
         shutdown: CancellationToken::new(),

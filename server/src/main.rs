@@ -736,9 +736,45 @@ async fn shutdown_signal() {
     }
 }
 
-/// Logs to stderr, and to daily-rolling files when `log.dir` is set. The
-/// returned guard flushes the file writer when dropped: keep it to the end.
-/// The handle changes the level on a reload, unless `RUST_LOG` set it.
+/// The subscriber the output layers sit on: the registry with the
+/// reloadable filter.
+type Filtered = tracing_subscriber::layer::Layered<
+    tracing_subscriber::reload::Layer<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+    tracing_subscriber::Registry,
+>;
+
+/// One output of the log, text or JSON.
+type Output = Box<dyn tracing_subscriber::Layer<Filtered> + Send + Sync>;
+
+/// A log output to `writer`: text for people (`ansi` colours on a
+/// terminal), or one JSON object per line, with the fields of the spans it
+/// happened in (`conn`: peer, session, user_id; `request`: rid, id, kind).
+fn output<W>(json: bool, ansi: bool, writer: W) -> Output
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    if json {
+        Box::new(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(true)
+                .flatten_event(true)
+                .with_writer(writer),
+        )
+    } else {
+        Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(ansi)
+                .with_writer(writer),
+        )
+    }
+}
+
+/// Logs to stderr, and to daily-rolling files when `log.dir` is set, as
+/// text or JSON (`log.format`). The returned guard flushes the file writer
+/// when dropped: keep it to the end. The handle changes the level on a
+/// reload, unless `RUST_LOG` set it.
 fn init_logging(
     config: &Config,
 ) -> Result<(
@@ -755,32 +791,28 @@ fn init_logging(
     };
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     let handle = (!fixed).then_some(handle);
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+    let json = config.log.format == natter_server::config::LogFormat::Json;
+    let mut outputs = vec![output(
+        json,
+        std::io::stderr().is_terminal(),
+        std::io::stderr,
+    )];
+    let mut guard = None;
     if let Some(dir) = &config.log.dir {
         let appender = tracing_appender::rolling::RollingFileAppender::builder()
             .rotation(tracing_appender::rolling::Rotation::DAILY)
             .filename_prefix("natterd.log")
             .build(dir)
             .with_context(|| format!("cannot write logs in {}", dir.display()))?;
-        let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        let (writer, g) = tracing_appender::non_blocking::NonBlockingBuilder::default()
             .lossy(false)
             .finish(appender);
-        let file = tracing_subscriber::fmt::layer()
-            .with_ansi(false)
-            .with_writer(writer);
-        tracing_subscriber::registry()
-            .with(filter)
-            .with(stderr)
-            .with(file)
-            .init();
-        Ok((Some(guard), handle))
-    } else {
-        tracing_subscriber::registry()
-            .with(filter)
-            .with(stderr)
-            .init();
-        Ok((None, handle))
+        outputs.push(output(json, false, writer));
+        guard = Some(g);
     }
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(outputs)
+        .init();
+    Ok((guard, handle))
 }

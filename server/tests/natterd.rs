@@ -722,3 +722,77 @@ async fn api_tokens_are_created_listed_and_revoked_and_log_a_bot_in() {
     .await;
     assert_eq!(login.err(), Some(ErrorCode::AuthFailed));
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_connection_and_the_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let logs = tmp.path().join("logs");
+    let config = tmp.path().join("natterd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[log]\nformat = \"json\"\ndir = {:?}\n",
+            logs.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    ok(&natterd(
+        &dir,
+        &["user", "add", "alice"],
+        Some("alice password\n"),
+    ));
+    let mut server = NatterdProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_natterd")),
+        &dir,
+        &["--config", config.to_str().unwrap()],
+    );
+    let (mut alice, _) = Client::login(server.addr, "alice", "alice password").await;
+    alice.send_text("#general", "hi").await.unwrap();
+    drop(alice);
+    let refused = Client::try_login(
+        server.addr,
+        None,
+        "alice",
+        natter_shared::Credential::Password("not it".into()),
+    )
+    .await;
+    assert!(refused.is_err());
+    server.signal("TERM");
+    let _ = server.child.wait();
+    let file = std::fs::read_dir(&logs)
+        .unwrap()
+        .next()
+        .expect("a log file")
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(file).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let find = |message: &str| {
+        lines
+            .iter()
+            .find(|l| l["message"] == message)
+            .unwrap_or_else(|| panic!("no {message:?} in\n{text}"))
+    };
+    // The failed login names the peer and the request, so it can be
+    // followed; its request id is the server's, not the client's.
+    let failed = find("failed login");
+    assert_eq!(failed["level"], "INFO");
+    let spans = failed["spans"].as_array().unwrap();
+    assert_eq!(spans[0]["name"], "conn");
+    assert!(spans[0]["peer"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(spans[1]["name"], "request");
+    assert_eq!(spans[1]["kind"], "login");
+    assert!(spans[1]["rid"].as_u64().unwrap() > 0);
+    let logged_in = find("logged in");
+    assert_eq!(logged_in["user"], "alice");
+    let rids: std::collections::HashSet<u64> = lines
+        .iter()
+        .filter_map(|l| l["span"]["rid"].as_u64())
+        .collect();
+    assert!(rids.len() >= 2, "each request its own id: {rids:?}");
+    find("natterd stopped");
+}

@@ -85,6 +85,9 @@ pub(super) struct Conn {
     /// The account's request rate, shared with its other connections; set
     /// at login.
     pub(super) account_rate: Option<ops::quotas::AccountRate>,
+    /// The connection's span (`conn`, with the peer; the session and
+    /// user id once logged in): every log line of the connection carries it.
+    pub(super) span: tracing::Span,
 }
 
 impl Conn {
@@ -285,7 +288,15 @@ impl Conn {
         match decode_client(payload) {
             Ok(frame) => {
                 self.bad_frames = 0;
-                self.handle(frame).await
+                // Every request gets a server-wide id, so one request can
+                // be followed through the log.
+                let span = tracing::info_span!(
+                    "request",
+                    rid = self.shared.new_request_id(),
+                    id = frame.id,
+                    kind = frame.req.kind(),
+                );
+                tracing::Instrument::instrument(self.handle(frame), span).await
             }
             Err(e) => {
                 let id = peek_request_id(payload).unwrap_or(0);
@@ -465,6 +476,8 @@ impl Conn {
                     Ok(bytes) => {
                         self.outbox.push(bytes);
                         self.shared.metrics.logins.inc();
+                        self.span.record("session", session);
+                        self.span.record("user_id", user);
                         self.account_rate = Some(ops::quotas::account_rate(&self.shared, user));
                         self.state = State::Ready {
                             session,

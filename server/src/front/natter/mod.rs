@@ -105,23 +105,34 @@ async fn serve_io<R, W>(
         bad_frames: 0,
         pre_login: Some(pre_login),
         account_rate: None,
+        span: tracing::info_span!(
+            "conn",
+            %peer,
+            session = tracing::field::Empty,
+            user_id = tracing::field::Empty
+        ),
     };
-    tracing::debug!(%peer, "connection opened");
-    conn.run(frames).await;
-    match &mut conn.state {
-        State::Ready { session, .. } => conn.shared.hub().remove_session(*session),
-        State::Transfer(t) => {
-            t.release_all(&conn.shared);
-            conn.shared.metrics.transfers.dec();
+    let span = conn.span.clone();
+    let session = async move {
+        tracing::debug!("connection opened");
+        conn.run(frames).await;
+        match &mut conn.state {
+            State::Ready { session, .. } => conn.shared.hub().remove_session(*session),
+            State::Transfer(t) => {
+                t.release_all(&conn.shared);
+                conn.shared.metrics.transfers.dec();
+            }
+            _ => {}
         }
-        _ => {}
-    }
-    if conn.outbox.is_overflowed() {
-        conn.shared.metrics.slow_consumers.inc();
-    }
-    // Wake the writer if the peer simply went away; it flushes and ends.
-    conn.outbox
-        .close(ErrorCode::Timeout, "connection ended", None);
-    let _ = tokio::time::timeout(Duration::from_secs(3), writer).await;
-    tracing::debug!(%peer, "connection closed");
+        if conn.outbox.is_overflowed() {
+            conn.shared.metrics.slow_consumers.inc();
+            tracing::info!("dropped as a slow consumer");
+        }
+        // Wake the writer if the peer simply went away; it flushes and ends.
+        conn.outbox
+            .close(ErrorCode::Timeout, "connection ended", None);
+        let _ = tokio::time::timeout(Duration::from_secs(3), writer).await;
+        tracing::debug!("connection closed");
+    };
+    tracing::Instrument::instrument(session, span).await;
 }
