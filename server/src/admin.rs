@@ -38,6 +38,8 @@ pub enum AdminError {
     NotReserved(String),
     #[error("{0} is a person's account, not a bot; choose another --name")]
     NotABot(String),
+    #[error("{0:?} is not an http:// or https:// URL with a host")]
+    BadUrl(String),
     #[error("no API token {0} (see `natterd token list`)")]
     NoSuchToken(i64),
     #[error("no webhook {0} (see `natterd hook list`)")]
@@ -125,21 +127,28 @@ pub fn bots(data_dir: &Path) -> Result<Vec<String>, AdminError> {
     Ok(open(data_dir)?.bots()?)
 }
 
+/// The bot a hook posts as: `name`'s account, created as a bot when
+/// missing; a person's account is refused.
+fn hook_bot(db: &mut OperatorStore, name: &str) -> Result<store::UserRow, AdminError> {
+    let name = natter_shared::names::normalize_user(name)
+        .map_err(|e| AdminError::BadName(e.to_string()))?;
+    if db.user(&name)?.is_none() {
+        natter_shared::names::new_account_name(&name)
+            .map_err(|e| AdminError::BadName(e.to_string()))?;
+    }
+    let (user, _) = db.ensure_bot(&name).map_err(|e| match e {
+        StoreError::UserExists(n) => AdminError::NotABot(n),
+        e => e.into(),
+    })?;
+    Ok(user)
+}
+
 /// Adds an incoming webhook into `room` posting as the bot `bot` (created
 /// when missing), and returns its secret token, shown only this once.
 pub fn add_hook(data_dir: &Path, room: &str, bot: &str) -> Result<String, AdminError> {
     let mut db = open(data_dir)?;
     let room = existing_room(&db, room)?;
-    let bot = natter_shared::names::normalize_user(bot)
-        .map_err(|e| AdminError::BadName(e.to_string()))?;
-    if db.user(&bot)?.is_none() {
-        natter_shared::names::new_account_name(&bot)
-            .map_err(|e| AdminError::BadName(e.to_string()))?;
-    }
-    let (user, _) = db.ensure_bot(&bot).map_err(|e| match e {
-        StoreError::UserExists(n) => AdminError::NotABot(n),
-        e => e.into(),
-    })?;
+    let user = hook_bot(&mut db, bot)?;
     let (token, hash) = auth::new_token();
     db.add_hook(&room, &user, &hash)?;
     Ok(token)
@@ -180,6 +189,47 @@ pub fn revoke_token(data_dir: &Path, id: i64) -> Result<(), AdminError> {
     } else {
         Err(AdminError::NoSuchToken(id))
     }
+}
+
+/// Adds an outgoing webhook from `room` to `url`, replying as the bot
+/// `bot` (created when missing); returns its id and signing secret.
+pub fn add_outgoing_hook(
+    data_dir: &Path,
+    room: &str,
+    bot: &str,
+    url: &str,
+    trigger: Option<&str>,
+    mentions: bool,
+) -> Result<(i64, String), AdminError> {
+    let parsed: Result<axum::http::Uri, _> = url.parse();
+    let ok = parsed.as_ref().is_ok_and(|u| {
+        matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some_and(|h| !h.is_empty())
+    });
+    if !ok {
+        return Err(AdminError::BadUrl(url.to_owned()));
+    }
+    if let Some(t) = trigger
+        && (t.trim().is_empty() || t.len() > 64 || t.chars().any(char::is_control))
+    {
+        return Err(AdminError::BadName(
+            "a trigger is 1 to 64 characters, no control characters".into(),
+        ));
+    }
+    let mut db = open(data_dir)?;
+    let room = existing_room(&db, room)?;
+    let user = hook_bot(&mut db, bot)?;
+    let (secret, _) = auth::new_token();
+    let id = db.add_outgoing_hook(
+        &room,
+        &user,
+        &store::NewOutgoing {
+            url,
+            trigger,
+            mentions,
+            secret: &secret,
+        },
+    )?;
+    Ok((id, secret))
 }
 
 /// Every webhook.

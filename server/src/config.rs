@@ -69,6 +69,14 @@ pub struct HttpConfig {
     pub request_timeout_ms: u64,
     /// Serve `/metrics` (Prometheus text format).
     pub metrics: bool,
+    /// How long an outgoing webhook's receiver may take to answer.
+    pub outgoing_timeout_ms: u64,
+    /// The wait before an outgoing webhook's first retry; it doubles with
+    /// each failure, up to an hour.
+    pub outgoing_retry_ms: u64,
+    /// Attempts before a message is given up on (kept, and counted by
+    /// `natterd hook list`).
+    pub outgoing_max_attempts: u32,
 }
 
 impl Default for HttpConfig {
@@ -82,6 +90,9 @@ impl Default for HttpConfig {
             max_body_bytes: 64 * 1024,
             request_timeout_ms: 10_000,
             metrics: true,
+            outgoing_timeout_ms: 10_000,
+            outgoing_retry_ms: 1000,
+            outgoing_max_attempts: 15,
         }
     }
 }
@@ -493,6 +504,12 @@ impl Config {
         let h = &self.http;
         if h.requests_per_sec <= 0.0 || h.burst < 1.0 {
             return Err("http.requests_per_sec must be > 0 and http.burst >= 1".into());
+        }
+        if h.outgoing_timeout_ms == 0 || h.outgoing_retry_ms == 0 || h.outgoing_max_attempts == 0 {
+            return Err(
+                "http.outgoing_timeout_ms, outgoing_retry_ms and outgoing_max_attempts must be positive"
+                    .into(),
+            );
         }
         if h.max_body_bytes == 0 || h.request_timeout_ms == 0 {
             return Err("http.max_body_bytes and http.request_timeout_ms must be positive".into());

@@ -29,6 +29,7 @@
 //!   type sniffing, thumbnails, the scan.
 //! - [`http`]: the HTTP listener: health checks, `/metrics`, incoming
 //!   webhooks; [`metrics`]: what it counts.
+//! - [`webhooks`]: outgoing webhooks: the queue's delivery loop.
 //! - [`systemd`]: readiness, reload and stop notices, the watchdog.
 //! - [`fds`]: the open-file limit, raised at start, and the connection cap
 //!   it implies.
@@ -58,6 +59,7 @@ pub mod systemd;
 pub mod testing;
 pub mod tls;
 pub mod uploads;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -295,6 +297,7 @@ pub async fn serve(
     let watcher = tokio::spawn(watch_accounts(Arc::clone(&shared)));
     let pruner = tokio::spawn(prune_audit(Arc::clone(&shared)));
     let sweeper = tokio::spawn(sweep_files(Arc::clone(&shared)));
+    let hooks_out = tokio::spawn(webhooks::run(Arc::clone(&shared)));
     if let Some(l) = &listeners.plain {
         tracing::info!(addr = %l.local_addr()?, "natterd listening (plain TCP)");
     }
@@ -445,6 +448,7 @@ pub async fn serve(
     watcher.abort();
     pruner.abort();
     sweeper.abort();
+    hooks_out.abort();
     let store = shared.store.clone();
     let _ = tokio::task::spawn_blocking(move || store.close()).await;
     tracing::info!("natterd stopped");

@@ -138,6 +138,26 @@ enum HookCommand {
         #[arg(long, value_name = "NAME")]
         name: String,
     },
+    /// Add an outgoing webhook: messages in ROOM are POSTed as signed JSON
+    /// to URL (every one, or those matching --trigger or --mentions), and
+    /// a reply {"text": ...} is posted back as the bot --name. Prints the
+    /// signing secret.
+    AddOutgoing {
+        room: String,
+        /// Where to POST (http:// or https://).
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// Only messages starting with this, e.g. '!deploy'.
+        #[arg(long, value_name = "TEXT")]
+        trigger: Option<String>,
+        /// Only messages that mention the bot (and those matching
+        /// --trigger, if given).
+        #[arg(long)]
+        mentions: bool,
+        /// The bot replies come from (created if missing).
+        #[arg(long, value_name = "NAME", default_value = "webhook")]
+        name: String,
+    },
     /// List the webhooks.
     List,
     /// Delete webhook ID; its URL stops working at once.
@@ -510,19 +530,64 @@ fn real_main(cli: Cli) -> Result<()> {
                 }
                 Ok(())
             }
+            HookCommand::AddOutgoing {
+                room,
+                url,
+                trigger,
+                mentions,
+                name,
+            } => {
+                let (id, secret) = admin::add_outgoing_hook(
+                    &data_dir,
+                    &room,
+                    &name,
+                    &url,
+                    trigger.as_deref(),
+                    mentions,
+                )?;
+                println!("{secret}");
+                eprintln!(
+                    "natterd: webhook {id}: messages in {room} go to {url}, signed with the secret above (X-Natter-Signature); replies come from {name}"
+                );
+                Ok(())
+            }
             HookCommand::List => {
                 let hooks = admin::hooks(&data_dir)?;
                 if hooks.is_empty() {
                     println!("no webhooks");
                 }
                 for h in hooks {
-                    println!(
-                        "{}\tincoming\t{}\tas {}\tsince {}",
-                        h.id,
-                        escape(&h.room),
-                        escape(&h.bot),
-                        time(h.created_at)
-                    );
+                    match &h.outgoing {
+                        None => println!(
+                            "{}\tincoming\t{}\tas {}\tsince {}",
+                            h.id,
+                            escape(&h.room),
+                            escape(&h.bot),
+                            time(h.created_at)
+                        ),
+                        Some(o) => {
+                            let mut what = Vec::new();
+                            if let Some(t) = &o.trigger {
+                                what.push(format!("trigger {}", escape(t)));
+                            }
+                            if o.mentions {
+                                what.push(format!("mentions of {}", escape(&h.bot)));
+                            }
+                            if what.is_empty() {
+                                what.push("every message".into());
+                            }
+                            println!(
+                                "{}\toutgoing\t{}\tto {}\t{}\t{} pending, {} failed\tsince {}",
+                                h.id,
+                                escape(&h.room),
+                                escape(&o.url),
+                                what.join(" or "),
+                                o.pending,
+                                o.failed,
+                                time(h.created_at)
+                            );
+                        }
+                    }
                 }
                 Ok(())
             }

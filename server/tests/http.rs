@@ -398,3 +398,231 @@ async fn every_endpoint_is_rate_limited_per_address() {
     );
     drop(server);
 }
+
+/// What the test's HTTP receiver got: each request's headers and body.
+#[derive(Default)]
+struct Received {
+    posts: Vec<(axum::http::HeaderMap, String, String)>,
+    /// Answer 503 while set.
+    down: bool,
+}
+
+type Inbox = std::sync::Arc<std::sync::Mutex<Received>>;
+
+/// A real HTTP server on loopback standing in for a CI system or a bot:
+/// it records what it is sent and, for `!deploy X`, answers
+/// `{"text": "deploying X"}`.
+async fn receiver() -> (String, Inbox) {
+    use axum::extract::{Path as UrlPath, State};
+    async fn hook(
+        State(inbox): State<Inbox>,
+        UrlPath(path): UrlPath<String>,
+        headers: axum::http::HeaderMap,
+        body: String,
+    ) -> (axum::http::StatusCode, String) {
+        let mut got = inbox.lock().unwrap();
+        got.posts.push((headers, path, body.clone()));
+        if got.down {
+            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down".into());
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let text = v["body"].as_str().unwrap();
+        let reply = text.strip_prefix("!deploy ").map_or_else(
+            || serde_json::json!({}),
+            |what| serde_json::json!({ "text": format!("deploying {what}") }),
+        );
+        (axum::http::StatusCode::OK, reply.to_string())
+    }
+    let inbox: Inbox = std::sync::Arc::default();
+    let app = axum::Router::new()
+        .route("/{path}", axum::routing::post(hook))
+        .with_state(std::sync::Arc::clone(&inbox));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, inbox)
+}
+
+/// Waits until the receiver holds `n` posts.
+async fn posts(inbox: &Inbox, n: usize) -> Vec<(axum::http::HeaderMap, String, String)> {
+    for _ in 0..400 {
+        {
+            let got = inbox.lock().unwrap();
+            if got.posts.len() >= n {
+                return got.posts.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "the receiver did not get {n} posts: {}",
+        inbox.lock().unwrap().posts.len()
+    );
+}
+
+#[tokio::test]
+async fn outgoing_webhooks_post_signed_json_retry_and_survive_a_restart() {
+    let (tmp, config, _) = setup("outgoing_retry_ms = 100");
+    let data = tmp.path().join("data");
+    ok(&natterd(&data, &config, &["room", "add", "ops"], None));
+    ok(&natterd(
+        &data,
+        &config,
+        &["room", "invite", "ops", "alice"],
+        None,
+    ));
+    let (base, inbox) = receiver().await;
+    let secret = ok(&natterd(
+        &data,
+        &config,
+        &[
+            "hook",
+            "add-outgoing",
+            "#ops",
+            "--url",
+            &format!("{base}/deploy"),
+            "--trigger",
+            "!deploy",
+            "--name",
+            "deploybot",
+        ],
+        None,
+    ));
+    let secret = secret.trim().to_owned();
+    ok(&natterd(
+        &data,
+        &config,
+        &[
+            "hook",
+            "add-outgoing",
+            "#ops",
+            "--url",
+            &format!("{base}/pager"),
+            "--mentions",
+            "--name",
+            "pager",
+        ],
+        None,
+    ));
+    let bad = natterd(
+        &data,
+        &config,
+        &["hook", "add-outgoing", "#ops", "--url", "ftp://x/y"],
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an http"));
+
+    let mut server = start(&tmp, &config);
+    let (mut alice, _) = Client::login(server.addr, "alice", "alice password").await;
+    alice.send_text("#ops", "just chatting").await.unwrap();
+    alice
+        .send_text("#ops", "pagerduty is a word, not a mention")
+        .await
+        .unwrap();
+    alice.send_text("#ops", "!deploy prod").await.unwrap();
+    let got = posts(&inbox, 1).await;
+    let (headers, path, body) = &got[0];
+    assert_eq!(path, "deploy");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["room"], "#ops");
+    assert_eq!(v["from"], "alice");
+    assert_eq!(v["body"], "!deploy prod");
+    assert!(v["id"].as_u64().unwrap() > 0 && v["ts"].as_i64().unwrap() > 0);
+    // The signature is the HMAC of "timestamp.body" under the secret.
+    let ts: u64 = headers["x-natter-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        headers["x-natter-signature"].to_str().unwrap(),
+        natter_server::webhooks::signature(&secret, ts, body)
+    );
+    assert_ne!(
+        headers["x-natter-signature"].to_str().unwrap(),
+        natter_server::webhooks::signature("wrong secret", ts, body)
+    );
+    // The reply is posted back into the room, as the hook's bot.
+    let reply = alice
+        .event_where(|e| matches!(e, Event::Message(m) if m.from == "deploybot"))
+        .await;
+    assert!(matches!(reply, Event::Message(m) if m.body == "deploying prod" && m.room == "#ops"));
+
+    // A mention goes to the mentions hook; the bot's own replies never
+    // trigger anything.
+    alice.send_text("#ops", "hey @pager, look").await.unwrap();
+    let got = posts(&inbox, 2).await;
+    assert_eq!(got[1].1, "pager");
+    assert!(got[1].2.contains("hey @pager, look"));
+
+    // The receiver is down: the message waits and is retried.
+    inbox.lock().unwrap().down = true;
+    alice.send_text("#ops", "!deploy staging").await.unwrap();
+    let got = posts(&inbox, 4).await;
+    assert!(
+        got[2..]
+            .iter()
+            .all(|(_, p, b)| p == "deploy" && b.contains("staging"))
+    );
+    // natterd is killed (no goodbye, no flush) while it waits to retry,
+    // and comes back; the receiver too.
+    server.kill();
+    inbox.lock().unwrap().down = false;
+    let before = inbox.lock().unwrap().posts.len();
+    let server = start(&tmp, &config);
+    let got = posts(&inbox, before + 1).await;
+    let (_, path, body) = got.last().unwrap();
+    assert_eq!(path, "deploy");
+    assert!(body.contains("!deploy staging"), "{body}");
+    let (mut alice, _) = Client::login(server.addr, "alice", "alice password").await;
+    alice
+        .request(Request::Join {
+            room: "#ops".into(),
+        })
+        .await
+        .ok();
+    // Delivered once it was taken: nothing is pending, nothing failed.
+    for _ in 0..100 {
+        let listed = ok(&natterd(&data, &config, &["hook", "list"], None));
+        if listed.contains("trigger !deploy\t0 pending, 0 failed") {
+            let history = alice
+                .request(Request::History {
+                    room: "#ops".into(),
+                    query: HistoryQuery::default(),
+                })
+                .await
+                .unwrap();
+            let Response::Messages { messages, .. } = history else {
+                panic!()
+            };
+            assert!(
+                messages
+                    .iter()
+                    .any(|m| m.from == "deploybot" && m.body == "deploying staging"),
+                "{messages:?}"
+            );
+            // Exactly the messages that matched were sent: nothing twice
+            // once taken, nothing that did not match.
+            let bodies: Vec<String> = inbox
+                .lock()
+                .unwrap()
+                .posts
+                .iter()
+                .map(|p| p.2.clone())
+                .collect();
+            assert!(
+                !bodies
+                    .iter()
+                    .any(|b| b.contains("just chatting") || b.contains("pagerduty"))
+            );
+            assert_eq!(
+                bodies.iter().filter(|b| b.contains("!deploy prod")).count(),
+                1
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the queue did not empty");
+}

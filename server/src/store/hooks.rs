@@ -16,12 +16,51 @@ use super::{Store, StoreError, now_ms};
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS hooks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- 'in': POSTed to, posts into the room; 'out': the room's messages
+    -- are POSTed to `url`.
+    kind TEXT NOT NULL,
     room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
-    -- The bot account the hook posts as.
+    -- The bot account the hook posts as (an outgoing hook's replies).
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    token_hash TEXT NOT NULL UNIQUE,
+    bot TEXT NOT NULL,
+    -- Incoming: the hash of the URL's secret token.
+    token_hash TEXT UNIQUE,
+    -- Outgoing: where to, which messages (none of these: every one), and
+    -- the HMAC-SHA256 key that signs each POST.
+    url TEXT,
+    trigger TEXT,
+    mentions INTEGER NOT NULL DEFAULT 0,
+    secret TEXT,
     created_at INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS hooks_room ON hooks(room_id, kind);
+-- Messages waiting to be POSTed by outgoing hooks: queued by the trigger
+-- below in the message's own transaction, so a message committed is a
+-- message delivered, across crashes and restarts.
+CREATE TABLE IF NOT EXISTS hook_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hook_id INTEGER NOT NULL REFERENCES hooks(id) ON DELETE CASCADE,
+    message_id INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    last_error TEXT,
+    -- Given up after `http.outgoing_max_attempts`; kept for the operator.
+    failed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS hook_queue_due ON hook_queue(failed, next_at);
+-- The WHEN clause is one index probe per message: rooms without an
+-- outgoing hook pay nothing more. Mentions are found roughly here and
+-- checked exactly before the POST.
+CREATE TRIGGER IF NOT EXISTS messages_out_hooks AFTER INSERT ON messages
+WHEN EXISTS (SELECT 1 FROM hooks WHERE room_id = NEW.room_id AND kind = 'out')
+BEGIN
+    INSERT INTO hook_queue (hook_id, message_id, next_at)
+    SELECT id, NEW.id, NEW.ts FROM hooks
+    WHERE room_id = NEW.room_id AND kind = 'out' AND NEW.author != bot
+      AND ((trigger IS NULL AND mentions = 0)
+        OR (trigger IS NOT NULL AND substr(NEW.body, 1, length(trigger)) = trigger)
+        OR (mentions = 1 AND instr(lower(NEW.body), bot) > 0));
+END;
 ";
 
 /// Adds what older databases lack: the `bot` mark on accounts, and
@@ -71,6 +110,21 @@ pub struct HookRow {
     pub room: String,
     pub bot: String,
     pub created_at: i64,
+    /// `None` for an incoming hook.
+    pub outgoing: Option<OutgoingRow>,
+}
+
+/// An outgoing hook's settings and its queue, as the operator lists them
+/// (never its secret).
+#[derive(Debug, Clone)]
+pub struct OutgoingRow {
+    pub url: String,
+    pub trigger: Option<String>,
+    pub mentions: bool,
+    /// Messages waiting to be POSTed.
+    pub pending: i64,
+    /// Messages given up on.
+    pub failed: i64,
 }
 
 /// What an incoming hook's token unlocks: who posts, and where.
@@ -105,7 +159,7 @@ fn hook_target(conn: &Connection, token_hash: &str) -> Result<Option<HookTarget>
     let found: Option<(i64, i64, i64, String)> = conn
         .query_row(
             "SELECT h.id, h.user_id, r.id, r.name FROM hooks h JOIN rooms r ON r.id = h.room_id
-             WHERE h.token_hash = ?1",
+             WHERE h.token_hash = ?1 AND h.kind = 'in'",
             [token_hash],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
@@ -124,7 +178,154 @@ fn hook_target(conn: &Connection, token_hash: &str) -> Result<Option<HookTarget>
     }))
 }
 
+/// What an outgoing hook is made of (see
+/// [`OperatorStore::add_outgoing_hook`]).
+#[derive(Debug, Clone)]
+pub struct NewOutgoing<'a> {
+    pub url: &'a str,
+    pub trigger: Option<&'a str>,
+    pub mentions: bool,
+    pub secret: &'a str,
+}
+
+/// Makes `bot` a member of `room` if it is not one, for a running server
+/// to follow.
+fn add_member(c: &Connection, room: &RoomRow, bot: &UserRow) -> Result<(), StoreError> {
+    if sql::room_members(c, room.id)?
+        .iter()
+        .any(|m| m.user_id == bot.id)
+    {
+        return Ok(());
+    }
+    sql::upsert_member(c, room.id, bot.id, natter_shared::Role::Member)?;
+    sql::insert_account_event(
+        c,
+        bot.id,
+        AccountEventKind::MemberAdded,
+        None,
+        Some(room.id),
+    )
+}
+
+/// A message an outgoing hook is to POST, with what the POST needs.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The queue row.
+    pub id: i64,
+    pub attempts: u32,
+    pub hook_id: i64,
+    pub url: String,
+    pub secret: String,
+    /// The bot replies are posted as, and whose mention `mentions` wants.
+    pub bot: UserRow,
+    pub mentions: bool,
+    pub trigger: Option<String>,
+    /// The message; `None` when it is gone (deleted, past retention).
+    pub message: Option<QueuedMessage>,
+}
+
+/// The message in a delivery.
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    pub id: i64,
+    pub ts: i64,
+    /// `#room`.
+    pub room: String,
+    pub from: String,
+    pub body: String,
+}
+
+fn due(conn: &Connection, now: i64, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT q.id, q.attempts, h.id, h.url, h.secret, h.user_id, h.mentions, h.trigger,
+                m.id, m.ts, r.name, m.author, m.body, m.deleted
+         FROM hook_queue q JOIN hooks h ON h.id = q.hook_id
+         JOIN rooms r ON r.id = h.room_id
+         LEFT JOIN messages m ON m.id = q.message_id
+         WHERE q.failed = 0 AND q.next_at <= ?1
+         ORDER BY q.id LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![now, limit], |r| {
+            let message = match r.get::<_, Option<i64>>(8)? {
+                Some(id) if !r.get::<_, bool>(13)? => Some(QueuedMessage {
+                    id,
+                    ts: r.get(9)?,
+                    room: format!("#{}", r.get::<_, String>(10)?),
+                    from: r.get(11)?,
+                    body: r.get(12)?,
+                }),
+                _ => None,
+            };
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, u32>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                r.get::<_, i64>(5)?,
+                r.get::<_, bool>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                message,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, attempts, hook_id, url, secret, user_id, mentions, trigger, message) in rows {
+        let Some(bot) = sql::user_by_id(conn, user_id)? else {
+            continue;
+        };
+        out.push(Delivery {
+            id,
+            attempts,
+            hook_id,
+            url,
+            secret,
+            bot,
+            mentions,
+            trigger,
+            message,
+        });
+    }
+    Ok(out)
+}
+
 impl Store {
+    /// Up to `limit` queued deliveries that are due at `now` (ms), oldest
+    /// first.
+    pub async fn due_deliveries(&self, now: i64, limit: u32) -> Result<Vec<Delivery>, StoreError> {
+        self.read(move |c| due(c, now, limit)).await
+    }
+
+    /// A delivery is done (POSTed, or its message is gone).
+    pub async fn delivery_done(&self, id: i64) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute("DELETE FROM hook_queue WHERE id = ?1", [id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A delivery failed: try again at `next_at` (ms), or give up on it
+    /// (`failed`), keeping the reason.
+    pub async fn delivery_failed(
+        &self,
+        id: i64,
+        next_at: i64,
+        error: String,
+        failed: bool,
+    ) -> Result<(), StoreError> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE hook_queue SET attempts = attempts + 1, next_at = ?2, last_error = ?3,
+                 failed = ?4 WHERE id = ?1",
+                params![id, next_at, error, failed],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// The hook a token opens, if any (the token as given; its hash is
     /// looked up).
     pub async fn hook_by_token(&self, token: &str) -> Result<Option<HookTarget>, StoreError> {
@@ -245,42 +446,76 @@ impl OperatorStore {
         let room_name = format!("#{}", room.name);
         self.audited("hook.add", &bot.name, &room_name, "incoming", |c| {
             c.execute(
-                "INSERT INTO hooks (room_id, user_id, token_hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![room.id, bot.id, token_hash, now_ms()],
+                "INSERT INTO hooks (kind, room_id, user_id, bot, token_hash, created_at)
+                 VALUES ('in', ?1, ?2, ?3, ?4, ?5)",
+                params![room.id, bot.id, bot.name, token_hash, now_ms()],
             )?;
             let id = c.last_insert_rowid();
-            if !sql::room_members(c, room.id)?
-                .iter()
-                .any(|m| m.user_id == bot.id)
-            {
-                sql::upsert_member(c, room.id, bot.id, natter_shared::Role::Member)?;
-                sql::insert_account_event(
-                    c,
-                    bot.id,
-                    AccountEventKind::MemberAdded,
-                    None,
-                    Some(room.id),
-                )?;
-            }
+            add_member(c, room, bot)?;
             Ok(id)
         })
     }
 
-    /// Every incoming hook, oldest first.
+    /// Adds an outgoing hook: messages in `room` that match (`trigger`
+    /// as their start, or a mention of `bot` with `mentions`; every one
+    /// with neither) are POSTed to `url`, signed with `secret`; replies
+    /// are posted back as `bot`, which is made a member.
+    pub fn add_outgoing_hook(
+        &mut self,
+        room: &RoomRow,
+        bot: &UserRow,
+        out: &NewOutgoing<'_>,
+    ) -> Result<i64, StoreError> {
+        let room_name = format!("#{}", room.name);
+        self.audited("hook.add", &bot.name, &room_name, &format!("outgoing to {}", out.url), |c| {
+            c.execute(
+                "INSERT INTO hooks (kind, room_id, user_id, bot, url, trigger, mentions, secret, created_at)
+                 VALUES ('out', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    room.id,
+                    bot.id,
+                    bot.name,
+                    out.url,
+                    out.trigger,
+                    out.mentions,
+                    out.secret,
+                    now_ms()
+                ],
+            )?;
+            let id = c.last_insert_rowid();
+            add_member(c, room, bot)?;
+            Ok(id)
+        })
+    }
+
+    /// Every hook, oldest first.
     pub fn hooks(&self) -> Result<Vec<HookRow>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT h.id, r.name, u.name, h.created_at FROM hooks h
-             JOIN rooms r ON r.id = h.room_id JOIN users u ON u.id = h.user_id
+            "SELECT h.id, r.name, h.bot, h.created_at, h.kind, h.url, h.trigger, h.mentions,
+                    (SELECT COUNT(*) FROM hook_queue q WHERE q.hook_id = h.id AND q.failed = 0),
+                    (SELECT COUNT(*) FROM hook_queue q WHERE q.hook_id = h.id AND q.failed = 1)
+             FROM hooks h JOIN rooms r ON r.id = h.room_id
              ORDER BY h.id",
         )?;
         let rows = stmt
             .query_map([], |r| {
+                let outgoing = r.get::<_, String>(4)? == "out";
                 Ok(HookRow {
                     id: r.get(0)?,
                     room: format!("#{}", r.get::<_, String>(1)?),
                     bot: r.get(2)?,
                     created_at: r.get(3)?,
+                    outgoing: outgoing
+                        .then(|| -> rusqlite::Result<OutgoingRow> {
+                            Ok(OutgoingRow {
+                                url: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                                trigger: r.get(6)?,
+                                mentions: r.get(7)?,
+                                pending: r.get(8)?,
+                                failed: r.get(9)?,
+                            })
+                        })
+                        .transpose()?,
                 })
             })?
             .collect::<Result<_, _>>()?;

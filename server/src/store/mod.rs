@@ -75,7 +75,7 @@ use crate::config::SyncMode;
 pub use blobs::{BlobStore, FsBlobs, PartialKey};
 pub use changes::{Applied, ChangeKind, MessageChange, RoomSnapshot, StoreChange, load_room};
 pub use files::{AttachRefusal, BlobMeta};
-pub use hooks::{ApiToken, HookRow, HookTarget};
+pub use hooks::{ApiToken, Delivery, HookRow, HookTarget, NewOutgoing, OutgoingRow, QueuedMessage};
 pub use operations::{Missing, Startup};
 pub use operator::OperatorStore;
 pub use rich::Refusal;
