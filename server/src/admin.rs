@@ -265,6 +265,30 @@ pub fn delete_user(data_dir: &Path, name: &str, release: bool) -> Result<(), Adm
     Ok(db.delete_user(&user, release)?)
 }
 
+/// Everything stored about account `name`, as the documented
+/// `natter-export` JSON (see `store::account_data`).
+pub fn export_user(data_dir: &Path, name: &str) -> Result<serde_json::Value, AdminError> {
+    let db = open(data_dir)?;
+    let user = existing_user(&db, name)?;
+    Ok(db.export_user(&user)?)
+}
+
+/// Erases account `name`'s message bodies (tombstones stay) and files,
+/// then deletes the account as [`delete_user`] does. Connected members
+/// see the messages deleted.
+pub fn purge_user(
+    data_dir: &Path,
+    name: &str,
+    release: bool,
+) -> Result<store::account_data::Purged, AdminError> {
+    let mut db = open(data_dir)?;
+    let user = existing_user(&db, name)?;
+    let purged = db.purge_user(&user)?;
+    db.delete_user(&user, release)?;
+    db.collect_files(data_dir)?;
+    Ok(purged)
+}
+
 /// Frees the name of a deleted account for a new one. The old account's
 /// messages are shown as from "NAME (deleted)" from then on.
 pub fn release_name(data_dir: &Path, name: &str) -> Result<(), AdminError> {

@@ -684,6 +684,12 @@ async fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
             shared.hub().release_name(e.user_id);
             return;
         }
+        K::Purged => {
+            if let Err(err) = follow_purge(shared, e).await {
+                tracing::warn!(error = %err, "cannot follow a purge");
+            }
+            return;
+        }
         K::RoomChanged => {
             // The store holds the new modes already: apply them as they are.
             let Some(id) = e.room_id else { return };
@@ -712,6 +718,41 @@ async fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
     }
     drop(hub);
     tracing::info!(user_id = e.user_id, kind = ?e.kind, sessions = ended, "account change applied");
+}
+
+/// Shows a room the erasure of an account's messages (`natterd user del
+/// --purge`): the messages the ring holds are deleted for everyone
+/// connected, as a moderator's delete is, and the account's files are
+/// collected now. Older ones are tombstones in the store already.
+async fn follow_purge(shared: &Shared, e: &store::AccountEvent) -> Result<(), StoreError> {
+    let Some(room) = e.room_id else {
+        return Ok(());
+    };
+    let Some(floor) = shared.hub().ring_floor(room) else {
+        return Ok(());
+    };
+    let gone = shared.store.purged_messages(room, e.user_id, floor).await?;
+    let n = gone.len();
+    let steps = gone
+        .into_iter()
+        .map(|message| {
+            store::Applied::Change(Box::new(store::MessageChange {
+                message,
+                kind: store::ChangeKind::Deleted {
+                    by: std::sync::Arc::from("operator"),
+                },
+            }))
+        })
+        .collect();
+    shared.hub().apply(steps);
+    ops::files::collect(shared).await?;
+    tracing::info!(
+        user_id = e.user_id,
+        room_id = room,
+        messages = n,
+        "purge applied"
+    );
+    Ok(())
 }
 
 /// Brings `user`'s membership of `room`, as the store has it, into the

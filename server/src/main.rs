@@ -194,7 +194,15 @@ enum UserCommand {
         /// then show as from "NAME (deleted)".
         #[arg(long)]
         release_name: bool,
+        /// Also erase what they wrote: every message body (a tombstone
+        /// stays in its place), their reactions and their files.
+        #[arg(long)]
+        purge: bool,
     },
+    /// Print everything stored about an account as JSON (the profile,
+    /// memberships, read markers, messages, reactions, files): what a user
+    /// may ask for. The format is documented in PROTOCOL.md.
+    Export { name: String },
     /// Free the name of a deleted account for a new one.
     Release { name: String },
     /// Suspend an account: its open sessions end at once and it cannot log
@@ -374,7 +382,28 @@ fn real_main(cli: Cli) -> Result<()> {
                 println!("password changed for {name}; their saved session tokens are revoked");
                 Ok(())
             }
-            UserCommand::Del { name, release_name } => {
+            UserCommand::Export { name } => {
+                let export = admin::export_user(&data_dir, &name)?;
+                println!("{}", serde_json::to_string_pretty(&export)?);
+                Ok(())
+            }
+            UserCommand::Del {
+                name,
+                release_name,
+                purge: true,
+            } => {
+                let purged = admin::purge_user(&data_dir, &name, release_name)?;
+                println!(
+                    "deleted user {name}; erased {} messages and {} files",
+                    purged.messages, purged.files
+                );
+                Ok(())
+            }
+            UserCommand::Del {
+                name,
+                release_name,
+                purge: false,
+            } => {
                 admin::delete_user(&data_dir, &name, release_name)?;
                 if release_name {
                     println!("deleted user {name}; the name is free for a new account");

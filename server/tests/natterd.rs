@@ -796,3 +796,129 @@ async fn json_logs_carry_the_connection_and_the_request() {
     assert!(rids.len() >= 2, "each request its own id: {rids:?}");
     find("natterd stopped");
 }
+
+#[tokio::test]
+async fn an_export_holds_what_a_user_wrote_and_a_purge_erases_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(&natterd(
+        dir,
+        &["user", "add", "alice"],
+        Some("alice password\n"),
+    ));
+    ok(&natterd(
+        dir,
+        &["user", "add", "bob"],
+        Some("bob password\n"),
+    ));
+    let server = NatterdProcess::start(Path::new(env!("CARGO_BIN_EXE_natterd")), dir, &[]);
+    let (mut alice, _) = Client::login(server.addr, "alice", "alice password").await;
+    let (mut bob, _) = Client::login(server.addr, "bob", "bob password").await;
+    let Ok(Response::Sent { id: bobs, .. }) = bob.send_text("#general", "bob here").await else {
+        panic!()
+    };
+    let file = common::upload(server.addr, &mut alice, "notes.txt", b"alice's notes\n")
+        .await
+        .unwrap();
+    let Ok(Response::Sent { id: first, .. }) = alice
+        .send_files("#general", "my notes", vec![file.file])
+        .await
+    else {
+        panic!()
+    };
+    alice.send_text("#general", "second thought").await.unwrap();
+    alice
+        .request(natter_shared::Request::React {
+            room: "#general".into(),
+            id: bobs,
+            key: "👍".into(),
+            op: natter_shared::ReactOp::default(),
+        })
+        .await
+        .unwrap();
+    alice
+        .request(natter_shared::Request::MarkRead {
+            room: "#general".into(),
+            id: bobs,
+        })
+        .await
+        .unwrap();
+
+    let export: serde_json::Value =
+        serde_json::from_str(&ok(&natterd(dir, &["user", "export", "alice"], None))).unwrap();
+    assert_eq!(export["format"], "natter-export");
+    assert_eq!(export["version"], 1);
+    assert_eq!(export["user"]["name"], "alice");
+    let messages = export["messages"].as_array().unwrap();
+    let bodies: Vec<&str> = messages
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["my notes", "second thought"]);
+    assert_eq!(messages[0]["room"], "#general");
+    assert_eq!(messages[0]["attachments"][0]["name"], "notes.txt");
+    assert_eq!(messages[0]["attachments"][0]["sha256"], file.sha256);
+    assert_eq!(export["reactions"][0]["key"], "👍");
+    assert_eq!(export["reactions"][0]["message"], bobs);
+    assert_eq!(export["files"][0]["name"], "notes.txt");
+    let general = export["memberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["room"] == "#general")
+        .unwrap();
+    assert_eq!(general["last_read"], bobs);
+    assert!(!export.to_string().contains("argon2"), "no password hash");
+
+    // The purge, with the server running: bob sees alice's messages go.
+    bob.drain(Duration::from_millis(200)).await;
+    let out = ok(&natterd(dir, &["user", "del", "--purge", "alice"], None));
+    assert!(out.contains("erased 2 messages and 1 files"), "{out}");
+    let mut deleted = Vec::new();
+    while deleted.len() < 2 {
+        if let natter_shared::Event::Deleted { id, by, .. } = bob
+            .event_where(|e| matches!(e, natter_shared::Event::Deleted { .. }))
+            .await
+        {
+            assert_eq!(by, "operator");
+            deleted.push(id);
+        }
+    }
+    assert!(deleted.contains(&first));
+    // The account's deletion follows its purge within a moment; then its
+    // reaction is gone too.
+    let mut messages = Vec::new();
+    for _ in 0..100 {
+        let history = bob
+            .request(natter_shared::Request::History {
+                room: "#general".into(),
+                query: natter_shared::HistoryQuery::default(),
+            })
+            .await
+            .unwrap();
+        let Response::Messages { messages: page, .. } = history else {
+            panic!()
+        };
+        messages = page;
+        if messages.iter().all(|m| m.reactions.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for m in &messages {
+        if m.from == "alice" {
+            assert!(
+                m.deleted && m.body.is_empty() && m.attachments.is_empty(),
+                "{m:?}"
+            );
+        }
+    }
+    let kept = messages.iter().find(|m| m.id == bobs).unwrap();
+    assert_eq!(kept.body, "bob here");
+    assert!(kept.reactions.is_empty(), "alice's reaction went with her");
+    // The file's bytes are gone from the data dir.
+    let stored = dir.join("blobs").join(&file.sha256[..2]).join(&file.sha256);
+    assert!(!stored.exists(), "{}", stored.display());
+    let out = natterd(dir, &["user", "export", "alice"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such user"));
+}

@@ -88,6 +88,13 @@ impl Hub {
         Some(room.ring[i].thread.is_none())
     }
 
+    /// The oldest message id a room's in-memory ring may hold: what is
+    /// older is read from the store.
+    #[must_use]
+    pub fn ring_floor(&self, room_id: i64) -> Option<u64> {
+        self.rooms.get(&room_id).map(|r| r.floor)
+    }
+
     /// Applies a committed batch that changed messages: its new messages
     /// and its changes, in commit order. Consecutive changes in one room
     /// go out as one run, as a batch's messages do: a busy room's reactions
@@ -142,6 +149,9 @@ impl Hub {
                     held.body = Arc::from("");
                     held.deleted = true;
                     held.reactions.clear();
+                    // Its files go with it (the store lets them go too):
+                    // a tombstone names none.
+                    held.attachments.clear();
                 }
                 ChangeKind::Reaction { .. } => held.reactions.clone_from(&m.reactions),
             }

@@ -583,6 +583,19 @@ impl Hub {
             if self.user_ids.get(&name) == Some(&user) {
                 self.user_ids.remove(&name);
             }
+            // The store dropped their reactions with the account; so does
+            // memory (clients see it on their next page).
+            for room in self.rooms.values_mut() {
+                for m in &mut room.ring {
+                    if m.reactions.is_empty() {
+                        continue;
+                    }
+                    for r in &mut m.reactions {
+                        r.users.retain(|u| **u != *name);
+                    }
+                    m.reactions.retain(|r| !r.users.is_empty());
+                }
+            }
         }
     }
 

@@ -310,7 +310,7 @@ pub fn add_attachments(
 /// `unattached_before`, ms), then blobs no file names, with their bytes.
 /// Looks only at candidates, not at every file. Returns how many blobs
 /// went.
-fn collect_garbage(
+pub(super) fn collect_garbage(
     conn: &Connection,
     blobs: &dyn super::blobs::BlobStore,
     unattached_before: i64,

@@ -48,6 +48,7 @@
 //! second connection, and searches a third (a long search must not hold
 //! back a login either).
 
+pub mod account_data;
 pub mod blobs;
 pub mod changes;
 pub mod files;

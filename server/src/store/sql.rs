@@ -305,6 +305,9 @@ pub enum AccountEventKind {
     Released,
     /// The modes of room `room_id` changed (`natterd room set`).
     RoomChanged,
+    /// The account's messages in room `room_id` were erased (`natterd
+    /// user del --purge`): the room's members see them deleted.
+    Purged,
 }
 
 impl AccountEventKind {
@@ -318,6 +321,7 @@ impl AccountEventKind {
             AccountEventKind::MemberAdded => "member_added",
             AccountEventKind::Released => "released",
             AccountEventKind::RoomChanged => "room_changed",
+            AccountEventKind::Purged => "purged",
         }
     }
 
@@ -331,6 +335,7 @@ impl AccountEventKind {
             "member_added" => Some(AccountEventKind::MemberAdded),
             "released" => Some(AccountEventKind::Released),
             "room_changed" => Some(AccountEventKind::RoomChanged),
+            "purged" => Some(AccountEventKind::Purged),
             _ => None,
         }
     }
