@@ -552,6 +552,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         blocks,
         profiles,
         receipts_off,
+        bots,
     } = store.load_all(cap)?;
     let hasher = auth::Hasher::start(config.limits.hash_threads()).map_err(ServerError::Hasher)?;
     let fd_cap = fds::raise_limit();
@@ -572,6 +573,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
     }
     hub.load_profiles(profiles);
     hub.load_receipts_off(receipts_off);
+    hub.load_bots(bots);
     let shared = Arc::new(Shared {
         config: RwLock::new(config),
         tls,
@@ -789,7 +791,13 @@ async fn follow_room_change(shared: &Shared, e: &store::AccountEvent) -> Result<
     } else {
         shared.store.memberships(user).await?
     };
+    // A bot the admin CLI just made: marked as one from its first
+    // appearance.
+    let bot = user != 0 && !shared.hub().is_bot(user) && shared.store.is_bot(user).await?;
     let mut hub = shared.hub();
+    if bot {
+        hub.load_bots([user]);
+    }
     if let Some(snapshot) = snapshot {
         hub.add_loaded_room(snapshot);
     }

@@ -281,6 +281,31 @@ async fn an_incoming_webhook_posts_as_its_bot_once_stored() {
         posted.body
     );
 
+    // The bot is marked as one wherever it is shown.
+    let members = alice
+        .request(Request::Members {
+            room: "#deploys".into(),
+        })
+        .await
+        .unwrap();
+    let Response::Members { members, .. } = members else {
+        panic!()
+    };
+    let ci = members
+        .iter()
+        .find(|m| m.name == "ci")
+        .expect("ci is a member");
+    assert!(ci.bot);
+    assert!(!members.iter().find(|m| m.name == "alice").unwrap().bot);
+    let Response::Whois(info) = alice
+        .request(Request::Whois { user: "ci".into() })
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert!(info.bot);
+
     // Plain text works too.
     let plain = curl(
         url,

@@ -762,6 +762,9 @@ pub struct UserInfo {
     /// you or sent nothing since the server started.
     #[serde(default)]
     pub idle_secs: Option<u64>,
+    /// A bot account.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
 }
 
 /// An invitation to a room, waiting for its invitee's `Accept` or
@@ -947,6 +950,9 @@ pub struct Member {
     /// Shown beside `name`; the account name stays the identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// A bot account (`natterd user add --bot`, webhooks): clients mark it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
 }
 
 /// A presence a client chooses, with its status text: what `Presence`

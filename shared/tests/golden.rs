@@ -599,6 +599,7 @@ fn responses() -> Vec<(&'static str, Response)> {
             Response::Members {
                 room: "#general".into(),
                 members: vec![Member {
+                    bot: false,
                     name: "alice".into(),
                     role: Role::Owner,
                     presence: PresenceState::Online,
@@ -612,11 +613,26 @@ fn responses() -> Vec<(&'static str, Response)> {
             Response::Members {
                 room: "#general".into(),
                 members: vec![Member {
+                    bot: false,
                     name: "alice".into(),
                     role: Role::Member,
                     presence: PresenceState::Away,
                     status: Some("lunch".into()),
                     display_name: Some("Alice Liddell".into()),
+                }],
+            },
+        ),
+        (
+            "members_bot",
+            Response::Members {
+                room: "#deploys".into(),
+                members: vec![Member {
+                    name: "ci".into(),
+                    role: Role::Member,
+                    presence: PresenceState::Offline,
+                    status: None,
+                    display_name: None,
+                    bot: true,
                 }],
             },
         ),
@@ -643,6 +659,7 @@ fn responses() -> Vec<(&'static str, Response)> {
         (
             "whois",
             Response::Whois(UserInfo {
+                bot: false,
                 name: "alice".into(),
                 display_name: Some("Alice Liddell".into()),
                 presence: PresenceState::Away,
@@ -654,6 +671,7 @@ fn responses() -> Vec<(&'static str, Response)> {
         (
             "whois_offline",
             Response::Whois(UserInfo {
+                bot: false,
                 name: "bob".into(),
                 display_name: None,
                 presence: PresenceState::Offline,

@@ -52,6 +52,7 @@ fn msg(id: u64, from: &str, body: &str) -> Message {
 
 fn member(name: &str, presence: PresenceState, role: Role, status: Option<&str>) -> Member {
     Member {
+        bot: false,
         name: name.into(),
         role,
         presence,
@@ -957,4 +958,32 @@ fn a_preview_in_the_terminals_own_graphics() {
     // Without graphics the same preview is half blocks.
     app.files.graphics.clear();
     insta::assert_snapshot!("graphics_fallback_100x30", screen(&app, now));
+}
+
+#[test]
+fn bots_are_marked_in_the_members_pane() {
+    let mut app = connected(120, 30);
+    let mut ci = member("ci", PresenceState::Online, Role::Member, None);
+    ci.bot = true;
+    app.on_reply(
+        Then::Members {
+            room: "#general".into(),
+        },
+        Ok(Response::Members {
+            room: "#general".into(),
+            members: vec![
+                member("alice", PresenceState::Online, Role::Member, None),
+                ci,
+            ],
+        }),
+        T0,
+    );
+    let text = screen(&app, Instant::now());
+    let row = text
+        .lines()
+        .find(|l| l.contains(" ci"))
+        .expect("ci in the members pane");
+    assert!(row.contains("ci [bot]"), "{row}");
+    let alice = text.lines().find(|l| l.contains("alice")).unwrap();
+    assert!(!alice.contains("[bot]"), "{alice}");
 }

@@ -241,6 +241,8 @@ pub struct Hub {
     ring_cap: usize,
     /// The users who do not share read receipts (see `receipts.rs`).
     receipts_off: IdSet<i64>,
+    /// The bot accounts (`natterd user add --bot`, webhooks' bots).
+    bots: IdSet<i64>,
     /// Each room's rate of room-wide attention
     /// (`limits.attention_per_room_per_hour`; see `messages.rs`).
     attention: IdMap<i64, crate::auth::TokenBucket>,
@@ -321,6 +323,7 @@ impl Hub {
             ring_cap,
             attention: IdMap::default(),
             receipts_off: IdSet::default(),
+            bots: IdSet::default(),
             metrics,
         }
     }
@@ -687,6 +690,17 @@ impl Hub {
     }
 
     /// Server statistics.
+    /// Marks accounts as bots.
+    pub fn load_bots(&mut self, bots: impl IntoIterator<Item = i64>) {
+        self.bots.extend(bots);
+    }
+
+    /// Whether an account is a bot.
+    #[must_use]
+    pub fn is_bot(&self, user: i64) -> bool {
+        self.bots.contains(&user)
+    }
+
     /// What the metrics read when scraped: sessions, users online, and
     /// the bytes waiting in outbound queues.
     #[must_use]

@@ -120,6 +120,7 @@ impl Hub {
             status,
             rooms,
             idle_secs,
+            bot: self.bots.contains(&target),
         }))
     }
 }

@@ -601,6 +601,7 @@ impl Hub {
                     presence,
                     status,
                     display_name: self.display_name_for(user, *uid),
+                    bot: self.bots.contains(uid),
                 }
             })
             .collect();

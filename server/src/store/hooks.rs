@@ -146,6 +146,15 @@ pub fn is_bot(conn: &Connection, user_id: i64) -> Result<bool, StoreError> {
         .unwrap_or(false))
 }
 
+/// The ids of every bot account.
+pub fn bot_ids(conn: &Connection) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare("SELECT id FROM users WHERE bot = 1")?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
 /// The names of every bot account.
 pub fn bot_names(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn.prepare("SELECT name FROM users WHERE bot = 1 ORDER BY name")?;
@@ -291,6 +300,11 @@ fn due(conn: &Connection, now: i64, limit: u32) -> Result<Vec<Delivery>, StoreEr
 }
 
 impl Store {
+    /// Whether an account is a bot (for one the admin CLI just made).
+    pub async fn is_bot(&self, user_id: i64) -> Result<bool, StoreError> {
+        self.read(move |c| is_bot(c, user_id)).await
+    }
+
     /// Up to `limit` queued deliveries that are due at `now` (ms), oldest
     /// first.
     pub async fn due_deliveries(&self, now: i64, limit: u32) -> Result<Vec<Delivery>, StoreError> {

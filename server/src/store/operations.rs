@@ -24,6 +24,8 @@ pub struct Startup {
     pub profiles: Vec<super::profile::ProfileRow>,
     /// The accounts that do not share read receipts.
     pub receipts_off: Vec<i64>,
+    /// The bot accounts.
+    pub bots: Vec<i64>,
 }
 
 /// What a login must bring into memory: rooms not loaded yet, and
@@ -54,6 +56,7 @@ impl Store {
             let blocks = super::safety::all_blocks(&tx)?;
             let profiles = super::profile::all_profiles(&tx)?;
             let receipts_off = super::receipts::receipts_off(&tx)?;
+            let bots = super::hooks::bot_ids(&tx)?;
             tx.finish()?;
             Ok(Startup {
                 rooms,
@@ -62,6 +65,7 @@ impl Store {
                 blocks,
                 profiles,
                 receipts_off,
+                bots,
             })
         })
     }

@@ -48,6 +48,9 @@ pub fn whois_text(info: &UserInfo) -> String {
     if let Some(d) = &info.display_name {
         let _ = write!(out, " ({})", escape(d));
     }
+    if info.bot {
+        out.push_str(" [bot]");
+    }
     let state = match info.presence {
         PresenceState::Online => "online",
         PresenceState::Away => "away",

@@ -666,6 +666,7 @@ fn tab_completes_nicks_rooms_and_commands() {
             members: ["alice", "bob", "bert"]
                 .iter()
                 .map(|n| Member {
+                    bot: false,
                     name: (*n).into(),
                     role: Role::Member,
                     presence: PresenceState::Online,
@@ -738,6 +739,7 @@ fn the_switcher_filters_rooms_and_people() {
     let mut app = online_app();
     let now = Instant::now();
     app.rooms[0].members.push(Member {
+        bot: false,
         name: "bob".into(),
         role: Role::Member,
         presence: PresenceState::Online,

@@ -378,6 +378,7 @@ fn kicks_and_bans_of_members_are_told_once() {
         Ok(Response::Members {
             room: "#general".into(),
             members: vec![natter_shared::Member {
+                bot: false,
                 name: "mallory".into(),
                 role: natter_shared::Role::Member,
                 presence: PresenceState::Online,

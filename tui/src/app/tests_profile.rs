@@ -45,6 +45,7 @@ fn nick_sets_and_clears_the_display_name() {
 fn a_profile_event_updates_the_member_everywhere() {
     let mut app = online_app();
     let bob = Member {
+        bot: false,
         name: "bob".into(),
         role: Role::Member,
         presence: PresenceState::Online,
@@ -96,6 +97,7 @@ fn whois_prints_one_notice_in_the_room_it_was_typed_in() {
     app.on_reply(
         then.clone(),
         Ok(Response::Whois(UserInfo {
+            bot: false,
             name: "alice".into(),
             display_name: Some("Alice Liddell".into()),
             presence: PresenceState::Away,
@@ -112,6 +114,7 @@ fn whois_prints_one_notice_in_the_room_it_was_typed_in() {
     app.on_reply(
         then.clone(),
         Ok(Response::Whois(UserInfo {
+            bot: false,
             name: "bob".into(),
             display_name: None,
             presence: PresenceState::Offline,

@@ -64,6 +64,11 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
             ),
         ];
         let mut used = 3 + name.width();
+        // Bots are marked wherever they are shown.
+        if m.bot && width > used + 6 {
+            spans.push(Span::styled(" [bot]", theme.dim()));
+            used += 6;
+        }
         // `alice · Alice Liddell`: the account name first, since it is
         // what mentions and commands take.
         if let Some(display) = &m.display_name {
