@@ -6,6 +6,7 @@
 //! password only through `NATTER_PASSWORD`.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -1169,4 +1170,70 @@ fn send_with_priority_high_calls_the_room_for_its_moderators_only() {
         None,
     );
     assert_exit(&out, 2);
+}
+
+#[test]
+fn the_shell_bot_from_the_readme_answers_ping() {
+    if !testing::have_tool("jq", &["--version"], "jq") {
+        return;
+    }
+    let server = Server::start();
+    let data = server.tmp.path().join("data");
+    natter_server::admin::add_bot(&data, "pingbot").unwrap();
+    let token = natter_server::admin::create_token(&data, "pingbot", "shell bot", None).unwrap();
+    // The bot's room: it is a member of #general like every account.
+    let natter_dir = std::path::Path::new(env!("CARGO_BIN_EXE_natter"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "{}:{}",
+        natter_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/bots/pingbot.sh");
+    let mut child = Command::new("bash")
+        .arg(script)
+        .arg("#general")
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", server.tmp.path())
+        .env("XDG_CONFIG_HOME", server.tmp.path().join("config"))
+        .env("NATTER_SERVER", &server.addr)
+        .env("NATTER_KEYRING", "none")
+        .env("NATTER_USER", "pingbot")
+        .env("NATTER_TOKEN", token)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    let answered = loop {
+        server.post("alice", "#general", "!ping");
+        std::thread::sleep(Duration::from_millis(300));
+        let history = server.history("bob", "#general");
+        if history
+            .iter()
+            .any(|m| m.from == "pingbot" && m.body == "pong, alice")
+        {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+    };
+    // The whole pipeline: bash, natter tail and the answering sends.
+    let _ = Command::new("kill")
+        .arg("--")
+        .arg(format!("-{}", child.id()))
+        .status();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        answered,
+        "the bot never answered: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
