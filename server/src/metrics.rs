@@ -336,4 +336,49 @@ mod tests {
         );
         assert!(text.contains("natterd_commit_seconds_count 1"), "{text}");
     }
+
+    #[test]
+    fn the_grafana_dashboard_reads_only_metrics_that_exist() {
+        let m = Metrics::new();
+        // Families show only once they have a label set.
+        m.error(&natter_shared::ErrorCode::Invalid);
+        m.connections
+            .get_or_create(&ConnLabel {
+                protocol: "natter",
+                state: "open",
+            })
+            .set(1);
+        m.http_requests
+            .get_or_create(&EndpointLabel {
+                endpoint: "healthz",
+                status: 200,
+            })
+            .inc();
+        let text = m.render();
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../assets/grafana-natterd.json")).unwrap();
+        let mut names = Vec::new();
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().unwrap() {
+                let expr = target["expr"].as_str().unwrap();
+                let mut rest = expr;
+                while let Some(at) = rest.find("natterd_") {
+                    let name: String = rest[at..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    rest = &rest[at + name.len()..];
+                    names.push(name);
+                }
+            }
+        }
+        assert!(names.len() > 20, "{names:?}");
+        for name in names {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(&name) && l[name.len()..].starts_with([' ', '{'])),
+                "the dashboard reads {name}, which natterd does not export"
+            );
+        }
+    }
 }
