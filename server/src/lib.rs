@@ -28,7 +28,8 @@
 //! - [`uploads`]: files on their way in: transfer tickets, upload rates,
 //!   type sniffing, thumbnails, the scan.
 //! - [`http`]: the HTTP listener: health checks, `/metrics`, incoming
-//!   webhooks; [`metrics`]: what it counts.
+//!   webhooks; [`metrics`]: what it counts; [`http_client`]: the requests
+//!   natterd makes itself (outgoing webhooks, `natterd top`).
 //! - [`webhooks`]: outgoing webhooks: the queue's delivery loop.
 //! - [`systemd`]: readiness, reload and stop notices, the watchdog.
 //! - [`fds`]: the open-file limit, raised at start, and the connection cap
@@ -49,6 +50,7 @@ pub mod embedded;
 pub mod fds;
 pub mod front;
 pub mod http;
+pub mod http_client;
 pub mod hub;
 pub mod metrics;
 pub mod ops;

@@ -20,10 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::Request;
 use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use sha2::Sha256;
 
 use crate::Shared;
@@ -183,106 +180,24 @@ pub fn signature(secret: &str, timestamp: u64, body: &str) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// POSTs `body` to `url` (http or https), and returns the reply's body
-/// when the status is 2xx.
+/// POSTs `body` to `url`, signed, and returns the reply's body when the
+/// status is 2xx.
 async fn post(url: &str, secret: &str, hook: i64, body: String) -> Result<Bytes, String> {
-    let uri: hyper::Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
-    let https = match uri.scheme_str() {
-        Some("https") => true,
-        Some("http") => false,
-        _ => return Err(format!("{url:?} is not an http or https URL")),
-    };
-    let host = uri
-        .host()
-        .ok_or_else(|| format!("{url:?} has no host"))?
-        .to_owned();
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let path = uri
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), ToString::to_string);
     let timestamp = u64::try_from(store::now_ms() / 1000).unwrap_or(0);
-    let authority = uri
-        .authority()
-        .map_or_else(|| host.clone(), ToString::to_string);
-    let request = Request::post(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(
-            hyper::header::USER_AGENT,
-            concat!("natterd/", env!("CARGO_PKG_VERSION")),
-        )
-        .header("X-Natter-Hook", hook.to_string())
-        .header("X-Natter-Timestamp", timestamp.to_string())
-        .header("X-Natter-Signature", signature(secret, timestamp, &body))
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
-    let _ = tcp.set_nodelay(true);
-    let response = if https {
-        let name = rustls_pki_types::ServerName::try_from(host.clone())
-            .map_err(|e| format!("bad host name {host:?}: {e}"))?;
-        let tls = tokio_rustls::TlsConnector::from(client_tls()?)
-            .connect(name, tcp)
-            .await
-            .map_err(|e| format!("TLS with {host} failed: {e}"))?;
-        send(TokioIo::new(tls), request).await?
-    } else {
-        send(TokioIo::new(tcp), request).await?
-    };
-    let status = response.status();
-    let reply = Limited::new(response.into_body(), MAX_REPLY)
-        .collect()
-        .await
-        .map_err(|e| format!("cannot read the reply: {e}"))?
-        .to_bytes();
+    let signature = signature(secret, timestamp, &body);
+    let headers = [
+        ("content-type", "application/json".to_owned()),
+        ("x-natter-hook", hook.to_string()),
+        ("x-natter-timestamp", timestamp.to_string()),
+        ("x-natter-signature", signature),
+    ];
+    let (status, reply) =
+        crate::http_client::request(hyper::Method::POST, url, &headers, body, MAX_REPLY).await?;
     if status.is_success() {
         Ok(reply)
     } else {
         Err(format!("the receiver answered {status}"))
     }
-}
-
-/// Sends one request on a fresh HTTP/1.1 connection.
-async fn send<I>(
-    io: I,
-    request: Request<Full<Bytes>>,
-) -> Result<hyper::Response<hyper::body::Incoming>, String>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| format!("HTTP handshake failed: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("the request failed: {e}"))
-}
-
-/// TLS for https hooks: the system's root certificates.
-fn client_tls() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
-        std::sync::OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            let found = rustls_native_certs::load_native_certs();
-            let (added, _) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                return Err("no system root certificates for https webhooks".into());
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
-                .map_err(|e| e.to_string())
-        })
-        .clone()
 }
 
 #[cfg(test)]
