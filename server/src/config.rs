@@ -98,6 +98,14 @@ impl Default for HttpConfig {
 }
 
 impl HttpConfig {
+    /// The listener as this machine reaches it (`natterd top`), never the
+    /// public URL.
+    #[must_use]
+    pub fn local_url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.listen)
+    }
+
     /// The start of the URLs the listener serves, for printed webhook URLs.
     #[must_use]
     pub fn base_url(&self) -> String {

@@ -6,6 +6,8 @@
 //!   second) and the server is not shutting down; else 503.
 //! - `GET /metrics`: every metric in the Prometheus text format
 //!   ([`crate::metrics`]).
+//! - `GET /top`: each room's message count, for `natterd top` (loopback
+//!   clients only: room names are not the network's to see).
 //! - `POST /hooks/{token}`: an incoming webhook. The body is JSON with a
 //!   `text` field (the Slack- and Mattermost-compatible subset), or plain
 //!   text; the message appears from the hook's bot, and the reply is 200
@@ -203,6 +205,7 @@ fn router(state: HttpState, max_body: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/top", get(top))
         .route("/hooks/{token}", post(incoming_hook))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
@@ -270,6 +273,7 @@ fn endpoint(path: &str) -> &'static str {
         "/healthz" => "healthz",
         "/readyz" => "readyz",
         "/metrics" => "metrics",
+        "/top" => "top",
         p if p.starts_with("/hooks/") => "hooks",
         _ => "other",
     }
@@ -331,6 +335,30 @@ async fn metrics(State(http): State<HttpState>) -> Result<Response, HttpError> {
         shared.metrics.render(),
     )
         .into_response())
+}
+
+/// What `natterd top` reads beside `/metrics`: each room's message count
+/// since the server started. Room names are the operator's to see, not
+/// the network's: only a client on this machine (loopback) is answered.
+async fn top(
+    State(http): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, HttpError> {
+    if !peer.ip().to_canonical().is_loopback() {
+        return Err(HttpError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "/top answers only on this machine (loopback)",
+        ));
+    }
+    let rooms: Vec<serde_json::Value> = http
+        .shared
+        .hub()
+        .room_activity()
+        .into_iter()
+        .map(|(room, messages)| serde_json::json!({"room": room, "messages": messages}))
+        .collect();
+    Ok(axum::Json(serde_json::json!({ "rooms": rooms })).into_response())
 }
 
 /// The message text of a webhook body: JSON with `text` (what Slack and

@@ -30,6 +30,7 @@
 //! - [`http`]: the HTTP listener: health checks, `/metrics`, incoming
 //!   webhooks; [`metrics`]: what it counts; [`http_client`]: the requests
 //!   natterd makes itself (outgoing webhooks, `natterd top`).
+//! - `top` (feature `cli`): `natterd top`, the live dashboard.
 //! - [`webhooks`]: outgoing webhooks: the queue's delivery loop.
 //! - [`systemd`]: readiness, reload and stop notices, the watchdog.
 //! - [`fds`]: the open-file limit, raised at start, and the connection cap
@@ -60,6 +61,8 @@ pub mod systemd;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod tls;
+#[cfg(feature = "cli")]
+pub mod top;
 pub mod uploads;
 pub mod webhooks;
 

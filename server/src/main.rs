@@ -54,6 +54,18 @@ enum Command {
     /// Manage webhooks: incoming ones post into a room over HTTP.
     #[command(subcommand)]
     Hook(HookCommand),
+    /// A live dashboard of the running server: connections, logins,
+    /// messages and deliveries per second, commit latency, slow consumers,
+    /// the busiest rooms. Reads the HTTP listener ([http] listen).
+    Top {
+        /// The listener to read, e.g. http://127.0.0.1:7880 [default: from
+        /// the config's http.listen].
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Seconds between readings.
+        #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+        every: f64,
+    },
     /// Print the audit log of moderation and admin actions, oldest first.
     Audit {
         /// How many of the newest entries to print.
@@ -352,6 +364,9 @@ fn real_main(cli: Cli) -> Result<()> {
         tls_key: cli.tls_key,
     };
     let config = overrides.load()?;
+    if let Some(Command::Top { url, every }) = &cli.command {
+        return top(&config, url.clone(), *every);
+    }
     let data_dir = config.resolved_data_dir()?;
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => serve(config, overrides),
@@ -655,9 +670,38 @@ fn real_main(cli: Cli) -> Result<()> {
             println!("backed up to {}", dir.display());
             Ok(())
         }
-        // Handled before the config is read.
-        Command::Completions { .. } | Command::Man { .. } => Ok(()),
+        // Handled before the data dir is needed.
+        Command::Completions { .. } | Command::Man { .. } | Command::Top { .. } => Ok(()),
     }
+}
+
+/// `natterd top`: the dashboard, reading `url` or the configured HTTP
+/// listener.
+fn top(config: &Config, url: Option<String>, every: f64) -> Result<()> {
+    let base = match url {
+        Some(u) => u.trim_end_matches('/').to_owned(),
+        None if config.http.listen.is_empty() => bail!(
+            "natterd top reads the HTTP listener: set [http] listen in the config, or give --url"
+        ),
+        None => config.http.local_url(),
+    };
+    if !every.is_finite() || !(0.1..=3600.0).contains(&every) {
+        bail!("--every is between 0.1 and 3600 seconds");
+    }
+    if !std::io::stdout().is_terminal() {
+        bail!("natterd top needs a terminal");
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    // The first reading says at once whether the server is there.
+    runtime
+        .block_on(natter_server::top::scrape(&base))
+        .map_err(|e| anyhow::anyhow!("cannot read {base}: {e}"))?;
+    runtime
+        .block_on(natter_server::top::run(
+            base,
+            std::time::Duration::from_secs_f64(every),
+        ))
+        .context("the terminal failed")
 }
 
 /// One audit entry as a line: UTC time, actor, action, then what it

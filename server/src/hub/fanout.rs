@@ -132,6 +132,7 @@ impl Hub {
         let Some(room) = self.rooms.get_mut(&room_id) else {
             return;
         };
+        room.posted += run.len() as u64;
         let mut authors = Vec::with_capacity(run.len());
         for (msg, _) in run {
             room.last_id = room.last_id.max(msg.id);

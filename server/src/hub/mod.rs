@@ -137,6 +137,9 @@ struct Room {
     announce: bool,
     /// The group clients show it in.
     category: Option<String>,
+    /// Messages committed here since the server started (`natterd top`'s
+    /// busiest rooms).
+    posted: u64,
 }
 
 /// A user known in memory.
@@ -389,6 +392,7 @@ impl Hub {
             last_rev,
         } = snap;
         let mut room = Room {
+            posted: 0,
             id: row.id,
             name: row.name.clone(),
             kind: row.kind,
@@ -699,6 +703,17 @@ impl Hub {
     #[must_use]
     pub fn is_bot(&self, user: i64) -> bool {
         self.bots.contains(&user)
+    }
+
+    /// Each named room's messages since the server started, for those
+    /// that had any: `natterd top` ranks them by their growth.
+    #[must_use]
+    pub fn room_activity(&self) -> Vec<(String, u64)> {
+        self.rooms
+            .values()
+            .filter(|r| r.direct.is_none() && r.posted > 0)
+            .map(|r| (format!("#{}", r.name), r.posted))
+            .collect()
     }
 
     /// What the metrics read when scraped: sessions, users online, and

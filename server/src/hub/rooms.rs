@@ -23,6 +23,7 @@ impl Hub {
             delivered: 0,
         };
         let room = Room {
+            posted: 0,
             id: room_id,
             name: name.clone(),
             kind: RoomKind::Direct,
@@ -62,6 +63,7 @@ impl Hub {
         owner: i64,
     ) -> RoomState {
         let room = Room {
+            posted: 0,
             id: room_id,
             name: name.clone(),
             kind,

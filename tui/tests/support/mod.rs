@@ -9,123 +9,15 @@ pub mod server;
 use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Whether tmux is here (see `natter_server::testing::have_tool`).
 pub fn have_tmux() -> bool {
     natter_server::testing::have_tool("tmux", &["-V"], "tmux")
 }
 
-/// A tmux server of our own (`tmux -L SOCKET`), killed on drop.
-pub struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// Starts `command` in a `width` x `height` session on a private
-    /// socket.
-    pub fn start(socket: String, width: u16, height: u16, command: &str) -> Self {
-        let tmux = Tmux { socket };
-        let (w, h) = (width.to_string(), height.to_string());
-        assert!(
-            tmux.cmd()
-                .args(["new-session", "-d", "-x", &w, "-y", &h, command])
-                .status()
-                .unwrap()
-                .success(),
-            "tmux starts"
-        );
-        tmux
-    }
-
-    /// A tmux command on this server.
-    pub fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    /// What the pane shows now.
-    pub fn capture(&self) -> String {
-        let out = self.cmd().args(["capture-pane", "-p"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Types `literal` as it is.
-    pub fn keys(&self, literal: &str) {
-        assert!(
-            self.cmd()
-                .args(["send-keys", "-l", literal])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    /// Presses one named key (`Enter`, `C-c`, ...).
-    pub fn key(&self, key: &str) {
-        assert!(
-            self.cmd()
-                .args(["send-keys", key])
-                .status()
-                .unwrap()
-                .success()
-        );
-    }
-
-    /// Types `line` and Enter.
-    pub fn enter(&self, line: &str) {
-        self.keys(line);
-        self.key("Enter");
-    }
-
-    /// Waits up to `limit` until the screen passes `test`, on this thread
-    /// (not for tests whose server runs on the same runtime); the screen.
-    pub fn wait_until(&self, limit: Duration, what: &str, test: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let screen = self.capture();
-            if test(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the screen never showed {what} in {limit:?}:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Tmux {
-    /// Waits up to 20 s until the screen passes `test`, sleeping on the
-    /// runtime (for tests whose server runs in this process); the screen.
-    pub async fn screen_until(&self, what: &str, test: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.capture();
-            if test(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the screen never showed {what}:\n{screen}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Waits until the screen shows `text` (see [`Tmux::screen_until`]).
-    pub async fn screen_with(&self, text: &str) -> String {
-        self.screen_until(text, |s| s.contains(text)).await
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
-    }
-}
+#[allow(unused_imports)] // not every test binary runs tmux
+pub use natter_server::testing::tmux::Tmux;
 
 /// Runs `cmd` to completion (with `stdin` fed to it), killing it after
 /// `limit`.
