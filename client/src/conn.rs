@@ -261,6 +261,7 @@ impl Connection {
         let mut tasks = Tasks(vec![reader, writer]);
 
         let hello = Request::Hello {
+            compression: vec![natter_shared::features::ZSTD.into()],
             protocol: PROTOCOL_VERSION,
             client: "natter".into(),
             client_version: env!("CARGO_PKG_VERSION").into(),
@@ -865,6 +866,8 @@ async fn read_loop(
                 // An event added in a newer protocol revision.
                 tracing::debug!(event = name, "skipping an event this client does not know");
             }
+            // `decode_server` unwraps compressed frames; none is left.
+            Ok(ServerFrame::Compressed(_)) => {}
             Ok(ServerFrame::Event(ev)) => {
                 // A dropped receiver (a one-shot `--send`) just means nobody
                 // wants events; replies must keep flowing.

@@ -108,6 +108,10 @@ pub struct Metrics {
     pub hooks_out_failures: Counter,
     /// Seconds since the server started; set when scraped.
     pub uptime: Gauge,
+    /// Replies sent compressed (zstd), and the bytes that kept off the
+    /// wire.
+    pub compressed_frames: Counter,
+    pub compression_saved_bytes: Counter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -157,6 +161,8 @@ impl Metrics {
             hooks_out: Counter::default(),
             hooks_out_failures: Counter::default(),
             uptime: Gauge::default(),
+            compressed_frames: Counter::default(),
+            compression_saved_bytes: Counter::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -288,6 +294,17 @@ impl Metrics {
             "Time since the server started",
             Unit::Seconds,
             m.uptime.clone(),
+        );
+        r.register(
+            "compressed_replies",
+            "Replies sent compressed with zstd",
+            m.compressed_frames.clone(),
+        );
+        r.register_with_unit(
+            "compression_saved",
+            "Bytes compression kept off the wire",
+            Unit::Bytes,
+            m.compression_saved_bytes.clone(),
         );
         Self { registry, ..m }
     }

@@ -187,6 +187,7 @@ async fn a_half_closed_peer_still_reads_every_reply_then_a_goodbye() {
             ServerFrame::Ok { id, .. } | ServerFrame::Err { id, .. } => answered.push(id),
             ServerFrame::Event(Event::Closing { code, .. }) => closing = Some(code),
             ServerFrame::Event(_) => {}
+            ServerFrame::Compressed(_) => panic!("never asked for"),
         }
     }
     assert_eq!(answered, ids);

@@ -136,6 +136,7 @@ fn rows() -> Vec<Row> {
     vec![
         row(
             |_| Request::Hello {
+                compression: Vec::new(),
                 protocol: natter_shared::PROTOCOL_VERSION,
                 client: "matrix".into(),
                 client_version: "0".into(),

@@ -35,6 +35,7 @@ async fn handshake_announces_limits_and_refuses_other_versions() {
     let mut old = Client::connect(server.addr).await;
     let err = old
         .request(Request::Hello {
+            compression: Vec::new(),
             protocol: 99,
             client: "future".into(),
             client_version: "9".into(),
@@ -809,4 +810,99 @@ async fn values_this_server_does_not_know_are_refused_not_stored() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Reads raw payloads until the reply to `id`, undecoded: whether it came
+/// compressed, and its bytes on the wire.
+async fn raw_reply(c: &mut Client, id: u64) -> (bool, usize, ServerFrame) {
+    use futures_util::StreamExt;
+    loop {
+        let payload = c.framed.next().await.expect("open").expect("a frame");
+        let outer: ServerFrame = rmp_serde::from_slice(&payload).expect("a frame");
+        let compressed = matches!(outer, ServerFrame::Compressed(_));
+        let frame = natter_shared::decode_server(&payload).unwrap();
+        if let ServerFrame::Ok { id: got, .. } | ServerFrame::Err { id: got, .. } = &frame
+            && *got == id
+        {
+            return (compressed, payload.len() + 4, frame);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_replies_are_compressed_only_for_clients_that_ask() {
+    let server = TestServer::start(&["alice"], |_| {}).await;
+    let (mut alice, _) =
+        Client::login(server.addr, "alice", natter_server::testing::PASSWORD).await;
+    for i in 0..200 {
+        alice
+            .send_text(
+                "#general",
+                &format!("line {i}: did the deploy finish? the dashboard looks green"),
+            )
+            .await
+            .unwrap();
+    }
+    let page = || Request::History {
+        room: "#general".into(),
+        query: natter_shared::HistoryQuery {
+            limit: 200,
+            ..Default::default()
+        },
+    };
+    let mut sizes = Vec::new();
+    for zstd in [false, true] {
+        let mut c = Client::connect(server.addr).await;
+        let id = c
+            .send_req(Request::Hello {
+                protocol: PROTOCOL_VERSION,
+                client: "test".into(),
+                client_version: "0".into(),
+                compression: if zstd {
+                    vec!["zstd".into()]
+                } else {
+                    Vec::new()
+                },
+            })
+            .await;
+        let (_, _, welcome) = raw_reply(&mut c, id).await;
+        let ServerFrame::Ok {
+            res: Response::Welcome { features, .. },
+            ..
+        } = welcome
+        else {
+            panic!("{welcome:?}")
+        };
+        assert!(features.iter().any(|f| f == "zstd"));
+        let id = c
+            .send_req(Request::Login {
+                user: "alice".into(),
+                credential: Credential::Password(natter_server::testing::PASSWORD.into()),
+                presence: None,
+            })
+            .await;
+        raw_reply(&mut c, id).await;
+        let id = c.send_req(page()).await;
+        let (compressed, bytes, frame) = raw_reply(&mut c, id).await;
+        assert_eq!(compressed, zstd, "compressed only when asked");
+        let ServerFrame::Ok {
+            res: Response::Messages { messages, .. },
+            ..
+        } = frame
+        else {
+            panic!("{frame:?}")
+        };
+        assert_eq!(messages.len(), 200);
+        assert!(messages[199].body.starts_with("line 199:"));
+        // Small replies stay plain even when asked.
+        let id = c.send_req(Request::Ping).await;
+        let (compressed, _, _) = raw_reply(&mut c, id).await;
+        assert!(!compressed);
+        sizes.push(bytes);
+    }
+    println!(
+        "a 200-message history page: {} bytes plain, {} bytes with zstd",
+        sizes[0], sizes[1]
+    );
+    assert!(sizes[1] * 3 < sizes[0], "{sizes:?}");
 }

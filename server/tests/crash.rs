@@ -65,6 +65,7 @@ async fn sender(addr: SocketAddr, sender: usize, first_seq: u64) -> Vec<(u64, u6
     };
     let mut framed = Framed::new(stream, FrameCodec::default());
     let hello = Request::Hello {
+        compression: Vec::new(),
         protocol: PROTOCOL_VERSION,
         client: "crash".into(),
         client_version: "0".into(),

@@ -117,6 +117,7 @@ async fn fan_out_to_many_clients_keeps_per_sender_order() {
                 }
                 natter_shared::ServerFrame::Event(_) => {}
                 natter_shared::ServerFrame::Err { err, .. } => panic!("{err}"),
+                natter_shared::ServerFrame::Compressed(_) => panic!("never asked for"),
             }
         }
     }

@@ -187,5 +187,51 @@ fn framecodec(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, functions, framecodec);
+/// A 200-message history page, plain and compressed: its bytes (printed)
+/// and the CPU to compress and to decode each way.
+fn history_page(c: &mut Criterion) {
+    let messages = (0..200u64)
+        .map(|i| Message {
+            id: 10_000 + i,
+            ts: 1_796_300_000_000 + i64::try_from(i).unwrap() * 1000,
+            room: "#general".into(),
+            from: ["alice", "bob", "carol"][usize::try_from(i % 3).unwrap()].into(),
+            body: format!("line {i}: {BODY}"),
+            ..Default::default()
+        })
+        .collect();
+    let page = ServerFrame::Ok {
+        id: 7,
+        res: natter_shared::Response::Messages {
+            room: "#general".into(),
+            messages,
+            more: true,
+            rev: 99,
+        },
+    };
+    let plain = encode(&page).unwrap();
+    let packed = natter_shared::compress_frame(&plain).unwrap();
+    eprintln!(
+        "history page of 200 messages: {} bytes plain, {} bytes zstd ({:.1}x)",
+        plain.len(),
+        packed.len(),
+        plain.len() as f64 / packed.len() as f64
+    );
+    let mut g = c.benchmark_group("history_page_200");
+    g.bench_function("encode", |b| b.iter(|| encode(black_box(&page)).unwrap()));
+    g.bench_function("encode_and_compress", |b| {
+        b.iter(|| natter_shared::compress_frame(&encode(black_box(&page)).unwrap()).unwrap());
+    });
+    let plain_payload = plain.slice(natter_shared::codec::PREFIX_LEN..);
+    let packed_payload = packed.slice(natter_shared::codec::PREFIX_LEN..);
+    g.bench_function("decode_plain", |b| {
+        b.iter(|| decode_server(black_box(&plain_payload)).unwrap());
+    });
+    g.bench_function("decode_compressed", |b| {
+        b.iter(|| decode_server(black_box(&packed_payload)).unwrap());
+    });
+    g.finish();
+}
+
+criterion_group!(benches, functions, framecodec, history_page);
 criterion_main!(benches);

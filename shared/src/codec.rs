@@ -237,6 +237,47 @@ pub fn decode_client(payload: &[u8]) -> Result<ClientFrame, CodecError> {
 /// known reply or event with bad fields included; [`peek_reply_id`] then
 /// still finds the request it answers.
 pub fn decode_server(payload: &[u8]) -> Result<ServerFrame, CodecError> {
+    match decode_server_plain(payload)? {
+        ServerFrame::Compressed(data) => {
+            let inner = decompress(&data)?;
+            match decode_server_plain(&inner)? {
+                ServerFrame::Compressed(_) => Err(CodecError::Malformed(
+                    "a compressed frame inside a compressed frame".into(),
+                )),
+                frame => Ok(frame),
+            }
+        }
+        frame => Ok(frame),
+    }
+}
+
+/// Frames at least this large are worth compressing; smaller ones gain a
+/// few bytes for the cost of a context.
+pub const COMPRESS_AT: usize = 2048;
+
+/// zstd's level for frames: fast, and still most of the gain on text.
+const LEVEL: i32 = 3;
+
+/// A complete frame (`encode`'s output, prefix included) as a
+/// [`ServerFrame::Compressed`] frame, when that is smaller; else `None`.
+#[must_use]
+pub fn compress_frame(frame: &[u8]) -> Option<Bytes> {
+    let payload = frame.get(PREFIX_LEN..)?;
+    let packed = zstd::bulk::compress(payload, LEVEL).ok()?;
+    if packed.len() + 16 >= payload.len() {
+        return None;
+    }
+    encode(&ServerFrame::Compressed(serde_bytes::ByteBuf::from(packed))).ok()
+}
+
+/// Unpacks a compressed payload, which may not grow past a frame.
+fn decompress(data: &[u8]) -> Result<Vec<u8>, CodecError> {
+    zstd::bulk::decompress(data, MAX_FRAME_LEN)
+        .map_err(|e| CodecError::Malformed(format!("bad compressed frame: {e}")))
+}
+
+/// [`decode_server`] without unwrapping compression.
+fn decode_server_plain(payload: &[u8]) -> Result<ServerFrame, CodecError> {
     decode(payload).or_else(|e| match decode::<ServerShape>(payload) {
         Ok(ServerShape::Ok { id, res: Tag(name) }) if !Response::KINDS.contains(&name.as_str()) => {
             Ok(ServerFrame::Ok {
@@ -278,6 +319,80 @@ pub fn peek_request_id(payload: &[u8]) -> Option<RequestId> {
 mod tests {
     use super::*;
     use crate::{Request, Response};
+
+    /// A history page like a busy room's: 200 chat lines.
+    fn page() -> ServerFrame {
+        let messages = (0..200)
+            .map(|i| crate::Message {
+                id: 10_000 + i,
+                ts: 1_796_300_000_000 + i64::try_from(i).unwrap() * 1000,
+                room: "#general".into(),
+                from: ["alice", "bob", "carol"][usize::try_from(i).unwrap() % 3].into(),
+                body: format!("line {i}: did the deploy finish? the dashboard looks green"),
+                ..Default::default()
+            })
+            .collect();
+        ServerFrame::Ok {
+            id: 7,
+            res: Response::Messages {
+                room: "#general".into(),
+                messages,
+                more: true,
+                rev: 99,
+            },
+        }
+    }
+
+    #[test]
+    fn a_compressed_frame_decodes_as_the_frame_it_holds_and_is_smaller() {
+        let frame = page();
+        let plain = encode(&frame).unwrap();
+        let packed = compress_frame(&plain).expect("a history page compresses");
+        assert!(
+            packed.len() * 3 < plain.len(),
+            "{} vs {}",
+            packed.len(),
+            plain.len()
+        );
+        let decoded = decode_server(&packed[PREFIX_LEN..]).unwrap();
+        assert_eq!(decoded, frame);
+        // A tiny frame is not worth it.
+        let small = encode(&ServerFrame::Ok {
+            id: 1,
+            res: Response::Pong,
+        })
+        .unwrap();
+        assert!(compress_frame(&small).is_none());
+    }
+
+    #[test]
+    fn compressed_frames_do_not_nest_grow_past_a_frame_or_hide_garbage() {
+        let plain = encode(&page()).unwrap();
+        let once = compress_frame(&plain).unwrap();
+        let twice = encode(&ServerFrame::Compressed(serde_bytes::ByteBuf::from(
+            zstd::bulk::compress(&once[PREFIX_LEN..], 3).unwrap(),
+        )))
+        .unwrap();
+        assert!(matches!(
+            decode_server(&twice[PREFIX_LEN..]),
+            Err(CodecError::Malformed(m)) if m.contains("inside")
+        ));
+        // A bomb: 2 MiB of zeros, a few hundred bytes packed.
+        let bomb = encode(&ServerFrame::Compressed(serde_bytes::ByteBuf::from(
+            zstd::bulk::compress(&vec![0u8; 2 << 20], 19).unwrap(),
+        )))
+        .unwrap();
+        assert!(bomb.len() < 4096);
+        assert!(matches!(
+            decode_server(&bomb[PREFIX_LEN..]),
+            Err(CodecError::Malformed(_))
+        ));
+        let junk = encode(&ServerFrame::Compressed(serde_bytes::ByteBuf::from(vec![
+            1, 2, 3,
+        ])))
+        .unwrap();
+        assert!(decode_server(&junk[PREFIX_LEN..]).is_err());
+    }
 
     /// A frame `{"id": 1, "zz": [[[...]]]}` whose unknown field (skipped
     /// by the decoder, which still walks it) is `depth` arrays deep.

@@ -167,6 +167,11 @@ pub enum Request {
         protocol: u32,
         client: String,
         client_version: String,
+        /// Compression the client reads (`"zstd"`); the server then may
+        /// send large replies as [`ServerFrame::Compressed`], if its
+        /// welcome lists the feature.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        compression: Vec<String>,
     },
     /// Log in with a password or a session token. `presence`, when given
     /// (and the server lists `login_presence`), is the session's presence
@@ -575,6 +580,10 @@ pub enum ServerFrame {
     Err { id: RequestId, err: ErrorReply },
     /// Something happened; not a reply to anything.
     Event(Event),
+    /// Another frame's payload, compressed with zstd: sent only to a client
+    /// that listed `"zstd"` in `Hello.compression`, for large replies.
+    /// [`crate::decode_server`] unwraps it; it never nests.
+    Compressed(ByteBuf),
 }
 
 /// What the server announces in its welcome.
@@ -1338,6 +1347,9 @@ pub mod features {
     /// Files: `OpenTransfer`, transfer connections and their requests,
     /// `Send.files`, `Message.attachments`.
     pub const FILES: &str = "files";
+    /// Large replies compressed with zstd for clients that ask
+    /// (`Hello.compression`): [`crate::ServerFrame::Compressed`].
+    pub const ZSTD: &str = "zstd";
     /// Every feature name this build knows, in the order servers list them.
     pub const ALL: &[&str] = &[
         DIRECT,
@@ -1365,6 +1377,7 @@ pub mod features {
         ROOM_MODES,
         RECEIPTS,
         FILES,
+        ZSTD,
     ];
 }
 

@@ -25,7 +25,7 @@ pub mod frame;
 pub mod names;
 pub mod text;
 
-pub use codec::{CodecError, FrameCodec, decode_client, decode_server, encode};
+pub use codec::{CodecError, FrameCodec, compress_frame, decode_client, decode_server, encode};
 pub use frame::*;
 
 /// Protocol version spoken by this build. Bumped only on a change that an

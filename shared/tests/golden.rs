@@ -83,9 +83,19 @@ fn requests() -> Vec<(&'static str, Request)> {
         (
             "hello",
             Request::Hello {
+                compression: Vec::new(),
                 protocol: 1,
                 client: "natter".into(),
                 client_version: "0.1.0".into(),
+            },
+        ),
+        (
+            "hello_zstd",
+            Request::Hello {
+                protocol: 1,
+                client: "natter".into(),
+                client_version: "0.2.0".into(),
+                compression: vec!["zstd".into()],
             },
         ),
         (

@@ -32,6 +32,7 @@ fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         (any::<u32>(), text(), text()).prop_map(|(protocol, client, client_version)| {
             Request::Hello {
+                compression: Vec::new(),
                 protocol,
                 client,
                 client_version,

@@ -41,6 +41,7 @@ fn hello() -> Request {
         protocol: PROTOCOL_VERSION,
         client: "natter".into(),
         client_version: "0.1.0".into(),
+        compression: vec!["zstd".into()],
     }
 }
 
@@ -1103,6 +1104,7 @@ fn server_requests(dir: &Path) -> usize {
             protocol: PROTOCOL_VERSION + 1,
             client: "future".into(),
             client_version: "9".into(),
+            compression: Vec::new(),
         }]),
     );
     write(

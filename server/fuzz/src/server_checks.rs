@@ -565,6 +565,7 @@ impl Conn {
     /// Hello; expects the welcome.
     pub fn hello(&mut self) -> Result<(), String> {
         match self.request(Request::Hello {
+            compression: Vec::new(),
             protocol: PROTOCOL_VERSION,
             client: "natter-fuzz".into(),
             client_version: "0".into(),

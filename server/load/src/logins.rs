@@ -63,6 +63,7 @@ async fn login(addr: SocketAddr, source: Option<IpAddr>, name: &str) -> anyhow::
     let mut framed = Framed::new(stream, FrameCodec::default());
     let requests = [
         Request::Hello {
+            compression: Vec::new(),
             protocol: PROTOCOL_VERSION,
             client: "natter-load".into(),
             client_version: env!("CARGO_PKG_VERSION").into(),

@@ -513,6 +513,7 @@ pub async fn ask(m: &mut Member, id: u64, req: Request) -> anyhow::Result<Respon
 
 async fn natter_login(m: &mut Member, name: &str, rooms: &[String]) -> anyhow::Result<()> {
     let hello = Request::Hello {
+        compression: Vec::new(),
         protocol: PROTOCOL_VERSION,
         client: "natter-load".into(),
         client_version: env!("CARGO_PKG_VERSION").into(),

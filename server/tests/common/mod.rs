@@ -63,6 +63,7 @@ impl Client {
 
     pub async fn hello(&mut self) -> Response {
         self.request(Request::Hello {
+            compression: Vec::new(),
             protocol: PROTOCOL_VERSION,
             client: "test".into(),
             client_version: "0".into(),

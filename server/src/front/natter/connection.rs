@@ -88,6 +88,9 @@ pub(super) struct Conn {
     /// The connection's span (`conn`, with the peer; the session and
     /// user id once logged in): every log line of the connection carries it.
     pub(super) span: tracing::Span,
+    /// The client reads zstd-compressed frames (`Hello.compression`):
+    /// large replies go compressed.
+    pub(super) compress: bool,
 }
 
 impl Conn {
@@ -232,6 +235,20 @@ impl Conn {
     pub(super) fn reply(&self, id: u64, res: Response) {
         match natter_shared::encode(&ServerFrame::Ok { id, res }) {
             Ok(bytes) => {
+                let bytes = if self.compress && bytes.len() >= natter_shared::codec::COMPRESS_AT {
+                    match natter_shared::compress_frame(&bytes) {
+                        Some(packed) => {
+                            let m = &self.shared.metrics;
+                            m.compressed_frames.inc();
+                            m.compression_saved_bytes
+                                .inc_by((bytes.len() - packed.len()) as u64);
+                            packed
+                        }
+                        None => bytes,
+                    }
+                } else {
+                    bytes
+                };
                 self.outbox.push(bytes);
             }
             Err(e) => {
@@ -406,6 +423,7 @@ impl Conn {
             protocol,
             client,
             client_version,
+            compression,
         } = req
         else {
             self.reply_err(
@@ -429,6 +447,9 @@ impl Conn {
             return false;
         }
         tracing::debug!(peer = %self.peer, client, client_version, "hello");
+        self.compress = compression
+            .iter()
+            .any(|c| c == natter_shared::features::ZSTD);
         let c = self.shared.config();
         self.reply(
             id,

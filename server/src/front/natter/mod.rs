@@ -105,6 +105,7 @@ async fn serve_io<R, W>(
         bad_frames: 0,
         pre_login: Some(pre_login),
         account_rate: None,
+        compress: false,
         span: tracing::info_span!(
             "conn",
             %peer,
