@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::Client;
@@ -14,33 +14,11 @@ use natter_server::testing::{NatterdProcess, free_port, have_tool};
 use natter_shared::{Event, HistoryQuery, Request, Response};
 
 fn natterd(dir: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_natterd"))
-        .arg("--config")
-        .arg(config)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("natterd starts");
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(input) = stdin {
-        pipe.write_all(input.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
+    common::natterd_cli(dir, Some(config), args, stdin)
 }
 
 fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "natterd failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
+    common::cli_ok(out)
 }
 
 /// A curl answer: status, content type and body.
@@ -650,4 +628,72 @@ async fn outgoing_webhooks_post_signed_json_retry_and_survive_a_restart() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the queue did not empty");
+}
+
+#[tokio::test]
+async fn the_listener_serves_https_with_the_servers_certificate() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    if !have_tool("curl", &["--version"], "curl") {
+        return;
+    }
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Its own name: with the leaf's (rcgen's default), OpenSSL takes the
+    // leaf for self-signed.
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "natter test CA");
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let (tmp, config, _) = setup("");
+    let dir = tmp.path();
+    std::fs::write(dir.join("ca.pem"), ca.as_ref().pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    let port = free_port();
+    std::fs::write(
+        &config,
+        format!(
+            "[http]\nlisten = \"127.0.0.1:{port}\"\ntls = true\n[tls]\nlisten = \"127.0.0.1:{}\"\ncert = {:?}\nkey = {:?}\n",
+            free_port(),
+            dir.join("cert.pem"),
+            dir.join("key.pem"),
+        ),
+    )
+    .unwrap();
+    let _server = start(&tmp, &config);
+    let url = format!("https://localhost:{port}/healthz");
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let cacert = dir.join("ca.pem");
+    let cacert = cacert.to_str().unwrap();
+    let mut health = None;
+    let mut why = String::new();
+    for _ in 0..100 {
+        let out = Command::new("curl")
+            .args(["-sS", "--cacert", cacert, "--resolve", &resolve, &url])
+            .output()
+            .unwrap();
+        if out.status.success() {
+            health = Some(String::from_utf8(out.stdout).unwrap());
+            break;
+        }
+        why = String::from_utf8_lossy(&out.stderr).into_owned();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(health.as_deref(), Some(r#"{"status":"ok"}"#), "{why}");
+    // Plain HTTP on the HTTPS port gets nowhere.
+    let plain = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "5",
+            &format!("http://127.0.0.1:{port}/healthz"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("ok"));
 }

@@ -13,30 +13,11 @@ use natter_server::testing::NatterdProcess;
 use natter_shared::{ErrorCode, Response};
 
 fn natterd(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_natterd"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("natterd starts");
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(input) = stdin {
-        pipe.write_all(input.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
+    common::natterd_cli(dir, None, args, stdin)
 }
 
 fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "natterd failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
+    common::cli_ok(out)
 }
 
 fn fails(out: &Output) -> String {

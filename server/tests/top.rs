@@ -26,17 +26,12 @@ async fn natterd_top_shows_a_live_server_in_a_terminal() {
     )
     .unwrap();
     let bin = env!("CARGO_BIN_EXE_natterd");
-    let add = std::process::Command::new(bin)
-        .args(["--data-dir", data.to_str().unwrap(), "user", "add", "alice"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(b"alice password\n")?;
-            c.wait()
-        })
-        .unwrap();
-    assert!(add.success());
+    common::cli_ok(&common::natterd_cli(
+        &data,
+        None,
+        &["user", "add", "alice"],
+        Some("alice password\n"),
+    ));
     let server = NatterdProcess::start(
         Path::new(bin),
         &data,

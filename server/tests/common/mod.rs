@@ -285,3 +285,44 @@ pub fn code(r: Result<Response, ErrorReply>) -> ErrorCode {
         Ok(res) => panic!("expected an error, got {res:?}"),
     }
 }
+
+/// The built natterd as an operator runs it: `--data-dir DIR`, the config
+/// file when given, then `args`, with `stdin` fed to it; its output.
+pub fn natterd_cli(
+    dir: &std::path::Path,
+    config: Option<&std::path::Path>,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_natterd"));
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    let mut child = cmd
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("natterd starts");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(input.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+/// A natterd command's stdout, once it succeeded.
+pub fn cli_ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "natterd failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
