@@ -544,7 +544,7 @@ mod tests {
         assert!(screen.contains("sessions 5"), "{screen}");
         assert!(screen.contains("connections 6"), "{screen}");
         assert!(screen.contains("commit p99 2.0 ms"), "{screen}");
-        assert!(screen.contains("8.0/s  #ops"), "{screen}");
+        assert!(screen.contains("8/s  #ops"), "{screen}");
         assert!(screen.find("#ops").unwrap() < screen.find("#general").unwrap());
     }
 }
