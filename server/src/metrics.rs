@@ -58,6 +58,9 @@ pub struct Metrics {
     pub sessions: Gauge,
     /// Users online (visible presence not offline); set when scraped.
     pub users_online: Gauge,
+    /// Users with at least one session (invisible ones too); set when
+    /// scraped.
+    pub users_logged_in: Gauge,
     /// Transfer connections open now.
     pub transfers: Gauge,
     /// Successful logins.
@@ -137,6 +140,7 @@ impl Metrics {
             connections: Family::default(),
             sessions: Gauge::default(),
             users_online: Gauge::default(),
+            users_logged_in: Gauge::default(),
             transfers: Gauge::default(),
             logins: Counter::default(),
             login_failures: Counter::default(),
@@ -181,6 +185,11 @@ impl Metrics {
             "users_online",
             "Users whose presence is not offline",
             m.users_online.clone(),
+        );
+        r.register(
+            "users_logged_in",
+            "Users with at least one session",
+            m.users_logged_in.clone(),
         );
         r.register("logins", "Successful logins", m.logins.clone());
         r.register("login_failures", "Failed logins", m.login_failures.clone());

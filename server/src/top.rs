@@ -24,6 +24,9 @@ const KEEP: usize = 600;
 /// The window rates and quantiles are taken over.
 const WINDOW: Duration = Duration::from_secs(10);
 
+/// What a sparkline spans.
+const SPARK_SPAN: Duration = Duration::from_mins(5);
+
 /// One reading of a server.
 #[derive(Debug, Clone, Default)]
 pub struct Scrape {
@@ -158,26 +161,43 @@ impl Top {
         self.latest()?.get(key)
     }
 
-    /// A counter's rate per second between consecutive readings, the
-    /// newest `n` of them, for a sparkline.
+    /// A counter's rate per second over the last [`SPARK_SPAN`], in `n`
+    /// columns of equal time, oldest first, for a sparkline: 0 where no
+    /// reading falls.
     #[must_use]
     pub fn series(&self, key: &str, n: usize) -> Vec<u64> {
-        let pairs: Vec<_> = self
-            .readings
-            .iter()
-            .zip(self.readings.iter().skip(1))
-            .collect();
-        pairs
-            .iter()
-            .skip(pairs.len().saturating_sub(n))
-            .map(|((t0, a), (t1, b))| {
-                let secs = t1.duration_since(*t0).as_secs_f64().max(0.001);
-                let d = (b.get(key).unwrap_or(0.0) - a.get(key).unwrap_or(0.0)).max(0.0);
-                // Rates are small and positive; rounding to whole units is
-                // what a sparkline can show anyway.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                let per_sec = (d / secs).round() as u64;
-                per_sec
+        let Some((newest, _)) = self.readings.back() else {
+            return Vec::new();
+        };
+        let columns = n.max(1);
+        let width = SPARK_SPAN / u32::try_from(columns).unwrap_or(u32::MAX);
+        let start = newest.checked_sub(SPARK_SPAN).unwrap_or(self.readings[0].0);
+        (0..columns)
+            .map(|column| {
+                let column = u32::try_from(column).unwrap_or(u32::MAX);
+                let (from, to) = (start + width * column, start + width * (column + 1));
+                // The last reading before the column, else its first one;
+                // and its last one.
+                let first = self
+                    .readings
+                    .iter()
+                    .rev()
+                    .find(|(at, _)| *at <= from)
+                    .or_else(|| self.readings.iter().find(|(at, _)| *at > from && *at <= to));
+                let last = self.readings.iter().rev().find(|(at, _)| *at <= to);
+                match (first, last) {
+                    (Some((t0, before)), Some((t1, after))) if t1 > t0 => {
+                        let secs = t1.duration_since(*t0).as_secs_f64();
+                        let d = (after.get(key).unwrap_or(0.0) - before.get(key).unwrap_or(0.0))
+                            .max(0.0);
+                        // Rates are small and positive; whole units are
+                        // what a sparkline shows anyway.
+                        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                        let per_sec = (d / secs).round() as u64;
+                        per_sec
+                    }
+                    _ => 0,
+                }
             })
             .collect()
     }
@@ -262,9 +282,10 @@ fn rate_panel(frame: &mut Frame<'_>, top: &Top, area: Rect, title: &str, key: &s
     let now = top.rate(key, WINDOW).map_or_else(|| "-".into(), short);
     let width = usize::from(area.width.saturating_sub(2));
     let data = top.series(key, width);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" {title} {now}/s "));
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " {title} {now}/s, last {} min ",
+        SPARK_SPAN.as_secs() / 60
+    ));
     frame.render_widget(
         Sparkline::default()
             .block(block)
@@ -517,7 +538,11 @@ mod tests {
         let top = top();
         assert_eq!(top.rate("natterd_messages_total", WINDOW), Some(10.0));
         assert_eq!(top.gauge("natterd_sessions"), Some(5.0));
-        assert_eq!(top.series("natterd_messages_total", 10), [10]);
+        // Five minutes in ten columns: the readings fall in the last.
+        assert_eq!(
+            top.series("natterd_messages_total", 10),
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 10]
+        );
         // 100 commits in the window: 99 of them within 2 ms.
         assert_eq!(
             top.quantile("natterd_commit_seconds", 0.5, WINDOW),

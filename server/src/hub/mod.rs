@@ -258,6 +258,7 @@ pub struct Hub {
 pub struct Levels {
     pub sessions: usize,
     pub users_online: usize,
+    pub users_logged_in: usize,
     pub outbound_bytes: usize,
 }
 
@@ -726,6 +727,11 @@ impl Hub {
                 .users
                 .keys()
                 .filter(|u| self.visible_presence(**u).0 != PresenceState::Offline)
+                .count(),
+            users_logged_in: self
+                .users
+                .values()
+                .filter(|u| !u.sessions.is_empty())
                 .count(),
             outbound_bytes: self.sessions.values().map(|s| s.outbox.queued()).sum(),
         }

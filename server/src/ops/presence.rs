@@ -31,6 +31,7 @@ pub async fn refresh_levels(shared: &Shared) {
     let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     m.sessions.set(as_i64(levels.sessions));
     m.users_online.set(as_i64(levels.users_online));
+    m.users_logged_in.set(as_i64(levels.users_logged_in));
     m.outbound_bytes.set(as_i64(levels.outbound_bytes));
     let open = shared.open_connections();
     let pre_login = shared.pre_login_connections();
