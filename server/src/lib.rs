@@ -697,6 +697,10 @@ async fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
             }
             return;
         }
+        K::TokenRevoked => {
+            end_revoked(shared, e.user_id).await;
+            return;
+        }
         K::RoomChanged => {
             // The store holds the new modes already: apply them as they are.
             let Some(id) = e.room_id else { return };
@@ -725,6 +729,27 @@ async fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
     }
     drop(hub);
     tracing::info!(user_id = e.user_id, kind = ?e.kind, sessions = ended, "account change applied");
+}
+
+/// Ends the sessions of `user` whose token is gone from the store (an
+/// operator revoked it): the rest keep going.
+async fn end_revoked(shared: &Shared, user: i64) {
+    let held = shared.hub().token_sessions(user);
+    let days = shared.config().limits.session_token_days;
+    for (session, hash) in held {
+        match shared.store.token_owner(&hash, days).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                shared.hub().end_session(
+                    session,
+                    &ErrorCode::Revoked,
+                    "the token this session used was revoked",
+                );
+                tracing::info!(user_id = user, session, "session of a revoked token ended");
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot check a session's token"),
+        }
+    }
 }
 
 /// Shows a room the erasure of an account's messages (`natterd user del

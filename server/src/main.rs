@@ -113,7 +113,8 @@ enum TokenCommand {
     },
     /// List API tokens (never the tokens themselves).
     List,
-    /// Revoke API token ID: no new login takes it.
+    /// Revoke API token ID: no new login takes it, and the sessions it
+    /// opened end.
     Revoke { id: i64 },
 }
 

@@ -687,9 +687,20 @@ async fn api_tokens_are_created_listed_and_revoked_and_log_a_bot_in() {
         natter_shared::Credential::Token(token.clone()),
     )
     .await;
-    assert!(login.is_ok(), "{:?}", login.err());
+    let (mut bot, _) = login.expect("the bot logs in with its token");
+    // A session of a password login, which the revocation must not touch.
+    ok(&natterd(
+        dir,
+        &["user", "add", "carol"],
+        Some("carol password\n"),
+    ));
+    let (mut carol, _) = Client::login(server.addr, "carol", "carol password").await;
     let id = listed.split('\t').next().unwrap();
     ok(&natterd(dir, &["token", "revoke", id], None));
+    // The session the token opened ends at once, saying why.
+    let (code, _) = bot.closing().await.expect("the bot's session is told");
+    assert_eq!(code, ErrorCode::Revoked);
+    assert!(carol.request(natter_shared::Request::Ping).await.is_ok());
     assert_eq!(
         ok(&natterd(dir, &["token", "list"], None)).trim(),
         "no API tokens"

@@ -169,6 +169,9 @@ struct Session {
     /// Monotonic stamp of the last presence change, to pick whose status
     /// text shows when several sessions share the top state.
     stamp: u64,
+    /// The hash of the token it logged in with or was issued (none after
+    /// a password-only login): revoking that token ends it.
+    token_hash: Option<Arc<str>>,
 }
 
 /// Typing state of one user in one room.
@@ -479,6 +482,7 @@ impl Hub {
                 presence,
                 status,
                 stamp: self.presence_stamp,
+                token_hash: None,
             },
         );
         if let Some(u) = self.users.get_mut(&user.id) {
@@ -559,6 +563,36 @@ impl Hub {
             }
         }
         ended
+    }
+
+    /// Remembers the token a session holds (see `Session::token_hash`).
+    pub fn set_session_token(&mut self, session: u64, token_hash: Option<&str>) {
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.token_hash = token_hash.map(Arc::from);
+        }
+    }
+
+    /// `user`'s sessions that hold a token, with its hash: a revocation
+    /// checks which of them still hold a valid one.
+    #[must_use]
+    pub fn token_sessions(&self, user: i64) -> Vec<(u64, Arc<str>)> {
+        let Some(u) = self.users.get(&user) else {
+            return Vec::new();
+        };
+        u.sessions
+            .iter()
+            .filter_map(|sid| {
+                let s = self.sessions.get(sid)?;
+                Some((*sid, Arc::clone(s.token_hash.as_ref()?)))
+            })
+            .collect()
+    }
+
+    /// Ends one session, telling it why.
+    pub fn end_session(&mut self, session: u64, code: &ErrorCode, message: &str) {
+        if let Some(s) = self.sessions.get(&session) {
+            s.outbox.close(code.clone(), message, None);
+        }
     }
 
     /// Forgets a deleted account: it leaves every group room (members see

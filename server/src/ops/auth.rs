@@ -405,6 +405,9 @@ async fn finish_login(
     );
     info.blocked = blocked;
     info.invitations = invitations;
+    shared
+        .hub()
+        .set_session_token(session, token_hash.as_deref());
     tracing::info!(%peer, user = row.name, session, "logged in");
     Ok(LoggedIn {
         session,

@@ -437,14 +437,18 @@ impl OperatorStore {
     }
 
     /// Revokes API token `id`; false when there was none. No new login
-    /// takes it; a session it opened lasts until it disconnects (suspend
-    /// the account to end those at once).
+    /// takes it, and a running server ends the sessions it opened.
     pub fn revoke_api_token(&mut self, id: i64) -> Result<bool, StoreError> {
         let Some(token) = self.api_tokens()?.into_iter().find(|t| t.id == id) else {
             return Ok(false);
         };
         self.audited("token.revoke", &token.user, "", &token.label, |c| {
+            let user: i64 =
+                c.query_row("SELECT user_id FROM tokens WHERE rowid = ?1", [id], |r| {
+                    r.get(0)
+                })?;
             c.execute("DELETE FROM tokens WHERE rowid = ?1", [id])?;
+            sql::insert_account_event(c, user, AccountEventKind::TokenRevoked, None, None)?;
             Ok(true)
         })
     }

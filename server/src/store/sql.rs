@@ -308,6 +308,9 @@ pub enum AccountEventKind {
     /// The account's messages in room `room_id` were erased (`natterd
     /// user del --purge`): the room's members see them deleted.
     Purged,
+    /// One of the account's API tokens was revoked (`natterd token
+    /// revoke`): the sessions it opened end.
+    TokenRevoked,
 }
 
 impl AccountEventKind {
@@ -322,6 +325,7 @@ impl AccountEventKind {
             AccountEventKind::Released => "released",
             AccountEventKind::RoomChanged => "room_changed",
             AccountEventKind::Purged => "purged",
+            AccountEventKind::TokenRevoked => "token_revoked",
         }
     }
 
@@ -336,6 +340,7 @@ impl AccountEventKind {
             "released" => Some(AccountEventKind::Released),
             "room_changed" => Some(AccountEventKind::RoomChanged),
             "purged" => Some(AccountEventKind::Purged),
+            "token_revoked" => Some(AccountEventKind::TokenRevoked),
             _ => None,
         }
     }
