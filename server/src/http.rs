@@ -208,6 +208,7 @@ fn router(state: HttpState, max_body: usize) -> Router {
         .route("/top", get(top))
         .route("/hooks/{token}", post(incoming_hook))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -281,6 +282,14 @@ fn endpoint(path: &str) -> &'static str {
 
 async fn not_found() -> HttpError {
     HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+async fn method_not_allowed() -> HttpError {
+    HttpError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
 }
 
 async fn healthz() -> impl IntoResponse {
@@ -393,8 +402,17 @@ async fn incoming_hook(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(token): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, HttpError> {
+    // A body over the limit (413) or cut off is answered in JSON too.
+    let body = body.map_err(|e| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "invalid"
+        };
+        HttpError::new(e.status(), code, e.body_text())
+    })?;
     let shared = &http.shared;
     let unknown = || HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such hook");
     // Tokens are 64 hex characters; anything else is no hook's, and is

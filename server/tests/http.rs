@@ -195,6 +195,13 @@ async fn health_readiness_and_metrics_over_http() {
     );
     let wrong_method = curl(&format!("{base}/metrics"), &["-X", "DELETE"]);
     assert_eq!(wrong_method.status, 405);
+    assert!(
+        wrong_method
+            .body
+            .contains(r#""error":"method_not_allowed""#),
+        "{}",
+        wrong_method.body
+    );
     drop(server);
 }
 
@@ -333,6 +340,11 @@ async fn an_incoming_webhook_posts_as_its_bot_once_stored() {
         &["-H", "Content-Type: text/plain", "--data-binary", &huge],
     );
     assert_eq!(too_large.status, 413);
+    assert!(
+        too_large.body.contains(r#""error":"too_large""#),
+        "{}",
+        too_large.body
+    );
     let too_long = "y".repeat(5000);
     let refused = curl(
         url,
