@@ -107,36 +107,28 @@ fn room_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoomRow> {
     })
 }
 
+/// What [`user_row`] reads, in its order.
+const USER_SELECT: &str =
+    "SELECT id, name, pw_hash, admin, EXISTS(SELECT 1 FROM server_bans WHERE user_id = id)
+     FROM users";
+
 /// Looks a user up by (normalised) name.
 pub fn user_by_name(conn: &Connection, name: &str) -> Result<Option<UserRow>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT id, name, pw_hash, admin, EXISTS(SELECT 1 FROM server_bans WHERE user_id = id)
-             FROM users WHERE name = ?1",
-            [name],
-            user_row,
-        )
+        .query_row(&format!("{USER_SELECT} WHERE name = ?1"), [name], user_row)
         .optional()?)
 }
 
 /// A user by id.
 pub fn user_by_id(conn: &Connection, id: i64) -> Result<Option<UserRow>, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT id, name, pw_hash, admin, EXISTS(SELECT 1 FROM server_bans WHERE user_id = id)
-             FROM users WHERE id = ?1",
-            [id],
-            user_row,
-        )
+        .query_row(&format!("{USER_SELECT} WHERE id = ?1"), [id], user_row)
         .optional()?)
 }
 
 /// Every user, by name.
 pub fn all_users(conn: &Connection) -> Result<Vec<UserRow>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT id, name, pw_hash, admin, EXISTS(SELECT 1 FROM server_bans WHERE user_id = id)
-         FROM users ORDER BY name",
-    )?;
+    let mut stmt = conn.prepare(&format!("{USER_SELECT} ORDER BY name"))?;
     let rows = stmt.query_map([], user_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
