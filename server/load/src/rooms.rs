@@ -236,6 +236,7 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
     })
     .await?;
     let mut counts = Vec::new();
+    let mut acks = Vec::new();
     let mut receivers = Vec::new();
     let mut closed_loop = Vec::new();
     let mut open_loop = Vec::new();
@@ -244,8 +245,9 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
     let mut slow_socket = None;
     for (slot, joined) in slots.iter().zip(joined) {
         let Joined { receiver, out } = joined?;
-        if let Some((count, task)) = receiver {
+        if let Some((count, acked, task)) = receiver {
             counts.push(count);
+            acks.push(acked);
             receivers.push(task);
         }
         match (out, slot.sender) {
@@ -328,18 +330,26 @@ pub async fn run(p: &Params) -> anyhow::Result<Report> {
             }
         }
     }
-    // Drain: until everything arrived, or 5 s without progress.
-    let mut last = 0;
+    // Drain: until everything arrived and every send was acknowledged
+    // (an IRC server's PONG may trail the last delivery), or 5 s without
+    // progress.
+    let sent_total: u64 = sent_per_sender.iter().sum();
+    let closed = matches!(p.load, Load::Window(_));
+    let mut last = (0, 0);
     let mut still = Instant::now();
     let mut elapsed = started.elapsed();
     loop {
         let now: u64 = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-        if now != last {
-            last = now;
+        let acked: u64 = acks.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+        if (now, acked) != last {
+            if now != last.0 {
+                elapsed = started.elapsed();
+            }
+            last = (now, acked);
             still = Instant::now();
-            elapsed = started.elapsed();
         }
-        if now >= expected || still.elapsed() > Duration::from_secs(5) {
+        let acks_done = !closed || acked >= sent_total;
+        if (now >= expected && acks_done) || still.elapsed() > Duration::from_secs(5) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -409,10 +419,15 @@ pub async fn reaction_target(target: &Target) -> anyhow::Result<u64> {
     }
 }
 
-/// What a member becomes once it is in: its receiver (with the counter the
-/// drain loop watches) and what it writes with.
+/// What a member becomes once it is in: its receiver (with the counters of
+/// deliveries and acknowledgements the drain loop watches) and what it
+/// writes with.
 struct Joined {
-    receiver: Option<(Arc<AtomicU64>, tokio::task::JoinHandle<View>)>,
+    receiver: Option<(
+        Arc<AtomicU64>,
+        Arc<AtomicU64>,
+        tokio::task::JoinHandle<View>,
+    )>,
     out: Out,
 }
 
@@ -454,15 +469,17 @@ fn join(
         (None, _) => (member.reader, None, Out::Idle(member.writer.sock)),
     };
     let count = Arc::new(AtomicU64::new(0));
+    let acks = Arc::new(AtomicU64::new(0));
     let task = tokio::spawn(receive(
         reader,
         total_senders,
         window,
         Arc::clone(&count),
+        Arc::clone(&acks),
         stop.clone(),
     ));
     Ok(Joined {
-        receiver: Some((count, task)),
+        receiver: Some((count, acks, task)),
         out,
     })
 }
@@ -472,6 +489,7 @@ async fn receive(
     senders: usize,
     window: Option<Arc<Semaphore>>,
     count: Arc<AtomicU64>,
+    acks: Arc<AtomicU64>,
     stop: CancellationToken,
 ) -> View {
     let mut view = View {
@@ -542,6 +560,7 @@ async fn receive(
             Incoming::Other => {}
         });
         count.store(view.deliveries, Ordering::Relaxed);
+        acks.store(view.acked, Ordering::Relaxed);
         if let Err(e) = drained {
             eprintln!("natter-load: unreadable input: {e}");
             break;
