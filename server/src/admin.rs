@@ -62,8 +62,8 @@ fn user_name(name: &str) -> Result<String, AdminError> {
     normalize_user(name).map_err(|e| AdminError::BadName(e.to_string()))
 }
 
-fn hash(password: &str) -> Result<String, AdminError> {
-    auth::check_password_rules(password).map_err(AdminError::BadPassword)?;
+fn hash(password: &str, min_len: usize) -> Result<String, AdminError> {
+    auth::check_password_rules(password, min_len).map_err(AdminError::BadPassword)?;
     auth::hash_password(password).map_err(AdminError::Hash)
 }
 
@@ -93,16 +93,30 @@ fn existing_user(db: &OperatorStore, name: &str) -> Result<store::UserRow, Admin
     db.user(&name)?.ok_or(AdminError::NoSuchUser(name))
 }
 
-/// Creates an account; it is a member of `#general`.
+/// Creates an account; it is a member of `#general`. The password has at
+/// least the default `limits.min_password_len`; see [`add_user_min`].
 pub fn add_user(
     data_dir: &Path,
     name: &str,
     password: &str,
     admin: bool,
 ) -> Result<(), AdminError> {
+    let min = crate::config::LimitsConfig::default().min_password_len;
+    add_user_min(data_dir, name, password, admin, min)
+}
+
+/// Creates an account whose password has at least `min_password_len`
+/// characters (`natterd user add` passes the configured one).
+pub fn add_user_min(
+    data_dir: &Path,
+    name: &str,
+    password: &str,
+    admin: bool,
+    min_password_len: usize,
+) -> Result<(), AdminError> {
     let name = natter_shared::names::new_account_name(name)
         .map_err(|e| AdminError::BadName(e.to_string()))?;
-    let hash = hash(password)?;
+    let hash = hash(password, min_password_len)?;
     Ok(open(data_dir)?.add_user(&name, &hash, admin)?)
 }
 
@@ -249,10 +263,20 @@ pub fn delete_hook(data_dir: &Path, id: i64) -> Result<(), AdminError> {
 /// Changes a password, revokes the account's session tokens and ends its
 /// sessions.
 pub fn set_password(data_dir: &Path, name: &str, password: &str) -> Result<(), AdminError> {
-    auth::check_password_rules(password).map_err(AdminError::BadPassword)?;
+    let min = crate::config::LimitsConfig::default().min_password_len;
+    set_password_min(data_dir, name, password, min)
+}
+
+/// [`set_password`] with the configured shortest password.
+pub fn set_password_min(
+    data_dir: &Path,
+    name: &str,
+    password: &str,
+    min_password_len: usize,
+) -> Result<(), AdminError> {
+    let hash = hash(password, min_password_len)?;
     let mut db = open(data_dir)?;
     let user = existing_user(&db, name)?;
-    let hash = hash(password)?;
     Ok(db.set_password(&user, &hash)?)
 }
 

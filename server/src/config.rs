@@ -28,6 +28,34 @@ pub struct Config {
     pub tls: TlsConfig,
     pub files: FilesConfig,
     pub http: HttpConfig,
+    pub irc: IrcConfig,
+}
+
+/// The IRC front end: weechat, irssi and IRC bots on the same accounts
+/// and rooms.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IrcConfig {
+    /// Address for plain IRC; empty (the default) for none.
+    pub listen: String,
+    /// Address for IRC over TLS, with the `[tls]` certificate; empty for
+    /// none.
+    pub tls_listen: String,
+    /// The network's name (`NETWORK` in ISUPPORT); clients show it.
+    pub network: String,
+    /// The server's name, the source of its numerics.
+    pub server_name: String,
+}
+
+impl Default for IrcConfig {
+    fn default() -> Self {
+        Self {
+            listen: String::new(),
+            tls_listen: String::new(),
+            network: "natter".into(),
+            server_name: "natterd".into(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -44,6 +72,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             files: FilesConfig::default(),
             http: HttpConfig::default(),
+            irc: IrcConfig::default(),
         }
     }
 }
@@ -348,6 +377,10 @@ pub struct LimitsConfig {
     /// logout or a password change. API tokens have their own expiry
     /// (`natterd token create --expires`).
     pub session_token_days: u32,
+    /// The shortest password accepted, in characters: by `natterd user
+    /// add` and `passwd`, registration, and password changes from every
+    /// protocol.
+    pub min_password_len: usize,
 }
 
 impl Default for LimitsConfig {
@@ -386,6 +419,7 @@ impl Default for LimitsConfig {
             attention_per_room_per_hour: 12,
             receipts_max_members: 50,
             session_token_days: 0,
+            min_password_len: 8,
         }
     }
 }
@@ -525,7 +559,26 @@ impl Config {
         if h.tls && !h.listen.is_empty() && self.tls.files().is_none() {
             return Err("http.tls needs tls.cert and tls.key".into());
         }
+        let i = &self.irc;
+        if !i.tls_listen.is_empty() && self.tls.files().is_none() {
+            return Err("irc.tls_listen needs tls.cert and tls.key".into());
+        }
+        let name_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 63
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        };
+        if !name_ok(&i.network) || !name_ok(&i.server_name) {
+            return Err(
+                "irc.network and irc.server_name must be 1-63 letters, digits, '-', '.' or '_'"
+                    .into(),
+            );
+        }
         let l = &self.limits;
+        if !(1..=1024).contains(&l.min_password_len) {
+            return Err("limits.min_password_len must be between 1 and 1024".into());
+        }
         if l.max_frame > natter_shared::MAX_FRAME_LEN || l.max_frame < 1024 {
             return Err(format!(
                 "limits.max_frame must be between 1024 and {}",

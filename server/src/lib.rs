@@ -221,6 +221,10 @@ pub struct Listeners {
     pub tls: Option<TcpListener>,
     /// HTTP: metrics, health checks, webhooks (see [`http`]).
     pub http: Option<TcpListener>,
+    /// IRC, plain (see [`front::irc`]).
+    pub irc: Option<TcpListener>,
+    /// IRC over TLS, with the `[tls]` certificate.
+    pub irc_tls: Option<TcpListener>,
 }
 
 /// The outcome of a reload: the changes applied, as `key: old -> new`
@@ -286,15 +290,16 @@ pub async fn serve(
     mut reloads: Option<mpsc::Receiver<ReloadRequest>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let acceptor = match (&listeners.tls, config.tls.files()) {
-        (Some(_), Some((cert, key))) => Some(tls::Acceptor::new(cert, key)?),
-        (Some(_), None) => {
+    let wants_tls = listeners.tls.is_some() || listeners.irc_tls.is_some();
+    let acceptor = match (wants_tls, config.tls.files()) {
+        (true, Some((cert, key))) => Some(tls::Acceptor::new(cert, key)?),
+        (true, None) => {
             return Err(config::ConfigError::Invalid(
                 "a TLS listener needs tls.cert and tls.key".into(),
             )
             .into());
         }
-        (None, _) => None,
+        (false, _) => None,
     };
     let shared = start(config, acceptor)?;
     let tracker = shared.tasks.clone();
@@ -308,6 +313,12 @@ pub async fn serve(
     }
     if let Some(l) = &listeners.tls {
         tracing::info!(addr = %l.local_addr()?, "natterd listening (TLS)");
+    }
+    if let Some(l) = &listeners.irc {
+        tracing::info!(addr = %l.local_addr()?, "natterd listening (IRC)");
+    }
+    if let Some(l) = &listeners.irc_tls {
+        tracing::info!(addr = %l.local_addr()?, "natterd listening (IRC over TLS)");
     }
     let http_stop = CancellationToken::new();
     let http_server = match listeners.http {
@@ -337,7 +348,7 @@ pub async fn serve(
     systemd::ready();
     tokio::pin!(shutdown);
     loop {
-        let (accepted, is_tls) = tokio::select! {
+        let accepted = tokio::select! {
             () = &mut shutdown => break,
             Some((config, done)) = async {
                 match reloads.as_mut() {
@@ -364,9 +375,12 @@ pub async fn serve(
                 let _ = done.send(result);
                 continue;
             }
-            a = accept(listeners.plain.as_ref()) => (a, false),
-            a = accept(listeners.tls.as_ref()) => (a, true),
+            a = accept(listeners.plain.as_ref()) => (a, false, false),
+            a = accept(listeners.tls.as_ref()) => (a, true, false),
+            a = accept(listeners.irc.as_ref()) => (a, false, true),
+            a = accept(listeners.irc_tls.as_ref()) => (a, true, true),
         };
+        let (accepted, is_tls, is_irc) = accepted;
         let (stream, peer) = match accepted {
             Ok(a) => a,
             Err(e) => {
@@ -387,6 +401,8 @@ pub async fn serve(
                     // A refusal the client can read needs the handshake
                     // first; without one, just close.
                     drop(stream);
+                } else if is_irc {
+                    tracker.spawn(front::irc::refuse(stream, message));
                 } else {
                     tracker.spawn(front::natter::refuse(
                         stream,
@@ -404,6 +420,9 @@ pub async fn serve(
                     let deadline =
                         Duration::from_millis(shared.config().limits.handshake_timeout_ms);
                     match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) if is_irc => {
+                            front::irc::serve_tls(tls, peer, shared, pre_login).await;
+                        }
                         Ok(Ok(tls)) => {
                             front::natter::serve_tls(tls, peer, shared, pre_login).await;
                         }
@@ -415,7 +434,11 @@ pub async fn serve(
             }
             _ => {
                 tracker.spawn(async move {
-                    front::natter::serve(stream, peer, shared, pre_login).await;
+                    if is_irc {
+                        front::irc::serve(stream, peer, shared, pre_login).await;
+                    } else {
+                        front::natter::serve(stream, peer, shared, pre_login).await;
+                    }
                     drop(guard);
                 });
             }
@@ -423,6 +446,8 @@ pub async fn serve(
     }
     drop(listeners.plain);
     drop(listeners.tls);
+    drop(listeners.irc);
+    drop(listeners.irc_tls);
     systemd::stopping();
     if let Some(w) = watchdog {
         w.abort();
@@ -473,6 +498,8 @@ const RESTART_ONLY: &[&str] = &[
     "tls.listen",
     "http.listen",
     "http.tls",
+    "irc.listen",
+    "irc.tls_listen",
     "limits.hash_threads",
 ];
 
@@ -504,6 +531,8 @@ impl Shared {
         applied.tls.listen.clone_from(&old.tls.listen);
         applied.http.listen.clone_from(&old.http.listen);
         applied.http.tls = old.http.tls;
+        applied.irc.listen.clone_from(&old.irc.listen);
+        applied.irc.tls_listen.clone_from(&old.irc.tls_listen);
         // The hashing pool's threads are started once.
         applied.limits.hash_threads = old.limits.hash_threads;
         match (&self.tls, applied.tls.files()) {

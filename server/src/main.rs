@@ -385,7 +385,13 @@ fn real_main(cli: Cli) -> Result<()> {
                 bot: false,
             } => {
                 let password = read_password(&format!("Password for {name}: "), true)?;
-                admin::add_user(&data_dir, &name, &password, is_admin)?;
+                admin::add_user_min(
+                    &data_dir,
+                    &name,
+                    &password,
+                    is_admin,
+                    config.limits.min_password_len,
+                )?;
                 println!(
                     "created user {name}{}",
                     if is_admin { " (admin)" } else { "" }
@@ -394,7 +400,12 @@ fn real_main(cli: Cli) -> Result<()> {
             }
             UserCommand::Passwd { name } => {
                 let password = read_password(&format!("New password for {name}: "), true)?;
-                admin::set_password(&data_dir, &name, &password)?;
+                admin::set_password_min(
+                    &data_dir,
+                    &name,
+                    &password,
+                    config.limits.min_password_len,
+                )?;
                 println!("password changed for {name}; their saved session tokens are revoked");
                 Ok(())
             }
@@ -792,6 +803,22 @@ fn serve(config: Config, overrides: Overrides) -> Result<()> {
                 tokio::net::TcpListener::bind(&config.http.listen)
                     .await
                     .with_context(|| format!("cannot listen on {} (HTTP)", config.http.listen))?,
+            );
+        }
+        if !config.irc.listen.is_empty() {
+            listeners.irc = Some(
+                tokio::net::TcpListener::bind(&config.irc.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {} (IRC)", config.irc.listen))?,
+            );
+        }
+        if !config.irc.tls_listen.is_empty() {
+            listeners.irc_tls = Some(
+                tokio::net::TcpListener::bind(&config.irc.tls_listen)
+                    .await
+                    .with_context(|| {
+                        format!("cannot listen on {} (IRC over TLS)", config.irc.tls_listen)
+                    })?,
             );
         }
         if config.tls.files().is_some() {

@@ -255,15 +255,46 @@ impl Outbox {
     }
 }
 
+/// How a connection's queued frames become its bytes on the wire: as they
+/// are for natter, translated into lines for IRC (see
+/// `front::irc::translate`).
+pub trait Wire: Send {
+    /// The bytes to write for `frames`, in order.
+    fn translate(&mut self, frames: Vec<Bytes>) -> impl Future<Output = Vec<Bytes>> + Send;
+}
+
+/// natter's frames go as they are.
+struct AsIs;
+
+impl Wire for AsIs {
+    async fn translate(&mut self, frames: Vec<Bytes>) -> Vec<Bytes> {
+        frames
+    }
+}
+
 /// Drains `outbox` into the socket until the connection ends.
-pub async fn write_loop<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, mut sock: W) {
+pub async fn write_loop<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, sock: W) {
+    write_loop_with(outbox, sock, AsIs).await;
+}
+
+/// Drains `outbox` into the socket through `wire` until the connection
+/// ends; the goodbye is translated too.
+pub async fn write_loop_with<W: AsyncWrite + Unpin, T: Wire>(
+    outbox: std::sync::Arc<Outbox>,
+    mut sock: W,
+    mut wire: T,
+) {
+    let goodbye = async |wire: &mut T, bye: Option<Bytes>| -> Option<Bytes> {
+        let bye = bye.filter(|b| !b.is_empty())?;
+        Some(wire.translate(vec![bye]).await.concat().into())
+    };
     loop {
         let (frames, end) = outbox.take().await;
         let overflow = matches!(end, Some(End::Overflow));
         // The queue overflowed while a write was blocked on the socket.
         let mut overflowed_mid_write = false;
         if !overflow {
-            let frames = Vec::from(frames);
+            let frames = wire.translate(Vec::from(frames)).await;
             for chunk in chunks(&frames) {
                 // TLS buffers inside the stream: flush so each batch leaves
                 // now (a no-op on plain TCP).
@@ -305,13 +336,18 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, m
             }
         }
         if overflowed_mid_write {
-            return finish(sock, &outbox, slow_consumer_goodbye()).await;
+            let bye = goodbye(&mut wire, slow_consumer_goodbye()).await;
+            return finish(sock, &outbox, bye).await;
         }
         match end {
             None => {}
-            Some(End::Goodbye(bye)) => return finish(sock, &outbox, Some(bye)).await,
+            Some(End::Goodbye(bye)) => {
+                let bye = goodbye(&mut wire, Some(bye)).await;
+                return finish(sock, &outbox, bye).await;
+            }
             Some(End::Overflow) => {
-                return finish(sock, &outbox, slow_consumer_goodbye()).await;
+                let bye = goodbye(&mut wire, slow_consumer_goodbye()).await;
+                return finish(sock, &outbox, bye).await;
             }
         }
     }

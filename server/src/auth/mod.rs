@@ -85,9 +85,9 @@ pub fn hash_token(token: &str) -> String {
 ///
 /// # Errors
 /// A human-readable reason.
-pub fn check_password_rules(password: &str) -> Result<(), String> {
-    if password.chars().count() < 8 {
-        return Err("password must be at least 8 characters".into());
+pub fn check_password_rules(password: &str, min_len: usize) -> Result<(), String> {
+    if password.chars().count() < min_len {
+        return Err(format!("password must be at least {min_len} characters"));
     }
     if password.len() > 1024 {
         return Err("password must be at most 1024 bytes".into());

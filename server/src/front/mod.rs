@@ -1,9 +1,10 @@
 //! The wire protocols natterd speaks, one module each. A front end decodes
 //! its protocol, runs its connection's state machine, maps each request to
 //! an operation in [`crate::ops`] and each result back to its own reply.
-//! Today that is only natter's own protocol ([`natter`]); an IRC front end
-//! goes beside it.
+//! natter's own protocol is [`natter`]; [`irc`] serves IRC clients onto
+//! the same accounts, rooms and rules.
 
+pub mod irc;
 pub mod natter;
 
 use std::sync::OnceLock;
@@ -17,6 +18,9 @@ use natter_shared::{Event, ServerFrame};
 pub enum Protocol {
     /// natter's MessagePack frames ([`natter`]).
     Natter,
+    /// IRC lines ([`irc`]), with or without message tags: the two ways
+    /// the fan-out writes a message for IRC clients.
+    Irc { tags: bool },
 }
 
 /// An event on its way to many connections. The hub's fan-out hands out
@@ -26,6 +30,8 @@ pub enum Protocol {
 pub struct Outgoing {
     event: Event,
     natter: OnceLock<Option<Bytes>>,
+    /// A room message as IRC lines, without and with tags.
+    irc: [OnceLock<Option<Bytes>>; 2],
 }
 
 impl Outgoing {
@@ -34,18 +40,37 @@ impl Outgoing {
         Self {
             event,
             natter: OnceLock::new(),
+            irc: [OnceLock::new(), OnceLock::new()],
         }
     }
 
     /// The event as `protocol` writes it; `None` when it cannot be encoded
     /// (logged; it is skipped, as a frame too large to send would be).
+    ///
+    /// For IRC, a room's message (the fan-out's hot path) is written here
+    /// once for every recipient; any other event reads differently for each
+    /// connection (its nick, its capabilities), so it goes as natter's frame
+    /// and the connection's writer translates it ([`irc::translate`]).
     #[must_use]
     pub fn frame(&self, protocol: Protocol) -> Option<&Bytes> {
         match protocol {
-            Protocol::Natter => self
-                .natter
-                .get_or_init(|| natter::encode(&ServerFrame::Event(self.event.clone())))
-                .as_ref(),
+            Protocol::Irc { tags } => {
+                if let Event::Message(m) = &self.event
+                    && irc::translate::shared_form(m)
+                {
+                    return self.irc[usize::from(tags)]
+                        .get_or_init(|| Some(irc::translate::room_message(m, tags)))
+                        .as_ref();
+                }
+                self.natter_frame()
+            }
+            Protocol::Natter => self.natter_frame(),
         }
+    }
+
+    fn natter_frame(&self) -> Option<&Bytes> {
+        self.natter
+            .get_or_init(|| natter::encode(&ServerFrame::Event(self.event.clone())))
+            .as_ref()
     }
 }

@@ -18,6 +18,7 @@ use crate::front::{Outgoing, Protocol};
 pub(super) struct Run {
     outgoing: Vec<Outgoing>,
     natter: OnceCell<Vec<Bytes>>,
+    irc: [OnceCell<Vec<Bytes>>; 2],
 }
 
 impl Run {
@@ -25,18 +26,21 @@ impl Run {
         Self {
             outgoing,
             natter: OnceCell::new(),
+            irc: [OnceCell::new(), OnceCell::new()],
         }
     }
 
     fn frames(&self, protocol: Protocol) -> &[Bytes] {
-        match protocol {
-            Protocol::Natter => self.natter.get_or_init(|| {
-                self.outgoing
-                    .iter()
-                    .filter_map(|o| o.frame(protocol).cloned())
-                    .collect()
-            }),
-        }
+        let cell = match protocol {
+            Protocol::Natter => &self.natter,
+            Protocol::Irc { tags } => &self.irc[usize::from(tags)],
+        };
+        cell.get_or_init(|| {
+            self.outgoing
+                .iter()
+                .filter_map(|o| o.frame(protocol).cloned())
+                .collect()
+        })
     }
 }
 
@@ -90,14 +94,12 @@ impl Hub {
         }
     }
 
-    /// A reply to one session, in its protocol.
+    /// A reply to one session. It goes as natter's frame whatever the
+    /// protocol: an IRC connection's writer translates it with what only
+    /// that connection knows (the label its request carried).
     pub(super) fn send_session(&self, session: u64, frame: &ServerFrame) {
         if let Some(s) = self.sessions.get(&session) {
-            match s.protocol {
-                Protocol::Natter => {
-                    s.outbox.send(frame);
-                }
-            }
+            s.outbox.send(frame);
         }
     }
 

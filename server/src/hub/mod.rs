@@ -453,6 +453,14 @@ impl Hub {
     }
 
     /// Registers a logged-in session and returns what the client needs.
+    /// Changes how a session's events are written (an IRC client enabled
+    /// or disabled the capabilities that add tags).
+    pub fn set_protocol(&mut self, session: u64, protocol: Protocol) {
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.protocol = protocol;
+        }
+    }
+
     pub fn add_session(
         &mut self,
         session: u64,

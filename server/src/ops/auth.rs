@@ -160,6 +160,30 @@ pub async fn login(
     if let Some(p) = &presence {
         crate::hub::settable(p.state)?;
     }
+    let verified = verify(shared, peer, user, credential).await?;
+    open_session(shared, peer, outbox, Protocol::Natter, verified, presence).await
+}
+
+/// An account whose credential was checked, not logged in yet: IRC checks
+/// the credential (SASL) before registration ends and the session starts.
+pub struct Verified {
+    pub row: UserRow,
+    /// A token issued for a password login that asked to be remembered.
+    new_token: Option<String>,
+    token_hash: Option<String>,
+}
+
+/// Checks `credential` for `user` under the login throttles, as
+/// [`login`] does, without starting a session.
+///
+/// # Errors
+/// `auth_failed`, `suspended`, `rate_limited`, `internal`.
+pub async fn verify(
+    shared: &Shared,
+    peer: SocketAddr,
+    user: &str,
+    credential: Credential,
+) -> OpResult<Verified> {
     let config = shared.config();
     let limits = &config.limits;
     let ip = auth::client_key(peer.ip());
@@ -267,7 +291,34 @@ pub async fn login(
         }
         None => (None, None),
     };
-    finish_login(shared, peer, outbox, row, new_token, token_hash, presence).await
+    Ok(Verified {
+        row,
+        new_token,
+        token_hash,
+    })
+}
+
+/// Starts the session of a verified account, speaking `protocol`.
+///
+/// # Errors
+/// `internal` when the store cannot be read.
+pub async fn open_session(
+    shared: &Shared,
+    peer: SocketAddr,
+    outbox: &Arc<Outbox>,
+    protocol: Protocol,
+    verified: Verified,
+    presence: Option<PresenceChoice>,
+) -> OpResult<LoggedIn> {
+    let Verified {
+        row,
+        new_token,
+        token_hash,
+    } = verified;
+    finish_login(
+        shared, peer, outbox, protocol, row, new_token, token_hash, presence,
+    )
+    .await
 }
 
 async fn issue_token(shared: &Shared, user_id: i64) -> Result<(String, String), StoreError> {
@@ -292,7 +343,7 @@ pub async fn register(
     }
     let name = natter_shared::names::new_account_name(user)
         .map_err(|e| ErrorReply::new(ErrorCode::Invalid, e.to_string()))?;
-    auth::check_password_rules(&password).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
+    auth::check_password_rules(&password, shared.config().limits.min_password_len).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
     // Every registration counts against the address, whatever its outcome:
     // each one may cost a hash, and names are not free to probe.
     let keys = vec![(
@@ -337,15 +388,27 @@ pub async fn register(
     let (token, hash) = issue_token(shared, row.id)
         .await
         .map_err(|e| internal(&e))?;
-    finish_login(shared, peer, outbox, row, Some(token), Some(hash), None).await
+    finish_login(
+        shared,
+        peer,
+        outbox,
+        Protocol::Natter,
+        row,
+        Some(token),
+        Some(hash),
+        None,
+    )
+    .await
 }
 
 /// Brings the user's rooms into memory (the admin CLI may have added some
 /// while the server ran) and registers the session.
+#[allow(clippy::too_many_arguments)] // each is one part of a login
 async fn finish_login(
     shared: &Shared,
     peer: SocketAddr,
     outbox: &Arc<Outbox>,
+    protocol: Protocol,
     row: UserRow,
     token: Option<String>,
     token_hash: Option<String>,
@@ -398,7 +461,7 @@ async fn finish_login(
     let mut info = shared.hub().add_session(
         session,
         &row,
-        Protocol::Natter,
+        protocol,
         Arc::clone(outbox),
         token,
         presence,
@@ -447,7 +510,7 @@ pub async fn change_password(
     new: String,
 ) -> OpResult<PasswordChanged> {
     let user_id = super::user_of(shared, caller)?;
-    auth::check_password_rules(&new).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
+    auth::check_password_rules(&new, shared.config().limits.min_password_len).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
     let name = shared.hub().user_name_of(user_id);
     let ip = auth::client_key(caller.peer.ip());
     let keys = password_keys(&shared.config().limits, &name, ip);

@@ -190,3 +190,41 @@ fn page(mut rows: Vec<StoredMessage>, limit: usize, after: bool) -> (Vec<StoredM
     }
     (rows, more)
 }
+
+/// The message of `room` nearest to time `ts` (ms): the newest at or
+/// before it, or with `after` the oldest at or after it. `None` when there
+/// is none; the room errors as for history when the caller may not see it.
+pub async fn id_at_time(
+    shared: &Shared,
+    caller: Caller,
+    room: &str,
+    ts: i64,
+    after: bool,
+) -> OpResult<Option<MessageId>> {
+    let scope = shared.hub().message_scope(caller.session, room)?;
+    shared
+        .store
+        .message_at_time(scope.room_id, ts, after)
+        .await
+        .map_err(|e| internal(&e))
+}
+
+/// One message of `room` as it is now, if the caller may see it.
+pub async fn one(
+    shared: &Shared,
+    caller: Caller,
+    room: &str,
+    id: MessageId,
+) -> OpResult<Option<natter_shared::Message>> {
+    let query = HistoryQuery {
+        around: Some(id),
+        limit: 1,
+        ..HistoryQuery::default()
+    };
+    match history(shared, caller, room, query).await {
+        Ok(Response::Messages { messages, .. }) => Ok(messages.into_iter().find(|m| m.id == id)),
+        Ok(_) => Ok(None),
+        Err(e) if e.code == natter_shared::ErrorCode::NoSuchMessage => Ok(None),
+        Err(e) => Err(e),
+    }
+}

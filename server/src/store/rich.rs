@@ -535,6 +535,34 @@ impl Store {
         self.read(move |c| message(c, room_id, id)).await
     }
 
+    /// The newest message of a room sent at or before `ts` (ms), or with
+    /// `after`, the oldest sent at or after it: IRC names history and read
+    /// markers by time. Ids grow with commit time, so the walk follows the
+    /// room's id index from the near end.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn message_at_time(
+        &self,
+        room_id: i64,
+        ts: i64,
+        after: bool,
+    ) -> Result<Option<MessageId>, StoreError> {
+        self.read(move |c| {
+            let sql = if after {
+                "SELECT id FROM messages WHERE room_id = ?1 AND ts >= ?2 ORDER BY id ASC LIMIT 1"
+            } else {
+                "SELECT id FROM messages WHERE room_id = ?1 AND ts <= ?2 ORDER BY id DESC LIMIT 1"
+            };
+            let id: Option<i64> = c
+                .prepare_cached(sql)?
+                .query_row(rusqlite::params![room_id, ts], |r| r.get(0))
+                .optional()?;
+            Ok(id.and_then(|i| MessageId::try_from(i).ok()))
+        })
+        .await
+    }
+
     /// A page of rich history, or `None` when the message it names is not
     /// in the room.
     ///
