@@ -21,6 +21,8 @@ pub struct Running {
     pub tls_addr: Option<SocketAddr>,
     /// The HTTP listener's address, when it has one.
     pub http_addr: Option<SocketAddr>,
+    /// The IRC listener's address, when it has one.
+    pub irc_addr: Option<SocketAddr>,
     reloads: mpsc::Sender<ReloadRequest>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), ServerError>>>,
@@ -31,16 +33,22 @@ const STOP_WAIT: Duration = Duration::from_secs(10);
 
 impl Running {
     /// Binds `127.0.0.1:0` and serves `config` there (its `listen` is
-    /// ignored).
+    /// ignored); with `irc.listen` set, IRC on another `127.0.0.1:0`.
     ///
     /// # Errors
     /// When the port cannot be bound; a config or store that does not open
     /// ends the server task, which [`Running::stop`] reports.
     pub async fn start(config: Config) -> Result<Self, ServerError> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let irc = if config.irc.listen.is_empty() {
+            None
+        } else {
+            Some(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
+        };
         Self::start_on(
             Listeners {
                 plain: Some(listener),
+                irc,
                 ..Listeners::default()
             },
             config,
@@ -69,6 +77,11 @@ impl Running {
             .as_ref()
             .map(tokio::net::TcpListener::local_addr)
             .transpose()?;
+        let irc_addr = listeners
+            .irc
+            .as_ref()
+            .map(tokio::net::TcpListener::local_addr)
+            .transpose()?;
         let (reloads, reload_rx) = mpsc::channel(4);
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(crate::serve(listeners, config, Some(reload_rx), async {
@@ -78,6 +91,7 @@ impl Running {
             addr,
             tls_addr,
             http_addr,
+            irc_addr,
             reloads,
             stop: Some(stop),
             handle: Some(handle),

@@ -84,7 +84,7 @@ impl Server {
         let listeners = natter_server::Listeners {
             plain: Some(plain),
             tls: Some(tls),
-            http: None,
+            ..natter_server::Listeners::default()
         };
         let running = {
             let _in = rt.enter();

@@ -343,7 +343,8 @@ pub async fn register(
     }
     let name = natter_shared::names::new_account_name(user)
         .map_err(|e| ErrorReply::new(ErrorCode::Invalid, e.to_string()))?;
-    auth::check_password_rules(&password, shared.config().limits.min_password_len).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
+    auth::check_password_rules(&password, shared.config().limits.min_password_len)
+        .map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
     // Every registration counts against the address, whatever its outcome:
     // each one may cost a hash, and names are not free to probe.
     let keys = vec![(
@@ -458,14 +459,10 @@ async fn finish_login(
         .await
         .map_err(|e| internal(&e))?;
     let session = shared.new_session_id();
-    let mut info = shared.hub().add_session(
-        session,
-        &row,
-        protocol,
-        Arc::clone(outbox),
-        token,
-        presence,
-    );
+    let mut info =
+        shared
+            .hub()
+            .add_session(session, &row, protocol, Arc::clone(outbox), token, presence);
     info.blocked = blocked;
     info.invitations = invitations;
     shared
@@ -510,7 +507,8 @@ pub async fn change_password(
     new: String,
 ) -> OpResult<PasswordChanged> {
     let user_id = super::user_of(shared, caller)?;
-    auth::check_password_rules(&new, shared.config().limits.min_password_len).map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
+    auth::check_password_rules(&new, shared.config().limits.min_password_len)
+        .map_err(|e| ErrorReply::new(ErrorCode::Invalid, e))?;
     let name = shared.hub().user_name_of(user_id);
     let ip = auth::client_key(caller.peer.ip());
     let keys = password_keys(&shared.config().limits, &name, ip);

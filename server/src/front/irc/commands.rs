@@ -59,7 +59,7 @@ impl Conn {
                     .trailing(line.param(0))
                     .bytes(),
             ],
-            "PONG" => return true,
+            "PONG" | "" => return true,
             "QUIT" => {
                 let why = match line.param(0) {
                     "" => "Quit".to_owned(),
@@ -85,16 +85,8 @@ impl Conn {
                     ]
                 }
             }
-            "USER" | "PASS" => vec![
-                n("462")
-                    .trailing("You may not reregister")
-                    .bytes(),
-            ],
-            "AUTHENTICATE" => vec![
-                n("907")
-                    .trailing("You have already authenticated")
-                    .bytes(),
-            ],
+            "USER" | "PASS" => vec![n("462").trailing("You may not reregister").bytes()],
+            "AUTHENTICATE" => vec![n("907").trailing("You have already authenticated").bytes()],
             "OPER" => vec![n("491").trailing("No O-lines for your host").bytes()],
             "PRIVMSG" | "NOTICE" => {
                 self.privmsg(&line, label).await;
@@ -139,13 +131,7 @@ impl Conn {
             }
             "MARKREAD" => self.markread(&line).await,
             "REDACT" => self.redact(&line).await,
-            "" => return true,
-            other => vec![
-                n("421")
-                    .arg(other)
-                    .trailing("Unknown command")
-                    .bytes(),
-            ],
+            other => vec![n("421").arg(other).trailing("Unknown command").bytes()],
         };
         self.answer(label, lines);
         true
@@ -198,7 +184,11 @@ impl Conn {
             if !notice {
                 self.answer(
                     label,
-                    vec![numeric(&server, &nick, "412").trailing("No text to send").bytes()],
+                    vec![
+                        numeric(&server, &nick, "412")
+                            .trailing("No text to send")
+                            .bytes(),
+                    ],
                 );
             }
             return;
@@ -208,13 +198,11 @@ impl Conn {
         let (body, action) = match text.strip_prefix('\u{1}') {
             Some(ctcp) => {
                 let ctcp = ctcp.strip_suffix('\u{1}').unwrap_or(ctcp);
-                match ctcp.strip_prefix("ACTION") {
-                    Some(rest) => (rest.trim_start().to_owned(), true),
-                    None => {
-                        self.answer(label, vec![]);
-                        return;
-                    }
-                }
+                let Some(rest) = ctcp.strip_prefix("ACTION") else {
+                    self.answer(label, vec![]);
+                    return;
+                };
+                (rest.trim_start().to_owned(), true)
             }
             None => (text.to_owned(), false),
         };
@@ -295,7 +283,8 @@ impl Conn {
                 .or_else(|| line.tag("+reply"))
                 .and_then(|v| v.parse().ok())
             else {
-                let err = ErrorReply::new(ErrorCode::Invalid, "a reaction needs +draft/reply=<msgid>");
+                let err =
+                    ErrorReply::new(ErrorCode::Invalid, "a reaction needs +draft/reply=<msgid>");
                 return vec![reply::fail(
                     &self.server(),
                     &self.nick(),
@@ -500,51 +489,49 @@ impl Conn {
             let (fields, token) = f.split_once(',').unwrap_or((f, ""));
             (fields.to_owned(), token.to_owned())
         });
-        let row = |room: &str, user: &str, away: bool, prefix: Option<char>, bot: bool, real: &str| {
-            let mut flags = String::from(if away { "G" } else { "H" });
-            if bot {
-                flags.push('B');
-            }
-            if let Some(p) = prefix {
-                flags.push(p);
-            }
-            match &whox {
-                Some((fields, token)) => {
-                    let mut out = numeric(&server, &nick, "354");
-                    for f in fields.chars() {
-                        out = match f {
-                            't' => out.arg(if token.is_empty() { "0" } else { token }),
-                            'c' => out.arg(room),
-                            'u' => out.arg(user),
-                            'i' => out.arg("255.255.255.255"),
-                            'h' => out.arg(super::translate::HOST),
-                            's' => out.arg(&server),
-                            'n' => out.arg(user),
-                            'f' => out.arg(&flags),
-                            'd' => out.arg("0"),
-                            'l' => out.arg("0"),
-                            'a' => out.arg(user),
-                            'o' => out.arg("n/a"),
-                            _ => out,
-                        };
-                    }
-                    if fields.contains('r') {
-                        out.trailing(real).bytes()
-                    } else {
-                        out.bytes()
-                    }
+        let row =
+            |room: &str, user: &str, away: bool, prefix: Option<char>, bot: bool, real: &str| {
+                let mut flags = String::from(if away { "G" } else { "H" });
+                if bot {
+                    flags.push('B');
                 }
-                None => numeric(&server, &nick, "352")
-                    .arg(room)
-                    .arg(user)
-                    .arg(super::translate::HOST)
-                    .arg(&server)
-                    .arg(user)
-                    .arg(&flags)
-                    .trailing(&format!("0 {real}"))
-                    .bytes(),
-            }
-        };
+                if let Some(p) = prefix {
+                    flags.push(p);
+                }
+                match &whox {
+                    Some((fields, token)) => {
+                        let mut out = numeric(&server, &nick, "354");
+                        for f in fields.chars() {
+                            out = match f {
+                                't' => out.arg(if token.is_empty() { "0" } else { token }),
+                                'c' => out.arg(room),
+                                'u' | 'n' | 'a' => out.arg(user),
+                                'i' => out.arg("255.255.255.255"),
+                                'h' => out.arg(super::translate::HOST),
+                                's' => out.arg(&server),
+                                'f' => out.arg(&flags),
+                                'd' | 'l' => out.arg("0"),
+                                'o' => out.arg("n/a"),
+                                _ => out,
+                            };
+                        }
+                        if fields.contains('r') {
+                            out.trailing(real).bytes()
+                        } else {
+                            out.bytes()
+                        }
+                    }
+                    None => numeric(&server, &nick, "352")
+                        .arg(room)
+                        .arg(user)
+                        .arg(super::translate::HOST)
+                        .arg(&server)
+                        .arg(user)
+                        .arg(&flags)
+                        .trailing(&format!("0 {real}"))
+                        .bytes(),
+                }
+            };
         let mut out = Vec::new();
         if mask.starts_with('#') {
             if let Ok(Response::Members { members, .. }) =
@@ -553,14 +540,24 @@ impl Conn {
                 for m in members {
                     let away = m.presence != PresenceState::Online;
                     let real = m.display_name.clone().unwrap_or_else(|| m.name.clone());
-                    out.push(row(mask, &m.name, away, Some(reply::prefix(m.role)), m.bot, &real));
+                    out.push(row(
+                        mask,
+                        &m.name,
+                        away,
+                        Some(reply::prefix(m.role)),
+                        m.bot,
+                        &real,
+                    ));
                 }
             }
         } else if !mask.is_empty()
             && let Ok(Response::Whois(info)) = ops::profile::whois(&self.shared, caller, mask).await
         {
             let away = info.presence != PresenceState::Online;
-            let real = info.display_name.clone().unwrap_or_else(|| info.name.clone());
+            let real = info
+                .display_name
+                .clone()
+                .unwrap_or_else(|| info.name.clone());
             out.push(row("*", &info.name, away, None, info.bot, &real));
         }
         out.push(
@@ -588,7 +585,10 @@ impl Conn {
         let mut out = Vec::new();
         match ops::profile::whois(&self.shared, self.caller(), who).await {
             Ok(Response::Whois(info)) => {
-                let real = info.display_name.clone().unwrap_or_else(|| info.name.clone());
+                let real = info
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| info.name.clone());
                 out.push(
                     n("311")
                         .arg(&info.name)
@@ -599,7 +599,12 @@ impl Conn {
                         .bytes(),
                 );
                 if !info.rooms.is_empty() {
-                    out.push(n("319").arg(&info.name).trailing(&info.rooms.join(" ")).bytes());
+                    out.push(
+                        n("319")
+                            .arg(&info.name)
+                            .trailing(&info.rooms.join(" "))
+                            .bytes(),
+                    );
                 }
                 out.push(
                     n("312")
@@ -681,7 +686,11 @@ impl Conn {
                     .bytes(),
             );
         }
-        out.push(numeric(&server, &nick, "323").trailing("End of /LIST").bytes());
+        out.push(
+            numeric(&server, &nick, "323")
+                .trailing("End of /LIST")
+                .bytes(),
+        );
         out
     }
 
@@ -750,16 +759,33 @@ impl Conn {
                     let who = who.split('!').next().unwrap_or(who).to_owned();
                     match (c, adding) {
                         ('o', true) => {
-                            ops::moderation::set_role(&self.shared, caller, target, &who, Role::Moderator)
-                                .await
+                            ops::moderation::set_role(
+                                &self.shared,
+                                caller,
+                                target,
+                                &who,
+                                Role::Moderator,
+                            )
+                            .await
                         }
-                        ('o', false) | ('q', false) => {
-                            let role = if c == 'q' { Role::Moderator } else { Role::Member };
-                            ops::moderation::set_role(&self.shared, caller, target, &who, role).await
+                        ('o' | 'q', false) => {
+                            let role = if c == 'q' {
+                                Role::Moderator
+                            } else {
+                                Role::Member
+                            };
+                            ops::moderation::set_role(&self.shared, caller, target, &who, role)
+                                .await
                         }
                         ('q', true) => {
-                            ops::moderation::set_role(&self.shared, caller, target, &who, Role::Owner)
-                                .await
+                            ops::moderation::set_role(
+                                &self.shared,
+                                caller,
+                                target,
+                                &who,
+                                Role::Owner,
+                            )
+                            .await
                         }
                         ('b', true) => {
                             ops::moderation::remove(&self.shared, caller, target, &who, true, None)
@@ -800,8 +826,15 @@ impl Conn {
         let reason = line.params.get(2).filter(|r| !r.is_empty()).cloned();
         let mut out = Vec::new();
         for who in line.param(1).split(',') {
-            let r = ops::moderation::remove(&self.shared, self.caller(), room, who, false, reason.clone())
-                .await;
+            let r = ops::moderation::remove(
+                &self.shared,
+                self.caller(),
+                room,
+                who,
+                false,
+                reason.clone(),
+            )
+            .await;
             if let Err(e) = r {
                 let target = if e.code == ErrorCode::NoSuchUser || e.code == ErrorCode::NotMember {
                     // 441: they are not in the room.
@@ -842,7 +875,12 @@ impl Conn {
     fn away(&self, line: &Line) -> Vec<Bytes> {
         let text = line.param(0);
         let (state, status, code, words) = if text.is_empty() {
-            (PresenceState::Online, None, "305", "You are no longer marked as being away")
+            (
+                PresenceState::Online,
+                None,
+                "305",
+                "You are no longer marked as being away",
+            )
         } else {
             (
                 PresenceState::Away,
@@ -871,12 +909,26 @@ impl Conn {
         };
         let Ok(id) = line.param(1).parse() else {
             let err = ErrorReply::new(ErrorCode::NoSuchMessage, "unknown message id");
-            return vec![reply::fail(&self.server(), &self.nick(), "REDACT", target, &err, self.caps.get())];
+            return vec![reply::fail(
+                &self.server(),
+                &self.nick(),
+                "REDACT",
+                target,
+                &err,
+                self.caps.get(),
+            )];
         };
         match ops::edits::delete(&self.shared, self.caller(), &room, id).await {
             // The REDACT line comes with the event.
             Ok(_) => Vec::new(),
-            Err(e) => vec![reply::fail(&self.server(), &self.nick(), "REDACT", target, &e, self.caps.get())],
+            Err(e) => vec![reply::fail(
+                &self.server(),
+                &self.nick(),
+                "REDACT",
+                target,
+                &e,
+                self.caps.get(),
+            )],
         }
     }
 

@@ -93,6 +93,7 @@ impl Conn {
     }
 
     /// Queues lines, in order with every event.
+    #[allow(clippy::needless_pass_by_value)] // callers build the lines for it
     pub(super) fn push(&self, lines: Vec<Bytes>) {
         if !lines.is_empty() {
             self.outbox.push_many(&lines);
@@ -268,7 +269,9 @@ impl Conn {
                 if line.params.is_empty() {
                     self.need_more(&line.command);
                 } else {
-                    self.reg.pass = Some(line.param(0).to_owned());
+                    // A password with spaces, sent without a `:`, is
+                    // still the whole password.
+                    self.reg.pass = Some(line.params.join(" "));
                 }
                 true
             }
@@ -345,7 +348,11 @@ impl Conn {
     pub(super) fn cap(&mut self, line: &Line) {
         let server = self.server();
         let nick = self.nick();
-        let nick = if nick.is_empty() { "*".to_owned() } else { nick };
+        let nick = if nick.is_empty() {
+            "*".to_owned()
+        } else {
+            nick
+        };
         let sub = line.param(0).to_ascii_uppercase();
         match sub.as_str() {
             "LS" => {
@@ -445,7 +452,10 @@ impl Conn {
             return;
         }
         if self.reg.verified.is_some() {
-            self.push(vec![fail("907", "You have already authenticated using SASL")]);
+            self.push(vec![fail(
+                "907",
+                "You have already authenticated using SASL",
+            )]);
             return;
         }
         let Some(mut gathered) = self.reg.sasl.take() else {
@@ -480,16 +490,22 @@ impl Conn {
             .ok()
             .and_then(|b| String::from_utf8(b).ok());
         let Some(decoded) = decoded else {
-            self.push(vec![fail("904", "SASL authentication failed: bad PLAIN payload")]);
+            self.push(vec![fail(
+                "904",
+                "SASL authentication failed: bad PLAIN payload",
+            )]);
             return;
         };
         let mut parts = decoded.split('\0');
-        let (authz, authc, secret) = (parts.next(), parts.next(), parts.next());
-        let (Some(authz), Some(authc), Some(secret)) = (authz, authc, secret) else {
-            self.push(vec![fail("904", "SASL authentication failed: bad PLAIN payload")]);
+        let (authorize, login, secret) = (parts.next(), parts.next(), parts.next());
+        let (Some(authorize), Some(login), Some(secret)) = (authorize, login, secret) else {
+            self.push(vec![fail(
+                "904",
+                "SASL authentication failed: bad PLAIN payload",
+            )]);
             return;
         };
-        let account = if authc.is_empty() { authz } else { authc };
+        let account = if login.is_empty() { authorize } else { login };
         match ops::auth::verify(&self.shared, self.peer, account, credential(secret)).await {
             Ok(v) => {
                 let name = v.row.name.clone();
@@ -518,6 +534,7 @@ impl Conn {
 
     /// Ends registration once NICK, USER and a credential are in and
     /// capability negotiation is over; false ends the connection.
+    #[allow(clippy::single_match_else)] // the three credential paths read best side by side
     async fn try_register(&mut self) -> bool {
         let Some(nick) = self.reg.nick.clone() else {
             return true;
@@ -546,12 +563,13 @@ impl Conn {
                             } else {
                                 e.message
                             };
-                            self.push(vec![
-                                numeric(&server, &nick, "464").trailing(&text).bytes(),
-                            ]);
+                            self.push(vec![numeric(&server, &nick, "464").trailing(&text).bytes()]);
                             if self.reg.failures >= MAX_PASS_FAILURES {
-                                self.outbox
-                                    .close(ErrorCode::AuthFailed, "too many wrong passwords", None);
+                                self.outbox.close(
+                                    ErrorCode::AuthFailed,
+                                    "too many wrong passwords",
+                                    None,
+                                );
                                 return false;
                             }
                             return true;

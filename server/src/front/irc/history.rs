@@ -63,10 +63,7 @@ impl Conn {
     }
 
     fn caller_of(&self) -> ops::Caller {
-        self.session
-            .as_ref()
-            .map(|s| s.caller)
-            .expect("registered")
+        self.session.as_ref().map(|s| s.caller).expect("registered")
     }
 
     async fn page(
@@ -172,7 +169,11 @@ impl Conn {
             },
             "BETWEEN" => {
                 let Some(second) = parse_ref(line.param(3)) else {
-                    return self.chathistory_fail("INVALID_PARAMS", &[&sub], "Invalid message reference");
+                    return self.chathistory_fail(
+                        "INVALID_PARAMS",
+                        &[&sub],
+                        "Invalid message reference",
+                    );
                 };
                 let a = self.resolve(&room, first, false).await;
                 let b = self.resolve(&room, second, true).await;
@@ -191,7 +192,11 @@ impl Conn {
                             },
                         )
                         .await
-                        .map(|ms| ms.into_iter().filter(|m| hi.is_none_or(|h| m.id < h)).collect())
+                        .map(|ms| {
+                            ms.into_iter()
+                                .filter(|m| hi.is_none_or(|h| m.id < h))
+                                .collect()
+                        })
                     }
                     (Err(e), _) | (_, Err(e)) => Err(e),
                 }
@@ -200,9 +205,8 @@ impl Conn {
                 return self.chathistory_fail("INVALID_PARAMS", &[&sub], "Unknown subcommand");
             }
         };
-        let messages = match messages {
-            Ok(m) => m,
-            Err(_) => return self.invalid_target("CHATHISTORY", target),
+        let Ok(messages) = messages else {
+            return self.invalid_target("CHATHISTORY", target);
         };
         let me = self.nick();
         let mut lines = Vec::new();
@@ -256,7 +260,7 @@ impl Conn {
                 found.push((m.ts, name));
             }
         }
-        found.sort_by(|x, y| y.0.cmp(&x.0));
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
         found.truncate(limit);
         let server = self.server();
         let lines = found
@@ -269,7 +273,14 @@ impl Conn {
                     .bytes()
             })
             .collect();
-        reply::batch(&server, "draft/chathistory-targets", &[], label, lines, self.caps.get())
+        reply::batch(
+            &server,
+            "draft/chathistory-targets",
+            &[],
+            label,
+            lines,
+            self.caps.get(),
+        )
     }
 
     /// `MARKREAD <target> [timestamp=T]`: sets the read marker to the last
@@ -317,12 +328,14 @@ impl Conn {
                     return vec![out.bytes()];
                 };
                 match ops::messages::id_at_time(&self.shared, caller, &room, ts, false).await {
-                    Ok(Some(id)) => match ops::markers::mark_read(&self.shared, caller, &room, id) {
-                        // Every session of the account hears of it
-                        // (`Event::Read`), this one included.
-                        Ok(_) => Vec::new(),
-                        Err(_) => self.invalid_target("MARKREAD", target),
-                    },
+                    Ok(Some(id)) => {
+                        match ops::markers::mark_read(&self.shared, caller, &room, id) {
+                            // Every session of the account hears of it
+                            // (`Event::Read`), this one included.
+                            Ok(_) => Vec::new(),
+                            Err(_) => self.invalid_target("MARKREAD", target),
+                        }
+                    }
                     Ok(None) => vec![reply::markread(&self.server(), target, None)],
                     Err(_) => self.invalid_target("MARKREAD", target),
                 }
@@ -379,6 +392,13 @@ impl Conn {
             };
             lines.extend(message_lines(m, &to, true, &[]));
         }
-        reply::batch(&self.server(), "soju.im/search", &[], label, lines, self.caps.get())
+        reply::batch(
+            &self.server(),
+            "soju.im/search",
+            &[],
+            label,
+            lines,
+            self.caps.get(),
+        )
     }
 }

@@ -414,9 +414,8 @@ mod tests {
 
     #[test]
     fn tags_source_command_and_params() {
-        let l = Line::parse(
-            b"@label=a\\sb;+draft/reply=12;x :nick!u@h privmsg #room  :hello there ",
-        );
+        let l =
+            Line::parse(b"@label=a\\sb;+draft/reply=12;x :nick!u@h privmsg #room  :hello there ");
         assert_eq!(l.tag("label"), Some("a b"));
         assert_eq!(l.tag("+draft/reply"), Some("12"));
         assert_eq!(l.tag("x"), Some(""));

@@ -193,13 +193,7 @@ pub fn fail(
 /// The names of a room (353, then 366). An outsider to a private room and
 /// anyone asking about a missing one get the same: the end alone.
 #[must_use]
-pub fn names(
-    shared: &Shared,
-    caller: Caller,
-    me: &str,
-    room: &str,
-    bits: u32,
-) -> Vec<Bytes> {
+pub fn names(shared: &Shared, caller: Caller, me: &str, room: &str, bits: u32) -> Vec<Bytes> {
     let server = shared.config().irc.server_name.clone();
     let mut out = Vec::new();
     if let Ok(Response::Members { members, .. }) = ops::rooms::members(shared, caller, room) {
@@ -276,7 +270,10 @@ pub fn arrival(
 /// `MARKREAD <target> timestamp=...`, or `*` when nothing is read.
 #[must_use]
 pub fn markread(server: &str, target: &str, ts: Option<i64>) -> Bytes {
-    let value = ts.map_or_else(|| "*".to_owned(), |t| format!("timestamp={}", line::server_time(t)));
+    let value = ts.map_or_else(
+        || "*".to_owned(),
+        |t| format!("timestamp={}", line::server_time(t)),
+    );
     Out::new(server, "MARKREAD").arg(target).arg(&value).bytes()
 }
 
@@ -304,7 +301,10 @@ mod tests {
     fn labels_answer_with_ack_one_line_or_a_batch() {
         let bits = caps::LABELED_RESPONSE | caps::BATCH;
         let one = vec![Bytes::from_static(b":s 001 n :hi\r\n")];
-        assert_eq!(text(&labeled("s", Some("L"), vec![], bits)[0]), "@label=L :s ACK");
+        assert_eq!(
+            text(&labeled("s", Some("L"), vec![], bits)[0]),
+            "@label=L :s ACK"
+        );
         assert_eq!(
             text(&labeled("s", Some("L"), one.clone(), bits)[0]),
             "@label=L :s 001 n :hi"
@@ -323,15 +323,36 @@ mod tests {
         let e = |code| ErrorReply::new(code, "why");
         let t = |v: Vec<Bytes>| text(&v[0]).to_owned();
         assert_eq!(
-            t(op_error("s", "n", "PRIVMSG", "#r", &e(ErrorCode::NotMember), 0)),
+            t(op_error(
+                "s",
+                "n",
+                "PRIVMSG",
+                "#r",
+                &e(ErrorCode::NotMember),
+                0
+            )),
             ":s 404 n #r :Cannot send to channel"
         );
         assert_eq!(
-            t(op_error("s", "n", "KICK", "#r", &e(ErrorCode::Forbidden), 0)),
+            t(op_error(
+                "s",
+                "n",
+                "KICK",
+                "#r",
+                &e(ErrorCode::Forbidden),
+                0
+            )),
             ":s 482 n #r :You're not a channel operator: why"
         );
         assert_eq!(
-            t(op_error("s", "n", "PRIVMSG", "bob", &e(ErrorCode::NoSuchUser), 0)),
+            t(op_error(
+                "s",
+                "n",
+                "PRIVMSG",
+                "bob",
+                &e(ErrorCode::NoSuchUser),
+                0
+            )),
             ":s 401 n bob :No such nick"
         );
         assert_eq!(

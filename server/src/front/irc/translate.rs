@@ -47,6 +47,7 @@ pub fn shared_form(m: &Message) -> bool {
 /// A message as IRC lines to `target`: one `PRIVMSG` per line of its body
 /// (each piece at most [`MAX_PIECE`] bytes), and a `NOTICE` per file.
 /// With `tags`: `time`, `msgid` and `account`, and the reply tags.
+#[must_use]
 pub fn message_lines(m: &Message, target: &str, tags: bool, extra: &[(&str, &str)]) -> Vec<Bytes> {
     let from = source(&m.from);
     let time = tags.then(|| line::server_time(m.ts));
@@ -255,11 +256,7 @@ impl Translator {
             }
             Ok(_) => {
                 if let Some(label) = label {
-                    out.push(
-                        Out::new(&self.server(), "ACK")
-                            .tag("label", &label)
-                            .bytes(),
-                    );
+                    out.push(Out::new(&self.server(), "ACK").tag("label", &label).bytes());
                 }
             }
             Err(err) => {
@@ -391,7 +388,8 @@ impl Translator {
             Event::Edited { room, id, body, .. } => {
                 // IRC has no edits: a new message, a reply to the old one.
                 if let Some(caller) = self.caller()
-                    && let Ok(Some(mut m)) = ops::messages::one(&self.shared, caller, &room, id).await
+                    && let Ok(Some(mut m)) =
+                        ops::messages::one(&self.shared, caller, &room, id).await
                 {
                     m.body = format!("[edit] {body}");
                     m.reply_to = Some(id);
@@ -491,6 +489,7 @@ impl Translator {
 }
 
 /// `PART` or `KICK` for someone leaving a room.
+#[allow(clippy::single_match_else)] // a kick and a part, side by side
 fn leave_line(
     room: &str,
     user: &str,
