@@ -113,12 +113,7 @@ impl Irc {
         assert!(ls.contains("sasl=PLAIN"), "{ls}");
         c.send(&format!("NICK {user}")).await;
         c.send(&format!("USER {user} 0 * :{user}")).await;
-        c.send(
-            &format!("CAP REQ :sasl {caps}")
-                .trim_end()
-                .replace(" :sasl ", " :sasl "),
-        )
-        .await;
+        c.send(&format!("CAP REQ :sasl {caps}")).await;
         let ack = c.until(|l| l.contains(" CAP ")).await;
         assert!(ack.contains(" ACK "), "{ack}");
         c.send("AUTHENTICATE PLAIN").await;
