@@ -7,6 +7,12 @@
 
 mod common;
 
+#[path = "../fuzz/src/irc_checks.rs"]
+mod irc_checks;
+
+#[path = "../fuzz/src/inputs.rs"]
+mod inputs;
+
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -667,4 +673,32 @@ async fn the_shortest_password_is_a_setting() {
         .unwrap_err();
     assert!(err.to_string().contains("at least 12"), "{err}");
     natter_server::admin::add_user_min(&s.data_dir, "dave", "long-enough-pw", false, 12).unwrap();
+}
+
+/// The `irc_line` fuzz target's checks on its committed seeds and on any
+/// saved finding (`server/fuzz/regressions/irc_line/`).
+#[test]
+fn the_irc_line_fuzz_corpus_and_findings_pass() {
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut files = inputs::inputs(&fuzz.join("corpus/irc_line"));
+    assert!(!files.is_empty());
+    let found = fuzz.join("regressions/irc_line");
+    if found.is_dir() {
+        files.extend(inputs::inputs(&found));
+    }
+    for f in files {
+        irc_checks::check(&std::fs::read(&f).unwrap());
+    }
+    // And some shapes no seed has: a line over the limit, cut anywhere.
+    let mut long = vec![b'x'; line_max() * 2];
+    long.extend_from_slice(b"\r\nPING :1\r\n");
+    for cut in [0u8, 1, 200, 255] {
+        let mut data = vec![cut];
+        data.extend_from_slice(&long);
+        irc_checks::check(&data);
+    }
+}
+
+fn line_max() -> usize {
+    natter_server::front::irc::line::MAX_LINE
 }

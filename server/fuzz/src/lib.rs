@@ -7,8 +7,11 @@
 //!   and framing); replayed by `shared/tests/fuzz_regressions.rs`.
 //! - [`server_checks`]: the `server_requests` target (an in-process natterd
 //!   driven over TCP); replayed by `server/tests/fuzz_regressions.rs`.
+//! - [`irc_checks`]: the `irc_line` target (the IRC front end's line
+//!   codec, parser and writer); replayed by `server/tests/irc.rs`.
 //! - [`inputs`]: listing a corpus or regressions directory.
 
 pub mod frame_checks;
 pub mod inputs;
+pub mod irc_checks;
 pub mod server_checks;
