@@ -787,9 +787,12 @@ mod tests {
     #[test]
     fn the_example_config_is_valid_and_matches_the_defaults() {
         let mut example = Config::parse(include_str!("../../config.example.toml")).unwrap();
-        // Its one difference, said at its top: it turns the HTTP listener on.
+        // Its two differences, said at its top: it turns the HTTP and IRC
+        // listeners on.
         assert_eq!(example.http.listen, "127.0.0.1:7880");
+        assert_eq!(example.irc.listen, "127.0.0.1:6667");
         example.http.listen = String::new();
+        example.irc.listen = String::new();
         assert_eq!(format!("{example:?}"), format!("{:?}", Config::default()));
     }
 
