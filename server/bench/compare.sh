@@ -2,17 +2,19 @@
 # natterd and ngircd side by side, in one run, on loopback only.
 #
 # Runs S1 (one big room, full speed), S3 (latency at 1000 msg/s) and S4
-# (idle memory, 100 rooms x 100 members) of natter-load against both
-# servers, first with the server pinned to core 0 and the generator to
-# core 1, then unpinned, and prints one table with both figures and their
-# ratio. S10 (S1 with reactions instead of messages) runs on natterd alone,
+# (idle memory, 100 rooms x 100 members) of natter-load against natterd
+# over its own protocol, natterd over IRC (its IRC listener, PASS by
+# token) and ngircd, the last two with the same client speaking the same
+# IRC, first with the server pinned to core 0 and the generator to core 1,
+# then unpinned, and prints one table with the figures and the ratios
+# natterd/ngircd and natterd-IRC/ngircd. S10 (S1 with reactions instead of messages) runs on natterd alone,
 # IRC having no reactions, and prints beside S1 what a reaction costs to
 # fan out against a message. Installs ngircd (Debian package) when it is missing. Every run is
 # bounded in time; the servers are stopped on exit.
 #
-# Usage: server/bench/compare.sh         (about 5 minutes on 2 cores)
+# Usage: server/bench/compare.sh         (about 12 minutes on 2 cores)
 # Tunables: SECS (seconds of sending per run, default 10), NATTER_PORT,
-# IRC_PORT, S1_WINDOW (messages in flight per sender, default 16),
+# NATTER_IRC_PORT, IRC_PORT (ngircd's), S1_WINDOW (messages in flight per sender, default 16),
 # S4_ROOMS (rooms of 100 idle members, default 20). ngircd holds each new
 # connection back for 4 s and accepts only 15-40 connections a second once
 # thousands are open, so S4_ROOMS=100 (10,000 connections) takes it about
@@ -23,6 +25,7 @@ cd "$(dirname "$0")/../.."
 SECS=${SECS:-10}
 NATTER_PORT=${NATTER_PORT:-17878}
 IRC_PORT=${IRC_PORT:-16667}
+NATTER_IRC_PORT=${NATTER_IRC_PORT:-16668}
 S1_WINDOW=${S1_WINDOW:-16}
 S4_ROOMS=${S4_ROOMS:-20}
 OPER=bench:natter-load-bench
@@ -63,6 +66,7 @@ trap 'stop_server; rm -rf "$work"' EXIT
 
 echo "== provisioning natterd (10,000 bench users)"
 "$load" provision --data-dir "$work/natterd" --users 10000 >/dev/null
+printf '\n[irc]\nlisten = "127.0.0.1:%s"\n' "$NATTER_IRC_PORT" >>"$work/natterd/bench.toml"
 
 "$load" ngircd-config --port "$IRC_PORT" --oper "$OPER" >"$work/ngircd.conf"
 
@@ -75,16 +79,17 @@ wait_port() {
   return 1
 }
 
-# start_server natterd|ngircd pinned|unpinned
+# start_server natterd|natterd-irc|ngircd pinned|unpinned
 start_server() {
   local pin=()
   [ "$2" = pinned ] && pin=(taskset -c 0)
   case $1 in
-    natterd)
+    natterd|natterd-irc)
       "${pin[@]}" "$natterd" --data-dir "$work/natterd" --config "$work/natterd/bench.toml" \
         --listen "127.0.0.1:$NATTER_PORT" >"$work/natterd.log" 2>&1 &
       server_pid=$!
-      wait_port "$NATTER_PORT" ;;
+      wait_port "$NATTER_PORT"
+      wait_port "$NATTER_IRC_PORT" ;;
     ngircd)
       "${pin[@]}" "$ngircd" -n -f "$work/ngircd.conf" >"$work/ngircd.log" 2>&1 &
       server_pid=$!
@@ -99,11 +104,11 @@ run() {
   local server=$1 pin=$2 scenario=$3; shift 3
   local gen=() target
   [ "$pin" = pinned ] && gen=(taskset -c 1)
-  if [ "$server" = natterd ]; then
-    target=(--proto natter --server "127.0.0.1:$NATTER_PORT")
-  else
-    target=(--proto irc --server "127.0.0.1:$IRC_PORT" --oper "$OPER")
-  fi
+  case $server in
+    natterd) target=(--proto natter --server "127.0.0.1:$NATTER_PORT") ;;
+    natterd-irc) target=(--proto irc --server "127.0.0.1:$NATTER_IRC_PORT" --irc-token) ;;
+    ngircd) target=(--proto irc --server "127.0.0.1:$IRC_PORT" --oper "$OPER") ;;
+  esac
   echo "-- $server $pin $scenario $*"
   local out
   if ! out=$(timeout 300 "${gen[@]}" "$load" "$scenario" "${target[@]}" --pid "$server_pid" "$@" 2>&1); then
@@ -120,7 +125,7 @@ run() {
 }
 
 for pin in pinned unpinned; do
-  for server in natterd ngircd; do
+  for server in natterd natterd-irc ngircd; do
     start_server "$server" "$pin"
     run "$server" "$pin" s1 --secs "$SECS" --window "$S1_WINDOW"
     if [ "$server" = natterd ]; then
@@ -141,19 +146,22 @@ us_ms() { awk -v v="$1" 'BEGIN { printf "%.3f ms", v / 1000 }'; }
 echo
 echo "natterd vs ngircd, $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "S1: 1 room x 1000 members, 10 senders, window $S1_WINDOW, ${SECS} s; S3: 1 room x 100 members, 1000 msg/s open loop, ${SECS} s; S4: $S4_ROOMS rooms x 100 members idle"
-printf '%-9s %-8s %-24s %14s %14s %8s\n' pinning scenario metric natterd ngircd ratio
-row() { # pin scenario label key format(better)
-  local pin=$1 sc=$2 label=$3 key=$4 kind=$5 a b fa fb
-  a=${R[natterd,$pin,${sc,,},$key]:-0}
-  b=${R[ngircd,$pin,${sc,,},$key]:-0}
-  case $kind in
-    rate) fa=$(printf '%.0f' "$a"); fb=$(printf '%.0f' "$b") ;;
-    us) fa=$(printf '%.3f us' "$a"); fb=$(printf '%.3f us' "$b") ;;
-    lat) fa=$(us_ms "$a"); fb=$(us_ms "$b") ;;
-    bytes) fa=$(awk -v v="$a" 'BEGIN { printf "%.2f KB", v / 1024 }')
-           fb=$(awk -v v="$b" 'BEGIN { printf "%.2f KB", v / 1024 }') ;;
+printf '%-9s %-8s %-22s %12s %12s %12s %7s %7s\n' pinning scenario metric natterd natterd-irc ngircd n/ngircd irc/ngircd
+fmt() { # kind value
+  case $1 in
+    rate) printf '%.0f' "$2" ;;
+    us) printf '%.3f us' "$2" ;;
+    lat) us_ms "$2" ;;
+    bytes) awk -v v="$2" 'BEGIN { printf "%.2f KB", v / 1024 }' ;;
   esac
-  printf '%-9s %-8s %-24s %14s %14s %8s\n' "$pin" "$sc" "$label" "$fa" "$fb" "$(ratio "$a" "$b")"
+}
+row() { # pin scenario label key kind
+  local pin=$1 sc=$2 label=$3 key=$4 kind=$5 a i b
+  a=${R[natterd,$pin,${sc,,},$key]:-0}
+  i=${R[natterd-irc,$pin,${sc,,},$key]:-0}
+  b=${R[ngircd,$pin,${sc,,},$key]:-0}
+  printf '%-9s %-8s %-22s %12s %12s %12s %7s %7s\n' "$pin" "$sc" "$label" \
+    "$(fmt "$kind" "$a")" "$(fmt "$kind" "$i")" "$(fmt "$kind" "$b")" "$(ratio "$a" "$b")" "$(ratio "$i" "$b")"
 }
 for pin in pinned unpinned; do
   row $pin S1 "deliveries/s" deliveries_per_s rate
@@ -174,3 +182,4 @@ for pin in pinned unpinned; do
     "$(ratio "${R[natterd,$pin,s10,cpu_us]:-0}" "${R[natterd,$pin,s1,cpu_us]:-0}")"
 done
 echo "S1 ratio natterd/ngircd: $(ratio "${R[natterd,pinned,s1,deliveries_per_s]}" "${R[ngircd,pinned,s1,deliveries_per_s]}")"
+echo "S1 ratio natterd over IRC/ngircd: $(ratio "${R[natterd-irc,pinned,s1,deliveries_per_s]}" "${R[ngircd,pinned,s1,deliveries_per_s]}")"

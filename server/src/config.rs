@@ -45,6 +45,15 @@ pub struct IrcConfig {
     pub network: String,
     /// The server's name, the source of its numerics.
     pub server_name: String,
+    /// Let clients without an account in, as guests: any free nick that
+    /// is no account's, public rooms only, gone when they disconnect.
+    pub guests: bool,
+    /// Guests connected at once from one address (a /64 for IPv6).
+    pub guests_per_address: u32,
+    /// A guest's lines per second, and the burst before the rate applies:
+    /// tighter than `limits.requests_per_sec` for accounts.
+    pub guest_lines_per_sec: f64,
+    pub guest_line_burst: f64,
 }
 
 impl Default for IrcConfig {
@@ -54,6 +63,10 @@ impl Default for IrcConfig {
             tls_listen: String::new(),
             network: "natter".into(),
             server_name: "natterd".into(),
+            guests: false,
+            guests_per_address: 3,
+            guest_lines_per_sec: 1.0,
+            guest_line_burst: 8.0,
         }
     }
 }
@@ -572,6 +585,16 @@ impl Config {
         if !name_ok(&i.network) || !name_ok(&i.server_name) {
             return Err(
                 "irc.network and irc.server_name must be 1-63 letters, digits, '-', '.' or '_'"
+                    .into(),
+            );
+        }
+        if i.guests
+            && (i.guests_per_address == 0
+                || i.guest_lines_per_sec <= 0.0
+                || i.guest_line_burst < 1.0)
+        {
+            return Err(
+                "irc.guests needs guests_per_address >= 1, guest_lines_per_sec > 0 and guest_line_burst >= 1"
                     .into(),
             );
         }

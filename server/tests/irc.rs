@@ -44,6 +44,31 @@ impl Irc {
         }
     }
 
+    /// Connects from loopback address `source` (any 127.x.y.z on Linux),
+    /// so one test can be several client addresses.
+    async fn connect_from(server: &TestServer, source: [u8; 4]) -> Self {
+        let addr = server.running.irc_addr.expect("an IRC listener");
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(std::net::SocketAddr::from((source, 0)))
+            .expect("bind a loopback source address");
+        let (r, w) = socket.connect(addr).await.unwrap().into_split();
+        Self {
+            read: BufReader::new(r),
+            write: w,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Registers as a guest: NICK and USER, no credential.
+    async fn guest(server: &TestServer, source: [u8; 4], nick: &str) -> Self {
+        let mut c = Self::connect_from(server, source).await;
+        c.send(&format!("NICK {nick}")).await;
+        c.send(&format!("USER {nick} 0 * :{nick}")).await;
+        c.until_numeric("001").await;
+        c
+    }
+
     async fn send(&mut self, line: &str) {
         self.write
             .write_all(format!("{line}\r\n").as_bytes())
@@ -702,4 +727,163 @@ fn the_irc_line_fuzz_corpus_and_findings_pass() {
 
 fn line_max() -> usize {
     natter_server::front::irc::line::MAX_LINE
+}
+
+#[tokio::test]
+async fn guests_take_free_nicks_stay_in_public_rooms_and_vanish() {
+    let s = TestServer::start(&["alice", "bob"], |c| {
+        c.irc.listen = "127.0.0.1:0".into();
+        c.irc.guests = true;
+        c.irc.guests_per_address = 2;
+    })
+    .await;
+    let mut alice = s.login("alice").await;
+    alice
+        .request(Request::Create {
+            room: "#staff".into(),
+            private: true,
+        })
+        .await
+        .unwrap();
+
+    // An account's nick is not a guest's to take; another one is.
+    let mut g = Irc::connect_from(&s, [127, 0, 0, 2]).await;
+    g.send("NICK bob").await;
+    g.send("USER bob 0 * :Bob").await;
+    let taken = g.until_numeric("433").await;
+    assert!(
+        taken.last().unwrap().contains("log in if it is yours"),
+        "{taken:?}"
+    );
+    g.send("NICK visitor").await;
+    g.until_numeric("001").await;
+    // In #general, as every newcomer is, and speaking there.
+    g.until(|l| command_of(l) == "366" && l.contains("#general"))
+        .await;
+    g.send("PRIVMSG #general :hello, just visiting").await;
+    let got = alice
+        .event_where(|e| matches!(e, Event::Message(m) if m.body == "hello, just visiting"))
+        .await;
+    let Event::Message(m) = got else {
+        unreachable!()
+    };
+    assert_eq!(m.from, "visitor");
+    // natter shows the guest as one.
+    let Ok(natter_shared::Response::Members { members, .. }) = alice
+        .request(Request::Members {
+            room: "#general".into(),
+        })
+        .await
+    else {
+        panic!("members")
+    };
+    let visitor = members.iter().find(|m| m.name == "visitor").unwrap();
+    assert!(visitor.guest);
+    assert!(!members.iter().find(|m| m.name == "alice").unwrap().guest);
+    let Ok(natter_shared::Response::Whois(info)) = alice
+        .request(Request::Whois {
+            user: "visitor".into(),
+        })
+        .await
+    else {
+        panic!("whois")
+    };
+    assert!(info.guest);
+
+    // Public rooms only: a private room and a missing one read alike (and
+    // a guest makes no rooms); no direct conversations; no invitations.
+    g.send("JOIN #staff").await;
+    let private = g.until_numeric("403").await.pop().unwrap();
+    g.send("JOIN #nowhere").await;
+    let missing = g.until_numeric("403").await.pop().unwrap();
+    assert_eq!(
+        private.replace("#staff", "#x"),
+        missing.replace("#nowhere", "#x")
+    );
+    g.send("PRIVMSG alice :psst").await;
+    let refused = g.until_numeric("404").await.pop().unwrap();
+    assert!(
+        refused.contains("guests may only join public rooms"),
+        "{refused}"
+    );
+    let e = alice
+        .request(Request::Invite {
+            room: "#staff".into(),
+            user: "visitor".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, natter_shared::ErrorCode::Forbidden, "{e:?}");
+    g.send("JOIN #lobby").await;
+    g.until_numeric("403").await;
+    alice
+        .request(Request::Create {
+            room: "#lobby".into(),
+            private: false,
+        })
+        .await
+        .unwrap();
+    g.send("JOIN #lobby").await;
+    g.until(|l| command_of(l) == "366" && l.contains("#lobby"))
+        .await;
+
+    // Two guests per address: the third is told why and closed.
+    let _second = Irc::guest(&s, [127, 0, 0, 2], "visitor2").await;
+    let mut third = Irc::connect_from(&s, [127, 0, 0, 2]).await;
+    third.send("NICK visitor3").await;
+    third.send("USER v 0 * :v").await;
+    let error = third.until(|l| command_of(l) == "ERROR").await;
+    assert!(error.contains("too many guests"), "{error}");
+    let _other = Irc::guest(&s, [127, 0, 0, 3], "visitor3").await;
+
+    // Gone when it leaves: its rooms see it go, what it said stays under
+    // `visitor (guest)`, and the nick is free for the next one.
+    g.send("QUIT :bye").await;
+    alice
+        .event_where(|e| matches!(e, Event::Left { user, .. } if user == "visitor"))
+        .await;
+    let Ok(natter_shared::Response::Messages { messages, .. }) = alice
+        .request(Request::History {
+            room: "#general".into(),
+            query: natter_shared::HistoryQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        })
+        .await
+    else {
+        panic!("history")
+    };
+    let said = messages
+        .iter()
+        .find(|m| m.body == "hello, just visiting")
+        .unwrap();
+    assert_eq!(said.from, "visitor (guest)");
+    let e = alice
+        .request(Request::Whois {
+            user: "visitor".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, natter_shared::ErrorCode::NoSuchUser);
+    let _again = Irc::guest(&s, [127, 0, 0, 4], "visitor").await;
+}
+
+#[tokio::test]
+async fn without_guests_a_client_with_no_account_is_told_how_to_log_in() {
+    let s = server(&["alice"]).await;
+    let mut c = Irc::connect(&s).await;
+    c.send("NICK stranger").await;
+    c.send("USER stranger 0 * :S").await;
+    let notice = c.until(|l| command_of(l) == "NOTICE").await;
+    assert!(notice.contains("needs an account"), "{notice}");
+    c.until_numeric("464").await;
+    // Three wrong passwords end the connection, saying why.
+    for _ in 0..3 {
+        c.send("PASS alice:wrong-wrong").await;
+        c.send("NICK alice").await;
+    }
+    let error = c.until(|l| command_of(l) == "ERROR").await;
+    assert!(error.contains("too many wrong passwords"), "{error}");
+    assert_eq!(c.line().await, None, "closed after the ERROR");
 }

@@ -774,6 +774,9 @@ pub struct UserInfo {
     /// A bot account.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bot: bool,
+    /// An IRC guest (`[irc] guests`): no account, gone when it leaves.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guest: bool,
 }
 
 /// An invitation to a room, waiting for its invitee's `Accept` or
@@ -962,6 +965,10 @@ pub struct Member {
     /// A bot account (`natterd user add --bot`, webhooks): clients mark it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bot: bool,
+    /// An IRC guest (`[irc] guests`) with no account, which vanishes when
+    /// it disconnects: clients show it as `nick (guest)`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guest: bool,
 }
 
 /// A presence a client chooses, with its status text: what `Presence`

@@ -610,6 +610,7 @@ fn responses() -> Vec<(&'static str, Response)> {
                 room: "#general".into(),
                 members: vec![Member {
                     bot: false,
+                    guest: false,
                     name: "alice".into(),
                     role: Role::Owner,
                     presence: PresenceState::Online,
@@ -624,6 +625,7 @@ fn responses() -> Vec<(&'static str, Response)> {
                 room: "#general".into(),
                 members: vec![Member {
                     bot: false,
+                    guest: false,
                     name: "alice".into(),
                     role: Role::Member,
                     presence: PresenceState::Away,
@@ -643,6 +645,7 @@ fn responses() -> Vec<(&'static str, Response)> {
                     status: None,
                     display_name: None,
                     bot: true,
+                    guest: false,
                 }],
             },
         ),
@@ -670,6 +673,7 @@ fn responses() -> Vec<(&'static str, Response)> {
             "whois",
             Response::Whois(UserInfo {
                 bot: false,
+                guest: false,
                 name: "alice".into(),
                 display_name: Some("Alice Liddell".into()),
                 presence: PresenceState::Away,
@@ -682,6 +686,7 @@ fn responses() -> Vec<(&'static str, Response)> {
             "whois_offline",
             Response::Whois(UserInfo {
                 bot: false,
+                guest: false,
                 name: "bob".into(),
                 display_name: None,
                 presence: PresenceState::Offline,

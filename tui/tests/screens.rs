@@ -53,6 +53,7 @@ fn msg(id: u64, from: &str, body: &str) -> Message {
 fn member(name: &str, presence: PresenceState, role: Role, status: Option<&str>) -> Member {
     Member {
         bot: false,
+        guest: false,
         name: name.into(),
         role,
         presence,
@@ -961,10 +962,12 @@ fn a_preview_in_the_terminals_own_graphics() {
 }
 
 #[test]
-fn bots_are_marked_in_the_members_pane() {
+fn bots_and_irc_guests_are_marked_in_the_members_pane() {
     let mut app = connected(120, 30);
     let mut ci = member("ci", PresenceState::Online, Role::Member, None);
     ci.bot = true;
+    let mut visitor = member("visitor", PresenceState::Online, Role::Member, None);
+    visitor.guest = true;
     app.on_reply(
         Then::Members {
             room: "#general".into(),
@@ -974,6 +977,7 @@ fn bots_are_marked_in_the_members_pane() {
             members: vec![
                 member("alice", PresenceState::Online, Role::Member, None),
                 ci,
+                visitor,
             ],
         }),
         T0,
@@ -986,4 +990,7 @@ fn bots_are_marked_in_the_members_pane() {
     assert!(row.contains("ci [bot]"), "{row}");
     let alice = text.lines().find(|l| l.contains("alice")).unwrap();
     assert!(!alice.contains("[bot]"), "{alice}");
+    assert!(!alice.contains("(guest)"), "{alice}");
+    let guest = text.lines().find(|l| l.contains("visitor")).unwrap();
+    assert!(guest.contains("visitor (guest)"), "{guest}");
 }

@@ -39,6 +39,10 @@ struct ServerArgs {
     /// IRC: operator NAME:PASSWORD for senders (so they may set +F).
     #[arg(long, value_name = "NAME:PASSWORD")]
     oper: Option<String>,
+    /// IRC: log in with PASS USER:TOKEN, the bench tokens of a provisioned
+    /// data dir (natterd's IRC listener).
+    #[arg(long)]
+    irc_token: bool,
 }
 
 impl ServerArgs {
@@ -54,6 +58,7 @@ impl ServerArgs {
             proto: self.proto,
             addr: self.server.clone(),
             oper,
+            irc_token: self.irc_token,
         })
     }
 }

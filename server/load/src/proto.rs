@@ -5,7 +5,8 @@
 //! - natter: length-prefixed MessagePack through `natter-shared`'s codec;
 //!   a bench user logs in by token, and every `Send` is acknowledged by a
 //!   `Sent` once the server has stored it.
-//! - IRC: CRLF lines. Registration with NICK/USER, JOIN per room; senders
+//! - IRC: CRLF lines. Registration with NICK/USER (after `PASS user:token`
+//!   against natterd's IRC front end), JOIN per room; senders
 //!   become operators and set user mode `+F` so the server does not throttle
 //!   them. IRC has no per-message acknowledgement, so a sender ends each
 //!   write with `PING :n` and counts the matching `PONG` as `n` acks: the
@@ -121,6 +122,10 @@ pub struct Target {
     /// IRC operator name and password for senders (`OPER`), so they can
     /// set `+F` and are not throttled.
     pub oper: Option<(String, String)>,
+    /// IRC: log in with `PASS user:token`, the bench token of a
+    /// provisioned data dir (natterd's IRC front end, which has accounts;
+    /// ngircd has none).
+    pub irc_token: bool,
 }
 
 /// Something read from the server.
@@ -315,7 +320,8 @@ fn classify_irc(line: &[u8]) -> Incoming<'_> {
             .rsplit_once(':')
             .and_then(|(_, n)| n.parse().ok())
             .map_or(Incoming::Other, Incoming::Acked),
-        c if c.len() == 3 && (c.starts_with('4') || c.starts_with('5')) => {
+        // 422 (no MOTD) is an error numeric that refuses nothing.
+        c if c.len() == 3 && (c.starts_with('4') || c.starts_with('5')) && c != "422" => {
             Incoming::Refused(line.to_owned())
         }
         "ERROR" => Incoming::Refused(line.to_owned()),
@@ -484,7 +490,7 @@ impl Member {
         let name = provision::user(user);
         match target.proto {
             Proto::Natter => natter_login(self, &name, rooms).await?,
-            Proto::Irc => irc_register(self, &name, rooms, sender, target.oper.as_ref()).await?,
+            Proto::Irc => irc_register(self, &name, rooms, sender, target).await?,
         }
         self.writer.buf.clear();
         Ok(())
@@ -542,8 +548,12 @@ async fn irc_register(
     name: &str,
     rooms: &[String],
     sender: bool,
-    oper: Option<&(String, String)>,
+    target: &Target,
 ) -> anyhow::Result<()> {
+    if target.irc_token {
+        let pass = format!("PASS {name}:{}\r\n", provision::token(name));
+        m.writer.buf.extend_from_slice(pass.as_bytes());
+    }
     m.writer
         .buf
         .extend_from_slice(format!("NICK {name}\r\nUSER {name} 0 * :{name}\r\n").as_bytes());
@@ -556,7 +566,7 @@ async fn irc_register(
         m.writer.flush().await?;
         m.reader.until(|i| numeric(i, "366")).await?;
     }
-    if sender && let Some((user, pass)) = oper {
+    if sender && let Some((user, pass)) = &target.oper {
         m.writer
             .buf
             .extend_from_slice(format!("OPER {user} {pass}\r\nMODE {name} +F\r\n").as_bytes());

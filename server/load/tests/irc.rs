@@ -67,6 +67,7 @@ async fn the_same_scenario_runs_against_ngircd() {
         proto: Proto::Irc,
         addr,
         oper: Some(("bench".into(), "secret".into())),
+        irc_token: false,
     };
     let p = rooms::Params {
         target: target.clone(),

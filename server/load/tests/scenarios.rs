@@ -22,6 +22,7 @@ async fn server(users: usize) -> Server {
     provision::provision(dir.path(), users, 4).unwrap();
     let mut config = natter_server::Config::load(&dir.path().join("bench.toml")).unwrap();
     config.data_dir = Some(dir.path().to_owned());
+    config.irc.listen = "127.0.0.1:0".into();
     let running = Running::start(config).await.expect("natterd starts");
     Server {
         addr: running.addr.to_string(),
@@ -36,6 +37,17 @@ impl Server {
             proto: Proto::Natter,
             addr: self.addr.clone(),
             oper: None,
+            irc_token: false,
+        }
+    }
+
+    /// The same server through its IRC listener, logging in by token.
+    fn irc_target(&self) -> Target {
+        Target {
+            proto: Proto::Irc,
+            addr: self.running.irc_addr.expect("IRC listens").to_string(),
+            oper: None,
+            irc_token: true,
         }
     }
 
@@ -103,6 +115,50 @@ async fn one_big_room_closed_loop_delivers_everything_in_order() {
     assert_eq!(r.latency.count(), r.deliveries);
     assert!(r.cpu_us_per_delivery().is_some());
     assert!(!r.rss_series.is_empty());
+    s.stop().await;
+}
+
+/// S1 and S4 through natterd's IRC front end, as compare.sh runs them
+/// beside ngircd: PASS by token, a PONG for every window that comes only
+/// once the sends before it are stored, no echo to the sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_irc_front_end_runs_the_same_scenarios() {
+    let s = server(200).await;
+    let p = params(
+        s.irc_target(),
+        vec![provision::bench_room(30)],
+        3,
+        Load::Window(4),
+    );
+    let r = rooms::run(&p).await.unwrap();
+    assert!(r.sent > 0, "{r:?}");
+    assert_eq!(r.acked, r.sent, "PONGs acknowledge every send: {r:?}");
+    assert_eq!(r.expected, r.sent * 29, "IRC does not echo to the sender");
+    assert!(r.complete(), "{r:?}");
+
+    let idle = idle::idle(
+        &s.irc_target(),
+        &provision::group_rooms(1, 40),
+        Some(std::process::id()),
+        Duration::from_millis(100),
+    )
+    .await
+    .unwrap();
+    assert_eq!(idle.connections, 40);
+
+    // A bad token is refused with IRC's numeric, not a hang.
+    let m = natter_load::proto::connect(
+        &Target {
+            proto: Proto::Irc,
+            irc_token: false,
+            ..s.irc_target()
+        },
+        3,
+        &["#bench".into()],
+        false,
+    )
+    .await;
+    assert!(m.is_err(), "no PASS, no welcome");
     s.stop().await;
 }
 

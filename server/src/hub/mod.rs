@@ -249,6 +249,8 @@ pub struct Hub {
     receipts_off: IdSet<i64>,
     /// The bot accounts (`natterd user add --bot`, webhooks' bots).
     bots: IdSet<i64>,
+    /// The IRC guests connected now (`[irc] guests`).
+    guests: IdSet<i64>,
     /// Each room's rate of room-wide attention
     /// (`limits.attention_per_room_per_hour`; see `messages.rs`).
     attention: IdMap<i64, crate::auth::TokenBucket>,
@@ -331,6 +333,7 @@ impl Hub {
             attention: IdMap::default(),
             receipts_off: IdSet::default(),
             bots: IdSet::default(),
+            guests: IdSet::default(),
             metrics,
         }
     }
@@ -657,7 +660,18 @@ impl Hub {
             return;
         };
         let old = Arc::clone(&u.name);
-        let renamed: Arc<str> = Arc::from(crate::store::released_author(&old));
+        // Released already (a name with a space is no account's): a
+        // guest's end is applied once directly and once more from the
+        // store's account events.
+        if old.contains(' ') {
+            return;
+        }
+        // A guest's name was freed as it left (see `store::guests`).
+        let renamed: Arc<str> = Arc::from(if self.guests.remove(&user) {
+            crate::store::guest_author(&old)
+        } else {
+            crate::store::released_author(&old)
+        });
         u.name = Arc::clone(&renamed);
         for room in self.rooms.values_mut() {
             for m in &mut room.ring {
@@ -740,6 +754,23 @@ impl Hub {
     /// Marks accounts as bots.
     pub fn load_bots(&mut self, bots: impl IntoIterator<Item = i64>) {
         self.bots.extend(bots);
+    }
+
+    /// Marks an account as an IRC guest, for as long as it is connected.
+    pub fn add_guest(&mut self, user: i64) {
+        self.guests.insert(user);
+    }
+
+    /// Whether an account is an IRC guest.
+    #[must_use]
+    pub fn is_guest(&self, user: i64) -> bool {
+        self.guests.contains(&user)
+    }
+
+    /// Whether the session is an IRC guest's.
+    #[must_use]
+    pub fn session_is_guest(&self, session: u64) -> bool {
+        self.session_user(session).is_some_and(|u| self.is_guest(u))
     }
 
     /// Whether an account is a bot.

@@ -121,6 +121,7 @@ impl Hub {
             rooms,
             idle_secs,
             bot: self.bots.contains(&target),
+            guest: self.guests.contains(&target),
         }))
     }
 }

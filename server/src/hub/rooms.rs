@@ -604,6 +604,7 @@ impl Hub {
                     status,
                     display_name: self.display_name_for(user, *uid),
                     bot: self.bots.contains(uid),
+                    guest: self.guests.contains(uid),
                 }
             })
             .collect();

@@ -15,7 +15,7 @@ use crate::auth::{self, Admission, Throttle};
 use crate::config::LimitsConfig;
 use crate::front::Protocol;
 use crate::outbox::Outbox;
-use crate::store::{self, StoreError, UserRow};
+use crate::store::{self, GuestRefused, StoreError, UserRow};
 
 /// A new logged-in session.
 #[derive(Debug)]
@@ -319,6 +319,69 @@ pub async fn open_session(
         shared, peer, outbox, protocol, row, new_token, token_hash, presence,
     )
     .await
+}
+
+/// Makes an IRC guest named `nick` for `peer` (`[irc] guests`), ready for
+/// [`open_session`]. Refused (`AlreadyExists`) when the nick is an
+/// account's, a guest's or kept for a deleted account; `Invalid` when it
+/// is no valid name; `Throttled` when the address has
+/// `[irc] guests_per_address` guests connected already.
+pub async fn guest(shared: &Shared, peer: SocketAddr, nick: &str) -> OpResult<Verified> {
+    let config = shared.config();
+    if !config.irc.guests {
+        return Err(ErrorReply::new(
+            ErrorCode::AuthFailed,
+            "this server takes no guests: log in with an account",
+        ));
+    }
+    let name = natter_shared::names::new_account_name(nick)
+        .map_err(|e| ErrorReply::new(ErrorCode::Invalid, e.to_string()))?;
+    let addr = auth::client_key(peer.ip()).to_string();
+    let made = shared
+        .store
+        .create_guest(&name, addr, config.irc.guests_per_address)
+        .await
+        .map_err(|e| internal(&e))?;
+    match made {
+        Ok(row) => {
+            let mut hub = shared.hub();
+            hub.add_guest(row.id);
+            hub.ensure_user(row.id, &row.name, false);
+            drop(hub);
+            tracing::info!(%peer, user = name, "guest arrived");
+            Ok(Verified {
+                row,
+                new_token: None,
+                token_hash: None,
+            })
+        }
+        Err(GuestRefused::Taken) => Err(ErrorReply::new(
+            ErrorCode::AlreadyExists,
+            format!(
+                "{name} is an account's nick or in use: pick another, or log in if it is yours"
+            ),
+        )),
+        Err(GuestRefused::TooMany) => Err(ErrorReply::new(
+            ErrorCode::Throttled,
+            "too many guests from your address",
+        )),
+    }
+}
+
+/// Ends a guest whose connection closed: the account goes at once (its
+/// rooms see it leave) and the name is free for the next one; what it
+/// sent stays, from `nick (guest)`. The store's account events repeat
+/// this for a server that follows them, which changes nothing more.
+pub async fn end_guest(shared: &Shared, user: i64) {
+    if let Err(e) = shared.store.end_guest(user).await {
+        tracing::warn!(error = %e, user, "cannot remove a guest");
+        return;
+    }
+    let mut hub = shared.hub();
+    hub.forget_user(user);
+    hub.release_name(user);
+    drop(hub);
+    tracing::info!(user_id = user, "guest left");
 }
 
 async fn issue_token(shared: &Shared, user_id: i64) -> Result<(String, String), StoreError> {

@@ -92,6 +92,12 @@ pub async fn ensure_direct(shared: &Shared, caller: Caller, peer: i64) -> OpResu
         .hub()
         .session_user(caller.session)
         .ok_or_else(|| ErrorReply::new(ErrorCode::NotLoggedIn, "log in first"))?;
+    {
+        let hub = shared.hub();
+        if hub.is_guest(me) || hub.is_guest(peer) {
+            return Err(guests_public_only());
+        }
+    }
     let name = crate::hub::direct_name(me, peer);
     // Each new conversation costs a unit of the hourly quota: they cannot
     // be left, so a stranger opening dozens would clutter a user's list.
@@ -104,6 +110,24 @@ pub async fn ensure_direct(shared: &Shared, caller: Caller, peer: i64) -> OpResu
         }
     };
     shared.hub().add_direct(room_id, name, me, peer);
+    Ok(())
+}
+
+/// What an IRC guest (or someone asking something of one) is told when
+/// it reaches past public rooms.
+#[must_use]
+pub fn guests_public_only() -> ErrorReply {
+    ErrorReply::new(
+        ErrorCode::Forbidden,
+        "guests may only join public rooms: log in with an account for the rest",
+    )
+}
+
+/// Refuses a guest's session what only accounts may do.
+pub fn not_for_guests(shared: &Shared, caller: Caller) -> OpResult<()> {
+    if shared.hub().session_is_guest(caller.session) {
+        return Err(guests_public_only());
+    }
     Ok(())
 }
 

@@ -27,6 +27,7 @@ pub fn leave(shared: &Shared, caller: Caller, room: &str) -> OpResult {
 
 /// Creates a room owned by the caller (counted against their quota).
 pub async fn create(shared: &Shared, caller: Caller, room: &str, private: bool) -> OpResult {
+    super::not_for_guests(shared, caller)?;
     let (user, name) = {
         let hub = shared.hub();
         let user = hub

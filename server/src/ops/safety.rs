@@ -67,6 +67,11 @@ pub async fn blocked(shared: &Shared, caller: Caller) -> OpResult {
 pub async fn invite(shared: &Shared, caller: Caller, room: &str, user: &str) -> OpResult {
     let invitee = resolve_user(shared, user).await?;
     let me = user_of(shared, caller)?;
+    // A guest sees public rooms only, and invites no one anywhere.
+    super::not_for_guests(shared, caller)?;
+    if shared.hub().is_guest(invitee) {
+        return Err(super::guests_public_only());
+    }
     quotas::take(shared, me, Quota::Invites)?;
     let result = invite_checked(shared, caller, room, invitee).await;
     if result.is_err() {

@@ -21,6 +21,8 @@
 //! - [`files`]: files' metadata (blobs, uploads, attachments) and their
 //!   garbage collection; [`blobs`]: their bytes, behind the [`BlobStore`]
 //!   seam.
+//! - [`guests`]: IRC guests, accounts that live as long as their
+//!   connection.
 //! - [`search`]: full-text search ([`Store::search`]) on its own
 //!   connection.
 //! - [`sql`]: one named function per query.
@@ -52,6 +54,7 @@ pub mod account_data;
 pub mod blobs;
 pub mod changes;
 pub mod files;
+pub mod guests;
 pub mod hooks;
 pub mod operations;
 pub mod operator;
@@ -76,6 +79,7 @@ use crate::config::SyncMode;
 pub use blobs::{BlobStore, FsBlobs, PartialKey};
 pub use changes::{Applied, ChangeKind, MessageChange, RoomSnapshot, StoreChange, load_room};
 pub use files::{AttachRefusal, BlobMeta};
+pub use guests::{GuestRefused, guest_author};
 pub use hooks::{ApiToken, Delivery, HookRow, HookTarget, NewOutgoing, OutgoingRow, QueuedMessage};
 pub use operations::{Missing, Startup};
 pub use operator::OperatorStore;
@@ -295,6 +299,10 @@ impl Store {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<(Self, Commits), StoreError> {
         let writer_conn = open_db(data_dir)?;
+        let swept = guests::sweep(&writer_conn)?;
+        if swept > 0 {
+            tracing::info!(guests = swept, "guests left by the last run removed");
+        }
         writer_conn.pragma_update(
             None,
             "synchronous",

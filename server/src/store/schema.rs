@@ -35,6 +35,7 @@ pub fn open_db(data_dir: &Path) -> Result<Connection, StoreError> {
     conn.execute_batch(SCHEMA)?;
     conn.execute_batch(super::files::SCHEMA)?;
     conn.execute_batch(super::hooks::SCHEMA)?;
+    conn.execute_batch(super::guests::SCHEMA)?;
     migrate(&conn)?;
     super::hooks::migrate(&conn)?;
     ensure_general(&conn)?;

@@ -229,6 +229,12 @@ pub fn released_author(name: &str) -> String {
 /// never appears to have written them; a running server renames them in
 /// memory too. `Ok(false)` when the name was not reserved.
 pub fn release_name(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    release_name_as(conn, name, &released_author(name))
+}
+
+/// [`release_name`], with the old messages renamed to `author` (an IRC
+/// guest's read `name (guest)`).
+pub fn release_name_as(conn: &Connection, name: &str, author: &str) -> Result<bool, StoreError> {
     let user_id: Option<i64> = conn
         .query_row(
             "DELETE FROM reserved_names WHERE name = ?1 RETURNING user_id",
@@ -241,7 +247,7 @@ pub fn release_name(conn: &Connection, name: &str) -> Result<bool, StoreError> {
     };
     // Each renamed message (and thread root whose newest reply it wrote)
     // takes a new revision, so catch-ups learn the new name.
-    let released = released_author(name);
+    let released = author;
     let ids: Vec<i64> = conn
         .prepare("SELECT id FROM messages WHERE author = ?1 OR last_reply_from = ?1 ORDER BY id")?
         .query_map([name], |r| r.get(0))?

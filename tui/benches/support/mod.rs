@@ -159,6 +159,7 @@ pub fn loaded_app(n: u64, unread: bool, load: Load) -> App {
     let members = (0..25)
         .map(|k| Member {
             bot: false,
+            guest: false,
             name: if k == 0 {
                 ME.into()
             } else {

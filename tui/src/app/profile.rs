@@ -51,6 +51,9 @@ pub fn whois_text(info: &UserInfo) -> String {
     if info.bot {
         out.push_str(" [bot]");
     }
+    if info.guest {
+        out.push_str(" (guest)");
+    }
     let state = match info.presence {
         PresenceState::Online => "online",
         PresenceState::Away => "away",

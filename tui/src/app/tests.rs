@@ -667,6 +667,7 @@ fn tab_completes_nicks_rooms_and_commands() {
                 .iter()
                 .map(|n| Member {
                     bot: false,
+                    guest: false,
                     name: (*n).into(),
                     role: Role::Member,
                     presence: PresenceState::Online,
@@ -740,6 +741,7 @@ fn the_switcher_filters_rooms_and_people() {
     let now = Instant::now();
     app.rooms[0].members.push(Member {
         bot: false,
+        guest: false,
         name: "bob".into(),
         role: Role::Member,
         presence: PresenceState::Online,

@@ -379,6 +379,7 @@ fn kicks_and_bans_of_members_are_told_once() {
             room: "#general".into(),
             members: vec![natter_shared::Member {
                 bot: false,
+                guest: false,
                 name: "mallory".into(),
                 role: natter_shared::Role::Member,
                 presence: PresenceState::Online,

@@ -46,6 +46,7 @@ fn a_profile_event_updates_the_member_everywhere() {
     let mut app = online_app();
     let bob = Member {
         bot: false,
+        guest: false,
         name: "bob".into(),
         role: Role::Member,
         presence: PresenceState::Online,
@@ -98,6 +99,7 @@ fn whois_prints_one_notice_in_the_room_it_was_typed_in() {
         then.clone(),
         Ok(Response::Whois(UserInfo {
             bot: false,
+            guest: false,
             name: "alice".into(),
             display_name: Some("Alice Liddell".into()),
             presence: PresenceState::Away,
@@ -115,6 +117,7 @@ fn whois_prints_one_notice_in_the_room_it_was_typed_in() {
         then.clone(),
         Ok(Response::Whois(UserInfo {
             bot: false,
+            guest: false,
             name: "bob".into(),
             display_name: None,
             presence: PresenceState::Offline,

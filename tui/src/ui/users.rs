@@ -69,6 +69,11 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
             spans.push(Span::styled(" [bot]", theme.dim()));
             used += 6;
         }
+        // An IRC guest: no account behind the name, and gone when it leaves.
+        if m.guest && width > used + 8 {
+            spans.push(Span::styled(" (guest)", theme.dim()));
+            used += 8;
+        }
         // `alice · Alice Liddell`: the account name first, since it is
         // what mentions and commands take.
         if let Some(display) = &m.display_name {

@@ -53,12 +53,21 @@ impl Conn {
         let cmd = line.command.clone();
         let n = |code: &str| numeric(&server, &nick, code);
         let lines: Vec<Bytes> = match cmd.as_str() {
-            "PING" => vec![
-                Out::new(&server, "PONG")
-                    .arg(&server)
-                    .trailing(line.param(0))
-                    .bytes(),
-            ],
+            "PING" => {
+                let pong = vec![
+                    Out::new(&server, "PONG")
+                        .arg(&server)
+                        .trailing(line.param(0))
+                        .bytes(),
+                ];
+                let pong = reply::labeled(&server, label, pong, bits);
+                // After the answers to everything sent before it.
+                let now = self.lock_view().behind_pending(pong);
+                if let Some(pong) = now {
+                    self.push(pong);
+                }
+                return true;
+            }
             "PONG" | "" => return true,
             "QUIT" => {
                 let why = match line.param(0) {
@@ -380,9 +389,9 @@ impl Conn {
                 // IRC's JOIN makes a missing channel; natter's rooms are
                 // made by name, public.
                 result = match ops::rooms::create(&self.shared, caller, &room, false).await {
-                    // Taken: a private room the caller is not in reads as
-                    // a missing one.
-                    Err(e) if e.code == ErrorCode::AlreadyExists => {
+                    // Taken, or not the caller's to make (a guest's): a
+                    // private room reads as a missing one either way.
+                    Err(e) if matches!(e.code, ErrorCode::AlreadyExists | ErrorCode::Forbidden) => {
                         Err(ErrorReply::new(ErrorCode::NoSuchRoom, "no such room"))
                     }
                     other => other,

@@ -57,6 +57,9 @@ pub(super) struct Registration {
 pub(super) struct Session {
     pub(super) caller: Caller,
     pub(super) nick: String,
+    pub(super) user: i64,
+    /// An IRC guest (`[irc] guests`): its account ends with the connection.
+    pub(super) guest: bool,
 }
 
 pub(super) struct Conn {
@@ -576,6 +579,35 @@ impl Conn {
                         }
                     }
                 }
+                None if self.shared.config().irc.guests => {
+                    match ops::auth::guest(&self.shared, self.peer, &nick).await {
+                        Ok(v) => v,
+                        Err(e) if e.code == ErrorCode::AlreadyExists => {
+                            self.reg.nick = None;
+                            self.push(vec![
+                                numeric(&server, &nick, "433")
+                                    .arg(&nick)
+                                    .trailing(&e.message)
+                                    .bytes(),
+                            ]);
+                            return true;
+                        }
+                        Err(e) if e.code == ErrorCode::Invalid => {
+                            self.reg.nick = None;
+                            self.push(vec![
+                                numeric(&server, &nick, "432")
+                                    .arg(&nick)
+                                    .trailing(&e.message)
+                                    .bytes(),
+                            ]);
+                            return true;
+                        }
+                        Err(e) => {
+                            self.outbox.close(e.code, &e.message, None);
+                            return false;
+                        }
+                    }
+                }
                 None => {
                     self.push(vec![
                         Out::new(&server, "NOTICE")
@@ -652,9 +684,17 @@ impl Conn {
             v.caller = Some(caller);
         }
         self.account_rate = Some(ops::quotas::account_rate(&self.shared, logged.user));
+        let guest = self.shared.hub().is_guest(logged.user);
+        if guest {
+            // Guests are read more slowly than accounts (see `pace`).
+            let irc = &self.shared.config().irc;
+            self.bucket = TokenBucket::new(irc.guest_lines_per_sec, irc.guest_line_burst);
+        }
         self.session = Some(Session {
             caller,
             nick: nick.clone(),
+            user: logged.user,
+            guest,
         });
         let mut lines = super::welcome::burst(&self.shared, caller, &nick);
         for room in &logged.info.rooms {

@@ -125,6 +125,9 @@ async fn serve_io<R, W>(
         conn.run(lines).await;
         if let Some(s) = &conn.session {
             conn.shared.hub().remove_session(s.caller.session);
+            if s.guest {
+                crate::ops::auth::end_guest(&conn.shared, s.user).await;
+            }
         }
         if conn.outbox.is_overflowed() {
             conn.shared.metrics.slow_consumers.inc();

@@ -8,7 +8,7 @@
 //! capabilities, the labels its pending requests carried, and whether its
 //! welcome has been written yet.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -155,6 +155,11 @@ pub struct View {
     held: Vec<Bytes>,
     /// Requests waiting for their answer, by request id.
     pub pending: HashMap<u64, Pending>,
+    /// Answers held until every request before them has its answer: a
+    /// `PONG` is a client's barrier ("everything I sent before it is
+    /// done"), so it waits for the sends still in the store's queue.
+    /// Each with the newest request it waits for.
+    barriers: VecDeque<(u64, Vec<Bytes>)>,
     /// Labels for the echo of a sent message, by message id.
     echo_labels: HashMap<u64, String>,
     /// A `JOIN` with a label, by room: its answer is the room's arrival.
@@ -163,12 +168,48 @@ pub struct View {
     pub caller: Option<Caller>,
 }
 
+impl View {
+    /// `lines` back when nothing is pending; otherwise keeps them until
+    /// every request pending now is answered.
+    pub fn behind_pending(&mut self, lines: Vec<Bytes>) -> Option<Vec<Bytes>> {
+        match self.pending.keys().max() {
+            None => Some(lines),
+            Some(&last) => {
+                self.barriers.push_back((last, lines));
+                None
+            }
+        }
+    }
+
+    /// The held answers whose requests are all answered, in order.
+    fn released(&mut self) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        while let Some((last, _)) = self.barriers.front() {
+            if self.pending.keys().any(|id| id <= last) {
+                break;
+            }
+            if let Some((_, lines)) = self.barriers.pop_front() {
+                out.extend(lines);
+            }
+        }
+        out
+    }
+}
+
 /// The frame an IRC connection's reader queues after its welcome: the
 /// writer then lets held events through. Empty, so it is never a line and
 /// never a natter frame.
 #[must_use]
 pub fn welcome_marker() -> Bytes {
     Bytes::new()
+}
+
+/// Whether a natter frame is the connection's goodbye.
+fn is_closing(frame: &[u8]) -> bool {
+    matches!(
+        frame.get(4..).map(natter_shared::decode_server),
+        Some(Ok(ServerFrame::Event(Event::Closing { .. })))
+    )
 }
 
 /// Translates a connection's queue into IRC lines as its writer takes
@@ -187,7 +228,10 @@ impl Wire for Translator {
                 // natter's frames start with their length's high byte
                 // (frames are far below 16 MiB); IRC lines never with NUL.
                 Some(0) => {
-                    if !self.lock().welcomed {
+                    // The goodbye is the one frame that goes before the
+                    // welcome: a client refused during registration
+                    // learns why.
+                    if !self.lock().welcomed && !is_closing(&frame) {
                         self.lock().held.push(frame);
                         continue;
                     }
@@ -244,6 +288,17 @@ impl Translator {
         let Some(pending) = self.lock().pending.remove(&id) else {
             return;
         };
+        self.answer_pending(pending, result, out);
+        let released = self.lock().released();
+        out.extend(released);
+    }
+
+    fn answer_pending(
+        &mut self,
+        pending: Pending,
+        result: Result<Response, ErrorReply>,
+        out: &mut Vec<Bytes>,
+    ) {
         let bits = self.caps.get();
         let labeled = bits & caps::LABELED_RESPONSE != 0;
         let label = pending.label.filter(|_| labeled);
