@@ -33,7 +33,8 @@ const STOP_WAIT: Duration = Duration::from_secs(10);
 
 impl Running {
     /// Binds `127.0.0.1:0` and serves `config` there (its `listen` is
-    /// ignored); with `irc.listen` set, IRC on another `127.0.0.1:0`.
+    /// ignored); with `irc.listen` set, IRC on another `127.0.0.1:0`; with
+    /// `http.listen` set, HTTP on that address.
     ///
     /// # Errors
     /// When the port cannot be bound; a config or store that does not open
@@ -45,10 +46,17 @@ impl Running {
         } else {
             Some(tokio::net::TcpListener::bind("127.0.0.1:0").await?)
         };
+        // HTTP on the address asked for: the links it serves name it.
+        let http = if config.http.listen.is_empty() {
+            None
+        } else {
+            Some(tokio::net::TcpListener::bind(config.http.listen.as_str()).await?)
+        };
         Self::start_on(
             Listeners {
                 plain: Some(listener),
                 irc,
+                http,
                 ..Listeners::default()
             },
             config,

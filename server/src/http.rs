@@ -8,6 +8,8 @@
 //!   ([`crate::metrics`]).
 //! - `GET /top`: each room's message count, for `natterd top` (loopback
 //!   clients only: room names are not the network's to see).
+//! - `GET /files/{id}/{sig}/{name}`: a file a message carries, by the
+//!   signed link IRC clients are shown ([`crate::file_links`]).
 //! - `POST /hooks/{token}`: an incoming webhook. The body is JSON with a
 //!   `text` field (the Slack- and Mattermost-compatible subset), or plain
 //!   text; the message appears from the hook's bot, and the reply is 200
@@ -207,6 +209,7 @@ fn router(state: HttpState, max_body: usize) -> Router {
         .route("/metrics", get(metrics))
         .route("/top", get(top))
         .route("/hooks/{token}", post(incoming_hook))
+        .route("/files/{id}/{sig}/{name}", get(file))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
@@ -276,6 +279,7 @@ fn endpoint(path: &str) -> &'static str {
         "/metrics" => "metrics",
         "/top" => "top",
         p if p.starts_with("/hooks/") => "hooks",
+        p if p.starts_with("/files/") => "files",
         _ => "other",
     }
 }
@@ -368,6 +372,118 @@ async fn top(
         .map(|(room, messages)| serde_json::json!({"room": room, "messages": messages}))
         .collect();
     Ok(axum::Json(serde_json::json!({ "rooms": rooms })).into_response())
+}
+
+/// Bytes read from the blob store per chunk of a file's body.
+const FILE_CHUNK: usize = 256 * 1024;
+
+/// A file by its signed link: the bytes streamed from the blob store.
+/// Images a browser shows safely are inline; everything else is a
+/// download, never rendered by the browser as a page of this origin.
+async fn file(
+    State(http): State<HttpState>,
+    Path((id, sig, _name)): Path<(String, String, String)>,
+) -> Result<Response, HttpError> {
+    let missing = || HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such file");
+    let Ok(id) = id.parse::<natter_shared::FileId>() else {
+        return Err(missing());
+    };
+    if !http.shared.file_links.verify(id, &sig) {
+        return Err(missing());
+    }
+    let Some(file) = http.shared.store.attached_file(id).await.map_err(|e| {
+        tracing::warn!(error = %e, "cannot read a file's record");
+        HttpError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "try again")
+    })?
+    else {
+        return Err(missing());
+    };
+    let blobs = std::sync::Arc::clone(http.shared.store.blobs());
+    if !blobs.has(&file.sha256) {
+        return Err(missing());
+    }
+    let inline = matches!(
+        file.mime.as_str(),
+        "image/png" | "image/jpeg" | "image/gif" | "image/webp"
+    );
+    let content_type = if inline {
+        file.mime.clone()
+    } else {
+        "application/octet-stream".to_owned()
+    };
+    let disposition = format!(
+        "{}; filename=\"{}\"; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
+        file.name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "-_. ".contains(c) {
+                c
+            } else {
+                '_'
+            })
+            .collect::<String>(),
+        crate::file_links::url_segment(&file.name)
+    );
+    let size = file.size;
+    let hash = file.sha256.clone();
+    let body = futures_util::stream::unfold(0u64, move |offset| {
+        let blobs = std::sync::Arc::clone(&blobs);
+        let hash = hash.clone();
+        async move {
+            if offset >= size {
+                return None;
+            }
+            let read = tokio::task::spawn_blocking(move || {
+                let want = usize::try_from(size - offset).map_or(FILE_CHUNK, |r| r.min(FILE_CHUNK));
+                let mut buf = vec![0; want];
+                let mut got = 0;
+                while got < want {
+                    let n = blobs.read_at(&hash, false, offset + got as u64, &mut buf[got..])?;
+                    if n == 0 {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "the file is shorter than its record",
+                        ));
+                    }
+                    got += n;
+                }
+                Ok(buf)
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            match read {
+                Ok(buf) => {
+                    let next = offset + buf.len() as u64;
+                    Some((Ok::<_, std::io::Error>(Bytes::from(buf)), next))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "a file's bytes cannot be read");
+                    Some((Err(e), size))
+                }
+            }
+        }
+    });
+    let mut r = Response::new(axum::body::Body::from_stream(body));
+    let headers = r.headers_mut();
+    let value = |s: &str| {
+        header::HeaderValue::from_str(s).unwrap_or(header::HeaderValue::from_static("attachment"))
+    };
+    headers.insert(header::CONTENT_TYPE, value(&content_type));
+    headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(size));
+    headers.insert(header::CONTENT_DISPOSITION, value(&disposition));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, max-age=3600"),
+    );
+    Ok(r)
 }
 
 /// The message text of a webhook body: JSON with `text` (what Slack and

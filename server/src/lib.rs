@@ -49,6 +49,7 @@ pub mod auth;
 pub mod config;
 pub mod embedded;
 pub mod fds;
+pub mod file_links;
 pub mod front;
 pub mod http;
 pub mod http_client;
@@ -97,6 +98,8 @@ pub enum ServerError {
     Tls(#[from] tls::TlsError),
     #[error("cannot start the password-hashing threads: {0}")]
     Hasher(std::io::Error),
+    #[error("the file-link key: {0}")]
+    FileLinks(std::io::Error),
 }
 
 /// How long clients are told to wait before reconnecting after a shutdown.
@@ -136,6 +139,8 @@ pub struct Shared {
     pub recounts: Mutex<std::collections::HashSet<(i64, i64)>>,
     /// Transfers in progress: tickets, upload rates, claims.
     pub uploads: uploads::Uploads,
+    /// Signs the HTTP links to files that IRC clients are shown.
+    pub file_links: file_links::FileLinks,
     /// What operators see on `/metrics` and in `natterd top`.
     pub metrics: Arc<metrics::Metrics>,
     /// When the server started.
@@ -413,6 +418,12 @@ pub async fn serve(
                 continue;
             }
         };
+        // The session's own `tags` are settled at registration.
+        let protocol = if is_irc {
+            front::Protocol::Irc { tags: false }
+        } else {
+            front::Protocol::Natter
+        };
         let shared = Arc::clone(&shared);
         match (is_tls, shared.tls.clone()) {
             (true, Some(acceptor)) => {
@@ -420,11 +431,9 @@ pub async fn serve(
                     let deadline =
                         Duration::from_millis(shared.config().limits.handshake_timeout_ms);
                     match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) if is_irc => {
-                            front::irc::serve_tls(tls, peer, shared, pre_login).await;
-                        }
                         Ok(Ok(tls)) => {
-                            front::natter::serve_tls(tls, peer, shared, pre_login).await;
+                            let tls = front::Accepted::Tls(Box::new(tls));
+                            front::serve(tls, protocol, peer, shared, pre_login).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -434,11 +443,8 @@ pub async fn serve(
             }
             _ => {
                 tracker.spawn(async move {
-                    if is_irc {
-                        front::irc::serve(stream, peer, shared, pre_login).await;
-                    } else {
-                        front::natter::serve(stream, peer, shared, pre_login).await;
-                    }
+                    let plain = front::Accepted::Plain(stream);
+                    front::serve(plain, protocol, peer, shared, pre_login).await;
                     drop(guard);
                 });
             }
@@ -589,6 +595,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         bots,
     } = store.load_all(cap)?;
     let hasher = auth::Hasher::start(config.limits.hash_threads()).map_err(ServerError::Hasher)?;
+    let file_links = file_links::FileLinks::open(&data_dir).map_err(ServerError::FileLinks)?;
     let fd_cap = fds::raise_limit();
     if let Some(cap) = fd_cap
         && cap < config.limits.max_connections
@@ -623,6 +630,7 @@ fn start(config: Config, tls: Option<tls::Acceptor>) -> Result<Arc<Shared>, Serv
         account_rates: Mutex::new(HashMap::new()),
         recounts: Mutex::new(std::collections::HashSet::new()),
         uploads: uploads::Uploads::default(),
+        file_links,
         metrics,
         started: std::time::Instant::now(),
         next_session: AtomicU64::new(1),

@@ -887,3 +887,98 @@ async fn without_guests_a_client_with_no_account_is_told_how_to_log_in() {
     assert!(error.contains("too many wrong passwords"), "{error}");
     assert_eq!(c.line().await, None, "closed after the ERROR");
 }
+
+/// A file reaches IRC as a NOTICE: a signed link to the HTTP listener
+/// when one runs (fetched here with curl), else how to fetch it with
+/// natter. A link with a wrong signature finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_reach_irc_as_links_to_the_http_listener_or_as_a_notice() {
+    let http_port = natter_server::testing::free_port();
+    let s = TestServer::start(&["alice", "bob"], |c| {
+        c.irc.listen = "127.0.0.1:0".into();
+        c.http.listen = format!("127.0.0.1:{http_port}");
+    })
+    .await;
+    let mut alice = s.login("alice").await;
+    let mut bob = Irc::pass(&s, "bob").await;
+    bob.until(|l| command_of(l) == "366").await;
+    let content = b"build 812: every test passed\n".repeat(40);
+    let file = common::upload(s.running.addr, &mut alice, "build log.txt", &content)
+        .await
+        .unwrap();
+    alice
+        .send_files("#general", "the log", vec![file.file])
+        .await
+        .unwrap();
+    let notice = bob.until(|l| command_of(l) == "NOTICE").await;
+    assert!(notice.contains("[file] build log.txt"), "{notice}");
+    let url = notice
+        .split(' ')
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("a link in {notice}"))
+        .to_owned();
+    assert!(
+        url.starts_with(&format!(
+            "http://127.0.0.1:{http_port}/files/{}/",
+            file.file
+        )),
+        "{url}"
+    );
+    if natter_server::testing::have_tool("curl", &["--version"], "curl") {
+        let fetch = |url: String| {
+            let out = std::process::Command::new("curl")
+                .args(["-sS", "-D", "-", "--max-time", "10", &url])
+                .output()
+                .unwrap();
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        };
+        let got = tokio::task::spawn_blocking({
+            let url = url.clone();
+            move || fetch(url)
+        })
+        .await
+        .unwrap();
+        let (head, body) = got
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("an HTTP answer from {url}: {got:?}"));
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains("content-disposition: attachment"), "{head}");
+        assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+        assert_eq!(body.as_bytes(), &content[..]);
+        // One wrong digit in the signature: nothing there.
+        let sig_start = url.rfind('/').unwrap() - 32;
+        let mut forged = url.clone().into_bytes();
+        forged[sig_start] = if forged[sig_start] == b'0' {
+            b'1'
+        } else {
+            b'0'
+        };
+        let got = tokio::task::spawn_blocking(move || fetch(String::from_utf8(forged).unwrap()))
+            .await
+            .unwrap();
+        assert!(got.starts_with("HTTP/1.1 404"), "{got}");
+    }
+
+    // Without an HTTP listener, the notice says how to fetch it.
+    let s = server(&["alice", "bob"]).await;
+    let mut alice = s.login("alice").await;
+    let mut bob = Irc::pass(&s, "bob").await;
+    bob.until(|l| command_of(l) == "366").await;
+    let file = common::upload(s.running.addr, &mut alice, "notes.txt", b"plain notes")
+        .await
+        .unwrap();
+    alice
+        .send_files("#general", "notes", vec![file.file])
+        .await
+        .unwrap();
+    let notice = bob.until(|l| command_of(l) == "NOTICE").await;
+    assert!(
+        notice.ends_with(&format!("fetch it with: natter download {}", file.file)),
+        "{notice}"
+    );
+}

@@ -220,6 +220,18 @@ pub fn readable_file(
     file(conn, id)
 }
 
+/// File `id` if a message carries it: what a file link may serve (see
+/// [`crate::file_links`]).
+pub fn attached_file(conn: &Connection, id: FileId) -> Result<Option<Attachment>, StoreError> {
+    let attached: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM message_files WHERE file_id = ?1)")?
+        .query_row([to_sql(id)], |r| r.get(0))?;
+    if !attached {
+        return Ok(None);
+    }
+    file(conn, id)
+}
+
 /// Bytes of files `owner` keeps: each upload counts, shared content too
 /// (it is theirs to delete).
 pub fn usage(conn: &Connection, owner: i64) -> Result<u64, StoreError> {
@@ -412,6 +424,11 @@ impl Store {
         admin: bool,
     ) -> Result<Option<Attachment>, StoreError> {
         self.read(move |c| readable_file(c, id, user, admin)).await
+    }
+
+    /// A file a message carries (see [`attached_file`]).
+    pub async fn attached_file(&self, id: FileId) -> Result<Option<Attachment>, StoreError> {
+        self.read(move |c| attached_file(c, id)).await
     }
 
     /// Removes what nothing refers to any more (see [`collect_garbage`]).

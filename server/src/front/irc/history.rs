@@ -10,7 +10,7 @@ use natter_shared::{HistoryQuery, Message, MessageId, Response, SearchQuery};
 use super::connection::Conn;
 use super::line::{self, Line, Out};
 use super::reply;
-use super::translate::message_lines;
+use super::translate::{Links, message_lines, target_for};
 use crate::ops;
 
 /// A message reference: `*`, `msgid=N` or `timestamp=T`.
@@ -209,14 +209,11 @@ impl Conn {
             return self.invalid_target("CHATHISTORY", target);
         };
         let me = self.nick();
+        let file_links = Links::of(&self.shared);
         let mut lines = Vec::new();
         for m in &messages {
-            let to = match m.room.strip_prefix('@') {
-                Some(peer) if m.from == me => peer.to_owned(),
-                Some(_) => me.clone(),
-                None => m.room.clone(),
-            };
-            lines.extend(message_lines(m, &to, true, &[]));
+            let to = target_for(m, &me);
+            lines.extend(message_lines(m, &to, true, &[], file_links.as_ref()));
         }
         reply::batch(
             &self.server(),
@@ -382,15 +379,12 @@ impl Conn {
             }
         };
         let me = self.nick();
+        let file_links = Links::of(&self.shared);
         let mut lines = Vec::new();
         for h in &hits {
             let m = &h.message;
-            let to = match m.room.strip_prefix('@') {
-                Some(peer) if m.from == me => peer.to_owned(),
-                Some(_) => me.clone(),
-                None => m.room.clone(),
-            };
-            lines.extend(message_lines(m, &to, true, &[]));
+            let to = target_for(m, &me);
+            lines.extend(message_lines(m, &to, true, &[], file_links.as_ref()));
         }
         reply::batch(
             &self.server(),

@@ -41,14 +41,53 @@ pub fn source(nick: &str) -> String {
 /// sender's own copy (whose echo depends on the connection).
 #[must_use]
 pub fn shared_form(m: &Message) -> bool {
-    m.room.starts_with('#') && m.nonce.is_none()
+    // A file's link is made with the server's key: per connection (files
+    // are rare), where the server is at hand.
+    m.room.starts_with('#') && m.nonce.is_none() && m.attachments.is_empty()
+}
+
+/// Where a message goes on IRC for reader `me`: its channel, or in a
+/// direct conversation the other side's nick (IRC names a private
+/// message by its sender, or by its recipient for your own).
+#[must_use]
+pub fn target_for(m: &Message, me: &str) -> String {
+    match m.room.strip_prefix('@') {
+        Some(peer) if m.from == me => peer.to_owned(),
+        Some(_) => me.to_owned(),
+        None => m.room.clone(),
+    }
+}
+
+/// Where IRC clients fetch files: signed links to the HTTP listener, when
+/// one runs ([`crate::file_links`]).
+pub struct Links<'a> {
+    base: String,
+    keys: &'a crate::file_links::FileLinks,
+}
+
+impl<'a> Links<'a> {
+    /// The server's links, or `None` without an HTTP listener.
+    #[must_use]
+    pub fn of(shared: &'a Shared) -> Option<Self> {
+        let config = shared.config();
+        (!config.http.listen.is_empty()).then(|| Links {
+            base: config.http.base_url(),
+            keys: &shared.file_links,
+        })
+    }
 }
 
 /// A message as IRC lines to `target`: one `PRIVMSG` per line of its body
 /// (each piece at most [`MAX_PIECE`] bytes), and a `NOTICE` per file.
 /// With `tags`: `time`, `msgid` and `account`, and the reply tags.
 #[must_use]
-pub fn message_lines(m: &Message, target: &str, tags: bool, extra: &[(&str, &str)]) -> Vec<Bytes> {
+pub fn message_lines(
+    m: &Message,
+    target: &str,
+    tags: bool,
+    extra: &[(&str, &str)],
+    file_links: Option<&Links<'_>>,
+) -> Vec<Bytes> {
     let from = source(&m.from);
     let time = tags.then(|| line::server_time(m.ts));
     let msgid = m.id.to_string();
@@ -92,13 +131,22 @@ pub fn message_lines(m: &Message, target: &str, tags: bool, extra: &[(&str, &str
         }
     }
     for a in &m.attachments {
-        let text = format!(
-            "[file] {} ({}, {}) - fetch it with: natter download {}",
-            a.name,
-            human_size(a.size),
-            a.mime,
-            a.file
-        );
+        let text = match file_links {
+            Some(l) => format!(
+                "[file] {} ({}, {}) {}",
+                a.name,
+                human_size(a.size),
+                a.mime,
+                l.keys.url(&l.base, a.file, &a.name)
+            ),
+            None => format!(
+                "[file] {} ({}, {}) - fetch it with: natter download {}",
+                a.name,
+                human_size(a.size),
+                a.mime,
+                a.file
+            ),
+        };
         lines.push(
             tagged(Out::new(&from, "NOTICE"))
                 .arg(target)
@@ -112,7 +160,7 @@ pub fn message_lines(m: &Message, target: &str, tags: bool, extra: &[(&str, &str
 /// A room message for every IRC recipient of one encoding, as one buffer.
 #[must_use]
 pub fn room_message(m: &Message, tags: bool) -> Bytes {
-    let lines = message_lines(m, &m.room, tags, &[]);
+    let lines = message_lines(m, &m.room, tags, &[], None);
     match lines.len() {
         1 => lines.into_iter().next().unwrap_or_default(),
         _ => Bytes::from(lines.concat()),
@@ -347,18 +395,15 @@ impl Translator {
                 } else {
                     None
                 };
-                let target = match m.room.strip_prefix('@') {
-                    Some(peer) if m.from == me => peer.to_owned(),
-                    Some(_) => me.clone(),
-                    None => m.room.clone(),
-                };
+                let target = target_for(&m, &me);
                 let extra: Vec<(&str, &str)> = label
                     .as_deref()
                     .filter(|_| bits & caps::LABELED_RESPONSE != 0)
                     .map(|l| ("label", l))
                     .into_iter()
                     .collect();
-                out.extend(message_lines(&m, &target, tags, &extra));
+                let links = Links::of(&self.shared);
+                out.extend(message_lines(&m, &target, tags, &extra, links.as_ref()));
             }
             Event::Joined { room, user } => {
                 out.push(Out::new(&source(&user), "JOIN").arg(&room).bytes());
@@ -450,12 +495,8 @@ impl Translator {
                     m.reply_to = Some(id);
                     m.thread = None;
                     m.attachments.clear();
-                    let target = match m.room.strip_prefix('@') {
-                        Some(peer) if m.from == me => peer.to_owned(),
-                        Some(_) => me.clone(),
-                        None => m.room.clone(),
-                    };
-                    out.extend(message_lines(&m, &target, tags, &[]));
+                    let target = target_for(&m, &me);
+                    out.extend(message_lines(&m, &target, tags, &[], None));
                 }
             }
             Event::Deleted { room, id, by, .. } => {
