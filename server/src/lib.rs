@@ -418,12 +418,6 @@ pub async fn serve(
                 continue;
             }
         };
-        // The session's own `tags` are settled at registration.
-        let protocol = if is_irc {
-            front::Protocol::Irc { tags: false }
-        } else {
-            front::Protocol::Natter
-        };
         let shared = Arc::clone(&shared);
         match (is_tls, shared.tls.clone()) {
             (true, Some(acceptor)) => {
@@ -431,9 +425,11 @@ pub async fn serve(
                     let deadline =
                         Duration::from_millis(shared.config().limits.handshake_timeout_ms);
                     match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) if is_irc => {
+                            front::irc::serve_tls(tls, peer, shared, pre_login).await;
+                        }
                         Ok(Ok(tls)) => {
-                            let tls = front::Accepted::Tls(Box::new(tls));
-                            front::serve(tls, protocol, peer, shared, pre_login).await;
+                            front::natter::serve_tls(tls, peer, shared, pre_login).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -443,8 +439,11 @@ pub async fn serve(
             }
             _ => {
                 tracker.spawn(async move {
-                    let plain = front::Accepted::Plain(stream);
-                    front::serve(plain, protocol, peer, shared, pre_login).await;
+                    if is_irc {
+                        front::irc::serve(stream, peer, shared, pre_login).await;
+                    } else {
+                        front::natter::serve(stream, peer, shared, pre_login).await;
+                    }
                     drop(guard);
                 });
             }

@@ -172,29 +172,29 @@ pub async fn connect_each<T>(
             .with_context(|| format!("setting up u{user}"))?;
         anyhow::Ok(ready(i, m))
     };
-    match target.proto {
-        proto::Proto::Natter => {
-            let at_once = Semaphore::new(64);
-            let at_once = &at_once;
-            futures_util::future::try_join_all((0..who.len()).map(|i| async move {
-                let _permit = at_once.acquire().await?;
-                setup(i, proto::open(target).await?).await
-            }))
-            .await
+    // natterd (either protocol) admits only so many connections that have
+    // not logged in yet: 64 at a time, each logged in as soon as it is
+    // open. ngircd holds each new connection back for seconds, so there
+    // they are all opened first, then registered together.
+    let natterd = target.proto == proto::Proto::Natter || target.irc_token;
+    if natterd {
+        let at_once = Semaphore::new(64);
+        let at_once = &at_once;
+        futures_util::future::try_join_all((0..who.len()).map(|i| async move {
+            let _permit = at_once.acquire().await?;
+            setup(i, proto::open(target).await?).await
+        }))
+        .await
+    } else {
+        let mut open = Vec::with_capacity(who.len());
+        for chunk in who.chunks(16) {
+            let batch =
+                futures_util::future::try_join_all(chunk.iter().map(|_| proto::open(target)))
+                    .await?;
+            open.extend(batch);
         }
-        proto::Proto::Irc => {
-            let mut open = Vec::with_capacity(who.len());
-            for chunk in who.chunks(16) {
-                let batch =
-                    futures_util::future::try_join_all(chunk.iter().map(|_| proto::open(target)))
-                        .await?;
-                open.extend(batch);
-            }
-            futures_util::future::try_join_all(
-                open.into_iter().enumerate().map(|(i, m)| setup(i, m)),
-            )
+        futures_util::future::try_join_all(open.into_iter().enumerate().map(|(i, m)| setup(i, m)))
             .await
-        }
     }
 }
 

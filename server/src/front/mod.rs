@@ -7,61 +7,10 @@
 pub mod irc;
 pub mod natter;
 
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use natter_shared::{Event, ServerFrame};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
-
-use crate::Shared;
-use crate::admission::PreLogin;
-
-/// An accepted connection, before its protocol reads a byte.
-pub enum Accepted {
-    Plain(TcpStream),
-    /// Handshake done.
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
-}
-
-/// Serves one accepted connection in `protocol` until it ends: the same
-/// split into a reader and a writer for both protocols, plain or TLS.
-pub async fn serve(
-    accepted: Accepted,
-    protocol: Protocol,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    pre_login: PreLogin,
-) {
-    match accepted {
-        Accepted::Plain(s) => {
-            let (r, w) = s.into_split();
-            serve_split(r, w, protocol, peer, shared, pre_login).await;
-        }
-        Accepted::Tls(s) => {
-            let (r, w) = tokio::io::split(*s);
-            serve_split(r, w, protocol, peer, shared, pre_login).await;
-        }
-    }
-}
-
-async fn serve_split<R, W>(
-    read: R,
-    write: W,
-    protocol: Protocol,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    pre_login: PreLogin,
-) where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    match protocol {
-        Protocol::Natter => natter::serve_io(read, write, peer, shared, pre_login).await,
-        Protocol::Irc { .. } => irc::serve_io(read, write, peer, shared, pre_login).await,
-    }
-}
 
 /// The wire protocol of a connection. The hub keeps it per session and asks
 /// an [`Outgoing`] for that protocol's bytes.

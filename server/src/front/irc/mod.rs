@@ -2,7 +2,7 @@
 //! history and rules (RFC 1459/2812 with IRCv3).
 //!
 //! # Layout
-//! - `mod.rs` (here): serving one connection's reader and writer.
+//! - `mod.rs` (here): serving one accepted stream, plain or TLS.
 //! - [`line`]: reading, parsing and writing lines and their tags.
 //! - [`caps`]: the IRCv3 capabilities offered and enabled.
 //! - [`connection`]: registration (CAP, SASL, PASS, NICK, USER), deadlines,
@@ -45,6 +45,23 @@ use crate::outbox::{self, Outbox};
 use connection::{Conn, Registration};
 use translate::{Translator, View};
 
+/// Serves one plain TCP connection until it ends.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, pre_login: PreLogin) {
+    let (read, write) = stream.into_split();
+    serve_io(read, write, peer, shared, pre_login).await;
+}
+
+/// Serves one TLS connection (handshake done) until it ends.
+pub async fn serve_tls(
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    pre_login: PreLogin,
+) {
+    let (read, write) = tokio::io::split(stream);
+    serve_io(read, write, peer, shared, pre_login).await;
+}
+
 /// Tells a refused IRC connection why (`ERROR`), then closes it.
 pub async fn refuse(mut stream: TcpStream, message: &str) {
     use tokio::io::AsyncWriteExt;
@@ -55,9 +72,7 @@ pub async fn refuse(mut stream: TcpStream, message: &str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }
 
-/// Serves one connection, plain or TLS (see [`super::serve`]), until it
-/// ends.
-pub(super) async fn serve_io<R, W>(
+async fn serve_io<R, W>(
     read: R,
     write: W,
     peer: SocketAddr,

@@ -283,7 +283,10 @@ impl Wire for Translator {
                         self.lock().held.push(frame);
                         continue;
                     }
-                    self.frame(&frame, &mut out).await;
+                    // Boxed: translating an event is a large future, and
+                    // inline it would be part of every idle connection's
+                    // writer task (memory per connection, S4).
+                    Box::pin(self.frame(&frame, &mut out)).await;
                 }
                 Some(_) => out.push(frame),
                 None => {
@@ -293,7 +296,7 @@ impl Wire for Translator {
                         std::mem::take(&mut v.held)
                     };
                     for f in held {
-                        self.frame(&f, &mut out).await;
+                        Box::pin(self.frame(&f, &mut out)).await;
                     }
                 }
             }

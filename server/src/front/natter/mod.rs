@@ -55,9 +55,24 @@ pub async fn refuse(mut stream: TcpStream, code: ErrorCode, message: &str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }
 
-/// Serves one connection, plain or TLS (see [`super::serve`]), until it
-/// ends.
-pub(super) async fn serve_io<R, W>(
+/// Serves one plain TCP connection until it ends.
+pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, pre_login: PreLogin) {
+    let (read, write) = stream.into_split();
+    serve_io(read, write, peer, shared, pre_login).await;
+}
+
+/// Serves one TLS connection (handshake done) until it ends.
+pub async fn serve_tls(
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    pre_login: PreLogin,
+) {
+    let (read, write) = tokio::io::split(stream);
+    serve_io(read, write, peer, shared, pre_login).await;
+}
+
+async fn serve_io<R, W>(
     read: R,
     write: W,
     peer: SocketAddr,
