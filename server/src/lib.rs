@@ -55,6 +55,7 @@ pub mod http;
 pub mod http_client;
 pub mod hub;
 pub mod metrics;
+pub mod migrate;
 pub mod ops;
 pub mod outbox;
 pub mod store;

@@ -78,6 +78,18 @@ enum Command {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Copy this store (database and files) into an empty PostgreSQL
+    /// database, checking every table's count and every file's size; a
+    /// failure commits nothing. The password comes from PGPASSWORD or
+    /// --password-file, never from the URL.
+    Migrate {
+        /// The target, e.g. postgres://natter@db.example.com/natter.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// A file holding the target's password.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
     /// List the open reports of messages (users' `/report`), or close one.
     Reports {
         /// Closed reports too.
@@ -682,6 +694,7 @@ fn real_main(cli: Cli) -> Result<()> {
             println!("backed up to {}", dir.display());
             Ok(())
         }
+        Command::Migrate { to, password_file } => migrate(&data_dir, &to, password_file.as_deref()),
         // Handled before the data dir is needed.
         Command::Completions { .. } | Command::Man { .. } | Command::Top { .. } => Ok(()),
     }
@@ -981,4 +994,31 @@ fn init_logging(
         .with(outputs)
         .init();
     Ok((guard, handle))
+}
+
+/// `natterd migrate`: the copy, then what was copied.
+fn migrate(
+    data_dir: &std::path::Path,
+    to: &str,
+    password_file: Option<&std::path::Path>,
+) -> Result<()> {
+    let password = match password_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let target = natter_server::migrate::target(to, password)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(natter_server::migrate::to_postgres(data_dir, &target))?;
+    for (table, rows) in &report.tables {
+        println!("{table:<24} {rows:>10} rows");
+    }
+    println!(
+        "{} files and thumbnails, {} bytes; every count checked, committed",
+        report.blobs, report.blob_bytes
+    );
+    Ok(())
 }

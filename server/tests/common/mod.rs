@@ -265,17 +265,24 @@ pub async fn upload(
         Response::Upload { upload, .. } => upload,
         other => panic!("upload_start: {other:?}"),
     };
-    match t
-        .request(Request::UploadChunk {
-            upload,
-            offset: 0,
-            data: natter_shared::ByteBuf::from(bytes.to_vec()),
-        })
-        .await?
-    {
-        Response::Uploaded(file) => Ok(file),
-        other => panic!("upload_chunk: {other:?}"),
+    // In chunks that fit a frame, whatever the file's size.
+    let mut offset = 0;
+    for chunk in bytes.chunks(48 * 1024) {
+        let reply = t
+            .request(Request::UploadChunk {
+                upload,
+                offset: offset as u64,
+                data: natter_shared::ByteBuf::from(chunk.to_vec()),
+            })
+            .await?;
+        offset += chunk.len();
+        match reply {
+            Response::Uploaded(file) if offset == bytes.len() => return Ok(file),
+            Response::Stored { .. } if offset < bytes.len() => {}
+            other => panic!("upload_chunk at {offset}: {other:?}"),
+        }
     }
+    panic!("an empty upload was not stored at once")
 }
 
 /// The error code of a failed request.
