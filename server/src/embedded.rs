@@ -23,6 +23,8 @@ pub struct Running {
     pub http_addr: Option<SocketAddr>,
     /// The IRC listener's address, when it has one.
     pub irc_addr: Option<SocketAddr>,
+    /// The IRC-over-TLS listener's address, when it has one.
+    pub irc_tls_addr: Option<SocketAddr>,
     reloads: mpsc::Sender<ReloadRequest>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), ServerError>>>,
@@ -90,6 +92,11 @@ impl Running {
             .as_ref()
             .map(tokio::net::TcpListener::local_addr)
             .transpose()?;
+        let irc_tls_addr = listeners
+            .irc_tls
+            .as_ref()
+            .map(tokio::net::TcpListener::local_addr)
+            .transpose()?;
         let (reloads, reload_rx) = mpsc::channel(4);
         let (stop, stopped) = oneshot::channel::<()>();
         let handle = tokio::spawn(crate::serve(listeners, config, Some(reload_rx), async {
@@ -100,6 +107,7 @@ impl Running {
             tls_addr,
             http_addr,
             irc_addr,
+            irc_tls_addr,
             reloads,
             stop: Some(stop),
             handle: Some(handle),

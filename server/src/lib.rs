@@ -276,6 +276,28 @@ pub async fn run(
     serve(listeners, config, None, shutdown).await
 }
 
+/// A TLS handshake within the deadline; `None` (logged) when it fails.
+async fn tls_handshake(
+    acceptor: tls::Acceptor,
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    shared: Arc<Shared>,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let deadline = Duration::from_millis(shared.config().limits.handshake_timeout_ms);
+    drop(shared);
+    match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
+}
+
 /// Accepts on a listener, or never when there is none.
 async fn accept(
     listener: Option<&TcpListener>,
@@ -420,31 +442,38 @@ pub async fn serve(
             }
         };
         let shared = Arc::clone(&shared);
-        match (is_tls, shared.tls.clone()) {
-            (true, Some(acceptor)) => {
+        // One spawn per protocol: each task is then the size of its own
+        // protocol's connection, not the larger of the two.
+        match (is_tls, shared.tls.clone(), is_irc) {
+            (true, Some(acceptor), true) => {
+                let tls = tls_handshake(acceptor, stream, peer, Arc::clone(&shared));
                 tracker.spawn(async move {
-                    let deadline =
-                        Duration::from_millis(shared.config().limits.handshake_timeout_ms);
-                    match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) if is_irc => {
-                            front::irc::serve_tls(tls, peer, shared, pre_login).await;
-                        }
-                        Ok(Ok(tls)) => {
-                            front::natter::serve_tls(tls, peer, shared, pre_login).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    if let Some(tls) = tls.await {
+                        front::irc::serve_tls(tls, peer, shared, pre_login).await;
                     }
                     drop(guard);
                 });
             }
-            _ => {
+            (true, Some(acceptor), false) => {
+                let tls = tls_handshake(acceptor, stream, peer, Arc::clone(&shared));
                 tracker.spawn(async move {
-                    if is_irc {
-                        front::irc::serve(stream, peer, shared, pre_login).await;
-                    } else {
-                        front::natter::serve(stream, peer, shared, pre_login).await;
+                    if let Some(tls) = tls.await {
+                        front::natter::serve_tls(tls, peer, shared, pre_login).await;
                     }
+                    drop(guard);
+                });
+            }
+            (_, _, true) => {
+                let serve = front::irc::serve(stream, peer, shared, pre_login);
+                tracker.spawn(async move {
+                    serve.await;
+                    drop(guard);
+                });
+            }
+            (_, _, false) => {
+                let serve = front::natter::serve(stream, peer, shared, pre_login);
+                tracker.spawn(async move {
+                    serve.await;
                     drop(guard);
                 });
             }

@@ -75,8 +75,9 @@ impl Server {
             .enable_all()
             .build()
             .unwrap();
-        let (plain, tls) = rt.block_on(async {
+        let (plain, tls, irc_tls) = rt.block_on(async {
             (
+                tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
                 tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
                 tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
             )
@@ -84,6 +85,7 @@ impl Server {
         let listeners = natter_server::Listeners {
             plain: Some(plain),
             tls: Some(tls),
+            irc_tls: Some(irc_tls),
             ..natter_server::Listeners::default()
         };
         let running = {
@@ -337,4 +339,106 @@ fn the_library_reports_certificate_errors_as_tls_errors() {
         .unwrap_err();
     assert!(matches!(err, ClientError::Tls { .. }), "{err}");
     assert_eq!(err.exit_code(), 3);
+}
+
+/// IRC over TLS (`[irc] tls_listen`) with the server's certificate, through
+/// a real TLS client (`openssl s_client`, verifying against the test CA):
+/// PASS registration gets the welcome, and a message reaches natter.
+#[test]
+fn irc_over_tls_uses_the_servers_certificate() {
+    use std::io::{BufRead, BufReader, Write};
+    if !testing::have_tool("openssl", &["version"], "openssl") {
+        return;
+    }
+    let ca = Ca::new("natter test CA");
+    let server = Server::start(&ca);
+    let ca_file = server.path("ca.pem");
+    ca.write_pem(&ca_file);
+    let port = server
+        .running
+        .irc_tls_addr
+        .expect("an IRC TLS listener")
+        .port();
+    let mut client = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-servername",
+            "localhost",
+        ])
+        .arg("-connect")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-CAfile")
+        .arg(&ca_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = client.stdin.take().unwrap();
+    write!(
+        input,
+        "PASS alice:{PASSWORD}\r\nNICK alice\r\nUSER alice 0 * :Alice\r\n"
+    )
+    .unwrap();
+    input.flush().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = client.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + WAIT;
+    let until = |want: &str| loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .unwrap_or_else(|_| panic!("no {want:?} over IRC/TLS"));
+        if line.contains(want) {
+            return line;
+        }
+    };
+    until(" 001 alice ");
+    until(" 366 alice #general ");
+    write!(input, "PRIVMSG #general :hello over TLS\r\n").unwrap();
+    input.flush().unwrap();
+    let history = server.rt.block_on(async {
+        let (conn, _events) =
+            natter::Connection::connect(&server.plain, &natter::conn::ConnectOptions::default())
+                .await
+                .unwrap();
+        conn.login(
+            "alice",
+            natter_shared::Credential::Password(PASSWORD.into()),
+        )
+        .await
+        .unwrap();
+        let mut found = false;
+        for _ in 0..50 {
+            let (messages, _) = conn
+                .history(
+                    "#general",
+                    natter_shared::HistoryQuery {
+                        limit: 10,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            if messages.iter().any(|m| m.body == "hello over TLS") {
+                found = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        found
+    });
+    assert!(history, "the message sent over IRC/TLS is in #general");
+    write!(input, "QUIT :done\r\n").unwrap();
+    drop(input);
+    let _ = client.wait();
 }

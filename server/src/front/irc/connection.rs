@@ -109,7 +109,7 @@ impl Conn {
         self.push(lines);
     }
 
-    pub(super) async fn run<R: AsyncRead + Unpin>(&mut self, mut lines: FramedRead<R, LineCodec>) {
+    pub(super) async fn run<R: AsyncRead + Unpin>(&mut self, lines: &mut FramedRead<R, LineCodec>) {
         let (login_timeout, heartbeat) = {
             let limits = &self.shared.config().limits;
             (

@@ -46,20 +46,29 @@ use connection::{Conn, Registration};
 use translate::{Translator, View};
 
 /// Serves one plain TCP connection until it ends.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, pre_login: PreLogin) {
+///
+/// Not `async fn`s, these three: the connection's state is set up when
+/// called and moved into the one future returned, so the task holds no
+/// dead copy of it (memory per idle connection, S4).
+pub fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    pre_login: PreLogin,
+) -> impl Future<Output = ()> + Send + 'static {
     let (read, write) = stream.into_split();
-    serve_io(read, write, peer, shared, pre_login).await;
+    serve_io(read, write, peer, shared, pre_login)
 }
 
 /// Serves one TLS connection (handshake done) until it ends.
-pub async fn serve_tls(
+pub fn serve_tls(
     stream: tokio_rustls::server::TlsStream<TcpStream>,
     peer: SocketAddr,
     shared: Arc<Shared>,
     pre_login: PreLogin,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let (read, write) = tokio::io::split(stream);
-    serve_io(read, write, peer, shared, pre_login).await;
+    serve_io(read, write, peer, shared, pre_login)
 }
 
 /// Tells a refused IRC connection why (`ERROR`), then closes it.
@@ -72,13 +81,14 @@ pub async fn refuse(mut stream: TcpStream, message: &str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
 }
 
-async fn serve_io<R, W>(
+fn serve_io<R, W>(
     read: R,
     write: W,
     peer: SocketAddr,
     shared: Arc<Shared>,
     pre_login: PreLogin,
-) where
+) -> impl Future<Output = ()> + Send + 'static
+where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -98,10 +108,10 @@ async fn serve_io<R, W>(
         translator,
     ));
     // No buffer until there is something to read (see natter's front).
-    let lines = FramedRead::with_capacity(read, line::LineCodec::default(), 0);
+    let mut lines = FramedRead::with_capacity(read, line::LineCodec::default(), 0);
     let mut conn = Conn {
         bucket: TokenBucket::new(limits.requests_per_sec, limits.request_burst),
-        shared: Arc::clone(&shared),
+        shared,
         peer,
         outbox,
         view,
@@ -122,7 +132,7 @@ async fn serve_io<R, W>(
     let span = conn.span.clone();
     let session = async move {
         tracing::debug!("IRC connection opened");
-        conn.run(lines).await;
+        conn.run(&mut lines).await;
         if let Some(s) = &conn.session {
             conn.shared.hub().remove_session(s.caller.session);
             if s.guest {
@@ -138,5 +148,5 @@ async fn serve_io<R, W>(
         let _ = tokio::time::timeout(Duration::from_secs(3), writer).await;
         tracing::debug!("IRC connection closed");
     };
-    tracing::Instrument::instrument(session, span).await;
+    tracing::Instrument::instrument(session, span)
 }

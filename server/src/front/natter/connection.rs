@@ -96,7 +96,7 @@ pub(super) struct Conn {
 impl Conn {
     pub(super) async fn run<R: AsyncRead + Unpin>(
         &mut self,
-        mut frames: FramedRead<R, FrameCodec>,
+        frames: &mut FramedRead<R, FrameCodec>,
     ) {
         // Only what the loop needs, not the whole config: this future lives
         // as long as the connection.

@@ -56,29 +56,39 @@ pub async fn refuse(mut stream: TcpStream, code: ErrorCode, message: &str) {
 }
 
 /// Serves one plain TCP connection until it ends.
-pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, pre_login: PreLogin) {
+///
+/// Not `async fn`s, these three: the connection's state is set up when
+/// called and moved into the one future returned, so the task holds no
+/// dead copy of it (memory per idle connection, S4).
+pub fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    pre_login: PreLogin,
+) -> impl Future<Output = ()> + Send + 'static {
     let (read, write) = stream.into_split();
-    serve_io(read, write, peer, shared, pre_login).await;
+    serve_io(read, write, peer, shared, pre_login)
 }
 
 /// Serves one TLS connection (handshake done) until it ends.
-pub async fn serve_tls(
+pub fn serve_tls(
     stream: tokio_rustls::server::TlsStream<TcpStream>,
     peer: SocketAddr,
     shared: Arc<Shared>,
     pre_login: PreLogin,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     let (read, write) = tokio::io::split(stream);
-    serve_io(read, write, peer, shared, pre_login).await;
+    serve_io(read, write, peer, shared, pre_login)
 }
 
-async fn serve_io<R, W>(
+fn serve_io<R, W>(
     read: R,
     write: W,
     peer: SocketAddr,
     shared: Arc<Shared>,
     pre_login: PreLogin,
-) where
+) -> impl Future<Output = ()> + Send + 'static
+where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -91,7 +101,7 @@ async fn serve_io<R, W>(
     // then stays idle never holds more than they took. Until login, frames
     // are capped small (`PRE_LOGIN_FRAME`): nobody unauthenticated can make
     // the server hold a full-size frame buffer.
-    let frames = FramedRead::with_capacity(
+    let mut frames = FramedRead::with_capacity(
         read,
         FrameCodec::new(limits.max_frame.min(natter_shared::PRE_LOGIN_FRAME)),
         0,
@@ -116,7 +126,7 @@ async fn serve_io<R, W>(
     let span = conn.span.clone();
     let session = async move {
         tracing::debug!("connection opened");
-        conn.run(frames).await;
+        conn.run(&mut frames).await;
         match &mut conn.state {
             State::Ready { session, .. } => conn.shared.hub().remove_session(*session),
             State::Transfer(t) => {
@@ -135,5 +145,5 @@ async fn serve_io<R, W>(
         let _ = tokio::time::timeout(Duration::from_secs(3), writer).await;
         tracing::debug!("connection closed");
     };
-    tracing::Instrument::instrument(session, span).await;
+    tracing::Instrument::instrument(session, span)
 }
