@@ -438,6 +438,19 @@ async fn echo_message_with_labels_and_tags_and_an_ack_without_echo() {
     // alice sees bob's, with tags.
     let seen = a.until(|l| l.contains("no echo")).await;
     assert_eq!(tag(&seen, "account"), Some("bob"));
+    // PING is a barrier: its PONG comes after the answers to everything
+    // sent before it, here the echoes of messages still being stored.
+    for i in 0..20 {
+        a.send(&format!("PRIVMSG #general :burst {i}")).await;
+    }
+    let before = a.sync("after-burst").await;
+    for i in 0..20 {
+        let body = format!(":burst {i}");
+        assert!(
+            before.iter().any(|l| l.ends_with(&body)),
+            "echo {i} before the PONG: {before:#?}"
+        );
+    }
 }
 
 #[tokio::test]

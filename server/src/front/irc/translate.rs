@@ -208,6 +208,11 @@ pub struct View {
     /// done"), so it waits for the sends still in the store's queue.
     /// Each with the newest request it waits for.
     barriers: VecDeque<(u64, Vec<Bytes>)>,
+    /// With `echo-message`, a send is answered by its echo, which may come
+    /// after the `Sent` of later sends (a batch acknowledges before it fans
+    /// out): the request each awaited echo answers, and its target, by
+    /// message id.
+    echoes: HashMap<u64, (u64, String)>,
     /// Labels for the echo of a sent message, by message id.
     echo_labels: HashMap<u64, String>,
     /// A `JOIN` with a label, by room: its answer is the room's arrival.
@@ -233,7 +238,9 @@ impl View {
     fn released(&mut self) -> Vec<Bytes> {
         let mut out = Vec::new();
         while let Some((last, _)) = self.barriers.front() {
-            if self.pending.keys().any(|id| id <= last) {
+            if self.pending.keys().any(|id| id <= last)
+                || self.echoes.values().any(|(id, _)| id <= last)
+            {
                 break;
             }
             if let Some((_, lines)) = self.barriers.pop_front() {
@@ -339,13 +346,14 @@ impl Translator {
         let Some(pending) = self.lock().pending.remove(&id) else {
             return;
         };
-        self.answer_pending(pending, result, out);
+        self.answer_pending(id, pending, result, out);
         let released = self.lock().released();
         out.extend(released);
     }
 
     fn answer_pending(
         &mut self,
+        request: u64,
         pending: Pending,
         result: Result<Response, ErrorReply>,
         out: &mut Vec<Bytes>,
@@ -356,8 +364,13 @@ impl Translator {
         match result {
             Ok(Response::Sent { id: msgid, .. }) if bits & caps::ECHO_MESSAGE != 0 => {
                 // The echo answers the label.
+                let mut v = self.lock();
                 if let Some(label) = label {
-                    self.lock().echo_labels.insert(msgid, label);
+                    v.echo_labels.insert(msgid, label);
+                }
+                if !v.barriers.is_empty() {
+                    v.echoes
+                        .insert(msgid, (request, pending.target.to_ascii_lowercase()));
                 }
             }
             Ok(_) => {
@@ -407,6 +420,14 @@ impl Translator {
                     .collect();
                 let links = Links::of(&self.shared);
                 out.extend(message_lines(&m, &target, tags, &extra, links.as_ref()));
+                if own_session {
+                    let mut v = self.lock();
+                    if v.echoes.remove(&m.id).is_some() {
+                        let released = v.released();
+                        drop(v);
+                        out.extend(released);
+                    }
+                }
             }
             Event::Joined { room, user } => {
                 out.push(Out::new(&source(&user), "JOIN").arg(&room).bytes());
@@ -434,6 +455,16 @@ impl Translator {
             } => {
                 if room.starts_with('#') {
                     out.push(leave_line(&room, &me, kind, by, reason));
+                }
+                // Out of the room, its echoes will not come: nothing waits
+                // for them.
+                let mut v = self.lock();
+                let before = v.echoes.len();
+                v.echoes.retain(|_, (_, target)| *target != room);
+                if v.echoes.len() != before {
+                    let released = v.released();
+                    drop(v);
+                    out.extend(released);
                 }
             }
             Event::Topic { room, topic, by } => {
