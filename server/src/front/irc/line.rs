@@ -168,6 +168,11 @@ pub fn unescape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
+        // No line may hold a NUL, so no tag value does either: one that
+        // came in is dropped, and can never be written back out.
+        if c == '\0' {
+            continue;
+        }
         if c != '\\' {
             out.push(c);
             continue;
@@ -177,8 +182,8 @@ pub fn unescape(value: &str) -> String {
             Some('s') => out.push(' '),
             Some('r') => out.push('\r'),
             Some('n') => out.push('\n'),
+            Some('\0') | None => {}
             Some(other) => out.push(other),
-            None => {}
         }
     }
     out
@@ -193,6 +198,7 @@ pub fn escape_into(out: &mut String, value: &str) {
             '\\' => out.push_str("\\\\"),
             '\r' => out.push_str("\\r"),
             '\n' => out.push_str("\\n"),
+            '\0' => {}
             c => out.push(c),
         }
     }
