@@ -78,6 +78,14 @@ async fn admin() -> Option<tokio_postgres::Client> {
     Some(client)
 }
 
+/// The built `natterd migrate --to URL` on `dir`.
+async fn migrate(dir: &std::path::Path, url: &str) -> std::process::Output {
+    let (dir, url) = (dir.to_owned(), url.to_owned());
+    tokio::task::spawn_blocking(move || natterd_cli(&dir, None, &["migrate", "--to", &url], None))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_arrives_whole_in_postgres_and_only_into_an_empty_database() {
     let Some(db) = Database::create("migrate").await else {
@@ -105,13 +113,7 @@ async fn a_store_arrives_whole_in_postgres_and_only_into_an_empty_database() {
     let dir = s.data_dir.clone();
 
     // The server is still running: the copy is one snapshot all the same.
-    let out = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        let url = db.url();
-        move || natterd_cli(&dir, None, &["migrate", "--to", &url], None)
-    })
-    .await
-    .unwrap();
+    let out = migrate(&dir, &db.url()).await;
     let printed = cli_ok(&out);
     assert!(printed.contains("committed"), "{printed}");
 
@@ -154,13 +156,7 @@ async fn a_store_arrives_whole_in_postgres_and_only_into_an_empty_database() {
     assert_eq!(copied, content);
 
     // Again, into the same (now full) database: refused, nothing changed.
-    let out = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        let url = db.url();
-        move || natterd_cli(&dir, None, &["migrate", "--to", &url], None)
-    })
-    .await
-    .unwrap();
+    let out = migrate(&dir, &db.url()).await;
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not empty"), "{err}");

@@ -582,20 +582,19 @@ impl Conn {
                 None if self.shared.config().irc.guests => {
                     match ops::auth::guest(&self.shared, self.peer, &nick).await {
                         Ok(v) => v,
-                        Err(e) if e.code == ErrorCode::AlreadyExists => {
+                        // Taken (433) or no valid nick (432): another NICK
+                        // may follow.
+                        Err(e)
+                            if matches!(e.code, ErrorCode::AlreadyExists | ErrorCode::Invalid) =>
+                        {
+                            let code = if e.code == ErrorCode::Invalid {
+                                "432"
+                            } else {
+                                "433"
+                            };
                             self.reg.nick = None;
                             self.push(vec![
-                                numeric(&server, &nick, "433")
-                                    .arg(&nick)
-                                    .trailing(&e.message)
-                                    .bytes(),
-                            ]);
-                            return true;
-                        }
-                        Err(e) if e.code == ErrorCode::Invalid => {
-                            self.reg.nick = None;
-                            self.push(vec![
-                                numeric(&server, &nick, "432")
+                                numeric(&server, &nick, code)
                                     .arg(&nick)
                                     .trailing(&e.message)
                                     .bytes(),
