@@ -647,6 +647,7 @@ impl Conn {
         let protocol = Protocol::Irc {
             tags: caps::wants_tags(self.caps.get()),
         };
+        let user = verified.row.id;
         let r = ops::auth::open_session(
             &self.shared,
             self.peer,
@@ -659,6 +660,10 @@ impl Conn {
         let logged = match r {
             Ok(l) => l,
             Err(e) => {
+                // A guest made for this session goes with it.
+                if self.shared.hub().is_guest(user) {
+                    ops::auth::end_guest(&self.shared, user).await;
+                }
                 let nick = self.nick();
                 self.push(vec![
                     numeric(&self.server(), &nick, "464")
