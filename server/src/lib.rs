@@ -75,6 +75,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
+use futures_util::future::Either;
 use natter_shared::ErrorCode;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -447,35 +449,38 @@ pub async fn serve(
         match (is_tls, shared.tls.clone(), is_irc) {
             (true, Some(acceptor), true) => {
                 let tls = tls_handshake(acceptor, stream, peer, Arc::clone(&shared));
-                tracker.spawn(async move {
-                    if let Some(tls) = tls.await {
-                        front::irc::serve_tls(tls, peer, shared, pre_login).await;
+                tracker.spawn(tls.then(move |tls| {
+                    match tls {
+                        Some(tls) => {
+                            Either::Left(front::irc::serve_tls(tls, peer, shared, pre_login))
+                        }
+                        None => Either::Right(std::future::ready(())),
                     }
-                    drop(guard);
-                });
+                    .map(move |()| drop(guard))
+                }));
             }
             (true, Some(acceptor), false) => {
                 let tls = tls_handshake(acceptor, stream, peer, Arc::clone(&shared));
-                tracker.spawn(async move {
-                    if let Some(tls) = tls.await {
-                        front::natter::serve_tls(tls, peer, shared, pre_login).await;
+                tracker.spawn(tls.then(move |tls| {
+                    match tls {
+                        Some(tls) => {
+                            Either::Left(front::natter::serve_tls(tls, peer, shared, pre_login))
+                        }
+                        None => Either::Right(std::future::ready(())),
                     }
-                    drop(guard);
-                });
+                    .map(move |()| drop(guard))
+                }));
             }
+            // `map`, not an `async move` block that awaits the future: such
+            // a block keeps the future twice (once captured, once being
+            // awaited), which doubled each idle connection's task (S4).
             (_, _, true) => {
                 let serve = front::irc::serve(stream, peer, shared, pre_login);
-                tracker.spawn(async move {
-                    serve.await;
-                    drop(guard);
-                });
+                tracker.spawn(serve.map(move |()| drop(guard)));
             }
             (_, _, false) => {
                 let serve = front::natter::serve(stream, peer, shared, pre_login);
-                tracker.spawn(async move {
-                    serve.await;
-                    drop(guard);
-                });
+                tracker.spawn(serve.map(move |()| drop(guard)));
             }
         }
     }
