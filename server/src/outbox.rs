@@ -11,7 +11,9 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
-use std::sync::Mutex;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,7 +35,6 @@ const WRITE_FRAMES: usize = 512;
 #[derive(Debug)]
 pub struct Outbox {
     inner: Mutex<Inner>,
-    data: Notify,
     /// Woken when the writer takes what is queued (see
     /// [`Outbox::wait_room`]), but only while someone waits for it: chat
     /// connections never do, and waking nobody still costs a lock on
@@ -53,6 +54,9 @@ struct Inner {
     end: Option<End>,
     /// The writer has taken the end: nothing is written any more.
     finished: bool,
+    /// The writer, waiting for frames or for the end (one waker, not a
+    /// `Notify`: a queue has one writer, and this is smaller and cheaper).
+    writer: Option<Waker>,
 }
 
 #[derive(Debug)]
@@ -69,7 +73,6 @@ impl Outbox {
     pub fn new(limit: usize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
-            data: Notify::new(),
             room: Notify::new(),
             room_wanted: std::sync::atomic::AtomicBool::new(false),
             closed: CancellationToken::new(),
@@ -114,21 +117,24 @@ impl Outbox {
             inner.frames.clear();
             inner.bytes = 0;
             inner.end = Some(End::Overflow);
+            let writer = inner.writer.take();
             drop(inner);
             self.closed.cancel();
-            self.data.notify_one();
+            wake(writer);
             return false;
         }
         let was_empty = inner.frames.is_empty();
         inner.bytes += size;
         add(&mut inner.frames);
-        let now_empty = inner.frames.is_empty();
-        drop(inner);
         // The writer drains everything it finds, so only the first frames
         // of a burst need to wake it.
-        if was_empty && !now_empty {
-            self.data.notify_one();
-        }
+        let writer = if was_empty && !inner.frames.is_empty() {
+            inner.writer.take()
+        } else {
+            None
+        };
+        drop(inner);
+        wake(writer);
         true
     }
 
@@ -160,25 +166,25 @@ impl Outbox {
             reconnect_after_ms,
         });
         let bytes = natter_shared::encode(&frame).unwrap_or_default();
-        let mut inner = self.lock();
-        if inner.end.is_none() {
-            inner.end = Some(End::Goodbye(bytes));
-        }
-        drop(inner);
-        self.closed.cancel();
-        self.data.notify_one();
+        self.end(End::Goodbye(bytes));
     }
 
     /// Ends the connection after what is queued, without a goodbye (the
     /// peer went away).
     pub fn finish(&self) {
+        self.end(End::Goodbye(Bytes::new()));
+    }
+
+    /// Sets the end (the first one stays) and wakes the writer.
+    fn end(&self, end: End) {
         let mut inner = self.lock();
         if inner.end.is_none() {
-            inner.end = Some(End::Goodbye(Bytes::new()));
+            inner.end = Some(end);
         }
+        let writer = inner.writer.take();
         drop(inner);
         self.closed.cancel();
-        self.data.notify_one();
+        wake(writer);
     }
 
     /// Waits until `need` more bytes fit in the queue, or the connection
@@ -235,122 +241,269 @@ impl Outbox {
     /// Waits for frames or an end, and takes them. The queue is taken
     /// whole, so an idle connection's queue holds no capacity.
     async fn take(&self) -> (VecDeque<Bytes>, Option<End>) {
-        loop {
-            {
-                let mut inner = self.lock();
-                if !inner.frames.is_empty() || inner.end.is_some() {
-                    inner.bytes = 0;
-                    let frames = std::mem::take(&mut inner.frames);
-                    let end = inner.end.take();
-                    inner.finished |= end.is_some();
-                    drop(inner);
-                    if self.room_wanted.load(std::sync::atomic::Ordering::Acquire) {
-                        self.room.notify_waiters();
-                    }
-                    return (frames, end);
-                }
-            }
-            self.data.notified().await;
+        std::future::poll_fn(|cx| self.poll_take(cx)).await
+    }
+
+    /// Takes the frames and the end, if any; otherwise the writer is woken
+    /// when some come.
+    fn poll_take(&self, cx: &Context<'_>) -> Poll<(VecDeque<Bytes>, Option<End>)> {
+        let mut inner = self.lock();
+        if inner.frames.is_empty() && inner.end.is_none() {
+            register(&mut inner.writer, cx);
+            return Poll::Pending;
         }
+        inner.bytes = 0;
+        let frames = std::mem::take(&mut inner.frames);
+        let end = inner.end.take();
+        inner.finished |= end.is_some();
+        drop(inner);
+        if self.room_wanted.load(std::sync::atomic::Ordering::Acquire) {
+            self.room.notify_waiters();
+        }
+        Poll::Ready((frames, end))
+    }
+
+    /// Whether the connection is ending; if not, the writer (blocked on its
+    /// socket) is woken when it starts to.
+    fn poll_closed(&self, cx: &Context<'_>) -> bool {
+        let mut inner = self.lock();
+        if inner.end.is_some() || self.closed.is_cancelled() {
+            return true;
+        }
+        register(&mut inner.writer, cx);
+        false
+    }
+}
+
+fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    match slot {
+        Some(w) if w.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+fn wake(writer: Option<Waker>) {
+    if let Some(w) = writer {
+        w.wake();
     }
 }
 
 /// How a connection's queued frames become its bytes on the wire: as they
 /// are for natter, translated into lines for IRC (see
 /// `front::irc::translate`).
-pub trait Wire: Send {
+pub trait Wire: Send + Unpin + 'static {
+    /// Whether `frames` go as they are, with nothing to translate: the
+    /// fan-out's hot path, which the writer takes without a future.
+    fn passes(&self, frames: &[Bytes]) -> bool;
+
     /// The bytes to write for `frames`, in order.
     fn translate(&mut self, frames: Vec<Bytes>) -> impl Future<Output = Vec<Bytes>> + Send;
 }
 
 /// natter's frames go as they are.
-struct AsIs;
+pub struct AsIs;
 
 impl Wire for AsIs {
+    fn passes(&self, _: &[Bytes]) -> bool {
+        true
+    }
+
     async fn translate(&mut self, frames: Vec<Bytes>) -> Vec<Bytes> {
         frames
     }
 }
 
-/// Drains `outbox` into the socket until the connection ends.
-pub async fn write_loop<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, sock: W) {
-    write_loop_with(outbox, sock, AsIs).await;
+/// A boxed phase of the writer: rare (translating events, saying goodbye),
+/// so an idle writer holds none of its state.
+type Phase<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Drains an outbox into its socket through a [`Wire`] until the
+/// connection ends; the goodbye is translated too.
+///
+/// A hand-written future, not an `async fn`: idle, it is a few words (the
+/// queue, the socket, the wire), where an `async fn` would hold the state
+/// of its largest `await` all the time (memory per idle connection, S4).
+/// It runs in its connection's one task (see `front::task`).
+pub struct Writer<W, T> {
+    outbox: Arc<Outbox>,
+    /// The socket and the wire, unless a boxed phase holds them.
+    io: Option<(W, T)>,
+    state: WriterState<W, T>,
 }
 
-/// Drains `outbox` into the socket through `wire` until the connection
-/// ends; the goodbye is translated too.
-pub async fn write_loop_with<W: AsyncWrite + Unpin, T: Wire>(
-    outbox: std::sync::Arc<Outbox>,
-    mut sock: W,
-    mut wire: T,
-) {
-    let goodbye = async |wire: &mut T, bye: Option<Bytes>| -> Option<Bytes> {
-        let bye = bye.filter(|b| !b.is_empty())?;
-        Some(wire.translate(vec![bye]).await.concat().into())
-    };
-    loop {
-        let (frames, end) = outbox.take().await;
-        let overflow = matches!(end, Some(End::Overflow));
-        // The queue overflowed while a write was blocked on the socket.
-        let mut overflowed_mid_write = false;
-        if !overflow {
-            let frames = wire.translate(Vec::from(frames)).await;
-            for chunk in chunks(&frames) {
-                // TLS buffers inside the stream: flush so each batch leaves
-                // now (a no-op on plain TCP).
-                let write = async {
-                    write_all_vectored(&mut sock, chunk).await?;
-                    sock.flush().await
-                };
-                let ok = if end.is_some() {
-                    // Closing: the goodbye path must not hang on a dead peer.
-                    matches!(
-                        tokio::time::timeout(GOODBYE_TIMEOUT, write).await,
-                        Ok(Ok(()))
-                    )
-                } else {
-                    tokio::pin!(write);
-                    tokio::select! {
-                        r = &mut write => r.is_ok(),
-                        () = outbox.closed.cancelled() => {
-                            // Ending while blocked. The frame on the wire
-                            // must be whole before a goodbye can follow, so
-                            // this write gets GOODBYE_TIMEOUT to finish: a
-                            // peer that reads again in time learns why it is
-                            // dropped; one that does not, does not.
-                            let done = matches!(
-                                tokio::time::timeout(GOODBYE_TIMEOUT, write).await,
-                                Ok(Ok(()))
-                            );
-                            overflowed_mid_write = done && outbox.is_overflowed();
-                            done
+enum WriterState<W, T> {
+    /// Waiting for frames.
+    Idle,
+    /// Translating frames that need it.
+    Translating(Phase<(W, T, Vec<Bytes>)>),
+    /// Writing a batch: `at` frames and `off` bytes of the next are out.
+    Writing {
+        frames: Vec<Bytes>,
+        at: usize,
+        off: usize,
+    },
+    /// The connection is ending: the rest, the goodbye, the shutdown.
+    Ending(Phase<()>),
+    Done,
+}
+
+impl<W, T> Writer<W, T>
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+    T: Wire,
+{
+    #[must_use]
+    pub fn new(outbox: Arc<Outbox>, sock: W, wire: T) -> Self {
+        Self {
+            outbox,
+            io: Some((sock, wire)),
+            state: WriterState::Idle,
+        }
+    }
+
+    fn end_with(&mut self, ending: impl Future<Output = ()> + Send + 'static) {
+        self.state = WriterState::Ending(Box::pin(ending));
+    }
+}
+
+impl<W, T> Future for Writer<W, T>
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+    T: Wire,
+{
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                WriterState::Idle => {
+                    let (frames, end) = std::task::ready!(this.outbox.poll_take(cx));
+                    let frames = Vec::from(frames);
+                    let Some((sock, wire)) = this.io.take() else {
+                        this.state = WriterState::Done;
+                        continue;
+                    };
+                    if end.is_some() {
+                        this.end_with(ending(Arc::clone(&this.outbox), sock, wire, frames, end));
+                    } else if wire.passes(&frames) {
+                        this.io = Some((sock, wire));
+                        this.state = WriterState::Writing {
+                            frames,
+                            at: 0,
+                            off: 0,
+                        };
+                    } else {
+                        this.state = WriterState::Translating(Box::pin(async move {
+                            let mut wire = wire;
+                            let frames = wire.translate(frames).await;
+                            (sock, wire, frames)
+                        }));
+                    }
+                }
+                WriterState::Translating(phase) => {
+                    let (sock, wire, frames) = std::task::ready!(phase.as_mut().poll(cx));
+                    this.io = Some((sock, wire));
+                    this.state = WriterState::Writing {
+                        frames,
+                        at: 0,
+                        off: 0,
+                    };
+                }
+                WriterState::Writing { frames, at, off } => {
+                    let Some((sock, _)) = this.io.as_mut() else {
+                        this.state = WriterState::Done;
+                        continue;
+                    };
+                    match poll_write_frames(sock, frames, at, off, cx) {
+                        Poll::Ready(Ok(())) => this.state = WriterState::Idle,
+                        Poll::Ready(Err(_)) => {
+                            let (sock, _) = this.io.take().expect("held while writing");
+                            this.end_with(finish(sock, Arc::clone(&this.outbox), None));
+                        }
+                        Poll::Pending => {
+                            if !this.outbox.poll_closed(cx) {
+                                return Poll::Pending;
+                            }
+                            let rest = rest_of(std::mem::take(frames), *at, *off);
+                            let (sock, wire) = this.io.take().expect("held while writing");
+                            this.end_with(closed_mid_write(
+                                Arc::clone(&this.outbox),
+                                sock,
+                                wire,
+                                rest,
+                            ));
                         }
                     }
-                };
-                if !ok {
-                    return finish(sock, &outbox, None).await;
                 }
-                if overflowed_mid_write {
-                    break;
+                WriterState::Ending(phase) => {
+                    std::task::ready!(phase.as_mut().poll(cx));
+                    this.state = WriterState::Done;
                 }
-            }
-        }
-        if overflowed_mid_write {
-            let bye = goodbye(&mut wire, slow_consumer_goodbye()).await;
-            return finish(sock, &outbox, bye).await;
-        }
-        match end {
-            None => {}
-            Some(End::Goodbye(bye)) => {
-                let bye = goodbye(&mut wire, Some(bye)).await;
-                return finish(sock, &outbox, bye).await;
-            }
-            Some(End::Overflow) => {
-                let bye = goodbye(&mut wire, slow_consumer_goodbye()).await;
-                return finish(sock, &outbox, bye).await;
+                WriterState::Done => return Poll::Ready(()),
             }
         }
     }
+}
+
+/// The frames of a batch not yet written, the first one cut where the
+/// socket stopped.
+fn rest_of(mut frames: Vec<Bytes>, at: usize, off: usize) -> Vec<Bytes> {
+    frames.drain(..at.min(frames.len()));
+    if let Some(first) = frames.first_mut() {
+        *first = first.slice(off..);
+    }
+    frames
+}
+
+/// The connection ended while a write was blocked. The frame on the wire
+/// must be whole before a goodbye can follow, so the batch gets
+/// [`GOODBYE_TIMEOUT`] to finish: a peer that reads again in time learns
+/// why it is dropped; one that does not, does not.
+async fn closed_mid_write<W: AsyncWrite + Unpin + Send + 'static, T: Wire>(
+    outbox: Arc<Outbox>,
+    mut sock: W,
+    wire: T,
+    rest: Vec<Bytes>,
+) {
+    let done = matches!(
+        tokio::time::timeout(GOODBYE_TIMEOUT, write_all(&mut sock, rest)).await,
+        Ok(Ok(()))
+    );
+    if !done {
+        return finish(sock, outbox, None).await;
+    }
+    let (frames, end) = outbox.take().await;
+    ending(outbox, sock, wire, Vec::from(frames), end).await;
+}
+
+/// The end taken from the queue: what was queued before it, then the
+/// goodbye, then the shutdown. A queue that overflowed says only why.
+async fn ending<W: AsyncWrite + Unpin + Send + 'static, T: Wire>(
+    outbox: Arc<Outbox>,
+    mut sock: W,
+    mut wire: T,
+    frames: Vec<Bytes>,
+    end: Option<End>,
+) {
+    let bye = match end {
+        Some(End::Goodbye(bye)) => {
+            let frames = wire.translate(frames).await;
+            // The goodbye path must not hang on a dead peer.
+            let written = tokio::time::timeout(GOODBYE_TIMEOUT, write_all(&mut sock, frames)).await;
+            if !matches!(written, Ok(Ok(()))) {
+                return finish(sock, outbox, None).await;
+            }
+            Some(bye)
+        }
+        Some(End::Overflow) => slow_consumer_goodbye(),
+        None => None,
+    };
+    let bye = match bye.filter(|b| !b.is_empty()) {
+        Some(bye) => Some(wire.translate(vec![bye]).await.concat().into()),
+        None => None,
+    };
+    finish(sock, outbox, bye).await;
 }
 
 /// The goodbye to a peer that stopped reading. Best effort: its socket is
@@ -365,52 +518,81 @@ fn slow_consumer_goodbye() -> Option<Bytes> {
     .ok()
 }
 
-/// Writes every frame of `frames`, with vectored writes where the stream
-/// supports them (plain TCP: one `writev`), else one copy into a buffer
-/// that is dropped afterwards.
-async fn write_all_vectored<W: AsyncWrite + Unpin>(
-    sock: &mut W,
-    frames: &[Bytes],
-) -> std::io::Result<()> {
-    if let [one] = frames {
-        return sock.write_all(one).await;
-    }
-    if !sock.is_write_vectored() {
-        return sock.write_all(&frames.concat()).await;
-    }
-    let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f)).collect();
-    let mut rest = &mut slices[..];
-    while !rest.is_empty() {
-        let n = sock.write_vectored(rest).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        IoSlice::advance_slices(&mut rest, n);
-    }
-    Ok(())
+/// Writes `frames` whole.
+async fn write_all<W: AsyncWrite + Unpin>(sock: &mut W, frames: Vec<Bytes>) -> std::io::Result<()> {
+    let (mut at, mut off) = (0, 0);
+    std::future::poll_fn(|cx| poll_write_frames(sock, &frames, &mut at, &mut off, cx)).await
 }
 
-/// Groups frames so one write carries up to [`WRITE_CHUNK`] bytes and
-/// [`WRITE_FRAMES`] frames.
-fn chunks(frames: &[Bytes]) -> Vec<&[Bytes]> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut size = 0;
-    for (i, f) in frames.iter().enumerate() {
-        if size > 0 && (size + f.len() > WRITE_CHUNK || i - start == WRITE_FRAMES) {
-            out.push(&frames[start..i]);
-            start = i;
-            size = 0;
+/// Writes frames from `at` (`off` bytes into it) with as few calls as it
+/// can: vectored straight from the shared frames where the socket takes
+/// that, one gathered buffer where it does not (TLS), each call up to
+/// [`WRITE_CHUNK`] bytes and [`WRITE_FRAMES`] frames; then flushes, so each
+/// batch leaves now (a no-op on plain TCP). `at` and `off` say how far it
+/// got when the socket is full.
+fn poll_write_frames<W: AsyncWrite + Unpin>(
+    sock: &mut W,
+    frames: &[Bytes],
+    at: &mut usize,
+    off: &mut usize,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<()>> {
+    loop {
+        while frames.get(*at).is_some_and(|f| f.len() <= *off) {
+            *at += 1;
+            *off = 0;
         }
-        size += f.len();
+        if *at >= frames.len() {
+            return Pin::new(&mut *sock).poll_flush(cx);
+        }
+        let chunk = next_chunk(frames, *at, *off);
+        let n = if chunk.len() == 1 {
+            std::task::ready!(Pin::new(&mut *sock).poll_write(cx, &chunk[0]))?
+        } else if sock.is_write_vectored() {
+            std::task::ready!(Pin::new(&mut *sock).poll_write_vectored(cx, &chunk))?
+        } else {
+            let gathered: Vec<u8> = chunk.iter().flat_map(|s| s.iter().copied()).collect();
+            std::task::ready!(Pin::new(&mut *sock).poll_write(cx, &gathered))?
+        };
+        if n == 0 {
+            return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+        }
+        advance(frames, at, off, n);
     }
-    if start < frames.len() {
-        out.push(&frames[start..]);
+}
+
+/// The next write's slices: from frame `at` (`off` bytes in), up to
+/// [`WRITE_CHUNK`] bytes and [`WRITE_FRAMES`] frames, and at least one.
+fn next_chunk(frames: &[Bytes], at: usize, off: usize) -> Vec<IoSlice<'_>> {
+    let mut out = Vec::with_capacity((frames.len() - at).min(WRITE_FRAMES));
+    let mut size = 0;
+    for (i, f) in frames[at..].iter().enumerate() {
+        let s = if i == 0 { &f[off..] } else { &f[..] };
+        if i > 0 && (size + s.len() > WRITE_CHUNK || i == WRITE_FRAMES) {
+            break;
+        }
+        size += s.len();
+        out.push(IoSlice::new(s));
     }
     out
 }
 
-async fn finish<W: AsyncWrite + Unpin>(mut sock: W, outbox: &Outbox, bye: Option<Bytes>) {
+/// Moves `at`/`off` past `n` written bytes.
+fn advance(frames: &[Bytes], at: &mut usize, off: &mut usize, mut n: usize) {
+    while n > 0 {
+        let left = frames[*at].len() - *off;
+        if n >= left {
+            n -= left;
+            *at += 1;
+            *off = 0;
+        } else {
+            *off += n;
+            n = 0;
+        }
+    }
+}
+
+async fn finish<W: AsyncWrite + Unpin>(mut sock: W, outbox: Arc<Outbox>, bye: Option<Bytes>) {
     outbox.closed.cancel();
     if let Some(bye) = bye.filter(|b| !b.is_empty()) {
         let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
@@ -458,17 +640,22 @@ mod tests {
             small.clone(),
             small.clone(),
         ];
-        let c = chunks(&frames);
-        assert_eq!(c.iter().map(|c| c.len()).collect::<Vec<_>>(), [3, 2]);
-        for chunk in c {
-            assert!(chunk.iter().map(Bytes::len).sum::<usize>() <= WRITE_CHUNK);
-        }
+        let sizes = |frames: &[Bytes]| {
+            let (mut at, mut out) = (0, Vec::new());
+            while at < frames.len() {
+                let c = next_chunk(frames, at, 0);
+                assert!(c.iter().map(|s| s.len()).sum::<usize>() <= WRITE_CHUNK);
+                at += c.len();
+                out.push(c.len());
+            }
+            out
+        };
+        assert_eq!(sizes(&frames), [3, 2]);
         let many = vec![small; WRITE_FRAMES * 2 + 1];
-        let c = chunks(&many);
-        assert_eq!(
-            c.iter().map(|c| c.len()).collect::<Vec<_>>(),
-            [WRITE_FRAMES, WRITE_FRAMES, 1]
-        );
+        assert_eq!(sizes(&many), [WRITE_FRAMES, WRITE_FRAMES, 1]);
+        // A frame bigger than a chunk still goes, alone.
+        let huge = vec![Bytes::from(vec![1u8; WRITE_CHUNK * 2])];
+        assert_eq!(next_chunk(&huge, 0, 5)[0].len(), WRITE_CHUNK * 2 - 5);
     }
 
     /// A writer that takes at most a few bytes per call, so vectored writes
@@ -530,8 +717,8 @@ mod tests {
             .await
             .unwrap();
         let (server_side, _) = listener.accept().await.unwrap();
-        let outbox = std::sync::Arc::new(Outbox::new(256 * 1024));
-        let writer = tokio::spawn(write_loop(std::sync::Arc::clone(&outbox), server_side));
+        let outbox = Arc::new(Outbox::new(256 * 1024));
+        let writer = tokio::spawn(Writer::new(Arc::clone(&outbox), server_side, AsIs));
         let frame = natter_shared::encode(&ServerFrame::Event(Event::Typing {
             room: "#r".into(),
             user: "u".repeat(4000),
@@ -578,7 +765,7 @@ mod tests {
             .build()
             .unwrap();
         let mut out = Trickle(Vec::new());
-        rt.block_on(write_all_vectored(&mut out, &frames)).unwrap();
+        rt.block_on(write_all(&mut out, frames)).unwrap();
         assert_eq!(out.0, b"abcdefghijklmnopq");
     }
 }

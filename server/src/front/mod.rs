@@ -2,10 +2,12 @@
 //! its protocol, runs its connection's state machine, maps each request to
 //! an operation in [`crate::ops`] and each result back to its own reply.
 //! natter's own protocol is [`natter`]; [`irc`] serves IRC clients onto
-//! the same accounts, rooms and rules.
+//! the same accounts, rooms and rules. [`task`] runs a connection of
+//! either in one task.
 
 pub mod irc;
 pub mod natter;
+pub mod task;
 
 use std::sync::OnceLock;
 

@@ -68,7 +68,9 @@ pub(super) struct Conn {
     pub(super) outbox: Arc<Outbox>,
     pub(super) view: Arc<Mutex<View>>,
     pub(super) caps: Arc<Enabled>,
-    pub(super) reg: Registration,
+    /// Boxed, and gone once registered: most of a connection's life has
+    /// no use for it (memory per idle connection, S4).
+    pub(super) reg: Option<Box<Registration>>,
     pub(super) session: Option<Session>,
     pub(super) bucket: TokenBucket,
     pub(super) pre_login: Option<crate::admission::PreLogin>,
@@ -85,8 +87,17 @@ impl Conn {
     pub(super) fn nick(&self) -> String {
         match &self.session {
             Some(s) => s.nick.clone(),
-            None => self.reg.nick.clone().unwrap_or_default(),
+            None => self
+                .reg
+                .as_ref()
+                .and_then(|r| r.nick.clone())
+                .unwrap_or_default(),
         }
+    }
+
+    /// Registration's state, made again if a command needs it after.
+    fn reg(&mut self) -> &mut Registration {
+        self.reg.get_or_insert_with(Box::default)
     }
 
     pub(super) fn lock_view(&self) -> std::sync::MutexGuard<'_, View> {
@@ -263,7 +274,7 @@ impl Conn {
             "CAP" => {
                 self.cap(&line);
                 if line.param(0).eq_ignore_ascii_case("END") {
-                    self.reg.negotiating = false;
+                    self.reg().negotiating = false;
                     return self.try_register().await;
                 }
                 true
@@ -274,7 +285,7 @@ impl Conn {
                 } else {
                     // A password with spaces, sent without a `:`, is
                     // still the whole password.
-                    self.reg.pass = Some(line.params.join(" "));
+                    self.reg().pass = Some(line.params.join(" "));
                 }
                 true
             }
@@ -297,7 +308,7 @@ impl Conn {
                     ]);
                     return true;
                 }
-                self.reg.nick = Some(wanted.to_owned());
+                self.reg().nick = Some(wanted.to_owned());
                 self.try_register().await
             }
             "USER" => {
@@ -305,7 +316,7 @@ impl Conn {
                     self.need_more("USER");
                     return true;
                 }
-                self.reg.user = true;
+                self.reg().user = true;
                 self.try_register().await
             }
             "AUTHENTICATE" => {
@@ -360,7 +371,7 @@ impl Conn {
         match sub.as_str() {
             "LS" => {
                 if self.session.is_none() {
-                    self.reg.negotiating = true;
+                    self.reg().negotiating = true;
                 }
                 let v302 = line.param(1).parse::<u32>().is_ok_and(|v| v >= 302);
                 let words = caps::ls(v302);
@@ -401,7 +412,7 @@ impl Conn {
             }
             "REQ" => {
                 if self.session.is_none() {
-                    self.reg.negotiating = true;
+                    self.reg().negotiating = true;
                 }
                 let words = line.param(1);
                 let verb = match caps::request(words) {
@@ -450,20 +461,20 @@ impl Conn {
         let nick = self.nick();
         let fail = |code: &str, text: &str| numeric(&server, &nick, code).trailing(text).bytes();
         if arg == "*" {
-            self.reg.sasl = None;
+            self.reg().sasl = None;
             self.push(vec![fail("906", "SASL authentication aborted")]);
             return;
         }
-        if self.reg.verified.is_some() {
+        if self.reg().verified.is_some() {
             self.push(vec![fail(
                 "907",
                 "You have already authenticated using SASL",
             )]);
             return;
         }
-        let Some(mut gathered) = self.reg.sasl.take() else {
+        let Some(mut gathered) = self.reg().sasl.take() else {
             if arg.eq_ignore_ascii_case("PLAIN") {
-                self.reg.sasl = Some(String::new());
+                self.reg().sasl = Some(String::new());
                 self.push(vec![Out::bare("AUTHENTICATE").arg("+").bytes()]);
             } else {
                 self.push(vec![
@@ -485,7 +496,7 @@ impl Conn {
         }
         if arg.len() == 400 {
             // More pieces follow.
-            self.reg.sasl = Some(gathered);
+            self.reg().sasl = Some(gathered);
             return;
         }
         let decoded = base64::engine::general_purpose::STANDARD
@@ -521,7 +532,7 @@ impl Conn {
                         .bytes(),
                     fail("903", "SASL authentication successful"),
                 ]);
-                self.reg.verified = Some(v);
+                self.reg().verified = Some(v);
             }
             Err(e) => {
                 self.shared.metrics.login_failures.inc();
@@ -539,16 +550,16 @@ impl Conn {
     /// capability negotiation is over; false ends the connection.
     #[allow(clippy::single_match_else)] // the three credential paths read best side by side
     async fn try_register(&mut self) -> bool {
-        let Some(nick) = self.reg.nick.clone() else {
+        let Some(nick) = self.reg().nick.clone() else {
             return true;
         };
-        if !self.reg.user || self.reg.negotiating {
+        if !self.reg().user || self.reg().negotiating {
             return true;
         }
         let server = self.server();
-        let verified = match self.reg.verified.take() {
+        let verified = match self.reg().verified.take() {
             Some(v) => v,
-            None => match self.reg.pass.take() {
+            None => match self.reg().pass.take() {
                 Some(pass) => {
                     let (account, secret) = match pass.split_once(':') {
                         Some((a, s)) if normalize_user(a).is_ok() => (a.to_owned(), s.to_owned()),
@@ -560,14 +571,14 @@ impl Conn {
                         Ok(v) => v,
                         Err(e) => {
                             self.shared.metrics.login_failures.inc();
-                            self.reg.failures += 1;
+                            self.reg().failures += 1;
                             let text = if e.code == ErrorCode::AuthFailed {
                                 "Password incorrect".to_owned()
                             } else {
                                 e.message
                             };
                             self.push(vec![numeric(&server, &nick, "464").trailing(&text).bytes()]);
-                            if self.reg.failures >= MAX_PASS_FAILURES {
+                            if self.reg().failures >= MAX_PASS_FAILURES {
                                 self.outbox.close(
                                     ErrorCode::AuthFailed,
                                     "too many wrong passwords",
@@ -592,7 +603,7 @@ impl Conn {
                             } else {
                                 "433"
                             };
-                            self.reg.nick = None;
+                            self.reg().nick = None;
                             self.push(vec![
                                 numeric(&server, &nick, code)
                                     .arg(&nick)
@@ -627,8 +638,8 @@ impl Conn {
         };
         if normalize_user(&nick).ok().as_deref() != Some(verified.row.name.as_str()) {
             let name = verified.row.name.clone();
-            self.reg.verified = Some(verified);
-            self.reg.nick = None;
+            self.reg().verified = Some(verified);
+            self.reg().nick = None;
             self.push(vec![
                 numeric(&server, &nick, "433")
                     .arg(&nick)
@@ -694,6 +705,7 @@ impl Conn {
             let irc = &self.shared.config().irc;
             self.bucket = TokenBucket::new(irc.guest_lines_per_sec, irc.guest_line_burst);
         }
+        self.reg = None;
         self.session = Some(Session {
             caller,
             nick: nick.clone(),

@@ -42,7 +42,7 @@ use crate::Shared;
 use crate::admission::PreLogin;
 use crate::auth::TokenBucket;
 use crate::outbox::{self, Outbox};
-use connection::{Conn, Registration};
+use connection::Conn;
 use translate::{Translator, View};
 
 /// Serves one plain TCP connection until it ends.
@@ -102,11 +102,7 @@ where
         view: Arc::clone(&view),
         caps: Arc::clone(&caps),
     };
-    let writer = tokio::spawn(outbox::write_loop_with(
-        Arc::clone(&outbox),
-        write,
-        translator,
-    ));
+    let writer = outbox::Writer::new(Arc::clone(&outbox), write, translator);
     // No buffer until there is something to read (see natter's front).
     let mut lines = FramedRead::with_capacity(read, line::LineCodec::default(), 0);
     let mut conn = Conn {
@@ -116,7 +112,7 @@ where
         outbox,
         view,
         caps,
-        reg: Registration::default(),
+        reg: Some(Box::default()),
         session: None,
         pre_login: Some(pre_login),
         account_rate: None,
@@ -143,10 +139,10 @@ where
             conn.shared.metrics.slow_consumers.inc();
             tracing::info!("dropped as a slow consumer");
         }
+        // The writer (beside this in the task) flushes what is queued and ends.
         conn.outbox
             .close(ErrorCode::Timeout, "connection ended", None);
-        let _ = tokio::time::timeout(Duration::from_secs(3), writer).await;
         tracing::debug!("IRC connection closed");
     };
-    tracing::Instrument::instrument(session, span)
+    tracing::Instrument::instrument(crate::front::task::Connection::new(session, writer), span)
 }

@@ -8,7 +8,7 @@
 //! capabilities, the labels its pending requests carried, and whether its
 //! welcome has been written yet.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -189,6 +189,72 @@ pub struct Pending {
     pub target: String,
 }
 
+/// A map of the few things in flight on one connection (requests, echoes,
+/// labels). A vector: a hash map is twice the size empty, and its table
+/// stays allocated once used, on every idle connection (S4); this one
+/// lets go of its buffer when it empties.
+#[derive(Debug)]
+pub struct Few<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for Few<K, V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<K: PartialEq, V> Few<K, V> {
+    /// Sets `key`'s value, returning the one it replaces.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => Some(std::mem::replace(v, value)),
+            None => {
+                self.0.push((key, value));
+                None
+            }
+        }
+    }
+
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
+        let i = self.0.iter().position(|(k, _)| k.borrow() == key)?;
+        let (_, v) = self.0.swap_remove(i);
+        self.tidy();
+        Some(v)
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+        self.0.retain_mut(|(k, v)| keep(k, v));
+        self.tidy();
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn tidy(&mut self) {
+        if self.0.is_empty() {
+            self.0 = Vec::new();
+        }
+    }
+}
+
 /// What a connection's reader and writer share.
 #[derive(Debug, Default)]
 pub struct View {
@@ -202,7 +268,7 @@ pub struct View {
     /// Events that came before the welcome.
     held: Vec<Bytes>,
     /// Requests waiting for their answer, by request id.
-    pub pending: HashMap<u64, Pending>,
+    pub pending: Few<u64, Pending>,
     /// Answers held until every request before them has its answer: a
     /// `PONG` is a client's barrier ("everything I sent before it is
     /// done"), so it waits for the sends still in the store's queue.
@@ -212,11 +278,11 @@ pub struct View {
     /// after the `Sent` of later sends (a batch acknowledges before it fans
     /// out): the request each awaited echo answers, and its target, by
     /// message id.
-    echoes: HashMap<u64, (u64, String)>,
+    echoes: Few<u64, (u64, String)>,
     /// Labels for the echo of a sent message, by message id.
-    echo_labels: HashMap<u64, String>,
+    echo_labels: Few<u64, String>,
     /// A `JOIN` with a label, by room: its answer is the room's arrival.
-    pub join_labels: HashMap<String, String>,
+    pub join_labels: Few<String, String>,
     /// The session, once registered.
     pub caller: Option<Caller>,
 }
@@ -247,6 +313,10 @@ impl View {
                 out.extend(lines);
             }
         }
+        if self.barriers.is_empty() {
+            // Its buffer too, on a connection that goes idle.
+            self.barriers = VecDeque::new();
+        }
         out
     }
 }
@@ -276,10 +346,16 @@ pub struct Translator {
 }
 
 impl Wire for Translator {
+    /// The fan-out's hot path: room messages already written as IRC lines.
+    /// natter's frames start with their length's high byte (frames are far
+    /// below 16 MiB), IRC lines never with NUL; an empty frame is the
+    /// welcome's marker.
+    fn passes(&self, frames: &[Bytes]) -> bool {
+        frames.iter().all(|f| f.first().is_some_and(|&b| b != 0))
+    }
+
     async fn translate(&mut self, frames: Vec<Bytes>) -> Vec<Bytes> {
-        // The fan-out's hot path: room messages already written as IRC
-        // lines, nothing to translate, and no second vector to fill.
-        if frames.iter().all(|f| f.first().is_some_and(|&b| b != 0)) {
+        if self.passes(&frames) {
             return frames;
         }
         let mut out = Vec::with_capacity(frames.len());

@@ -95,7 +95,7 @@ where
     let config = shared.config();
     let limits = &config.limits;
     let outbox = Arc::new(Outbox::new(limits.outbound_queue_bytes));
-    let writer = tokio::spawn(outbox::write_loop(Arc::clone(&outbox), write));
+    let writer = outbox::Writer::new(Arc::clone(&outbox), write, outbox::AsIs);
     // No buffer until there is something to read: the handshake's two
     // small frames need a few more reads this way, but a connection that
     // then stays idle never holds more than they took. Until login, frames
@@ -139,11 +139,11 @@ where
             conn.shared.metrics.slow_consumers.inc();
             tracing::info!("dropped as a slow consumer");
         }
-        // Wake the writer if the peer simply went away; it flushes and ends.
+        // Wake the writer (beside this in the task) if the peer simply went
+        // away; it flushes and ends.
         conn.outbox
             .close(ErrorCode::Timeout, "connection ended", None);
-        let _ = tokio::time::timeout(Duration::from_secs(3), writer).await;
         tracing::debug!("connection closed");
     };
-    tracing::Instrument::instrument(session, span)
+    tracing::Instrument::instrument(crate::front::task::Connection::new(session, writer), span)
 }
