@@ -14,11 +14,12 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, Weak};
 
-use tokio_util::sync::CancellationToken;
+use natter_shared::ErrorCode;
 
 use crate::Shared;
+use crate::outbox::Outbox;
 
-/// Connections not logged in yet, by arrival, each with the token that
+/// Connections not logged in yet, by arrival, each with the queue that
 /// closes it.
 #[derive(Debug, Default)]
 pub struct PreLoginQueue {
@@ -42,7 +43,8 @@ impl PreLoginQueue {
 /// One connection not logged in yet.
 #[derive(Debug)]
 struct Waiting {
-    evict: CancellationToken,
+    /// Closed to evict it: its reader already waits for that.
+    outbox: Arc<Outbox>,
     /// Handling a request now: it counts, but is not evicted mid-login.
     busy: Arc<AtomicBool>,
 }
@@ -70,20 +72,25 @@ impl Drop for ConnGuard {
 }
 
 /// A connection's place among those not logged in yet. The front end drops
-/// it at login; [`PreLogin::evicted`] fires when a newer connection needed
-/// the place first.
+/// it at login. When a newer connection needs the place first, this one's
+/// outbox is closed with [`EVICTED`].
 #[derive(Debug)]
 pub struct PreLogin {
     shared: Weak<Shared>,
     seq: u64,
-    evicted: CancellationToken,
+    outbox: Arc<Outbox>,
     busy: Arc<AtomicBool>,
 }
 
+/// Why an evicted connection is closed.
+pub const EVICTED: &str = "too many connections are logging in; log in sooner after connecting";
+
 impl PreLogin {
-    /// Resolves when this connection must make room for a newer one.
-    pub async fn evicted(&self) {
-        self.evicted.cancelled().await;
+    /// The connection's outbound queue, made here so that eviction can
+    /// close it: the reader then needs no wait of its own for that.
+    #[must_use]
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
     }
 
     /// Marks the connection as handling a request (or done with it).
@@ -164,16 +171,18 @@ pub fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<(ConnGuard, PreLogin), 
             // Every one of them is in the middle of a login.
             return Err("too many connections are logging in at once; try again shortly");
         };
-        oldest.evict.cancel();
+        oldest
+            .outbox
+            .close(ErrorCode::ServerFull, EVICTED, Some(1000));
     }
     let seq = queue.next;
     queue.next += 1;
-    let evicted = CancellationToken::new();
+    let outbox = Arc::new(Outbox::new(shared.config().limits.outbound_queue_bytes));
     let busy = Arc::new(AtomicBool::new(false));
     queue.waiting.insert(
         seq,
         Waiting {
-            evict: evicted.clone(),
+            outbox: Arc::clone(&outbox),
             busy: Arc::clone(&busy),
         },
     );
@@ -182,7 +191,7 @@ pub fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<(ConnGuard, PreLogin), 
         PreLogin {
             shared: Arc::downgrade(shared),
             seq,
-            evicted,
+            outbox,
             busy,
         },
     ))

@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -19,8 +20,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use natter_shared::{ErrorCode, Event, ServerFrame};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 /// How long a final frame (a goodbye) may take to write.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -35,15 +34,14 @@ const WRITE_FRAMES: usize = 512;
 #[derive(Debug)]
 pub struct Outbox {
     inner: Mutex<Inner>,
-    /// Woken when the writer takes what is queued (see
-    /// [`Outbox::wait_room`]), but only while someone waits for it: chat
-    /// connections never do, and waking nobody still costs a lock on
-    /// every write.
-    room: Notify,
-    room_wanted: std::sync::atomic::AtomicBool,
-    /// Cancelled when the connection must end (overflow, kick, goodbye), so
-    /// the session's read loop and a blocked write both notice at once.
-    closed: CancellationToken,
+    /// The reader wants to know when the writer takes what is queued (see
+    /// [`Outbox::wait_room`]): chat connections never do, and waking nobody
+    /// still costs a lock on every write.
+    room_wanted: AtomicBool,
+    /// Set when the connection must end (overflow, kick, goodbye), under
+    /// the lock, so the session's read loop and a blocked write both
+    /// notice at once.
+    closed: AtomicBool,
     limit: usize,
 }
 
@@ -57,6 +55,9 @@ struct Inner {
     /// The writer, waiting for frames or for the end (one waker, not a
     /// `Notify`: a queue has one writer, and this is smaller and cheaper).
     writer: Option<Waker>,
+    /// The reader, waiting for the end ([`Outbox::closed`]) or for room
+    /// ([`Outbox::wait_room`]): one reader, one waker.
+    reader: Option<Waker>,
 }
 
 #[derive(Debug)]
@@ -73,9 +74,8 @@ impl Outbox {
     pub fn new(limit: usize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
-            room: Notify::new(),
-            room_wanted: std::sync::atomic::AtomicBool::new(false),
-            closed: CancellationToken::new(),
+            room_wanted: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             limit,
         }
     }
@@ -117,10 +117,7 @@ impl Outbox {
             inner.frames.clear();
             inner.bytes = 0;
             inner.end = Some(End::Overflow);
-            let writer = inner.writer.take();
-            drop(inner);
-            self.closed.cancel();
-            wake(writer);
+            self.close_locked(inner);
             return false;
         }
         let was_empty = inner.frames.is_empty();
@@ -181,10 +178,16 @@ impl Outbox {
         if inner.end.is_none() {
             inner.end = Some(end);
         }
-        let writer = inner.writer.take();
+        self.close_locked(inner);
+    }
+
+    /// Marks the connection closed and wakes its reader and its writer.
+    fn close_locked(&self, mut inner: std::sync::MutexGuard<'_, Inner>) {
+        self.closed.store(true, Ordering::Release);
+        let (writer, reader) = (inner.writer.take(), inner.reader.take());
         drop(inner);
-        self.closed.cancel();
         wake(writer);
+        wake(reader);
     }
 
     /// Waits until `need` more bytes fit in the queue, or the connection
@@ -193,32 +196,29 @@ impl Outbox {
     /// it has flow control, and a client that does not read stops being
     /// read, which TCP passes back to it.
     pub async fn wait_room(&self, need: usize) {
-        loop {
-            let notified = self.room.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            // Set under the queue's lock, which `take` holds when it
-            // empties the queue: it either sees the flag or left room that
-            // the check below sees.
+        std::future::poll_fn(|cx| {
+            // Checked and registered under the queue's lock, which `take`
+            // holds when it empties the queue: it either sees the flag or
+            // left room that this check sees.
+            let mut inner = self.lock();
+            if inner.end.is_some()
+                || inner.finished
+                || self.is_closed()
+                || inner.bytes + need <= self.limit
             {
-                let inner = self.lock();
-                if inner.end.is_some() || inner.finished || inner.bytes + need <= self.limit {
-                    return;
-                }
-                self.room_wanted
-                    .store(true, std::sync::atomic::Ordering::Release);
+                return Poll::Ready(());
             }
-            tokio::select! {
-                () = notified => {}
-                () = self.closed.cancelled() => return,
-            }
-        }
+            register(&mut inner.reader, cx);
+            self.room_wanted.store(true, Ordering::Release);
+            Poll::Pending
+        })
+        .await;
     }
 
     /// Whether the connection is ending.
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        self.closed.is_cancelled()
+        self.closed.load(Ordering::Acquire)
     }
 
     #[must_use]
@@ -226,9 +226,27 @@ impl Outbox {
         matches!(self.lock().end, Some(End::Overflow))
     }
 
-    /// Resolves when the connection starts ending.
+    /// Resolves when the connection starts ending. For the connection's
+    /// reader: a queue has one.
     pub async fn closed(&self) {
-        self.closed.cancelled().await;
+        std::future::poll_fn(|cx| {
+            if self.is_closed() {
+                return Poll::Ready(());
+            }
+            let mut inner = self.lock();
+            if self.is_closed() {
+                return Poll::Ready(());
+            }
+            register(&mut inner.reader, cx);
+            Poll::Pending
+        })
+        .await;
+    }
+
+    /// Marks the connection closed once its writer is done.
+    fn mark_closed(&self) {
+        let inner = self.lock();
+        self.close_locked(inner);
     }
 
     /// Waits for frames, and takes them, for a session the server itself
@@ -256,10 +274,13 @@ impl Outbox {
         let frames = std::mem::take(&mut inner.frames);
         let end = inner.end.take();
         inner.finished |= end.is_some();
+        let reader = if self.room_wanted.swap(false, Ordering::AcqRel) {
+            inner.reader.take()
+        } else {
+            None
+        };
         drop(inner);
-        if self.room_wanted.load(std::sync::atomic::Ordering::Acquire) {
-            self.room.notify_waiters();
-        }
+        wake(reader);
         Poll::Ready((frames, end))
     }
 
@@ -267,7 +288,7 @@ impl Outbox {
     /// socket) is woken when it starts to.
     fn poll_closed(&self, cx: &Context<'_>) -> bool {
         let mut inner = self.lock();
-        if inner.end.is_some() || self.closed.is_cancelled() {
+        if inner.end.is_some() || self.is_closed() {
             return true;
         }
         register(&mut inner.writer, cx);
@@ -593,7 +614,7 @@ fn advance(frames: &[Bytes], at: &mut usize, off: &mut usize, mut n: usize) {
 }
 
 async fn finish<W: AsyncWrite + Unpin>(mut sock: W, outbox: Arc<Outbox>, bye: Option<Bytes>) {
-    outbox.closed.cancel();
+    outbox.mark_closed();
     if let Some(bye) = bye.filter(|b| !b.is_empty()) {
         let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
             sock.write_all(&bye).await?;

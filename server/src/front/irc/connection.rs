@@ -144,21 +144,15 @@ impl Conn {
             let wake = shrink_at.map_or(deadline, |s| s.min(deadline));
             tokio::select! {
                 () = self.outbox.closed() => return,
-                () = async {
-                    match &self.pre_login {
-                        Some(p) => p.evicted().await,
-                        None => std::future::pending().await,
+                // Shutting down: stop reading, but stay registered until the
+                // server has delivered pending acknowledgements and said
+                // goodbye (which closes the outbox). One wait for both
+                // steps, the second after the first.
+                () = (if draining { &self.shared.shutdown } else { &self.shared.draining }).cancelled() => {
+                    if !draining {
+                        draining = true;
+                        continue;
                     }
-                } => {
-                    self.outbox.close(
-                        ErrorCode::ServerFull,
-                        "too many connections are logging in; log in sooner after connecting",
-                        Some(1000),
-                    );
-                    return;
-                }
-                () = self.shared.draining.cancelled(), if !draining => draining = true,
-                () = self.shared.shutdown.cancelled() => {
                     self.outbox.close(
                         ErrorCode::ShuttingDown,
                         "the server is shutting down",

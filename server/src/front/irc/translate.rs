@@ -190,25 +190,26 @@ pub struct Pending {
 }
 
 /// A map of the few things in flight on one connection (requests, echoes,
-/// labels). A vector: a hash map is twice the size empty, and its table
-/// stays allocated once used, on every idle connection (S4); this one
-/// lets go of its buffer when it empties.
+/// labels): a boxed vector, and nothing at all when empty. A hash map is
+/// six words empty and keeps its table once used, on every idle
+/// connection (memory per idle connection, S4).
 #[derive(Debug)]
-pub struct Few<K, V>(Vec<(K, V)>);
+pub struct Few<K, V>(Option<Box<Vec<(K, V)>>>);
 
 impl<K, V> Default for Few<K, V> {
     fn default() -> Self {
-        Self(Vec::new())
+        Self(None)
     }
 }
 
 impl<K: PartialEq, V> Few<K, V> {
     /// Sets `key`'s value, returning the one it replaces.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        match self.0.iter_mut().find(|(k, _)| *k == key) {
+        let entries = self.0.get_or_insert_with(Box::default);
+        match entries.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => Some(std::mem::replace(v, value)),
             None => {
-                self.0.push((key, value));
+                entries.push((key, value));
                 None
             }
         }
@@ -219,38 +220,45 @@ impl<K: PartialEq, V> Few<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: PartialEq + ?Sized,
     {
-        let i = self.0.iter().position(|(k, _)| k.borrow() == key)?;
-        let (_, v) = self.0.swap_remove(i);
+        let entries = self.0.as_mut()?;
+        let i = entries.iter().position(|(k, _)| k.borrow() == key)?;
+        let (_, v) = entries.swap_remove(i);
         self.tidy();
         Some(v)
     }
 
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        self.0.retain_mut(|(k, v)| keep(k, v));
+        if let Some(entries) = self.0.as_mut() {
+            entries.retain_mut(|(k, v)| keep(k, v));
+        }
         self.tidy();
     }
 
+    fn entries(&self) -> &[(K, V)] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &K> {
-        self.0.iter().map(|(k, _)| k)
+        self.entries().iter().map(|(k, _)| k)
     }
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.0.iter().map(|(_, v)| v)
+        self.entries().iter().map(|(_, v)| v)
     }
 
     #[must_use]
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries().len()
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries().is_empty()
     }
 
     fn tidy(&mut self) {
-        if self.0.is_empty() {
-            self.0 = Vec::new();
+        if self.0.as_ref().is_some_and(|e| e.is_empty()) {
+            self.0 = None;
         }
     }
 }
@@ -273,7 +281,7 @@ pub struct View {
     /// `PONG` is a client's barrier ("everything I sent before it is
     /// done"), so it waits for the sends still in the store's queue.
     /// Each with the newest request it waits for.
-    barriers: VecDeque<(u64, Vec<Bytes>)>,
+    barriers: Option<Box<VecDeque<(u64, Vec<Bytes>)>>>,
     /// With `echo-message`, a send is answered by its echo, which may come
     /// after the `Sent` of later sends (a batch acknowledges before it fans
     /// out): the request each awaited echo answers, and its target, by
@@ -294,7 +302,9 @@ impl View {
         match self.pending.keys().max() {
             None => Some(lines),
             Some(&last) => {
-                self.barriers.push_back((last, lines));
+                self.barriers
+                    .get_or_insert_with(Box::default)
+                    .push_back((last, lines));
                 None
             }
         }
@@ -303,19 +313,22 @@ impl View {
     /// The held answers whose requests are all answered, in order.
     fn released(&mut self) -> Vec<Bytes> {
         let mut out = Vec::new();
-        while let Some((last, _)) = self.barriers.front() {
+        let Some(barriers) = self.barriers.as_mut() else {
+            return out;
+        };
+        while let Some((last, _)) = barriers.front() {
             if self.pending.keys().any(|id| id <= last)
                 || self.echoes.values().any(|(id, _)| id <= last)
             {
                 break;
             }
-            if let Some((_, lines)) = self.barriers.pop_front() {
+            if let Some((_, lines)) = barriers.pop_front() {
                 out.extend(lines);
             }
         }
-        if self.barriers.is_empty() {
-            // Its buffer too, on a connection that goes idle.
-            self.barriers = VecDeque::new();
+        if barriers.is_empty() {
+            // Boxed, and let go, on a connection that goes idle.
+            self.barriers = None;
         }
         out
     }
@@ -449,7 +462,7 @@ impl Translator {
                 if let Some(label) = label {
                     v.echo_labels.insert(msgid, label);
                 }
-                if !v.barriers.is_empty() {
+                if v.barriers.as_ref().is_some_and(|b| !b.is_empty()) {
                     v.echoes
                         .insert(msgid, (request, pending.target.to_ascii_lowercase()));
                 }

@@ -26,7 +26,7 @@ use tokio_util::codec::FramedRead;
 use crate::Shared;
 use crate::admission::PreLogin;
 use crate::auth::TokenBucket;
-use crate::outbox::{self, Outbox};
+use crate::outbox;
 use connection::{Conn, State};
 
 /// Encodes a frame for a natter connection; a frame that cannot be encoded
@@ -94,7 +94,7 @@ where
 {
     let config = shared.config();
     let limits = &config.limits;
-    let outbox = Arc::new(Outbox::new(limits.outbound_queue_bytes));
+    let outbox = Arc::clone(pre_login.outbox());
     let writer = outbox::Writer::new(Arc::clone(&outbox), write, outbox::AsIs);
     // No buffer until there is something to read: the handshake's two
     // small frames need a few more reads this way, but a connection that
