@@ -98,6 +98,7 @@ start_server() {
 }
 
 declare -A R
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 # run SERVER PIN SCENARIO ARGS...: one bounded natter-load run; its result
 # line's fields land in R[SERVER,PIN,SCENARIO,KEY].
 run() {
@@ -133,10 +134,19 @@ for pin in pinned unpinned; do
     fi
     run "$server" "$pin" s3 --secs "$SECS"
     stop_server
-    # A fresh server, so the idle figure is not what earlier runs left.
-    start_server "$server" "$pin"
-    run "$server" "$pin" s4 --rooms "$S4_ROOMS"
-    stop_server
+    # A fresh server each time, so the idle figure is not what earlier
+    # runs left. RSS moves with the allocator's luck by a few hundred bytes
+    # a connection from one run to the next: the median of three.
+    rss=() socks=()
+    for _ in 1 2 3; do
+      start_server "$server" "$pin"
+      run "$server" "$pin" s4 --rooms "$S4_ROOMS"
+      stop_server
+      rss+=("${R[$server,$pin,s4,rss_per_conn_b]}")
+      socks+=("${R[$server,$pin,s4,sock_per_conn_b]}")
+    done
+    R[$server,$pin,s4,rss_per_conn_b]=$(median "${rss[@]}")
+    R[$server,$pin,s4,sock_per_conn_b]=$(median "${socks[@]}")
   done
 done
 
