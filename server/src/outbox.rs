@@ -1,4 +1,4 @@
-//! Each connection's outbound queue and the task that drains it.
+//! Each connection's outbound queue and the writer that drains it.
 //!
 //! Frames are pre-encoded [`Bytes`], so a broadcast encodes a message once and
 //! every recipient's queue holds a cheap clone. The queue is bounded in bytes:

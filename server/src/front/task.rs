@@ -113,19 +113,34 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
-    /// A side that counts its polls and ends when told.
-    struct Counted {
-        polls: Arc<AtomicUsize>,
-        done: Arc<AtomicBool>,
-        waker: Arc<std::sync::Mutex<Option<Waker>>>,
+    /// What a test side shows and is told.
+    #[derive(Default)]
+    struct Probe {
+        polls: AtomicUsize,
+        done: AtomicBool,
+        waker: std::sync::Mutex<Option<Waker>>,
     }
+
+    impl Probe {
+        fn polls(&self) -> usize {
+            self.polls.load(Ordering::SeqCst)
+        }
+
+        fn wake(&self, done: bool) {
+            self.done.store(done, Ordering::SeqCst);
+            self.waker.lock().unwrap().take().unwrap().wake();
+        }
+    }
+
+    /// A side that counts its polls and ends when told.
+    struct Counted(Arc<Probe>);
 
     impl Future for Counted {
         type Output = ();
         fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            self.polls.fetch_add(1, Ordering::SeqCst);
-            *self.waker.lock().unwrap() = Some(cx.waker().clone());
-            if self.done.load(Ordering::SeqCst) {
+            self.0.polls.fetch_add(1, Ordering::SeqCst);
+            *self.0.waker.lock().unwrap() = Some(cx.waker().clone());
+            if self.0.done.load(Ordering::SeqCst) {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -133,59 +148,30 @@ mod tests {
         }
     }
 
-    fn counted() -> (
-        Counted,
-        Arc<AtomicUsize>,
-        Arc<AtomicBool>,
-        Arc<std::sync::Mutex<Option<Waker>>>,
-    ) {
-        let (p, d, w) = (Arc::default(), Arc::default(), Arc::default());
-        (
-            Counted {
-                polls: Arc::clone(&p),
-                done: Arc::clone(&d),
-                waker: Arc::clone(&w),
-            },
-            p,
-            d,
-            w,
-        )
-    }
-
-    #[tokio::test]
-    async fn each_side_is_polled_only_when_woken_and_both_must_end() {
-        let (s, s_polls, s_done, s_waker) = counted();
-        let (w, w_polls, w_done, w_waker) = counted();
-        let task = tokio::spawn(Connection::new(s, w));
-        let settle = || tokio::time::sleep(std::time::Duration::from_millis(20));
-        settle().await;
-        assert_eq!(
-            (
-                s_polls.load(Ordering::SeqCst),
-                w_polls.load(Ordering::SeqCst)
-            ),
-            (1, 1)
-        );
+    #[test]
+    fn each_side_is_polled_only_when_woken_and_both_must_end() {
+        let (s, w) = (Arc::new(Probe::default()), Arc::new(Probe::default()));
+        let mut task = Box::pin(Connection::new(
+            Counted(Arc::clone(&s)),
+            Counted(Arc::clone(&w)),
+        ));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(task.as_mut().poll(&mut cx).is_pending());
+        assert_eq!((s.polls(), w.polls()), (1, 1));
+        // Polled without a wake-up: neither side is.
+        assert!(task.as_mut().poll(&mut cx).is_pending());
+        assert_eq!((s.polls(), w.polls()), (1, 1));
         // Waking the writer polls the writer alone.
         for _ in 0..3 {
-            w_waker.lock().unwrap().take().unwrap().wake();
-            settle().await;
+            w.wake(false);
+            assert!(task.as_mut().poll(&mut cx).is_pending());
         }
-        assert_eq!(
-            (
-                s_polls.load(Ordering::SeqCst),
-                w_polls.load(Ordering::SeqCst)
-            ),
-            (1, 4)
-        );
+        assert_eq!((s.polls(), w.polls()), (1, 4));
         // The session ends; the task waits for the writer.
-        s_done.store(true, Ordering::SeqCst);
-        s_waker.lock().unwrap().take().unwrap().wake();
-        settle().await;
-        assert!(!task.is_finished());
-        w_done.store(true, Ordering::SeqCst);
-        w_waker.lock().unwrap().take().unwrap().wake();
-        task.await.unwrap();
-        assert_eq!(s_polls.load(Ordering::SeqCst), 2);
+        s.wake(true);
+        assert!(task.as_mut().poll(&mut cx).is_pending());
+        w.wake(true);
+        assert!(task.as_mut().poll(&mut cx).is_ready());
+        assert_eq!((s.polls(), w.polls()), (2, 5));
     }
 }
