@@ -279,6 +279,27 @@ pub async fn run(
 }
 
 /// A TLS handshake within the deadline; `None` (logged) when it fails.
+/// A TLS connection's task: the handshake, then `serve` (if it succeeded),
+/// then the slot released. Chained, not an `async` block, so the task holds
+/// the larger of the two futures, not both (see the plain connections).
+fn after_handshake<F, S>(
+    handshake: impl Future<Output = Option<tokio_rustls::server::TlsStream<TcpStream>>>,
+    guard: admission::ConnGuard,
+    serve: F,
+) -> impl Future<Output = ()>
+where
+    F: FnOnce(tokio_rustls::server::TlsStream<TcpStream>) -> S,
+    S: Future<Output = ()>,
+{
+    handshake.then(move |tls| {
+        match tls {
+            Some(tls) => Either::Left(serve(tls)),
+            None => Either::Right(std::future::ready(())),
+        }
+        .map(move |()| drop(guard))
+    })
+}
+
 async fn tls_handshake(
     acceptor: tls::Acceptor,
     stream: TcpStream,
@@ -449,26 +470,14 @@ pub async fn serve(
         match (is_tls, shared.tls.clone(), is_irc) {
             (true, Some(acceptor), true) => {
                 let tls = tls_handshake(acceptor, stream, peer, Arc::clone(&shared));
-                tracker.spawn(tls.then(move |tls| {
-                    match tls {
-                        Some(tls) => {
-                            Either::Left(front::irc::serve_tls(tls, peer, shared, pre_login))
-                        }
-                        None => Either::Right(std::future::ready(())),
-                    }
-                    .map(move |()| drop(guard))
+                tracker.spawn(after_handshake(tls, guard, move |tls| {
+                    front::irc::serve_tls(tls, peer, shared, pre_login)
                 }));
             }
             (true, Some(acceptor), false) => {
                 let tls = tls_handshake(acceptor, stream, peer, Arc::clone(&shared));
-                tracker.spawn(tls.then(move |tls| {
-                    match tls {
-                        Some(tls) => {
-                            Either::Left(front::natter::serve_tls(tls, peer, shared, pre_login))
-                        }
-                        None => Either::Right(std::future::ready(())),
-                    }
-                    .map(move |()| drop(guard))
+                tracker.spawn(after_handshake(tls, guard, move |tls| {
+                    front::natter::serve_tls(tls, peer, shared, pre_login)
                 }));
             }
             // `map`, not an `async move` block that awaits the future: such

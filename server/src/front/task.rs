@@ -84,27 +84,27 @@ where
         // wakes this task again.
         this.session_woken.task.register(cx.waker());
         this.writer_woken.task.register(cx.waker());
-        if this.session_woken.woken.swap(false, Ordering::AcqRel)
-            && let Some(session) = this.session.as_mut().as_pin_mut()
-            && session
-                .poll(&mut Context::from_waker(this.session_waker))
-                .is_ready()
-        {
-            this.session.set(None);
-        }
-        if this.writer_woken.woken.swap(false, Ordering::AcqRel)
-            && let Some(writer) = this.writer.as_mut().as_pin_mut()
-            && writer
-                .poll(&mut Context::from_waker(this.writer_waker))
-                .is_ready()
-        {
-            this.writer.set(None);
-        }
+        poll_side(
+            this.session.as_mut(),
+            this.session_woken,
+            this.session_waker,
+        );
+        poll_side(this.writer.as_mut(), this.writer_woken, this.writer_waker);
         if this.session.is_none() && this.writer.is_none() {
             Poll::Ready(())
         } else {
             Poll::Pending
         }
+    }
+}
+
+/// Polls one side if it was woken, and drops it once it has ended.
+fn poll_side<F: Future<Output = ()>>(mut side: Pin<&mut Option<F>>, woken: &Side, waker: &Waker) {
+    if woken.woken.swap(false, Ordering::AcqRel)
+        && let Some(f) = side.as_mut().as_pin_mut()
+        && f.poll(&mut Context::from_waker(waker)).is_ready()
+    {
+        side.set(None);
     }
 }
 
