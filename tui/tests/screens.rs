@@ -993,4 +993,21 @@ fn bots_and_irc_guests_are_marked_in_the_members_pane() {
     assert!(!alice.contains("(guest)"), "{alice}");
     let guest = text.lines().find(|l| l.contains("visitor")).unwrap();
     assert!(guest.contains("visitor (guest)"), "{guest}");
+    // Its messages are marked the same way, while it is in the room.
+    app.on_event(
+        Event::Message(msg(90, "visitor", "hello from weechat")),
+        Instant::now(),
+    );
+    app.on_event(Event::Message(msg(91, "alice", "welcome")), Instant::now());
+    let text = screen(&app, Instant::now());
+    let said = text
+        .lines()
+        .find(|l| l.contains("hello from weechat"))
+        .expect("the guest's message");
+    assert!(
+        said.contains("visitor (guest) hello from weechat"),
+        "{said}"
+    );
+    let reply = text.lines().find(|l| l.contains("welcome")).unwrap();
+    assert!(!reply.contains("(guest)"), "{reply}");
 }

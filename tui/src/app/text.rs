@@ -152,6 +152,8 @@ pub enum Row {
     Head {
         time: String,
         nick: String,
+        /// From an IRC guest in the room: ` (guest)` follows the nick.
+        guest: bool,
         action: bool,
         text: String,
         delivery: Option<Delivery>,
@@ -207,6 +209,9 @@ pub const EDITED: &str = " (edited)";
 
 /// What a deleted message shows instead of its text.
 pub const DELETED: &str = "message deleted";
+
+/// What follows a guest's nick in its messages (and in the members pane).
+pub const GUEST: &str = " (guest)";
 
 /// The reactions line: `👍 2  🎉 1`, yours marked.
 #[must_use]
@@ -573,7 +578,11 @@ impl Layout<'_> {
                 } else {
                     from.clone()
                 };
-                let indent = 6 + nick.width() + 1;
+                // A guest is marked here as in the members pane: no account
+                // behind the name, which another guest may take later.
+                let guest = room.members.iter().any(|m| m.guest && m.name == *from);
+                let nick_cols = nick.width() + if guest { GUEST.width() } else { 0 };
+                let indent = 6 + nick_cols + 1;
                 let indent = if indent * 2 > self.width { 2 } else { indent };
                 // Your pending message keeps two columns for its mark, and
                 // your last one of a direct conversation five for its
@@ -588,7 +597,7 @@ impl Layout<'_> {
                 } else {
                     0
                 };
-                let first = self.width.saturating_sub(6 + nick.width() + 1 + mark);
+                let first = self.width.saturating_sub(6 + nick_cols + 1 + mark);
                 if let Some(parent) = e.rich.reply_to {
                     let w = self.width.saturating_sub(indent);
                     let text = fit(&quote_text(room, parent), w);
@@ -617,6 +626,7 @@ impl Layout<'_> {
                 rows.push(Row::Head {
                     time,
                     nick,
+                    guest,
                     action: *action,
                     text: parts.next().unwrap_or_default(),
                     delivery,

@@ -13,7 +13,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::Theme;
 use crate::app::files::Thumb;
-use crate::app::text::{self, Layout, Row};
+use crate::app::text::{self, GUEST, Layout, Row};
 use crate::app::timeline::Mark;
 use crate::app::{App, Delivery, EntryKind};
 
@@ -128,9 +128,14 @@ struct Link {
 fn message_text(row: &Row, width: usize) -> Option<(usize, usize, &str)> {
     match row {
         Row::Head {
-            time, nick, text, ..
+            time,
+            nick,
+            guest,
+            text,
+            ..
         } => {
-            let column = time.width() + 1 + nick.width() + 1;
+            let marked = nick.width() + if *guest { GUEST.width() } else { 0 };
+            let column = time.width() + 1 + marked + 1;
             Some((column, width.saturating_sub(column), text))
         }
         Row::More { indent, text } => Some((*indent, width.saturating_sub(*indent), text)),
@@ -356,6 +361,7 @@ pub(super) fn row_line<'a>(
         Row::Head {
             time,
             nick,
+            guest,
             action,
             text,
             delivery,
@@ -376,6 +382,9 @@ pub(super) fn row_line<'a>(
                 name,
                 theme.nick(nick.trim_start_matches("* "), me),
             ));
+            if guest {
+                spans.push(Span::styled(GUEST, theme.dim()));
+            }
             spans.push(Span::raw(" "));
             let text_style = match delivery {
                 Some(Delivery::Pending) => theme.dim(),
@@ -469,6 +478,7 @@ mod tests {
         Row::Head {
             time: "10:00".into(),
             nick: "bob".into(),
+            guest: false,
             action: false,
             text: text.into(),
             delivery: None,

@@ -12,6 +12,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{Theme, side_pane, truncate};
 use crate::app::App;
+use crate::app::text::GUEST;
 
 fn presence_symbol(p: PresenceState) -> &'static str {
     match p {
@@ -70,9 +71,9 @@ pub(super) fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) 
             used += 6;
         }
         // An IRC guest: no account behind the name, and gone when it leaves.
-        if m.guest && width > used + 8 {
-            spans.push(Span::styled(" (guest)", theme.dim()));
-            used += 8;
+        if m.guest && width > used + GUEST.width() {
+            spans.push(Span::styled(GUEST, theme.dim()));
+            used += GUEST.width();
         }
         // `alice · Alice Liddell`: the account name first, since it is
         // what mentions and commands take.
