@@ -311,3 +311,61 @@ async fn an_invisible_user_logging_in_again_never_shows_online() {
     let alice = members.iter().find(|m| m.name == "alice").unwrap();
     assert_eq!(alice.presence, natter_shared::PresenceState::Offline);
 }
+
+/// With the share of connections not logged in full, each newcomer makes
+/// the oldest idle one go, whichever protocol either speaks, and the one
+/// that goes is told why: IRC with `ERROR`, natter with `Closing`
+/// (`server_full`, try again in a second). The newest still logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oldest_idle_connection_not_logged_in_makes_room_over_either_protocol() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let server = TestServer::start(&["alice"], |c| {
+        c.limits.max_unauthenticated = 2;
+        c.irc.listen = "127.0.0.1:0".into();
+    })
+    .await;
+    let irc_addr = server.running.irc_addr.expect("an IRC listener");
+    // The oldest: an IRC client that has not registered. Its PONG shows it
+    // was let in before the next one connects.
+    let (read, mut irc) = tokio::net::TcpStream::connect(irc_addr)
+        .await
+        .unwrap()
+        .into_split();
+    let mut irc_lines = tokio::io::BufReader::new(read).lines();
+    irc.write_all(b"PING :first\r\n").await.unwrap();
+    let pong = tokio::time::timeout(WAIT, irc_lines.next_line()).await;
+    assert!(
+        matches!(&pong, Ok(Ok(Some(l))) if l.contains("PONG") && l.contains("first")),
+        "{pong:?}"
+    );
+    let mut second = Client::connect(server.addr).await;
+    second.hello().await;
+    // A third makes the IRC client go.
+    let mut third = Client::connect(server.addr).await;
+    third.hello().await;
+    let mut said = Vec::new();
+    while let Ok(Ok(Some(line))) = tokio::time::timeout(WAIT, irc_lines.next_line()).await {
+        said.push(line);
+    }
+    assert!(
+        said.iter()
+            .any(|l| l.starts_with("ERROR") && l.contains("too many connections are logging in")),
+        "{said:?}"
+    );
+    // A fourth makes the natter one go.
+    let mut fourth = Client::connect(server.addr).await;
+    fourth.hello().await;
+    assert_eq!(
+        second.closing().await,
+        Some((ErrorCode::ServerFull, Some(1000)))
+    );
+    // The newest logs in.
+    let login = fourth
+        .request(Request::Login {
+            user: "alice".into(),
+            credential: natter_shared::Credential::Password(PASSWORD.into()),
+            presence: None,
+        })
+        .await;
+    assert!(matches!(login, Ok(Response::Session(_))), "{login:?}");
+}

@@ -41,7 +41,7 @@ use tokio_util::codec::FramedRead;
 use crate::Shared;
 use crate::admission::PreLogin;
 use crate::auth::TokenBucket;
-use crate::outbox::{self, Outbox};
+use crate::outbox;
 use connection::Conn;
 use translate::{Translator, View};
 
@@ -94,7 +94,7 @@ where
 {
     let config = shared.config();
     let limits = &config.limits;
-    let outbox = Arc::new(Outbox::new(limits.outbound_queue_bytes));
+    let outbox = Arc::clone(pre_login.outbox());
     let view = Arc::new(Mutex::new(View::default()));
     let caps = Arc::new(caps::Enabled::default());
     let translator = Translator {
