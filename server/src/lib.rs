@@ -278,7 +278,6 @@ pub async fn run(
     serve(listeners, config, None, shutdown).await
 }
 
-/// A TLS handshake within the deadline; `None` (logged) when it fails.
 /// A TLS connection's task: the handshake, then `serve` (if it succeeded),
 /// then the slot released. Chained, not an `async` block, so the task holds
 /// the larger of the two futures, not both (see the plain connections).
@@ -300,6 +299,7 @@ where
     })
 }
 
+/// A TLS handshake within the deadline; `None` (logged) when it fails.
 async fn tls_handshake(
     acceptor: tls::Acceptor,
     stream: TcpStream,

@@ -485,13 +485,14 @@ async fn closed_mid_write<W: AsyncWrite + Unpin + Send + 'static, T: Wire>(
     outbox: Arc<Outbox>,
     mut sock: W,
     wire: T,
-    rest: Vec<Bytes>,
+    mut rest: Vec<Bytes>,
 ) {
-    let done = matches!(
-        tokio::time::timeout(GOODBYE_TIMEOUT, write_all(&mut sock, rest)).await,
-        Ok(Ok(()))
-    );
-    if !done {
+    if outbox.is_overflowed() {
+        // The peer stopped reading: only the frame cut on the wire is
+        // finished, and the rest goes with the queue it overflowed.
+        rest.truncate(1);
+    }
+    if !write_within(&mut sock, rest).await {
         return finish(sock, outbox, None).await;
     }
     let (frames, end) = outbox.take().await;
@@ -510,9 +511,7 @@ async fn ending<W: AsyncWrite + Unpin + Send + 'static, T: Wire>(
     let bye = match end {
         Some(End::Goodbye(bye)) => {
             let frames = wire.translate(frames).await;
-            // The goodbye path must not hang on a dead peer.
-            let written = tokio::time::timeout(GOODBYE_TIMEOUT, write_all(&mut sock, frames)).await;
-            if !matches!(written, Ok(Ok(()))) {
+            if !write_within(&mut sock, frames).await {
                 return finish(sock, outbox, None).await;
             }
             Some(bye)
@@ -537,6 +536,24 @@ fn slow_consumer_goodbye() -> Option<Bytes> {
         reconnect_after_ms: Some(1000),
     }))
     .ok()
+}
+
+/// Writes `frames` whole on the way out, or gives up: the goodbye path
+/// must not hang on a dead peer. Each write's worth (a [`next_chunk`]) has
+/// [`GOODBYE_TIMEOUT`], so a peer that reads gets what was queued before
+/// the end, and one that stops costs a bounded wait.
+async fn write_within<W: AsyncWrite + Unpin>(sock: &mut W, frames: Vec<Bytes>) -> bool {
+    let mut chunks: u32 = 0;
+    let mut at = 0;
+    while at < frames.len() {
+        at += next_chunk(&frames, at, 0).len();
+        chunks += 1;
+    }
+    let limit = GOODBYE_TIMEOUT * chunks.max(1);
+    matches!(
+        tokio::time::timeout(limit, write_all(sock, frames)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Writes `frames` whole.
