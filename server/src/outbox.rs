@@ -201,11 +201,8 @@ impl Outbox {
             // holds when it empties the queue: it either sees the flag or
             // left room that this check sees.
             let mut inner = self.lock();
-            if inner.end.is_some()
-                || inner.finished
-                || self.is_closed()
-                || inner.bytes + need <= self.limit
-            {
+            // Closed covers an end set or already taken.
+            if self.is_closed() || inner.bytes + need <= self.limit {
                 return Poll::Ready(());
             }
             register(&mut inner.reader, cx);
@@ -288,7 +285,7 @@ impl Outbox {
     /// socket) is woken when it starts to.
     fn poll_closed(&self, cx: &Context<'_>) -> bool {
         let mut inner = self.lock();
-        if inner.end.is_some() || self.is_closed() {
+        if self.is_closed() {
             return true;
         }
         register(&mut inner.writer, cx);
@@ -589,7 +586,10 @@ fn poll_write_frames<W: AsyncWrite + Unpin>(
         } else if sock.is_write_vectored() {
             std::task::ready!(Pin::new(&mut *sock).poll_write_vectored(cx, &chunk))?
         } else {
-            let gathered: Vec<u8> = chunk.iter().flat_map(|s| s.iter().copied()).collect();
+            let mut gathered = Vec::with_capacity(chunk.iter().map(|s| s.len()).sum());
+            for s in &chunk {
+                gathered.extend_from_slice(s);
+            }
             std::task::ready!(Pin::new(&mut *sock).poll_write(cx, &gathered))?
         };
         if n == 0 {
