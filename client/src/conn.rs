@@ -206,7 +206,10 @@ pub struct Placement {
 pub struct Connection {
     shared: Arc<Shared>,
     welcome: Arc<Welcome>,
+    /// The server that answered, as written in the list given.
     addr: Arc<str>,
+    /// Its place in that list.
+    node: usize,
     _tasks: Arc<Tasks>,
 }
 
@@ -219,9 +222,10 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Opens a TCP connection to `addr` (`host:port`), says hello and waits
-    /// for the welcome. Heartbeats start at once; the caller logs in next
-    /// with [`Connection::login`].
+    /// Opens a TCP connection to `addr` (`host:port`, or several servers
+    /// written `a:7878,b:7878`, tried in turn from the first), says hello and
+    /// waits for the welcome. Heartbeats start at once; the caller logs in
+    /// next with [`Connection::login`].
     ///
     /// # Errors
     /// [`ClientError::Connect`] / [`ClientError::ConnectTimeout`] when the
@@ -231,8 +235,29 @@ impl Connection {
         addr: &str,
         opts: &ConnectOptions,
     ) -> Result<(Connection, Events), ClientError> {
-        let (read, write) =
-            crate::transport::open(addr, opts.ca_file.as_deref(), opts.connect_timeout).await?;
+        Self::connect_from(addr, 0, opts).await
+    }
+
+    /// [`Connection::connect`] to one of several servers (`a:7878,b:7878`),
+    /// trying them in turn from the one at `start`: how a reconnect moves on
+    /// from a node that died. [`Connection::addr`] and
+    /// [`Connection::node`] say which one answered.
+    ///
+    /// # Errors
+    /// As [`Connection::connect`]; [`ClientError::NoServer`] when several
+    /// were given and none answered.
+    pub async fn connect_from(
+        list: &str,
+        start: usize,
+        opts: &ConnectOptions,
+    ) -> Result<(Connection, Events), ClientError> {
+        let crate::transport::Opened {
+            reader: read,
+            writer: write,
+            addr,
+            index: node,
+        } = crate::transport::open(list, start, opts.ca_file.as_deref(), opts.connect_timeout)
+            .await?;
         let (out_tx, out_rx) = mpsc::channel(64);
         let (ev_tx, ev_rx) = mpsc::channel(opts.event_buffer.max(1));
         let shared = Arc::new(Shared {
@@ -303,6 +328,7 @@ impl Connection {
                 shared,
                 welcome: Arc::new(welcome),
                 addr: addr.into(),
+                node,
                 _tasks: Arc::new(tasks),
             },
             ev_rx,
@@ -315,10 +341,18 @@ impl Connection {
         &self.welcome
     }
 
-    /// The address this connection was opened to.
+    /// The address of the server this connection reached (one of the
+    /// list, when it was given several).
     #[must_use]
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// Which of the servers given (counting from 0) this connection
+    /// reached.
+    #[must_use]
+    pub fn node(&self) -> usize {
+        self.node
     }
 
     /// The round-trip time of the latest heartbeat, for a status line;

@@ -46,6 +46,10 @@ pub enum ClientError {
     /// Opening the connection took too long.
     #[error("cannot connect to {addr}: timed out after {} s", after.as_secs())]
     ConnectTimeout { addr: String, after: Duration },
+    /// None of several servers (`a:7878,b:7878`) could be reached: each
+    /// one's error, in the order tried.
+    #[error("no server answered: {}", join(.0))]
+    NoServer(Vec<ClientError>),
     /// The server did not answer a request in time.
     #[error("no reply from the server to {request} within {} s", after.as_secs())]
     Timeout {
@@ -140,6 +144,14 @@ pub fn io_brief(e: &io::Error) -> String {
     text.to_lowercase()
 }
 
+fn join(errors: &[ClientError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn describe_reply(reply: &ErrorReply) -> String {
     match reply.code {
         ErrorCode::AuthFailed
@@ -162,6 +174,7 @@ impl ClientError {
         match self {
             ClientError::Connect { source, .. } => io_brief(source),
             ClientError::ConnectTimeout { .. } => "timed out".to_owned(),
+            ClientError::NoServer(_) => "no server answered".to_owned(),
             ClientError::Timeout { .. } => "no reply".to_owned(),
             ClientError::Disconnected(_) => "connection lost".to_owned(),
             ClientError::Tls { .. } => "TLS failed".to_owned(),
@@ -180,6 +193,7 @@ impl ClientError {
             }
             ClientError::Connect { .. }
             | ClientError::ConnectTimeout { .. }
+            | ClientError::NoServer(_)
             | ClientError::Timeout { .. }
             | ClientError::Disconnected(_)
             | ClientError::Tls { .. }
@@ -256,6 +270,23 @@ mod tests {
         assert_eq!(reply(ErrorCode::NoSuchRoom).exit_code(), 5);
         assert_eq!(reply(ErrorCode::Other("new".into())).exit_code(), 5);
         assert_eq!(reply(ErrorCode::ShuttingDown).exit_code(), 3);
+        let none = ClientError::NoServer(vec![
+            refused,
+            ClientError::ConnectTimeout {
+                addr: "b:1".into(),
+                after: Duration::from_secs(10),
+            },
+        ]);
+        assert_eq!(none.exit_code(), 3);
+        assert_eq!(none.brief(), "no server answered");
+        assert!(
+            none.to_string()
+                .starts_with("no server answered: cannot connect to 127.0.0.1:7878: ")
+                && none
+                    .to_string()
+                    .ends_with("; cannot connect to b:1: timed out after 10 s"),
+            "{none}"
+        );
     }
 
     #[test]

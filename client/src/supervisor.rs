@@ -2,6 +2,12 @@
 //! when the link drops wait (exponential backoff with jitter) and do it all
 //! again, logging in with the session token.
 //!
+//! Given several servers (`a:7878,b:7878`, the nodes of one cluster), each
+//! attempt tries them all in turn, starting after the one last used: a node
+//! that died, or that refused the login for a reason another node may not
+//! have (full, shutting down), is the last to be tried again, and the
+//! backoff waits only once every node has failed.
+//!
 //! The TUI runs one [`Supervisor`] and reads [`Update`]s in its event loop:
 //! status changes for the status line, and the server's events. On each
 //! [`Status::Online`] it gets a fresh [`Connection`] to make requests with
@@ -20,7 +26,7 @@ use crate::error::ClientError;
 /// What a supervisor needs to (re)connect.
 #[derive(Debug, Clone)]
 pub struct SupervisorConfig {
-    /// `host:port`.
+    /// `host:port`, or several written `a:7878,b:7878`.
     pub addr: String,
     pub user: String,
     /// How to log in. A password is used once: the token of the resulting
@@ -137,6 +143,8 @@ struct Ended {
 async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>, retry: &tokio::sync::Notify) {
     let mut backoff = config.backoff.clone();
     let mut attempt = 1;
+    // Where the next attempt starts in the list of servers.
+    let mut start = 0;
     loop {
         if tx
             .send(Update::Status(Status::Connecting { attempt }))
@@ -146,7 +154,11 @@ async fn run(mut config: SupervisorConfig, tx: &mpsc::Sender<Update>, retry: &to
             return;
         }
         let started = tokio::time::Instant::now();
-        let ended = match session(&mut config, tx).await {
+        let (outcome, reached) = session(&mut config, start, tx).await;
+        if let Some(node) = reached {
+            start = node + 1;
+        }
+        let ended = match outcome {
             Outcome::ReceiverGone => return,
             Outcome::Ended(ended) => {
                 // A link that held starts the next outage on a fresh
@@ -215,12 +227,28 @@ enum Outcome {
     Failed(ClientError),
 }
 
-/// One connection's life.
-async fn session(config: &mut SupervisorConfig, tx: &mpsc::Sender<Update>) -> Outcome {
-    let (conn, mut events) = match Connection::connect(&config.addr, &config.connect).await {
+/// One connection's life, and which server it reached, if any.
+async fn session(
+    config: &mut SupervisorConfig,
+    start: usize,
+    tx: &mpsc::Sender<Update>,
+) -> (Outcome, Option<usize>) {
+    let (conn, events) = match Connection::connect_from(&config.addr, start, &config.connect).await
+    {
         Ok(c) => c,
-        Err(e) => return Outcome::Failed(e),
+        Err(e) => return (Outcome::Failed(e), None),
     };
+    let node = conn.node();
+    (online(config, conn, events, tx).await, Some(node))
+}
+
+/// Logged in on `conn`, forwarding its events until it ends.
+async fn online(
+    config: &mut SupervisorConfig,
+    conn: Connection,
+    mut events: crate::conn::Events,
+    tx: &mpsc::Sender<Update>,
+) -> Outcome {
     let presence = config.presence.borrow().clone();
     let session = match conn
         .login_as(&config.user, config.credential.clone(), presence)

@@ -1,5 +1,7 @@
 //! The byte stream under a [`crate::Connection`]: plain TCP for `host:port`
-//! (or `tcp://host:port`), TLS for `tls://host:port`.
+//! (or `tcp://host:port`), TLS for `tls://host:port`; and the choice of
+//! server when there are several (`a:7878,b:7878`, a cluster's nodes, or a
+//! name with several addresses), tried in turn until one answers.
 //!
 //! TLS verifies the server against the system's root certificates, or only
 //! against a private CA given as `--ca-file` / `ca_file`. A certificate
@@ -68,31 +70,108 @@ impl Target {
     }
 }
 
-/// Opens the stream: TCP, then the TLS handshake when asked for, all within
-/// `timeout`.
+/// Several servers, written `a:7878,b:7878` (the nodes of one cluster),
+/// parsed in the order written: each is one [`Target`].
+///
+/// # Errors
+/// [`ClientError::Usage`] naming the first address that does not parse, or
+/// for an empty list.
+pub fn targets(list: &str) -> Result<Vec<(String, Target)>, ClientError> {
+    let mut out = Vec::new();
+    for addr in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+        out.push((addr.to_owned(), Target::parse(addr)?));
+    }
+    if out.is_empty() {
+        return Err(ClientError::Usage("the server address is empty".into()));
+    }
+    Ok(out)
+}
+
+/// An open stream, and which of the servers it reached.
+pub struct Opened {
+    pub reader: Reader,
+    pub writer: Writer,
+    /// The address of the server that answered, as written in the list.
+    pub addr: String,
+    /// Its place in the list.
+    pub index: usize,
+}
+
+/// Opens a stream to one of the servers in `list` (one address, or several
+/// written `a:7878,b:7878`), trying them in turn from the one at `start`
+/// (wrapping round) until one answers: TCP, then the TLS handshake when
+/// asked for. A name that resolves to several addresses has each tried in
+/// turn too. Each server, and each address, gets `timeout` of its own, so
+/// one host that has vanished without a reset costs one timeout, not the
+/// whole attempt.
+///
+/// # Errors
+/// With one server, its error ([`ClientError::Connect`],
+/// [`ClientError::ConnectTimeout`], [`ClientError::Tls`]); with several,
+/// [`ClientError::NoServer`] holding each one's.
 pub async fn open(
+    list: &str,
+    start: usize,
+    ca_file: Option<&Path>,
+    timeout: Duration,
+) -> Result<Opened, ClientError> {
+    let servers = targets(list)?;
+    let n = servers.len();
+    let mut errors = Vec::new();
+    for step in 0..n {
+        let index = (start + step) % n;
+        let (addr, target) = &servers[index];
+        match open_one(addr, target, ca_file, timeout).await {
+            Ok((reader, writer)) => {
+                return Ok(Opened {
+                    reader,
+                    writer,
+                    addr: addr.clone(),
+                    index,
+                });
+            }
+            Err(e) => {
+                tracing::debug!(%addr, error = %e, "server did not answer");
+                errors.push(e);
+            }
+        }
+    }
+    if errors.len() == 1 {
+        return Err(errors.remove(0));
+    }
+    Err(ClientError::NoServer(errors))
+}
+
+/// One server: every address its name resolves to, in turn, then TLS.
+async fn open_one(
     addr: &str,
+    target: &Target,
     ca_file: Option<&Path>,
     timeout: Duration,
 ) -> Result<(Reader, Writer), ClientError> {
-    let target = Target::parse(addr)?;
     let timed_out = || ClientError::ConnectTimeout {
         addr: addr.to_owned(),
         after: timeout,
     };
-    let deadline = tokio::time::Instant::now() + timeout;
-    let stream = tokio::time::timeout_at(deadline, TcpStream::connect(&target.hostport))
-        .await
-        .map_err(|_| timed_out())?
-        .map_err(|source| ClientError::Connect {
-            addr: addr.to_owned(),
-            source,
-        })?;
+    let connect_err = |source| ClientError::Connect {
+        addr: addr.to_owned(),
+        source,
+    };
+    let resolved: Vec<std::net::SocketAddr> =
+        tokio::time::timeout(timeout, tokio::net::lookup_host(&target.hostport))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(connect_err)?
+            .collect();
+    let stream = connect_any(&resolved, timeout).await.map_err(|e| match e {
+        None => timed_out(),
+        Some(source) => connect_err(source),
+    })?;
     // Chat frames are small and latency matters more than packing.
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!("set_nodelay failed: {e}");
     }
-    let Some(host) = target.tls_host else {
+    let Some(host) = &target.tls_host else {
         let (r, w) = stream.into_split();
         return Ok((Box::new(r), Box::new(w)));
     };
@@ -104,12 +183,38 @@ pub async fn open(
     let name = ServerName::try_from(host.clone())
         .map_err(|_| tls_err(format!("{host} is not a valid host name for TLS")))?;
     let connector = tokio_rustls::TlsConnector::from(config);
-    let tls = tokio::time::timeout_at(deadline, connector.connect(name, stream))
+    let tls = tokio::time::timeout(timeout, connector.connect(name, stream))
         .await
         .map_err(|_| timed_out())?
-        .map_err(|e| tls_err(describe(&e, &host, ca_file)))?;
+        .map_err(|e| tls_err(describe(&e, host, ca_file)))?;
     let (r, w) = tokio::io::split(tls);
     Ok((Box::new(r), Box::new(w)))
+}
+
+/// The first of `addrs` that accepts a TCP connection, each given
+/// `timeout`. The error is the last address's (`None`: it timed out).
+async fn connect_any(
+    addrs: &[std::net::SocketAddr],
+    timeout: Duration,
+) -> Result<TcpStream, Option<std::io::Error>> {
+    let mut last = Some(std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "the name resolves to no address",
+    ));
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => {
+                tracing::debug!(%addr, error = %e, "address did not answer");
+                last = Some(e);
+            }
+            Err(_) => {
+                tracing::debug!(%addr, "address timed out");
+                last = None;
+            }
+        }
+    }
+    Err(last)
 }
 
 /// The client's TLS settings: the private CA alone when given (so a
@@ -202,5 +307,37 @@ mod tests {
             let e = Target::parse(bad).unwrap_err();
             assert_eq!(e.exit_code(), 2, "{bad}: {e}");
         }
+    }
+
+    /// A name with several addresses (what DNS gives a cluster behind one
+    /// name) has each tried in turn, from the first.
+    #[tokio::test]
+    async fn each_address_of_a_name_is_tried_in_turn() {
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dead_addr = dead.local_addr().unwrap();
+        drop(dead);
+        let live = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live_addr = live.local_addr().unwrap();
+        let stream = connect_any(&[dead_addr, live_addr], Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), live_addr);
+        let err = connect_any(&[dead_addr], Duration::from_secs(5))
+            .await
+            .unwrap_err()
+            .unwrap();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert!(connect_any(&[], Duration::from_secs(5)).await.is_err());
+    }
+
+    #[test]
+    fn lists_of_servers_parse_in_order() {
+        let t = targets(" a:1, tls://b:2 ,").unwrap();
+        let addrs: Vec<_> = t.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(addrs, ["a:1", "tls://b:2"]);
+        assert_eq!(t[1].1.tls_host.as_deref(), Some("b"));
+        assert_eq!(targets(" , ").unwrap_err().exit_code(), 2);
+        let e = targets("a:1,b").unwrap_err();
+        assert!(e.to_string().contains("b has no port"), "{e}");
     }
 }

@@ -7,6 +7,7 @@
 //!
 //! ```toml
 //! server = "chat.example.org:7878"   # host:port of natterd
+//! # or a cluster's nodes, tried in turn: ["a.example.org:7878", "b.example.org:7878"]
 //! user = "alice"                     # default: $USER
 //! password_command = "pass show natter"  # run with `sh -c`; first line of stdout
 //! ca_file = "/etc/natter/ca.pem"     # private CA for tls:// servers
@@ -45,7 +46,10 @@ pub const DEFAULT_SERVER: &str = "127.0.0.1:7878";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// `host:port` of the server.
+    /// `host:port` of the server, or several (a cluster's nodes) as an
+    /// array, kept here as the list `a:7878,b:7878` that flags and
+    /// `NATTER_SERVER` take.
+    #[serde(default, deserialize_with = "server_list")]
     pub server: Option<String>,
     /// The account name.
     pub user: Option<String>,
@@ -89,6 +93,31 @@ pub struct FileConfig {
     /// How image previews are drawn: `auto`, `halfblocks` or `off`.
     #[serde(default)]
     pub images: crate::app::files::ImageMode,
+}
+
+/// `server = "a:7878"` or `server = ["a:7878", "b:7878"]`, as one
+/// comma-separated list.
+fn server_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let list = match OneOrMany::deserialize(d).map_err(|_| {
+        serde::de::Error::custom("expected a \"host:port\" string or an array of them")
+    })? {
+        OneOrMany::One(one) => one,
+        OneOrMany::Many(many) => {
+            if let Some(bad) = many.iter().find(|a| a.contains(',') || a.trim().is_empty()) {
+                return Err(serde::de::Error::custom(format!(
+                    "{bad:?} is not one host:port"
+                )));
+            }
+            many.join(",")
+        }
+    };
+    Ok(Some(list))
 }
 
 /// The `[log]` table.
@@ -356,7 +385,7 @@ pub struct Flags {
 /// The resolved settings every mode runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// `host:port`.
+    /// `host:port`, or several written `a:7878,b:7878` (tried in turn).
     pub server: String,
     /// The normalised account name.
     pub user: String,
@@ -379,9 +408,9 @@ impl Settings {
             .or_else(|| env.server.clone())
             .or_else(|| file.server.clone())
             .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-        if server.trim().is_empty() {
-            return Err(ClientError::Usage("the server address is empty".into()));
-        }
+        // Checked now, so a typo in any of the list is reported before
+        // anything starts (and not only once the nodes before it fail).
+        crate::transport::targets(&server)?;
         let user = flags
             .user
             .clone()
@@ -424,6 +453,19 @@ mod tests {
         .unwrap();
         assert_eq!(c.server.as_deref(), Some("chat:1"));
         assert_eq!(c.user.as_deref(), Some("bob"));
+        let c = FileConfig::parse("server = [\"a:1\", \"tls://b:2\"]\n").unwrap();
+        assert_eq!(c.server.as_deref(), Some("a:1,tls://b:2"));
+        for bad in [
+            "server = [\"a:1,b:2\"]\n",
+            "server = [\"\"]\n",
+            "server = [1]\n",
+        ] {
+            let err = FileConfig::parse(bad).unwrap_err();
+            assert!(
+                err.contains("server") || err.contains("host:port"),
+                "{bad}: {err}"
+            );
+        }
         assert_eq!(c.password_command.as_deref(), Some("echo pw"));
         assert_eq!(FileConfig::parse("").unwrap(), FileConfig::default());
 

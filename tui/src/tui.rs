@@ -334,6 +334,7 @@ where
                 match update {
                     Some(Update::Status(Status::Online { conn: c, session })) => {
                         rtt = Some(c.rtt());
+                        c.addr().clone_into(&mut app.node);
                         sender = Some(spawn_sender(c.clone(), done_tx.clone()));
                         app.on_welcome(&c.welcome().features);
                         app.on_motd(c.welcome().motd.as_deref());

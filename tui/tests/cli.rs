@@ -238,6 +238,43 @@ fn unreachable_server_exits_3() {
     assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
 }
 
+/// Several servers, as a cluster's nodes are given: the first that
+/// answers takes the message; none answering is exit 3 naming each.
+#[test]
+fn send_goes_to_the_first_of_several_servers_that_answers() {
+    let server = Server::start();
+    let dead = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let list = format!("{},{}", dead(), server.addr);
+    let out = run(
+        server.natter_as(
+            "alice",
+            &["--server", &list, "--send", "#general", "failed over"],
+        ),
+        None,
+    );
+    assert_exit(&out, 0);
+    let history = server.history("bob", "#general");
+    assert_eq!(history.last().map(|m| m.body.as_str()), Some("failed over"));
+
+    let (d1, d2) = (dead(), dead());
+    let out = run(
+        server.natter_as(
+            "alice",
+            &["--server", &format!("{d1},{d2}"), "--send", "#general", "x"],
+        ),
+        None,
+    );
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("no server answered") && err.contains(&d1) && err.contains(&d2),
+        "{err}"
+    );
+}
+
 #[test]
 fn private_or_missing_room_exits_5_with_the_servers_code() {
     let server = Server::start();

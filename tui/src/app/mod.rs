@@ -291,7 +291,11 @@ impl Default for Settings {
 #[derive(Debug)]
 #[allow(clippy::struct_excessive_bools)] // independent facts: admin, focus, quitting, ...
 pub struct App {
+    /// The server as configured: one address, or a cluster's nodes
+    /// (`a:7878,b:7878`). Names the keyring entry and the chat logs.
     pub server: String,
+    /// The one of them this session reached (the status line's).
+    pub node: String,
     pub user: String,
     pub admin: bool,
     pub conn: ConnState,
@@ -357,6 +361,7 @@ impl App {
     pub fn new(server: &str, user: &str, settings: Settings) -> Self {
         Self {
             server: server.to_owned(),
+            node: server.to_owned(),
             user: user.to_owned(),
             admin: false,
             conn: ConnState::Connecting { attempt: 1 },
@@ -1247,6 +1252,7 @@ impl App {
                     password,
                 } => {
                     self.server.clone_from(&server);
+                    self.node.clone_from(&server);
                     self.user.clone_from(&user);
                     self.overlay = Overlay::None;
                     "typed password".clone_into(&mut self.credential_source);

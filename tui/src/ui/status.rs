@@ -51,7 +51,7 @@ pub fn conn_text(app: &App, now: Instant, compact: bool) -> String {
         }
         (ConnState::Connecting { attempt }, true) => format!("connecting… ({attempt})"),
         (ConnState::Online { rtt: r }, false) => {
-            format!("connected as {}@{}{}", app.user, app.server, rtt(*r))
+            format!("connected as {}@{}{}", app.user, app.node, rtt(*r))
         }
         (ConnState::Online { rtt: r }, true) => format!("{}{}", app.user, rtt(*r)),
         (
