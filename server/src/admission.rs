@@ -38,6 +38,50 @@ impl PreLoginQueue {
     pub fn is_empty(&self) -> bool {
         self.waiting.is_empty()
     }
+
+    /// Evicts the oldest idle connections until fewer than `max` wait.
+    fn make_room(&mut self, max: usize) -> Result<(), &'static str> {
+        while self.waiting.len() >= max {
+            let idle = self
+                .waiting
+                .iter()
+                .find(|(_, w)| !w.busy.load(Ordering::Relaxed))
+                .map(|(seq, _)| *seq);
+            let Some(oldest) = idle.and_then(|seq| self.waiting.remove(&seq)) else {
+                // Every one of them is in the middle of a login.
+                return Err("too many connections are logging in at once; try again shortly");
+            };
+            oldest
+                .outbox
+                .close(ErrorCode::ServerFull, EVICTED, Some(1000));
+        }
+        Ok(())
+    }
+
+    /// Adds a connection, with the outbox eviction closes; its number and
+    /// its busy flag.
+    fn enter(&mut self, outbox: &Arc<Outbox>) -> (u64, Arc<AtomicBool>) {
+        let seq = self.next;
+        self.next += 1;
+        let busy = Arc::new(AtomicBool::new(false));
+        self.waiting.insert(
+            seq,
+            Waiting {
+                outbox: Arc::clone(outbox),
+                busy: Arc::clone(&busy),
+            },
+        );
+        (seq, busy)
+    }
+
+    /// See [`PreLogin::claim`].
+    fn claim(&self, seq: u64, busy: &AtomicBool) -> bool {
+        let waiting = self.waiting.contains_key(&seq);
+        if waiting {
+            busy.store(true, Ordering::Relaxed);
+        }
+        waiting
+    }
 }
 
 /// One connection not logged in yet.
@@ -93,9 +137,27 @@ impl PreLogin {
         &self.outbox
     }
 
-    /// Marks the connection as handling a request (or done with it).
-    pub fn set_busy(&self, busy: bool) {
-        self.busy.store(busy, Ordering::Relaxed);
+    /// Marks the connection as handling a request, so eviction passes it
+    /// over; `false` when it was evicted already (its outbox is closed, and
+    /// the request must not be handled: a login would succeed only to be
+    /// cut off). Decided under the queue's lock, as eviction is, so the two
+    /// cannot cross.
+    #[must_use]
+    pub fn claim(&self) -> bool {
+        let Some(shared) = self.shared.upgrade() else {
+            return false;
+        };
+        shared
+            .pre_login
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .claim(self.seq, &self.busy)
+    }
+
+    /// Done with the request [`PreLogin::claim`] was for: idle again, and
+    /// evictable.
+    pub fn release(&self) {
+        self.busy.store(false, Ordering::Relaxed);
     }
 }
 
@@ -161,31 +223,10 @@ pub fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<(ConnGuard, PreLogin), 
         .pre_login
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    while queue.waiting.len() >= max_pre_login {
-        let idle = queue
-            .waiting
-            .iter()
-            .find(|(_, w)| !w.busy.load(Ordering::Relaxed))
-            .map(|(seq, _)| *seq);
-        let Some(oldest) = idle.and_then(|seq| queue.waiting.remove(&seq)) else {
-            // Every one of them is in the middle of a login.
-            return Err("too many connections are logging in at once; try again shortly");
-        };
-        oldest
-            .outbox
-            .close(ErrorCode::ServerFull, EVICTED, Some(1000));
-    }
-    let seq = queue.next;
-    queue.next += 1;
+    queue.make_room(max_pre_login)?;
     let outbox = Arc::new(Outbox::new(shared.config().limits.outbound_queue_bytes));
-    let busy = Arc::new(AtomicBool::new(false));
-    queue.waiting.insert(
-        seq,
-        Waiting {
-            outbox: Arc::clone(&outbox),
-            busy: Arc::clone(&busy),
-        },
-    );
+    let (seq, busy) = queue.enter(&outbox);
+    drop(queue);
     Ok((
         guard,
         PreLogin {
@@ -195,4 +236,32 @@ pub fn admit(shared: &Arc<Shared>, ip: IpAddr) -> Result<(ConnGuard, PreLogin), 
             busy,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Eviction and a connection starting a request decide under one lock:
+    /// whichever comes first wins, and an evicted connection is told so
+    /// instead of handling a login that would then be cut off.
+    #[test]
+    fn an_evicted_connection_cannot_claim_and_a_claimed_one_is_not_evicted() {
+        let mut queue = PreLoginQueue::default();
+        let first = Arc::new(Outbox::new(1 << 16));
+        let (seq, busy) = queue.enter(&first);
+        queue.make_room(1).unwrap();
+        assert!(first.is_closed(), "the oldest idle one was evicted");
+        assert!(!queue.claim(seq, &busy), "too late to start a request");
+
+        let second = Arc::new(Outbox::new(1 << 16));
+        let (seq, busy) = queue.enter(&second);
+        assert!(queue.claim(seq, &busy));
+        assert!(queue.make_room(1).is_err(), "busy ones are not evicted");
+        assert!(!second.is_closed());
+        busy.store(false, Ordering::Relaxed);
+        queue.make_room(1).unwrap();
+        assert!(second.is_closed(), "evictable once idle again");
+        assert!(queue.is_empty());
+    }
 }

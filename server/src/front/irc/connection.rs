@@ -197,15 +197,19 @@ impl Conn {
                     Some(Ok(Read::Line(raw))) => {
                         last_line = Instant::now();
                         pinged = false;
-                        if let Some(p) = &self.pre_login {
-                            p.set_busy(true);
+                        // Evicted just now: the outbox says why, and
+                        // nothing more is handled.
+                        if let Some(p) = &self.pre_login
+                            && !p.claim()
+                        {
+                            return;
                         }
                         let line = Line::parse(&raw);
                         if !Box::pin(self.handle(line)).await {
                             return;
                         }
                         if let Some(p) = &self.pre_login {
-                            p.set_busy(false);
+                            p.release();
                         }
                         let buffer = lines.read_buffer_mut();
                         if buffer.is_empty() && self.session.is_some() {

@@ -176,8 +176,12 @@ impl Conn {
                         // Boxed: request handling (logins, hashing) makes by
                         // far the largest future, and every idle connection
                         // would otherwise carry room for it.
-                        if let Some(p) = &self.pre_login {
-                            p.set_busy(true);
+                        // Evicted just now: the outbox says why, and
+                        // nothing more is handled.
+                        if let Some(p) = &self.pre_login
+                            && !p.claim()
+                        {
+                            return;
                         }
                         if !Box::pin(self.handle_payload(&payload)).await {
                             return;
@@ -189,7 +193,7 @@ impl Conn {
                             self.outbox.wait_room(frame + 1024).await;
                         }
                         if let Some(p) = &self.pre_login {
-                            p.set_busy(false);
+                            p.release();
                         }
                         // A working size once logged in (clients send right
                         // away, and reads of a few bytes would cost a
