@@ -88,6 +88,18 @@ impl Context {
 pub async fn connect_and_log_in(
     ctx: &Context,
 ) -> Result<(Connection, Events, LoggedIn), ClientError> {
+    connect_and_log_in_from(ctx, 0).await
+}
+
+/// [`connect_and_log_in`] to one of several servers, trying them in turn
+/// from the one at `start` (see [`Connection::connect_from`]).
+///
+/// # Errors
+/// As [`connect_and_log_in`].
+pub async fn connect_and_log_in_from(
+    ctx: &Context,
+    start: usize,
+) -> Result<(Connection, Events, LoggedIn), ClientError> {
     // With NATTER_PASSWORD the keyring is neither read nor written (the
     // password comes first and logs in for this run only): do not probe it,
     // which can cost seconds or an unlock prompt.
@@ -105,7 +117,8 @@ pub async fn connect_and_log_in(
             .interactive
             .then_some(credentials::terminal_prompt as credentials::Prompt),
     };
-    let (conn, events) = Connection::connect(&ctx.settings.server, &ctx.connect).await?;
+    let (conn, events) =
+        Connection::connect_from(&ctx.settings.server, start, &ctx.connect).await?;
     let user = ctx.settings.user.clone();
     let logged_in = credentials::log_in(&sources, &ctx.account(), &user, |credential| {
         let (conn, user) = (conn.clone(), user.clone());
@@ -243,9 +256,16 @@ pub enum TailEnd {
 /// `natter tail ROOM`: prints the last messages, then new ones as they
 /// arrive, one line each, flushing after every line.
 ///
+/// Given several servers (a cluster's nodes), a node that goes away
+/// (shutting down, or lost) is left for the next one that answers, and
+/// what was sent meanwhile is fetched and printed first, each message
+/// once: a stream that outlives any one node. With one server, its end is
+/// the tail's.
+///
 /// # Errors
-/// [`ClientError::Disconnected`] when the connection is lost without notice;
-/// connection, authentication and server errors on the way in.
+/// [`ClientError::Disconnected`] when the connection is lost without notice
+/// (and no other server answers); connection, authentication and server
+/// errors on the way in.
 pub async fn tail(
     ctx: &Context,
     opts: &TailOptions,
@@ -253,59 +273,157 @@ pub async fn tail(
     stop: impl Future<Output = ()>,
 ) -> Result<TailEnd, ClientError> {
     let room = parse_room(&opts.room)?;
-    let (conn, mut events, _) = connect_and_log_in(ctx).await?;
-    let history = joining(&conn, &room, || last_messages(&conn, &room, opts.last)).await?;
-    let mut newest: MessageId = 0;
-    for msg in &history {
-        if let Err(end) = print(out, msg, opts.json) {
-            return end;
-        }
-        newest = newest.max(msg.id);
-    }
+    let several = crate::transport::targets(&ctx.settings.server)?.len() > 1;
     tokio::pin!(stop);
+    let mut newest: Option<MessageId> = None;
+    let mut start = 0;
+    loop {
+        let (conn, mut events, _) = connect_and_log_in_from(ctx, start).await?;
+        let backlog = match newest {
+            None => joining(&conn, &room, || last_messages(&conn, &room, opts.last)).await?,
+            Some(after) => joining(&conn, &room, || messages_after(&conn, &room, after)).await?,
+        };
+        let mut seen = newest.unwrap_or(0);
+        for msg in &backlog {
+            if msg.id > seen {
+                seen = msg.id;
+                if let Err(end) = print(out, msg, opts.json) {
+                    return end;
+                }
+            }
+        }
+        let ended = follow(&mut events, &room, opts.json, out, &mut seen, &mut stop).await;
+        newest = Some(seen);
+        match ended {
+            Followed::Done(end) => return end,
+            Followed::NodeGone(why) if several => {
+                eprintln!(
+                    "natter: {}: {}; carrying on from the next server",
+                    conn.addr(),
+                    why.brief()
+                );
+                start = conn.node() + 1;
+            }
+            Followed::NodeGone(why) => return why.into_end(),
+        }
+    }
+}
+
+/// How following one connection ended.
+enum Followed {
+    /// For good: interrupted, the output closed, or refused.
+    Done(Result<TailEnd, ClientError>),
+    /// The node went away: another may carry on.
+    NodeGone(NodeGone),
+}
+
+/// Why a node went away under a tail.
+enum NodeGone {
+    /// It said it was shutting down.
+    ShuttingDown(String),
+    /// The connection was lost without notice.
+    Lost(String),
+}
+
+impl NodeGone {
+    fn brief(&self) -> &str {
+        match self {
+            NodeGone::ShuttingDown(_) => "shutting down",
+            NodeGone::Lost(_) => "connection lost",
+        }
+    }
+
+    /// What it means when there is no other node: the server going down
+    /// ends a tail cleanly; a lost link means messages were missed.
+    fn into_end(self) -> Result<TailEnd, ClientError> {
+        match self {
+            NodeGone::ShuttingDown(why) => Ok(TailEnd::ServerClosed(why)),
+            NodeGone::Lost(why) => Err(ClientError::Disconnected(why)),
+        }
+    }
+}
+
+/// Prints `room`'s new messages and changes from `events` until the
+/// connection ends or `stop` fires; `newest` is the last id printed.
+async fn follow(
+    events: &mut Events,
+    room: &str,
+    json: bool,
+    out: &mut impl Write,
+    newest: &mut MessageId,
+    stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Followed {
     loop {
         let incoming = tokio::select! {
-            () = &mut stop => return Ok(TailEnd::Interrupted),
+            () = stop.as_mut() => return Followed::Done(Ok(TailEnd::Interrupted)),
             i = events.recv() => i,
         };
         match incoming {
             Some(Incoming::Event(natter_shared::Event::Message(msg))) => {
                 // Messages stored while the history request was in flight
                 // arrive both ways: print each once.
-                if msg.room == room && msg.id > newest {
-                    newest = msg.id;
-                    if let Err(end) = print(out, &msg, opts.json) {
-                        return end;
+                if msg.room == room && msg.id > *newest {
+                    *newest = msg.id;
+                    if let Err(end) = print(out, &msg, json) {
+                        return Followed::Done(end);
                     }
                 }
             }
             Some(Incoming::Event(event)) => {
                 // Edits, deletes and reactions in the room, as they happen.
-                if let Some(line) = format::change_line(&event, &room, opts.json, &chrono::Local)
+                if let Some(line) = format::change_line(&event, room, json, &chrono::Local)
                     && let Err(end) = write_line(out, &line)
                 {
-                    return end;
+                    return Followed::Done(end);
                 }
             }
-            // The server going down ends a tail cleanly; being dropped as a
-            // slow reader or for silence means messages were missed.
             Some(Incoming::Closed(Disconnect::Notice { code, message, .. }))
                 if code == natter_shared::ErrorCode::ShuttingDown =>
             {
-                return Ok(TailEnd::ServerClosed(format!("{message} ({code})")));
+                return Followed::NodeGone(NodeGone::ShuttingDown(format!("{message} ({code})")));
             }
+            // Dropped as a slow reader or for silence: refused, not gone.
             Some(Incoming::Closed(Disconnect::Notice { code, message, .. })) => {
-                return Err(ClientError::Server(natter_shared::ErrorReply::new(
+                return Followed::Done(Err(ClientError::Server(natter_shared::ErrorReply::new(
                     code, message,
-                )));
+                ))));
             }
-            Some(Incoming::Closed(Disconnect::Local)) => return Ok(TailEnd::Interrupted),
+            Some(Incoming::Closed(Disconnect::Local)) => {
+                return Followed::Done(Ok(TailEnd::Interrupted));
+            }
             Some(Incoming::Closed(Disconnect::Lost(why))) => {
-                return Err(ClientError::Disconnected(why));
+                return Followed::NodeGone(NodeGone::Lost(why));
             }
-            None => return Err(ClientError::Disconnected("connection closed".into())),
+            None => return Followed::NodeGone(NodeGone::Lost("connection closed".into())),
         }
     }
+}
+
+/// Every message of `room` after `after`, oldest first, paging forward: what
+/// a tail missed while it moved from one node to another.
+async fn messages_after(
+    conn: &Connection,
+    room: &str,
+    after: MessageId,
+) -> Result<Vec<Message>, ClientError> {
+    let mut all: Vec<Message> = Vec::new();
+    let mut from = after;
+    loop {
+        let query = HistoryQuery {
+            before: None,
+            after: Some(from),
+            limit: 500,
+            ..Default::default()
+        };
+        let (page, more) = conn.history(room, query).await?;
+        let Some(last) = page.last() else { break };
+        from = last.id;
+        all.extend(page);
+        if !more {
+            break;
+        }
+    }
+    Ok(all)
 }
 
 /// The newest `n` messages of `room`, oldest first, paging back when the

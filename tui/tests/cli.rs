@@ -458,6 +458,50 @@ fn tail_exits_3_when_the_connection_is_lost_without_notice() {
     assert!(stderr(&out).contains("connection"), "{}", stderr(&out));
 }
 
+/// Given several servers, a tail whose node dies carries on from the next,
+/// printing what was sent meanwhile first and each message once; the two
+/// nodes here are a server and one started from its backup, standing in
+/// for a cluster's shared store (what is tested is the client's move).
+#[test]
+fn tail_over_several_servers_carries_on_when_its_node_dies() {
+    let mut a = Server::start();
+    a.post("bob", "#general", "one");
+    a.post("bob", "#general", "two");
+    let mut b = Server::start_from_backup_of(&a);
+    let list = format!("{},{}", a.addr, b.addr);
+    let mut child = a
+        .natter_as(
+            "alice",
+            &["--server", &list, "tail", "general", "--last", "5"],
+        )
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    assert!(lines.next().ends_with("<bob> one"));
+    assert!(lines.next().ends_with("<bob> two"));
+    // Sent where the tail is not, then its node dies without a word.
+    b.post("bob", "#general", "three");
+    a.crash();
+    assert!(lines.next().ends_with("<bob> three"), "caught up on b");
+    b.post("bob", "#general", "four");
+    assert!(lines.next().ends_with("<bob> four"), "live on b");
+    // With every node gone: exit 3, naming each.
+    b.crash();
+    let out = wait_output(child);
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "natter: {}: connection lost; carrying on from the next server",
+            a.addr
+        )),
+        "{err}"
+    );
+    assert!(err.contains("no server answered"), "{err}");
+    let rest: Vec<String> = lines.rx.try_iter().collect();
+    assert!(rest.is_empty(), "nothing printed twice: {rest:?}");
+}
+
 #[test]
 fn tail_stops_quietly_when_stdout_closes() {
     let server = Server::start();

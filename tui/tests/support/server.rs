@@ -44,7 +44,23 @@ impl Server {
         natter_server::admin::add_room(&data, "#ops", false, None).unwrap();
         natter_server::admin::add_room(&data, "#secret", true, Some("bob")).unwrap();
         std::fs::create_dir_all(tmp.path().join("config")).unwrap();
+        Self::run_in(tmp, tweak)
+    }
 
+    /// A second node for failover tests: a server started from an online
+    /// backup of `other`'s store (so the same accounts, rooms, messages and
+    /// ids), on a port of its own.
+    pub fn start_from_backup_of(other: &Server) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        natter_server::admin::backup(&other.tmp.path().join("data"), &tmp.path().join("data"))
+            .unwrap();
+        std::fs::create_dir_all(tmp.path().join("config")).unwrap();
+        Self::run_in(tmp, |_| {})
+    }
+
+    /// Runs a server on `tmp`'s `data`.
+    fn run_in(tmp: tempfile::TempDir, tweak: impl FnOnce(&mut natter_server::Config)) -> Self {
+        let data = tmp.path().join("data");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
