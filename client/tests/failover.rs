@@ -53,10 +53,10 @@ async fn online(rx: &mut mpsc::Receiver<Update>) -> (Connection, Vec<String>) {
         }
     })
     .await;
-    match found {
-        Ok(conn) => (conn, before),
-        Err(_) => panic!("not online within {WAIT:?}: {before:?}"),
-    }
+    let Ok(conn) = found else {
+        panic!("not online within {WAIT:?}: {before:?}")
+    };
+    (conn, before)
 }
 
 /// An address nobody listens on.
