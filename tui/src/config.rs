@@ -453,8 +453,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.server.as_deref(), Some("chat:1"));
         assert_eq!(c.user.as_deref(), Some("bob"));
-        let c = FileConfig::parse("server = [\"a:1\", \"tls://b:2\"]\n").unwrap();
-        assert_eq!(c.server.as_deref(), Some("a:1,tls://b:2"));
+        let list = FileConfig::parse("server = [\"a:1\", \"tls://b:2\"]\n").unwrap();
+        assert_eq!(list.server.as_deref(), Some("a:1,tls://b:2"));
         for bad in [
             "server = [\"a:1,b:2\"]\n",
             "server = [\"\"]\n",
