@@ -803,7 +803,7 @@ async fn apply_account_event(shared: &Shared, e: &store::AccountEvent) {
         }
     };
     let mut hub = shared.hub();
-    let ended = hub.end_sessions(e.user_id, &code, message, e.spare_session);
+    let ended = hub.end_sessions(e.user_id, &code, message, e.spare_session, Some(e.id));
     if e.kind == K::Deleted {
         hub.forget_user(e.user_id);
     }

@@ -172,6 +172,10 @@ struct Session {
     /// The hash of the token it logged in with or was issued (none after
     /// a password-only login): revoking that token ends it.
     token_hash: Option<Arc<str>>,
+    /// The newest account event when its login checked the credential:
+    /// only later ones end it (`end_sessions`), so a session that logged
+    /// in with the new password is not ended by the change it came after.
+    events_seen: i64,
 }
 
 /// Typing state of one user in one room.
@@ -472,6 +476,7 @@ impl Hub {
         outbox: Arc<Outbox>,
         token: Option<String>,
         chosen: Option<PresenceChoice>,
+        events_seen: i64,
     ) -> SessionInfo {
         self.ensure_user(user.id, &user.name, user.admin);
         let before = self.visible_presence(user.id);
@@ -494,6 +499,7 @@ impl Hub {
                 status,
                 stamp: self.presence_stamp,
                 token_hash: None,
+                events_seen,
             },
         );
         if let Some(u) = self.users.get_mut(&user.id) {
@@ -552,13 +558,17 @@ impl Hub {
     }
 
     /// Ends every session of `user` but `spare`, telling each why; returns
-    /// how many. The sessions deregister themselves as they close.
+    /// how many. The sessions deregister themselves as they close. With
+    /// `event`, the account event being followed, sessions whose login
+    /// already saw it (they proved the new password, or logged in after
+    /// the change some other way) are left alone.
     pub fn end_sessions(
         &mut self,
         user: i64,
         code: &ErrorCode,
         message: &str,
         spare: Option<u64>,
+        event: Option<i64>,
     ) -> usize {
         let Some(u) = self.users.get(&user) else {
             return 0;
@@ -568,7 +578,9 @@ impl Hub {
             if Some(*sid) == spare {
                 continue;
             }
-            if let Some(s) = self.sessions.get(sid) {
+            if let Some(s) = self.sessions.get(sid)
+                && event.is_none_or(|e| s.events_seen < e)
+            {
                 s.outbox.close(code.clone(), message, None);
                 ended += 1;
             }
@@ -936,6 +948,7 @@ pub(crate) mod testkit {
             Arc::clone(&outbox),
             None,
             None,
+            0,
         );
         outbox
     }

@@ -171,6 +171,10 @@ pub struct Verified {
     /// A token issued for a password login that asked to be remembered.
     new_token: Option<String>,
     token_hash: Option<String>,
+    /// The newest account event before the credential was checked: a
+    /// later password change, deletion or suspension ends the session;
+    /// an earlier one, which the check already saw, does not.
+    events_seen: i64,
 }
 
 /// Checks `credential` for `user` under the login throttles, as
@@ -189,6 +193,11 @@ pub async fn verify(
     let ip = auth::client_key(peer.ip());
     let name = normalize_user(user).unwrap_or_default();
     let remember = matches!(credential, Credential::Password(_));
+    let events_seen = shared
+        .store
+        .last_account_event()
+        .await
+        .map_err(|e| internal(&e))?;
     let (row, token) = match credential {
         Credential::Token(token) => {
             let keys = vec![(format!("token-ip:{ip}"), limits.login_failures_per_ip)];
@@ -295,6 +304,7 @@ pub async fn verify(
         row,
         new_token,
         token_hash,
+        events_seen,
     })
 }
 
@@ -314,9 +324,20 @@ pub async fn open_session(
         row,
         new_token,
         token_hash,
+        events_seen,
     } = verified;
     finish_login(
-        shared, peer, outbox, protocol, row, new_token, token_hash, presence,
+        shared,
+        peer,
+        outbox,
+        protocol,
+        Account {
+            row,
+            token: new_token,
+            token_hash,
+            events_seen,
+        },
+        presence,
     )
     .await
 }
@@ -337,6 +358,11 @@ pub async fn guest(shared: &Shared, peer: SocketAddr, nick: &str) -> OpResult<Ve
     let name = natter_shared::names::new_account_name(nick)
         .map_err(|e| ErrorReply::new(ErrorCode::Invalid, e.to_string()))?;
     let addr = auth::client_key(peer.ip()).to_string();
+    let events_seen = shared
+        .store
+        .last_account_event()
+        .await
+        .map_err(|e| internal(&e))?;
     let made = shared
         .store
         .create_guest(&name, addr, config.irc.guests_per_address)
@@ -353,6 +379,7 @@ pub async fn guest(shared: &Shared, peer: SocketAddr, nick: &str) -> OpResult<Ve
                 row,
                 new_token: None,
                 token_hash: None,
+                events_seen,
             })
         }
         Err(GuestRefused::Taken) => Err(ErrorReply::new(
@@ -443,6 +470,11 @@ pub async fn register(
         .await;
     attempt.settle(true);
     let pw_hash = hashed.map_err(|e| ErrorReply::new(ErrorCode::Internal, e.to_string()))?;
+    let events_seen = shared
+        .store
+        .last_account_event()
+        .await
+        .map_err(|e| internal(&e))?;
     let row = match shared.store.create_user(&name, pw_hash).await {
         Ok(row) => row,
         Err(StoreError::UserExists(_) | StoreError::NameReserved(_)) => return Err(name_taken()),
@@ -457,27 +489,44 @@ pub async fn register(
         peer,
         outbox,
         Protocol::Natter,
-        row,
-        Some(token),
-        Some(hash),
+        Account {
+            row,
+            token: Some(token),
+            token_hash: Some(hash),
+            events_seen,
+        },
         None,
     )
     .await
 }
 
+/// The account a session is opened for, as its login found it.
+struct Account {
+    row: UserRow,
+    /// A token issued by this login, for the client to keep.
+    token: Option<String>,
+    /// The hash of the token the session holds, if any.
+    token_hash: Option<String>,
+    /// See [`Verified::events_seen`].
+    events_seen: i64,
+}
+
 /// Brings the user's rooms into memory (the admin CLI may have added some
 /// while the server ran) and registers the session.
-#[allow(clippy::too_many_arguments)] // each is one part of a login
 async fn finish_login(
     shared: &Shared,
     peer: SocketAddr,
     outbox: &Arc<Outbox>,
     protocol: Protocol,
-    row: UserRow,
-    token: Option<String>,
-    token_hash: Option<String>,
+    account: Account,
     presence: Option<PresenceChoice>,
 ) -> OpResult<LoggedIn> {
+    let Account {
+        row,
+        token,
+        token_hash,
+        events_seen,
+    } = account;
     let user_id = row.id;
     // Read through the writer so that changes queued before this login (a
     // kick, a ban) are already applied.
@@ -522,10 +571,15 @@ async fn finish_login(
         .await
         .map_err(|e| internal(&e))?;
     let session = shared.new_session_id();
-    let mut info =
-        shared
-            .hub()
-            .add_session(session, &row, protocol, Arc::clone(outbox), token, presence);
+    let mut info = shared.hub().add_session(
+        session,
+        &row,
+        protocol,
+        Arc::clone(outbox),
+        token,
+        presence,
+        events_seen,
+    );
     info.blocked = blocked;
     info.invitations = invitations;
     shared
@@ -626,6 +680,7 @@ pub async fn change_password(
         &ErrorCode::Revoked,
         "your password was changed; log in again",
         Some(session),
+        None,
     );
     tracing::info!(peer = %caller.peer, user = name, "password changed");
     Ok(PasswordChanged { token: fresh })

@@ -61,6 +61,8 @@ pub async fn as_user(
         Arc::clone(&outbox),
         None,
         Some(invisible),
+        // Lives for one post: no account change can need to end it.
+        i64::MAX,
     );
     let caller = Caller { session, peer };
     let result = post(shared, caller, &outbox, room, body).await;

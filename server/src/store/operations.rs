@@ -258,6 +258,13 @@ impl Store {
     }
 
     /// Changes made by other processes (the admin CLI) after `after`.
+    /// The newest account event's id: read before a login checks its
+    /// credential, so that the events a session must answer to are exactly
+    /// the later ones (see `Hub::end_sessions`).
+    pub async fn last_account_event(&self) -> Result<i64, StoreError> {
+        self.read(sql::last_account_event).await
+    }
+
     pub async fn account_events_after(&self, after: i64) -> Result<Vec<AccountEvent>, StoreError> {
         self.read(move |c| sql::account_events_after(c, after))
             .await
