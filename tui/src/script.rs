@@ -283,16 +283,24 @@ pub async fn tail(
             None => joining(&conn, &room, || last_messages(&conn, &room, opts.last)).await?,
             Some(after) => joining(&conn, &room, || messages_after(&conn, &room, after)).await?,
         };
+        let mut guests = Guests::load(&conn, &room).await;
         let mut seen = newest.unwrap_or(0);
-        for msg in &backlog {
+        for mut msg in backlog {
             if msg.id > seen {
                 seen = msg.id;
-                if let Err(end) = print(out, msg, opts.json) {
+                guests.mark(&conn, &mut msg).await;
+                if let Err(end) = print(out, &msg, opts.json) {
                     return end;
                 }
             }
         }
-        let ended = follow(&mut events, &room, opts.json, out, &mut seen, &mut stop).await;
+        let tailing = Tailing {
+            conn: &conn,
+            room: &room,
+            json: opts.json,
+            guests: &mut guests,
+        };
+        let ended = tailing.follow(&mut events, out, &mut seen, &mut stop).await;
         newest = Some(seen);
         match ended {
             Followed::Done(end) => return end,
@@ -343,58 +351,129 @@ impl NodeGone {
     }
 }
 
-/// Prints `room`'s new messages and changes from `events` until the
-/// connection ends or `stop` fires; `newest` is the last id printed.
-async fn follow(
-    events: &mut Events,
-    room: &str,
-    json: bool,
-    out: &mut impl Write,
-    newest: &mut MessageId,
-    stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-) -> Followed {
-    loop {
-        let incoming = tokio::select! {
-            () = stop.as_mut() => return Followed::Done(Ok(TailEnd::Interrupted)),
-            i = events.recv() => i,
+/// Who in a tailed room is an IRC guest, so that a live guest's lines
+/// read `nick (guest)`: as the full-screen client shows them, and as the
+/// room's history will once the guest has gone.
+struct Guests {
+    /// Each member seen, and whether a guest; `None` when the room's
+    /// members cannot be listed (nothing is marked then).
+    known: Option<std::collections::HashMap<String, bool>>,
+}
+
+impl Guests {
+    async fn load(conn: &Connection, room: &str) -> Self {
+        let known = match conn
+            .request(natter_shared::Request::Members {
+                room: room.to_owned(),
+            })
+            .await
+        {
+            Ok(natter_shared::Response::Members { members, .. }) => {
+                Some(members.into_iter().map(|m| (m.name, m.guest)).collect())
+            }
+            Ok(_) | Err(_) => None,
         };
-        match incoming {
-            Some(Incoming::Event(natter_shared::Event::Message(msg))) => {
-                // Messages stored while the history request was in flight
-                // arrive both ways: print each once.
-                if msg.room == room && msg.id > *newest {
-                    *newest = msg.id;
-                    if let Err(end) = print(out, &msg, json) {
+        Self { known }
+    }
+
+    /// Marks `msg` as a guest's when it is. Someone not seen before (who
+    /// joined since) has the list fetched again, once: a name still not in
+    /// it (someone who has left) is remembered as no guest.
+    async fn mark(&mut self, conn: &Connection, msg: &mut Message) {
+        let Some(known) = &self.known else { return };
+        if !known.contains_key(&msg.from) {
+            *self = Self::load(conn, &msg.room).await;
+        }
+        let Some(known) = &mut self.known else { return };
+        if *known.entry(msg.from.clone()).or_insert(false) {
+            msg.from.push_str(crate::app::text::GUEST);
+        }
+    }
+
+    /// `user` left: a guest's nick may be someone else's next time.
+    fn left(&mut self, user: &str) {
+        if let Some(known) = &mut self.known {
+            known.remove(user);
+        }
+    }
+}
+
+/// One connection of a tail: where it reads and how it prints.
+struct Tailing<'a> {
+    conn: &'a Connection,
+    room: &'a str,
+    json: bool,
+    guests: &'a mut Guests,
+}
+
+impl Tailing<'_> {
+    /// Prints the room's new messages and changes from `events` until the
+    /// connection ends or `stop` fires; `newest` is the last id printed.
+    async fn follow(
+        self,
+        events: &mut Events,
+        out: &mut impl Write,
+        newest: &mut MessageId,
+        stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> Followed {
+        let Tailing {
+            conn,
+            room,
+            json,
+            guests,
+        } = self;
+        loop {
+            let incoming = tokio::select! {
+                () = stop.as_mut() => return Followed::Done(Ok(TailEnd::Interrupted)),
+                i = events.recv() => i,
+            };
+            match incoming {
+                Some(Incoming::Event(natter_shared::Event::Message(mut msg))) => {
+                    // Messages stored while the history request was in
+                    // flight arrive both ways: print each once.
+                    if msg.room == room && msg.id > *newest {
+                        *newest = msg.id;
+                        guests.mark(conn, &mut msg).await;
+                        if let Err(end) = print(out, &msg, json) {
+                            return Followed::Done(end);
+                        }
+                    }
+                }
+                Some(Incoming::Event(event)) => {
+                    if let natter_shared::Event::Left { room: r, user, .. } = &event
+                        && r == room
+                    {
+                        guests.left(user);
+                    }
+                    // Edits, deletes and reactions in the room, as they
+                    // happen.
+                    if let Some(line) = format::change_line(&event, room, json, &chrono::Local)
+                        && let Err(end) = write_line(out, &line)
+                    {
                         return Followed::Done(end);
                     }
                 }
-            }
-            Some(Incoming::Event(event)) => {
-                // Edits, deletes and reactions in the room, as they happen.
-                if let Some(line) = format::change_line(&event, room, json, &chrono::Local)
-                    && let Err(end) = write_line(out, &line)
+                Some(Incoming::Closed(Disconnect::Notice { code, message, .. }))
+                    if code == natter_shared::ErrorCode::ShuttingDown =>
                 {
-                    return Followed::Done(end);
+                    return Followed::NodeGone(NodeGone::ShuttingDown(format!(
+                        "{message} ({code})"
+                    )));
                 }
+                // Dropped as a slow reader or for silence: refused, not gone.
+                Some(Incoming::Closed(Disconnect::Notice { code, message, .. })) => {
+                    return Followed::Done(Err(ClientError::Server(
+                        natter_shared::ErrorReply::new(code, message),
+                    )));
+                }
+                Some(Incoming::Closed(Disconnect::Local)) => {
+                    return Followed::Done(Ok(TailEnd::Interrupted));
+                }
+                Some(Incoming::Closed(Disconnect::Lost(why))) => {
+                    return Followed::NodeGone(NodeGone::Lost(why));
+                }
+                None => return Followed::NodeGone(NodeGone::Lost("connection closed".into())),
             }
-            Some(Incoming::Closed(Disconnect::Notice { code, message, .. }))
-                if code == natter_shared::ErrorCode::ShuttingDown =>
-            {
-                return Followed::NodeGone(NodeGone::ShuttingDown(format!("{message} ({code})")));
-            }
-            // Dropped as a slow reader or for silence: refused, not gone.
-            Some(Incoming::Closed(Disconnect::Notice { code, message, .. })) => {
-                return Followed::Done(Err(ClientError::Server(natter_shared::ErrorReply::new(
-                    code, message,
-                ))));
-            }
-            Some(Incoming::Closed(Disconnect::Local)) => {
-                return Followed::Done(Ok(TailEnd::Interrupted));
-            }
-            Some(Incoming::Closed(Disconnect::Lost(why))) => {
-                return Followed::NodeGone(NodeGone::Lost(why));
-            }
-            None => return Followed::NodeGone(NodeGone::Lost("connection closed".into())),
         }
     }
 }

@@ -502,6 +502,52 @@ fn tail_over_several_servers_carries_on_when_its_node_dies() {
     assert!(rest.is_empty(), "nothing printed twice: {rest:?}");
 }
 
+/// An IRC guest's lines read `nick (guest)` while it is in the room, as in
+/// the full-screen client and as history reads once it has gone.
+#[test]
+fn tail_marks_a_live_irc_guest() {
+    use std::io::Write as _;
+    let server = Server::start_with(|c| {
+        c.irc.listen = "127.0.0.1:0".into();
+        c.irc.guests = true;
+    });
+    let irc_addr = server.running.as_ref().unwrap().irc_addr.unwrap();
+    let mut irc = std::net::TcpStream::connect(irc_addr).unwrap();
+    irc.set_read_timeout(Some(testing::WAIT)).unwrap();
+    let mut said = BufReader::new(irc.try_clone().unwrap()).lines();
+    irc.write_all(b"NICK visitor\r\nUSER v 0 * :Visitor\r\n")
+        .unwrap();
+    while let Some(Ok(line)) = said.next() {
+        if line.contains(" 366 ") && line.contains("#general") {
+            break;
+        }
+    }
+    irc.write_all(b"PRIVMSG #general :hi from irc\r\n").unwrap();
+    while !server
+        .history("bob", "#general")
+        .iter()
+        .any(|m| m.body == "hi from irc")
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let mut child = server
+        .natter_as("alice", &["tail", "general", "--last", "5"])
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(&mut child);
+    let first = lines.next();
+    assert!(first.ends_with("<visitor (guest)> hi from irc"), "{first}");
+    irc.write_all(b"PRIVMSG #general :and live\r\n").unwrap();
+    let live = lines.next();
+    assert!(live.ends_with("<visitor (guest)> and live"), "{live}");
+    server.post("bob", "#general", "an account");
+    let bob = lines.next();
+    assert!(bob.ends_with("<bob> an account"), "{bob}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn tail_stops_quietly_when_stdout_closes() {
     let server = Server::start();
