@@ -165,6 +165,7 @@ fn room_hub(members: u16, sessions: u16) -> (Hub, Vec<Arc<Outbox>>, MessageId) {
             Arc::clone(&outbox),
             None,
             None,
+            0,
         );
         boxes.push(outbox);
     }

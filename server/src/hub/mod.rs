@@ -459,7 +459,6 @@ impl Hub {
         }
     }
 
-    /// Registers a logged-in session and returns what the client needs.
     /// Changes how a session's events are written (an IRC client enabled
     /// or disabled the capabilities that add tags).
     pub fn set_protocol(&mut self, session: u64, protocol: Protocol) {
@@ -468,6 +467,8 @@ impl Hub {
         }
     }
 
+    /// Registers a logged-in session and returns what the client needs.
+    #[allow(clippy::too_many_arguments)] // each is one part of a login
     pub fn add_session(
         &mut self,
         session: u64,
