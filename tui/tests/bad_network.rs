@@ -148,6 +148,11 @@ fn forward(
     // (due, arrival number, frame), soonest first.
     let mut queue: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>> = BinaryHeap::new();
     let mut arrivals = 0;
+    // Frames received while the link was up, and lost of them: a lossy
+    // link loses at least one of its first 20, whatever the dice say (at
+    // 5%, 100 frames pass untouched about once in 170 runs, and then the
+    // test would not be testing loss).
+    let (mut received, mut lost_here) = (0_u64, 0_u64);
     let mut newest_sent = None;
     let mut buf = vec![0; 65536];
     while !stop.load(Ordering::Relaxed) {
@@ -174,11 +179,17 @@ fn forward(
         match from.recv_from(&mut buf) {
             Ok((n, _)) => {
                 let mut c = conditions.lock().unwrap();
+                let lossy = c.shape.loss > 0.0;
                 if c.cut {
                     c.counts.cut += 1;
-                } else if rng.random_bool(c.shape.loss) {
+                } else if rng.random_bool(c.shape.loss)
+                    || (lossy && lost_here == 0 && received >= 19)
+                {
+                    received += 1;
+                    lost_here += 1;
                     c.counts.lost += 1;
                 } else {
+                    received += 1;
                     let Shape { delay, jitter, .. } = c.shape;
                     let delay =
                         delay.saturating_sub(jitter) + jitter.mul_f64(2.0 * rng.random::<f64>());
