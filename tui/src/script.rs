@@ -273,16 +273,57 @@ pub async fn tail(
     stop: impl Future<Output = ()>,
 ) -> Result<TailEnd, ClientError> {
     let room = parse_room(&opts.room)?;
-    let several = crate::transport::targets(&ctx.settings.server)?.len() > 1;
+    let nodes = crate::transport::targets(&ctx.settings.server)?.len();
+    let several = nodes > 1;
+    // Nodes that went away before their stream started, in a row: a round
+    // of every node twice is enough to say none can serve.
+    let mut failed_starts = 0;
     tokio::pin!(stop);
     let mut newest: Option<MessageId> = None;
     let mut start = 0;
     loop {
         let (conn, mut events, _) = connect_and_log_in_from(ctx, start).await?;
-        let backlog = match newest {
-            None => joining(&conn, &room, || last_messages(&conn, &room, opts.last)).await?,
-            Some(after) => joining(&conn, &room, || messages_after(&conn, &room, after)).await?,
+        // Where this connection's stream starts: after the last message
+        // printed, or, the first time, after the room's newest (one more
+        // than `--last` is fetched, so that this is known even with
+        // `--last 0`, and a move to another node fetches only what came
+        // after).
+        let fetched = match newest {
+            None => joining(&conn, &room, || {
+                last_messages(&conn, &room, opts.last.saturating_add(1))
+            })
+            .await
+            .map(|mut last| {
+                let start_at = last.last().map_or(0, |m| m.id);
+                let shown = last.len().min(opts.last as usize);
+                last.drain(..last.len() - shown);
+                (last, start_at)
+            }),
+            Some(after) => joining(&conn, &room, || messages_after(&conn, &room, after))
+                .await
+                .map(|missed| (missed, after)),
         };
+        let (backlog, start_at) = match fetched {
+            Ok(fetched) => fetched,
+            // The node went away before the stream started: the next one
+            // starts it.
+            Err(e)
+                if several
+                    && failed_starts < 2 * nodes
+                    && e.exit_code() == crate::error::exit::CONNECTION =>
+            {
+                failed_starts += 1;
+                eprintln!(
+                    "natter: {}: {}; carrying on from the next server",
+                    conn.addr(),
+                    e.brief()
+                );
+                start = conn.node() + 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        failed_starts = 0;
         let mut guests = Guests::load(&conn, &room).await;
         let mut seen = newest.unwrap_or(0);
         for mut msg in backlog {
@@ -294,6 +335,7 @@ pub async fn tail(
                 }
             }
         }
+        seen = seen.max(start_at);
         let tailing = Tailing {
             conn: &conn,
             room: &room,
