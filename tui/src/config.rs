@@ -408,9 +408,13 @@ impl Settings {
             .or_else(|| env.server.clone())
             .or_else(|| file.server.clone())
             .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
-        // Checked now, so a typo in any of the list is reported before
-        // anything starts (and not only once the nodes before it fail).
-        crate::transport::targets(&server)?;
+        // The list is parsed whole before the first connection (so a typo
+        // in any of it is reported before the nodes ahead of it are
+        // tried), but not here: `--local` replaces it, and must work
+        // whatever the config file says.
+        if server.trim().is_empty() {
+            return Err(ClientError::Usage("the server address is empty".into()));
+        }
         let user = flags
             .user
             .clone()
